@@ -1,0 +1,237 @@
+/*
+ * engine.c - multi-symbol matching engine: checks, sequencing, events.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+
+void qsl_engine_config_defaults(struct qsl_engine_config *c)
+{
+    c->symbols = 3;
+    c->capacity = 1u << 16;
+    qsl_risk_defaults(&c->risk);
+}
+
+int qsl_engine_init(struct qsl_engine *e, const struct qsl_engine_config *c)
+{
+    memset(e, 0, sizeof *e);
+    if (c->symbols == 0 || c->symbols > 1u << 20)
+        return -EINVAL;
+    int rc = qsl_book_pool_init(&e->pool, c->capacity);
+    if (rc)
+        return rc;
+    e->books = calloc(c->symbols, sizeof *e->books);
+    if (!e->books) {
+        qsl_book_pool_free(&e->pool);
+        return -ENOMEM;
+    }
+    for (uint32_t s = 0; s < c->symbols; s++)
+        qsl_book_init(&e->books[s], &e->pool, s);
+    e->symbols = c->symbols;
+    e->risk = c->risk;
+    return 0;
+}
+
+void qsl_engine_free(struct qsl_engine *e)
+{
+    for (uint32_t s = 0; s < e->symbols; s++)
+        qsl_book_free(&e->books[s]);
+    free(e->books);
+    qsl_book_pool_free(&e->pool);
+    memset(e, 0, sizeof *e);
+}
+
+/* ------------------------------------------------------------------ events */
+
+struct tob {
+    int bid_present, ask_present;
+    qsl_price bid, ask;
+};
+
+static void tob_read(const struct qsl_book *b, struct tob *t)
+{
+    t->bid = t->ask = 0;
+    t->bid_present = qsl_book_best(b, QSL_BUY, &t->bid);
+    t->ask_present = qsl_book_best(b, QSL_SELL, &t->ask);
+}
+
+static void emit(struct qsl_engine *e, struct qsl_event *ev)
+{
+    if (e->fn)
+        e->fn(e->ctx, ev);
+}
+
+static void emit_order(struct qsl_engine *e, enum qsl_event_kind kind, qsl_symbol symbol,
+                       qsl_order_id id)
+{
+    struct qsl_event ev = {.kind = (uint8_t)kind, .symbol = symbol, .seq = ++e->seq,
+                           .order_id = id};
+    emit(e, &ev);
+}
+
+static void emit_tob_if_changed(struct qsl_engine *e, qsl_symbol symbol, const struct tob *before)
+{
+    struct tob now;
+    tob_read(&e->books[symbol], &now);
+    if (now.bid_present == before->bid_present && now.ask_present == before->ask_present &&
+        now.bid == before->bid && now.ask == before->ask)
+        return;
+    e->stats.top_of_book++;
+    struct qsl_event ev = {.kind = QSL_EV_TOP_OF_BOOK, .symbol = symbol,
+                           .bid_present = (uint8_t)now.bid_present,
+                           .ask_present = (uint8_t)now.ask_present,
+                           .bid = now.bid, .ask = now.ask};
+    emit(e, &ev);
+}
+
+static void on_trade(void *ctx, const struct qsl_trade *t)
+{
+    struct qsl_engine *e = ctx;
+    e->stats.trades++;
+    struct qsl_event ev = {.kind = QSL_EV_TRADE, .symbol = e->cur_symbol, .seq = ++e->seq,
+                           .order_id = t->taker_id, .maker_id = t->maker_id,
+                           .price = t->price, .qty = t->qty, .taker_side = t->taker_side};
+    emit(e, &ev);
+}
+
+static enum qsl_reject reject(struct qsl_engine *e, enum qsl_reject r)
+{
+    e->stats.rejects[r]++;
+    return r;
+}
+
+/* ------------------------------------------------------------------ checks */
+
+static int is_market(const struct qsl_order_req *r)
+{
+    return r->order_type != QSL_LIMIT;
+}
+
+static int may_rest(const struct qsl_order_req *r)
+{
+    return !is_market(r) && r->tif == QSL_GTC;
+}
+
+/* Every check of a submit, in the original's order; nothing changes. */
+static enum qsl_reject admit(const struct qsl_engine *e, const struct qsl_order_req *r)
+{
+    if (r->symbol >= e->symbols)
+        return QSL_REJECT_UNKNOWN_SYMBOL;
+    enum qsl_reject why = is_market(r) ? qsl_risk_check_market(&e->risk, r->side, r->qty)
+                                       : qsl_risk_check_limit(&e->risk, r->side, r->price, r->qty);
+    if (why != QSL_REJECT_NONE)
+        return why;
+    if (qsl_book_pool_find(&e->pool, r->symbol, r->order_id) != QSL_NIL)
+        return QSL_REJECT_DUPLICATE_ORDER_ID;
+    /* A full pool only matters if a remainder would rest and no maker it
+     * empties hands back a slot: only then is the preview walk worth it. */
+    if (may_rest(r) && qsl_book_pool_free_slots(&e->pool) == 0) {
+        struct qsl_book_preview pv;
+        qsl_book_preview(&e->books[r->symbol], r->side, r->price, 0, r->qty, &pv);
+        if (pv.remaining > 0 && pv.makers_emptied == 0)
+            return QSL_REJECT_STORAGE_EXHAUSTED;
+    }
+    return QSL_REJECT_NONE;
+}
+
+enum qsl_reject qsl_engine_preview(const struct qsl_engine *e, const struct qsl_order_req *r,
+                                   uint32_t *fills)
+{
+    enum qsl_reject why = admit(e, r);
+    *fills = 0;
+    if (why == QSL_REJECT_NONE) {
+        struct qsl_book_preview pv;
+        qsl_book_preview(&e->books[r->symbol], r->side, r->price, is_market(r), r->qty, &pv);
+        *fills = pv.fills;
+    }
+    return why;
+}
+
+/* ------------------------------------------------------------------ operations */
+
+/* Match, then rest what is left when allowed. The level reserve was taken
+ * before, so resting cannot fail here. */
+static void execute(struct qsl_engine *e, struct qsl_book *b, qsl_order_id id, unsigned side,
+                    qsl_price price, qsl_qty qty, int market, int rest)
+{
+    e->cur_symbol = b->symbol;
+    qsl_qty left = qsl_book_match(b, side, price, market, qty, id, on_trade, e);
+    if (left > 0 && rest)
+        (void)qsl_book_rest(b, id, side, price, left);
+}
+
+enum qsl_reject qsl_engine_submit(struct qsl_engine *e, const struct qsl_order_req *r,
+                                  qsl_event_fn fn, void *ctx)
+{
+    enum qsl_reject why = admit(e, r);
+    if (why != QSL_REJECT_NONE)
+        return reject(e, why);
+    struct qsl_book *b = &e->books[r->symbol];
+    if (may_rest(r) && qsl_book_reserve(b, r->side) != 0)
+        return reject(e, QSL_REJECT_STORAGE_EXHAUSTED);
+    e->fn = fn;
+    e->ctx = ctx;
+    struct tob before;
+    tob_read(b, &before);
+    e->stats.accepted++;
+    emit_order(e, QSL_EV_ACCEPTED, r->symbol, r->order_id);
+    execute(e, b, r->order_id, r->side, r->price, r->qty, is_market(r), may_rest(r));
+    emit_tob_if_changed(e, r->symbol, &before);
+    return QSL_REJECT_NONE;
+}
+
+enum qsl_reject qsl_engine_cancel(struct qsl_engine *e, qsl_symbol symbol, qsl_order_id id,
+                                  qsl_event_fn fn, void *ctx)
+{
+    if (symbol >= e->symbols)
+        return reject(e, QSL_REJECT_UNKNOWN_SYMBOL);
+    uint32_t idx = qsl_book_pool_find(&e->pool, symbol, id);
+    if (idx == QSL_NIL)
+        return reject(e, QSL_REJECT_UNKNOWN_ORDER);
+    struct qsl_book *b = &e->books[symbol];
+    e->fn = fn;
+    e->ctx = ctx;
+    struct tob before;
+    tob_read(b, &before);
+    qsl_book_remove(b, idx);
+    e->stats.canceled++;
+    emit_order(e, QSL_EV_CANCELED, symbol, id);
+    emit_tob_if_changed(e, symbol, &before);
+    return QSL_REJECT_NONE;
+}
+
+enum qsl_reject qsl_engine_modify(struct qsl_engine *e, qsl_symbol symbol, qsl_order_id id,
+                                  qsl_price price, qsl_qty qty, qsl_event_fn fn, void *ctx)
+{
+    if (symbol >= e->symbols)
+        return reject(e, QSL_REJECT_UNKNOWN_SYMBOL);
+    uint32_t idx = qsl_book_pool_find(&e->pool, symbol, id);
+    if (idx == QSL_NIL)
+        return reject(e, QSL_REJECT_UNKNOWN_ORDER);
+    struct qsl_book *b = &e->books[symbol];
+    const struct qsl_order *o = &e->pool.orders[idx];
+    unsigned side = o->side;
+    enum qsl_reject why = qsl_risk_check_limit(&e->risk, side, price, qty);
+    if (why != QSL_REJECT_NONE)
+        return reject(e, why);
+    int keeps_priority = price == o->price && qty < o->qty;
+    if (!keeps_priority && qsl_book_reserve(b, side) != 0)
+        return reject(e, QSL_REJECT_STORAGE_EXHAUSTED);
+    e->fn = fn;
+    e->ctx = ctx;
+    e->stats.modified++;
+    if (keeps_priority) {
+        qsl_book_reduce(b, idx, qty);
+        emit_order(e, QSL_EV_MODIFIED, symbol, id);
+        return QSL_REJECT_NONE;
+    }
+    struct tob before;
+    tob_read(b, &before);
+    qsl_book_remove(b, idx);
+    emit_order(e, QSL_EV_MODIFIED, symbol, id);
+    execute(e, b, id, side, price, qty, 0, 1);
+    emit_tob_if_changed(e, symbol, &before);
+    return QSL_REJECT_NONE;
+}

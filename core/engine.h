@@ -1,0 +1,108 @@
+/*
+ * engine.h - the multi-symbol matching engine.
+ *
+ * Symbols are 0 .. symbols-1. Every operation runs the checks (unknown symbol,
+ * risk, duplicate id or unknown order, storage) before it changes anything,
+ * so a reject leaves the engine exactly as it was. Events go to a caller's
+ * callback as they happen: Accepted/Canceled/Modified first, then one Trade
+ * per fill, then at most one TopOfBook when the symbol's best bid or ask
+ * (price or presence) changed. Accepted, Canceled, Modified and Trade carry
+ * the engine sequence (1, 2, 3, ... strictly increasing, as the original's
+ * Ack and Fill report it); TopOfBook carries seq 0 (the feed numbers it).
+ */
+#ifndef QSL_ENGINE_H
+#define QSL_ENGINE_H
+
+#include <stdint.h>
+
+#include "book.h"
+#include "risk.h"
+#include "types.h"
+
+enum qsl_event_kind {
+    QSL_EV_ACCEPTED,
+    QSL_EV_CANCELED,
+    QSL_EV_MODIFIED,
+    QSL_EV_TRADE,
+    QSL_EV_TOP_OF_BOOK
+};
+
+struct qsl_event {
+    uint8_t kind;
+    uint8_t bid_present, ask_present;   /* TopOfBook */
+    uint8_t taker_side;                 /* Trade */
+    qsl_symbol symbol;
+    uint64_t seq;
+    qsl_order_id order_id;              /* the order; the taker for a Trade */
+    qsl_order_id maker_id;              /* Trade */
+    qsl_price price;                    /* Trade: the maker's price */
+    qsl_qty qty;                        /* Trade */
+    qsl_price bid, ask;                 /* TopOfBook */
+};
+
+typedef void (*qsl_event_fn)(void *ctx, const struct qsl_event *ev);
+
+struct qsl_order_req {
+    qsl_order_id order_id;
+    qsl_symbol symbol;
+    qsl_price price;            /* ignored for market orders */
+    qsl_qty qty;
+    uint8_t side;               /* enum qsl_side; checked (InvalidSide) */
+    uint8_t order_type;         /* enum qsl_order_type; anything but Limit is Market */
+    uint8_t tif;                /* enum qsl_tif; anything but GTC never rests */
+};
+
+struct qsl_engine_config {
+    uint32_t symbols;
+    uint32_t capacity;          /* resting orders across all symbols */
+    struct qsl_risk_limits risk;
+};
+
+struct qsl_engine_stats {
+    uint64_t accepted, canceled, modified, trades, top_of_book;
+    uint64_t rejects[QSL_REJECT_COUNT];
+};
+
+struct qsl_engine {
+    struct qsl_book_pool pool;
+    struct qsl_book *books;
+    uint32_t symbols;
+    uint64_t seq;               /* last engine sequence handed out */
+    struct qsl_risk_limits risk;
+    struct qsl_engine_stats stats;
+    /* the callback of the operation in progress */
+    qsl_event_fn fn;
+    void *ctx;
+    qsl_symbol cur_symbol;
+};
+
+void qsl_engine_config_defaults(struct qsl_engine_config *c);
+int qsl_engine_init(struct qsl_engine *e, const struct qsl_engine_config *c);
+void qsl_engine_free(struct qsl_engine *e);
+
+enum qsl_reject qsl_engine_submit(struct qsl_engine *e, const struct qsl_order_req *r,
+                                  qsl_event_fn fn, void *ctx);
+enum qsl_reject qsl_engine_cancel(struct qsl_engine *e, qsl_symbol symbol, qsl_order_id id,
+                                  qsl_event_fn fn, void *ctx);
+/* Same price and a smaller quantity keeps time priority; anything else loses
+ * it: the order leaves the book and re-enters as a GTC limit (it may trade). */
+enum qsl_reject qsl_engine_modify(struct qsl_engine *e, qsl_symbol symbol, qsl_order_id id,
+                                  qsl_price price, qsl_qty qty, qsl_event_fn fn, void *ctx);
+
+/*
+ * The reject a submit would give, and if none, the number of fills it would
+ * cause; nothing changes. Lets a session size its response before acting.
+ */
+enum qsl_reject qsl_engine_preview(const struct qsl_engine *e, const struct qsl_order_req *r,
+                                   uint32_t *fills);
+
+static inline const struct qsl_book *qsl_engine_book(const struct qsl_engine *e, qsl_symbol s)
+{
+    return s < e->symbols ? &e->books[s] : 0;
+}
+static inline uint32_t qsl_engine_resting(const struct qsl_engine *e)
+{
+    return e->pool.used;
+}
+
+#endif

@@ -1,0 +1,220 @@
+/*
+ * session.c - the per-connection framer and request handler.
+ */
+#include <string.h>
+
+#include "session.h"
+
+#define ACK_BYTES (QSL_WIRE_HEADER_SIZE + 16u)
+#define REJECT_BYTES (QSL_WIRE_HEADER_SIZE + 9u)
+#define FILL_BYTES (QSL_WIRE_HEADER_SIZE + 36u)
+#define HBACK_BYTES (QSL_WIRE_HEADER_SIZE + 8u)
+
+void qsl_session_init(struct qsl_session *s, struct qsl_engine *engine)
+{
+    memset(s, 0, sizeof *s);
+    s->engine = engine;
+}
+
+const char *qsl_session_state_name(enum qsl_session_state st)
+{
+    static const char *const names[] = {"open", "malformed", "unexpected_type",
+                                        "output_limit"};
+    return (unsigned)st < sizeof names / sizeof names[0] ? names[st] : "unknown";
+}
+
+static int room(const struct qsl_session_out *out, uint64_t need)
+{
+    return out->len <= out->cap && need <= out->cap - out->len;
+}
+
+static void put(struct qsl_session *s, struct qsl_session_out *out, const struct qsl_wire_msg *m)
+{
+    int n = qsl_wire_encode(m, out->buf + out->len, out->cap - out->len);
+    /* room() was checked for the whole response before acting */
+    out->len += (size_t)n;
+    s->stats.frames_out++;
+    s->stats.bytes_out += (uint64_t)n;
+}
+
+static void put_reject(struct qsl_session *s, struct qsl_session_out *out, qsl_order_id id,
+                       enum qsl_reject why)
+{
+    struct qsl_wire_msg m = {.type = QSL_WIRE_REJECT, .u.reject = {id, (uint8_t)why}};
+    s->stats.rejects[why]++;
+    put(s, out, &m);
+}
+
+struct reply_ctx {
+    struct qsl_session *s;
+    struct qsl_session_out *out;
+};
+
+/* Ack for the first sequenced event, a Fill per trade; TopOfBook is feed-only. */
+static void on_event(void *ctx, const struct qsl_event *ev)
+{
+    struct reply_ctx *rc = ctx;
+    struct qsl_wire_msg m = {0};
+    switch (ev->kind) {
+    case QSL_EV_ACCEPTED:
+    case QSL_EV_CANCELED:
+        m.type = QSL_WIRE_ACK;
+        m.u.ack.order_id = ev->order_id;
+        m.u.ack.seq = ev->seq;
+        break;
+    case QSL_EV_TRADE:
+        m.type = QSL_WIRE_FILL;
+        m.u.fill = (struct qsl_wire_fill){ev->order_id, ev->maker_id, ev->price, ev->qty, ev->seq};
+        rc->s->stats.fills++;
+        break;
+    default:
+        return;
+    }
+    put(rc->s, rc->out, &m);
+}
+
+static int close_with(struct qsl_session *s, enum qsl_session_state st)
+{
+    s->state = st;
+    return 0;
+}
+
+static int handle_new_order(struct qsl_session *s, const struct qsl_wire_new_order *o,
+                            struct qsl_session_out *out)
+{
+    struct qsl_order_req r = {.order_id = o->order_id, .symbol = o->symbol, .price = o->price,
+                              .qty = o->quantity, .side = o->side,
+                              .order_type = o->order_type, .tif = o->tif};
+    uint32_t fills = 0;
+    enum qsl_reject why = qsl_engine_preview(s->engine, &r, &fills);
+    uint64_t need = why != QSL_REJECT_NONE ? REJECT_BYTES
+                                           : ACK_BYTES + (uint64_t)fills * FILL_BYTES;
+    if (!room(out, need))
+        return close_with(s, QSL_SESSION_OUTPUT_LIMIT);
+    s->stats.new_orders++;
+    struct reply_ctx rc = {s, out};
+    why = qsl_engine_submit(s->engine, &r, on_event, &rc);
+    if (why != QSL_REJECT_NONE)
+        put_reject(s, out, o->order_id, why);
+    return 1;
+}
+
+static int handle_cancel(struct qsl_session *s, const struct qsl_wire_cancel_order *c,
+                         struct qsl_session_out *out)
+{
+    if (!room(out, ACK_BYTES))
+        return close_with(s, QSL_SESSION_OUTPUT_LIMIT);
+    s->stats.cancels++;
+    struct reply_ctx rc = {s, out};
+    enum qsl_reject why = qsl_engine_cancel(s->engine, c->symbol, c->order_id, on_event, &rc);
+    if (why != QSL_REJECT_NONE)
+        put_reject(s, out, c->order_id, why);
+    return 1;
+}
+
+static int handle_heartbeat(struct qsl_session *s, uint64_t token, struct qsl_session_out *out)
+{
+    if (!room(out, HBACK_BYTES))
+        return close_with(s, QSL_SESSION_OUTPUT_LIMIT);
+    s->stats.heartbeats++;
+    struct qsl_wire_msg m = {.type = QSL_WIRE_HEARTBEAT_ACK, .u.heartbeat.token = token};
+    put(s, out, &m);
+    return 1;
+}
+
+/* One complete frame of exactly its type's size. Returns 0 when it closed the session. */
+static int handle_frame(struct qsl_session *s, const uint8_t *f, size_t len,
+                        struct qsl_session_out *out)
+{
+    struct qsl_wire_msg m;
+    enum qsl_wire_err e = qsl_wire_decode(f, len, &m, NULL);
+    if (e != QSL_WIRE_OK) {
+        s->wire_err = e;
+        return close_with(s, QSL_SESSION_MALFORMED);
+    }
+    s->stats.frames_in++;
+    switch (m.type) {
+    case QSL_WIRE_NEW_ORDER:
+        return handle_new_order(s, &m.u.new_order, out);
+    case QSL_WIRE_CANCEL_ORDER:
+        return handle_cancel(s, &m.u.cancel_order, out);
+    case QSL_WIRE_HEARTBEAT:
+        return handle_heartbeat(s, m.u.heartbeat.token, out);
+    default:
+        s->bad_type = m.type;
+        return close_with(s, QSL_SESSION_UNEXPECTED);
+    }
+}
+
+/*
+ * Size of the frame starting at p (0 when more header bytes are needed), or
+ * -1 after closing the session for a header that cannot start a valid frame.
+ */
+static long frame_size(struct qsl_session *s, const uint8_t *p, size_t avail)
+{
+    struct qsl_wire_header h;
+    if (avail < QSL_WIRE_HEADER_SIZE)
+        return 0;
+    enum qsl_wire_err e = qsl_wire_decode_header(p, avail, &h);
+    if (e == QSL_WIRE_OK && h.body_len != qsl_wire_body_size(h.type))
+        e = QSL_WIRE_BODY_LENGTH_MISMATCH;
+    if (e != QSL_WIRE_OK) {
+        s->wire_err = e;
+        close_with(s, QSL_SESSION_MALFORMED);
+        return -1;
+    }
+    return (long)(QSL_WIRE_HEADER_SIZE + h.body_len);
+}
+
+/* Complete the held partial frame from in; returns bytes taken. */
+static size_t feed_held(struct qsl_session *s, const uint8_t *in, size_t n,
+                        struct qsl_session_out *out)
+{
+    size_t used = 0;
+    if (s->held < QSL_WIRE_HEADER_SIZE) {
+        size_t take = QSL_WIRE_HEADER_SIZE - s->held;
+        take = take < n ? take : n;
+        memcpy(s->hold + s->held, in, take);
+        s->held += (uint32_t)take;
+        used = take;
+    }
+    long size = frame_size(s, s->hold, s->held);
+    if (size <= 0)
+        return size < 0 ? used : n;     /* closed, or still short of a header */
+    size_t take = (size_t)size - s->held;
+    take = take < n - used ? take : n - used;
+    memcpy(s->hold + s->held, in + used, take);
+    s->held += (uint32_t)take;
+    used += take;
+    if (s->held == (size_t)size) {
+        s->held = 0;
+        handle_frame(s, s->hold, (size_t)size, out);
+    }
+    return used;
+}
+
+size_t qsl_session_feed(struct qsl_session *s, const uint8_t *in, size_t n,
+                        struct qsl_session_out *out)
+{
+    size_t pos = 0;
+    if (qsl_session_closed(s))
+        return 0;
+    s->stats.bytes_in += n;
+    if (s->held > 0)
+        pos = feed_held(s, in, n, out);
+    while (!qsl_session_closed(s) && pos < n) {
+        long size = frame_size(s, in + pos, n - pos);
+        if (size < 0)
+            break;
+        if (size == 0 || (size_t)size > n - pos) {
+            /* a partial frame: keep it for the next read */
+            memcpy(s->hold, in + pos, n - pos);
+            s->held = (uint32_t)(n - pos);
+            pos = n;
+            break;
+        }
+        handle_frame(s, in + pos, (size_t)size, out);
+        pos += (size_t)size;
+    }
+    return pos;
+}

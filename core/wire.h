@@ -1,0 +1,154 @@
+/*
+ * wire.h - the binary protocol of the original system, byte for byte.
+ *
+ * Every frame is a 16-byte big-endian header (type u16, version u16,
+ * body_len u32, seq u64) and a fixed-size body. Decoding is strict and
+ * reports the first error in the original's order: Truncated header,
+ * UnsupportedVersion, UnknownType, BodyTooLarge, BodyLengthMismatch,
+ * Truncated body, InvalidEnumValue. Nothing here reads past `len`.
+ */
+#ifndef QSL_WIRE_H
+#define QSL_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "types.h"
+
+#define QSL_WIRE_HEADER_SIZE 16u
+#define QSL_WIRE_VERSION 1u
+#define QSL_WIRE_MAX_BODY 4096u
+#define QSL_WIRE_MAX_FIXED_BODY 36u     /* Fill, the largest body */
+#define QSL_WIRE_MAX_FRAME (QSL_WIRE_HEADER_SIZE + QSL_WIRE_MAX_FIXED_BODY)
+
+enum qsl_wire_type {
+    QSL_WIRE_NEW_ORDER = 1,
+    QSL_WIRE_CANCEL_ORDER = 2,
+    QSL_WIRE_MD_TRADE = 3,
+    QSL_WIRE_MD_TOP_OF_BOOK = 4,
+    QSL_WIRE_HEARTBEAT = 5,
+    QSL_WIRE_HEARTBEAT_ACK = 6,
+    QSL_WIRE_ACK = 7,
+    QSL_WIRE_REJECT = 8,
+    QSL_WIRE_FILL = 9
+};
+#define QSL_WIRE_TYPE_MAX 9
+
+enum qsl_wire_err {
+    QSL_WIRE_OK = 0,
+    QSL_WIRE_TRUNCATED,
+    QSL_WIRE_UNSUPPORTED_VERSION,
+    QSL_WIRE_UNKNOWN_TYPE,
+    QSL_WIRE_BODY_TOO_LARGE,
+    QSL_WIRE_BODY_LENGTH_MISMATCH,
+    QSL_WIRE_INVALID_ENUM_VALUE
+};
+
+struct qsl_wire_header {
+    uint16_t type;
+    uint16_t version;
+    uint32_t body_len;
+    uint64_t seq;
+};
+
+struct qsl_wire_new_order {
+    qsl_order_id order_id;
+    qsl_symbol symbol;
+    qsl_price price;
+    qsl_qty quantity;
+    uint8_t side, order_type, tif;
+};
+struct qsl_wire_cancel_order { qsl_order_id order_id; qsl_symbol symbol; };
+struct qsl_wire_md_trade { qsl_symbol symbol; qsl_price price; qsl_qty quantity; };
+struct qsl_wire_md_top_of_book {
+    qsl_symbol symbol;
+    uint8_t bid_present;
+    qsl_price bid;          /* meaningful only when bid_present; encoded 0 otherwise */
+    uint8_t ask_present;
+    qsl_price ask;
+};
+struct qsl_wire_heartbeat { uint64_t token; };   /* Heartbeat and HeartbeatAck */
+struct qsl_wire_ack { qsl_order_id order_id; uint64_t seq; };
+struct qsl_wire_reject { qsl_order_id order_id; uint8_t reason; };
+struct qsl_wire_fill {
+    qsl_order_id taker_id, maker_id;
+    qsl_price price;
+    qsl_qty quantity;
+    uint64_t seq;
+};
+
+struct qsl_wire_msg {
+    uint16_t type;          /* enum qsl_wire_type */
+    uint64_t seq;           /* header seq: the market-data sequence on the feed */
+    union {
+        struct qsl_wire_new_order new_order;
+        struct qsl_wire_cancel_order cancel_order;
+        struct qsl_wire_md_trade md_trade;
+        struct qsl_wire_md_top_of_book md_top_of_book;
+        struct qsl_wire_heartbeat heartbeat;
+        struct qsl_wire_ack ack;
+        struct qsl_wire_reject reject;
+        struct qsl_wire_fill fill;
+    } u;
+};
+
+/* Fixed body size of a type, or 0 for a type the protocol does not know. */
+size_t qsl_wire_body_size(unsigned type);
+
+/* Frame size (header + body) of a known type, 0 otherwise. */
+size_t qsl_wire_frame_size(unsigned type);
+
+/*
+ * Encode m into buf. Returns the frame length, -EINVAL for an unknown type
+ * or an out-of-range enum field, -ENOSPC when cap is too small (nothing is
+ * written then).
+ */
+int qsl_wire_encode(const struct qsl_wire_msg *m, uint8_t *buf, size_t cap);
+
+/* Header checks only (Truncated, version, type, BodyTooLarge). */
+enum qsl_wire_err qsl_wire_decode_header(const uint8_t *buf, size_t len,
+                                         struct qsl_wire_header *h);
+
+/*
+ * Decode one frame from the start of buf. On QSL_WIRE_OK, *frame_len (if not
+ * NULL) is the number of bytes the frame occupies.
+ */
+enum qsl_wire_err qsl_wire_decode(const uint8_t *buf, size_t len,
+                                  struct qsl_wire_msg *m, size_t *frame_len);
+
+const char *qsl_wire_err_name(enum qsl_wire_err e);
+const char *qsl_wire_type_name(unsigned type);          /* "NewOrder", ... or NULL */
+const char *qsl_wire_reject_name(unsigned reason);      /* "UnknownSymbol", ... or NULL */
+
+/* Big-endian helpers, shared with the feed's packed framing. */
+static inline void qsl_be16_put(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+static inline void qsl_be32_put(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+static inline void qsl_be64_put(uint8_t *p, uint64_t v)
+{
+    qsl_be32_put(p, (uint32_t)(v >> 32));
+    qsl_be32_put(p + 4, (uint32_t)v);
+}
+static inline uint16_t qsl_be16_get(const uint8_t *p)
+{
+    return (uint16_t)((unsigned)p[0] << 8 | p[1]);
+}
+static inline uint32_t qsl_be32_get(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static inline uint64_t qsl_be64_get(const uint8_t *p)
+{
+    return (uint64_t)qsl_be32_get(p) << 32 | qsl_be32_get(p + 4);
+}
+
+#endif

@@ -1,0 +1,347 @@
+/*
+ * bench_engine.c - core benchmarks: ns/op as min/median/max over repeated runs.
+ *
+ *   bench_engine [--runs R] [--ops N] [--only NAME] [--once]
+ *
+ * Workloads:
+ *   flow     the seeded synthetic flow (seed 42, 3 symbols) applied to the engine
+ *   deep     add/cancel/modify/cross mix over a deep book (about 4,000 resting
+ *            orders on 400 levels a side, held there)
+ *   codec    encode + decode of a NewOrder frame
+ *   session  a resting order then a crossing one through the session framer
+ *            (wire decode, risk, engine, Ack/Fill encode), per frame
+ * --once runs one repetition of one workload and prints nothing: the form
+ * tests/bench.sh runs under callgrind to count instructions.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine.h"
+#include "flow.h"
+#include "session.h"
+#include "wire.h"
+
+static double now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static struct qsl_engine_config config(uint32_t symbols)
+{
+    struct qsl_engine_config c;
+    qsl_engine_config_defaults(&c);
+    c.symbols = symbols;
+    return c;
+}
+
+/* ------------------------------------------------------------------ flow */
+
+static struct qsl_flow_item *flow_items;
+
+static void flow_prepare(size_t n)
+{
+    /* generate against an engine so cancels and modifies name resting orders */
+    struct qsl_engine_config c = config(3);
+    struct qsl_engine e;
+    struct qsl_flow *f = malloc(sizeof *f);
+    flow_items = malloc(n * sizeof *flow_items);
+    if (!f || !flow_items || qsl_engine_init(&e, &c) != 0 || qsl_flow_init(f, 42, 3) != 0) {
+        fprintf(stderr, "bench: out of memory\n");
+        exit(1);
+    }
+    for (size_t i = 0; i < n; i++) {
+        qsl_flow_next(f, &e, &flow_items[i]);
+        qsl_flow_apply(&e, &flow_items[i], NULL, NULL);
+    }
+    qsl_engine_free(&e);
+    free(f);
+}
+
+static uint64_t sink_count;
+static void count_events(void *ctx, const struct qsl_event *ev)
+{
+    (void)ctx;
+    sink_count += ev->kind;
+}
+
+__attribute__((noinline)) void bench_run_flow(struct qsl_engine *e, size_t n);
+__attribute__((noinline)) void bench_run_flow(struct qsl_engine *e, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        qsl_flow_apply(e, &flow_items[i], count_events, NULL);
+}
+
+static double run_flow(size_t n)
+{
+    struct qsl_engine_config c = config(3);
+    struct qsl_engine e;
+    if (qsl_engine_init(&e, &c) != 0)
+        exit(1);
+    double t0 = now_ns();
+    bench_run_flow(&e, n);
+    double t = now_ns() - t0;
+    qsl_engine_free(&e);
+    return t / (double)n;
+}
+
+/* ------------------------------------------------------------------ deep book */
+
+#define DEEP_ORDERS 4000     /* the book hovers at this many resting orders */
+
+struct deep {
+    struct qsl_engine e;
+    qsl_order_id *live;         /* resting ids (sells have the top bit clear, buys set) */
+    uint32_t *pos;              /* id -> index in live, or UINT32_MAX */
+    uint32_t n;
+    qsl_order_id next_id;
+    uint64_t rng;
+};
+
+static uint32_t deep_rand(struct deep *d, uint32_t below)
+{
+    d->rng = d->rng * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)((d->rng >> 33) % below);
+}
+
+static void deep_forget(struct deep *d, qsl_order_id id)
+{
+    uint32_t at = d->pos[id];
+    if (at == UINT32_MAX)
+        return;
+    d->live[at] = d->live[--d->n];
+    d->pos[d->live[at]] = at;
+    d->pos[id] = UINT32_MAX;
+}
+
+static void deep_on_event(void *ctx, const struct qsl_event *ev)
+{
+    struct deep *d = ctx;
+    if (ev->kind == QSL_EV_TRADE)
+        deep_forget(d, ev->maker_id);
+}
+
+static void deep_add(struct deep *d, int cross)
+{
+    qsl_order_id id = d->next_id++;
+    uint8_t side = (uint8_t)deep_rand(d, 2);
+    /* bids 600..999, asks 1001..1400; a cross reaches 1-3 levels in */
+    qsl_price px = side == QSL_BUY ? 999 - deep_rand(d, 400) : 1001 + deep_rand(d, 400);
+    if (cross)
+        px = side == QSL_BUY ? 1001 + deep_rand(d, 3) : 999 - deep_rand(d, 3);
+    struct qsl_order_req r = {.order_id = id, .symbol = 0, .price = px,
+                              .qty = 1 + deep_rand(d, 10), .side = side,
+                              .order_type = QSL_LIMIT, .tif = cross ? QSL_IOC : QSL_GTC};
+    qsl_engine_submit(&d->e, &r, deep_on_event, d);
+    if (!cross) {
+        d->pos[id] = d->n;
+        d->live[d->n++] = id;
+    }
+}
+
+static void deep_op(struct deep *d)
+{
+    uint32_t k = deep_rand(d, 100);
+    if (d->n == 0 || (k < 45 && d->n < DEEP_ORDERS)) {
+        deep_add(d, 0);
+    } else if (k < 80) {
+        qsl_order_id id = d->live[deep_rand(d, d->n)];
+        qsl_engine_cancel(&d->e, 0, id, deep_on_event, d);
+        deep_forget(d, id);
+    } else if (k < 90) {
+        qsl_order_id id = d->live[deep_rand(d, d->n)];
+        uint32_t idx = qsl_book_pool_find(&d->e.pool, 0, id);
+        const struct qsl_order *o = &d->e.pool.orders[idx];
+        qsl_qty q = o->qty > 1 ? o->qty - 1 : 2;        /* mostly keeps priority */
+        qsl_engine_modify(&d->e, 0, id, o->price, q, deep_on_event, d);
+    } else {
+        deep_add(d, 1);
+    }
+}
+
+static struct deep *deep_setup(size_t ops)
+{
+    struct deep *d = calloc(1, sizeof *d);
+    struct qsl_engine_config c = config(1);
+    size_t ids = ops + 8192;
+    d->live = malloc(ids * sizeof *d->live);
+    d->pos = malloc(ids * sizeof *d->pos);
+    if (!d->live || !d->pos || qsl_engine_init(&d->e, &c) != 0)
+        exit(1);
+    memset(d->pos, 0xff, ids * sizeof *d->pos);
+    d->next_id = 1;
+    d->rng = 42;
+    while (d->n < DEEP_ORDERS)
+        deep_add(d, 0);
+    return d;
+}
+
+static void deep_free(struct deep *d)
+{
+    qsl_engine_free(&d->e);
+    free(d->live);
+    free(d->pos);
+    free(d);
+}
+
+__attribute__((noinline)) void bench_run_deep(struct deep *d, size_t n);
+__attribute__((noinline)) void bench_run_deep(struct deep *d, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        deep_op(d);
+}
+
+static double run_deep(size_t n)
+{
+    struct deep *d = deep_setup(n);
+    double t0 = now_ns();
+    bench_run_deep(d, n);
+    double t = now_ns() - t0;
+    deep_free(d);
+    return t / (double)n;
+}
+
+/* ------------------------------------------------------------------ codec */
+
+__attribute__((noinline)) uint64_t bench_run_codec(size_t n);
+__attribute__((noinline)) uint64_t bench_run_codec(size_t n)
+{
+    uint8_t buf[64];
+    uint64_t acc = 0;
+    struct qsl_wire_msg m = {.type = QSL_WIRE_NEW_ORDER,
+                             .u.new_order = {1, 2, 100, 5, QSL_BUY, QSL_LIMIT, QSL_GTC}}, back;
+    for (size_t i = 0; i < n; i++) {
+        m.u.new_order.order_id = i;
+        int len = qsl_wire_encode(&m, buf, sizeof buf);
+        size_t flen;
+        if (qsl_wire_decode(buf, (size_t)len, &back, &flen) == QSL_WIRE_OK)
+            acc += back.u.new_order.order_id;
+        __asm__ volatile("" : : "r"(buf) : "memory");
+    }
+    return acc;
+}
+
+static double run_codec(size_t n)
+{
+    double t0 = now_ns();
+    sink_count += bench_run_codec(n);
+    return (now_ns() - t0) / (double)n;
+}
+
+/* ------------------------------------------------------------------ session */
+
+__attribute__((noinline)) void bench_run_session(struct qsl_session *s, const uint8_t *in,
+                                                 size_t len, size_t n);
+__attribute__((noinline)) void bench_run_session(struct qsl_session *s, const uint8_t *in,
+                                                 size_t len, size_t n)
+{
+    uint8_t outbuf[256];
+    for (size_t i = 0; i < n; i++) {
+        struct qsl_session_out out = {outbuf, 0, sizeof outbuf};
+        qsl_session_feed(s, in, len, &out);
+    }
+}
+
+static double run_session(size_t n)
+{
+    struct qsl_engine_config c = config(1);
+    struct qsl_engine e;
+    if (qsl_engine_init(&e, &c) != 0)
+        exit(1);
+    struct qsl_session s;
+    qsl_session_init(&s, &e);
+    /* sell 1 rests, buy 1 fills it: the pair leaves the book as it found it */
+    uint8_t in[128];
+    struct qsl_wire_msg sell = {.type = QSL_WIRE_NEW_ORDER,
+                                .u.new_order = {1, 0, 100, 1, QSL_SELL, QSL_LIMIT, QSL_GTC}};
+    struct qsl_wire_msg buy = {.type = QSL_WIRE_NEW_ORDER,
+                               .u.new_order = {2, 0, 100, 1, QSL_BUY, QSL_LIMIT, QSL_GTC}};
+    size_t len = (size_t)qsl_wire_encode(&sell, in, sizeof in);
+    len += (size_t)qsl_wire_encode(&buy, in + len, sizeof in - len);
+    double t0 = now_ns();
+    bench_run_session(&s, in, len, n);
+    double t = now_ns() - t0;
+    if (qsl_session_closed(&s) || s.stats.fills != n) {
+        fprintf(stderr, "bench: session workload went wrong\n");
+        exit(1);
+    }
+    qsl_engine_free(&e);
+    return t / (double)(2 * n);
+}
+
+/* ------------------------------------------------------------------ driver */
+
+struct workload {
+    const char *name;
+    const char *what;
+    size_t ops;
+    double (*run)(size_t n);
+};
+
+static const struct workload workloads[] = {
+    {"flow", "engine, synthetic flow (seed 42, 3 symbols), ns/item", 200000, run_flow},
+    {"deep", "engine, add/cancel/modify/cross on a deep book, ns/op", 1000000, run_deep},
+    {"codec", "wire encode+decode NewOrder, ns/frame", 5000000, run_codec},
+    {"session", "session framer with fill (decode, engine, encode), ns/frame", 1000000,
+     run_session},
+};
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+    int runs = 7, once = 0;
+    size_t ops = 0;
+    const char *only = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--runs") && i + 1 < argc)
+            runs = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--ops") && i + 1 < argc)
+            ops = (size_t)strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+            only = argv[++i];
+        else if (!strcmp(argv[i], "--once"))
+            once = 1;
+        else {
+            fprintf(stderr, "usage: bench_engine [--runs R] [--ops N] [--only NAME] [--once]\n");
+            return 1;
+        }
+    }
+    if (runs < 1 || runs > 1000) {
+        fprintf(stderr, "bench_engine: --runs must be 1..1000\n");
+        return 1;
+    }
+    if (once)
+        runs = 1;
+    int ran = 0;
+    for (size_t w = 0; w < sizeof workloads / sizeof workloads[0]; w++) {
+        const struct workload *wl = &workloads[w];
+        if (only && strcmp(only, wl->name) != 0)
+            continue;
+        size_t n = ops ? ops : wl->ops;
+        if (wl->run == run_flow)
+            flow_prepare(n);
+        double t[1000];
+        for (int r = 0; r < runs; r++)
+            t[r] = wl->run(n);
+        ran++;
+        if (once)
+            continue;
+        qsort(t, (size_t)runs, sizeof t[0], cmp_double);
+        printf("%-8s %-62s min %7.1f  median %7.1f  max %7.1f  (%d runs x %zu ops)\n", wl->name,
+               wl->what, t[0], t[runs / 2], t[runs - 1], runs, n);
+        fflush(stdout);
+    }
+    if (!ran) {
+        fprintf(stderr, "bench_engine: no workload named %s\n", only);
+        return 1;
+    }
+    return sink_count == 42 ? 3 : 0;   /* keeps the event sink observable */
+}

@@ -1,0 +1,31 @@
+/*
+ * check_main.c - runs every core suite; `check_core SUITE` runs one.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "suites.h"
+
+static const struct { const char *name; Suite *(*make)(void); } suites[] = {
+    {"wire", wire_suite},     {"book", book_suite},       {"engine", engine_suite},
+    {"risk", risk_suite},     {"session", session_suite}, {"flow", flow_suite},
+};
+
+int main(int argc, char **argv)
+{
+    SRunner *sr = NULL;
+    for (size_t i = 0; i < sizeof suites / sizeof suites[0]; i++) {
+        if (argc > 1 && strcmp(argv[1], suites[i].name) != 0)
+            continue;
+        if (!sr)
+            sr = srunner_create(suites[i].make());
+        else
+            srunner_add_suite(sr, suites[i].make());
+    }
+    if (!sr)
+        return 2;
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,14 @@
+/* The Check suites of the core, one per module; tests/check_main.c runs them all. */
+#ifndef QSL_TEST_SUITES_H
+#define QSL_TEST_SUITES_H
+
+#include <check.h>
+
+Suite *wire_suite(void);
+Suite *book_suite(void);
+Suite *engine_suite(void);
+Suite *risk_suite(void);
+Suite *session_suite(void);
+Suite *flow_suite(void);
+
+#endif

@@ -1,0 +1,556 @@
+/*
+ * test_engine.c - matching rules, rejects, events, modify priority, storage,
+ * and a long seeded flow checked step by step against a naive reference book.
+ */
+#include <stdlib.h>
+
+#include "engine.h"
+#include "flow.h"
+#include "recorder.h"
+#include "suites.h"
+
+static struct qsl_engine eng;
+static struct recorder rec;
+
+static void setup_cap(uint32_t capacity)
+{
+    struct qsl_engine_config c;
+    qsl_engine_config_defaults(&c);
+    c.symbols = 2;
+    c.capacity = capacity;
+    c.risk.max_quantity = 1000;
+    c.risk.max_notional = 1000000;
+    ck_assert_int_eq(qsl_engine_init(&eng, &c), 0);
+    memset(&rec, 0, sizeof rec);
+}
+
+static void setup(void) { setup_cap(1024); }
+static void teardown(void) { qsl_engine_free(&eng); }
+
+static enum qsl_reject submit(struct qsl_order_req r)
+{
+    memset(&rec, 0, sizeof rec);
+    return qsl_engine_submit(&eng, &r, record, &rec);
+}
+
+static qsl_price best(enum qsl_side side)
+{
+    qsl_price p = 0;
+    return qsl_book_best(qsl_engine_book(&eng, 0), side, &p) ? p : -1;
+}
+
+static const struct qsl_event *trade(unsigned i)
+{
+    unsigned seen = 0;
+    for (unsigned k = 0; k < rec.n; k++)
+        if (rec.ev[k].kind == QSL_EV_TRADE && seen++ == i)
+            return &rec.ev[k];
+    ck_abort_msg("no trade %u", i);
+    return NULL;
+}
+
+START_TEST(test_limit_rests_when_it_does_not_cross)
+{
+    ck_assert_int_eq(submit(limit(1, 0, QSL_BUY, 100, 5, QSL_GTC)), QSL_REJECT_NONE);
+    ck_assert_int_eq(submit(limit(2, 0, QSL_SELL, 101, 5, QSL_GTC)), QSL_REJECT_NONE);
+    ck_assert_int_eq(best(QSL_BUY), 100);
+    ck_assert_int_eq(best(QSL_SELL), 101);
+    ck_assert_uint_eq(count_kind(&rec, QSL_EV_TRADE), 0);
+}
+END_TEST
+
+START_TEST(test_fill_is_at_the_makers_price)
+{
+    submit(limit(1, 0, QSL_SELL, 100, 5, QSL_GTC));
+    submit(limit(2, 0, QSL_BUY, 105, 5, QSL_GTC));
+    ck_assert_uint_eq(count_kind(&rec, QSL_EV_TRADE), 1);
+    ck_assert_int_eq(trade(0)->price, 100);
+    ck_assert_uint_eq(trade(0)->order_id, 2);
+    ck_assert_uint_eq(trade(0)->maker_id, 1);
+    ck_assert_int_eq(best(QSL_SELL), -1);
+    ck_assert_int_eq(best(QSL_BUY), -1);
+}
+END_TEST
+
+START_TEST(test_better_price_fills_first_then_level_by_level)
+{
+    submit(limit(1, 0, QSL_SELL, 103, 2, QSL_GTC));
+    submit(limit(2, 0, QSL_SELL, 101, 2, QSL_GTC));
+    submit(limit(3, 0, QSL_SELL, 102, 2, QSL_GTC));
+    submit(limit(4, 0, QSL_BUY, 102, 5, QSL_GTC));
+    ck_assert_uint_eq(count_kind(&rec, QSL_EV_TRADE), 2);
+    ck_assert_uint_eq(trade(0)->maker_id, 2);
+    ck_assert_uint_eq(trade(1)->maker_id, 3);
+    /* 1 left over rests as the new best bid; 103 untouched */
+    ck_assert_int_eq(best(QSL_BUY), 102);
+    ck_assert_int_eq(best(QSL_SELL), 103);
+}
+END_TEST
+
+START_TEST(test_oldest_order_at_a_level_fills_first)
+{
+    submit(limit(1, 0, QSL_BUY, 100, 3, QSL_GTC));
+    submit(limit(2, 0, QSL_BUY, 100, 3, QSL_GTC));
+    submit(limit(3, 0, QSL_BUY, 100, 3, QSL_GTC));
+    submit(limit(4, 0, QSL_SELL, 100, 4, QSL_GTC));
+    ck_assert_uint_eq(trade(0)->maker_id, 1);
+    ck_assert_uint_eq(trade(0)->qty, 3);
+    ck_assert_uint_eq(trade(1)->maker_id, 2);
+    ck_assert_uint_eq(trade(1)->qty, 1);
+}
+END_TEST
+
+START_TEST(test_gtc_remainder_rests)
+{
+    submit(limit(1, 0, QSL_SELL, 100, 2, QSL_GTC));
+    submit(limit(2, 0, QSL_BUY, 100, 5, QSL_GTC));
+    uint64_t total;
+    ck_assert(qsl_book_level(qsl_engine_book(&eng, 0), QSL_BUY, 0, NULL, &total, NULL));
+    ck_assert_uint_eq(total, 3);
+}
+END_TEST
+
+START_TEST(test_ioc_remainder_never_rests)
+{
+    submit(limit(1, 0, QSL_SELL, 100, 3, QSL_GTC));
+    ck_assert_int_eq(submit(limit(2, 0, QSL_BUY, 100, 5, QSL_IOC)), QSL_REJECT_NONE);
+    ck_assert_uint_eq(count_kind(&rec, QSL_EV_TRADE), 1);
+    ck_assert_int_eq(best(QSL_BUY), -1);
+    /* an IOC that cannot cross is accepted and discarded */
+    ck_assert_int_eq(submit(limit(3, 0, QSL_BUY, 99, 4, QSL_IOC)), QSL_REJECT_NONE);
+    ck_assert_uint_eq(count_kind(&rec, QSL_EV_ACCEPTED), 1);
+    ck_assert_uint_eq(qsl_engine_resting(&eng), 0);
+}
+END_TEST
+
+START_TEST(test_market_sweeps_levels_and_never_rests)
+{
+    submit(limit(1, 0, QSL_SELL, 100, 1, QSL_GTC));
+    submit(limit(2, 0, QSL_SELL, 250, 1, QSL_GTC));
+    ck_assert_int_eq(submit(market(3, 0, QSL_BUY, 5)), QSL_REJECT_NONE);
+    ck_assert_uint_eq(count_kind(&rec, QSL_EV_TRADE), 2);
+    ck_assert_int_eq(trade(1)->price, 250);
+    ck_assert_uint_eq(qsl_engine_resting(&eng), 0);
+    ck_assert_int_eq(submit(market(4, 0, QSL_SELL, 5)), QSL_REJECT_NONE);
+    ck_assert_uint_eq(count_kind(&rec, QSL_EV_TRADE), 0);
+    ck_assert_uint_eq(qsl_engine_resting(&eng), 0);
+}
+END_TEST
+
+START_TEST(test_cancel_removes_and_unknown_is_rejected)
+{
+    submit(limit(1, 0, QSL_BUY, 100, 1, QSL_GTC));
+    ck_assert_int_eq(qsl_engine_cancel(&eng, 0, 1, record, &rec), QSL_REJECT_NONE);
+    ck_assert_int_eq(best(QSL_BUY), -1);
+    ck_assert_int_eq(qsl_engine_cancel(&eng, 0, 1, record, &rec), QSL_REJECT_UNKNOWN_ORDER);
+    ck_assert_int_eq(qsl_engine_cancel(&eng, 0, 999, record, &rec), QSL_REJECT_UNKNOWN_ORDER);
+    ck_assert_int_eq(qsl_engine_cancel(&eng, 9, 1, record, &rec), QSL_REJECT_UNKNOWN_SYMBOL);
+}
+END_TEST
+
+START_TEST(test_cancel_of_a_filled_order_is_unknown)
+{
+    submit(limit(1, 0, QSL_BUY, 100, 1, QSL_GTC));
+    submit(limit(2, 0, QSL_SELL, 100, 1, QSL_GTC));
+    ck_assert_int_eq(qsl_engine_cancel(&eng, 0, 1, record, &rec), QSL_REJECT_UNKNOWN_ORDER);
+}
+END_TEST
+
+START_TEST(test_duplicate_active_id_rejected_per_symbol)
+{
+    submit(limit(1, 0, QSL_BUY, 100, 1, QSL_GTC));
+    ck_assert_int_eq(submit(limit(1, 0, QSL_SELL, 200, 1, QSL_GTC)), QSL_REJECT_DUPLICATE_ORDER_ID);
+    ck_assert_int_eq(submit(market(1, 0, QSL_SELL, 1)), QSL_REJECT_DUPLICATE_ORDER_ID);
+    ck_assert_uint_eq(rec.n, 0);
+    /* the same id on another symbol is another order */
+    ck_assert_int_eq(submit(limit(1, 1, QSL_BUY, 100, 1, QSL_GTC)), QSL_REJECT_NONE);
+    /* once inactive, the id may be used again */
+    qsl_engine_cancel(&eng, 0, 1, NULL, NULL);
+    ck_assert_int_eq(submit(limit(1, 0, QSL_BUY, 100, 1, QSL_GTC)), QSL_REJECT_NONE);
+}
+END_TEST
+
+START_TEST(test_every_reject_reason_reachable)
+{
+    ck_assert_int_eq(submit(limit(1, 7, QSL_BUY, 100, 1, QSL_GTC)), QSL_REJECT_UNKNOWN_SYMBOL);
+    ck_assert_int_eq(submit(limit(1, 0, QSL_BUY, 0, 1, QSL_GTC)), QSL_REJECT_INVALID_PRICE);
+    ck_assert_int_eq(submit(limit(1, 0, QSL_BUY, 10, 0, QSL_GTC)), QSL_REJECT_INVALID_QUANTITY);
+    struct qsl_order_req bad = limit(1, 0, QSL_BUY, 10, 1, QSL_GTC);
+    bad.side = 2;
+    ck_assert_int_eq(submit(bad), QSL_REJECT_INVALID_SIDE);
+    ck_assert_int_eq(submit(limit(1, 0, QSL_BUY, 1, 1001, QSL_GTC)), QSL_REJECT_MAX_QUANTITY_EXCEEDED);
+    ck_assert_int_eq(submit(limit(1, 0, QSL_BUY, 1001, 1000, QSL_GTC)), QSL_REJECT_MAX_NOTIONAL_EXCEEDED);
+    ck_assert_uint_eq(rec.n, 0);
+    ck_assert_uint_eq(eng.stats.rejects[QSL_REJECT_INVALID_PRICE], 1);
+    ck_assert_uint_eq(eng.seq, 0);      /* a reject consumes no sequence number */
+}
+END_TEST
+
+START_TEST(test_events_are_sequenced_and_ack_comes_first)
+{
+    submit(limit(1, 0, QSL_SELL, 100, 1, QSL_GTC));
+    submit(limit(2, 0, QSL_SELL, 100, 1, QSL_GTC));
+    submit(limit(3, 0, QSL_BUY, 100, 2, QSL_GTC));
+    ck_assert_uint_eq(rec.n, 4);        /* accepted, trade, trade, top of book */
+    ck_assert_int_eq(rec.ev[0].kind, QSL_EV_ACCEPTED);
+    ck_assert_uint_eq(rec.ev[0].seq, 3);
+    ck_assert_uint_eq(rec.ev[1].seq, 4);
+    ck_assert_uint_eq(rec.ev[2].seq, 5);
+    ck_assert_int_eq(rec.ev[3].kind, QSL_EV_TOP_OF_BOOK);
+    ck_assert_int_eq(rec.ev[3].ask_present, 0);
+    ck_assert_int_eq(rec.ev[3].bid_present, 0);
+}
+END_TEST
+
+START_TEST(test_top_of_book_only_when_best_changes)
+{
+    submit(limit(1, 0, QSL_BUY, 100, 1, QSL_GTC));
+    ck_assert_uint_eq(count_kind(&rec, QSL_EV_TOP_OF_BOOK), 1);
+    ck_assert_int_eq(rec.ev[1].bid, 100);
+    submit(limit(2, 0, QSL_BUY, 99, 1, QSL_GTC));        /* behind the best */
+    ck_assert_uint_eq(count_kind(&rec, QSL_EV_TOP_OF_BOOK), 0);
+    submit(limit(3, 0, QSL_BUY, 100, 1, QSL_GTC));       /* joins the best: same price */
+    ck_assert_uint_eq(count_kind(&rec, QSL_EV_TOP_OF_BOOK), 0);
+    memset(&rec, 0, sizeof rec);
+    qsl_engine_cancel(&eng, 0, 2, record, &rec);
+    ck_assert_uint_eq(count_kind(&rec, QSL_EV_TOP_OF_BOOK), 0);
+}
+END_TEST
+
+START_TEST(test_modify_smaller_same_price_keeps_priority)
+{
+    submit(limit(1, 0, QSL_BUY, 100, 5, QSL_GTC));
+    submit(limit(2, 0, QSL_BUY, 100, 5, QSL_GTC));
+    ck_assert_int_eq(qsl_engine_modify(&eng, 0, 1, 100, 2, NULL, NULL), QSL_REJECT_NONE);
+    submit(limit(3, 0, QSL_SELL, 100, 1, QSL_GTC));
+    ck_assert_uint_eq(trade(0)->maker_id, 1);
+    uint64_t total;
+    qsl_book_level(qsl_engine_book(&eng, 0), QSL_BUY, 0, NULL, &total, NULL);
+    ck_assert_uint_eq(total, 6);
+}
+END_TEST
+
+START_TEST(test_modify_larger_quantity_loses_priority)
+{
+    submit(limit(1, 0, QSL_BUY, 100, 5, QSL_GTC));
+    submit(limit(2, 0, QSL_BUY, 100, 5, QSL_GTC));
+    ck_assert_int_eq(qsl_engine_modify(&eng, 0, 1, 100, 6, NULL, NULL), QSL_REJECT_NONE);
+    submit(limit(3, 0, QSL_SELL, 100, 1, QSL_GTC));
+    ck_assert_uint_eq(trade(0)->maker_id, 2);
+}
+END_TEST
+
+START_TEST(test_modify_same_quantity_loses_priority)
+{
+    submit(limit(1, 0, QSL_BUY, 100, 5, QSL_GTC));
+    submit(limit(2, 0, QSL_BUY, 100, 5, QSL_GTC));
+    qsl_engine_modify(&eng, 0, 1, 100, 5, NULL, NULL);
+    submit(limit(3, 0, QSL_SELL, 100, 1, QSL_GTC));
+    ck_assert_uint_eq(trade(0)->maker_id, 2);
+}
+END_TEST
+
+START_TEST(test_modify_to_a_crossing_price_trades)
+{
+    submit(limit(1, 0, QSL_SELL, 105, 3, QSL_GTC));
+    submit(limit(2, 0, QSL_BUY, 100, 5, QSL_GTC));
+    memset(&rec, 0, sizeof rec);
+    ck_assert_int_eq(qsl_engine_modify(&eng, 0, 2, 106, 5, record, &rec), QSL_REJECT_NONE);
+    ck_assert_int_eq(rec.ev[0].kind, QSL_EV_MODIFIED);
+    ck_assert_uint_eq(count_kind(&rec, QSL_EV_TRADE), 1);
+    ck_assert_int_eq(trade(0)->price, 105);
+    ck_assert_int_eq(best(QSL_BUY), 106);       /* remainder 2 rests at the new price */
+    ck_assert_int_eq(best(QSL_SELL), -1);
+}
+END_TEST
+
+START_TEST(test_modify_rejects)
+{
+    ck_assert_int_eq(qsl_engine_modify(&eng, 0, 1, 100, 1, NULL, NULL), QSL_REJECT_UNKNOWN_ORDER);
+    ck_assert_int_eq(qsl_engine_modify(&eng, 5, 1, 100, 1, NULL, NULL), QSL_REJECT_UNKNOWN_SYMBOL);
+    submit(limit(1, 0, QSL_BUY, 100, 5, QSL_GTC));
+    ck_assert_int_eq(qsl_engine_modify(&eng, 0, 1, 100, 0, NULL, NULL), QSL_REJECT_INVALID_QUANTITY);
+    ck_assert_int_eq(qsl_engine_modify(&eng, 0, 1, -1, 1, NULL, NULL), QSL_REJECT_INVALID_PRICE);
+    ck_assert_int_eq(best(QSL_BUY), 100);
+}
+END_TEST
+
+START_TEST(test_full_pool_rejects_storage_exhausted)
+{
+    teardown();
+    setup_cap(2);
+    submit(limit(1, 0, QSL_BUY, 100, 1, QSL_GTC));
+    submit(limit(2, 0, QSL_BUY, 99, 1, QSL_GTC));
+    ck_assert_int_eq(submit(limit(3, 0, QSL_BUY, 98, 1, QSL_GTC)), QSL_REJECT_STORAGE_EXHAUSTED);
+    ck_assert_uint_eq(rec.n, 0);
+    /* what does not need a slot still works */
+    ck_assert_int_eq(submit(limit(4, 0, QSL_SELL, 200, 1, QSL_IOC)), QSL_REJECT_NONE);
+    /* a partial cross that frees no slot and would rest is refused before it trades */
+    ck_assert_int_eq(submit(limit(5, 0, QSL_SELL, 100, 1, QSL_GTC)), QSL_REJECT_NONE);
+    ck_assert_uint_eq(count_kind(&rec, QSL_EV_TRADE), 1);   /* emptied maker 1: slot freed */
+    submit(limit(6, 0, QSL_BUY, 100, 1, QSL_GTC));           /* takes the freed slot */
+    ck_assert_int_eq(qsl_engine_resting(&eng), 2);
+    ck_assert_int_eq(submit(limit(7, 0, QSL_SELL, 100, 3, QSL_GTC)), QSL_REJECT_NONE);
+    ck_assert_int_eq(qsl_engine_resting(&eng), 2);          /* filled 6, rests 2 in its slot */
+}
+END_TEST
+
+START_TEST(test_preview_matches_submit)
+{
+    submit(limit(1, 0, QSL_SELL, 100, 1, QSL_GTC));
+    submit(limit(2, 0, QSL_SELL, 101, 1, QSL_GTC));
+    struct qsl_order_req r = limit(3, 0, QSL_BUY, 101, 5, QSL_GTC);
+    uint32_t fills = 99;
+    ck_assert_int_eq(qsl_engine_preview(&eng, &r, &fills), QSL_REJECT_NONE);
+    ck_assert_uint_eq(fills, 2);
+    ck_assert_uint_eq(qsl_engine_resting(&eng), 2);
+    submit(r);
+    ck_assert_uint_eq(count_kind(&rec, QSL_EV_TRADE), fills);
+    r.order_id = 3;
+    ck_assert_int_eq(qsl_engine_preview(&eng, &r, &fills), QSL_REJECT_DUPLICATE_ORDER_ID);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ reference model */
+
+#define REF_MAX 8192
+
+struct ref_order {
+    qsl_order_id id;
+    qsl_symbol sym;
+    uint8_t side;
+    qsl_price price;
+    qsl_qty qty;
+    uint64_t time;
+};
+
+static struct ref_order ref[REF_MAX];
+static unsigned ref_n;
+static uint64_t ref_clock;
+
+static int ref_find(qsl_symbol sym, qsl_order_id id)
+{
+    for (unsigned i = 0; i < ref_n; i++)
+        if (ref[i].sym == sym && ref[i].id == id)
+            return (int)i;
+    return -1;
+}
+
+static void ref_drop(unsigned i)
+{
+    ref[i] = ref[--ref_n];
+}
+
+/* Best maker of a side: best price, then oldest. */
+static int ref_best(qsl_symbol sym, unsigned side)
+{
+    int b = -1;
+    for (unsigned i = 0; i < ref_n; i++) {
+        if (ref[i].sym != sym || ref[i].side != side)
+            continue;
+        if (b < 0)
+            b = (int)i;
+        else {
+            int better = side == QSL_BUY ? ref[i].price > ref[b].price : ref[i].price < ref[b].price;
+            if (better || (ref[i].price == ref[b].price && ref[i].time < ref[b].time))
+                b = (int)i;
+        }
+    }
+    return b;
+}
+
+struct ref_trade { qsl_order_id maker; qsl_price price; qsl_qty qty; };
+static struct ref_trade ref_trades[512];
+static unsigned ref_ntrades;
+
+static void ref_execute(qsl_symbol sym, qsl_order_id id, unsigned side, qsl_price px, qsl_qty qty,
+                        int market, int rest)
+{
+    unsigned other = side == QSL_BUY ? QSL_SELL : QSL_BUY;
+    while (qty > 0) {
+        int m = ref_best(sym, other);
+        if (m < 0)
+            break;
+        if (!market && (side == QSL_BUY ? ref[m].price > px : ref[m].price < px))
+            break;
+        qsl_qty q = ref[m].qty < qty ? ref[m].qty : qty;
+        ref_trades[ref_ntrades++] = (struct ref_trade){ref[m].id, ref[m].price, q};
+        qty -= q;
+        ref[m].qty -= q;
+        if (ref[m].qty == 0)
+            ref_drop((unsigned)m);
+    }
+    if (qty > 0 && rest) {
+        ck_assert_uint_lt(ref_n, REF_MAX);
+        ref[ref_n++] = (struct ref_order){id, sym, (uint8_t)side, px, qty, ++ref_clock};
+    }
+}
+
+static enum qsl_reject ref_apply(const struct qsl_flow_item *it, const struct qsl_risk_limits *risk)
+{
+    const struct qsl_order_req *r = &it->req;
+    ref_ntrades = 0;
+    int at = ref_find(r->symbol, r->order_id);
+    if (it->kind == QSL_FLOW_CANCEL) {
+        if (at < 0)
+            return QSL_REJECT_UNKNOWN_ORDER;
+        ref_drop((unsigned)at);
+        return QSL_REJECT_NONE;
+    }
+    if (it->kind == QSL_FLOW_MODIFY) {
+        if (at < 0)
+            return QSL_REJECT_UNKNOWN_ORDER;
+        unsigned side = ref[at].side;
+        enum qsl_reject why = qsl_risk_check_limit(risk, side, r->price, r->qty);
+        if (why)
+            return why;
+        if (r->price == ref[at].price && r->qty < ref[at].qty) {
+            ref[at].qty = r->qty;
+            return QSL_REJECT_NONE;
+        }
+        ref_drop((unsigned)at);
+        ref_execute(r->symbol, r->order_id, side, r->price, r->qty, 0, 1);
+        return QSL_REJECT_NONE;
+    }
+    int mkt = r->order_type == QSL_MARKET;
+    enum qsl_reject why = mkt ? qsl_risk_check_market(risk, r->side, r->qty)
+                              : qsl_risk_check_limit(risk, r->side, r->price, r->qty);
+    if (why)
+        return why;
+    if (at >= 0)
+        return QSL_REJECT_DUPLICATE_ORDER_ID;
+    ref_execute(r->symbol, r->order_id, r->side, r->price, r->qty, mkt, !mkt && r->tif == QSL_GTC);
+    return QSL_REJECT_NONE;
+}
+
+/* Depth of the engine's book equals the reference aggregated by price. */
+static void compare_depth(qsl_symbol sym)
+{
+    const struct qsl_book *b = qsl_engine_book(&eng, sym);
+    for (unsigned side = 0; side < 2; side++) {
+        uint64_t orders = 0;
+        qsl_price prev = 0, p;
+        uint64_t total;
+        uint32_t count;
+        for (uint32_t i = 0; qsl_book_level(b, side, i, &p, &total, &count); i++) {
+            if (i > 0)
+                ck_assert(side == QSL_BUY ? p < prev : p > prev);
+            prev = p;
+            uint64_t want_total = 0;
+            uint32_t want_count = 0;
+            for (unsigned k = 0; k < ref_n; k++)
+                if (ref[k].sym == sym && ref[k].side == side && ref[k].price == p) {
+                    want_total += ref[k].qty;
+                    want_count++;
+                }
+            ck_assert_uint_eq(total, want_total);
+            ck_assert_uint_eq(count, want_count);
+            ck_assert_uint_gt(total, 0);
+            orders += count;
+        }
+        uint64_t want = 0;
+        for (unsigned k = 0; k < ref_n; k++)
+            want += ref[k].sym == sym && ref[k].side == side;
+        ck_assert_uint_eq(orders, want);
+    }
+}
+
+START_TEST(test_long_seeded_flow_matches_reference_and_invariants)
+{
+    teardown();
+    struct qsl_engine_config c;
+    qsl_engine_config_defaults(&c);
+    c.symbols = 3;
+    c.capacity = REF_MAX;
+    c.risk.max_quantity = 10;           /* quantities run to 12: some MaxQuantity rejects */
+    c.risk.max_notional = 1000000;
+    ck_assert_int_eq(qsl_engine_init(&eng, &c), 0);
+    ref_n = 0;
+    ref_clock = 0;
+    struct qsl_flow flow;
+    qsl_flow_init(&flow, (uint64_t)_i * 7919 + 42, 3);
+    uint64_t last_seq = 0, trades = 0, rejects = 0;
+    for (int step = 0; step < 20000; step++) {
+        struct qsl_flow_item it;
+        qsl_flow_next(&flow, &eng, &it);
+        memset(&rec, 0, sizeof rec);
+        enum qsl_reject got = qsl_flow_apply(&eng, &it, record, &rec);
+        enum qsl_reject want = ref_apply(&it, &c.risk);
+        ck_assert_msg(got == want, "step %d: reject %d, reference %d", step, got, want);
+        rejects += got != QSL_REJECT_NONE;
+        ck_assert_uint_le(rec.n, 256);
+        unsigned t = 0;
+        for (unsigned k = 0; k < rec.n; k++) {
+            const struct qsl_event *ev = &rec.ev[k];
+            if (ev->kind != QSL_EV_TOP_OF_BOOK) {
+                ck_assert_uint_gt(ev->seq, last_seq);   /* strictly increasing */
+                last_seq = ev->seq;
+            }
+            if (ev->kind == QSL_EV_TRADE) {
+                ck_assert_uint_lt(t, ref_ntrades);
+                ck_assert_uint_eq(ev->maker_id, ref_trades[t].maker);
+                ck_assert_int_eq(ev->price, ref_trades[t].price);
+                ck_assert_uint_eq(ev->qty, ref_trades[t].qty);
+                t++;
+            }
+        }
+        ck_assert_uint_eq(t, ref_ntrades);
+        trades += t;
+        qsl_symbol sym = it.req.symbol;
+        qsl_price bid, ask;
+        const struct qsl_book *b = qsl_engine_book(&eng, sym);
+        int hb = qsl_book_best(b, QSL_BUY, &bid), ha = qsl_book_best(b, QSL_SELL, &ask);
+        if (hb && ha)
+            ck_assert_msg(bid < ask, "step %d: crossed book %ld >= %ld", step, (long)bid, (long)ask);
+        int rb = ref_best(sym, QSL_BUY), ra = ref_best(sym, QSL_SELL);
+        ck_assert_int_eq(hb, rb >= 0);
+        ck_assert_int_eq(ha, ra >= 0);
+        if (hb)
+            ck_assert_int_eq(bid, ref[rb].price);
+        if (ha)
+            ck_assert_int_eq(ask, ref[ra].price);
+        ck_assert_uint_eq(qsl_engine_resting(&eng), ref_n);
+        if (step % 97 == 0)
+            compare_depth(sym);
+    }
+    for (qsl_symbol s = 0; s < 3; s++)
+        compare_depth(s);
+    /* the flow really exercised matching and rejects */
+    ck_assert_uint_gt(trades, 1000);
+    ck_assert_uint_gt(rejects, 100);
+}
+END_TEST
+
+Suite *engine_suite(void)
+{
+    Suite *s = suite_create("engine");
+    TCase *tc = tcase_create("rules");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_limit_rests_when_it_does_not_cross);
+    tcase_add_test(tc, test_fill_is_at_the_makers_price);
+    tcase_add_test(tc, test_better_price_fills_first_then_level_by_level);
+    tcase_add_test(tc, test_oldest_order_at_a_level_fills_first);
+    tcase_add_test(tc, test_gtc_remainder_rests);
+    tcase_add_test(tc, test_ioc_remainder_never_rests);
+    tcase_add_test(tc, test_market_sweeps_levels_and_never_rests);
+    tcase_add_test(tc, test_cancel_removes_and_unknown_is_rejected);
+    tcase_add_test(tc, test_cancel_of_a_filled_order_is_unknown);
+    tcase_add_test(tc, test_duplicate_active_id_rejected_per_symbol);
+    tcase_add_test(tc, test_every_reject_reason_reachable);
+    tcase_add_test(tc, test_events_are_sequenced_and_ack_comes_first);
+    tcase_add_test(tc, test_top_of_book_only_when_best_changes);
+    tcase_add_test(tc, test_modify_smaller_same_price_keeps_priority);
+    tcase_add_test(tc, test_modify_larger_quantity_loses_priority);
+    tcase_add_test(tc, test_modify_same_quantity_loses_priority);
+    tcase_add_test(tc, test_modify_to_a_crossing_price_trades);
+    tcase_add_test(tc, test_modify_rejects);
+    tcase_add_test(tc, test_full_pool_rejects_storage_exhausted);
+    tcase_add_test(tc, test_preview_matches_submit);
+    suite_add_tcase(s, tc);
+    TCase *flow = tcase_create("reference");
+    tcase_add_checked_fixture(flow, setup, teardown);
+    tcase_set_timeout(flow, 120);
+    tcase_add_loop_test(flow, test_long_seeded_flow_matches_reference_and_invariants, 0, 3);
+    suite_add_tcase(s, flow);
+    return s;
+}
