@@ -24,20 +24,29 @@ ALL_LDFLAGS = $(SAN) $(LDFLAGS)
 # Evaluated when a recipe runs, i.e. after `deps` has installed pkg-config's inputs.
 CHECK_CFLAGS = $(shell pkg-config --cflags check)
 CHECK_LIBS = $(shell pkg-config --libs check)
+LUA_CFLAGS = $(shell pkg-config --cflags lua5.4)
+LUA_LIBS = $(shell pkg-config --libs lua5.4)
 
 CORE_SRC := $(wildcard core/*.c)
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 CORE_LIB := $(BUILD)/libqslcore.a
 
+LUA_SRC := $(filter-out lua/qsl_run.c,$(wildcard lua/*.c))
+LUA_OBJ := $(LUA_SRC:%.c=$(BUILD)/%.o)
+QSL_RUN := $(BUILD)/qsl-run
+
 TEST_SRC := $(wildcard tests/test_*.c) tests/check_main.c
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(BUILD)/check_core
+LTEST_SRC := $(wildcard tests/lua/test_*.c) tests/lua/check_main.c
+LTEST_OBJ := $(LTEST_SRC:%.c=$(BUILD)/%.o)
+LTEST_BIN := $(BUILD)/check_lua
 
 BENCH_BIN := $(BUILD)/bench_engine
 
 .PHONY: all deps check asan bench demo install clean help
 
-all: deps $(CORE_LIB) $(BENCH_BIN)
+all: deps $(CORE_LIB) $(QSL_RUN) $(BENCH_BIN)
 
 help:
 	@echo "qsl make targets:"
@@ -62,6 +71,21 @@ $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -c $< -o $@
 
+$(BUILD)/tests/lua/%.o: tests/lua/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Ilua $(CHECK_CFLAGS) $(LUA_CFLAGS) -c $< -o $@
+
+# the compiler and flags are part of every artifact's provenance
+$(BUILD)/lua/%.o: lua/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LUA_CFLAGS) -DQSL_CFLAGS='"$(strip $(OPT) $(SAN))"' -c $< -o $@
+
+$(QSL_RUN): $(BUILD)/lua/qsl_run.o $(LUA_OBJ) $(CORE_LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LUA_LIBS)
+
+$(LTEST_BIN): $(LTEST_OBJ) $(LUA_OBJ) $(CORE_LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LUA_LIBS)
+
 $(CORE_LIB): $(CORE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
@@ -77,8 +101,9 @@ $(BUILD)/bench/%.o: tests/%.c
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 check: deps
-	@$(MAKE) --no-print-directory $(TEST_BIN)
+	@$(MAKE) --no-print-directory $(TEST_BIN) $(LTEST_BIN) $(QSL_RUN)
 	$(TEST_BIN)
+	QSL_RUN=$(QSL_RUN) $(LTEST_BIN)
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 \
@@ -90,11 +115,15 @@ bench: deps $(BENCH_BIN)
 demo: bench
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/qsl
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/qsl \
+	    $(DESTDIR)$(PREFIX)/share/qsl/lua/qsl $(DESTDIR)$(PREFIX)/share/qsl/scenarios
+	install -m 755 $(QSL_RUN) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(CORE_LIB) $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 core/*.h $(DESTDIR)$(PREFIX)/include/qsl/
+	install -m 644 lua/qsl/*.lua $(DESTDIR)$(PREFIX)/share/qsl/lua/qsl/
+	install -m 644 scenarios/*.lua $(DESTDIR)$(PREFIX)/share/qsl/scenarios/
 
 clean:
 	rm -rf build
 
--include $(CORE_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+-include $(CORE_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(LUA_OBJ:.o=.d) $(LTEST_OBJ:.o=.d)

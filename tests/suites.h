@@ -10,5 +10,9 @@ Suite *engine_suite(void);
 Suite *risk_suite(void);
 Suite *session_suite(void);
 Suite *flow_suite(void);
+Suite *strace_suite(void);
+Suite *procfs_suite(void);
+Suite *hist_suite(void);
+Suite *sockopt_suite(void);
 
 #endif

@@ -1,0 +1,39 @@
+/*
+ * sockopt.h - socket options by name, with the kernel's granted value read back.
+ *
+ * Linux doubles an SO_RCVBUF/SO_SNDBUF request (the extra half is its
+ * bookkeeping) and clamps it to net.core.rmem_max/wmem_max unless the
+ * *FORCE variant is used (CAP_NET_ADMIN). So a set is always followed by a
+ * get, and callers report both the requested and the granted size.
+ */
+#ifndef QSL_SOCKOPT_H
+#define QSL_SOCKOPT_H
+
+#include <stdint.h>
+
+struct qsl_sockopt {
+    const char *name;           /* qsl's name: "rcvbuf", "nodelay", ... */
+    int level, optname;
+    int get_optname;            /* what getsockopt reads back (SO_RCVBUF for rcvbufforce) */
+    unsigned flags;
+};
+
+#define QSL_SOCKOPT_READONLY 1u
+#define QSL_SOCKOPT_TCP 2u      /* meaningful on TCP sockets only */
+
+/* The option called name, or NULL. */
+const struct qsl_sockopt *qsl_sockopt_find(const char *name);
+/* The i-th known option (for listing), NULL past the end. */
+const struct qsl_sockopt *qsl_sockopt_at(unsigned i);
+
+/* Set an integer option; -errno on failure (-EINVAL for a read-only one). */
+int qsl_sockopt_set(int fd, const struct qsl_sockopt *o, int value);
+/* Read an integer option back (what the kernel granted). */
+int qsl_sockopt_get(int fd, const struct qsl_sockopt *o, int *value);
+
+/* The kernel's count of datagrams dropped on this socket (SO_MEMINFO,
+ * SK_MEMINFO_DROPS): every drop, including those after the last datagram
+ * received, which no sequence-gap counter and no SO_RXQ_OVFL can see. */
+int qsl_sockopt_drops(int fd, uint32_t *drops);
+
+#endif

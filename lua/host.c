@@ -1,0 +1,191 @@
+/*
+ * host.c - the embedded Lua state of qsl-run: libraries, module path,
+ * interruption, and the exit-error convention.
+ */
+#define _GNU_SOURCE
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+#include "host.h"
+
+volatile sig_atomic_t qsl_host_signal;
+static lua_State *signal_state;
+
+const char *qsl_host_exe(void)
+{
+    static char path[PATH_MAX];
+    if (!path[0]) {
+        ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+        if (n <= 0)
+            strcpy(path, "qsl-run");
+        else
+            path[n] = '\0';
+    }
+    return path;
+}
+
+int qsl_host_exit_error(lua_State *L, int code, const char *reason)
+{
+    lua_createtable(L, 0, 2);
+    lua_pushinteger(L, code);
+    lua_setfield(L, -2, "exit");
+    lua_pushstring(L, reason);
+    lua_setfield(L, -2, "reason");
+    luaL_setmetatable(L, "qsl.exit");
+    return lua_error(L);
+}
+
+static void interrupt_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    lua_sethook(L, NULL, 0, 0);
+    qsl_host_check_interrupt(L);
+}
+
+void qsl_host_check_interrupt(lua_State *L)
+{
+    int sig = qsl_host_signal;
+    if (sig == 0)
+        return;
+    char msg[64];
+    snprintf(msg, sizeof msg, "interrupted by SIG%s", sigabbrev_np(sig));
+    qsl_host_exit_error(L, 128 + sig, msg);
+}
+
+/* As lua.c does: the handler only sets a flag and a hook, both safe here. */
+static void on_signal(int sig)
+{
+    if (qsl_host_signal == 0)
+        qsl_host_signal = sig;
+    if (signal_state)
+        lua_sethook(signal_state, interrupt_hook,
+                    LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+void qsl_host_catch_signals(lua_State *L)
+{
+    signal_state = L;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* ------------------------------------------------------------------ the qsl module */
+
+static int l_exit_tostring(lua_State *L)
+{
+    lua_getfield(L, 1, "reason");
+    lua_getfield(L, 1, "exit");
+    lua_pushfstring(L, "%s (exit %s)", luaL_optstring(L, -2, "?"), luaL_optstring(L, -1, "?"));
+    return 1;
+}
+
+static int exit_with(lua_State *L, int code)
+{
+    return qsl_host_exit_error(L, code, luaL_checkstring(L, 1));
+}
+static int l_skip(lua_State *L) { return exit_with(L, QSL_EXIT_SKIPPED); }
+static int l_refuse(lua_State *L) { return exit_with(L, QSL_EXIT_REFUSED); }
+static int l_fail(lua_State *L) { return exit_with(L, QSL_EXIT_ERROR); }
+
+static int l_exit(lua_State *L)
+{
+    lua_Integer code = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, code >= 0 && code <= 255, 1, "exit code out of range 0..255");
+    return qsl_host_exit_error(L, (int)code, luaL_optstring(L, 2, ""));
+}
+
+static int l_isatty(lua_State *L)
+{
+    lua_Integer fd = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, fd >= 0 && fd <= 1024, 1, "not a descriptor number");
+    lua_pushboolean(L, isatty((int)fd));
+    return 1;
+}
+
+static int l_exe(lua_State *L)
+{
+    lua_pushstring(L, qsl_host_exe());
+    return 1;
+}
+
+#ifndef QSL_CFLAGS
+#define QSL_CFLAGS "unknown"
+#endif
+
+static void push_build(lua_State *L)
+{
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, "gcc-compatible " __VERSION__);
+    lua_setfield(L, -2, "compiler");
+    lua_pushstring(L, QSL_CFLAGS);
+    lua_setfield(L, -2, "cflags");
+    lua_pushstring(L, LUA_RELEASE);
+    lua_setfield(L, -2, "lua");
+}
+
+static const struct { const char *name; lua_CFunction open; } modules[] = {
+    {"qsl.proc", luaopen_qsl_proc},   {"qsl.procfs", luaopen_qsl_procfs},
+    {"qsl.strace", luaopen_qsl_strace}, {"qsl.sock", luaopen_qsl_sock},
+    {"qsl.wire", luaopen_qsl_wire},   {"qsl.engine", luaopen_qsl_engine},
+    {"qsl.clock", luaopen_qsl_clock}, {"qsl.hist", luaopen_qsl_hist},
+};
+
+int luaopen_qsl(lua_State *L)
+{
+    static const luaL_Reg funcs[] = {
+        {"skip", l_skip}, {"refuse", l_refuse}, {"fail", l_fail}, {"exit", l_exit},
+        {"exe", l_exe},   {"isatty", l_isatty}, {NULL, NULL},
+    };
+    luaL_newlib(L, funcs);
+    push_build(L);
+    lua_setfield(L, -2, "build");
+    for (size_t i = 0; i < sizeof modules / sizeof modules[0]; i++) {
+        luaL_requiref(L, modules[i].name, modules[i].open, 0);
+        lua_setfield(L, -2, modules[i].name + 4);       /* "qsl.proc" -> qsl.proc */
+    }
+    lua_pushinteger(L, QSL_EXIT_SKIPPED);
+    lua_setfield(L, -2, "EXIT_SKIPPED");
+    lua_pushinteger(L, QSL_EXIT_REFUSED);
+    lua_setfield(L, -2, "EXIT_REFUSED");
+    return 1;
+}
+
+lua_State *qsl_host_newstate(const char *lua_dir)
+{
+    lua_State *L = luaL_newstate();
+    if (!L)
+        return NULL;
+    luaL_openlibs(L);
+    if (luaL_newmetatable(L, "qsl.exit")) {
+        lua_pushcfunction(L, l_exit_tostring);
+        lua_setfield(L, -2, "__tostring");
+    }
+    lua_pop(L, 1);
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+    lua_pushcfunction(L, luaopen_qsl);
+    lua_setfield(L, -2, "qsl");
+    for (size_t i = 0; i < sizeof modules / sizeof modules[0]; i++) {
+        lua_pushcfunction(L, modules[i].open);
+        lua_setfield(L, -2, modules[i].name);
+    }
+    lua_pop(L, 1);
+    /* qsl's own Lua modules first, found from the binary, never from the cwd alone */
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "path");
+    lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s", lua_dir, lua_dir, lua_tostring(L, -1));
+    lua_setfield(L, -3, "path");
+    lua_pop(L, 2);
+    return L;
+}

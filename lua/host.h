@@ -1,0 +1,51 @@
+/*
+ * host.h - what the qsl-run host and the qsl.* bindings share.
+ */
+#ifndef QSL_HOST_H
+#define QSL_HOST_H
+
+#include <signal.h>
+
+#include <lua.h>
+
+/* Exit codes of qsl-run (docs/architecture.md). */
+#define QSL_EXIT_OK 0
+#define QSL_EXIT_ERROR 1
+#define QSL_EXIT_SKIPPED 2
+#define QSL_EXIT_REFUSED 3
+
+/* Set by the SIGINT/SIGTERM handler: the signal number, 0 when none. */
+extern volatile sig_atomic_t qsl_host_signal;
+
+/* A new state with the standard libraries, package.path pointing at lua_dir,
+ * and every qsl module preloaded. NULL when out of memory. */
+lua_State *qsl_host_newstate(const char *lua_dir);
+
+/* Install the interrupt handlers for L (the one state that runs a script). */
+void qsl_host_catch_signals(lua_State *L);
+
+/* Raise the interruption as a qsl exit error if a signal arrived; call from
+ * any C loop that may wait. */
+void qsl_host_check_interrupt(lua_State *L);
+
+/* Raise an error object {exit = code, reason = msg}; never returns. */
+int qsl_host_exit_error(lua_State *L, int code, const char *reason);
+
+/* This executable's absolute path (for spawning roles). */
+const char *qsl_host_exe(void);
+
+int luaopen_qsl(lua_State *L);
+int luaopen_qsl_proc(lua_State *L);
+int luaopen_qsl_procfs(lua_State *L);
+int luaopen_qsl_strace(lua_State *L);
+int luaopen_qsl_sock(lua_State *L);
+int luaopen_qsl_wire(lua_State *L);
+int luaopen_qsl_engine(lua_State *L);
+int luaopen_qsl_clock(lua_State *L);
+int luaopen_qsl_hist(lua_State *L);
+
+/* Kill (SIGKILL) and reap every child still running: the last line of defence
+ * on the way out, after to-be-closed variables and __gc have had their turn. */
+void qsl_proc_reap_all(void);
+
+#endif

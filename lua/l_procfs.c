@@ -1,0 +1,200 @@
+/*
+ * l_procfs.c - qsl.procfs: /proc readings for a pid, /proc/net/snmp, sysctls.
+ * A missing or unreadable file is nil, message, errno: a process may be gone.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "host.h"
+#include "procfs.h"
+
+static pid_t check_pid(lua_State *L, int idx)
+{
+    lua_Integer pid = luaL_optinteger(L, idx, getpid());
+    luaL_argcheck(L, pid > 0 && pid <= 0x7fffffff, idx, "not a process id");
+    return (pid_t)pid;
+}
+
+static int fail(lua_State *L, int rc, const char *what)
+{
+    lua_pushnil(L);
+    if (rc == -EINVAL)
+        lua_pushfstring(L, "%s: unexpected contents", what);
+    else
+        lua_pushfstring(L, "%s: %s", what, strerror(-rc));
+    lua_pushinteger(L, -rc);
+    return 3;
+}
+
+static void setint(lua_State *L, const char *k, lua_Integer v)
+{
+    lua_pushinteger(L, v);
+    lua_setfield(L, -2, k);
+}
+
+static int l_stat(lua_State *L)
+{
+    pid_t pid = check_pid(L, 1);
+    struct qsl_proc_stat st;
+    char what[64];
+    snprintf(what, sizeof what, "/proc/%d/stat", (int)pid);
+    int rc = qsl_procfs_stat(pid, &st);
+    if (rc)
+        return fail(L, rc, what);
+    lua_newtable(L);
+    setint(L, "pid", st.pid);
+    lua_pushstring(L, st.comm);
+    lua_setfield(L, -2, "comm");
+    lua_pushlstring(L, &st.state, 1);
+    lua_setfield(L, -2, "state");
+    setint(L, "ppid", st.ppid);
+    setint(L, "minflt", (lua_Integer)st.minflt);
+    setint(L, "majflt", (lua_Integer)st.majflt);
+    setint(L, "utime_ticks", (lua_Integer)st.utime);
+    setint(L, "stime_ticks", (lua_Integer)st.stime);
+    setint(L, "num_threads", st.num_threads);
+    setint(L, "starttime_ticks", (lua_Integer)st.starttime);
+    setint(L, "vsize", (lua_Integer)st.vsize);
+    setint(L, "rss_pages", st.rss);
+    setint(L, "processor", st.processor);
+    return 1;
+}
+
+static int kv_to_table(void *ctx, const char *key, const char *value)
+{
+    lua_State *L = ctx;
+    char *end;
+    long long n = strtoll(value, &end, 10);
+    if (end != value && (*end == '\0' || strcmp(end, " kB") == 0))
+        lua_pushinteger(L, n);          /* numbers in the file's own unit (kB for Vm*) */
+    else
+        lua_pushstring(L, value);
+    lua_setfield(L, -2, key);
+    return 0;
+}
+
+static int l_status(lua_State *L)
+{
+    pid_t pid = check_pid(L, 1);
+    char path[64], buf[16384];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    long n = qsl_procfs_read(path, buf, sizeof buf);
+    if (n < 0)
+        return fail(L, (int)n, path);
+    lua_newtable(L);
+    int rc = qsl_procfs_parse_kv(buf, (size_t)n, kv_to_table, L);
+    return rc ? fail(L, rc, path) : 1;
+}
+
+static int l_schedstat(lua_State *L)
+{
+    pid_t pid = check_pid(L, 1);
+    struct qsl_proc_schedstat s;
+    char what[64];
+    snprintf(what, sizeof what, "/proc/%d/schedstat", (int)pid);
+    int rc = qsl_procfs_schedstat(pid, &s);
+    if (rc)
+        return fail(L, rc, what);
+    lua_newtable(L);
+    setint(L, "cpu_ns", (lua_Integer)s.cpu_ns);
+    setint(L, "wait_ns", (lua_Integer)s.wait_ns);
+    setint(L, "timeslices", (lua_Integer)s.timeslices);
+    return 1;
+}
+
+static int l_fd_count(lua_State *L)
+{
+    pid_t pid = check_pid(L, 1);
+    char what[64];
+    snprintf(what, sizeof what, "/proc/%d/fd", (int)pid);
+    long n = qsl_procfs_fd_count(pid);
+    if (n < 0)
+        return fail(L, (int)n, what);
+    lua_pushinteger(L, n);
+    return 1;
+}
+
+static int counter_to_table(void *ctx, const char *proto, const char *name, int64_t value)
+{
+    lua_State *L = ctx;
+    if (lua_getfield(L, -1, proto) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, -3, proto);
+    }
+    lua_pushinteger(L, value);
+    lua_setfield(L, -2, name);
+    lua_pop(L, 1);
+    return 0;
+}
+
+/* snmp([path]) -> {Udp = {RcvbufErrors = n, ...}, Tcp = {...}, ...} */
+static int l_snmp(lua_State *L)
+{
+    const char *path = luaL_optstring(L, 1, "/proc/net/snmp");
+    char *buf = malloc(65536);
+    if (!buf)
+        return luaL_error(L, "out of memory");
+    long n = qsl_procfs_read(path, buf, 65536);
+    if (n < 0) {
+        free(buf);
+        return fail(L, (int)n, path);
+    }
+    lua_newtable(L);
+    int rc = qsl_procfs_parse_snmp(buf, (size_t)n, counter_to_table, L);
+    free(buf);
+    return rc ? fail(L, rc, path) : 1;
+}
+
+static int l_sysctl(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    int64_t v;
+    int rc = qsl_procfs_sysctl(name, &v);
+    if (rc == -EINVAL && (strchr(name, '/') || strstr(name, "..")))
+        return luaL_argerror(L, 1, "a dotted sysctl name such as net.core.rmem_max");
+    if (rc)
+        return fail(L, rc, name);
+    lua_pushinteger(L, v);
+    return 1;
+}
+
+static int l_clock_ticks(lua_State *L)
+{
+    lua_pushinteger(L, qsl_procfs_clock_ticks());
+    return 1;
+}
+
+static int l_read(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    char *buf = malloc(1 << 20);
+    if (!buf)
+        return luaL_error(L, "out of memory");
+    long n = qsl_procfs_read(path, buf, 1 << 20);
+    if (n < 0) {
+        free(buf);
+        return fail(L, (int)n, path);
+    }
+    lua_pushlstring(L, buf, (size_t)n);
+    free(buf);
+    return 1;
+}
+
+int luaopen_qsl_procfs(lua_State *L)
+{
+    static const luaL_Reg funcs[] = {
+        {"stat", l_stat},         {"status", l_status}, {"schedstat", l_schedstat},
+        {"fd_count", l_fd_count}, {"snmp", l_snmp},     {"sysctl", l_sysctl},
+        {"clock_ticks", l_clock_ticks}, {"read", l_read}, {NULL, NULL},
+    };
+    luaL_newlib(L, funcs);
+    return 1;
+}

@@ -1,0 +1,334 @@
+/*
+ * l_sock.c - qsl.sock: UDP and TCP sockets for ad-hoc scenarios, with named
+ * options. Addresses are numeric IPv4 or IPv6 literals: no name lookup, so a
+ * scenario cannot aim at a host it did not mean.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "host.h"
+#include "sockopt.h"
+
+#define SOCK_META "qsl.sock"
+
+struct sock {
+    int fd;                     /* -1 when closed */
+    int type;                   /* SOCK_DGRAM or SOCK_STREAM */
+    int family;
+};
+
+static struct sock *check_sock(lua_State *L, int idx)
+{
+    struct sock *s = luaL_checkudata(L, idx, SOCK_META);
+    if (s->fd < 0)
+        luaL_error(L, "attempt to use a closed socket");
+    return s;
+}
+
+/* "127.0.0.1", port -> sockaddr; 0, or a raised argument error. */
+static socklen_t check_addr(lua_State *L, int idx, int family, struct sockaddr_storage *ss)
+{
+    const char *host = luaL_checkstring(L, idx);
+    lua_Integer port = luaL_checkinteger(L, idx + 1);
+    luaL_argcheck(L, port >= 0 && port <= 65535, idx + 1, "port out of range 0..65535");
+    memset(ss, 0, sizeof *ss);
+    if (family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        luaL_argcheck(L, inet_pton(AF_INET6, host, &a->sin6_addr) == 1, idx,
+                      "not a numeric IPv6 address");
+        return sizeof *a;
+    }
+    struct sockaddr_in *a = (struct sockaddr_in *)ss;
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)port);
+    luaL_argcheck(L, inet_pton(AF_INET, host, &a->sin_addr) == 1, idx,
+                  "not a numeric IPv4 address");
+    return sizeof *a;
+}
+
+static int open_sock(lua_State *L, int type)
+{
+    static const char *const fams[] = {"inet", "inet6", NULL};
+    int family = luaL_checkoption(L, 1, "inet", fams) ? AF_INET6 : AF_INET;
+    struct sock *s = lua_newuserdatauv(L, sizeof *s, 0);
+    s->fd = -1;                 /* closed until the socket exists */
+    luaL_setmetatable(L, SOCK_META);
+    int fd = socket(family, type | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return luaL_fileresult(L, 0, "socket");
+    s->fd = fd;
+    s->type = type;
+    s->family = family;
+    return 1;
+}
+
+static int l_udp(lua_State *L) { return open_sock(L, SOCK_DGRAM); }
+static int l_tcp(lua_State *L) { return open_sock(L, SOCK_STREAM); }
+
+static int l_bind(lua_State *L)
+{
+    struct sock *s = check_sock(L, 1);
+    struct sockaddr_storage ss;
+    socklen_t len = check_addr(L, 2, s->family, &ss);
+    return luaL_fileresult(L, bind(s->fd, (struct sockaddr *)&ss, len) == 0, "bind");
+}
+
+static int l_connect(lua_State *L)
+{
+    struct sock *s = check_sock(L, 1);
+    struct sockaddr_storage ss;
+    socklen_t len = check_addr(L, 2, s->family, &ss);
+    int rc;
+    do
+        rc = connect(s->fd, (struct sockaddr *)&ss, len);
+    while (rc != 0 && errno == EINTR);
+    return luaL_fileresult(L, rc == 0, "connect");
+}
+
+static int l_listen(lua_State *L)
+{
+    struct sock *s = check_sock(L, 1);
+    lua_Integer backlog = luaL_optinteger(L, 2, 128);
+    return luaL_fileresult(L, listen(s->fd, (int)backlog) == 0, "listen");
+}
+
+/* Wait until fd is ready for events, at most timeout_ms (-1: no limit). 1 ready, 0 timeout. */
+static int wait_fd(lua_State *L, int fd, short events, lua_Integer timeout_ms)
+{
+    for (lua_Integer left = timeout_ms;;) {
+        qsl_host_check_interrupt(L);
+        int slice = left < 0 || left > 100 ? 100 : (int)left;
+        struct pollfd p = {.fd = fd, .events = events};
+        int r = poll(&p, 1, slice);
+        if (r > 0)
+            return 1;
+        if (r < 0 && errno != EINTR)
+            return 1;           /* let the call itself report the error */
+        if (left >= 0 && (left -= slice) <= 0)
+            return 0;
+    }
+}
+
+static int timed_out(lua_State *L)
+{
+    lua_pushnil(L);
+    lua_pushliteral(L, "timeout");
+    lua_pushinteger(L, ETIMEDOUT);
+    return 3;
+}
+
+static int l_accept(lua_State *L)
+{
+    struct sock *s = check_sock(L, 1);
+    lua_Integer timeout = luaL_optinteger(L, 2, -1);
+    if (!wait_fd(L, s->fd, POLLIN, timeout))
+        return timed_out(L);
+    struct sock *c = lua_newuserdatauv(L, sizeof *c, 0);
+    c->fd = -1;
+    luaL_setmetatable(L, SOCK_META);
+    int fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd < 0)
+        return luaL_fileresult(L, 0, "accept");
+    c->fd = fd;
+    c->type = s->type;
+    c->family = s->family;
+    return 1;
+}
+
+static int l_send(lua_State *L)
+{
+    struct sock *s = check_sock(L, 1);
+    size_t len;
+    const char *data = luaL_checklstring(L, 2, &len);
+    ssize_t n;
+    do
+        n = send(s->fd, data, len, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return luaL_fileresult(L, 0, "send");
+    lua_pushinteger(L, n);
+    return 1;
+}
+
+/* recv(max, timeout_ms): a datagram, or what a stream has (up to max); "" at EOF. */
+static int l_recv(lua_State *L)
+{
+    struct sock *s = check_sock(L, 1);
+    lua_Integer max = luaL_optinteger(L, 2, 65536);
+    lua_Integer timeout = luaL_optinteger(L, 3, -1);
+    luaL_argcheck(L, max > 0 && max <= (1 << 24), 2, "size out of range 1..16 MiB");
+    if (!wait_fd(L, s->fd, POLLIN, timeout))
+        return timed_out(L);
+    luaL_Buffer b;
+    char *p = luaL_buffinitsize(L, &b, (size_t)max);
+    ssize_t n;
+    do
+        n = recv(s->fd, p, (size_t)max, 0);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return luaL_fileresult(L, 0, "recv");
+    luaL_pushresultsize(&b, (size_t)n);
+    return 1;
+}
+
+static const struct qsl_sockopt *check_opt(lua_State *L, int idx)
+{
+    const char *name = luaL_checkstring(L, idx);
+    const struct qsl_sockopt *o = qsl_sockopt_find(name);
+    if (!o) {
+        luaL_Buffer b;
+        luaL_buffinit(L, &b);
+        luaL_addstring(&b, "unknown socket option '");
+        luaL_addstring(&b, name);
+        luaL_addstring(&b, "'; known:");
+        for (unsigned i = 0; (o = qsl_sockopt_at(i)) != NULL; i++) {
+            luaL_addchar(&b, ' ');
+            luaL_addstring(&b, o->name);
+        }
+        luaL_pushresult(&b);
+        luaL_argerror(L, idx, lua_tostring(L, -1));
+    }
+    return o;
+}
+
+/* setopt(name, value) -> granted value (read back), or nil, message, errno */
+static int l_setopt(lua_State *L)
+{
+    struct sock *s = check_sock(L, 1);
+    const struct qsl_sockopt *o = check_opt(L, 2);
+    if (o->flags & QSL_SOCKOPT_READONLY)
+        return luaL_argerror(L, 2, "read-only option");
+    int v = lua_isboolean(L, 3) ? lua_toboolean(L, 3) : (int)luaL_checkinteger(L, 3);
+    int rc = qsl_sockopt_set(s->fd, o, v);
+    if (rc == 0)
+        rc = qsl_sockopt_get(s->fd, o, &v);
+    if (rc) {
+        errno = -rc;
+        return luaL_fileresult(L, 0, o->name);
+    }
+    lua_pushinteger(L, v);
+    return 1;
+}
+
+static int l_getopt(lua_State *L)
+{
+    struct sock *s = check_sock(L, 1);
+    const struct qsl_sockopt *o = check_opt(L, 2);
+    int v;
+    int rc = qsl_sockopt_get(s->fd, o, &v);
+    if (rc) {
+        errno = -rc;
+        return luaL_fileresult(L, 0, o->name);
+    }
+    lua_pushinteger(L, v);
+    return 1;
+}
+
+static int l_drops(lua_State *L)
+{
+    struct sock *s = check_sock(L, 1);
+    uint32_t d;
+    int rc = qsl_sockopt_drops(s->fd, &d);
+    if (rc) {
+        errno = -rc;
+        return luaL_fileresult(L, 0, "SO_MEMINFO");
+    }
+    lua_pushinteger(L, d);
+    return 1;
+}
+
+static int l_local(lua_State *L)
+{
+    struct sock *s = check_sock(L, 1);
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(s->fd, (struct sockaddr *)&ss, &len) != 0)
+        return luaL_fileresult(L, 0, "getsockname");
+    char host[INET6_ADDRSTRLEN];
+    int port;
+    if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+        port = ntohs(a->sin6_port);
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+        port = ntohs(a->sin_port);
+    }
+    lua_pushstring(L, host);
+    lua_pushinteger(L, port);
+    return 2;
+}
+
+static int l_fileno(lua_State *L)
+{
+    lua_pushinteger(L, check_sock(L, 1)->fd);
+    return 1;
+}
+
+static int sock_close(lua_State *L)
+{
+    struct sock *s = luaL_checkudata(L, 1, SOCK_META);
+    if (s->fd >= 0) {
+        close(s->fd);
+        s->fd = -1;
+    }
+    return 0;
+}
+
+static int sock_tostring(lua_State *L)
+{
+    struct sock *s = luaL_checkudata(L, 1, SOCK_META);
+    if (s->fd < 0)
+        lua_pushliteral(L, "qsl.sock (closed)");
+    else
+        lua_pushfstring(L, "qsl.sock %s fd %d", s->type == SOCK_DGRAM ? "udp" : "tcp", s->fd);
+    return 1;
+}
+
+static int l_options(lua_State *L)
+{
+    lua_newtable(L);
+    const struct qsl_sockopt *o;
+    for (unsigned i = 0; (o = qsl_sockopt_at(i)) != NULL; i++) {
+        lua_pushstring(L, o->name);
+        lua_rawseti(L, -2, i + 1);
+    }
+    return 1;
+}
+
+int luaopen_qsl_sock(lua_State *L)
+{
+    static const luaL_Reg methods[] = {
+        {"bind", l_bind},     {"connect", l_connect}, {"listen", l_listen}, {"accept", l_accept},
+        {"send", l_send},     {"recv", l_recv},       {"setopt", l_setopt}, {"getopt", l_getopt},
+        {"drops", l_drops},   {"local_address", l_local}, {"fileno", l_fileno},
+        {"close", sock_close}, {NULL, NULL},
+    };
+    static const luaL_Reg meta[] = {
+        {"__gc", sock_close}, {"__close", sock_close}, {"__tostring", sock_tostring}, {NULL, NULL},
+    };
+    static const luaL_Reg funcs[] = {
+        {"udp", l_udp}, {"tcp", l_tcp}, {"options", l_options}, {NULL, NULL},
+    };
+    if (luaL_newmetatable(L, SOCK_META)) {
+        luaL_setfuncs(L, meta, 0);
+        luaL_newlib(L, methods);
+        lua_setfield(L, -2, "__index");
+    }
+    lua_pop(L, 1);
+    luaL_newlib(L, funcs);
+    return 1;
+}

@@ -1,0 +1,289 @@
+-- qsl.artifact: results/NAME.txt for people, NAME.json for programs and,
+-- when gnuplot is installed, NAME.svg. Written only when every measurement
+-- in it is valid (otherwise the run is refused: exit 3, nothing written),
+-- and atomically: every file goes to a temporary name first and is renamed
+-- into place only when all of them were written, so an old artifact is never
+-- half-overwritten.
+local qsl = require "qsl"
+local M = {}
+M.__index = M
+
+local function read_file(path)
+  local f = io.open(path, "r")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+local function first_line_of(cmd)
+  local h = io.popen(cmd .. " 2>/dev/null")
+  if not h then return nil end
+  local s = h:read("l")
+  h:close()
+  return s
+end
+
+local function shell_quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+-- Where the scenario lives decides which git tree describes it.
+local function git_state(script)
+  local dir = (script or ""):match("^(.*)/[^/]*$") or "."
+  local q = shell_quote(dir)
+  local commit = first_line_of("git -C " .. q .. " rev-parse HEAD")
+  if not commit then return { commit = "unknown (not a git checkout)", dirty = nil } end
+  local h = io.popen("git -C " .. q .. " status --porcelain --untracked-files=no 2>/dev/null")
+  local changes = h and h:read("a") or ""
+  if h then h:close() end
+  return { commit = commit, dirty = changes ~= "" }
+end
+
+local DEFAULT_SYSCTLS = {
+  "net.core.rmem_default", "net.core.rmem_max", "net.core.wmem_default", "net.core.wmem_max",
+  "net.core.netdev_max_backlog", "net.core.busy_poll", "net.core.busy_read",
+}
+
+-- The facts that make a figure reproducible: what ran, where, built how.
+function M.provenance(opts)
+  opts = opts or {}
+  local cpu = (read_file("/proc/cpuinfo") or ""):match("model name%s*:%s*([^\n]+)") or "unknown"
+  local sysctls = {}
+  for _, name in ipairs(opts.sysctls or DEFAULT_SYSCTLS) do
+    local v = qsl.procfs.sysctl(name)
+    sysctls[name] = v or "unavailable"
+  end
+  local cmd = {}
+  local argv = opts.argv or arg or {}
+  for i = 0, #argv do cmd[#cmd + 1] = argv[i] end
+  local strace = first_line_of("strace -V")
+  return {
+    command = "qsl-run " .. table.concat(cmd, " "),
+    date_utc = os.date("!%Y-%m-%dT%H:%M:%SZ"),
+    kernel = ((read_file("/proc/sys/kernel/osrelease") or "unknown"):gsub("%s+$", "")),
+    cpu = cpu,
+    cpus_online = tonumber(first_line_of("nproc")) or "unknown",
+    compiler = qsl.build.compiler,
+    cflags = qsl.build.cflags,
+    lua = qsl.build.lua,
+    strace = strace or "not installed",
+    sysctls = sysctls,
+    git = git_state(argv[0]),
+  }
+end
+
+-- artifact.new{name=, scenario= (a qsl.scenario, parsed), title=}
+function M.new(opts)
+  if type(opts) ~= "table" or type(opts.name) ~= "string" or not opts.name:match("^[%w_%-]+$") then
+    error("artifact.new: name must be letters, digits, _ or -", 2)
+  end
+  return setmetatable({
+    name = opts.name, title = opts.title or opts.name, scenario = opts.scenario,
+    sections = {}, caveats = {}, problems = {}, plots = {}, data = {},
+  }, M)
+end
+
+-- A measurement that cannot be trusted: the artifact will be refused.
+function M:invalid(reason)
+  self.problems[#self.problems + 1] = tostring(reason)
+end
+
+function M:caveat(text)
+  self.caveats[#self.caveats + 1] = text
+end
+
+-- Data for the JSON artifact (and nothing else).
+function M:set(key, value)
+  self.data[key] = value
+end
+
+-- A table: {title=, columns={{key=, label=, format=}, ...}, rows={{...}, ...}, note=}
+function M:table(t)
+  if type(t.columns) ~= "table" or type(t.rows) ~= "table" then
+    error("artifact:table needs columns and rows", 2)
+  end
+  self.sections[#self.sections + 1] = { kind = "table", t = t }
+end
+
+function M:text(s)
+  self.sections[#self.sections + 1] = { kind = "text", s = s }
+end
+
+-- A plot: {title=, xlabel=, ylabel=, logx=, logy=, series={{name=, points={{x,y},...}}}}
+function M:plot(p)
+  self.plots[#self.plots + 1] = p
+end
+
+local function fmt_cell(col, v)
+  if v == nil then return "-" end
+  if col.format and type(v) == "number" then return col.format:format(v) end
+  if math.type(v) == "float" then return ("%.3f"):format(v) end
+  return tostring(v)
+end
+
+local function render_table(t, out)
+  if t.title then out[#out + 1] = t.title end
+  local cells, widths = {}, {}
+  for j, c in ipairs(t.columns) do widths[j] = #(c.label or c.key) end
+  for i, r in ipairs(t.rows) do
+    cells[i] = {}
+    for j, c in ipairs(t.columns) do
+      local s = fmt_cell(c, r[c.key])
+      cells[i][j] = s
+      widths[j] = math.max(widths[j], #s)
+    end
+  end
+  local function line(vals)
+    local parts = {}
+    for j, v in ipairs(vals) do parts[j] = (" %" .. widths[j] .. "s"):format(v) end
+    out[#out + 1] = table.concat(parts, " ")
+  end
+  local head = {}
+  for j, c in ipairs(t.columns) do head[j] = c.label or c.key end
+  line(head)
+  local rule = {}
+  for j = 1, #widths do rule[j] = string.rep("-", widths[j]) end
+  line(rule)
+  for i = 1, #cells do line(cells[i]) end
+  if t.note then out[#out + 1] = "  " .. t.note end
+  out[#out + 1] = ""
+end
+
+local function render_text(self, prov, params)
+  local out = { ("# %s"):format(self.title), "" }
+  for _, sec in ipairs(self.sections) do
+    if sec.kind == "table" then render_table(sec.t, out) else out[#out + 1] = sec.s; out[#out + 1] = "" end
+  end
+  if #self.caveats > 0 then
+    out[#out + 1] = "Caveats:"
+    for _, c in ipairs(self.caveats) do out[#out + 1] = "  - " .. c end
+    out[#out + 1] = ""
+  end
+  out[#out + 1] = "Parameters:"
+  local keys = {}
+  for k in pairs(params) do keys[#keys + 1] = k end
+  table.sort(keys)
+  local scen = require "qsl.scenario"
+  for _, k in ipairs(keys) do out[#out + 1] = ("  %s = %s"):format(k, scen.show(params[k])) end
+  out[#out + 1] = ""
+  out[#out + 1] = "Provenance:"
+  for _, k in ipairs({ "command", "date_utc", "kernel", "cpu", "cpus_online", "compiler", "cflags", "lua", "strace" }) do
+    out[#out + 1] = ("  %-12s %s"):format(k, tostring(prov[k]))
+  end
+  out[#out + 1] = ("  %-12s %s%s"):format("git", prov.git.commit,
+    prov.git.dirty == nil and "" or (prov.git.dirty and " (dirty tree)" or " (clean tree)"))
+  local names = {}
+  for k in pairs(prov.sysctls) do names[#names + 1] = k end
+  table.sort(names)
+  for _, k in ipairs(names) do out[#out + 1] = ("  %-12s %s = %s"):format("sysctl", k, tostring(prov.sysctls[k])) end
+  return table.concat(out, "\n") .. "\n"
+end
+
+local function write_file(path, content)
+  local f, err = io.open(path, "w")
+  if not f then return nil, err end
+  local ok, werr = f:write(content)
+  local cok, cerr = f:close()
+  if not ok or not cok then return nil, (werr or cerr or ("cannot write " .. path)) end
+  return true
+end
+
+local function gnuplot_available()
+  return first_line_of("command -v gnuplot") ~= nil
+end
+
+-- Render the plots into one SVG with gnuplot; returns the SVG text or nil, why.
+local function render_svg(self, tmpbase)
+  local script = { "set terminal svg size 900," .. (420 * #self.plots) .. " dynamic enhanced font 'sans,11'",
+                   "set output '" .. tmpbase .. ".svg'", "set key outside right top", "set grid" }
+  if #self.plots > 1 then script[#script + 1] = ("set multiplot layout %d,1"):format(#self.plots) end
+  local datafiles = {}
+  for pi, p in ipairs(self.plots) do
+    script[#script + 1] = "set title " .. ("%q"):format(p.title or "")
+    script[#script + 1] = "set xlabel " .. ("%q"):format(p.xlabel or "")
+    script[#script + 1] = "set ylabel " .. ("%q"):format(p.ylabel or "")
+    script[#script + 1] = p.logx and "set logscale x" or "unset logscale x"
+    script[#script + 1] = p.logy and "set logscale y" or "unset logscale y"
+    local plots = {}
+    for si, s in ipairs(p.series) do
+      local dpath = ("%s.p%d.s%d.dat"):format(tmpbase, pi, si)
+      local rows = {}
+      for _, pt in ipairs(s.points) do rows[#rows + 1] = ("%.17g %.17g"):format(pt[1], pt[2]) end
+      local ok, err = write_file(dpath, table.concat(rows, "\n") .. "\n")
+      if not ok then return nil, err end
+      datafiles[#datafiles + 1] = dpath
+      plots[#plots + 1] = ("'%s' using 1:2 with linespoints title %q"):format(dpath, s.name or ("series " .. si))
+    end
+    script[#script + 1] = "plot " .. table.concat(plots, ", ")
+  end
+  if #self.plots > 1 then script[#script + 1] = "unset multiplot" end
+  local gp = tmpbase .. ".gp"
+  local ok, err = write_file(gp, table.concat(script, "\n") .. "\n")
+  local svg
+  if ok then
+    local rc = os.execute("gnuplot " .. shell_quote(gp) .. " 2>/dev/null")
+    svg = rc and read_file(tmpbase .. ".svg") or nil
+    if not svg then err = "gnuplot failed" end
+  end
+  os.remove(gp)
+  os.remove(tmpbase .. ".svg")
+  for _, d in ipairs(datafiles) do os.remove(d) end
+  return svg, err
+end
+
+-- Write the artifact; returns the list of paths written. Refuses (exit 3)
+-- when a measurement was marked invalid; exit 1 naming the path when a file
+-- cannot be written. Nothing is left half-written in either case.
+function M:write(opts)
+  opts = opts or {}
+  if #self.problems > 0 then
+    qsl.refuse(("%s: %d invalid measurement(s): %s"):format(self.name, #self.problems,
+      table.concat(self.problems, "; ")))
+  end
+  local params = (self.scenario and self.scenario.values) or {}
+  local dir = opts.dir or params.out or "results"
+  local prov = M.provenance({ sysctls = opts.sysctls, argv = self.scenario and self.scenario.argv })
+  local cjson = require "cjson"
+  local doc = { name = self.name, title = self.title, parameters = params, provenance = prov,
+                caveats = self.caveats, results = self.data }
+  local ok, json = pcall(cjson.encode, doc)
+  if not ok then qsl.fail(self.name .. ": results cannot be written as JSON: " .. tostring(json)) end
+  local files = { { ext = "txt", content = render_text(self, prov, params) },
+                  { ext = "json", content = json .. "\n" } }
+  if #self.plots > 0 then
+    if gnuplot_available() then
+      local svg, err = render_svg(self, ("%s/.%s.plot.%d"):format(dir, self.name, os.time()))
+      if not svg then qsl.fail(("%s: plot: %s"):format(self.name, tostring(err))) end
+      files[#files + 1] = { ext = "svg", content = svg }
+    else
+      files[1].content = files[1].content .. "(plot skipped: gnuplot is not installed)\n"
+    end
+  end
+  local tag = ("%d.%d"):format(os.time(), math.random(1, 1 << 30))
+  local written = {}
+  local function cleanup()
+    for _, f in ipairs(files) do if f.tmp then os.remove(f.tmp) end end
+  end
+  for _, f in ipairs(files) do
+    f.path = ("%s/%s.%s"):format(dir, self.name, f.ext)
+    f.tmp = ("%s/.%s.%s.tmp.%s"):format(dir, self.name, f.ext, tag)
+    local wok, err = write_file(f.tmp, f.content)
+    if not wok then
+      cleanup()
+      qsl.fail(("cannot write %s: %s"):format(f.path, tostring(err)))
+    end
+  end
+  for _, f in ipairs(files) do
+    local rok, err = os.rename(f.tmp, f.path)
+    if not rok then
+      cleanup()
+      qsl.fail(("cannot move %s into place: %s"):format(f.path, tostring(err)))
+    end
+    f.tmp = nil
+    written[#written + 1] = f.path
+  end
+  return written
+end
+
+return M

@@ -1,0 +1,183 @@
+-- qsl.scenario: declare a scenario's parameters once; parse key=value
+-- overrides (unknown keys and bad values are errors naming the key); print
+-- them for --help; run trials with progress on stderr.
+local M = {}
+M.__index = M
+
+local TYPES = {
+  integer = true, number = true, string = true, boolean = true, enum = true,
+  integer_list = true, number_list = true,
+}
+
+-- Parameters every scenario has.
+local COMMON = {
+  { name = "out", type = "string", default = "results",
+    help = "directory the artifact is written to" },
+  { name = "progress", type = "boolean", default = false,
+    help = "print 'trial i/N' on stderr even when it is not a terminal" },
+}
+
+local function check_decl(p, where)
+  if type(p) ~= "table" or type(p.name) ~= "string" or not p.name:match("^[%a_][%w_]*$") then
+    error(where .. ": each parameter needs a name made of letters, digits and _", 3)
+  end
+  if not TYPES[p.type] then
+    error(("%s: parameter '%s' has unknown type '%s'"):format(where, p.name, tostring(p.type)), 3)
+  end
+  if p.type == "enum" and type(p.values) ~= "table" then
+    error(("%s: enum parameter '%s' needs values"):format(where, p.name), 3)
+  end
+  if type(p.help) ~= "string" then
+    error(("%s: parameter '%s' needs a help text"):format(where, p.name), 3)
+  end
+end
+
+-- scenario.new{name=, description=, params={...}}
+function M.new(spec)
+  if type(spec) ~= "table" or type(spec.name) ~= "string" or type(spec.description) ~= "string" then
+    error("scenario.new: name and description (strings) are required", 2)
+  end
+  local self = setmetatable({ name = spec.name, description = spec.description,
+                              params = {}, by_name = {} }, M)
+  local function add(p)
+    check_decl(p, "scenario " .. spec.name)
+    if self.by_name[p.name] then
+      error(("scenario %s: parameter '%s' declared twice"):format(spec.name, p.name), 3)
+    end
+    self.params[#self.params + 1] = p
+    self.by_name[p.name] = p
+  end
+  for _, p in ipairs(spec.params or {}) do add(p) end
+  for _, p in ipairs(COMMON) do add(p) end
+  return self
+end
+
+local function bad(p, raw, why)
+  error({ param = p.name, message = ("parameter %s=%s: %s"):format(p.name, raw, why) }, 0)
+end
+
+-- One value of type ty; a list element is reported within its whole list (shown).
+local function convert_one(p, raw, ty, shown)
+  local function bad_value(why)
+    bad(p, shown or raw, shown and ("element '%s': %s"):format(raw, why) or why)
+  end
+  if ty == "integer" then
+    local v = math.tointeger(tonumber(raw))
+    if not v then bad_value("expected an integer") end
+    if p.min and v < p.min then bad_value("must be at least " .. p.min) end
+    if p.max and v > p.max then bad_value("must be at most " .. p.max) end
+    return v
+  elseif ty == "number" then
+    local v = tonumber(raw)
+    if not v or v ~= v or v == math.huge or v == -math.huge then bad_value("expected a number") end
+    if p.min and v < p.min then bad_value("must be at least " .. p.min) end
+    if p.max and v > p.max then bad_value("must be at most " .. p.max) end
+    return v
+  elseif ty == "boolean" then
+    if raw == "true" or raw == "1" or raw == "yes" then return true end
+    if raw == "false" or raw == "0" or raw == "no" then return false end
+    bad_value("expected true or false")
+  elseif ty == "enum" then
+    for _, v in ipairs(p.values) do
+      if v == raw then return v end
+    end
+    bad_value("expected one of " .. table.concat(p.values, ", "))
+  end
+  return raw
+end
+
+-- Convert the text of a key=value override to the parameter's type.
+function M.convert(p, raw)
+  if p.type == "integer_list" or p.type == "number_list" then
+    local out = {}
+    for item in (raw .. ","):gmatch("([^,]*),") do
+      if item == "" then bad(p, raw, "empty element in the list") end
+      out[#out + 1] = convert_one(p, item, p.type == "integer_list" and "integer" or "number", raw)
+    end
+    if #out == 0 then bad(p, raw, "expected a comma-separated list") end
+    return out
+  end
+  return convert_one(p, raw, p.type)
+end
+
+local function show(v)
+  if type(v) == "table" then
+    local t = {}
+    for i, x in ipairs(v) do t[i] = tostring(x) end
+    return table.concat(t, ",")
+  end
+  return tostring(v)
+end
+M.show = show
+
+function M:help()
+  local lines = { ("%s - %s"):format(self.name, self.description), "", "parameters (key=value):" }
+  local w = 0
+  for _, p in ipairs(self.params) do w = math.max(w, #p.name) end
+  for _, p in ipairs(self.params) do
+    local ty = p.type == "enum" and table.concat(p.values, "|") or p.type
+    lines[#lines + 1] = ("  %-" .. w .. "s  %s (%s, default %s)"):format(p.name, p.help, ty, show(p.default))
+  end
+  return table.concat(lines, "\n")
+end
+
+-- Parse an argument list (the global arg). Returns the parameter table;
+-- --help prints the parameters and ends the run with exit 0; a bad argument
+-- ends it with exit 1 and a message that names the parameter.
+function M:parse(argv)
+  local qsl = require "qsl"
+  local values, given = {}, {}
+  for _, p in ipairs(self.params) do
+    local d = p.default
+    if type(d) == "table" then
+      local c = {}
+      for i, x in ipairs(d) do c[i] = x end
+      d = c
+    end
+    values[p.name] = d
+  end
+  for i = 1, #(argv or {}) do
+    local a = argv[i]
+    if a == "--help" or a == "-h" then
+      io.stdout:write(self:help(), "\n")
+      qsl.exit(0, "help")
+    end
+    local k, raw = a:match("^([^=]+)=(.*)$")
+    if not k then qsl.fail(("argument '%s' is not key=value (try --help)"):format(a)) end
+    local p = self.by_name[k]
+    if not p then
+      local names = {}
+      for _, q in ipairs(self.params) do names[#names + 1] = q.name end
+      qsl.fail(("unknown parameter '%s'; %s takes: %s"):format(k, self.name, table.concat(names, ", ")))
+    end
+    if given[k] then qsl.fail(("parameter '%s' given twice"):format(k)) end
+    local ok, v = pcall(M.convert, p, raw)
+    if not ok then qsl.fail(type(v) == "table" and v.message or tostring(v)) end
+    values[k], given[k] = v, true
+  end
+  self.values, self.argv = values, argv
+  return values
+end
+
+-- Progress goes to stderr when it is a terminal, or when progress=true.
+function M:progress(fmt, ...)
+  if self.show_progress == nil then
+    self.show_progress = (self.values and self.values.progress) or require("qsl").isatty(2)
+  end
+  if self.show_progress then
+    io.stderr:write(("[%s] "):format(self.name), fmt:format(...), "\n")
+  end
+end
+
+-- for i, n in s:trials(n) do ... end, reporting "trial i/n" as it goes.
+function M:trials(n, label)
+  local i = 0
+  return function()
+    i = i + 1
+    if i > n then return nil end
+    self:progress("%s %d/%d", label or "trial", i, n)
+    return i, n
+  end
+end
+
+return M

@@ -1,0 +1,64 @@
+-- qsl.stats: summaries of repeated measurements. A figure is reported with
+-- its spread (min / median / max over trials), never as one number.
+local M = {}
+
+local function sorted_copy(xs)
+  local t = {}
+  for i, v in ipairs(xs) do
+    if type(v) ~= "number" or v ~= v then
+      error(("stats: element %d is not a number (%s)"):format(i, tostring(v)), 3)
+    end
+    t[i] = v
+  end
+  table.sort(t)
+  return t
+end
+
+-- Nearest-rank percentile (p in 0..100) of a list: always one of the values.
+function M.percentile(xs, p)
+  if type(p) ~= "number" or p < 0 or p > 100 then
+    error("stats.percentile: p must be a number in 0..100", 2)
+  end
+  local t = sorted_copy(xs)
+  if #t == 0 then return nil end
+  local rank = math.max(1, math.ceil(p / 100 * #t))
+  return t[rank]
+end
+
+-- Median: the middle value, or the mean of the two middle values.
+function M.median(xs)
+  local t = sorted_copy(xs)
+  local n = #t
+  if n == 0 then return nil end
+  if n % 2 == 1 then return t[(n + 1) // 2] end
+  return (t[n // 2] + t[n // 2 + 1]) / 2
+end
+
+-- {n, min, median, max, mean, stdev (sample)} of a list; nil fields when empty.
+function M.summary(xs)
+  local t = sorted_copy(xs)
+  local n = #t
+  local s = { n = n }
+  if n == 0 then return s end
+  local sum = 0
+  for _, v in ipairs(t) do sum = sum + v end
+  s.min, s.max, s.mean = t[1], t[n], sum / n
+  s.median = M.median(t)
+  if n > 1 then
+    local sq = 0
+    for _, v in ipairs(t) do sq = sq + (v - s.mean) ^ 2 end
+    s.stdev = math.sqrt(sq / (n - 1))
+  end
+  return s
+end
+
+-- The values of field k across a list of records.
+function M.column(records, k)
+  local out = {}
+  for i, r in ipairs(records) do
+    out[i] = r[k]
+  end
+  return out
+end
+
+return M

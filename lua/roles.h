@@ -1,0 +1,43 @@
+/*
+ * roles.h - `qsl-run ROLE key=value ...`: one measured thing, no Lua.
+ *
+ * The line protocol every role keeps, so a parent can drive it:
+ *   ready pid=<pid> key=value ...     once, when it serves (flushed at once)
+ *   result key=value ...              once, at the end
+ * Keys are [a-z_][a-z0-9_]*, values have no spaces. Diagnostics go to
+ * stderr; stdout carries only these lines.
+ */
+#ifndef QSL_ROLES_H
+#define QSL_ROLES_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+struct qsl_role_param {
+    const char *name;
+    uint64_t def, min, max;
+    const char *help;
+};
+
+struct qsl_role {
+    const char *name;
+    const char *help;
+    const struct qsl_role_param *params;    /* NULL-name terminated */
+    int (*run)(const uint64_t *values);     /* values in params order */
+};
+
+const struct qsl_role *qsl_role_find(const char *name);
+int qsl_role_main(const struct qsl_role *r, int argc, char **argv);
+void qsl_roles_usage(FILE *f);
+
+/*
+ * Parse key=value arguments against params into values (defaults first).
+ * 0, or -1 with a message naming the argument in err.
+ */
+int qsl_role_parse(const struct qsl_role_param *params, int argc, char **argv,
+                   uint64_t *values, char *err, size_t cap);
+
+/* Print "<word> pid=<pid> <fields>" on stdout and flush. */
+void qsl_role_line(const char *word, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif
