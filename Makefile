@@ -43,10 +43,11 @@ LTEST_OBJ := $(LTEST_SRC:%.c=$(BUILD)/%.o)
 LTEST_BIN := $(BUILD)/check_lua
 
 BENCH_BIN := $(BUILD)/bench_engine
+STARTUP_BIN := $(BUILD)/bench_startup
 
 .PHONY: all deps check asan bench demo install clean help
 
-all: deps $(CORE_LIB) $(QSL_RUN) $(BENCH_BIN)
+all: deps $(CORE_LIB) $(QSL_RUN) $(BENCH_BIN) $(STARTUP_BIN)
 
 help:
 	@echo "qsl make targets:"
@@ -96,6 +97,9 @@ $(TEST_BIN): $(TEST_OBJ) $(CORE_LIB)
 $(BENCH_BIN): $(BUILD)/bench/bench_engine.o $(CORE_LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
 
+$(STARTUP_BIN): $(BUILD)/bench/bench_startup.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
+
 $(BUILD)/bench/%.o: tests/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
@@ -104,15 +108,19 @@ check: deps
 	@$(MAKE) --no-print-directory $(TEST_BIN) $(LTEST_BIN) $(QSL_RUN)
 	$(TEST_BIN)
 	QSL_RUN=$(QSL_RUN) $(LTEST_BIN)
+	sh tests/smoke.sh $(QSL_RUN)
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 \
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" check
 
-bench: deps $(BENCH_BIN)
-	@sh tests/bench.sh $(BENCH_BIN)
+bench: deps $(BENCH_BIN) $(STARTUP_BIN) $(QSL_RUN)
+	@QSL_RUN=$(QSL_RUN) sh tests/bench.sh $(BENCH_BIN)
 
-demo: bench
+demo: deps
+	@$(MAKE) --no-print-directory $(QSL_RUN)
+	@mkdir -p results
+	$(QSL_RUN) scenarios/engine_flow.lua
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/qsl \

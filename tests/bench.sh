@@ -7,12 +7,11 @@ bin=${1:-build/bench_engine}
 echo "== qsl core benchmarks ($(uname -m), $(nproc) cores; times vary with load, instruction counts do not)"
 "$bin" --runs "${RUNS:-7}"
 
-if ! command -v valgrind >/dev/null 2>&1; then
-    echo "== callgrind: valgrind not installed, instruction counts skipped"
-    exit 0
-fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
+if ! command -v valgrind >/dev/null 2>&1; then
+    echo "== callgrind: valgrind not installed, instruction counts skipped"
+else
 echo "== instructions per op (callgrind, inside the timed loop only)"
 for spec in flow:bench_run_flow:100000 deep:bench_run_deep:200000 \
             codec:bench_run_codec:200000 session:bench_run_session:100000; do
@@ -27,3 +26,11 @@ for spec in flow:bench_run_flow:100000 deep:bench_run_deep:200000 \
     awk -v n="$name" -v ir="$ir" -v ops="$per" \
         'BEGIN { printf "%-8s %12.1f instructions/op  (%d ops, %d instructions)\n", n, ir / ops, ops, ir }'
 done
+fi
+
+if [ -n "${QSL_RUN:-}" ] && [ -x "$QSL_RUN" ]; then
+    echo "== qsl-run start-up: an empty scenario, fork to reap (target: < 10 ms, < 5 MB)"
+    empty="$tmp/empty.lua"
+    : > "$empty"
+    "${STARTUP_BIN:-$(dirname "$bin")/bench_startup}" "$QSL_RUN" "$empty" 50
+fi

@@ -1,0 +1,38 @@
+#!/bin/sh
+# Scenario smoke tests: each shipped scenario in a quick mode, into a scratch
+# directory, then its JSON artifact validated (tests/validate_artifact.lua).
+# Usage: tests/smoke.sh QSL_RUN
+set -u
+run=${1:-build/qsl-run}
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT INT TERM
+passed=0 failed=0
+
+check() {   # scenario file, artifact name, expectation, scenario args...
+    name=$1 artifact=$2 expect=$3
+    shift 3
+    if "$run" "scenarios/$name.lua" "out=$out" "$@" >"$out/$name.log" 2>&1 &&
+       "$run" tests/validate_artifact.lua "path=$out/$artifact.json" "expect=$expect" >>"$out/$name.log" 2>&1; then
+        passed=$((passed + 1))
+        echo "smoke: $name ok"
+    else
+        failed=$((failed + 1))
+        echo "smoke: $name FAILED:"
+        sed 's/^/    /' "$out/$name.log"
+    fi
+}
+
+check engine_flow engine_flow '#doc.results.trials == 2 and doc.results.trials[1].ns_per_order > 0' \
+    orders=20000 trials=2
+check TEMPLATE template '#doc.results.trials == 2 and doc.results.trials[1].kernel_drops > 0' \
+    datagrams=1000 trials=2
+# a bad parameter: exit 1, a message naming it, and no artifact
+"$run" scenarios/engine_flow.lua "out=$out" orders=1000 trials=1 symbols=65 >/dev/null 2>"$out/bad.log"
+rc=$?
+if [ "$rc" -eq 1 ] && grep -q "parameter symbols=65" "$out/bad.log"; then
+    passed=$((passed + 1)); echo "smoke: bad parameter refused ok"
+else
+    failed=$((failed + 1)); echo "smoke: bad parameter: exit $rc"; cat "$out/bad.log"
+fi
+echo "smoke: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
