@@ -120,7 +120,7 @@ bench: deps $(BENCH_BIN) $(STARTUP_BIN) $(QSL_RUN)
 demo: deps
 	@$(MAKE) --no-print-directory $(QSL_RUN)
 	@mkdir -p results
-	$(QSL_RUN) scenarios/engine_flow.lua
+	$(QSL_RUN) scenarios/rcvbuf_burst.lua
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/qsl \

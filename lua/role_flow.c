@@ -14,12 +14,12 @@
 #include "roles.h"
 
 const struct qsl_role_param qsl_role_flow_params[] = {
-    {"seed", 42, 0, UINT64_MAX, "flow seed"},
-    {"orders", 20000, 1, 100000000, "requests to generate and apply"},
-    {"symbols", 3, 1, QSL_FLOW_MAX_SYMBOLS, "symbols"},
-    {"capacity", 1u << 16, 1, 1u << 26, "resting-order pool size"},
-    {"hold", 0, 0, 1, "1: after the result line, wait for SIGTERM (so /proc can be read)"},
-    {NULL, 0, 0, 0, NULL},
+    {"seed", 42, 0, UINT64_MAX, "flow seed", NULL},
+    {"orders", 20000, 1, 100000000, "requests to generate and apply", NULL},
+    {"symbols", 3, 1, QSL_FLOW_MAX_SYMBOLS, "symbols", NULL},
+    {"capacity", 1u << 16, 1, 1u << 26, "resting-order pool size", NULL},
+    {"hold", 0, 0, 1, "1: after the result line, wait for SIGTERM (so /proc can be read)", NULL},
+    {NULL, 0, 0, 0, NULL, NULL},
 };
 
 struct tally {
@@ -33,9 +33,12 @@ static void on_event(void *ctx, const struct qsl_event *ev)
     t->top_of_book += ev->kind == QSL_EV_TOP_OF_BOOK;
 }
 
-int qsl_role_flow(const uint64_t *v);
-int qsl_role_flow(const uint64_t *v)
+int qsl_role_flow(const union qsl_role_value *a);
+int qsl_role_flow(const union qsl_role_value *a)
 {
+    uint64_t v[5];
+    for (int i = 0; i < 5; i++)
+        v[i] = a[i].u;
     struct qsl_engine_config c;
     qsl_engine_config_defaults(&c);
     c.symbols = (uint32_t)v[2];

@@ -1,6 +1,7 @@
 /*
  * roles.c - role dispatch, argument checking and the ready/result lines.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -12,12 +13,19 @@
 
 #include "roles.h"
 
-int qsl_role_flow(const uint64_t *v);
-extern const struct qsl_role_param qsl_role_flow_params[];
+int qsl_role_flow(const union qsl_role_value *v);
+int qsl_role_publish(const union qsl_role_value *v);
+int qsl_role_subscribe(const union qsl_role_value *v);
+extern const struct qsl_role_param qsl_role_flow_params[], qsl_role_publish_params[],
+    qsl_role_subscribe_params[];
 
 static const struct qsl_role roles[] = {
     {"flow", "run the seeded synthetic order flow through the engine (CPU only, no sockets)",
      qsl_role_flow_params, qsl_role_flow},
+    {"publish", "publish the flow's market data over UDP (burst or paced; single, packed, GSO)",
+     qsl_role_publish_params, qsl_role_publish},
+    {"subscribe", "receive market data on UDP: sequence tracking and the kernel's drop count",
+     qsl_role_subscribe_params, qsl_role_subscribe},
 };
 
 const struct qsl_role *qsl_role_find(const char *name)
@@ -31,9 +39,13 @@ const struct qsl_role *qsl_role_find(const char *name)
 static void role_usage(FILE *f, const struct qsl_role *r)
 {
     fprintf(f, "  qsl-run %-10s %s\n", r->name, r->help);
-    for (const struct qsl_role_param *p = r->params; p->name; p++)
-        fprintf(f, "      %s=N  %s (default %" PRIu64 ", %" PRIu64 "..%" PRIu64 ")\n", p->name,
-                p->help, p->def, p->min, p->max);
+    for (const struct qsl_role_param *p = r->params; p->name; p++) {
+        if (p->def_addr)
+            fprintf(f, "      %s=ADDR  %s (default %s)\n", p->name, p->help, p->def_addr);
+        else
+            fprintf(f, "      %s=N  %s (default %" PRIu64 ", %" PRIu64 "..%" PRIu64 ")\n", p->name,
+                    p->help, p->def, p->min, p->max);
+    }
 }
 
 void qsl_roles_usage(FILE *f)
@@ -43,12 +55,22 @@ void qsl_roles_usage(FILE *f)
         role_usage(f, &roles[i]);
 }
 
+static int is_ip_literal(const char *s)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+    return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
 int qsl_role_parse(const struct qsl_role_param *params, int argc, char **argv,
-                   uint64_t *values, char *err, size_t cap)
+                   union qsl_role_value *values, char *err, size_t cap)
 {
     size_t n = 0;
-    for (; params[n].name; n++)
-        values[n] = params[n].def;
+    for (; params[n].name; n++) {
+        if (params[n].def_addr)
+            values[n].s = params[n].def_addr;
+        else
+            values[n].u = params[n].def;
+    }
     for (int i = 0; i < argc; i++) {
         const char *eq = strchr(argv[i], '=');
         if (!eq || eq == argv[i]) {
@@ -62,6 +84,16 @@ int qsl_role_parse(const struct qsl_role_param *params, int argc, char **argv,
             snprintf(err, cap, "unknown parameter '%.*s'", (int)klen, argv[i]);
             return -1;
         }
+        if (params[k].def_addr) {
+            /* numeric only: a role never resolves a name into an unintended target */
+            if (!is_ip_literal(eq + 1)) {
+                snprintf(err, cap, "%s=%s: expected a numeric IPv4 or IPv6 address",
+                         params[k].name, eq + 1);
+                return -1;
+            }
+            values[k].s = eq + 1;
+            continue;
+        }
         char *end;
         errno = 0;
         unsigned long long v = strtoull(eq + 1, &end, 10);
@@ -70,7 +102,7 @@ int qsl_role_parse(const struct qsl_role_param *params, int argc, char **argv,
                      params[k].name, eq + 1, params[k].min, params[k].max);
             return -1;
         }
-        values[k] = v;
+        values[k].u = v;
     }
     return 0;
 }
@@ -86,9 +118,29 @@ void qsl_role_line(const char *word, const char *fmt, ...)
     fflush(stdout);
 }
 
+static volatile int *stop_flag;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    if (stop_flag)
+        *stop_flag = 1;
+}
+
+void qsl_role_stop_on_signals(volatile int *flag)
+{
+    stop_flag = flag;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;         /* no SA_RESTART: blocking calls return EINTR */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+}
+
 int qsl_role_main(const struct qsl_role *r, int argc, char **argv)
 {
-    uint64_t values[32];
+    union qsl_role_value values[32];
     char err[256];
     if (argc == 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) {
         role_usage(stdout, r);

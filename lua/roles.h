@@ -13,17 +13,24 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* A parameter is an integer in min..max, or (is_addr) a numeric IP address. */
 struct qsl_role_param {
     const char *name;
     uint64_t def, min, max;
     const char *help;
+    const char *def_addr;       /* non-NULL: an address parameter with this default */
+};
+
+union qsl_role_value {
+    uint64_t u;
+    const char *s;
 };
 
 struct qsl_role {
     const char *name;
     const char *help;
-    const struct qsl_role_param *params;    /* NULL-name terminated */
-    int (*run)(const uint64_t *values);     /* values in params order */
+    const struct qsl_role_param *params;            /* NULL-name terminated */
+    int (*run)(const union qsl_role_value *values); /* in params order */
 };
 
 const struct qsl_role *qsl_role_find(const char *name);
@@ -35,7 +42,10 @@ void qsl_roles_usage(FILE *f);
  * 0, or -1 with a message naming the argument in err.
  */
 int qsl_role_parse(const struct qsl_role_param *params, int argc, char **argv,
-                   uint64_t *values, char *err, size_t cap);
+                   union qsl_role_value *values, char *err, size_t cap);
+
+/* Make SIGTERM and SIGINT set *flag (and interrupt blocking calls) instead of killing. */
+void qsl_role_stop_on_signals(volatile int *flag);
 
 /* Print "<word> pid=<pid> <fields>" on stdout and flush. */
 void qsl_role_line(const char *word, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -29,6 +29,9 @@ done
 fi
 
 if [ -n "${QSL_RUN:-}" ] && [ -x "$QSL_RUN" ]; then
+    echo "== feed: publisher against a raw send() loop, same run (scenarios/feed_throughput.lua)"
+    "$QSL_RUN" scenarios/feed_throughput.lua "out=$tmp" trials="${FEED_TRIALS:-5}" >/dev/null
+    sed -n '/^Over trials/,/^$/p' "$tmp/feed_throughput.txt"
     echo "== qsl-run start-up: an empty scenario, fork to reap (target: < 10 ms, < 5 MB)"
     empty="$tmp/empty.lua"
     : > "$empty"

@@ -14,5 +14,6 @@ Suite *strace_suite(void);
 Suite *procfs_suite(void);
 Suite *hist_suite(void);
 Suite *sockopt_suite(void);
+Suite *feed_suite(void);
 
 #endif

@@ -1,0 +1,536 @@
+/*
+ * feed.c - UDP market-data publisher and subscriber.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "feed.h"
+#include "flow.h"
+#include "sockopt.h"
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ------------------------------------------------------------------ sequence tracking */
+
+int qsl_seqtrack_init(struct qsl_seqtrack *t, uint64_t capacity)
+{
+    memset(t, 0, sizeof *t);
+    if (capacity == 0 || capacity > (1ull << 34))
+        return -EINVAL;
+    t->seen = calloc(capacity / 64 + 1, sizeof *t->seen);
+    if (!t->seen)
+        return -ENOMEM;
+    t->capacity = capacity;
+    return 0;
+}
+
+void qsl_seqtrack_free(struct qsl_seqtrack *t)
+{
+    free(t->seen);
+    memset(t, 0, sizeof *t);
+}
+
+void qsl_seqtrack_reset(struct qsl_seqtrack *t)
+{
+    memset(t->seen, 0, (t->capacity / 64 + 1) * sizeof *t->seen);
+    t->received = t->duplicates = t->reordered = t->out_of_range = t->highest = 0;
+}
+
+void qsl_seqtrack_add(struct qsl_seqtrack *t, uint64_t seq)
+{
+    if (seq == 0 || seq > t->capacity) {
+        t->out_of_range++;
+        return;
+    }
+    uint64_t bit = 1ull << (seq & 63);
+    uint64_t *w = &t->seen[seq >> 6];
+    if (*w & bit) {
+        t->duplicates++;
+        return;
+    }
+    *w |= bit;
+    t->received++;
+    if (seq < t->highest)
+        t->reordered++;
+    else
+        t->highest = seq;
+}
+
+/* ------------------------------------------------------------------ decoding */
+
+static int is_md(const struct qsl_wire_msg *m)
+{
+    return m->type == QSL_WIRE_MD_TRADE || m->type == QSL_WIRE_MD_TOP_OF_BOOK;
+}
+
+/* Validate (fn NULL) or deliver the messages of a packed datagram. */
+static int walk_packed(const uint8_t *d, size_t len, qsl_feed_msg_fn fn, void *ctx)
+{
+    uint64_t first = qsl_be64_get(d + 10);
+    unsigned count = qsl_be16_get(d + 18);
+    size_t pos = QSL_FEED_PACKED_HEADER;
+    for (unsigned i = 0; i < count; i++) {
+        if (len - pos < 2)
+            return -1;
+        size_t l = qsl_be16_get(d + pos);
+        pos += 2;
+        struct qsl_wire_msg m;
+        size_t flen;
+        if (l > len - pos || qsl_wire_decode(d + pos, l, &m, &flen) != QSL_WIRE_OK ||
+            flen != l || !is_md(&m) || m.seq != first + i)
+            return -1;
+        if (fn)
+            fn(ctx, &m);
+        pos += l;
+    }
+    for (; pos < len; pos++)        /* GSO padding: zeros only */
+        if (d[pos] != 0)
+            return -1;
+    return count > 0 ? (int)count : -1;
+}
+
+int qsl_feed_decode(const uint8_t *d, size_t len, qsl_feed_msg_fn fn, void *ctx)
+{
+    if (len >= QSL_FEED_PACKED_HEADER && memcmp(d, QSL_FEED_SESSION, 10) == 0) {
+        /* trusted whole or not at all: validate every message before delivering any */
+        if (walk_packed(d, len, NULL, NULL) < 0)
+            return -1;
+        return walk_packed(d, len, fn, ctx);
+    }
+    struct qsl_wire_msg m;
+    size_t flen;
+    if (qsl_wire_decode(d, len, &m, &flen) != QSL_WIRE_OK || flen != len || !is_md(&m) ||
+        m.seq == 0)
+        return -1;
+    if (fn)
+        fn(ctx, &m);
+    return 1;
+}
+
+/* ------------------------------------------------------------------ publisher */
+
+void qsl_feed_pub_defaults(struct qsl_feed_pub_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->seed = 42;
+    c->orders = 20000;
+    c->symbols = 3;
+    c->batch = 64;
+    c->datagram_bytes = 1472;       /* an Ethernet MTU's UDP payload */
+}
+
+struct pub {
+    int fd;
+    const struct qsl_feed_pub_config *c;
+    struct qsl_feed_pub_stats *st;
+    uint8_t *buf;
+    size_t slot_cap;                /* bytes one sendmmsg entry can hold */
+    unsigned slots;
+    struct mmsghdr *mm;
+    struct iovec *iov;
+    uint32_t *slot_dgrams, *slot_msgs;
+    unsigned n;                     /* complete slots waiting to be sent */
+    size_t len;                     /* bytes in the slot being filled */
+    size_t dg_start;                /* offset of the open packed datagram */
+    unsigned dg_count;              /* messages in it; 0 when none is open */
+    unsigned dg_per_slot;
+    uint64_t seq;                   /* last market-data sequence handed out */
+    uint64_t t0;
+    double ns_per_msg;              /* pacing; 0 = burst */
+};
+
+static void flush(struct pub *p)
+{
+    unsigned off = 0;
+    while (off < p->n) {
+        if (p->st->start_ns == 0)
+            p->st->start_ns = now_ns();
+        int r = sendmmsg(p->fd, p->mm + off, p->n - off, 0);
+        p->st->send_calls++;
+        if (r > 0) {
+            for (unsigned i = off; i < off + (unsigned)r; i++)
+                p->st->datagrams += p->slot_dgrams[i];
+            off += (unsigned)r;
+        } else if (r < 0 && errno == EINTR) {
+            continue;
+        } else {
+            /* the entry at off was refused (ENOBUFS, ECONNREFUSED...): count it, go on */
+            p->st->datagrams += p->slot_dgrams[off];
+            p->st->send_failures += p->slot_dgrams[off];
+            p->st->failed_messages += p->slot_msgs[off];
+            p->st->last_errno = r < 0 ? errno : EIO;
+            off++;
+        }
+    }
+    p->st->end_ns = now_ns();
+    p->n = 0;
+}
+
+static uint8_t *slot(struct pub *p)
+{
+    return p->buf + (size_t)p->n * p->slot_cap;
+}
+
+static void close_datagram(struct pub *p)
+{
+    if (p->dg_count == 0)
+        return;
+    uint8_t *s = slot(p);
+    qsl_be16_put(s + p->dg_start + 18, (uint16_t)p->dg_count);
+    if (p->c->gso) {        /* every GSO segment but the last must be exactly the size */
+        size_t end = p->dg_start + p->c->datagram_bytes;
+        memset(s + p->len, 0, end - p->len);
+        p->len = end;
+    }
+    p->slot_dgrams[p->n]++;
+    p->dg_count = 0;
+}
+
+static void close_slot(struct pub *p)
+{
+    close_datagram(p);
+    if (p->len == 0)
+        return;
+    p->iov[p->n].iov_base = slot(p);
+    p->iov[p->n].iov_len = p->len;
+    p->n++;
+    p->len = 0;
+    if (p->n == p->slots)
+        flush(p);
+    p->slot_dgrams[p->n] = p->slot_msgs[p->n] = 0;
+}
+
+static void add_packed(struct pub *p, const uint8_t *frame, size_t flen, uint64_t seq)
+{
+    if (p->dg_count > 0 && p->len - p->dg_start + 2 + flen > p->c->datagram_bytes) {
+        close_datagram(p);
+        if (p->slot_dgrams[p->n] == p->dg_per_slot)
+            close_slot(p);
+    }
+    uint8_t *s = slot(p);
+    if (p->dg_count == 0) {
+        p->dg_start = p->len;
+        memcpy(s + p->len, QSL_FEED_SESSION, 10);
+        qsl_be64_put(s + p->len + 10, seq);
+        qsl_be16_put(s + p->len + 18, 0);
+        p->len += QSL_FEED_PACKED_HEADER;
+    }
+    qsl_be16_put(s + p->len, (uint16_t)flen);
+    memcpy(s + p->len + 2, frame, flen);
+    p->len += 2 + flen;
+    p->dg_count++;
+    p->slot_msgs[p->n]++;
+}
+
+/* Wait for message i's turn; what is already due leaves first. */
+static void pace(struct pub *p, uint64_t i)
+{
+    uint64_t due = p->t0 + (uint64_t)((double)i * p->ns_per_msg);
+    if (due <= now_ns() + 20000)
+        return;                 /* due within 20 us: not worth a sleep */
+    close_slot(p);
+    flush(p);
+    struct timespec ts = {(time_t)(due / 1000000000u), (long)(due % 1000000000u)};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+        ;
+}
+
+static void publish_msg(struct pub *p, struct qsl_wire_msg *m)
+{
+    m->seq = ++p->seq;
+    p->st->messages++;
+    if (p->ns_per_msg > 0)
+        pace(p, p->seq - 1);
+    if (!p->c->packed) {
+        int n = qsl_wire_encode(m, slot(p), p->slot_cap);
+        p->len = (size_t)n;
+        p->slot_msgs[p->n] = 1;
+        p->slot_dgrams[p->n] = 1;
+        close_slot(p);
+        return;
+    }
+    uint8_t frame[QSL_FEED_MSG_MAX];
+    int n = qsl_wire_encode(m, frame, sizeof frame);
+    add_packed(p, frame, (size_t)n, m->seq);
+}
+
+/* Engine events to market data: a trade, a top-of-book change. */
+static int to_md(const struct qsl_event *ev, struct qsl_wire_msg *m)
+{
+    memset(m, 0, sizeof *m);
+    if (ev->kind == QSL_EV_TRADE) {
+        m->type = QSL_WIRE_MD_TRADE;
+        m->u.md_trade = (struct qsl_wire_md_trade){ev->symbol, ev->price, ev->qty};
+        return 1;
+    }
+    if (ev->kind == QSL_EV_TOP_OF_BOOK) {
+        m->type = QSL_WIRE_MD_TOP_OF_BOOK;
+        m->u.md_top_of_book = (struct qsl_wire_md_top_of_book){
+            ev->symbol, ev->bid_present, ev->bid, ev->ask_present, ev->ask};
+        return 1;
+    }
+    return 0;
+}
+
+static void on_event(void *ctx, const struct qsl_event *ev)
+{
+    struct qsl_wire_msg m;
+    if (to_md(ev, &m))
+        publish_msg(ctx, &m);
+}
+
+/* Raw baseline: the same messages, made first, then one send() each. */
+struct raw {
+    uint8_t (*frames)[QSL_FEED_MSG_MAX];
+    uint8_t *lens;
+    size_t n, cap;
+    uint64_t seq;
+    int oom;
+};
+
+static void raw_collect(void *ctx, const struct qsl_event *ev)
+{
+    struct raw *r = ctx;
+    struct qsl_wire_msg m;
+    if (!to_md(ev, &m) || r->oom)
+        return;
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 4096;
+        void *f = realloc(r->frames, cap * sizeof *r->frames);
+        if (f)
+            r->frames = f;
+        void *l = f ? realloc(r->lens, cap) : NULL;
+        if (!f || !l) {
+            r->oom = 1;
+            return;
+        }
+        r->lens = l;
+        r->cap = cap;
+    }
+    m.seq = ++r->seq;
+    r->lens[r->n] = (uint8_t)qsl_wire_encode(&m, r->frames[r->n], QSL_FEED_MSG_MAX);
+    r->n++;
+}
+
+static int run_flow(const struct qsl_feed_pub_config *c, qsl_event_fn fn, void *ctx,
+                    volatile int *stop)
+{
+    struct qsl_engine_config ec;
+    qsl_engine_config_defaults(&ec);
+    ec.symbols = c->symbols;
+    struct qsl_engine e;
+    struct qsl_flow *f = malloc(sizeof *f);
+    if (!f)
+        return -ENOMEM;
+    int rc = qsl_engine_init(&e, &ec);
+    if (rc != 0) {
+        free(f);
+        return rc;
+    }
+    rc = qsl_flow_init(f, c->seed, c->symbols);
+    for (uint64_t i = 0; rc == 0 && i < c->orders && !(stop && *stop); i++) {
+        struct qsl_flow_item it;
+        qsl_flow_next(f, &e, &it);
+        qsl_flow_apply(&e, &it, fn, ctx);
+    }
+    qsl_engine_free(&e);
+    free(f);
+    return rc;
+}
+
+static int publish_raw(int fd, const struct qsl_feed_pub_config *c, struct qsl_feed_pub_stats *st,
+                       volatile int *stop)
+{
+    struct raw r = {0};
+    int rc = run_flow(c, raw_collect, &r, stop);
+    if (rc == 0 && r.oom)
+        rc = -ENOMEM;
+    if (rc == 0) {
+        st->start_ns = now_ns();
+        for (size_t i = 0; i < r.n && !(stop && *stop); i++) {
+            st->messages++;
+            st->datagrams++;
+            st->send_calls++;
+            if (send(fd, r.frames[i], r.lens[i], 0) < 0) {
+                st->send_failures++;
+                st->failed_messages++;
+                st->last_errno = errno;
+            }
+        }
+        st->end_ns = now_ns();
+    }
+    free(r.frames);
+    free(r.lens);
+    return rc;
+}
+
+int qsl_feed_publish(int fd, const struct qsl_feed_pub_config *c, struct qsl_feed_pub_stats *st,
+                     volatile int *stop)
+{
+    memset(st, 0, sizeof *st);
+    if (c->batch == 0 || c->batch > 1024 || c->rate < 0 || c->symbols == 0 ||
+        (c->packed && (c->datagram_bytes < QSL_FEED_PACKED_HEADER + 2 + QSL_FEED_MSG_MAX ||
+                       c->datagram_bytes > QSL_FEED_DGRAM_MAX)) ||
+        (c->gso && !c->packed) || (c->raw && (c->packed || c->rate > 0)))
+        return -EINVAL;
+    if (c->raw)
+        return publish_raw(fd, c, st, stop);
+    struct pub p = {.fd = fd, .c = c, .st = st, .slots = c->batch, .dg_per_slot = 1};
+    if (c->gso) {
+        int seg = (int)c->datagram_bytes;
+        if (setsockopt(fd, SOL_UDP, UDP_SEGMENT, &seg, sizeof seg) != 0)
+            return -ENOPROTOOPT;
+        /* one GSO send: at most 64 segments and 64 KiB */
+        p.dg_per_slot = 65000 / c->datagram_bytes;
+        p.dg_per_slot = p.dg_per_slot > 64 ? 64 : p.dg_per_slot;
+    }
+    p.slot_cap = c->packed ? (size_t)c->datagram_bytes * p.dg_per_slot : QSL_FEED_MSG_MAX;
+    p.buf = malloc(p.slot_cap * p.slots);
+    p.mm = calloc(p.slots, sizeof *p.mm);
+    p.iov = calloc(p.slots, sizeof *p.iov);
+    p.slot_dgrams = calloc(p.slots + 1, sizeof *p.slot_dgrams);
+    p.slot_msgs = calloc(p.slots + 1, sizeof *p.slot_msgs);
+    int rc = -ENOMEM;
+    if (p.buf && p.mm && p.iov && p.slot_dgrams && p.slot_msgs) {
+        for (unsigned i = 0; i < p.slots; i++) {
+            p.mm[i].msg_hdr.msg_iov = &p.iov[i];
+            p.mm[i].msg_hdr.msg_iovlen = 1;
+        }
+        p.ns_per_msg = c->rate > 0 ? 1e9 / c->rate : 0;
+        p.t0 = now_ns();
+        rc = run_flow(c, on_event, &p, stop);
+        close_slot(&p);
+        flush(&p);
+    }
+    free(p.buf);
+    free(p.mm);
+    free(p.iov);
+    free(p.slot_dgrams);
+    free(p.slot_msgs);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ subscriber */
+
+#define SUB_VLEN 64
+#define SUB_DGRAM 65536
+
+struct sub_ctx {
+    struct qsl_seqtrack *t;
+    struct qsl_feed_sub_stats *st;
+};
+
+static void on_md(void *ctx, const struct qsl_wire_msg *m)
+{
+    struct sub_ctx *s = ctx;
+    s->st->messages++;
+    qsl_seqtrack_add(s->t, m->seq);
+}
+
+int qsl_feed_subscribe(int fd, uint64_t expected, unsigned idle_ms, unsigned deadline_ms,
+                       struct qsl_seqtrack *t, struct qsl_feed_sub_stats *st, volatile int *stop)
+{
+    memset(st, 0, sizeof *st);
+    int one = 1;
+    (void)setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
+    uint8_t *bufs = malloc((size_t)SUB_VLEN * SUB_DGRAM);
+    _Alignas(struct cmsghdr) char ctl[SUB_VLEN][CMSG_SPACE(sizeof(uint32_t))];
+    struct mmsghdr mm[SUB_VLEN];
+    struct iovec iov[SUB_VLEN];
+    if (!bufs)
+        return -ENOMEM;
+    struct sub_ctx ctx = {t, st};
+    uint64_t start = now_ns(), last = start;
+    uint64_t deadline = deadline_ms ? start + (uint64_t)deadline_ms * 1000000u : UINT64_MAX;
+    int rc = 0;
+    for (;;) {
+        if (expected && t->received >= expected) {
+            st->ended_by = QSL_FEED_END_COUNT;
+            break;
+        }
+        uint64_t now = now_ns();
+        if (stop && *stop) {
+            st->ended_by = QSL_FEED_END_STOP;
+            break;
+        }
+        if (now >= deadline) {
+            st->ended_by = QSL_FEED_END_DEADLINE;
+            break;
+        }
+        /* idle counts from the last datagram; before the first, only the deadline */
+        uint64_t idle = (uint64_t)idle_ms * 1000000u;
+        if (st->datagrams > 0 && now - last >= idle) {
+            st->ended_by = QSL_FEED_END_IDLE;
+            break;
+        }
+        uint64_t wait = st->datagrams > 0 ? idle - (now - last) : deadline - now;
+        if (deadline - now < wait)
+            wait = deadline - now;
+        int wait_ms = (int)(wait / 1000000u) + 1;
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        int pr = poll(&pf, 1, wait_ms > 100 ? 100 : wait_ms);
+        if (pr < 0 && errno != EINTR) {
+            rc = -errno;
+            break;
+        }
+        if (pr <= 0)
+            continue;
+        for (unsigned i = 0; i < SUB_VLEN; i++) {
+            iov[i] = (struct iovec){bufs + (size_t)i * SUB_DGRAM, SUB_DGRAM};
+            memset(&mm[i], 0, sizeof mm[i]);
+            mm[i].msg_hdr.msg_iov = &iov[i];
+            mm[i].msg_hdr.msg_iovlen = 1;
+            mm[i].msg_hdr.msg_control = ctl[i];
+            mm[i].msg_hdr.msg_controllen = sizeof ctl[i];
+        }
+        int r = recvmmsg(fd, mm, SUB_VLEN, MSG_DONTWAIT, NULL);
+        if (r < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                continue;
+            rc = -errno;
+            break;
+        }
+        last = now_ns();
+        if (st->first_ns == 0)
+            st->first_ns = last;
+        st->last_ns = last;
+        for (int i = 0; i < r; i++) {
+            struct msghdr *h = &mm[i].msg_hdr;
+            st->datagrams++;
+            for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c))
+                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+                    uint32_t v;
+                    memcpy(&v, CMSG_DATA(c), sizeof v);
+                    if (v > st->rxq_ovfl)
+                        st->rxq_ovfl = v;
+                }
+            if ((h->msg_flags & MSG_TRUNC) ||
+                qsl_feed_decode(bufs + (size_t)i * SUB_DGRAM, mm[i].msg_len, on_md, &ctx) < 0)
+                st->malformed++;
+        }
+    }
+    uint32_t drops;
+    if (qsl_sockopt_drops(fd, &drops) == 0)
+        st->kernel_drops = drops;
+    free(bufs);
+    return rc;
+}

@@ -1,0 +1,121 @@
+/*
+ * feed.h - the UDP market-data feed: publisher, subscriber, sequence tracking.
+ *
+ * Single mode: one framed message of the original protocol per datagram, the
+ * market-data sequence in the frame header (starting at 1), so the original
+ * subscriber decodes it. Packed mode: MoldUDP64 framing - a 10-byte session
+ * name, the first message's sequence (u64), a message count (u16), then each
+ * message as a u16 length and the protocol frame - so one datagram carries
+ * many messages; with UDP GSO (UDP_SEGMENT) one send carries many datagrams.
+ * All integers big-endian.
+ */
+#ifndef QSL_FEED_H
+#define QSL_FEED_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "engine.h"
+#include "wire.h"
+
+#define QSL_FEED_SESSION "QSLFEED001"           /* 10 bytes, the packed session name */
+#define QSL_FEED_PACKED_HEADER 20u
+#define QSL_FEED_MSG_MAX 38u                    /* MdTopOfBook frame, the largest */
+#define QSL_FEED_DGRAM_MAX 65507u
+
+/* ------------------------------------------------------------------ sequence tracking */
+
+/*
+ * What arrived, by market-data sequence number. A bitmap over 1..capacity
+ * tells a first arrival from a duplicate. Every counter is of messages:
+ *   received       distinct sequence numbers seen
+ *   duplicates     arrivals of a number already seen
+ *   reordered      first arrivals below the highest number seen so far
+ *   interior_gaps  numbers below the highest seen that never arrived
+ *   tail_loss      expected - highest seen (when the expected count is known):
+ *                  losses at the end of the stream, which no gap can reveal
+ *   out_of_range   numbers 0 or above capacity (not counted anywhere else)
+ */
+struct qsl_seqtrack {
+    uint64_t *seen;
+    uint64_t capacity;
+    uint64_t received, duplicates, reordered, out_of_range;
+    uint64_t highest;
+};
+
+int qsl_seqtrack_init(struct qsl_seqtrack *t, uint64_t capacity);
+void qsl_seqtrack_free(struct qsl_seqtrack *t);
+void qsl_seqtrack_reset(struct qsl_seqtrack *t);
+void qsl_seqtrack_add(struct qsl_seqtrack *t, uint64_t seq);
+static inline uint64_t qsl_seqtrack_interior_gaps(const struct qsl_seqtrack *t)
+{
+    return t->highest - t->received;
+}
+static inline uint64_t qsl_seqtrack_tail_loss(const struct qsl_seqtrack *t, uint64_t expected)
+{
+    return expected > t->highest ? expected - t->highest : 0;
+}
+
+/* ------------------------------------------------------------------ datagram decoding */
+
+/*
+ * Decode one datagram of either format, calling fn per message; returns the
+ * number of messages, or -1 when the datagram is malformed (then no message
+ * of it is reported: a datagram is trusted whole or not at all).
+ */
+typedef void (*qsl_feed_msg_fn)(void *ctx, const struct qsl_wire_msg *m);
+int qsl_feed_decode(const uint8_t *d, size_t len, qsl_feed_msg_fn fn, void *ctx);
+
+/* ------------------------------------------------------------------ publisher */
+
+struct qsl_feed_pub_config {
+    uint64_t seed, orders;
+    uint32_t symbols;
+    double rate;                /* messages per second; 0 = unpaced burst */
+    unsigned batch;             /* datagrams per sendmmsg (single and packed) */
+    int packed;
+    unsigned datagram_bytes;    /* packed: bytes per datagram at most */
+    int gso;                    /* packed: equal-size datagrams, several per send (UDP_SEGMENT) */
+    int raw;                    /* baseline: messages made first, then one send() each, untimed make */
+};
+
+struct qsl_feed_pub_stats {
+    uint64_t messages;          /* published: every message the flow produced */
+    uint64_t datagrams;         /* datagrams attempted */
+    uint64_t send_failures;     /* datagrams the kernel refused (counted, not retried) */
+    uint64_t failed_messages;   /* messages inside those datagrams */
+    uint64_t send_calls;
+    int last_errno;
+    uint64_t start_ns, end_ns;  /* first and last send (CLOCK_MONOTONIC) */
+};
+
+void qsl_feed_pub_defaults(struct qsl_feed_pub_config *c);
+
+/* Publish the flow to a connected UDP socket. 0, or -errno for set-up failures
+ * (-ENOMEM, -EINVAL for a bad config, -ENOPROTOOPT when GSO is not available). */
+int qsl_feed_publish(int fd, const struct qsl_feed_pub_config *c, struct qsl_feed_pub_stats *st,
+                     volatile int *stop);
+
+/* ------------------------------------------------------------------ subscriber */
+
+struct qsl_feed_sub_stats {
+    uint64_t datagrams, messages, malformed;
+    uint64_t kernel_drops;      /* SO_MEMINFO: every datagram the kernel dropped on the socket */
+    uint64_t rxq_ovfl;          /* highest SO_RXQ_OVFL value seen: drops before a later arrival */
+    uint64_t first_ns, last_ns;
+    int ended_by;               /* QSL_FEED_END_* */
+};
+
+enum { QSL_FEED_END_COUNT = 1, QSL_FEED_END_IDLE, QSL_FEED_END_DEADLINE, QSL_FEED_END_STOP };
+
+/*
+ * Receive until `expected` distinct messages were seen (0: unknown), or no
+ * datagram came for idle_ms after the last one (before the first, only the
+ * deadline counts), or deadline_ms passed since the call, or *stop.
+ * Drains with recvmmsg; fills t and st. 0, or -errno.
+ */
+int qsl_feed_subscribe(int fd, uint64_t expected, unsigned idle_ms, unsigned deadline_ms,
+                       struct qsl_seqtrack *t, struct qsl_feed_sub_stats *st, volatile int *stop);
+
+#endif

@@ -1,0 +1,72 @@
+-- qsl.roles: start a role of qsl-run as a child and collect its lines, with
+-- the checks every scenario needs: a child that dies, a line that never
+-- comes, a field that is missing or not a number are errors with a message
+-- naming the role and the field - never a silent nil in an artifact.
+local qsl = require "qsl"
+local M = {}
+
+local function args_of(t)
+  local out = {}
+  local keys = {}
+  for k in pairs(t or {}) do keys[#keys + 1] = k end
+  table.sort(keys)
+  for _, k in ipairs(keys) do
+    local v = t[k]
+    if type(v) == "boolean" then v = v and 1 or 0 end
+    out[#out + 1] = ("%s=%s"):format(k, tostring(v))
+  end
+  return out
+end
+
+-- Every name in `numbers` must be a number in fields.
+local function check_numbers(role, word, fields, numbers)
+  for _, k in ipairs(numbers or {}) do
+    if type(fields[k]) ~= "number" then
+      return nil, ("%s printed a %s line without a numeric %s (got %s)"):format(
+        role, word, k, tostring(fields[k]))
+    end
+  end
+  return fields
+end
+
+-- start(role, {key=value...}, {wrap=, netns=, cpu=, ready_timeout=, numbers={...}})
+-- -> proc, ready fields | nil, message. The proc is to-be-closed by the caller.
+function M.start(role, params, opts)
+  opts = opts or {}
+  local p, err = qsl.proc.spawn{ role = role, args = args_of(params), wrap = opts.wrap,
+                                 netns = opts.netns, cpu = opts.cpu, nofile = opts.nofile }
+  if not p then return nil, err end
+  local ready, rerr = p:ready(opts.ready_timeout or 5000)
+  if not ready then
+    p:stop(500)
+    return nil, ("%s: %s"):format(role, rerr)
+  end
+  local ok, cerr = check_numbers(role, "ready", ready, opts.numbers)
+  if not ok then
+    p:stop(500)
+    return nil, cerr
+  end
+  return p, ready
+end
+
+-- finish(proc, role, {timeout=, numbers={...}, stop=true})
+-- Waits for the result line, then for the exit (or stops it when stop=true).
+-- -> result fields, status | nil, message
+function M.finish(p, role, opts)
+  opts = opts or {}
+  local res, err = p:line("result", opts.timeout or 30000)
+  local st = opts.stop and p:stop(opts.grace or 2000) or p:wait(opts.exit_timeout or 5000)
+  if not st then
+    st = p:stop(500)
+  end
+  if not res then return nil, ("%s: %s"):format(role, err) end
+  if not st.exited or st.code ~= 0 then
+    return nil, ("%s ended badly (%s): %s"):format(role,
+      st.signal_name and ("SIG" .. st.signal_name) or ("exit " .. tostring(st.code)), p:errors())
+  end
+  local ok, cerr = check_numbers(role, "result", res, opts.numbers)
+  if not ok then return nil, cerr end
+  return res, st
+end
+
+return M

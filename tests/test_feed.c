@@ -1,0 +1,317 @@
+/*
+ * test_feed.c - sequence tracking, datagram formats, and publisher +
+ * subscriber over loopback (received + kernel drops = published).
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "feed.h"
+#include "suites.h"
+
+static struct qsl_seqtrack t;
+
+static void setup(void) { ck_assert_int_eq(qsl_seqtrack_init(&t, 1000), 0); }
+static void teardown(void) { qsl_seqtrack_free(&t); }
+
+START_TEST(test_in_order_stream_has_no_gaps)
+{
+    for (uint64_t s = 1; s <= 100; s++)
+        qsl_seqtrack_add(&t, s);
+    ck_assert_uint_eq(t.received, 100);
+    ck_assert_uint_eq(qsl_seqtrack_interior_gaps(&t), 0);
+    ck_assert_uint_eq(qsl_seqtrack_tail_loss(&t, 100), 0);
+    ck_assert_uint_eq(t.reordered + t.duplicates, 0);
+}
+END_TEST
+
+START_TEST(test_interior_gaps_and_tail_loss_are_told_apart)
+{
+    for (uint64_t s = 1; s <= 90; s++)
+        if (s != 10 && s != 11 && s != 50)
+            qsl_seqtrack_add(&t, s);
+    ck_assert_uint_eq(qsl_seqtrack_interior_gaps(&t), 3);
+    ck_assert_uint_eq(qsl_seqtrack_tail_loss(&t, 100), 10);   /* 91..100 never came */
+    ck_assert_uint_eq(t.received + qsl_seqtrack_interior_gaps(&t) + qsl_seqtrack_tail_loss(&t, 100), 100);
+}
+END_TEST
+
+START_TEST(test_duplicates_and_reorder)
+{
+    uint64_t seqs[] = {1, 2, 4, 3, 4, 2, 5};
+    for (size_t i = 0; i < 7; i++)
+        qsl_seqtrack_add(&t, seqs[i]);
+    ck_assert_uint_eq(t.received, 5);
+    ck_assert_uint_eq(t.duplicates, 2);
+    ck_assert_uint_eq(t.reordered, 1);              /* 3 arrived after 4 */
+    ck_assert_uint_eq(qsl_seqtrack_interior_gaps(&t), 0);
+    qsl_seqtrack_add(&t, 0);
+    qsl_seqtrack_add(&t, 1001);
+    ck_assert_uint_eq(t.out_of_range, 2);
+    qsl_seqtrack_reset(&t);
+    ck_assert_uint_eq(t.received + t.duplicates + t.highest, 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ formats */
+
+struct got {
+    uint64_t seqs[256];
+    unsigned n;
+};
+
+static void collect(void *ctx, const struct qsl_wire_msg *m)
+{
+    struct got *g = ctx;
+    g->seqs[g->n++] = m->seq;
+}
+
+static size_t md_frame(uint8_t *b, uint64_t seq, int tob)
+{
+    struct qsl_wire_msg m = {.seq = seq};
+    if (tob) {
+        m.type = QSL_WIRE_MD_TOP_OF_BOOK;
+        m.u.md_top_of_book = (struct qsl_wire_md_top_of_book){1, 1, 99, 0, 0};
+    } else {
+        m.type = QSL_WIRE_MD_TRADE;
+        m.u.md_trade = (struct qsl_wire_md_trade){1, 100, 5};
+    }
+    return (size_t)qsl_wire_encode(&m, b, 64);
+}
+
+/* A packed datagram of count messages from seq first; returns its length. */
+static size_t packed(uint8_t *d, uint64_t first, unsigned count)
+{
+    memcpy(d, QSL_FEED_SESSION, 10);
+    qsl_be64_put(d + 10, first);
+    qsl_be16_put(d + 18, (uint16_t)count);
+    size_t pos = QSL_FEED_PACKED_HEADER;
+    for (unsigned i = 0; i < count; i++) {
+        size_t l = md_frame(d + pos + 2, first + i, i & 1);
+        qsl_be16_put(d + pos, (uint16_t)l);
+        pos += 2 + l;
+    }
+    return pos;
+}
+
+START_TEST(test_single_datagram_is_one_frame_exactly)
+{
+    uint8_t d[128];
+    struct got g = {.n = 0};
+    size_t n = md_frame(d, 7, 0);
+    ck_assert_int_eq(qsl_feed_decode(d, n, collect, &g), 1);
+    ck_assert_uint_eq(g.seqs[0], 7);
+    ck_assert_int_eq(qsl_feed_decode(d, n + 1, collect, &g), -1);   /* trailing byte */
+    ck_assert_int_eq(qsl_feed_decode(d, n - 1, collect, &g), -1);
+    md_frame(d, 0, 0);
+    ck_assert_int_eq(qsl_feed_decode(d, n, collect, &g), -1);       /* seq 0 */
+    struct qsl_wire_msg hb = {.type = QSL_WIRE_HEARTBEAT, .seq = 3};
+    n = (size_t)qsl_wire_encode(&hb, d, sizeof d);
+    ck_assert_int_eq(qsl_feed_decode(d, n, collect, &g), -1);       /* not market data */
+}
+END_TEST
+
+START_TEST(test_packed_datagram_round_trip)
+{
+    uint8_t d[2048];
+    struct got g = {.n = 0};
+    size_t n = packed(d, 100, 20);
+    ck_assert_int_eq(qsl_feed_decode(d, n, collect, &g), 20);
+    for (unsigned i = 0; i < 20; i++)
+        ck_assert_uint_eq(g.seqs[i], 100 + i);
+    /* zero padding (GSO's equal segments) is allowed, anything else is not */
+    memset(d + n, 0, 64);
+    ck_assert_int_eq(qsl_feed_decode(d, n + 64, NULL, NULL), 20);
+    d[n + 10] = 1;
+    ck_assert_int_eq(qsl_feed_decode(d, n + 64, NULL, NULL), -1);
+}
+END_TEST
+
+START_TEST(test_packed_datagram_is_trusted_whole_or_not_at_all)
+{
+    uint8_t d[2048];
+    struct got g = {.n = 0};
+    size_t n = packed(d, 100, 5);
+    qsl_be64_put(d + 10, 101);              /* first seq disagrees with the frames */
+    ck_assert_int_eq(qsl_feed_decode(d, n, collect, &g), -1);
+    ck_assert_uint_eq(g.n, 0);
+    n = packed(d, 100, 5);
+    qsl_be16_put(d + 18, 6);                /* count says more than there is */
+    ck_assert_int_eq(qsl_feed_decode(d, n, collect, &g), -1);
+    n = packed(d, 100, 5);
+    qsl_be16_put(d + QSL_FEED_PACKED_HEADER, 60000);        /* a length past the end */
+    ck_assert_int_eq(qsl_feed_decode(d, n, collect, &g), -1);
+    n = packed(d, 100, 0);
+    ck_assert_int_eq(qsl_feed_decode(d, n, collect, &g), -1);   /* empty */
+    ck_assert_uint_eq(g.n, 0);
+    for (size_t cut = 0; cut < 60; cut++) {         /* every truncation of a small one */
+        n = packed(d, 100, 1);
+        if (cut < n)
+            ck_assert_int_eq(qsl_feed_decode(d, cut, NULL, NULL), -1);
+    }
+}
+END_TEST
+
+/* ------------------------------------------------------------------ over loopback */
+
+struct sub_thread {
+    int fd;
+    uint64_t expected;
+    struct qsl_seqtrack t;
+    struct qsl_feed_sub_stats st;
+    int rc;
+};
+
+static void *sub_main(void *arg)
+{
+    struct sub_thread *s = arg;
+    s->rc = qsl_feed_subscribe(s->fd, s->expected, 300, 20000, &s->t, &s->st, NULL);
+    return NULL;
+}
+
+static int udp_socket(int rcvbuf, struct sockaddr_in *a)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    memset(a, 0, sizeof *a);
+    a->sin_family = AF_INET;
+    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (rcvbuf)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)a, sizeof *a), 0);
+    socklen_t len = sizeof *a;
+    getsockname(fd, (struct sockaddr *)a, &len);
+    return fd;
+}
+
+/* Publish orders of the flow at a subscriber with the given buffer; check the books balance. */
+static void round_trip(int rcvbuf, int packed_mode, int gso, uint64_t orders, int expect_loss)
+{
+    struct qsl_feed_pub_config c;
+    qsl_feed_pub_defaults(&c);
+    c.orders = orders;
+    c.packed = packed_mode;
+    c.gso = gso;
+    struct sub_thread s = {.expected = 0};
+    struct sockaddr_in a;
+    s.fd = udp_socket(rcvbuf, &a);
+    ck_assert_int_eq(qsl_seqtrack_init(&s.t, 1u << 20), 0);
+    pthread_t th;
+    pthread_create(&th, NULL, sub_main, &s);
+    int tx = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_eq(connect(tx, (struct sockaddr *)&a, sizeof a), 0);
+    struct qsl_feed_pub_stats ps;
+    int rc = qsl_feed_publish(tx, &c, &ps, NULL);
+    pthread_join(th, NULL);
+    close(tx);
+    close(s.fd);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_int_eq(s.rc, 0);
+    ck_assert_uint_gt(ps.messages, orders / 2);
+    ck_assert_uint_eq(ps.send_failures, 0);
+    /* every datagram sent was received or dropped by the kernel on the socket */
+    ck_assert_uint_eq(s.st.datagrams + s.st.kernel_drops, ps.datagrams);
+    /* every message is received, an interior gap, or tail loss */
+    ck_assert_uint_eq(s.t.received + qsl_seqtrack_interior_gaps(&s.t) +
+                          qsl_seqtrack_tail_loss(&s.t, ps.messages), ps.messages);
+    ck_assert_uint_eq(s.st.malformed + s.t.duplicates, 0);
+    if (expect_loss)
+        ck_assert_uint_gt(s.st.kernel_drops, 0);
+    else
+        ck_assert_uint_eq(s.t.received, ps.messages);
+    if (packed_mode)
+        ck_assert_uint_lt(ps.datagrams, ps.messages / 10);
+    qsl_seqtrack_free(&s.t);
+}
+
+START_TEST(test_tiny_buffer_drops_are_all_accounted)
+{
+    round_trip(2048, 0, 0, 20000, 1);
+}
+END_TEST
+
+START_TEST(test_large_buffer_loses_nothing)
+{
+    round_trip(4 << 20, 0, 0, 20000, 0);
+}
+END_TEST
+
+START_TEST(test_packed_mode_round_trip)
+{
+    round_trip(4 << 20, 1, 0, 20000, 0);
+}
+END_TEST
+
+START_TEST(test_gso_mode_round_trip)
+{
+    round_trip(4 << 20, 1, 1, 20000, 0);
+}
+END_TEST
+
+START_TEST(test_publisher_rejects_bad_configs)
+{
+    struct qsl_feed_pub_config c;
+    struct qsl_feed_pub_stats st;
+    qsl_feed_pub_defaults(&c);
+    c.gso = 1;                                  /* gso without packed */
+    ck_assert_int_eq(qsl_feed_publish(-1, &c, &st, NULL), -EINVAL);
+    qsl_feed_pub_defaults(&c);
+    c.packed = 1;
+    c.datagram_bytes = 40;                      /* smaller than one message */
+    ck_assert_int_eq(qsl_feed_publish(-1, &c, &st, NULL), -EINVAL);
+    qsl_feed_pub_defaults(&c);
+    c.batch = 0;
+    ck_assert_int_eq(qsl_feed_publish(-1, &c, &st, NULL), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_send_failures_are_counted_not_lost)
+{
+    /* a port nobody listens on: after the first ICMP error, sends are refused */
+    struct sockaddr_in a;
+    int fd = udp_socket(0, &a);
+    close(fd);                                  /* the port is now closed */
+    int tx = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_eq(connect(tx, (struct sockaddr *)&a, sizeof a), 0);
+    struct qsl_feed_pub_config c;
+    qsl_feed_pub_defaults(&c);
+    c.orders = 2000;
+    c.batch = 1;
+    struct qsl_feed_pub_stats st;
+    ck_assert_int_eq(qsl_feed_publish(tx, &c, &st, NULL), 0);
+    close(tx);
+    ck_assert_uint_gt(st.send_failures, 0);
+    ck_assert_int_eq(st.last_errno, ECONNREFUSED);
+    ck_assert_uint_eq(st.datagrams, st.messages);   /* each one attempted and accounted */
+}
+END_TEST
+
+Suite *feed_suite(void)
+{
+    Suite *s = suite_create("feed");
+    TCase *tc = tcase_create("seqtrack");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_in_order_stream_has_no_gaps);
+    tcase_add_test(tc, test_interior_gaps_and_tail_loss_are_told_apart);
+    tcase_add_test(tc, test_duplicates_and_reorder);
+    suite_add_tcase(s, tc);
+    TCase *fm = tcase_create("formats");
+    tcase_add_test(fm, test_single_datagram_is_one_frame_exactly);
+    tcase_add_test(fm, test_packed_datagram_round_trip);
+    tcase_add_test(fm, test_packed_datagram_is_trusted_whole_or_not_at_all);
+    suite_add_tcase(s, fm);
+    TCase *lo = tcase_create("loopback");
+    tcase_set_timeout(lo, 60);
+    tcase_add_test(lo, test_tiny_buffer_drops_are_all_accounted);
+    tcase_add_test(lo, test_large_buffer_loses_nothing);
+    tcase_add_test(lo, test_packed_mode_round_trip);
+    tcase_add_test(lo, test_gso_mode_round_trip);
+    tcase_add_test(lo, test_publisher_rejects_bad_configs);
+    tcase_add_test(lo, test_send_failures_are_counted_not_lost);
+    suite_add_tcase(s, lo);
+    return s;
+}
