@@ -446,13 +446,29 @@ static void on_md(void *ctx, const struct qsl_wire_msg *m)
     qsl_seqtrack_add(s->t, m->seq);
 }
 
-int qsl_feed_subscribe(int fd, uint64_t expected, unsigned idle_ms, unsigned deadline_ms,
-                       struct qsl_seqtrack *t, struct qsl_feed_sub_stats *st, volatile int *stop)
+int qsl_feed_rx_init(struct qsl_feed_rx *rx)
+{
+    rx->bufs = malloc((size_t)SUB_VLEN * SUB_DGRAM);
+    if (!rx->bufs)
+        return -ENOMEM;
+    memset(rx->bufs, 0, (size_t)SUB_VLEN * SUB_DGRAM);    /* fault the pages in now */
+    return 0;
+}
+
+void qsl_feed_rx_free(struct qsl_feed_rx *rx)
+{
+    free(rx->bufs);
+    rx->bufs = NULL;
+}
+
+int qsl_feed_subscribe(int fd, struct qsl_feed_rx *rx, uint64_t expected, unsigned idle_ms,
+                       unsigned deadline_ms, struct qsl_seqtrack *t, struct qsl_feed_sub_stats *st,
+                       volatile int *stop)
 {
     memset(st, 0, sizeof *st);
     int one = 1;
     (void)setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
-    uint8_t *bufs = malloc((size_t)SUB_VLEN * SUB_DGRAM);
+    uint8_t *bufs = rx->bufs;
     _Alignas(struct cmsghdr) char ctl[SUB_VLEN][CMSG_SPACE(sizeof(uint32_t))];
     struct mmsghdr mm[SUB_VLEN];
     struct iovec iov[SUB_VLEN];
@@ -531,6 +547,5 @@ int qsl_feed_subscribe(int fd, uint64_t expected, unsigned idle_ms, unsigned dea
     uint32_t drops;
     if (qsl_sockopt_drops(fd, &drops) == 0)
         st->kernel_drops = drops;
-    free(bufs);
     return rc;
 }

@@ -110,12 +110,24 @@ struct qsl_feed_sub_stats {
 enum { QSL_FEED_END_COUNT = 1, QSL_FEED_END_IDLE, QSL_FEED_END_DEADLINE, QSL_FEED_END_STOP };
 
 /*
+ * Receive buffers, allocated and touched before the subscriber says it is
+ * ready: a page fault in the middle of a burst is a drop the experiment
+ * would blame on the socket buffer.
+ */
+struct qsl_feed_rx {
+    uint8_t *bufs;
+};
+int qsl_feed_rx_init(struct qsl_feed_rx *rx);
+void qsl_feed_rx_free(struct qsl_feed_rx *rx);
+
+/*
  * Receive until `expected` distinct messages were seen (0: unknown), or no
  * datagram came for idle_ms after the last one (before the first, only the
  * deadline counts), or deadline_ms passed since the call, or *stop.
  * Drains with recvmmsg; fills t and st. 0, or -errno.
  */
-int qsl_feed_subscribe(int fd, uint64_t expected, unsigned idle_ms, unsigned deadline_ms,
-                       struct qsl_seqtrack *t, struct qsl_feed_sub_stats *st, volatile int *stop);
+int qsl_feed_subscribe(int fd, struct qsl_feed_rx *rx, uint64_t expected, unsigned idle_ms,
+                       unsigned deadline_ms, struct qsl_seqtrack *t, struct qsl_feed_sub_stats *st,
+                       volatile int *stop);
 
 #endif

@@ -161,16 +161,19 @@ int qsl_role_subscribe(const union qsl_role_value *v)
     unsigned port = ntohs(got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port
                                                     : ((struct sockaddr_in *)&got)->sin_port);
     struct qsl_seqtrack t;
-    if (qsl_seqtrack_init(&t, expected ? expected : 1u << 24) != 0) {
-        fprintf(stderr, "qsl-run subscribe: out of memory for the sequence map\n");
+    struct qsl_feed_rx rx;
+    if (qsl_seqtrack_init(&t, expected ? expected : 1u << 24) != 0 || qsl_feed_rx_init(&rx) != 0) {
+        fprintf(stderr, "qsl-run subscribe: out of memory for the sequence map or buffers\n");
         return 1;
     }
     qsl_role_stop_on_signals(&stop);
     qsl_role_line("ready", "port=%u requested_rcvbuf=%" PRIu64 " granted_rcvbuf=%d", port,
                   requested, granted);
     struct qsl_feed_sub_stats st;
-    int rc = qsl_feed_subscribe(fd, expected, (unsigned)v[5].u, (unsigned)v[6].u, &t, &st, &stop);
+    int rc = qsl_feed_subscribe(fd, &rx, expected, (unsigned)v[5].u, (unsigned)v[6].u, &t, &st,
+                                &stop);
     close(fd);
+    qsl_feed_rx_free(&rx);
     if (rc != 0) {
         fprintf(stderr, "qsl-run subscribe: receive: %s\n", strerror(-rc));
         qsl_seqtrack_free(&t);

@@ -34,7 +34,7 @@ check rcvbuf_burst rcvbuf_burst \
     sizes=8388608 trials=1 orders=5000 packed=true gso=true
 check rcvbuf_burst rcvbuf_sweep \
     '#doc.results.sweep == 1 and #doc.results.trials >= 1 and #doc.results.unreconciled == 0' \
-    mode=sweep sizes=0 orders=2000 sweep_steps=2 rate_min=200000
+    mode=sweep sizes=0 sweep_orders=2000 sweep_steps=2 rate_min=200000
 # a bad parameter: exit 1, a message naming it, and no artifact
 "$run" scenarios/engine_flow.lua "out=$out" orders=1000 trials=1 symbols=65 >/dev/null 2>"$out/bad.log"
 rc=$?

@@ -170,7 +170,11 @@ struct sub_thread {
 static void *sub_main(void *arg)
 {
     struct sub_thread *s = arg;
-    s->rc = qsl_feed_subscribe(s->fd, s->expected, 300, 20000, &s->t, &s->st, NULL);
+    struct qsl_feed_rx rx;
+    s->rc = qsl_feed_rx_init(&rx);
+    if (s->rc == 0)
+        s->rc = qsl_feed_subscribe(s->fd, &rx, s->expected, 300, 20000, &s->t, &s->st, NULL);
+    qsl_feed_rx_free(&rx);
     return NULL;
 }
 

@@ -195,7 +195,7 @@ end
 
 -- Render the plots into one SVG with gnuplot; returns the SVG text or nil, why.
 local function render_svg(self, tmpbase)
-  local script = { "set terminal svg size 900," .. (420 * #self.plots) .. " dynamic enhanced font 'sans,11'",
+  local script = { "set terminal svg size 900," .. (420 * #self.plots) .. " dynamic noenhanced font 'sans,11'",
                    "set output '" .. tmpbase .. ".svg'", "set key outside right top", "set grid" }
   if #self.plots > 1 then script[#script + 1] = ("set multiplot layout %d,1"):format(#self.plots) end
   local datafiles = {}
