@@ -3,6 +3,7 @@
  * interruption, and the exit-error convention.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <lualib.h>
 
 #include "host.h"
+#include "procfs.h"
 
 volatile sig_atomic_t qsl_host_signal;
 static lua_State *signal_state;
@@ -79,6 +81,24 @@ void qsl_host_catch_signals(lua_State *L)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+}
+
+int qsl_host_push_file(lua_State *L, const char *path)
+{
+    enum { MAX = 1 << 20 };
+    luaL_Buffer b;
+    char *buf = luaL_buffinitsize(L, &b, MAX);
+    long n = qsl_procfs_read(path, buf, MAX);
+    if (n < 0) {
+        luaL_pushresultsize(&b, 0);
+        lua_pop(L, 1);
+        lua_pushnil(L);
+        lua_pushfstring(L, "%s: %s", path, n == -E2BIG ? "larger than 1 MiB" : strerror((int)-n));
+        lua_pushinteger(L, -n);
+        return 3;
+    }
+    luaL_pushresultsize(&b, (size_t)n);
+    return 1;
 }
 
 /* ------------------------------------------------------------------ the qsl module */

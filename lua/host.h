@@ -31,6 +31,10 @@ void qsl_host_check_interrupt(lua_State *L);
 /* Raise an error object {exit = code, reason = msg}; never returns. */
 int qsl_host_exit_error(lua_State *L, int code, const char *reason);
 
+/* Push a whole file (at most 1 MiB) as a string and return 1, or push
+ * nil, "path: reason", errno and return 3. */
+int qsl_host_push_file(lua_State *L, const char *path);
+
 /* This executable's absolute path (for spawning roles). */
 const char *qsl_host_exe(void);
 

@@ -139,17 +139,12 @@ static int counter_to_table(void *ctx, const char *proto, const char *name, int6
 static int l_snmp(lua_State *L)
 {
     const char *path = luaL_optstring(L, 1, "/proc/net/snmp");
-    char *buf = malloc(65536);
-    if (!buf)
-        return luaL_error(L, "out of memory");
-    long n = qsl_procfs_read(path, buf, 65536);
-    if (n < 0) {
-        free(buf);
-        return fail(L, (int)n, path);
-    }
+    if (qsl_host_push_file(L, path) != 1)
+        return 3;
+    size_t n;
+    const char *text = lua_tolstring(L, -1, &n);
     lua_newtable(L);
-    int rc = qsl_procfs_parse_snmp(buf, (size_t)n, counter_to_table, L);
-    free(buf);
+    int rc = qsl_procfs_parse_snmp(text, n, counter_to_table, L);
     return rc ? fail(L, rc, path) : 1;
 }
 
@@ -174,18 +169,7 @@ static int l_clock_ticks(lua_State *L)
 
 static int l_read(lua_State *L)
 {
-    const char *path = luaL_checkstring(L, 1);
-    char *buf = malloc(1 << 20);
-    if (!buf)
-        return luaL_error(L, "out of memory");
-    long n = qsl_procfs_read(path, buf, 1 << 20);
-    if (n < 0) {
-        free(buf);
-        return fail(L, (int)n, path);
-    }
-    lua_pushlstring(L, buf, (size_t)n);
-    free(buf);
-    return 1;
+    return qsl_host_push_file(L, luaL_checkstring(L, 1));
 }
 
 int luaopen_qsl_procfs(lua_State *L)

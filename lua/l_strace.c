@@ -74,21 +74,11 @@ static int l_parse(lua_State *L)
 
 static int l_parse_file(lua_State *L)
 {
-    const char *path = luaL_checkstring(L, 1);
-    char *buf = malloc(1 << 20);
-    if (!buf)
-        return luaL_error(L, "out of memory");
-    long n = qsl_procfs_read(path, buf, 1 << 20);
-    if (n < 0) {
-        free(buf);
-        lua_pushnil(L);
-        lua_pushfstring(L, "%s: %s", path, strerror((int)-n));
-        lua_pushinteger(L, -n);
+    if (qsl_host_push_file(L, luaL_checkstring(L, 1)) != 1)
         return 3;
-    }
-    int r = parse_text(L, buf, (size_t)n);
-    free(buf);
-    return r;
+    size_t n;
+    const char *text = lua_tolstring(L, -1, &n);
+    return parse_text(L, text, n);
 }
 
 int luaopen_qsl_strace(lua_State *L)
