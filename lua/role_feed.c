@@ -47,19 +47,19 @@ static int fail(const char *role, const char *what)
 /* ------------------------------------------------------------------ publish */
 
 const struct qsl_role_param qsl_role_publish_params[] = {
-    {"host", 0, 0, 0, "subscriber address", "127.0.0.1"},
-    {"port", 0, 1, 65535, "subscriber port (required)", NULL},
-    {"seed", 42, 0, UINT64_MAX, "flow seed", NULL},
-    {"orders", 20000, 1, 100000000, "orders of the flow", NULL},
-    {"symbols", 3, 1, 64, "symbols", NULL},
-    {"rate", 0, 0, 100000000, "messages per second; 0 = unpaced burst", NULL},
-    {"batch", 64, 1, 1024, "datagrams (GSO sends) per sendmmsg", NULL},
-    {"packed", 0, 0, 1, "1: many messages per datagram (MoldUDP64 framing)", NULL},
-    {"datagram_bytes", 1472, 80, 65507, "packed: bytes per datagram at most", NULL},
-    {"gso", 0, 0, 1, "packed: UDP_SEGMENT, many equal datagrams per send", NULL},
-    {"raw", 0, 0, 1, "baseline: messages made first, then one send() each", NULL},
-    {"sndbuf", 0, 0, 1u << 30, "SO_SNDBUF request; 0 = default", NULL},
-    {NULL, 0, 0, 0, NULL, NULL},
+    {"host", 0, 0, 0, "subscriber address", "127.0.0.1", NULL},
+    {"port", 0, 1, 65535, "subscriber port (required)", NULL, NULL},
+    {"seed", 42, 0, UINT64_MAX, "flow seed", NULL, NULL},
+    {"orders", 20000, 1, 100000000, "orders of the flow", NULL, NULL},
+    {"symbols", 3, 1, 64, "symbols", NULL, NULL},
+    {"rate", 0, 0, 100000000, "messages per second; 0 = unpaced burst", NULL, NULL},
+    {"batch", 64, 1, 1024, "datagrams (GSO sends) per sendmmsg", NULL, NULL},
+    {"packed", 0, 0, 1, "1: many messages per datagram (MoldUDP64 framing)", NULL, NULL},
+    {"datagram_bytes", 1472, 80, 65507, "packed: bytes per datagram at most", NULL, NULL},
+    {"gso", 0, 0, 1, "packed: UDP_SEGMENT, many equal datagrams per send", NULL, NULL},
+    {"raw", 0, 0, 1, "baseline: messages made first, then one send() each", NULL, NULL},
+    {"sndbuf", 0, 0, 1u << 30, "SO_SNDBUF request; 0 = default", NULL, NULL},
+    {NULL, 0, 0, 0, NULL, NULL, NULL},
 };
 
 int qsl_role_publish(const union qsl_role_value *v);
@@ -122,14 +122,14 @@ int qsl_role_publish(const union qsl_role_value *v)
 /* ------------------------------------------------------------------ subscribe */
 
 const struct qsl_role_param qsl_role_subscribe_params[] = {
-    {"bind", 0, 0, 0, "address to bind", "127.0.0.1"},
-    {"port", 0, 0, 65535, "port; 0 = the kernel picks (reported in the ready line)", NULL},
-    {"rcvbuf", 0, 0, 1u << 30, "SO_RCVBUF request; 0 = the OS default", NULL},
-    {"force", 0, 0, 1, "1: SO_RCVBUFFORCE (CAP_NET_ADMIN), past net.core.rmem_max", NULL},
-    {"expected", 0, 0, 1ull << 34, "messages the publisher will send; 0 = unknown", NULL},
-    {"idle_ms", 200, 1, 600000, "end this long after the last datagram", NULL},
-    {"deadline_ms", 60000, 1, 3600000, "end after this long in any case", NULL},
-    {NULL, 0, 0, 0, NULL, NULL},
+    {"bind", 0, 0, 0, "address to bind", "127.0.0.1", NULL},
+    {"port", 0, 0, 65535, "port; 0 = the kernel picks (reported in the ready line)", NULL, NULL},
+    {"rcvbuf", 0, 0, 1u << 30, "SO_RCVBUF request; 0 = the OS default", NULL, NULL},
+    {"force", 0, 0, 1, "1: SO_RCVBUFFORCE (CAP_NET_ADMIN), past net.core.rmem_max", NULL, NULL},
+    {"expected", 0, 0, 1ull << 34, "messages the publisher will send; 0 = unknown", NULL, NULL},
+    {"idle_ms", 200, 1, 600000, "end this long after the last datagram", NULL, NULL},
+    {"deadline_ms", 60000, 1, 3600000, "end after this long in any case", NULL, NULL},
+    {NULL, 0, 0, 0, NULL, NULL, NULL},
 };
 
 static const char *ended_name(int e)

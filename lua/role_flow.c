@@ -14,12 +14,12 @@
 #include "roles.h"
 
 const struct qsl_role_param qsl_role_flow_params[] = {
-    {"seed", 42, 0, UINT64_MAX, "flow seed", NULL},
-    {"orders", 20000, 1, 100000000, "requests to generate and apply", NULL},
-    {"symbols", 3, 1, QSL_FLOW_MAX_SYMBOLS, "symbols", NULL},
-    {"capacity", 1u << 16, 1, 1u << 26, "resting-order pool size", NULL},
-    {"hold", 0, 0, 1, "1: after the result line, wait for SIGTERM (so /proc can be read)", NULL},
-    {NULL, 0, 0, 0, NULL, NULL},
+    {"seed", 42, 0, UINT64_MAX, "flow seed", NULL, NULL},
+    {"orders", 20000, 1, 100000000, "requests to generate and apply", NULL, NULL},
+    {"symbols", 3, 1, QSL_FLOW_MAX_SYMBOLS, "symbols", NULL, NULL},
+    {"capacity", 1u << 16, 1, 1u << 26, "resting-order pool size", NULL, NULL},
+    {"hold", 0, 0, 1, "1: after the result line, wait for SIGTERM (so /proc can be read)", NULL, NULL},
+    {NULL, 0, 0, 0, NULL, NULL, NULL},
 };
 
 struct tally {

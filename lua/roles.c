@@ -16,8 +16,12 @@
 int qsl_role_flow(const union qsl_role_value *v);
 int qsl_role_publish(const union qsl_role_value *v);
 int qsl_role_subscribe(const union qsl_role_value *v);
+int qsl_role_gateway(const union qsl_role_value *v);
+int qsl_role_load(const union qsl_role_value *v);
+int qsl_role_echo(const union qsl_role_value *v);
 extern const struct qsl_role_param qsl_role_flow_params[], qsl_role_publish_params[],
-    qsl_role_subscribe_params[];
+    qsl_role_subscribe_params[], qsl_role_gateway_params[], qsl_role_load_params[],
+    qsl_role_echo_params[];
 
 static const struct qsl_role roles[] = {
     {"flow", "run the seeded synthetic order flow through the engine (CPU only, no sockets)",
@@ -26,6 +30,12 @@ static const struct qsl_role roles[] = {
      qsl_role_publish_params, qsl_role_publish},
     {"subscribe", "receive market data on UDP: sequence tracking and the kernel's drop count",
      qsl_role_subscribe_params, qsl_role_subscribe},
+    {"gateway", "the TCP order gateway (epoll, or one connection at a time); SIGTERM ends it",
+     qsl_role_gateway_params, qsl_role_gateway},
+    {"load", "drive a gateway: N connections, pipelined, every reply verified, latency histogram",
+     qsl_role_load_params, qsl_role_load},
+    {"echo", "a trivial TCP server, one connection at a time: the raw round-trip baseline",
+     qsl_role_echo_params, qsl_role_echo},
 };
 
 const struct qsl_role *qsl_role_find(const char *name)
@@ -40,9 +50,14 @@ static void role_usage(FILE *f, const struct qsl_role *r)
 {
     fprintf(f, "  qsl-run %-10s %s\n", r->name, r->help);
     for (const struct qsl_role_param *p = r->params; p->name; p++) {
-        if (p->def_addr)
+        if (p->def_addr) {
             fprintf(f, "      %s=ADDR  %s (default %s)\n", p->name, p->help, p->def_addr);
-        else
+        } else if (p->choices) {
+            fprintf(f, "      %s=", p->name);
+            for (int i = 0; p->choices[i]; i++)
+                fprintf(f, "%s%s", i ? "|" : "", p->choices[i]);
+            fprintf(f, "  %s (default %s)\n", p->help, p->choices[p->def]);
+        } else
             fprintf(f, "      %s=N  %s (default %" PRIu64 ", %" PRIu64 "..%" PRIu64 ")\n", p->name,
                     p->help, p->def, p->min, p->max);
     }
@@ -83,6 +98,18 @@ int qsl_role_parse(const struct qsl_role_param *params, int argc, char **argv,
         if (k == n) {
             snprintf(err, cap, "unknown parameter '%.*s'", (int)klen, argv[i]);
             return -1;
+        }
+        if (params[k].choices) {
+            int w = 0;
+            while (params[k].choices[w] && strcmp(params[k].choices[w], eq + 1) != 0)
+                w++;
+            if (!params[k].choices[w]) {
+                snprintf(err, cap, "%s=%s: expected one of the words listed by --help",
+                         params[k].name, eq + 1);
+                return -1;
+            }
+            values[k].u = (uint64_t)w;
+            continue;
         }
         if (params[k].def_addr) {
             /* numeric only: a role never resolves a name into an unintended target */

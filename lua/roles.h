@@ -13,12 +13,14 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* A parameter is an integer in min..max, or (is_addr) a numeric IP address. */
+/* A parameter is an integer in min..max, a numeric IP address (def_addr set),
+ * or one of a list of words (choices set: the value is the word's index). */
 struct qsl_role_param {
     const char *name;
     uint64_t def, min, max;
     const char *help;
     const char *def_addr;       /* non-NULL: an address parameter with this default */
+    const char *const *choices; /* non-NULL: NULL-terminated words; def is an index */
 };
 
 union qsl_role_value {

@@ -10,7 +10,7 @@ static const struct { const char *name; Suite *(*make)(void); } suites[] = {
     {"wire", wire_suite},     {"book", book_suite},       {"engine", engine_suite},
     {"risk", risk_suite},     {"session", session_suite}, {"flow", flow_suite},
     {"strace", strace_suite}, {"procfs", procfs_suite},   {"hist", hist_suite},
-    {"sockopt", sockopt_suite}, {"feed", feed_suite},
+    {"sockopt", sockopt_suite}, {"feed", feed_suite},     {"gateway", gateway_suite},
 };
 
 int main(int argc, char **argv)

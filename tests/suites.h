@@ -15,5 +15,6 @@ Suite *procfs_suite(void);
 Suite *hist_suite(void);
 Suite *sockopt_suite(void);
 Suite *feed_suite(void);
+Suite *gateway_suite(void);
 
 #endif

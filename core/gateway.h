@@ -1,0 +1,53 @@
+/*
+ * gateway.h - the TCP order gateway around core/session.
+ *
+ * epoll mode: one event loop, non-blocking accept4, a session and a bounded
+ * output buffer per connection, writes flushed on EPOLLOUT, many clients at
+ * once. blocking mode: the original's one connection at a time, kept for
+ * side-by-side comparison. Both survive what clients and the kernel throw at
+ * a server: EINTR, ECONNABORTED, EMFILE/ENFILE (the pending connection is
+ * accepted and closed with a reserved descriptor, and serving goes on),
+ * peers that vanish mid-frame or mid-write (no SIGPIPE: MSG_NOSIGNAL),
+ * malformed frames (that connection closes), and a connection cap (excess
+ * connections are accepted and closed at once, counted as refused).
+ */
+#ifndef QSL_GATEWAY_H
+#define QSL_GATEWAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine.h"
+
+struct qsl_gateway_config {
+    int blocking;               /* 1: one connection at a time */
+    unsigned max_conns;         /* epoll: connections served at once */
+    size_t out_bytes;           /* per-connection output bound */
+    struct qsl_engine_config engine;
+};
+
+struct qsl_gateway_stats {
+    uint64_t connections, refused, emfile, active, active_max;
+    uint64_t closed_by_peer, closed_malformed, closed_unexpected, closed_output_limit,
+        closed_error, closed_at_stop;
+    uint64_t frames_in, frames_out, bytes_in, bytes_out;
+    uint64_t new_orders, cancels, heartbeats, fills;
+    uint64_t rejects[QSL_REJECT_COUNT];
+};
+
+void qsl_gateway_defaults(struct qsl_gateway_config *c);
+
+/* A listening TCP socket on a numeric address; *port 0 = the kernel picks,
+ * and *port is then the port granted. Returns the fd or -errno. */
+int qsl_gateway_listen(const char *host, uint16_t *port, int backlog);
+
+/*
+ * Serve until *stop becomes non-zero (a signal handler sets it; blocking
+ * calls are interrupted). Then: stop accepting, flush what is pending (up to
+ * a second), close everything. The listening socket stays the caller's.
+ * 0, or -errno for a set-up failure.
+ */
+int qsl_gateway_run(int listen_fd, const struct qsl_gateway_config *c,
+                    struct qsl_gateway_stats *st, volatile int *stop);
+
+#endif

@@ -1,0 +1,333 @@
+/*
+ * test_gateway.c - the epoll and blocking gateways over loopback, with the
+ * load driver and with hand-made hostile clients.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "gateway.h"
+#include "suites.h"
+#include "wire.h"
+
+struct server {
+    int lfd;
+    uint16_t port;
+    struct qsl_gateway_config c;
+    struct qsl_gateway_stats st;
+    volatile int stop;
+    int rc;
+    pthread_t th;
+};
+
+static void *serve(void *arg)
+{
+    struct server *s = arg;
+    s->rc = qsl_gateway_run(s->lfd, &s->c, &s->st, &s->stop);
+    return NULL;
+}
+
+static void start(struct server *s, int blocking, unsigned max_conns, size_t out_bytes)
+{
+    memset(s, 0, sizeof *s);
+    qsl_gateway_defaults(&s->c);
+    s->c.blocking = blocking;
+    s->c.max_conns = max_conns;
+    s->c.out_bytes = out_bytes;
+    s->c.engine.capacity = 1 << 16;
+    s->lfd = qsl_gateway_listen("127.0.0.1", &s->port, 1024);
+    ck_assert_int_ge(s->lfd, 0);
+    ck_assert_uint_gt(s->port, 0);
+    pthread_create(&s->th, NULL, serve, s);
+}
+
+static void finish(struct server *s)
+{
+    s->stop = 1;
+    if (s->c.blocking)      /* unblock accept() with a connection of our own */
+        close(socket(AF_INET, SOCK_STREAM, 0));
+    shutdown(s->lfd, SHUT_RDWR);
+    pthread_join(s->th, NULL);
+    close(s->lfd);
+    ck_assert_int_eq(s->rc, 0);
+}
+
+static int dial(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
+}
+
+static void load(struct server *s, int pattern, unsigned conns, unsigned depth, uint64_t requests,
+                 struct qsl_load_stats *st)
+{
+    struct qsl_load_config c;
+    qsl_load_defaults(&c);
+    ck_assert_int_eq(qsl_load_target(&c, "127.0.0.1", s->port), 0);
+    c.pattern = pattern;
+    c.connections = conns;
+    c.depth = depth;
+    c.requests = requests;
+    c.timeout_ms = 20000;
+    ck_assert_int_eq(qsl_load_run(&c, st, NULL), 0);
+    ck_assert_msg(st->errors == 0, "load error: %s", st->error);
+}
+
+/* Read exactly n bytes (or fail the test). */
+static void read_n(int fd, uint8_t *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = recv(fd, buf + got, n - got, 0);
+        ck_assert_msg(r > 0, "recv: %zd (%s) after %zu of %zu", r, strerror(errno), got, n);
+        got += (size_t)r;
+    }
+}
+
+static int closed_by_server(int fd)
+{
+    uint8_t b[256];
+    ssize_t r;
+    while ((r = recv(fd, b, sizeof b, 0)) > 0)
+        ;
+    return r == 0 || (r < 0 && errno == ECONNRESET);
+}
+
+static size_t heartbeat(uint8_t *b, uint64_t token)
+{
+    struct qsl_wire_msg m = {.type = QSL_WIRE_HEARTBEAT, .u.heartbeat.token = token};
+    return (size_t)qsl_wire_encode(&m, b, 64);
+}
+
+START_TEST(test_many_pipelined_clients_every_reply_checked)
+{
+    struct server s;
+    struct qsl_load_stats *st = malloc(sizeof *st);
+    start(&s, 0, 1024, 65536);
+    load(&s, QSL_LOAD_PERSISTENT, 32, 16, 100000, st);
+    ck_assert_uint_eq(st->completed, 100000);
+    /* every request answered once, plus each connection's final Heartbeat */
+    ck_assert_uint_eq(st->acks + st->rejects + st->heartbeat_acks, 100000 + 32);
+    ck_assert_uint_gt(st->fills, 1000);
+    finish(&s);
+    ck_assert_uint_eq(s.st.connections, 32);
+    ck_assert_uint_eq(s.st.active_max, 32);
+    ck_assert_uint_eq(s.st.frames_in, 100000 + 32);     /* + one final Heartbeat each */
+    ck_assert_uint_eq(s.st.fills, st->fills);
+    ck_assert_uint_eq(s.st.closed_by_peer, 32);
+    free(st);
+}
+END_TEST
+
+START_TEST(test_blocking_mode_serves_one_at_a_time)
+{
+    struct server s;
+    struct qsl_load_stats *st = malloc(sizeof *st);
+    start(&s, 1, 1, 65536);
+    load(&s, QSL_LOAD_PERSISTENT, 4, 4, 4000, st);
+    ck_assert_uint_eq(st->completed, 4000);
+    load(&s, QSL_LOAD_SHORT, 1, 1, 50, st);
+    ck_assert_uint_eq(st->connects, 50);
+    finish(&s);
+    ck_assert_uint_eq(s.st.active_max, 1);
+    ck_assert_uint_eq(s.st.connections, 54);
+    free(st);
+}
+END_TEST
+
+START_TEST(test_frames_split_across_writes)
+{
+    struct server s;
+    start(&s, 0, 16, 65536);
+    int fd = dial(s.port);
+    uint8_t req[64], reply[24];
+    size_t n = heartbeat(req, 0xabcdef);
+    for (size_t cut = 1; cut < n; cut++) {
+        ck_assert_int_eq(send(fd, req, cut, 0), (ssize_t)cut);
+        usleep(2000);           /* let the gateway see the first part alone */
+        ck_assert_int_eq(send(fd, req + cut, n - cut, 0), (ssize_t)(n - cut));
+        read_n(fd, reply, sizeof reply);
+        struct qsl_wire_msg m;
+        ck_assert_int_eq(qsl_wire_decode(reply, sizeof reply, &m, NULL), QSL_WIRE_OK);
+        ck_assert_int_eq(m.type, QSL_WIRE_HEARTBEAT_ACK);
+        ck_assert_uint_eq(m.u.heartbeat.token, 0xabcdef);
+    }
+    close(fd);
+    finish(&s);
+}
+END_TEST
+
+START_TEST(test_malformed_frame_closes_only_that_connection)
+{
+    struct server s;
+    start(&s, 0, 16, 65536);
+    int good = dial(s.port), bad = dial(s.port);
+    uint8_t req[64], reply[24];
+    size_t n = heartbeat(req, 1);
+    send(bad, req, n, 0);
+    read_n(bad, reply, sizeof reply);               /* a good frame first is answered */
+    qsl_be32_put(req + 4, 4097);                    /* then body_len 4097 */
+    send(bad, req, QSL_WIRE_HEADER_SIZE, 0);
+    ck_assert(closed_by_server(bad));
+    n = heartbeat(req, 2);
+    send(good, req, n, 0);                          /* the other connection goes on */
+    read_n(good, reply, sizeof reply);
+    close(good);
+    close(bad);
+    finish(&s);
+    ck_assert_uint_eq(s.st.closed_malformed, 1);
+}
+END_TEST
+
+START_TEST(test_peer_that_vanishes_mid_response)
+{
+    struct server s;
+    start(&s, 0, 16, 1 << 20);
+    /* a thousand heartbeats, then reset (SO_LINGER 0) without reading a byte */
+    int fd = dial(s.port);
+    uint8_t req[24 * 1000];
+    for (int i = 0; i < 1000; i++)
+        heartbeat(req + 24 * i, (uint64_t)i);
+    send(fd, req, sizeof req, 0);
+    struct linger lg = {1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(fd);
+    usleep(50000);
+    int again = dial(s.port);
+    uint8_t reply[24];
+    send(again, req, 24, 0);
+    read_n(again, reply, sizeof reply);             /* still serving */
+    close(again);
+    finish(&s);
+    ck_assert_uint_eq(s.st.connections, 2);
+}
+END_TEST
+
+START_TEST(test_connection_cap_refuses_the_excess)
+{
+    struct server s;
+    start(&s, 0, 4, 65536);
+    int fds[6];
+    for (int i = 0; i < 6; i++)
+        fds[i] = dial(s.port);
+    usleep(100000);
+    uint8_t req[64], reply[24];
+    size_t n = heartbeat(req, 5);
+    int served = 0, refused = 0;
+    for (int i = 0; i < 6; i++) {
+        send(fds[i], req, n, MSG_NOSIGNAL);
+        ssize_t r = recv(fds[i], reply, sizeof reply, MSG_WAITALL);
+        served += r == (ssize_t)sizeof reply;
+        refused += r <= 0;
+    }
+    ck_assert_int_eq(served, 4);
+    ck_assert_int_eq(refused, 2);
+    for (int i = 0; i < 6; i++)
+        close(fds[i]);
+    finish(&s);
+    ck_assert_uint_eq(s.st.refused, 2);
+    ck_assert_uint_eq(s.st.active_max, 4);
+}
+END_TEST
+
+START_TEST(test_client_that_never_reads_is_bounded)
+{
+    struct server s;
+    start(&s, 0, 16, 4096);
+    int fd = dial(s.port);
+    int small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    uint8_t req[24 * 512];
+    for (int i = 0; i < 512; i++)
+        heartbeat(req + 24 * i, (uint64_t)i);
+    /* send far more than the replies the gateway will hold, never reading */
+    for (int round = 0; round < 200; round++) {
+        struct pollfd p = {fd, POLLOUT, 0};
+        if (poll(&p, 1, 50) <= 0)
+            break;              /* the gateway stopped reading us: backpressure */
+        if (send(fd, req, sizeof req, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+            break;
+    }
+    int other = dial(s.port);
+    uint8_t reply[24];
+    send(other, req, 24, 0);
+    read_n(other, reply, sizeof reply);             /* others are served meanwhile */
+    close(other);
+    close(fd);
+    finish(&s);
+}
+END_TEST
+
+START_TEST(test_load_driver_catches_a_wrong_reply)
+{
+    /* an echo-like fake server answering every frame with a HeartbeatAck of token 0 */
+    uint16_t port = 0;
+    int lfd = qsl_gateway_listen("127.0.0.1", &port, 16);
+    ck_assert_int_ge(lfd, 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = accept(lfd, NULL, NULL);
+        uint8_t in[64], out[64];
+        size_t n = heartbeat(out, 0);
+        while (recv(fd, in, QSL_WIRE_HEADER_SIZE + 8, MSG_WAITALL) > 0)
+            send(fd, out, n, MSG_NOSIGNAL);
+        _exit(0);
+    }
+    struct qsl_load_config c;
+    qsl_load_defaults(&c);
+    qsl_load_target(&c, "127.0.0.1", port);
+    c.mix_rest = c.mix_cross = c.mix_cancel = 0;
+    c.mix_heartbeat = 100;
+    c.requests = 10;
+    c.timeout_ms = 2000;
+    struct qsl_load_stats *st = malloc(sizeof *st);
+    ck_assert_int_eq(qsl_load_run(&c, st, NULL), 0);
+    ck_assert_uint_gt(st->errors, 0);
+    ck_assert_ptr_nonnull(strstr(st->error, "expected the reply to a Heartbeat"));
+    free(st);
+    close(lfd);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+END_TEST
+
+START_TEST(test_listen_refuses_a_name)
+{
+    uint16_t port = 0;
+    ck_assert_int_eq(qsl_gateway_listen("localhost", &port, 16), -EINVAL);
+    ck_assert_int_eq(qsl_gateway_listen("0.0.0.0.1", &port, 16), -EINVAL);
+}
+END_TEST
+
+Suite *gateway_suite(void)
+{
+    Suite *s = suite_create("gateway");
+    TCase *tc = tcase_create("gateway");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_many_pipelined_clients_every_reply_checked);
+    tcase_add_test(tc, test_blocking_mode_serves_one_at_a_time);
+    tcase_add_test(tc, test_frames_split_across_writes);
+    tcase_add_test(tc, test_malformed_frame_closes_only_that_connection);
+    tcase_add_test(tc, test_peer_that_vanishes_mid_response);
+    tcase_add_test(tc, test_connection_cap_refuses_the_excess);
+    tcase_add_test(tc, test_client_that_never_reads_is_bounded);
+    tcase_add_test(tc, test_load_driver_catches_a_wrong_reply);
+    tcase_add_test(tc, test_listen_refuses_a_name);
+    suite_add_tcase(s, tc);
+    return s;
+}
