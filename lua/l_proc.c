@@ -471,14 +471,17 @@ static int l_spawn(lua_State *L)
     o.cpu = (int)luaL_optinteger(L, -1, -1);
     if (lua_getfield(L, 1, "env") == LUA_TTABLE) {
         int t = lua_gettop(L);
+        lua_newtable(L);            /* keeps the "K=V" strings alive until exec */
+        int anchor = t + 1;
         lua_pushnil(L);
         while (lua_next(L, t)) {
             if (nenv == 64 || lua_type(L, -2) != LUA_TSTRING)
                 return luaL_argerror(L, 1, "env must map at most 64 names to strings");
-            lua_pushfstring(L, "%s=%s", lua_tostring(L, -2), luaL_tolstring(L, -1, NULL));
-            env[nenv++] = lua_tostring(L, -1);
-            lua_rotate(L, t + 1, 3);    /* keep the string alive under the iteration keys */
-            lua_pop(L, 2);
+            const char *k = lua_tostring(L, -2);        /* a string key: no conversion */
+            const char *v = luaL_tolstring(L, -1, NULL);
+            env[nenv++] = lua_pushfstring(L, "%s=%s", k, v);
+            lua_rawseti(L, anchor, nenv);
+            lua_pop(L, 2);          /* the tolstring copy and the value; the key stays */
         }
     }
     env[nenv] = NULL;

@@ -21,6 +21,22 @@ int qsl_role_echo(const union qsl_role_value *v);
 
 static const char *const modes[] = {"epoll", "blocking", NULL};
 
+/* "UnknownOrder" -> "unknown_order": line keys are lower case */
+static void snake(const char *camel, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (const char *c = camel; *c && n + 2 < cap; c++) {
+        if (*c >= 'A' && *c <= 'Z') {
+            if (c != camel)
+                out[n++] = '_';
+            out[n++] = (char)(*c - 'A' + 'a');
+        } else {
+            out[n++] = *c;
+        }
+    }
+    out[n] = '\0';
+}
+
 /* ------------------------------------------------------------------ gateway */
 
 const struct qsl_role_param qsl_role_gateway_params[] = {
@@ -70,8 +86,9 @@ int qsl_role_gateway(const union qsl_role_value *v)
         rejects += st.rejects[r];
     char by_reason[512] = "";
     for (int r = 1; r < QSL_REJECT_COUNT; r++) {
-        char one[64];
-        snprintf(one, sizeof one, " reject_%s=%" PRIu64, qsl_wire_reject_name((unsigned)r), st.rejects[r]);
+        char one[64], key[40];
+        snake(qsl_wire_reject_name((unsigned)r), key, sizeof key);
+        snprintf(one, sizeof one, " reject_%s=%" PRIu64, key, st.rejects[r]);
         strncat(by_reason, one, sizeof by_reason - strlen(by_reason) - 1);
     }
     qsl_role_line("result",

@@ -35,6 +35,14 @@ check rcvbuf_burst rcvbuf_burst \
 check rcvbuf_burst rcvbuf_sweep \
     '#doc.results.sweep == 1 and #doc.results.trials >= 1 and #doc.results.unreconciled == 0' \
     mode=sweep sizes=0 sweep_orders=2000 sweep_steps=2 rate_min=200000
+check profile_gateway profile_gateway \
+    '#doc.results.pass1 == 1 and doc.results.strace.syscalls_per_order > 0 and #doc.results.syscalls > 3' \
+    requests=5000 strace_requests=2000 trials=1
+check profile_gateway profile_gateway '#doc.results.pass1 == 1 and doc.results.pass1[1].requests == 50' \
+    pattern=short round_trips=50 trials=1 strace=false
+check gateway_load gateway_load \
+    '#doc.results.cells == 4 and #doc.results.epoll_over_blocking == 2 and #doc.results.pingpong == 1' \
+    clients=1,4 requests=2000 trials=1 pingpong=500
 # a bad parameter: exit 1, a message naming it, and no artifact
 "$run" scenarios/engine_flow.lua "out=$out" orders=1000 trials=1 symbols=65 >/dev/null 2>"$out/bad.log"
 rc=$?

@@ -50,14 +50,19 @@ function M.start(role, params, opts)
 end
 
 -- finish(proc, role, {timeout=, numbers={...}, stop=true})
--- Waits for the result line, then for the exit (or stops it when stop=true).
+-- A role that ends by itself: waits for its result line, then its exit.
+-- stop=true, for a server that serves until told: stops it (TERM, grace,
+-- KILL), then reads the result line it printed on the way out.
 -- -> result fields, status | nil, message
 function M.finish(p, role, opts)
   opts = opts or {}
-  local res, err = p:line("result", opts.timeout or 30000)
-  local st = opts.stop and p:stop(opts.grace or 2000) or p:wait(opts.exit_timeout or 5000)
-  if not st then
-    st = p:stop(500)
+  local res, err, st
+  if opts.stop then
+    st = p:stop(opts.grace or 2000)
+    res, err = p:result()
+  else
+    res, err = p:line("result", opts.timeout or 30000)
+    st = p:wait(opts.exit_timeout or 5000) or p:stop(500)
   end
   if not res then return nil, ("%s: %s"):format(role, err) end
   if not st.exited or st.code ~= 0 then

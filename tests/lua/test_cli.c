@@ -101,6 +101,48 @@ START_TEST(test_version_list_and_unknown)
 }
 END_TEST
 
+/* A fake strace in PATH for each refusal case: _i picks the case. */
+START_TEST(test_profile_gateway_refusals)
+{
+    static const struct { const char *strace, *path_extra, *want; int code; } cases[] = {
+        /* no strace at all: skipped */
+        {NULL, "", "skipped: strace is not installed", 2},
+        /* strace cannot trace (ptrace denied): refused */
+        {"echo 'strace: ptrace(PTRACE_TRACEME, ...): Operation not permitted' >&2; exit 1", ":/usr/bin:/bin",
+         "refused, no artifact written", 3},
+        /* strace runs the program but writes no summary: refused */
+        {"while [ \"$1\" != -o ]; do shift; done; shift 2; exec \"$@\"", ":/usr/bin:/bin",
+         "no usable summary", 3},
+        /* the traced gateway dies under load: refused */
+        {"while [ \"$1\" != -o ]; do shift; done; shift 2; \"$@\" & sleep 0.3; kill -9 $!; wait; exit 0",
+         ":/usr/bin:/bin", "refused, no artifact written", 3},
+    };
+    lua_pushstring(L, cases[_i].strace ? cases[_i].strace : "");
+    lua_setglobal(L, "FAKE");
+    lua_pushstring(L, cases[_i].path_extra);
+    lua_setglobal(L, "PATH_EXTRA");
+    lua_pushstring(L, cases[_i].want);
+    lua_setglobal(L, "WANT");
+    lua_pushinteger(L, cases[_i].code);
+    lua_setglobal(L, "CODE");
+    run_ok("local qsl = require 'qsl'\n"
+           "local dir = os.tmpname(); os.remove(dir); assert(os.execute('mkdir ' .. dir))\n"
+           "if FAKE ~= '' then\n"
+           "  local f = assert(io.open(dir .. '/strace', 'w')); f:write('#!/bin/sh\\n' .. FAKE .. '\\n'); f:close()\n"
+           "  assert(os.execute('chmod +x ' .. dir .. '/strace'))\n"
+           "end\n"
+           "local p <close> = assert(qsl.proc.spawn{argv = {QSL_RUN, 'scenarios/profile_gateway.lua',\n"
+           "  'out=' .. dir, 'requests=3000', 'strace_requests=200000', 'trials=1'},\n"
+           "  env = {PATH = dir .. PATH_EXTRA}})\n"
+           "local st = assert(p:wait(60000))\n"
+           "local h = io.popen('ls -A ' .. dir); local files = h:read('a'); h:close()\n"
+           "os.execute('rm -rf ' .. dir)\n"
+           "assert(st.code == CODE, 'exit ' .. tostring(st.code) .. ': ' .. p:errors())\n"
+           "assert(p:errors():find(WANT, 1, true), p:errors())\n"
+           "assert(not files:find('profile_gateway', 1, true), 'an artifact was written: ' .. files)\n");
+}
+END_TEST
+
 Suite *cli_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -112,6 +154,7 @@ Suite *cli_suite(void)
     tcase_add_test(tc, test_scenario_parameters_from_the_command_line);
     tcase_add_loop_test(tc, test_interrupt_exits_128_plus_signal_and_leaves_no_child, 0, 2);
     tcase_add_test(tc, test_version_list_and_unknown);
+    tcase_add_loop_test(tc, test_profile_gateway_refusals, 0, 4);
     suite_add_tcase(s, tc);
     return s;
 }
