@@ -45,7 +45,7 @@ LTEST_BIN := $(BUILD)/check_lua
 BENCH_BIN := $(BUILD)/bench_engine
 STARTUP_BIN := $(BUILD)/bench_startup
 
-.PHONY: all deps check asan bench demo install clean help
+.PHONY: all deps check asan bench demo fuzz fuzz-bins install clean help
 
 all: deps $(CORE_LIB) $(QSL_RUN) $(BENCH_BIN) $(STARTUP_BIN)
 
@@ -55,7 +55,8 @@ help:
 	@echo "  make deps     install the packages in vendor/packages.txt that are missing"
 	@echo "  make check    build and run every test suite (Check)"
 	@echo "  make asan     the whole test suite under AddressSanitizer + UBSan"
-	@echo "  make bench    engine benchmarks: ns/op min/median/max, instructions/order"
+	@echo "  make bench    benchmarks: engine ns/op + instructions, feed vs raw send, gateway vs echo, start-up"
+	@echo "  make fuzz     libFuzzer targets (clang, ASan+UBSan), FUZZ_SECONDS each (default 30)"
 	@echo "  make demo     build and run the main end-to-end job"
 	@echo "  make install  install into \$$(DESTDIR)\$$(PREFIX) (PREFIX=$(PREFIX))"
 	@echo "  make clean    remove build outputs"
@@ -124,6 +125,24 @@ demo: deps
 	@$(MAKE) --no-print-directory $(QSL_RUN)
 	@mkdir -p results
 	$(QSL_RUN) scenarios/rcvbuf_burst.lua
+
+FUZZ_TARGETS := wire session feed strace procfs params
+FUZZ_SECONDS ?= 30
+
+# libFuzzer: objects instrumented with fuzzer-no-link, targets linked with the fuzzer main
+fuzz: deps
+	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang OPT=-O1 \
+	    SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" fuzz-bins
+	sh tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS)
+
+fuzz-bins: $(FUZZ_TARGETS:%=$(BUILD)/fuzz_%)
+
+$(BUILD)/fuzzobj/%.o: tests/fuzz/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Ilua $(LUA_CFLAGS) -c $< -o $@
+
+$(BUILD)/fuzz_%: $(BUILD)/fuzzobj/fuzz_%.o $(LUA_OBJ) $(CORE_LIB)
+	$(CC) -fsanitize=fuzzer,address,undefined $(LDFLAGS) -o $@ $^ $(LUA_LIBS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/qsl \

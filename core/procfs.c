@@ -52,10 +52,19 @@ static int scan_i64(const char **p, const char *end, int64_t *v)
     return 0;
 }
 
+/* /proc text never holds a NUL byte; one would hide the rest of a field from
+ * every string function downstream (found by fuzz_procfs) */
+static int has_nul(const char *text, size_t len)
+{
+    return memchr(text, '\0', len) != NULL;
+}
+
 /* ------------------------------------------------------------------ stat */
 
 int qsl_procfs_parse_stat(const char *text, size_t len, struct qsl_proc_stat *out)
 {
+    if (has_nul(text, len))
+        return -EINVAL;
     const char *end = text + len;
     const char *open = memchr(text, '(', len);
     const char *close = NULL;
@@ -119,6 +128,8 @@ int qsl_procfs_parse_stat(const char *text, size_t len, struct qsl_proc_stat *ou
 int qsl_procfs_parse_schedstat(const char *text, size_t len, struct qsl_proc_schedstat *out)
 {
     const char *p = text, *end = text + len;
+    if (has_nul(text, len))
+        return -EINVAL;
     if (scan_u64(&p, end, &out->cpu_ns) || scan_u64(&p, end, &out->wait_ns) ||
         scan_u64(&p, end, &out->timeslices))
         return -EINVAL;
@@ -133,6 +144,8 @@ int qsl_procfs_parse_kv(const char *text, size_t len, qsl_procfs_kv_fn fn, void 
 {
     const char *p = text, *end = text + len;
     char key[128], value[512];
+    if (has_nul(text, len))
+        return -EINVAL;
     while (p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
         if (!eol)
@@ -188,6 +201,8 @@ static const char *line_end(const char *p, const char *end)
 int qsl_procfs_parse_snmp(const char *text, size_t len, qsl_procfs_counter_fn fn, void *ctx)
 {
     const char *p = text, *end = text + len;
+    if (has_nul(text, len))
+        return -EINVAL;
     while (p < end) {
         const char *h = p, *he = line_end(h, end);
         if (he == h) {
@@ -199,8 +214,8 @@ int qsl_procfs_parse_snmp(const char *text, size_t len, qsl_procfs_counter_fn fn
         const char *v = he + 1, *ve = line_end(v, end);
         char hp[64], vp[64], name[128], num[32];
         if (!next_word(&h, he, hp, sizeof hp) || !next_word(&v, ve, vp, sizeof vp) ||
-            strcmp(hp, vp) != 0 || hp[strlen(hp) - 1] != ':')
-            return -EINVAL;
+            strcmp(hp, vp) != 0 || strlen(hp) < 2 || hp[strlen(hp) - 1] != ':')
+            return -EINVAL;             /* "Proto:" with a name before the colon */
         hp[strlen(hp) - 1] = '\0';
         for (;;) {
             int has_name = next_word(&h, he, name, sizeof name);

@@ -161,6 +161,26 @@ START_TEST(test_fd_count_and_read_limits)
 }
 END_TEST
 
+/* found by fuzz_procfs: a NUL inside a line made an empty key */
+START_TEST(test_nul_bytes_are_not_proc_text)
+{
+    static const char kv[] = "\0\0Ip:\0\0 1\n";
+    int seen = 0;
+    ck_assert_int_eq(qsl_procfs_parse_kv(kv, sizeof kv - 1, count_kv, &seen), -EINVAL);
+    struct snmp_probe p = {0};
+    static const char snmp[] = "Udp: A\0B\nUdp: 1\n";
+    ck_assert_int_eq(qsl_procfs_parse_snmp(snmp, sizeof snmp - 1, snmp_cb, &p), -EINVAL);
+    /* and a protocol with no name: ":" alone (fuzz_procfs again) */
+    static const char noname[] = ": A\n: 1\n";
+    ck_assert_int_eq(qsl_procfs_parse_snmp(noname, sizeof noname - 1, snmp_cb, &p), -EINVAL);
+    struct qsl_proc_stat st;
+    static const char stat[] = "1 (a\0b)" TAIL;
+    ck_assert_int_eq(qsl_procfs_parse_stat(stat, sizeof stat - 1, &st), -EINVAL);
+    struct qsl_proc_schedstat ss;
+    ck_assert_int_eq(qsl_procfs_parse_schedstat("1 2 3\0", 6, &ss), -EINVAL);
+}
+END_TEST
+
 Suite *procfs_suite(void)
 {
     Suite *s = suite_create("procfs");
@@ -174,6 +194,7 @@ Suite *procfs_suite(void)
     tcase_add_test(tc, test_real_snmp_has_udp_counters);
     tcase_add_test(tc, test_sysctl_by_dotted_name_only);
     tcase_add_test(tc, test_fd_count_and_read_limits);
+    tcase_add_test(tc, test_nul_bytes_are_not_proc_text);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,46 @@
+/* fuzz_session.c - the framer fed arbitrary bytes in arbitrary chunkings: never
+ * past its buffers, never past the output bound, and chunking never changes
+ * the replies. The first byte picks the chunk size, the second the bound. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "session.h"
+
+static size_t feed_all(const uint8_t *d, size_t n, size_t chunk, size_t cap, uint8_t *out)
+{
+    struct qsl_engine_config c;
+    qsl_engine_config_defaults(&c);
+    c.capacity = 256;
+    struct qsl_engine e;
+    if (qsl_engine_init(&e, &c) != 0)
+        abort();
+    struct qsl_session s;
+    qsl_session_init(&s, &e);
+    struct qsl_session_out o = {out, 0, cap};
+    for (size_t pos = 0; pos < n && !qsl_session_closed(&s); pos += chunk) {
+        size_t k = n - pos < chunk ? n - pos : chunk;
+        size_t used = qsl_session_feed(&s, d + pos, k, &o);
+        if (used > k || o.len > o.cap)
+            abort();
+    }
+    qsl_engine_free(&e);
+    return o.len;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
+int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
+{
+    if (n < 2)
+        return 0;
+    size_t chunk = (size_t)d[0] % 64 + 1, cap = (size_t)d[1] * 64 + 64;
+    d += 2;
+    n -= 2;
+    uint8_t *a = malloc(cap), *b = malloc(cap);
+    size_t la = feed_all(d, n, chunk, cap, a);
+    size_t lb = feed_all(d, n, n ? n : 1, cap, b);
+    if (la != lb || memcmp(a, b, la) != 0)
+        abort();
+    free(a);
+    free(b);
+    return 0;
+}
