@@ -152,6 +152,8 @@ static int run_blocking(int lfd, struct qsl_engine *e, const struct qsl_gateway_
     }
     int fl = fcntl(lfd, F_GETFL);
     fcntl(lfd, F_SETFL, fl & ~O_NONBLOCK);
+    if (c->on_ready)
+        c->on_ready(c->ready_ctx);
     while (!*stop) {
         int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0) {
@@ -298,19 +300,25 @@ static void conn_writable(struct loop *l, struct conn *k)
     }
 }
 
-/* Out of descriptors: accept the pending connection on the reserved one and close it. */
-static void shed_one(struct loop *l)
+/*
+ * Out of descriptors: accept the pending connection on the reserved one and
+ * close it, so the client hears a close instead of hanging in the backlog.
+ * Returns 1 if one was shed; 0 when none was pending - accept4 reports EMFILE
+ * before it looks at the queue, so EMFILE alone does not mean a client waits.
+ */
+static int shed_one(struct loop *l)
 {
     l->st->emfile++;
-    if (l->reserve >= 0) {
-        close(l->reserve);
-        int fd = accept4(l->lfd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd >= 0) {
-            close(fd);
-            l->st->refused++;
-        }
-        l->reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (l->reserve < 0)
+        return 0;
+    close(l->reserve);
+    int fd = accept4(l->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd >= 0) {
+        close(fd);
+        l->st->refused++;
     }
+    l->reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    return fd >= 0;
 }
 
 static void accept_all(struct loop *l)
@@ -321,10 +329,9 @@ static void accept_all(struct loop *l)
             if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
                 continue;
             if (errno == EMFILE || errno == ENFILE) {
-                shed_one(l);
-                if (l->reserve < 0)
-                    return;     /* could not even shed: try again on the next event */
-                continue;
+                if (shed_one(l))
+                    continue;
+                return;         /* nothing pending, or nothing to shed with */
             }
             return;             /* EAGAIN: accepted everything pending */
         }
@@ -412,6 +419,8 @@ static int run_epoll(int lfd, struct qsl_engine *e, const struct qsl_gateway_con
         rc = -errno;
         goto out;
     }
+    if (c->on_ready)
+        c->on_ready(c->ready_ctx);
     struct epoll_event evs[256];
     while (!*stop) {
         int n = epoll_wait(l.ep, evs, 256, 100);

@@ -24,6 +24,9 @@ struct qsl_gateway_config {
     unsigned max_conns;         /* epoll: connections served at once */
     size_t out_bytes;           /* per-connection output bound */
     struct qsl_engine_config engine;
+    /* called once everything is allocated and the loop is about to serve */
+    void (*on_ready)(void *ctx);
+    void *ready_ctx;
 };
 
 struct qsl_gateway_stats {

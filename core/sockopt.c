@@ -42,6 +42,8 @@ static const struct qsl_sockopt table[] = {
     {"zerocopy", SOL_SOCKET, SO_ZEROCOPY, SO_ZEROCOPY, 0},
     {"type", SOL_SOCKET, SO_TYPE, SO_TYPE, QSL_SOCKOPT_READONLY},
     {"error", SOL_SOCKET, SO_ERROR, SO_ERROR, QSL_SOCKOPT_READONLY},
+    /* linger 0: close() resets the connection (RST) instead of a FIN */
+    {"linger", SOL_SOCKET, SO_LINGER, SO_LINGER, QSL_SOCKOPT_LINGER},
     {"nodelay", IPPROTO_TCP, TCP_NODELAY, TCP_NODELAY, QSL_SOCKOPT_TCP},
     {"quickack", IPPROTO_TCP, TCP_QUICKACK, TCP_QUICKACK, QSL_SOCKOPT_TCP},
     {"cork", IPPROTO_TCP, TCP_CORK, TCP_CORK, QSL_SOCKOPT_TCP},
@@ -64,11 +66,23 @@ int qsl_sockopt_set(int fd, const struct qsl_sockopt *o, int value)
 {
     if (o->flags & QSL_SOCKOPT_READONLY)
         return -EINVAL;
+    if (o->flags & QSL_SOCKOPT_LINGER) {
+        struct linger l = {value >= 0, value >= 0 ? value : 0};
+        return setsockopt(fd, o->level, o->optname, &l, sizeof l) == 0 ? 0 : -errno;
+    }
     return setsockopt(fd, o->level, o->optname, &value, sizeof value) == 0 ? 0 : -errno;
 }
 
 int qsl_sockopt_get(int fd, const struct qsl_sockopt *o, int *value)
 {
+    if (o->flags & QSL_SOCKOPT_LINGER) {
+        struct linger l;
+        socklen_t llen = sizeof l;
+        if (getsockopt(fd, o->level, o->get_optname, &l, &llen) != 0)
+            return -errno;
+        *value = l.l_onoff ? l.l_linger : -1;
+        return 0;
+    }
     socklen_t len = sizeof *value;
     *value = 0;
     return getsockopt(fd, o->level, o->get_optname, value, &len) == 0 ? 0 : -errno;

@@ -20,6 +20,7 @@ struct qsl_sockopt {
 
 #define QSL_SOCKOPT_READONLY 1u
 #define QSL_SOCKOPT_TCP 2u      /* meaningful on TCP sockets only */
+#define QSL_SOCKOPT_LINGER 4u   /* struct linger: value = seconds, or -1 for off */
 
 /* The option called name, or NULL. */
 const struct qsl_sockopt *qsl_sockopt_find(const char *name);

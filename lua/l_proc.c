@@ -389,6 +389,15 @@ static void child(const struct spawn_opts *o, int out_w, int err_fd, int report,
     int devnull = open("/dev/null", O_RDONLY);
     if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out_w, 1) < 0 || dup2(err_fd, 2) < 0)
         child_fail(report, STAGE_SETUP);
+    /* nothing else crosses exec: descriptors qsl-run inherited without
+     * O_CLOEXEC would otherwise leak into every child (and into its fd count) */
+    if (report != 3) {
+        if (dup2(report, 3) < 0)
+            child_fail(report, STAGE_SETUP);
+        report = 3;
+    }
+    fcntl(report, F_SETFD, FD_CLOEXEC);     /* open until exec, to report a failure */
+    close_range(4, ~0u, 0);
     if (o->netns && unshare(CLONE_NEWNET) != 0)
         child_fail(report, STAGE_NETNS);
     if (o->netns && loopback_up() != 0)

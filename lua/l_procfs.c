@@ -2,7 +2,9 @@
  * l_procfs.c - qsl.procfs: /proc readings for a pid, /proc/net/snmp, sysctls.
  * A missing or unreadable file is nil, message, errno: a process may be gone.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +122,34 @@ static int l_fd_count(lua_State *L)
     return 1;
 }
 
+/* fds(pid) -> {[fd] = "socket:[123]", ...}: what each descriptor points at */
+static int l_fds(lua_State *L)
+{
+    pid_t pid = check_pid(L, 1);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return fail(L, -errno, path);
+    lua_newtable(L);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char *end;
+        long fd = strtol(e->d_name, &end, 10);
+        if (*end || e->d_name[0] == '.' || (pid == getpid() && fd == dirfd(d)))
+            continue;
+        char link[PATH_MAX + 64], target[PATH_MAX];
+        snprintf(link, sizeof link, "%s/%s", path, e->d_name);
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        if (n < 0)
+            continue;           /* closed while we looked */
+        lua_pushlstring(L, target, (size_t)n);
+        lua_rawseti(L, -2, fd);
+    }
+    closedir(d);
+    return 1;
+}
+
 static int counter_to_table(void *ctx, const char *proto, const char *name, int64_t value)
 {
     lua_State *L = ctx;
@@ -176,7 +206,8 @@ int luaopen_qsl_procfs(lua_State *L)
 {
     static const luaL_Reg funcs[] = {
         {"stat", l_stat},         {"status", l_status}, {"schedstat", l_schedstat},
-        {"fd_count", l_fd_count}, {"snmp", l_snmp},     {"sysctl", l_sysctl},
+        {"fd_count", l_fd_count}, {"fds", l_fds},       {"snmp", l_snmp},
+        {"sysctl", l_sysctl},
         {"clock_ticks", l_clock_ticks}, {"read", l_read}, {NULL, NULL},
     };
     luaL_newlib(L, funcs);

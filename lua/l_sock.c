@@ -152,9 +152,10 @@ static int l_send(lua_State *L)
     struct sock *s = check_sock(L, 1);
     size_t len;
     const char *data = luaL_checklstring(L, 2, &len);
+    int flags = MSG_NOSIGNAL | (lua_toboolean(L, 3) ? MSG_DONTWAIT : 0);
     ssize_t n;
     do
-        n = send(s->fd, data, len, MSG_NOSIGNAL);
+        n = send(s->fd, data, len, flags);
     while (n < 0 && errno == EINTR);
     if (n < 0)
         return luaL_fileresult(L, 0, "send");

@@ -53,6 +53,20 @@ const struct qsl_role_param qsl_role_gateway_params[] = {
     {NULL, 0, 0, 0, NULL, NULL, NULL},
 };
 
+struct ready_line {
+    uint16_t port;
+    const char *mode;
+    unsigned max_conns;
+};
+
+/* Printed from inside the gateway, once it serves: a parent counting its
+ * descriptors from here on sees the server as it will stay. */
+static void print_ready(void *ctx)
+{
+    const struct ready_line *r = ctx;
+    qsl_role_line("ready", "port=%u mode=%s max_conns=%u", r->port, r->mode, r->max_conns);
+}
+
 int qsl_role_gateway(const union qsl_role_value *v)
 {
     static volatile int stop;
@@ -72,8 +86,10 @@ int qsl_role_gateway(const union qsl_role_value *v)
     c.engine.capacity = (uint32_t)v[7].u;
     c.engine.risk.max_quantity = (uint32_t)v[8].u;
     c.engine.risk.max_notional = v[9].u;
+    struct ready_line rl = {port, modes[c.blocking], c.max_conns};
+    c.on_ready = print_ready;
+    c.ready_ctx = &rl;
     qsl_role_stop_on_signals(&stop);
-    qsl_role_line("ready", "port=%u mode=%s max_conns=%u", port, modes[c.blocking], c.max_conns);
     struct qsl_gateway_stats st;
     int rc = qsl_gateway_run(lfd, &c, &st, &stop);
     close(lfd);

@@ -32,6 +32,8 @@ local s = scenario.new{
     { name = "mode", type = "enum", values = { "epoll", "blocking" }, default = "epoll", help = "gateway mode" },
     { name = "trials", type = "integer", default = 3, min = 1, max = 100, help = "pass 1 trials" },
     { name = "strace", type = "boolean", default = true, help = "run pass 2 (the syscall mix under strace)" },
+    { name = "port", type = "integer", default = 0, min = 0, max = 65535,
+      help = "gateway port; 0: the kernel picks one (no collisions)" },
   },
 }
 local p = s:parse(arg)
@@ -71,7 +73,7 @@ end
 
 -- Pass 1: one trial. -> row | nil, why
 local function pass1()
-  local gw <close>, ready = roles.start("gateway", { mode = p.mode }, { numbers = { "port" } })
+  local gw <close>, ready = roles.start("gateway", { mode = p.mode, port = p.port }, { numbers = { "port" } })
   if not gw then return nil, ready end
   local before, berr = snapshot(gw.pid)
   if not before then return nil, "gateway /proc before the load: " .. berr end
@@ -113,7 +115,7 @@ end
 local syscalls, per_order, strace_row = {}, nil, nil
 local function pass2()
   local out = os.tmpname()
-  local gw <close>, ready = roles.start("gateway", { mode = p.mode },
+  local gw <close>, ready = roles.start("gateway", { mode = p.mode, port = p.port },
     { wrap = { "strace", "-f", "-c", "-o", out }, numbers = { "port", "pid" }, ready_timeout = 10000 })
   if not gw then os.remove(out); return nil, ready end
   local ld <close>, lerr = roles.start("load", load_params(ready.port,

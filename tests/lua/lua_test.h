@@ -25,5 +25,6 @@ Suite *procfs_lua_suite(void);
 Suite *bindings_suite(void);
 Suite *scenario_suite(void);
 Suite *cli_suite(void);
+Suite *faults_suite(void);
 
 #endif
