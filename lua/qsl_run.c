@@ -43,13 +43,13 @@ static int is_dir(const char *path)
  * PREFIX/share/qsl/<rel>). Never the current directory. */
 static const char *tree_dir(const char *rel, char *out, size_t cap)
 {
-    static const char *const where[] = {"%s/../%s", "%s/../../%s", "%s/../share/qsl/%s"};
+    static const char *const where[] = {"..", "../..", "../share/qsl"};
     char exe[PATH_MAX];
     snprintf(exe, sizeof exe, "%s", qsl_host_exe());
     const char *bin = dirname(exe);
     for (size_t i = 0; i < sizeof where / sizeof where[0]; i++) {
         char qsl_mark[PATH_MAX + 32];
-        snprintf(out, cap, where[i], bin, rel);
+        snprintf(out, cap, "%s/%s/%s", bin, where[i], rel);
         /* lua/ must be qsl's own: it holds qsl/scenario.lua */
         snprintf(qsl_mark, sizeof qsl_mark, "%s/qsl", out);
         if (is_dir(out) && (strcmp(rel, "lua") != 0 || is_dir(qsl_mark)))
