@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "sockopt.h"
 #include "wire.h"
 
 enum kind { K_REST, K_CROSS, K_CANCEL, K_HEARTBEAT, K_SENTINEL, K_ECHO };
@@ -100,22 +101,7 @@ void qsl_load_defaults(struct qsl_load_config *c)
 
 int qsl_load_target(struct qsl_load_config *c, const char *host, uint16_t port)
 {
-    memset(&c->addr, 0, sizeof c->addr);
-    struct sockaddr_in *a4 = (struct sockaddr_in *)&c->addr;
-    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&c->addr;
-    if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
-        a4->sin_family = AF_INET;
-        a4->sin_port = htons(port);
-        c->addrlen = sizeof *a4;
-        return 0;
-    }
-    if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
-        a6->sin6_family = AF_INET6;
-        a6->sin6_port = htons(port);
-        c->addrlen = sizeof *a6;
-        return 0;
-    }
-    return -EINVAL;
+    return qsl_sockopt_addr(host, port, &c->addr, &c->addrlen);
 }
 
 static uint64_t rnd(struct lconn *k)

@@ -17,6 +17,7 @@
 
 #include "gateway.h"
 #include "session.h"
+#include "sockopt.h"
 
 #define READ_CHUNK 65536
 
@@ -31,21 +32,9 @@ void qsl_gateway_defaults(struct qsl_gateway_config *c)
 int qsl_gateway_listen(const char *host, uint16_t *port, int backlog)
 {
     struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof ss);
     socklen_t len;
-    struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
-    if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
-        a4->sin_family = AF_INET;
-        a4->sin_port = htons(*port);
-        len = sizeof *a4;
-    } else if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
-        a6->sin6_family = AF_INET6;
-        a6->sin6_port = htons(*port);
-        len = sizeof *a6;
-    } else {
+    if (qsl_sockopt_addr(host, *port, &ss, &len) != 0)
         return -EINVAL;         /* numeric only: never a silent fallback to a wildcard */
-    }
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
@@ -57,7 +46,8 @@ int qsl_gateway_listen(const char *host, uint16_t *port, int backlog)
         close(fd);
         return -e;
     }
-    *port = ntohs(ss.ss_family == AF_INET6 ? a6->sin6_port : a4->sin_port);
+    *port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                           : ((struct sockaddr_in *)&ss)->sin_port);
     return fd;
 }
 

@@ -10,6 +10,7 @@
 #define QSL_SOCKOPT_H
 
 #include <stdint.h>
+#include <sys/socket.h>
 
 struct qsl_sockopt {
     const char *name;           /* qsl's name: "rcvbuf", "nodelay", ... */
@@ -31,6 +32,13 @@ const struct qsl_sockopt *qsl_sockopt_at(unsigned i);
 int qsl_sockopt_set(int fd, const struct qsl_sockopt *o, int value);
 /* Read an integer option back (what the kernel granted). */
 int qsl_sockopt_get(int fd, const struct qsl_sockopt *o, int *value);
+
+/*
+ * A numeric IPv4 or IPv6 literal and a port as a socket address. Names are
+ * refused (-EINVAL): qsl never resolves its way to a host it did not mean.
+ */
+int qsl_sockopt_addr(const char *host, uint16_t port, struct sockaddr_storage *ss,
+                     socklen_t *len);
 
 /* The kernel's count of datagrams dropped on this socket (SO_MEMINFO,
  * SK_MEMINFO_DROPS): every drop, including those after the last datagram

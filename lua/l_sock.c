@@ -35,27 +35,17 @@ static struct sock *check_sock(lua_State *L, int idx)
     return s;
 }
 
-/* "127.0.0.1", port -> sockaddr; 0, or a raised argument error. */
+/* "127.0.0.1", port -> sockaddr of the socket's family, or a raised argument error. */
 static socklen_t check_addr(lua_State *L, int idx, int family, struct sockaddr_storage *ss)
 {
     const char *host = luaL_checkstring(L, idx);
     lua_Integer port = luaL_checkinteger(L, idx + 1);
     luaL_argcheck(L, port >= 0 && port <= 65535, idx + 1, "port out of range 0..65535");
-    memset(ss, 0, sizeof *ss);
-    if (family == AF_INET6) {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons((uint16_t)port);
-        luaL_argcheck(L, inet_pton(AF_INET6, host, &a->sin6_addr) == 1, idx,
-                      "not a numeric IPv6 address");
-        return sizeof *a;
-    }
-    struct sockaddr_in *a = (struct sockaddr_in *)ss;
-    a->sin_family = AF_INET;
-    a->sin_port = htons((uint16_t)port);
-    luaL_argcheck(L, inet_pton(AF_INET, host, &a->sin_addr) == 1, idx,
-                  "not a numeric IPv4 address");
-    return sizeof *a;
+    socklen_t len;
+    int ok = qsl_sockopt_addr(host, (uint16_t)port, ss, &len) == 0 && ss->ss_family == family;
+    luaL_argcheck(L, ok, idx, family == AF_INET6 ? "not a numeric IPv6 address"
+                                                 : "not a numeric IPv4 address");
+    return len;
 }
 
 static int open_sock(lua_State *L, int type)

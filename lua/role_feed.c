@@ -20,22 +20,12 @@
 
 /* ------------------------------------------------------------------ addresses */
 
+/* qsl_role_parse admits numeric literals only, so this cannot fail */
 static socklen_t make_addr(const char *host, uint16_t port, struct sockaddr_storage *ss)
 {
-    memset(ss, 0, sizeof *ss);
-    struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
-    if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
-        a4->sin_family = AF_INET;
-        a4->sin_port = htons(port);
-        return sizeof *a4;
-    }
-    if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
-        a6->sin6_family = AF_INET6;
-        a6->sin6_port = htons(port);
-        return sizeof *a6;
-    }
-    return 0;       /* qsl_role_parse admits numeric literals only */
+    socklen_t len = 0;
+    qsl_sockopt_addr(host, port, ss, &len);
+    return len;
 }
 
 static int fail(const char *role, const char *what)
