@@ -24,6 +24,7 @@ local s = scenario.new{
     { name = "trials", type = "integer", default = 3, min = 1, max = 100, help = "trials per cell" },
     { name = "pingpong", type = "integer", default = 20000, min = 0, max = 10000000,
       help = "round trips of the ping-pong comparison (0: skip it)" },
+    { name = "pin", type = "boolean", default = false, help = "pin the server to CPU 0 and the load driver to CPU 1" },
   },
 }
 local p = s:parse(arg)
@@ -39,10 +40,11 @@ local LOAD_NUMBERS = { "completed", "throughput", "p50_ns", "p90_ns", "p99_ns", 
 
 -- One run of the load driver against a fresh server role. -> load result | nil, why
 local function run(server, server_params, load_params)
-  local srv <close>, ready = roles.start(server, server_params, { numbers = { "port" } })
+  local srv <close>, ready = roles.start(server, server_params,
+    { numbers = { "port" }, cpu = p.pin and 0 or nil })
   if not srv then return nil, ready end
   load_params.port = ready.port
-  local ld <close>, lerr = roles.start("load", load_params)
+  local ld <close>, lerr = roles.start("load", load_params, { cpu = p.pin and 1 or nil })
   if not ld then return nil, lerr end
   local lr, err = roles.finish(ld, "load", { timeout = 600000, numbers = LOAD_NUMBERS })
   if not lr then return nil, err end

@@ -34,6 +34,7 @@ local s = scenario.new{
     { name = "strace", type = "boolean", default = true, help = "run pass 2 (the syscall mix under strace)" },
     { name = "port", type = "integer", default = 0, min = 0, max = 65535,
       help = "gateway port; 0: the kernel picks one (no collisions)" },
+    { name = "pin", type = "boolean", default = false, help = "pin the gateway to CPU 0 and the load driver to CPU 1" },
   },
 }
 local p = s:parse(arg)
@@ -73,11 +74,12 @@ end
 
 -- Pass 1: one trial. -> row | nil, why
 local function pass1()
-  local gw <close>, ready = roles.start("gateway", { mode = p.mode, port = p.port }, { numbers = { "port" } })
+  local gw <close>, ready = roles.start("gateway", { mode = p.mode, port = p.port },
+    { numbers = { "port" }, cpu = p.pin and 0 or nil })
   if not gw then return nil, ready end
   local before, berr = snapshot(gw.pid)
   if not before then return nil, "gateway /proc before the load: " .. berr end
-  local ld <close>, lerr = roles.start("load", load_params(ready.port, p.requests))
+  local ld <close>, lerr = roles.start("load", load_params(ready.port, p.requests), { cpu = p.pin and 1 or nil })
   if not ld then return nil, lerr end
   local lr, lerr2 = roles.finish(ld, "load", { timeout = 120000, numbers = LOAD_NUMBERS })
   if not lr then return nil, lerr2 end

@@ -306,6 +306,85 @@ START_TEST(test_load_driver_catches_a_wrong_reply)
 }
 END_TEST
 
+struct load_thread {
+    struct server *s;
+    struct qsl_load_stats st;
+    pthread_t th;
+};
+
+static void *load_main(void *arg)
+{
+    struct load_thread *t = arg;
+    struct qsl_load_config c;
+    qsl_load_defaults(&c);
+    qsl_load_target(&c, "127.0.0.1", t->s->port);
+    c.connections = 4;
+    c.depth = 4;
+    c.requests = 0;
+    c.duration_ms = 1500;
+    c.timeout_ms = 20000;
+    if (qsl_load_run(&c, &t->st, NULL) != 0)
+        t->st.errors = 1;
+    return NULL;
+}
+
+/* Every hostile class at once, beside verified good clients: the good ones see
+ * no error, every bad connection is closed and counted, nothing stays open. */
+START_TEST(test_hostile_classes_beside_good_clients)
+{
+    struct server s;
+    start(&s, 0, 1024, 65536);
+    struct load_thread good = {.s = &s};
+    pthread_create(&good.th, NULL, load_main, &good);
+    int idle[200];
+    for (int i = 0; i < 200; i++)
+        idle[i] = dial(s.port);
+    unsigned seed = 5;
+    uint8_t junk[4096];
+    for (int i = 0; i < 20; i++) {                  /* random bytes */
+        for (size_t k = 0; k < sizeof junk; k++)
+            junk[k] = (uint8_t)((seed = seed * 1103515245u + 12345u) >> 16);
+        junk[2] = 0x7f;                             /* never version 1: always malformed */
+        int fd = dial(s.port);
+        send(fd, junk, sizeof junk, MSG_NOSIGNAL);
+        ck_assert(closed_by_server(fd));
+        close(fd);
+    }
+    static const uint32_t huge[] = {4097, 0xffffffffu};
+    for (int i = 0; i < 2; i++) {                   /* oversized bodies */
+        uint8_t h[64];
+        heartbeat(h, 1);
+        qsl_be32_put(h + 4, huge[i]);
+        int fd = dial(s.port);
+        send(fd, h, QSL_WIRE_HEADER_SIZE, MSG_NOSIGNAL);
+        ck_assert(closed_by_server(fd));
+        close(fd);
+    }
+    for (int i = 0; i < 20; i++) {                  /* half a frame, then gone */
+        uint8_t h[64];
+        heartbeat(h, 1);
+        int fd = dial(s.port);
+        send(fd, h, 10, MSG_NOSIGNAL);
+        close(fd);
+    }
+    for (int i = 0; i < 300; i++)                   /* connect and close */
+        close(dial(s.port));
+    for (int i = 0; i < 200; i++)
+        close(idle[i]);
+    pthread_join(good.th, NULL);
+    ck_assert_msg(good.st.errors == 0, "good clients: %s", good.st.error);
+    ck_assert_uint_gt(good.st.completed, 1000);
+    usleep(200000);                                 /* the gateway sees the last closes */
+    finish(&s);
+    uint64_t closes = s.st.closed_by_peer + s.st.closed_malformed + s.st.closed_unexpected +
+                      s.st.closed_output_limit + s.st.closed_error + s.st.closed_at_stop;
+    ck_assert_uint_eq(s.st.connections, 4 + 200 + 20 + 2 + 20 + 300);
+    ck_assert_uint_eq(closes, s.st.connections);
+    ck_assert_uint_eq(s.st.closed_malformed, 22);
+    ck_assert_uint_eq(s.st.closed_at_stop, 0);      /* nothing was still open at the end */
+}
+END_TEST
+
 START_TEST(test_listen_refuses_a_name)
 {
     uint16_t port = 0;
@@ -327,6 +406,7 @@ Suite *gateway_suite(void)
     tcase_add_test(tc, test_connection_cap_refuses_the_excess);
     tcase_add_test(tc, test_client_that_never_reads_is_bounded);
     tcase_add_test(tc, test_load_driver_catches_a_wrong_reply);
+    tcase_add_test(tc, test_hostile_classes_beside_good_clients);
     tcase_add_test(tc, test_listen_refuses_a_name);
     suite_add_tcase(s, tc);
     return s;
