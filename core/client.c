@@ -49,6 +49,7 @@ struct lconn {
     int sentinel_sent, done;
     uint8_t *out;
     size_t out_len, out_off, out_cap;
+    int want_out;               /* EPOLLOUT is armed */
     uint64_t last_progress;
 };
 
@@ -188,8 +189,11 @@ static void conn_flush(struct run *r, struct lconn *k)
         } else if (w < 0 && errno == EINTR) {
             continue;
         } else if (w < 0 && errno == EAGAIN) {
-            struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = k};
-            epoll_ctl(r->ep, EPOLL_CTL_MOD, k->fd, &ev);
+            if (!k->want_out) {
+                struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = k};
+                epoll_ctl(r->ep, EPOLL_CTL_MOD, k->fd, &ev);
+                k->want_out = 1;
+            }
             return;
         } else {
             fail(r, "connection %u: send: %s", k->idx, strerror(errno));
@@ -197,9 +201,10 @@ static void conn_flush(struct run *r, struct lconn *k)
             return;
         }
     }
-    if (k->out_len > 0) {
+    if (k->want_out) {         /* drained: stop asking for EPOLLOUT */
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = k};
         epoll_ctl(r->ep, EPOLL_CTL_MOD, k->fd, &ev);
+        k->want_out = 0;
     }
     k->out_off = k->out_len = 0;
 }
