@@ -174,7 +174,8 @@ static int l_recv(lua_State *L)
     return 1;
 }
 
-static const struct qsl_sockopt *check_opt(lua_State *L, int idx)
+/* A known option that fits the socket, or an argument error naming it. */
+static const struct qsl_sockopt *check_opt(lua_State *L, int idx, const struct sock *s)
 {
     const char *name = luaL_checkstring(L, idx);
     const struct qsl_sockopt *o = qsl_sockopt_find(name);
@@ -191,6 +192,8 @@ static const struct qsl_sockopt *check_opt(lua_State *L, int idx)
         luaL_pushresult(&b);
         luaL_argerror(L, idx, lua_tostring(L, -1));
     }
+    if ((o->flags & QSL_SOCKOPT_TCP) && s->type != SOCK_STREAM)
+        luaL_argerror(L, idx, lua_pushfstring(L, "'%s' applies to TCP sockets only", name));
     return o;
 }
 
@@ -198,7 +201,7 @@ static const struct qsl_sockopt *check_opt(lua_State *L, int idx)
 static int l_setopt(lua_State *L)
 {
     struct sock *s = check_sock(L, 1);
-    const struct qsl_sockopt *o = check_opt(L, 2);
+    const struct qsl_sockopt *o = check_opt(L, 2, s);
     if (o->flags & QSL_SOCKOPT_READONLY)
         return luaL_argerror(L, 2, "read-only option");
     int v = lua_isboolean(L, 3) ? lua_toboolean(L, 3) : (int)luaL_checkinteger(L, 3);
@@ -216,7 +219,7 @@ static int l_setopt(lua_State *L)
 static int l_getopt(lua_State *L)
 {
     struct sock *s = check_sock(L, 1);
-    const struct qsl_sockopt *o = check_opt(L, 2);
+    const struct qsl_sockopt *o = check_opt(L, 2, s);
     int v;
     int rc = qsl_sockopt_get(s->fd, o, &v);
     if (rc) {

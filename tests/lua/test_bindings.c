@@ -58,6 +58,8 @@ START_TEST(test_sock_options_and_drops)
            "assert(got < 1000 and got + rx:drops() == 1000, got .. ' + ' .. rx:drops())\n");
     const char *e = run_err("local s = require('qsl').sock.udp(); s:setopt('rcvbuff', 1)");
     ck_assert_ptr_nonnull(strstr(e, "unknown socket option 'rcvbuff'; known: rcvbuf"));
+    e = run_err("local s = require('qsl').sock.udp(); s:setopt('nodelay', 1)");
+    ck_assert_ptr_nonnull(strstr(e, "'nodelay' applies to TCP sockets only"));
     e = run_err("local s = require('qsl').sock.udp(); s:bind('localhost', 0)");
     ck_assert_ptr_nonnull(strstr(e, "not a numeric IPv4 address"));
     e = run_err("local s = require('qsl').sock.udp(); s:close(); s:send('x')");
