@@ -93,7 +93,7 @@ void qsl_load_defaults(struct qsl_load_config *c)
     c->mix_cross = 20;
     c->mix_cancel = 30;
     c->mix_heartbeat = 10;
-    c->symbols = 3;
+    c->symbols = 2;             /* a default gateway's symbols: no UnknownSymbol unless asked */
     c->seed = 1;
     c->echo_request = 43;
     c->echo_reply = 32;

@@ -9,7 +9,7 @@
 
 void qsl_engine_config_defaults(struct qsl_engine_config *c)
 {
-    c->symbols = 3;
+    c->symbols = 2;
     c->capacity = 1u << 16;
     qsl_risk_defaults(&c->risk);
 }
@@ -119,12 +119,12 @@ static enum qsl_reject admit(const struct qsl_engine *e, const struct qsl_order_
 {
     if (r->symbol >= e->symbols)
         return QSL_REJECT_UNKNOWN_SYMBOL;
+    if (qsl_book_pool_find(&e->pool, r->symbol, r->order_id) != QSL_NIL)
+        return QSL_REJECT_DUPLICATE_ORDER_ID;
     enum qsl_reject why = is_market(r) ? qsl_risk_check_market(&e->risk, r->side, r->qty)
                                        : qsl_risk_check_limit(&e->risk, r->side, r->price, r->qty);
     if (why != QSL_REJECT_NONE)
         return why;
-    if (qsl_book_pool_find(&e->pool, r->symbol, r->order_id) != QSL_NIL)
-        return QSL_REJECT_DUPLICATE_ORDER_ID;
     /* A full pool only matters if a remainder would rest and no maker it
      * empties hands back a slot: only then is the preview walk worth it. */
     if (may_rest(r) && qsl_book_pool_free_slots(&e->pool) == 0) {
@@ -182,6 +182,18 @@ enum qsl_reject qsl_engine_submit(struct qsl_engine *e, const struct qsl_order_r
     return QSL_REJECT_NONE;
 }
 
+static void cancel_at(struct qsl_engine *e, qsl_symbol symbol, uint32_t idx)
+{
+    struct qsl_book *b = &e->books[symbol];
+    qsl_order_id id = e->pool.orders[idx].id;
+    struct tob before;
+    tob_read(b, &before);
+    qsl_book_remove(b, idx);
+    e->stats.canceled++;
+    emit_order(e, QSL_EV_CANCELED, symbol, id);
+    emit_tob_if_changed(e, symbol, &before);
+}
+
 enum qsl_reject qsl_engine_cancel(struct qsl_engine *e, qsl_symbol symbol, qsl_order_id id,
                                   qsl_event_fn fn, void *ctx)
 {
@@ -190,15 +202,9 @@ enum qsl_reject qsl_engine_cancel(struct qsl_engine *e, qsl_symbol symbol, qsl_o
     uint32_t idx = qsl_book_pool_find(&e->pool, symbol, id);
     if (idx == QSL_NIL)
         return reject(e, QSL_REJECT_UNKNOWN_ORDER);
-    struct qsl_book *b = &e->books[symbol];
     e->fn = fn;
     e->ctx = ctx;
-    struct tob before;
-    tob_read(b, &before);
-    qsl_book_remove(b, idx);
-    e->stats.canceled++;
-    emit_order(e, QSL_EV_CANCELED, symbol, id);
-    emit_tob_if_changed(e, symbol, &before);
+    cancel_at(e, symbol, idx);
     return QSL_REJECT_NONE;
 }
 
@@ -210,17 +216,21 @@ enum qsl_reject qsl_engine_modify(struct qsl_engine *e, qsl_symbol symbol, qsl_o
     uint32_t idx = qsl_book_pool_find(&e->pool, symbol, id);
     if (idx == QSL_NIL)
         return reject(e, QSL_REJECT_UNKNOWN_ORDER);
+    e->fn = fn;
+    e->ctx = ctx;
+    if (qty == 0) {             /* the original's rule: quantity 0 is a cancel */
+        cancel_at(e, symbol, idx);
+        return QSL_REJECT_NONE;
+    }
     struct qsl_book *b = &e->books[symbol];
     const struct qsl_order *o = &e->pool.orders[idx];
     unsigned side = o->side;
     enum qsl_reject why = qsl_risk_check_limit(&e->risk, side, price, qty);
     if (why != QSL_REJECT_NONE)
         return reject(e, why);
-    int keeps_priority = price == o->price && qty < o->qty;
+    int keeps_priority = price == o->price && qty <= o->qty;
     if (!keeps_priority && qsl_book_reserve(b, side) != 0)
         return reject(e, QSL_REJECT_STORAGE_EXHAUSTED);
-    e->fn = fn;
-    e->ctx = ctx;
     e->stats.modified++;
     if (keeps_priority) {
         qsl_book_reduce(b, idx, qty);

@@ -1,8 +1,9 @@
 /*
  * engine.h - the multi-symbol matching engine.
  *
- * Symbols are 0 .. symbols-1. Every operation runs the checks (unknown symbol,
- * risk, duplicate id or unknown order, storage) before it changes anything,
+ * Symbols are 0 .. symbols-1. Every operation runs the checks in the
+ * original's order (unknown symbol, duplicate id or unknown order, risk,
+ * then storage, which the original does not have) before it changes anything,
  * so a reject leaves the engine exactly as it was. Events go to a caller's
  * callback as they happen: Accepted/Canceled/Modified first, then one Trade
  * per fill, then at most one TopOfBook when the symbol's best bid or ask
@@ -84,8 +85,11 @@ enum qsl_reject qsl_engine_submit(struct qsl_engine *e, const struct qsl_order_r
                                   qsl_event_fn fn, void *ctx);
 enum qsl_reject qsl_engine_cancel(struct qsl_engine *e, qsl_symbol symbol, qsl_order_id id,
                                   qsl_event_fn fn, void *ctx);
-/* Same price and a smaller quantity keeps time priority; anything else loses
- * it: the order leaves the book and re-enters as a GTC limit (it may trade). */
+/* The original's rule: quantity 0 cancels the order (a Canceled event).
+ * Otherwise the risk checks on (price, qty); then the same price and a
+ * quantity not larger than the resting one reduces it in place and keeps
+ * time priority; anything else loses it: the order leaves the book and
+ * re-enters as a GTC limit at the back of its new level (it may trade). */
 enum qsl_reject qsl_engine_modify(struct qsl_engine *e, qsl_symbol symbol, qsl_order_id id,
                                   qsl_price price, qsl_qty qty, qsl_event_fn fn, void *ctx);
 

@@ -346,7 +346,7 @@ static int run_flow(const struct qsl_feed_pub_config *c, qsl_event_fn fn, void *
         free(f);
         return rc;
     }
-    rc = qsl_flow_init(f, c->seed, c->symbols);
+    rc = qsl_flow_init(f, (enum qsl_flow_gen)c->flow, c->seed, c->symbols);
     for (uint64_t i = 0; rc == 0 && i < c->orders && !(stop && *stop); i++) {
         struct qsl_flow_item it;
         qsl_flow_next(f, &e, &it);

@@ -72,6 +72,7 @@ int qsl_feed_decode(const uint8_t *d, size_t len, qsl_feed_msg_fn fn, void *ctx)
 struct qsl_feed_pub_config {
     uint64_t seed, orders;
     uint32_t symbols;
+    int flow;                   /* enum qsl_flow_gen: original (default) or drift */
     double rate;                /* messages per second; 0 = unpaced burst */
     unsigned batch;             /* datagrams per sendmmsg (single and packed) */
     int packed;

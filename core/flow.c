@@ -2,6 +2,8 @@
  * flow.c - the seeded synthetic order flow.
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "flow.h"
@@ -54,18 +56,34 @@ static int chance(struct qsl_flow *f, unsigned percent)
     return qsl_flow_below(f, 100) < percent;
 }
 
-int qsl_flow_init(struct qsl_flow *f, uint64_t seed, uint32_t symbols)
+const char *const qsl_flow_gen_names[] = {"original", "drift", NULL};
+
+int qsl_flow_gen_parse(const char *s)
 {
-    if (symbols == 0 || symbols > QSL_FLOW_MAX_SYMBOLS)
+    for (int i = 0; qsl_flow_gen_names[i]; i++)
+        if (strcmp(s, qsl_flow_gen_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+int qsl_flow_init(struct qsl_flow *f, enum qsl_flow_gen gen, uint64_t seed, uint32_t symbols)
+{
+    if (symbols == 0 || symbols > QSL_FLOW_MAX_SYMBOLS ||
+        (gen != QSL_FLOW_ORIGINAL && gen != QSL_FLOW_DRIFT))
         return -EINVAL;
     memset(f, 0, sizeof *f);
+    f->gen = gen;
+    f->next_id = 1;
+    f->symbols = symbols;
+    if (gen == QSL_FLOW_ORIGINAL) {
+        qsl_mt64_seed(&f->mt, seed);
+        return 0;
+    }
     uint64_t x = seed;
     for (int i = 0; i < 4; i++)
         f->s[i] = splitmix64(&x);
-    f->symbols = symbols;
     for (uint32_t i = 0; i < symbols; i++)
         f->mid[i] = (QSL_FLOW_MID_MIN + QSL_FLOW_MID_MAX) / 2;
-    f->next_id = 1;
     return 0;
 }
 
@@ -124,8 +142,34 @@ static int pick_live(struct qsl_flow *f, const struct qsl_engine *eng, uint32_t 
     return 0;
 }
 
+/* The original's generate_flow, draw for draw (plain modulo, as it has it). */
+static void next_original(struct qsl_flow *f, struct qsl_flow_item *it)
+{
+    struct qsl_mt64 *m = &f->mt;
+    struct qsl_order_req *r = &it->req;
+    memset(it, 0, sizeof *it);
+    r->symbol = (qsl_symbol)(qsl_mt64_next(m) % f->symbols);
+    r->side = qsl_mt64_next(m) % 2 == 0 ? QSL_BUY : QSL_SELL;
+    r->price = 95 + (qsl_price)(qsl_mt64_next(m) % 11);
+    r->qty = 1 + (qsl_qty)(qsl_mt64_next(m) % 10);
+    uint64_t pick = qsl_mt64_next(m) % 10;
+    if (pick <= 6) {
+        it->kind = QSL_FLOW_NEW;
+        r->order_id = f->next_id++;
+        r->order_type = pick == 6 ? QSL_MARKET : QSL_LIMIT;
+        r->tif = QSL_GTC;
+        return;
+    }
+    it->kind = pick == 9 ? QSL_FLOW_MODIFY : QSL_FLOW_CANCEL;
+    r->order_id = 1 + qsl_mt64_next(m) % f->next_id;
+}
+
 void qsl_flow_next(struct qsl_flow *f, const struct qsl_engine *eng, struct qsl_flow_item *it)
 {
+    if (f->gen == QSL_FLOW_ORIGINAL) {
+        next_original(f, it);
+        return;
+    }
     qsl_symbol sym = (qsl_symbol)qsl_flow_below(f, f->symbols);
     qsl_price mid = f->mid[sym] + between(f, -1, 1);
     mid = mid < QSL_FLOW_MID_MIN ? QSL_FLOW_MID_MIN : mid > QSL_FLOW_MID_MAX ? QSL_FLOW_MID_MAX : mid;
@@ -179,5 +223,23 @@ enum qsl_reject qsl_flow_apply(struct qsl_engine *e, const struct qsl_flow_item 
         return qsl_engine_modify(e, r->symbol, r->order_id, r->price, r->qty, fn, ctx);
     default:
         return qsl_engine_submit(e, r, fn, ctx);
+    }
+}
+
+int qsl_flow_format(const struct qsl_flow_item *it, char *buf, unsigned long cap)
+{
+    const struct qsl_order_req *r = &it->req;
+    switch (it->kind) {
+    case QSL_FLOW_CANCEL:
+        return snprintf(buf, cap, "C %" PRIu32 " %" PRIu64, r->symbol, r->order_id);
+    case QSL_FLOW_MODIFY:
+        return snprintf(buf, cap, "D %" PRIu32 " %" PRIu64 " %" PRId64 " %" PRIu32, r->symbol,
+                        r->order_id, r->price, r->qty);
+    default:
+        if (r->order_type != QSL_LIMIT)
+            return snprintf(buf, cap, "M %" PRIu32 " %" PRIu64 " %u %" PRIu32, r->symbol,
+                            r->order_id, r->side, r->qty);
+        return snprintf(buf, cap, "L %" PRIu32 " %" PRIu64 " %u %" PRId64 " %" PRIu32 " %u",
+                        r->symbol, r->order_id, r->side, r->price, r->qty, r->tif);
     }
 }

@@ -21,11 +21,17 @@
 
 #define READ_CHUNK 65536
 
+/* Counters a test thread watches while the server runs: stored whole, so a
+ * concurrent reader never sees a torn value. */
+#define BUMP(x) __atomic_store_n(&(x), (x) + 1, __ATOMIC_RELAXED)
+
 void qsl_gateway_defaults(struct qsl_gateway_config *c)
 {
     memset(c, 0, sizeof *c);
     c->max_conns = 1024;
     c->out_bytes = 65536;
+    c->idle_ms = QSL_GATEWAY_IDLE_DEFAULT;
+    c->linger_ms = 1000;
     qsl_engine_config_defaults(&c->engine);
 }
 
@@ -63,7 +69,6 @@ static void account(struct qsl_gateway_stats *st, const struct qsl_session *s)
 {
     st->frames_in += s->stats.frames_in;
     st->frames_out += s->stats.frames_out;
-    st->bytes_in += s->stats.bytes_in;
     st->new_orders += s->stats.new_orders;
     st->cancels += s->stats.cancels;
     st->heartbeats += s->stats.heartbeats;
@@ -85,20 +90,96 @@ static void account(struct qsl_gateway_stats *st, const struct qsl_session *s)
     }
 }
 
+/* ------------------------------------------------------------------ ending a connection */
+
+/*
+ * close() with unread input makes the kernel send RST, and a RST discards
+ * replies the peer has not read yet. So a connection the server ends is shut
+ * down for writing first (the peer reads every reply, then EOF), and its
+ * input is read and dropped until the peer closes or linger_ms passes.
+ */
+static int discard_input(int fd)
+{
+    uint8_t sink[4096];
+    for (;;) {
+        ssize_t n = recv(fd, sink, sizeof sink, MSG_DONTWAIT);
+        if (n > 0)
+            continue;
+        if (n < 0 && errno == EINTR)
+            continue;
+        return n < 0 && errno == EAGAIN ? 0 : -1;      /* -1: EOF or an error: done */
+    }
+}
+
 /* ------------------------------------------------------------------ blocking mode */
 
-static int write_all(int fd, const uint8_t *p, size_t n, uint64_t *bytes_out)
+/* Wait for fd to be ready for `events`: 1 ready, 0 deadline passed, -1 stop requested. */
+static int wait_fd(int fd, short events, uint64_t deadline, volatile int *stop)
 {
-    while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
+    for (;;) {
+        if (*stop)
             return -1;
-        p += w;
-        n -= (size_t)w;
-        *bytes_out += (uint64_t)w;
+        uint64_t now = now_ms();
+        if (deadline && now >= deadline)
+            return 0;
+        /* short slices: a stop that lands between the check and poll() is seen within 100 ms */
+        int slice = deadline && deadline - now < 100 ? (int)(deadline - now) : 100;
+        struct pollfd p = {.fd = fd, .events = events};
+        int r = poll(&p, 1, slice);
+        if (r > 0)
+            return 1;
+        if (r < 0 && errno != EINTR)
+            return 1;           /* let the following call report the error */
     }
+}
+
+/* The caller's write, bounded: -1 for a dead peer or a stop, -2 when the
+ * peer took nothing for idle_ms (a client that never reads). */
+static int write_all(int fd, const uint8_t *p, size_t n, const struct qsl_gateway_config *c,
+                     struct qsl_gateway_stats *st, volatile int *stop)
+{
+    uint64_t idle = c->idle_ms;
+    uint64_t deadline = idle ? now_ms() + idle : 0;
+    while (n > 0) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w > 0) {
+            p += w;
+            n -= (size_t)w;
+            st->bytes_out += (uint64_t)w;
+            deadline = idle ? now_ms() + idle : 0;
+            continue;
+        }
+        if (w < 0 && errno != EAGAIN && errno != EINTR)
+            return -1;
+        int r = wait_fd(fd, POLLOUT, deadline, stop);
+        if (r <= 0)
+            return r < 0 ? -1 : -2;
+    }
+    return 0;
+}
+
+static void linger_close(int fd, unsigned linger_ms, volatile int *stop)
+{
+    shutdown(fd, SHUT_WR);
+    uint64_t deadline = now_ms() + linger_ms;
+    while (discard_input(fd) == 0 && wait_fd(fd, POLLIN, deadline, stop) == 1)
+        ;
+    close(fd);
+}
+
+/* Feed one read to the session, writing out as it pauses. 0, or write_all's code. */
+static int serve_chunk(int fd, struct qsl_session *s, const uint8_t *in, size_t n, uint8_t *out,
+                       const struct qsl_gateway_config *c, struct qsl_gateway_stats *st,
+                       volatile int *stop)
+{
+    size_t pos = 0;
+    do {
+        struct qsl_session_out o = {out, 0, c->out_bytes};
+        pos += qsl_session_feed(s, in + pos, n - pos, &o);
+        int rc = write_all(fd, out, o.len, c, st, stop);
+        if (rc != 0)
+            return rc;
+    } while (qsl_session_paused(s));
     return 0;
 }
 
@@ -107,28 +188,41 @@ static void serve_one(int fd, struct qsl_engine *e, const struct qsl_gateway_con
 {
     struct qsl_session s;
     qsl_session_init(&s, e);
+    unsigned idle = c->idle_ms;
+    uint64_t deadline = idle ? now_ms() + idle : 0;
+    int clean = 1;              /* 0: the peer is gone, nothing to linger for */
     for (;;) {
-        ssize_t n = recv(fd, in, READ_CHUNK, 0);
-        if (n < 0 && errno == EINTR && !*stop)
-            continue;
-        if (n == 0)
-            st->closed_by_peer++;
-        if (n <= 0) {
-            if (n < 0)
-                *stop ? st->closed_at_stop++ : st->closed_error++;
+        int ready = wait_fd(fd, POLLIN, deadline, stop);
+        if (ready <= 0) {
+            ready < 0 ? st->closed_at_stop++ : st->closed_idle++;
             break;
         }
-        struct qsl_session_out o = {out, 0, c->out_bytes};
-        qsl_session_feed(&s, in, (size_t)n, &o);
-        if (write_all(fd, out, o.len, &st->bytes_out) != 0) {
-            st->closed_error++;
+        ssize_t n = recv(fd, in, READ_CHUNK, MSG_DONTWAIT);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (n <= 0) {
+            n == 0 ? st->closed_by_peer++ : st->closed_error++;
+            clean = 0;
+            break;
+        }
+        __atomic_store_n(&st->bytes_in, st->bytes_in + (uint64_t)n, __ATOMIC_RELAXED);
+        uint64_t frames = s.stats.frames_in;
+        int rc = serve_chunk(fd, &s, in, (size_t)n, out, c, st, stop);
+        if (rc != 0) {
+            rc == -2 ? st->closed_idle++ : *stop ? st->closed_at_stop++ : st->closed_error++;
+            clean = rc == -2;
             break;
         }
         if (qsl_session_closed(&s))
             break;
+        if (idle && s.stats.frames_in != frames)
+            deadline = now_ms() + idle;     /* a partial frame does not count as activity */
     }
     account(st, &s);
-    close(fd);
+    if (clean)
+        linger_close(fd, c->linger_ms, stop);
+    else
+        close(fd);
 }
 
 static int run_blocking(int lfd, struct qsl_engine *e, const struct qsl_gateway_config *c,
@@ -156,10 +250,10 @@ static int run_blocking(int lfd, struct qsl_engine *e, const struct qsl_gateway_
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        st->connections++;
+        BUMP(st->connections);
         st->active = st->active_max = 1;
         serve_one(fd, e, c, st, in, out, stop);
-        st->active = 0;
+        __atomic_store_n(&st->active, 0, __ATOMIC_RELAXED);
     }
     free(in);
     free(out);
@@ -168,13 +262,23 @@ static int run_blocking(int lfd, struct qsl_engine *e, const struct qsl_gateway_
 
 /* ------------------------------------------------------------------ epoll mode */
 
+#define IN_CAP 16384u           /* input a connection holds while its session waits for room */
+
+enum phase {
+    P_OPEN,                     /* serving */
+    P_CLOSING,                  /* the session ended: flush, then shut down */
+    P_LINGER                    /* shut down for writing: drop input until EOF or linger_ms */
+};
+
 struct conn {
     int fd;                     /* -1: free slot */
+    enum phase phase;
+    int peer_eof;               /* the peer shut down its side: finish, then close */
     struct qsl_session s;
-    uint8_t *out;
-    size_t out_len, out_off;
+    uint8_t *out, *in;          /* one allocation: out_bytes, then IN_CAP */
+    size_t out_len, out_off, in_len;
     uint32_t events;            /* what epoll watches now */
-    int closing;                /* the session closed: flush, then close */
+    uint64_t deadline;          /* idle (P_OPEN) or linger (P_LINGER) deadline; 0 none */
 };
 
 struct loop {
@@ -183,18 +287,25 @@ struct loop {
     struct qsl_gateway_stats *st;
     struct qsl_engine *e;
     struct conn *conns;
-    uint8_t *in;
+    unsigned timed;             /* connections with a deadline */
 };
+
+static void set_deadline(struct loop *l, struct conn *k, uint64_t at)
+{
+    l->timed += (at != 0) - (k->deadline != 0);
+    k->deadline = at;
+}
 
 static void conn_close(struct loop *l, struct conn *k)
 {
     account(l->st, &k->s);
+    set_deadline(l, k, 0);
     epoll_ctl(l->ep, EPOLL_CTL_DEL, k->fd, NULL);
     close(k->fd);
     free(k->out);
-    k->out = NULL;
+    k->out = k->in = NULL;
     k->fd = -1;
-    l->st->active--;
+    __atomic_store_n(&l->st->active, l->st->active - 1, __ATOMIC_RELAXED);
 }
 
 static void conn_watch(struct loop *l, struct conn *k, uint32_t events)
@@ -206,6 +317,12 @@ static void conn_watch(struct loop *l, struct conn *k, uint32_t events)
     k->events = events;
 }
 
+static void touch(struct loop *l, struct conn *k)
+{
+    if (l->c->idle_ms && k->phase == P_OPEN)
+        set_deadline(l, k, now_ms() + l->c->idle_ms);
+}
+
 /* Write what is pending. 0: all written or would block; -1: the connection is gone. */
 static int conn_flush(struct loop *l, struct conn *k)
 {
@@ -214,6 +331,7 @@ static int conn_flush(struct loop *l, struct conn *k)
         if (w > 0) {
             k->out_off += (size_t)w;
             l->st->bytes_out += (uint64_t)w;
+            touch(l, k);
         } else if (w < 0 && errno == EINTR) {
             continue;
         } else if (w < 0 && errno == EAGAIN) {
@@ -226,67 +344,132 @@ static int conn_flush(struct loop *l, struct conn *k)
     return 0;
 }
 
-/* Watch for input only while half the output bound is free: a client that
- * does not read its replies stops being read, instead of filling memory. */
+/* Reading goes on only while half the output bound is free and the session
+ * is not waiting for room: a client that does not read its replies stops
+ * being read, instead of filling memory. */
+static int may_read(const struct loop *l, const struct conn *k)
+{
+    return k->phase == P_OPEN && !k->peer_eof && !qsl_session_paused(&k->s) &&
+           k->in_len < IN_CAP && k->out_len - k->out_off <= l->c->out_bytes / 2;
+}
+
 static void conn_rearm(struct loop *l, struct conn *k)
 {
     uint32_t ev = 0;
     if (k->out_off < k->out_len)
         ev |= EPOLLOUT;
-    if (!k->closing && k->out_len - k->out_off <= l->c->out_bytes / 2)
-        ev |= EPOLLIN;
-    conn_watch(l, k, ev | EPOLLRDHUP);
+    if (k->phase == P_LINGER || may_read(l, k))
+        ev |= EPOLLIN | EPOLLRDHUP;
+    conn_watch(l, k, ev);
 }
 
-static void conn_readable(struct loop *l, struct conn *k)
+/* Give the session what input is held, as far as output room allows. */
+static void conn_feed(struct loop *l, struct conn *k)
 {
+    if (k->phase != P_OPEN || (k->in_len == 0 && !qsl_session_paused(&k->s)))
+        return;
     if (k->out_off > 0) {       /* make the unsent tail contiguous at the front */
         memmove(k->out, k->out + k->out_off, k->out_len - k->out_off);
         k->out_len -= k->out_off;
         k->out_off = 0;
     }
-    size_t room = l->c->out_bytes - k->out_len;
-    size_t want = room / 2 < READ_CHUNK ? room / 2 : READ_CHUNK;
-    if (want < QSL_WIRE_MAX_FRAME)
-        want = QSL_WIRE_MAX_FRAME;
-    ssize_t n = recv(k->fd, l->in, want, 0);
-    if (n == 0) {
-        l->st->closed_by_peer++;
-        conn_close(l, k);
-        return;
-    }
-    if (n < 0) {
-        if (errno == EAGAIN || errno == EINTR)
-            return;
-        l->st->closed_error++;
-        conn_close(l, k);
-        return;
-    }
+    uint64_t frames = k->s.stats.frames_in;
     struct qsl_session_out o = {k->out, k->out_len, l->c->out_bytes};
-    qsl_session_feed(&k->s, l->in, (size_t)n, &o);
+    size_t used = qsl_session_feed(&k->s, k->in, k->in_len, &o);
     k->out_len = o.len;
-    k->closing = qsl_session_closed(&k->s);
-    if (conn_flush(l, k) != 0) {
-        l->st->closed_error++;
-        conn_close(l, k);
+    if (k->out_len > l->st->out_queued_max)
+        l->st->out_queued_max = k->out_len;
+    if (qsl_session_closed(&k->s)) {
+        k->phase = P_CLOSING;
+        k->in_len = 0;
+        set_deadline(l, k, 0);
         return;
     }
-    if (k->closing && k->out_len == 0) {
-        conn_close(l, k);
-        return;
+    memmove(k->in, k->in + used, k->in_len - used);
+    k->in_len -= used;
+    if (k->s.stats.frames_in != frames)
+        touch(l, k);
+}
+
+/* Move the connection along: write, feed what the room allows, end it when done. */
+static void conn_progress(struct loop *l, struct conn *k)
+{
+    for (;;) {
+        if (conn_flush(l, k) != 0) {
+            l->st->closed_error++;
+            conn_close(l, k);
+            return;
+        }
+        size_t before = k->in_len;
+        int paused = qsl_session_paused(&k->s);
+        if (k->out_off == k->out_len && (before > 0 || paused))
+            conn_feed(l, k);
+        if (k->out_off < k->out_len || (k->in_len == before && qsl_session_paused(&k->s) == paused))
+            break;              /* output is waiting for the peer, or nothing moved */
+    }
+    if (k->out_off == k->out_len) {
+        int input_done = k->in_len == 0 && !qsl_session_paused(&k->s);
+        if (k->peer_eof && (input_done || k->phase == P_CLOSING)) {
+            if (k->phase == P_OPEN)
+                l->st->closed_by_peer++;
+            conn_close(l, k);   /* the peer's FIN was read: a plain close sends no RST */
+            return;
+        }
+        if (k->phase == P_CLOSING) {
+            shutdown(k->fd, SHUT_WR);
+            k->phase = P_LINGER;
+            set_deadline(l, k, now_ms() + l->c->linger_ms);
+        }
     }
     conn_rearm(l, k);
 }
 
-static void conn_writable(struct loop *l, struct conn *k)
+static void conn_readable(struct loop *l, struct conn *k)
 {
-    if (conn_flush(l, k) != 0) {
-        l->st->closed_error++;
-        conn_close(l, k);
-    } else if (k->closing && k->out_len == 0) {
-        conn_close(l, k);
+    if (k->phase == P_LINGER) {
+        if (discard_input(k->fd) != 0)
+            conn_close(l, k);
+        return;
+    }
+    if (!may_read(l, k))
+        return;
+    ssize_t n = recv(k->fd, k->in + k->in_len, IN_CAP - k->in_len, 0);
+    if (n == 0) {
+        k->peer_eof = 1;
+    } else if (n < 0) {
+        if (errno != EAGAIN && errno != EINTR) {
+            l->st->closed_error++;
+            conn_close(l, k);
+            return;
+        }
     } else {
-        conn_rearm(l, k);
+        k->in_len += (size_t)n;
+        __atomic_store_n(&l->st->bytes_in, l->st->bytes_in + (uint64_t)n, __ATOMIC_RELAXED);
+        if (k->in_len > l->st->in_held_max)
+            l->st->in_held_max = k->in_len;
+        conn_feed(l, k);
+    }
+    conn_progress(l, k);
+}
+
+/* Deadlines: idle connections end (gracefully), lingering ones are closed. */
+static void sweep(struct loop *l)
+{
+    uint64_t now = now_ms();
+    for (unsigned i = 0; i < l->c->max_conns && l->timed > 0; i++) {
+        struct conn *k = &l->conns[i];
+        if (k->fd < 0 || k->deadline == 0 || now < k->deadline)
+            continue;
+        set_deadline(l, k, 0);
+        if (k->phase == P_LINGER) {
+            conn_close(l, k);
+        } else if (k->phase == P_OPEN) {
+            l->st->closed_idle++;
+            k->phase = P_CLOSING;
+            k->in_len = 0;
+            k->out_off = k->out_len = 0;    /* the peer took nothing for idle_ms */
+            conn_progress(l, k);
+        }
     }
 }
 
@@ -305,7 +488,7 @@ static int shed_one(struct loop *l)
     int fd = accept4(l->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd >= 0) {
         close(fd);
-        l->st->refused++;
+        BUMP(l->st->refused);
     }
     l->reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
     return fd >= 0;
@@ -332,35 +515,40 @@ static void accept_all(struct loop *l)
                     k = &l->conns[i];
                     break;
                 }
-        uint8_t *out = k ? malloc(l->c->out_bytes) : NULL;
-        if (!k || !out) {
-            free(out);
+        uint8_t *mem = k ? malloc(l->c->out_bytes + IN_CAP) : NULL;
+        if (!k || !mem) {
+            free(mem);
             close(fd);
-            l->st->refused++;
+            BUMP(l->st->refused);
             continue;
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         memset(k, 0, sizeof *k);
         k->fd = fd;
-        k->out = out;
+        k->out = mem;
+        k->in = mem + l->c->out_bytes;
         k->events = EPOLLIN | EPOLLRDHUP;
         qsl_session_init(&k->s, l->e);
         struct epoll_event ev = {.events = k->events, .data.ptr = k};
         if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
-            free(out);
+            free(mem);
             close(fd);
             k->fd = -1;
-            l->st->refused++;
+            BUMP(l->st->refused);
             continue;
         }
-        l->st->connections++;
-        if (++l->st->active > l->st->active_max)
+        BUMP(l->st->connections);
+        BUMP(l->st->active);
+        if (l->st->active > l->st->active_max)
             l->st->active_max = l->st->active;
+        touch(l, k);
     }
 }
 
-/* After a stop: nothing new is accepted; pending output gets a second to leave. */
+/* After a stop: nothing new is accepted or read; pending output gets a
+ * second to leave, then every connection is shut down and given what is
+ * left of that second to close from its side. */
 static void drain_and_close(struct loop *l)
 {
     epoll_ctl(l->ep, EPOLL_CTL_DEL, l->lfd, NULL);
@@ -370,13 +558,36 @@ static void drain_and_close(struct loop *l)
         for (unsigned i = 0; i < l->c->max_conns; i++) {
             struct conn *k = &l->conns[i];
             if (k->fd >= 0 && k->out_off < k->out_len) {
-                if (conn_flush(l, k) != 0)
+                if (conn_flush(l, k) != 0) {
+                    l->st->closed_at_stop++;
                     conn_close(l, k);
-                else
+                } else {
                     pending |= k->out_off < k->out_len;
+                }
             }
         }
         if (pending) {
+            struct timespec ts = {0, 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    for (unsigned i = 0; i < l->c->max_conns; i++)
+        if (l->conns[i].fd >= 0)
+            shutdown(l->conns[i].fd, SHUT_WR);
+    for (int open = 1; open && now_ms() < deadline;) {
+        open = 0;
+        for (unsigned i = 0; i < l->c->max_conns; i++) {
+            struct conn *k = &l->conns[i];
+            if (k->fd < 0)
+                continue;
+            if (discard_input(k->fd) != 0) {
+                l->st->closed_at_stop++;
+                conn_close(l, k);
+            } else {
+                open = 1;
+            }
+        }
+        if (open) {
             struct timespec ts = {0, 1000000};
             nanosleep(&ts, NULL);
         }
@@ -395,9 +606,8 @@ static int run_epoll(int lfd, struct qsl_engine *e, const struct qsl_gateway_con
     l.ep = epoll_create1(EPOLL_CLOEXEC);
     l.reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
     l.conns = calloc(c->max_conns, sizeof *l.conns);
-    l.in = malloc(READ_CHUNK);
     int rc = 0;
-    if (l.ep < 0 || !l.conns || !l.in) {
+    if (l.ep < 0 || !l.conns) {
         rc = l.ep < 0 ? -errno : -ENOMEM;
         goto out;
     }
@@ -412,8 +622,9 @@ static int run_epoll(int lfd, struct qsl_engine *e, const struct qsl_gateway_con
     if (c->on_ready)
         c->on_ready(c->ready_ctx);
     struct epoll_event evs[256];
+    uint64_t next_sweep = 0;
     while (!*stop) {
-        int n = epoll_wait(l.ep, evs, 256, 100);
+        int n = epoll_wait(l.ep, evs, 256, l.timed ? 20 : 100);
         for (int i = 0; i < n; i++) {
             struct conn *k = evs[i].data.ptr;
             if (!k) {
@@ -422,10 +633,14 @@ static int run_epoll(int lfd, struct qsl_engine *e, const struct qsl_gateway_con
             }
             if (k->fd < 0)
                 continue;       /* closed earlier in this batch */
-            if (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            if (evs[i].events & (EPOLLIN | EPOLLRDHUP))
                 conn_readable(&l, k);
-            if (k->fd >= 0 && (evs[i].events & EPOLLOUT))
-                conn_writable(&l, k);
+            if (k->fd >= 0 && (evs[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+                conn_progress(&l, k);   /* a dead peer shows up as a failed send */
+        }
+        if (l.timed && now_ms() >= next_sweep) {
+            sweep(&l);
+            next_sweep = now_ms() + 10;
         }
     }
     drain_and_close(&l);
@@ -435,7 +650,6 @@ out:
     if (l.reserve >= 0)
         close(l.reserve);
     free(l.conns);
-    free(l.in);
     return rc;
 }
 
@@ -449,8 +663,11 @@ int qsl_gateway_run(int listen_fd, const struct qsl_gateway_config *c,
     int rc = qsl_engine_init(&e, &c->engine);
     if (rc != 0)
         return rc;
-    rc = c->blocking ? run_blocking(listen_fd, &e, c, st, stop)
-                     : run_epoll(listen_fd, &e, c, st, stop);
+    struct qsl_gateway_config cc = *c;
+    if (cc.idle_ms == QSL_GATEWAY_IDLE_DEFAULT)
+        cc.idle_ms = cc.blocking ? QSL_GATEWAY_BLOCKING_IDLE_MS : 0;
+    rc = cc.blocking ? run_blocking(listen_fd, &e, &cc, st, stop)
+                     : run_epoll(listen_fd, &e, &cc, st, stop);
     qsl_engine_free(&e);
     return rc;
 }

@@ -19,10 +19,20 @@
 
 #include "engine.h"
 
+#define QSL_GATEWAY_IDLE_DEFAULT UINT32_MAX   /* idle_ms: the mode's default */
+#define QSL_GATEWAY_BLOCKING_IDLE_MS 5000u    /* blocking mode: one idle client holds everyone */
+
 struct qsl_gateway_config {
     int blocking;               /* 1: one connection at a time */
     unsigned max_conns;         /* epoll: connections served at once */
     size_t out_bytes;           /* per-connection output bound */
+    /* a connection with no complete request and no reply byte taken for this
+     * long is ended (0: never); QSL_GATEWAY_IDLE_DEFAULT: 5 s blocking, never epoll */
+    uint32_t idle_ms;
+    /* after the server ends a connection (shutdown for writing), how long its
+     * input is read and dropped waiting for the peer's close, so no RST
+     * discards replies the peer has not read */
+    unsigned linger_ms;
     struct qsl_engine_config engine;
     /* called once everything is allocated and the loop is about to serve */
     void (*on_ready)(void *ctx);
@@ -32,8 +42,11 @@ struct qsl_gateway_config {
 struct qsl_gateway_stats {
     uint64_t connections, refused, emfile, active, active_max;
     uint64_t closed_by_peer, closed_malformed, closed_unexpected, closed_output_limit,
-        closed_error, closed_at_stop;
-    uint64_t frames_in, frames_out, bytes_in, bytes_out;
+        closed_error, closed_at_stop, closed_idle;
+    uint64_t frames_in, frames_out, bytes_out;
+    uint64_t bytes_in;          /* read from clients while serving; updated as it happens */
+    uint64_t out_queued_max;    /* epoll: most reply bytes one connection held in user space */
+    uint64_t in_held_max;       /* epoll: most request bytes one connection held unanswered */
     uint64_t new_orders, cancels, heartbeats, fills;
     uint64_t rejects[QSL_REJECT_COUNT];
 };

@@ -1,7 +1,9 @@
 /*
- * risk.h - pre-trade checks, in the original's order: side, price, quantity,
+ * risk.h - pre-trade checks, in the original's order: price, quantity,
  * maximum quantity, maximum notional (limit orders only; a market order has
- * no price to multiply).
+ * no price to multiply). The side is checked first; the wire cannot carry a
+ * bad side (the decoder refuses it), so only a direct engine caller sees
+ * InvalidSide. Defaults are the original gateway's limits.
  */
 #ifndef QSL_RISK_H
 #define QSL_RISK_H
@@ -14,7 +16,7 @@ struct qsl_risk_limits {
 };
 
 #define QSL_RISK_DEFAULT_MAX_QUANTITY 1000000u
-#define QSL_RISK_DEFAULT_MAX_NOTIONAL 1000000000000ull
+#define QSL_RISK_DEFAULT_MAX_NOTIONAL 1000000000ull
 
 void qsl_risk_defaults(struct qsl_risk_limits *l);
 enum qsl_reject qsl_risk_check_limit(const struct qsl_risk_limits *l, unsigned side,

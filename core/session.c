@@ -73,10 +73,24 @@ static void on_event(void *ctx, const struct qsl_event *ev)
     put(rc->s, rc->out, &m);
 }
 
+enum { FRAME_CLOSED = 0, FRAME_DONE = 1, FRAME_PAUSED = -1 };
+
 static int close_with(struct qsl_session *s, enum qsl_session_state st)
 {
     s->state = st;
-    return 0;
+    return FRAME_CLOSED;
+}
+
+/*
+ * A response that does not fit what is left of the output waits for the
+ * caller to drain it; only one larger than the whole bound closes.
+ */
+static int no_room(struct qsl_session *s, const struct qsl_session_out *out, uint64_t need)
+{
+    if (need > out->cap)
+        return close_with(s, QSL_SESSION_OUTPUT_LIMIT);
+    s->paused = 1;
+    return FRAME_PAUSED;
 }
 
 static int handle_new_order(struct qsl_session *s, const struct qsl_wire_new_order *o,
@@ -90,39 +104,40 @@ static int handle_new_order(struct qsl_session *s, const struct qsl_wire_new_ord
     uint64_t need = why != QSL_REJECT_NONE ? REJECT_BYTES
                                            : ACK_BYTES + (uint64_t)fills * FILL_BYTES;
     if (!room(out, need))
-        return close_with(s, QSL_SESSION_OUTPUT_LIMIT);
+        return no_room(s, out, need);
     s->stats.new_orders++;
     struct reply_ctx rc = {s, out};
     why = qsl_engine_submit(s->engine, &r, on_event, &rc);
     if (why != QSL_REJECT_NONE)
         put_reject(s, out, o->order_id, why);
-    return 1;
+    return FRAME_DONE;
 }
 
 static int handle_cancel(struct qsl_session *s, const struct qsl_wire_cancel_order *c,
                          struct qsl_session_out *out)
 {
     if (!room(out, ACK_BYTES))
-        return close_with(s, QSL_SESSION_OUTPUT_LIMIT);
+        return no_room(s, out, ACK_BYTES);
     s->stats.cancels++;
     struct reply_ctx rc = {s, out};
     enum qsl_reject why = qsl_engine_cancel(s->engine, c->symbol, c->order_id, on_event, &rc);
     if (why != QSL_REJECT_NONE)
         put_reject(s, out, c->order_id, why);
-    return 1;
+    return FRAME_DONE;
 }
 
 static int handle_heartbeat(struct qsl_session *s, uint64_t token, struct qsl_session_out *out)
 {
     if (!room(out, HBACK_BYTES))
-        return close_with(s, QSL_SESSION_OUTPUT_LIMIT);
+        return no_room(s, out, HBACK_BYTES);
     s->stats.heartbeats++;
     struct qsl_wire_msg m = {.type = QSL_WIRE_HEARTBEAT_ACK, .u.heartbeat.token = token};
     put(s, out, &m);
-    return 1;
+    return FRAME_DONE;
 }
 
-/* One complete frame of exactly its type's size. Returns 0 when it closed the session. */
+/* One complete frame of exactly its type's size: FRAME_DONE, FRAME_CLOSED, or
+ * FRAME_PAUSED (nothing done: its response needs room the caller must free). */
 static int handle_frame(struct qsl_session *s, const uint8_t *f, size_t len,
                         struct qsl_session_out *out)
 {
@@ -166,7 +181,8 @@ static long frame_size(struct qsl_session *s, const uint8_t *p, size_t avail)
     return (long)(QSL_WIRE_HEADER_SIZE + h.body_len);
 }
 
-/* Complete the held partial frame from in; returns bytes taken. */
+/* Complete the held partial frame from in; returns bytes taken. A complete
+ * frame that paused stays held, and is tried first on the next feed. */
 static size_t feed_held(struct qsl_session *s, const uint8_t *in, size_t n,
                         struct qsl_session_out *out)
 {
@@ -174,7 +190,8 @@ static size_t feed_held(struct qsl_session *s, const uint8_t *in, size_t n,
     if (s->held < QSL_WIRE_HEADER_SIZE) {
         size_t take = QSL_WIRE_HEADER_SIZE - s->held;
         take = take < n ? take : n;
-        memcpy(s->hold + s->held, in, take);
+        if (take > 0)           /* in may be NULL with n 0: a retry */
+            memcpy(s->hold + s->held, in, take);
         s->held += (uint32_t)take;
         used = take;
     }
@@ -183,13 +200,12 @@ static size_t feed_held(struct qsl_session *s, const uint8_t *in, size_t n,
         return size < 0 ? used : n;     /* closed, or still short of a header */
     size_t take = (size_t)size - s->held;
     take = take < n - used ? take : n - used;
-    memcpy(s->hold + s->held, in + used, take);
+    if (take > 0)
+        memcpy(s->hold + s->held, in + used, take);
     s->held += (uint32_t)take;
     used += take;
-    if (s->held == (size_t)size) {
+    if (s->held == (size_t)size && handle_frame(s, s->hold, (size_t)size, out) != FRAME_PAUSED)
         s->held = 0;
-        handle_frame(s, s->hold, (size_t)size, out);
-    }
     return used;
 }
 
@@ -199,10 +215,10 @@ size_t qsl_session_feed(struct qsl_session *s, const uint8_t *in, size_t n,
     size_t pos = 0;
     if (qsl_session_closed(s))
         return 0;
-    s->stats.bytes_in += n;
+    s->paused = 0;
     if (s->held > 0)
         pos = feed_held(s, in, n, out);
-    while (!qsl_session_closed(s) && pos < n) {
+    while (!qsl_session_closed(s) && !s->paused && pos < n) {
         long size = frame_size(s, in + pos, n - pos);
         if (size < 0)
             break;
@@ -213,8 +229,10 @@ size_t qsl_session_feed(struct qsl_session *s, const uint8_t *in, size_t n,
             pos = n;
             break;
         }
-        handle_frame(s, in + pos, (size_t)size, out);
+        if (handle_frame(s, in + pos, (size_t)size, out) != FRAME_DONE)
+            break;              /* paused or closed: this frame is not consumed */
         pos += (size_t)size;
     }
+    s->stats.bytes_in += pos;
     return pos;
 }

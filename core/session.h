@@ -9,10 +9,11 @@
  * A malformed frame, or a frame of a type a client may not send, closes the
  * session (the connection only). A header whose body_len is not its type's
  * size closes at once: there is no reason to wait for a body that cannot be
- * valid. Output is bounded by the caller's buffer: a request whose whole
- * response does not fit closes the session before the request is applied,
- * so a client never sees a partial response and the book never changes
- * without an answer.
+ * valid. Output is bounded by the caller's buffer, and a request is applied
+ * only when its whole response fits, so a client never sees a partial
+ * response and the book never changes without an answer: a response that
+ * does not fit what is left pauses the session (the caller drains its output
+ * and feeds again); one larger than the whole bound closes it.
  */
 #ifndef QSL_SESSION_H
 #define QSL_SESSION_H
@@ -42,6 +43,7 @@ struct qsl_session {
     enum qsl_wire_err wire_err;
     uint16_t bad_type;
     uint32_t held;                          /* bytes of a partial frame in hold[] */
+    int paused;                             /* the last feed stopped for output room */
     uint8_t hold[QSL_WIRE_MAX_FRAME];
     struct qsl_session_stats stats;
 };
@@ -56,8 +58,11 @@ void qsl_session_init(struct qsl_session *s, struct qsl_engine *engine);
 
 /*
  * Feed bytes. Returns the number of input bytes consumed: all of them while
- * the session stays open (a partial frame is held inside); when it closes,
- * the bytes before the point of closing (the rest is never looked at).
+ * the session stays open and has room (a partial frame is held inside); when
+ * it closes, the bytes before the point of closing (the rest is never looked
+ * at); when it pauses (qsl_session_paused), the bytes before the frame whose
+ * response did not fit: drain the output, then feed the rest again (feeding
+ * 0 bytes retries a frame that paused inside the hold).
  */
 size_t qsl_session_feed(struct qsl_session *s, const uint8_t *in, size_t n,
                         struct qsl_session_out *out);
@@ -65,6 +70,11 @@ size_t qsl_session_feed(struct qsl_session *s, const uint8_t *in, size_t n,
 static inline int qsl_session_closed(const struct qsl_session *s)
 {
     return s->state != QSL_SESSION_OPEN;
+}
+
+static inline int qsl_session_paused(const struct qsl_session *s)
+{
+    return s->paused;
 }
 
 const char *qsl_session_state_name(enum qsl_session_state st);

@@ -33,6 +33,12 @@ static struct qsl_engine *check_engine(lua_State *L)
     return &le->e;
 }
 
+/* A caller's mistake in table t's field k: an argument error naming the field. */
+static int field_error(lua_State *L, int t, const char *k, const char *what)
+{
+    return luaL_argerror(L, t, lua_pushfstring(L, "field '%s': %s", k, what));
+}
+
 static lua_Integer opt_field(lua_State *L, int t, const char *k, lua_Integer def,
                              lua_Integer lo, lua_Integer hi)
 {
@@ -42,22 +48,41 @@ static lua_Integer opt_field(lua_State *L, int t, const char *k, lua_Integer def
         int ok;
         v = lua_tointegerx(L, -1, &ok);
         if (!ok || v < lo || v > hi)
-            luaL_error(L, "field '%s': expected an integer in %I..%I", k, lo, hi);
+            field_error(L, t, k, lua_pushfstring(L, "expected an integer in %I..%I", lo, hi));
     }
     lua_pop(L, 1);
     return v;
 }
 
+/* A word from the NULL-terminated list l; def NULL makes the field required. */
 static int opt_option(lua_State *L, int t, const char *k, const char *def, const char *const *l)
 {
-    lua_getfield(L, t, k);
-    const char *v = luaL_optstring(L, -1, def);
+    int type = lua_getfield(L, t, k);
+    const char *v = def;
+    if (type == LUA_TSTRING)
+        v = lua_tostring(L, -1);
+    else if (type != LUA_TNIL)
+        return field_error(L, t, k, lua_pushfstring(L, "expected a string, got %s",
+                                                    luaL_typename(L, -1)));
+    if (!v)
+        return field_error(L, t, k, "required");
     for (int i = 0; l[i]; i++)
         if (!strcmp(v, l[i])) {
             lua_pop(L, 1);
             return i;
         }
-    return luaL_error(L, "field '%s': invalid value '%s'", k, v);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    lua_pushfstring(L, "invalid value '%s' (expected ", v);
+    luaL_addvalue(&b);
+    for (int i = 0; l[i]; i++) {
+        if (i)
+            luaL_addstring(&b, "|");
+        luaL_addstring(&b, l[i]);
+    }
+    luaL_addchar(&b, ')');
+    luaL_pushresult(&b);
+    return field_error(L, t, k, lua_tostring(L, -1));
 }
 
 static int l_new(lua_State *L)
@@ -245,9 +270,10 @@ static int l_run_flow(lua_State *L)
     luaL_checktype(L, 2, LUA_TTABLE);
     uint64_t seed = (uint64_t)opt_field(L, 2, "seed", 42, 0, LUA_MAXINTEGER);
     lua_Integer orders = opt_field(L, 2, "orders", 20000, 1, 1000000000);
+    int gen = opt_option(L, 2, "flow", "original", qsl_flow_gen_names);
     uint32_t symbols = e->symbols < QSL_FLOW_MAX_SYMBOLS ? e->symbols : QSL_FLOW_MAX_SYMBOLS;
     struct qsl_flow *f = lua_newuserdatauv(L, sizeof *f, 0);      /* freed by the GC */
-    qsl_flow_init(f, seed, symbols);
+    qsl_flow_init(f, (enum qsl_flow_gen)gen, seed, symbols);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (lua_Integer i = 0; i < orders; i++) {

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "feed.h"
+#include "flow.h"
 #include "roles.h"
 #include "sockopt.h"
 
@@ -49,6 +50,8 @@ const struct qsl_role_param qsl_role_publish_params[] = {
     {"gso", 0, 0, 1, "packed: UDP_SEGMENT, many equal datagrams per send", NULL, NULL},
     {"raw", 0, 0, 1, "baseline: messages made first, then one send() each", NULL, NULL},
     {"sndbuf", 0, 0, 1u << 30, "SO_SNDBUF request; 0 = default", NULL, NULL},
+    {"flow", QSL_FLOW_ORIGINAL, 0, 0, "order flow generator: the original's, or qsl's drifting mid",
+     NULL, qsl_flow_gen_names},
     {NULL, 0, 0, 0, NULL, NULL, NULL},
 };
 
@@ -71,6 +74,7 @@ int qsl_role_publish(const union qsl_role_value *v)
     c.datagram_bytes = (unsigned)v[8].u;
     c.gso = (int)v[9].u;
     c.raw = (int)v[10].u;
+    c.flow = (int)v[12].u;
     struct sockaddr_storage ss;
     socklen_t len = make_addr(v[0].s, (uint16_t)v[1].u, &ss);
     int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);

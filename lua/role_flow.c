@@ -19,6 +19,8 @@ const struct qsl_role_param qsl_role_flow_params[] = {
     {"symbols", 3, 1, QSL_FLOW_MAX_SYMBOLS, "symbols", NULL, NULL},
     {"capacity", 1u << 16, 1, 1u << 26, "resting-order pool size", NULL, NULL},
     {"hold", 0, 0, 1, "1: after the result line, wait for SIGTERM (so /proc can be read)", NULL, NULL},
+    {"flow", QSL_FLOW_ORIGINAL, 0, 0, "order flow generator: the original's, or qsl's drifting mid",
+     NULL, qsl_flow_gen_names},
     {NULL, 0, 0, 0, NULL, NULL, NULL},
 };
 
@@ -36,8 +38,8 @@ static void on_event(void *ctx, const struct qsl_event *ev)
 int qsl_role_flow(const union qsl_role_value *a);
 int qsl_role_flow(const union qsl_role_value *a)
 {
-    uint64_t v[5];
-    for (int i = 0; i < 5; i++)
+    uint64_t v[6];
+    for (int i = 0; i < 6; i++)
         v[i] = a[i].u;
     struct qsl_engine_config c;
     qsl_engine_config_defaults(&c);
@@ -45,12 +47,12 @@ int qsl_role_flow(const union qsl_role_value *a)
     c.capacity = (uint32_t)v[3];
     struct qsl_engine e;
     struct qsl_flow *f = malloc(sizeof *f);
-    if (!f || qsl_engine_init(&e, &c) != 0 || qsl_flow_init(f, v[0], c.symbols) != 0) {
+    if (!f || qsl_engine_init(&e, &c) != 0 || qsl_flow_init(f, (enum qsl_flow_gen)v[5], v[0], c.symbols) != 0) {
         fprintf(stderr, "qsl-run flow: out of memory\n");
         return 1;
     }
-    qsl_role_line("ready", "seed=%" PRIu64 " orders=%" PRIu64 " symbols=%u", v[0], v[1],
-                  c.symbols);
+    qsl_role_line("ready", "seed=%" PRIu64 " orders=%" PRIu64 " symbols=%u flow=%s", v[0], v[1],
+                  c.symbols, qsl_flow_gen_names[v[5]]);
     struct tally t = {0, 0};
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -46,10 +46,10 @@ const struct qsl_role_param qsl_role_gateway_params[] = {
     {"max_conns", 1024, 1, 1000000, "epoll: connections at once; more are refused", NULL, NULL},
     {"out_bytes", 65536, 128, 1u << 30, "output bound per connection", NULL, NULL},
     {"backlog", 1024, 1, 65535, "listen backlog", NULL, NULL},
-    {"symbols", 3, 1, 1u << 20, "symbols 0..N-1", NULL, NULL},
+    {"symbols", 2, 1, 1u << 20, "symbols 0..N-1 (the original's gateway: 2)", NULL, NULL},
     {"capacity", 1u << 16, 1, 1u << 26, "resting-order pool", NULL, NULL},
     {"max_quantity", 1000000, 1, UINT32_MAX, "risk: largest order quantity", NULL, NULL},
-    {"max_notional", 1000000000000ull, 1, INT64_MAX, "risk: largest price x quantity", NULL, NULL},
+    {"max_notional", 1000000000ull, 1, INT64_MAX, "risk: largest price x quantity", NULL, NULL},
     {NULL, 0, 0, 0, NULL, NULL, NULL},
 };
 
@@ -141,7 +141,7 @@ const struct qsl_role_param qsl_role_load_params[] = {
     {"cross", 20, 0, 100, "percent crossing IOC NewOrders", NULL, NULL},
     {"cancel", 30, 0, 100, "percent cancels of own resting orders", NULL, NULL},
     {"heartbeat", 10, 0, 100, "percent heartbeats", NULL, NULL},
-    {"symbols", 3, 1, 1u << 20, "symbols to spread orders over", NULL, NULL},
+    {"symbols", 2, 1, 1u << 20, "symbols to spread orders over (a default gateway has 2)", NULL, NULL},
     {"seed", 1, 0, UINT64_MAX, "request mix seed", NULL, NULL},
     {"timeout_ms", 5000, 1, 600000, "no reply for this long is an error", NULL, NULL},
     {"echo_request", 43, 1, 4096, "echo: bytes per request", NULL, NULL},

@@ -16,9 +16,11 @@ local s = scenario.new{
   description = "engine cost per order on the synthetic flow, with the child's CPU split",
   params = {
     { name = "seed", type = "integer", default = 42, min = 0, help = "flow seed" },
-    { name = "orders", type = "integer", default = 2000000, min = 1000, max = 100000000,
-      help = "orders per trial" },
+    { name = "orders", type = "integer", default = 200000, min = 1000, max = 100000000,
+      help = "orders per trial (the original flow's book grows without bound: past ~1.4 M orders it fills the 65,536-order pool)" },
     { name = "symbols", type = "integer", default = 3, min = 1, max = 64, help = "symbols" },
+    { name = "flow", type = "enum", values = { "original", "drift" }, default = "original",
+      help = "order flow: the original's generator (its exact datagrams) or qsl's drifting mid" },
     { name = "trials", type = "integer", default = 5, min = 1, max = 100, help = "trials" },
   },
 }
@@ -30,7 +32,7 @@ local rows = {}
 for i, n in s:trials(p.trials) do
   -- hold=1: the role waits after its result line, so its /proc entries can be read
   local child <close> = assert(qsl.proc.spawn{ role = "flow", args = {
-    "seed=" .. p.seed, "orders=" .. p.orders, "symbols=" .. p.symbols, "hold=1" } })
+    "seed=" .. p.seed, "orders=" .. p.orders, "symbols=" .. p.symbols, "flow=" .. p.flow, "hold=1" } })
   local ready, err = child:ready(5000)
   if not ready then art:invalid(("trial %d: %s"):format(i, err)); break end
   local res, rerr = child:line("result", 120000)
@@ -61,7 +63,7 @@ local function spread(key)
   return { what = key, min = sm.min, median = sm.median, max = sm.max }
 end
 art:table{
-  title = ("Per trial (%d orders, seed %d, %d symbols)"):format(p.orders, p.seed, p.symbols),
+  title = ("Per trial (%d orders, seed %d, %d symbols, flow %s)"):format(p.orders, p.seed, p.symbols, p.flow),
   columns = {
     { key = "trial" }, { key = "ns_per_order", format = "%.1f" },
     { key = "cpu_ns_per_order", format = "%.1f" },

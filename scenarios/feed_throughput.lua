@@ -19,6 +19,8 @@ local s = scenario.new{
   description = "publisher messages/s against a raw send() loop, in the same run",
   params = {
     { name = "seed", type = "integer", default = 42, min = 0, help = "flow seed" },
+    { name = "flow", type = "enum", values = { "original", "drift" }, default = "original",
+      help = "order flow: the original's generator (its exact datagrams) or qsl's drifting mid" },
     { name = "orders", type = "integer", default = 200000, min = 1000, max = 10000000, help = "orders per run" },
     { name = "trials", type = "integer", default = 5, min = 1, max = 100, help = "trials" },
     { name = "rcvbuf", type = "integer", default = 8388608, min = 0, help = "subscriber SO_RCVBUF request" },
@@ -41,7 +43,7 @@ end
 local expected
 do
   local e <close> = qsl.engine.new{ symbols = 3 }
-  local st = e:run_flow{ seed = p.seed, orders = p.orders }
+  local st = e:run_flow{ seed = p.seed, orders = p.orders, flow = p.flow }
   expected = st.trades + st.top_of_book
 end
 
@@ -49,7 +51,7 @@ local function run(variant)
   local sub <close>, ready = roles.start("subscribe", { rcvbuf = p.rcvbuf, expected = expected,
     idle_ms = 300, deadline_ms = 120000 }, { numbers = { "port" } })
   if not sub then return nil, ready end
-  local args = { port = ready.port, seed = p.seed, orders = p.orders }
+  local args = { port = ready.port, seed = p.seed, orders = p.orders, flow = p.flow }
   for k, v in pairs(VARIANTS[variant]) do args[k] = v end
   local pub <close>, perr = roles.start("publish", args)
   if not pub then return nil, perr end

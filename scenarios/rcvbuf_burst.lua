@@ -21,6 +21,8 @@ local s = scenario.new{
     { name = "seed", type = "integer", default = 42, min = 0, help = "flow seed" },
     { name = "orders", type = "integer", default = 20000, min = 1, max = 10000000, help = "orders of the flow per trial" },
     { name = "symbols", type = "integer", default = 3, min = 1, max = 64, help = "symbols" },
+    { name = "flow", type = "enum", values = { "original", "drift" }, default = "original",
+      help = "order flow: the original's generator (its exact datagrams) or qsl's drifting mid" },
     { name = "sizes", type = "integer_list", default = { 2048, 0, 8388608 }, min = 0, max = 1 << 30,
       help = "SO_RCVBUF requests in bytes (0: the OS default)" },
     { name = "trials", type = "integer", default = 4, min = 1, max = 1000, help = "trials per size (burst mode)" },
@@ -52,7 +54,7 @@ local orders = p.mode == "sweep" and p.sweep_orders or p.orders
 local expected
 do
   local e <close> = qsl.engine.new{ symbols = p.symbols }
-  local st = e:run_flow{ seed = p.seed, orders = orders }
+  local st = e:run_flow{ seed = p.seed, orders = orders, flow = p.flow }
   expected = st.trades + st.top_of_book
 end
 
@@ -90,7 +92,7 @@ local function trial(size, rate)
   }, { numbers = SUB_NUMBERS })
   if not sub then return nil, ready end
   local pub <close>, perr = roles.start("publish", {
-    port = ready.port, seed = p.seed, orders = orders, symbols = p.symbols, rate = rate,
+    port = ready.port, seed = p.seed, orders = orders, symbols = p.symbols, flow = p.flow, rate = rate,
     packed = p.packed, gso = p.gso, datagram_bytes = p.datagram_bytes, batch = p.batch,
   })
   if not pub then return nil, perr end
@@ -164,8 +166,8 @@ if p.mode == "burst" then
       record(row, size, t)
     end
   end
-  art:table{ title = ("Per trial: %d orders (seed %d, %d symbols) -> %d messages, unpaced, %s"):format(
-               p.orders, p.seed, p.symbols, expected,
+  art:table{ title = ("Per trial: %d orders (seed %d, %d symbols, flow %s) -> %d messages, unpaced, %s"):format(
+               p.orders, p.seed, p.symbols, p.flow, expected,
                p.packed and (p.gso and "packed + GSO" or "packed") or "one message per datagram"),
              columns = COLUMNS, rows = rows,
              note = "loss = published - received (tail drops included); gaps = missing below the highest " ..

@@ -49,7 +49,7 @@ static void flow_prepare(size_t n)
     struct qsl_engine e;
     struct qsl_flow *f = malloc(sizeof *f);
     flow_items = malloc(n * sizeof *flow_items);
-    if (!f || !flow_items || qsl_engine_init(&e, &c) != 0 || qsl_flow_init(f, 42, 3) != 0) {
+    if (!f || !flow_items || qsl_engine_init(&e, &c) != 0 || qsl_flow_init(f, QSL_FLOW_DRIFT, 42, 3) != 0) {
         fprintf(stderr, "bench: out of memory\n");
         exit(1);
     }

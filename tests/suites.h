@@ -16,5 +16,6 @@ Suite *hist_suite(void);
 Suite *sockopt_suite(void);
 Suite *feed_suite(void);
 Suite *gateway_suite(void);
+Suite *replay_suite(void);
 
 #endif

@@ -186,6 +186,75 @@ START_TEST(test_every_reject_reason_reachable)
 }
 END_TEST
 
+/* Two checks failing at once: the original's order decides, whichever pair. */
+enum { F_SYMBOL, F_DUPLICATE, F_PRICE, F_QTY_ZERO, F_QTY_MAX, F_NOTIONAL, F_COUNT };
+
+static void apply_failure(struct qsl_order_req *r, int f)
+{
+    switch (f) {
+    case F_SYMBOL: r->symbol = 7; break;
+    case F_DUPLICATE: r->order_id = 1; break;       /* id 1 rests on symbol 0 */
+    case F_PRICE: r->price = 0; break;
+    case F_QTY_ZERO: r->qty = 0; break;
+    case F_QTY_MAX: r->qty = 1001; break;
+    default: r->price = 600000; r->qty = r->qty < 2 ? 2 : r->qty; break;
+    }
+}
+
+static int fails(const struct qsl_order_req *r, int f)
+{
+    switch (f) {
+    case F_SYMBOL: return r->symbol >= 3;
+    case F_DUPLICATE: return r->order_id == 1 && r->symbol == 0;
+    case F_PRICE: return r->price <= 0;
+    case F_QTY_ZERO: return r->qty == 0;
+    case F_QTY_MAX: return r->qty > 1000;
+    default: return r->price > 0 && (uint64_t)r->price * r->qty > 1000000;
+    }
+}
+
+START_TEST(test_two_failures_first_in_the_originals_order_wins)
+{
+    static const enum qsl_reject reason[F_COUNT] = {
+        QSL_REJECT_UNKNOWN_SYMBOL, QSL_REJECT_DUPLICATE_ORDER_ID, QSL_REJECT_INVALID_PRICE,
+        QSL_REJECT_INVALID_QUANTITY, QSL_REJECT_MAX_QUANTITY_EXCEEDED,
+        QSL_REJECT_MAX_NOTIONAL_EXCEEDED};
+    submit(limit(1, 0, QSL_BUY, 50, 1, QSL_GTC));
+    int pairs = 0;
+    for (int a = 0; a < F_COUNT; a++)
+        for (int b = 0; b < F_COUNT; b++) {
+            if (a == b)
+                continue;
+            /* a then b, and (in its own turn of the loop) b then a */
+            struct qsl_order_req r = limit(9, 0, QSL_SELL, 100, 1, QSL_GTC);
+            apply_failure(&r, a);
+            apply_failure(&r, b);
+            if (!fails(&r, a) || !fails(&r, b))
+                continue;       /* the two cannot hold together (qty 0 and qty 1001, ...) */
+            int first = a < b ? a : b;
+            ck_assert_msg(submit(r) == reason[first], "failures %d+%d: got %d, want %d", a, b,
+                          submit(r), reason[first]);
+            pairs++;
+            if (first == F_SYMBOL || first == F_DUPLICATE || b == F_NOTIONAL || a == F_NOTIONAL ||
+                b == F_PRICE || a == F_PRICE)
+                continue;
+            /* a market order has no price: the same pair without a price check */
+            r.order_type = QSL_MARKET;
+            ck_assert_int_eq(submit(r), reason[first]);
+        }
+    ck_assert_int_ge(pairs, 16);
+    /* market orders: the duplicate id before quantity */
+    struct qsl_order_req m = market(1, 0, QSL_SELL, 0);
+    ck_assert_int_eq(submit(m), QSL_REJECT_DUPLICATE_ORDER_ID);
+    m.qty = 1001;
+    ck_assert_int_eq(submit(m), QSL_REJECT_DUPLICATE_ORDER_ID);
+    /* cancel: unknown symbol before unknown order */
+    ck_assert_int_eq(qsl_engine_cancel(&eng, 7, 99, NULL, NULL), QSL_REJECT_UNKNOWN_SYMBOL);
+    ck_assert_int_eq(qsl_engine_cancel(&eng, 0, 99, NULL, NULL), QSL_REJECT_UNKNOWN_ORDER);
+    ck_assert_uint_eq(qsl_engine_resting(&eng), 1);
+}
+END_TEST
+
 START_TEST(test_events_are_sequenced_and_ack_comes_first)
 {
     submit(limit(1, 0, QSL_SELL, 100, 1, QSL_GTC));
@@ -240,13 +309,41 @@ START_TEST(test_modify_larger_quantity_loses_priority)
 }
 END_TEST
 
-START_TEST(test_modify_same_quantity_loses_priority)
+/* The original: same price and a quantity not larger keeps priority. */
+START_TEST(test_modify_same_quantity_keeps_priority)
 {
     submit(limit(1, 0, QSL_BUY, 100, 5, QSL_GTC));
     submit(limit(2, 0, QSL_BUY, 100, 5, QSL_GTC));
-    qsl_engine_modify(&eng, 0, 1, 100, 5, NULL, NULL);
+    ck_assert_int_eq(qsl_engine_modify(&eng, 0, 1, 100, 5, NULL, NULL), QSL_REJECT_NONE);
     submit(limit(3, 0, QSL_SELL, 100, 1, QSL_GTC));
+    ck_assert_uint_eq(trade(0)->maker_id, 1);
+}
+END_TEST
+
+START_TEST(test_modify_new_price_loses_priority)
+{
+    submit(limit(1, 0, QSL_BUY, 100, 5, QSL_GTC));
+    submit(limit(2, 0, QSL_BUY, 101, 5, QSL_GTC));
+    /* to 101 with a smaller quantity: a new price goes to the back of its level */
+    ck_assert_int_eq(qsl_engine_modify(&eng, 0, 1, 101, 2, NULL, NULL), QSL_REJECT_NONE);
+    submit(limit(3, 0, QSL_SELL, 101, 6, QSL_GTC));
     ck_assert_uint_eq(trade(0)->maker_id, 2);
+    ck_assert_uint_eq(trade(1)->maker_id, 1);
+    ck_assert_uint_eq(trade(1)->qty, 1);
+}
+END_TEST
+
+START_TEST(test_modify_quantity_zero_cancels)
+{
+    submit(limit(1, 0, QSL_BUY, 100, 5, QSL_GTC));
+    memset(&rec, 0, sizeof rec);
+    ck_assert_int_eq(qsl_engine_modify(&eng, 0, 1, 0, 0, record, &rec), QSL_REJECT_NONE);
+    ck_assert_int_eq(rec.ev[0].kind, QSL_EV_CANCELED);
+    ck_assert_int_eq(rec.ev[1].kind, QSL_EV_TOP_OF_BOOK);
+    ck_assert_int_eq(best(QSL_BUY), -1);
+    ck_assert_uint_eq(qsl_engine_resting(&eng), 0);
+    /* gone: a second modify is an unknown order, before any other check */
+    ck_assert_int_eq(qsl_engine_modify(&eng, 0, 1, 0, 0, NULL, NULL), QSL_REJECT_UNKNOWN_ORDER);
 }
 END_TEST
 
@@ -269,8 +366,14 @@ START_TEST(test_modify_rejects)
     ck_assert_int_eq(qsl_engine_modify(&eng, 0, 1, 100, 1, NULL, NULL), QSL_REJECT_UNKNOWN_ORDER);
     ck_assert_int_eq(qsl_engine_modify(&eng, 5, 1, 100, 1, NULL, NULL), QSL_REJECT_UNKNOWN_SYMBOL);
     submit(limit(1, 0, QSL_BUY, 100, 5, QSL_GTC));
-    ck_assert_int_eq(qsl_engine_modify(&eng, 0, 1, 100, 0, NULL, NULL), QSL_REJECT_INVALID_QUANTITY);
     ck_assert_int_eq(qsl_engine_modify(&eng, 0, 1, -1, 1, NULL, NULL), QSL_REJECT_INVALID_PRICE);
+    ck_assert_int_eq(qsl_engine_modify(&eng, 0, 1, 100, 2000000, NULL, NULL),
+                     QSL_REJECT_MAX_QUANTITY_EXCEEDED);
+    ck_assert_int_eq(qsl_engine_modify(&eng, 0, 1, 2000000, 1000, NULL, NULL),
+                     QSL_REJECT_MAX_NOTIONAL_EXCEEDED);
+    /* two failures at once: unknown symbol before unknown order, unknown order before risk */
+    ck_assert_int_eq(qsl_engine_modify(&eng, 9, 7, -1, 1, NULL, NULL), QSL_REJECT_UNKNOWN_SYMBOL);
+    ck_assert_int_eq(qsl_engine_modify(&eng, 0, 7, -1, 1, NULL, NULL), QSL_REJECT_UNKNOWN_ORDER);
     ck_assert_int_eq(best(QSL_BUY), 100);
 }
 END_TEST
@@ -400,11 +503,15 @@ static enum qsl_reject ref_apply(const struct qsl_flow_item *it, const struct qs
     if (it->kind == QSL_FLOW_MODIFY) {
         if (at < 0)
             return QSL_REJECT_UNKNOWN_ORDER;
+        if (r->qty == 0) {
+            ref_drop((unsigned)at);
+            return QSL_REJECT_NONE;
+        }
         unsigned side = ref[at].side;
         enum qsl_reject why = qsl_risk_check_limit(risk, side, r->price, r->qty);
         if (why)
             return why;
-        if (r->price == ref[at].price && r->qty < ref[at].qty) {
+        if (r->price == ref[at].price && r->qty <= ref[at].qty) {
             ref[at].qty = r->qty;
             return QSL_REJECT_NONE;
         }
@@ -413,12 +520,12 @@ static enum qsl_reject ref_apply(const struct qsl_flow_item *it, const struct qs
         return QSL_REJECT_NONE;
     }
     int mkt = r->order_type == QSL_MARKET;
+    if (at >= 0)
+        return QSL_REJECT_DUPLICATE_ORDER_ID;
     enum qsl_reject why = mkt ? qsl_risk_check_market(risk, r->side, r->qty)
                               : qsl_risk_check_limit(risk, r->side, r->price, r->qty);
     if (why)
         return why;
-    if (at >= 0)
-        return QSL_REJECT_DUPLICATE_ORDER_ID;
     ref_execute(r->symbol, r->order_id, r->side, r->price, r->qty, mkt, !mkt && r->tif == QSL_GTC);
     return QSL_REJECT_NONE;
 }
@@ -462,13 +569,14 @@ START_TEST(test_long_seeded_flow_matches_reference_and_invariants)
     qsl_engine_config_defaults(&c);
     c.symbols = 3;
     c.capacity = REF_MAX;
-    c.risk.max_quantity = 10;           /* quantities run to 12: some MaxQuantity rejects */
+    c.risk.max_quantity = 9;            /* quantities run to 10-12: some MaxQuantity rejects */
     c.risk.max_notional = 1000000;
     ck_assert_int_eq(qsl_engine_init(&eng, &c), 0);
     ref_n = 0;
     ref_clock = 0;
-    struct qsl_flow flow;
-    qsl_flow_init(&flow, (uint64_t)_i * 7919 + 42, 3);
+    /* both generators: loop index even = original, odd = drift */
+    static struct qsl_flow flow;
+    qsl_flow_init(&flow, (enum qsl_flow_gen)(_i % 2), (uint64_t)_i * 7919 + 42, 3);
     uint64_t last_seq = 0, trades = 0, rejects = 0;
     for (int step = 0; step < 20000; step++) {
         struct qsl_flow_item it;
@@ -537,11 +645,14 @@ Suite *engine_suite(void)
     tcase_add_test(tc, test_cancel_of_a_filled_order_is_unknown);
     tcase_add_test(tc, test_duplicate_active_id_rejected_per_symbol);
     tcase_add_test(tc, test_every_reject_reason_reachable);
+    tcase_add_test(tc, test_two_failures_first_in_the_originals_order_wins);
     tcase_add_test(tc, test_events_are_sequenced_and_ack_comes_first);
     tcase_add_test(tc, test_top_of_book_only_when_best_changes);
     tcase_add_test(tc, test_modify_smaller_same_price_keeps_priority);
     tcase_add_test(tc, test_modify_larger_quantity_loses_priority);
-    tcase_add_test(tc, test_modify_same_quantity_loses_priority);
+    tcase_add_test(tc, test_modify_same_quantity_keeps_priority);
+    tcase_add_test(tc, test_modify_new_price_loses_priority);
+    tcase_add_test(tc, test_modify_quantity_zero_cancels);
     tcase_add_test(tc, test_modify_to_a_crossing_price_trades);
     tcase_add_test(tc, test_modify_rejects);
     tcase_add_test(tc, test_full_pool_rejects_storage_exhausted);
@@ -550,7 +661,7 @@ Suite *engine_suite(void)
     TCase *flow = tcase_create("reference");
     tcase_add_checked_fixture(flow, setup, teardown);
     tcase_set_timeout(flow, 120);
-    tcase_add_loop_test(flow, test_long_seeded_flow_matches_reference_and_invariants, 0, 3);
+    tcase_add_loop_test(flow, test_long_seeded_flow_matches_reference_and_invariants, 0, 4);
     suite_add_tcase(s, flow);
     return s;
 }

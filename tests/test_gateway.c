@@ -5,7 +5,10 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <netinet/in.h>
+#include <sched.h>
+#include <time.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -37,10 +40,12 @@ static void *serve(void *arg)
     return NULL;
 }
 
-static void start(struct server *s, int blocking, unsigned max_conns, size_t out_bytes)
+static void start_idle(struct server *s, int blocking, unsigned max_conns, size_t out_bytes,
+                       uint32_t idle_ms)
 {
     memset(s, 0, sizeof *s);
     qsl_gateway_defaults(&s->c);
+    s->c.idle_ms = idle_ms;
     s->c.blocking = blocking;
     s->c.max_conns = max_conns;
     s->c.out_bytes = out_bytes;
@@ -49,6 +54,11 @@ static void start(struct server *s, int blocking, unsigned max_conns, size_t out
     ck_assert_int_ge(s->lfd, 0);
     ck_assert_uint_gt(s->port, 0);
     pthread_create(&s->th, NULL, serve, s);
+}
+
+static void start(struct server *s, int blocking, unsigned max_conns, size_t out_bytes)
+{
+    start_idle(s, blocking, max_conns, out_bytes, QSL_GATEWAY_IDLE_DEFAULT);
 }
 
 static void finish(struct server *s)
@@ -114,6 +124,77 @@ static size_t heartbeat(uint8_t *b, uint64_t token)
     return (size_t)qsl_wire_encode(&m, b, 64);
 }
 
+static uint64_t ms_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Poll a counter the server thread publishes until it reaches want (or fail after 5 s). */
+static void wait_counter(const uint64_t *c, uint64_t want, const char *what)
+{
+    uint64_t deadline = ms_now() + 5000;
+    while (__atomic_load_n(c, __ATOMIC_RELAXED) != want) {
+        ck_assert_msg(ms_now() < deadline, "%s: %" PRIu64 ", waited for %" PRIu64, what,
+                      __atomic_load_n(c, __ATOMIC_RELAXED), want);
+        sched_yield();
+    }
+}
+
+/* How a connection ended, seen from the client after reading everything: EOF (0),
+ * a reset (ECONNRESET), or still open after ms (ETIMEDOUT). */
+static int end_of(int fd, int ms, size_t *bytes)
+{
+    uint8_t b[4096];
+    uint64_t deadline = ms_now() + (uint64_t)ms;
+    *bytes = 0;
+    for (;;) {
+        struct pollfd p = {fd, POLLIN, 0};
+        int left = (int)(deadline > ms_now() ? deadline - ms_now() : 0);
+        if (poll(&p, 1, left) <= 0)
+            return ETIMEDOUT;
+        ssize_t r = recv(fd, b, sizeof b, MSG_DONTWAIT);
+        if (r > 0)
+            *bytes += (size_t)r;
+        else if (r == 0)
+            return 0;
+        else if (errno != EAGAIN && errno != EINTR)
+            return errno;
+    }
+}
+
+struct sender {
+    int fd;
+    const uint8_t *buf;
+    size_t len;
+    int shut;                   /* shutdown(SHUT_WR) after the last byte */
+    size_t sent;
+    pthread_t th;
+};
+
+static void *sender_main(void *arg)
+{
+    struct sender *w = arg;
+    while (w->sent < w->len) {
+        ssize_t r = send(w->fd, w->buf + w->sent, w->len - w->sent, MSG_NOSIGNAL);
+        if (r <= 0)
+            break;
+        w->sent += (size_t)r;
+    }
+    if (w->shut)
+        shutdown(w->fd, SHUT_WR);
+    return NULL;
+}
+
+static size_t new_order(uint8_t *b, uint64_t id, uint32_t sym, int64_t px, uint32_t qty,
+                        uint8_t side, uint8_t type, uint8_t tif)
+{
+    struct qsl_wire_msg m = {.type = QSL_WIRE_NEW_ORDER,
+                             .u.new_order = {id, sym, px, qty, side, type, tif}};
+    return (size_t)qsl_wire_encode(&m, b, 64);
+}
+
 START_TEST(test_many_pipelined_clients_every_reply_checked)
 {
     struct server s;
@@ -158,8 +239,9 @@ START_TEST(test_frames_split_across_writes)
     uint8_t req[64], reply[24];
     size_t n = heartbeat(req, 0xabcdef);
     for (size_t cut = 1; cut < n; cut++) {
+        uint64_t before = __atomic_load_n(&s.st.bytes_in, __ATOMIC_RELAXED);
         ck_assert_int_eq(send(fd, req, cut, 0), (ssize_t)cut);
-        usleep(2000);           /* let the gateway see the first part alone */
+        wait_counter(&s.st.bytes_in, before + cut, "bytes read");   /* the first part alone */
         ck_assert_int_eq(send(fd, req + cut, n - cut, 0), (ssize_t)(n - cut));
         read_n(fd, reply, sizeof reply);
         struct qsl_wire_msg m;
@@ -207,7 +289,7 @@ START_TEST(test_peer_that_vanishes_mid_response)
     struct linger lg = {1, 0};
     setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     close(fd);
-    usleep(50000);
+    wait_counter(&s.st.active, 0, "connections open");     /* the gateway saw the reset */
     int again = dial(s.port);
     uint8_t reply[24];
     send(again, req, 24, 0);
@@ -225,7 +307,8 @@ START_TEST(test_connection_cap_refuses_the_excess)
     int fds[6];
     for (int i = 0; i < 6; i++)
         fds[i] = dial(s.port);
-    usleep(100000);
+    wait_counter(&s.st.refused, 2, "refused");              /* all six seen */
+    wait_counter(&s.st.connections, 4, "connections");
     uint8_t req[64], reply[24];
     size_t n = heartbeat(req, 5);
     int served = 0, refused = 0;
@@ -256,20 +339,226 @@ START_TEST(test_client_that_never_reads_is_bounded)
     for (int i = 0; i < 512; i++)
         heartbeat(req + 24 * i, (uint64_t)i);
     /* send far more than the replies the gateway will hold, never reading */
-    for (int round = 0; round < 200; round++) {
+    size_t sent = 0;
+    for (int round = 0; round < 2000; round++) {
         struct pollfd p = {fd, POLLOUT, 0};
-        if (poll(&p, 1, 50) <= 0)
+        if (poll(&p, 1, 200) <= 0)
             break;              /* the gateway stopped reading us: backpressure */
-        if (send(fd, req, sizeof req, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+        ssize_t r = send(fd, req, sizeof req, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (r < 0)
             break;
+        sent += (size_t)r;
     }
+    ck_assert_uint_lt(sent, 2000 * sizeof req);     /* it did push back */
     int other = dial(s.port);
     uint8_t reply[24];
     send(other, req, 24, 0);
     read_n(other, reply, sizeof reply);             /* others are served meanwhile */
+    /* what the gateway holds for the silent client stays within its bounds: replies
+     * in user space at most out_bytes, unanswered requests at most its input buffer */
+    ck_assert_uint_le(__atomic_load_n(&s.st.out_queued_max, __ATOMIC_RELAXED), 4096);
+    ck_assert_uint_le(__atomic_load_n(&s.st.in_held_max, __ATOMIC_RELAXED), 16384);
+    ck_assert_uint_lt(__atomic_load_n(&s.st.bytes_in, __ATOMIC_RELAXED), sent);
     close(other);
     close(fd);
     finish(&s);
+}
+END_TEST
+
+/*
+ * Issue 10.1: a client pipelines orders, shuts down its write side, and only
+ * then reads. Every order applied must have its Ack delivered, and the
+ * connection must end with EOF, not a reset that discards unread Acks.
+ */
+static void half_close_then_read(int blocking)
+{
+    struct server s;
+    start(&s, blocking, 16, 65536);
+    enum { N = 20000 };
+    uint8_t *req = malloc((size_t)N * 43);
+    size_t len = 0;
+    for (uint64_t i = 0; i < N; i++)        /* sells at rising prices: each rests, one Ack */
+        len += new_order(req + len, i + 1, (uint32_t)(i % 2), 100 + (int64_t)i, 1, QSL_SELL,
+                         QSL_LIMIT, QSL_GTC);
+    int fd = dial(s.port);
+    struct sender w = {.fd = fd, .buf = req, .len = len, .shut = 1};
+    pthread_create(&w.th, NULL, sender_main, &w);
+    /* read nothing until the sender is done or stuck (the gateway stopped reading) */
+    uint64_t until = ms_now() + 1000;
+    while (__atomic_load_n(&s.st.bytes_in, __ATOMIC_RELAXED) < len && ms_now() < until)
+        sched_yield();
+    size_t got = 0;
+    int end = end_of(fd, 10000, &got);
+    pthread_join(w.th, NULL);
+    ck_assert_uint_eq(w.sent, len);
+    ck_assert_msg(end == 0, "the connection ended with %s, not EOF", strerror(end));
+    ck_assert_uint_eq(got, (size_t)N * 32);          /* every Ack */
+    close(fd);
+    finish(&s);
+    ck_assert_uint_eq(s.st.new_orders, N);
+    ck_assert_uint_eq(s.st.closed_by_peer, 1);
+    free(req);
+}
+
+START_TEST(test_half_close_gets_every_reply_epoll)
+{
+    half_close_then_read(0);
+}
+END_TEST
+
+START_TEST(test_half_close_gets_every_reply_blocking)
+{
+    half_close_then_read(1);
+}
+END_TEST
+
+/* Issue 10.1: replies to the frames before a malformed one arrive, then EOF,
+ * even with input still unread behind the bad frame. */
+static void replies_before_malformed(int blocking)
+{
+    struct server s;
+    start(&s, blocking, 16, 65536);
+    enum { K = 100, JUNK = 300000 };
+    uint8_t *req = calloc(1, K * 24 + 16 + JUNK);
+    size_t len = 0;
+    for (int i = 0; i < K; i++)
+        len += heartbeat(req + len, (uint64_t)i);
+    heartbeat(req + len, 0);
+    qsl_be16_put(req + len + 2, 9);         /* version 9: malformed */
+    len += 16 + JUNK;
+    int fd = dial(s.port);
+    struct sender w = {.fd = fd, .buf = req, .len = len};
+    pthread_create(&w.th, NULL, sender_main, &w);
+    size_t got = 0;
+    int end = end_of(fd, 10000, &got);
+    pthread_join(w.th, NULL);
+    ck_assert_msg(end == 0, "the connection ended with %s, not EOF", strerror(end));
+    ck_assert_uint_eq(got, (size_t)K * 24);
+    close(fd);
+    finish(&s);
+    ck_assert_uint_eq(s.st.closed_malformed, 1);
+    free(req);
+}
+
+START_TEST(test_replies_before_a_malformed_frame_arrive_epoll)
+{
+    replies_before_malformed(0);
+}
+END_TEST
+
+START_TEST(test_replies_before_a_malformed_frame_arrive_blocking)
+{
+    replies_before_malformed(1);
+}
+END_TEST
+
+/* Issue 10.2: blocking mode, heartbeats pipelined far past the reply buffer. */
+START_TEST(test_blocking_mode_takes_deep_pipelines)
+{
+    struct server s;
+    start(&s, 1, 1, 65536);
+    enum { N = 20000 };
+    uint8_t *req = malloc((size_t)N * 24);
+    for (int i = 0; i < N; i++)
+        heartbeat(req + 24 * i, (uint64_t)i);
+    int fd = dial(s.port);
+    struct sender w = {.fd = fd, .buf = req, .len = (size_t)N * 24, .shut = 1};
+    pthread_create(&w.th, NULL, sender_main, &w);
+    size_t got = 0;
+    int end = end_of(fd, 10000, &got);
+    pthread_join(w.th, NULL);
+    ck_assert_int_eq(end, 0);
+    ck_assert_uint_eq(got, (size_t)N * 24);
+    close(fd);
+    finish(&s);
+    ck_assert_uint_eq(s.st.heartbeats, N);
+    ck_assert_uint_eq(s.st.closed_output_limit, 0);
+    free(req);
+}
+END_TEST
+
+/* Issue 10.3: blocking mode, a stop while a send is blocked on a client that never reads. */
+START_TEST(test_blocking_mode_stops_while_a_send_is_blocked)
+{
+    struct server s;
+    start_idle(&s, 1, 1, 65536, 0);     /* only the stop may end it */
+    int fd = dial(s.port);
+    int small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    uint8_t req[24 * 512];
+    for (int i = 0; i < 512; i++)
+        heartbeat(req + 24 * i, (uint64_t)i);
+    /* until the gateway is stuck writing: it stops taking our bytes */
+    uint64_t until = ms_now() + 5000;
+    for (;;) {
+        struct pollfd p = {fd, POLLOUT, 0};
+        if (poll(&p, 1, 300) <= 0)
+            break;
+        ck_assert_int_gt(send(fd, req, sizeof req, MSG_DONTWAIT | MSG_NOSIGNAL), 0);
+        ck_assert_msg(ms_now() < until, "the gateway never pushed back");
+    }
+    uint64_t t0 = ms_now();
+    finish(&s);
+    ck_assert_uint_lt(ms_now() - t0, 2000);         /* well within a role's grace period */
+    ck_assert_uint_eq(s.st.closed_at_stop, 1);
+    close(fd);
+}
+END_TEST
+
+/* Issue 10.4: an idle client and a 1-byte dribbler do not lock out the next client. */
+START_TEST(test_blocking_mode_idle_client_is_closed)
+{
+    struct server s;
+    start_idle(&s, 1, 1, 65536, 300);
+    int idle = dial(s.port);
+    int drip = dial(s.port);
+    int good = dial(s.port);
+    uint8_t req[64], reply[24];
+    size_t n = heartbeat(req, 77);
+    for (int i = 0; i < 3; i++)             /* the dribbler: 3 bytes, never a whole frame */
+        ck_assert_int_eq(send(drip, req + i, 1, MSG_NOSIGNAL), 1);
+    ck_assert_int_eq(send(good, req, n, 0), (ssize_t)n);
+    uint64_t t0 = ms_now();
+    read_n(good, reply, sizeof reply);
+    ck_assert_uint_lt(ms_now() - t0, 4000);         /* served after two idle periods */
+    size_t b;
+    ck_assert_int_eq(end_of(idle, 100, &b), 0);     /* closed: EOF */
+    close(idle);
+    close(drip);
+    close(good);
+    finish(&s);
+    ck_assert_uint_eq(s.st.closed_idle, 2);
+}
+END_TEST
+
+/* Issue 10.4: epoll mode takes idle_ms too; idle sockets are closed, busy ones not. */
+START_TEST(test_epoll_mode_idle_connections_are_closed)
+{
+    struct server s;
+    start_idle(&s, 0, 64, 65536, 300);
+    int fds[32];
+    for (int i = 0; i < 32; i++)
+        fds[i] = dial(s.port);
+    int busy = dial(s.port);
+    uint8_t req[64], reply[24];
+    size_t n = heartbeat(req, 1);
+    uint64_t until = ms_now() + 900;
+    while (ms_now() < until) {              /* a request every 50 ms keeps it alive */
+        send(busy, req, n, 0);
+        read_n(busy, reply, sizeof reply);
+        struct pollfd p = {busy, POLLIN, 0};
+        poll(&p, 1, 50);
+    }
+    for (int i = 0; i < 32; i++) {
+        size_t b;
+        ck_assert_int_eq(end_of(fds[i], 2000, &b), 0);
+        close(fds[i]);
+    }
+    send(busy, req, n, 0);
+    read_n(busy, reply, sizeof reply);
+    close(busy);
+    finish(&s);
+    ck_assert_uint_eq(s.st.closed_idle, 32);
 }
 END_TEST
 
@@ -374,7 +663,7 @@ START_TEST(test_hostile_classes_beside_good_clients)
     pthread_join(good.th, NULL);
     ck_assert_msg(good.st.errors == 0, "good clients: %s", good.st.error);
     ck_assert_uint_gt(good.st.completed, 1000);
-    usleep(200000);                                 /* the gateway sees the last closes */
+    wait_counter(&s.st.active, 0, "connections open");     /* the gateway saw the last closes */
     finish(&s);
     uint64_t closes = s.st.closed_by_peer + s.st.closed_malformed + s.st.closed_unexpected +
                       s.st.closed_output_limit + s.st.closed_error + s.st.closed_at_stop;
@@ -408,6 +697,14 @@ Suite *gateway_suite(void)
     tcase_add_test(tc, test_load_driver_catches_a_wrong_reply);
     tcase_add_test(tc, test_hostile_classes_beside_good_clients);
     tcase_add_test(tc, test_listen_refuses_a_name);
+    tcase_add_test(tc, test_half_close_gets_every_reply_epoll);
+    tcase_add_test(tc, test_half_close_gets_every_reply_blocking);
+    tcase_add_test(tc, test_replies_before_a_malformed_frame_arrive_epoll);
+    tcase_add_test(tc, test_replies_before_a_malformed_frame_arrive_blocking);
+    tcase_add_test(tc, test_blocking_mode_takes_deep_pipelines);
+    tcase_add_test(tc, test_blocking_mode_stops_while_a_send_is_blocked);
+    tcase_add_test(tc, test_blocking_mode_idle_client_is_closed);
+    tcase_add_test(tc, test_epoll_mode_idle_connections_are_closed);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -255,7 +255,7 @@ START_TEST(test_server_only_types_close_the_session)
 }
 END_TEST
 
-START_TEST(test_output_bound_closes_before_acting)
+START_TEST(test_output_bound_pauses_before_acting)
 {
     uint8_t in[512], outbuf[512];
     size_t n = 0;
@@ -266,14 +266,41 @@ START_TEST(test_output_bound_closes_before_acting)
     struct qsl_session_out out = {outbuf, 0, sizeof outbuf};
     qsl_session_feed(&s, in, n, &out);
     ck_assert_uint_eq(out.len, 3 * 32);
-    /* a taker whose Ack + 3 Fills (188 bytes) do not fit in what is left */
-    size_t cross = put_order(in, 9, QSL_BUY, 100, 3);
-    out.cap = out.len + 32 + 2 * 52;
-    qsl_session_feed(&s, in, cross, &out);
-    ck_assert_int_eq(s.state, QSL_SESSION_OUTPUT_LIMIT);
-    ck_assert_uint_eq(out.len, 3 * 32);         /* no partial response */
+    /* a taker whose Ack + 3 Fills (188 bytes) do not fit in what is left, behind a heartbeat */
+    size_t m = put_heartbeat(in, 1);
+    m += put_order(in + m, 9, QSL_BUY, 100, 3);
+    out.cap = out.len + 24 + 32 + 2 * 52;
+    ck_assert_uint_eq(qsl_session_feed(&s, in, m, &out), 24);  /* the heartbeat only */
+    ck_assert(qsl_session_paused(&s));
+    ck_assert(!qsl_session_closed(&s));
+    ck_assert_uint_eq(out.len, 3 * 32 + 24);    /* no partial response */
     ck_assert_uint_eq(qsl_engine_resting(&eng), 3);     /* and the book is untouched */
     ck_assert_uint_eq(eng.stats.trades, 0);
+    out.len = 0;                                /* the caller drained its output */
+    ck_assert_uint_eq(qsl_session_feed(&s, in + 24, m - 24, &out), m - 24);
+    ck_assert(!qsl_session_paused(&s));
+    ck_assert_uint_eq(out.len, 32 + 3 * 52);
+    ck_assert_uint_eq(qsl_engine_resting(&eng), 0);
+}
+END_TEST
+
+START_TEST(test_response_larger_than_the_bound_closes)
+{
+    uint8_t in[512], outbuf[512];
+    size_t n = 0;
+    for (qsl_order_id id = 1; id <= 3; id++)
+        n += put_order(in + n, id, QSL_SELL, 100, 1);
+    struct qsl_session s;
+    qsl_session_init(&s, &eng);
+    struct qsl_session_out out = {outbuf, 0, sizeof outbuf};
+    qsl_session_feed(&s, in, n, &out);
+    out.len = 0;
+    out.cap = 32 + 3 * 52 - 1;                  /* even an empty buffer cannot hold it */
+    size_t cross = put_order(in, 9, QSL_BUY, 100, 3);
+    ck_assert_uint_eq(qsl_session_feed(&s, in, cross, &out), 0);
+    ck_assert_int_eq(s.state, QSL_SESSION_OUTPUT_LIMIT);
+    ck_assert_uint_eq(out.len, 0);
+    ck_assert_uint_eq(qsl_engine_resting(&eng), 3);
 }
 END_TEST
 
@@ -287,8 +314,35 @@ START_TEST(test_output_bound_exactly_enough)
     qsl_session_feed(&s, in, n, &out);
     ck_assert(!qsl_session_closed(&s));
     ck_assert_uint_eq(out.len, 24);
-    qsl_session_feed(&s, in, n, &out);
-    ck_assert_int_eq(s.state, QSL_SESSION_OUTPUT_LIMIT);
+    ck_assert_uint_eq(qsl_session_feed(&s, in, n, &out), 0);
+    ck_assert(qsl_session_paused(&s));
+    out.len = 0;
+    ck_assert_uint_eq(qsl_session_feed(&s, in, n, &out), n);
+    ck_assert_uint_eq(out.len, 24);
+}
+END_TEST
+
+/* A frame completed from the hold that pauses stays held: feeding 0 bytes retries it. */
+START_TEST(test_pause_inside_the_hold_is_retried)
+{
+    uint8_t in[64], outbuf[64];
+    size_t n = put_heartbeat(in, 5);
+    struct qsl_session s;
+    qsl_session_init(&s, &eng);
+    struct qsl_session_out out = {outbuf, 0, 24};
+    ck_assert_uint_eq(qsl_session_feed(&s, in, 10, &out), 10);     /* part of the first */
+    ck_assert_uint_eq(qsl_session_feed(&s, in + 10, n - 10, &out), n - 10);
+    ck_assert_uint_eq(out.len, 24);
+    ck_assert_uint_eq(qsl_session_feed(&s, in, 10, &out), 10);
+    ck_assert_uint_eq(qsl_session_feed(&s, in + 10, n - 10, &out), n - 10);   /* completes, pauses */
+    ck_assert(qsl_session_paused(&s));
+    ck_assert_uint_eq(out.len, 24);
+    out.len = 0;
+    ck_assert_uint_eq(qsl_session_feed(&s, NULL, 0, &out), 0);
+    ck_assert(!qsl_session_paused(&s));
+    ck_assert_uint_eq(out.len, 24);
+    ck_assert_uint_eq(s.held, 0);
+    ck_assert_uint_eq(s.stats.heartbeats, 2);
 }
 END_TEST
 
@@ -331,7 +385,9 @@ Suite *session_suite(void)
     tcase_add_test(tc, test_oversized_body_closes_from_the_header);
     tcase_add_test(tc, test_bad_enum_closes);
     tcase_add_test(tc, test_server_only_types_close_the_session);
-    tcase_add_test(tc, test_output_bound_closes_before_acting);
+    tcase_add_test(tc, test_output_bound_pauses_before_acting);
+    tcase_add_test(tc, test_response_larger_than_the_bound_closes);
+    tcase_add_test(tc, test_pause_inside_the_hold_is_retried);
     tcase_add_test(tc, test_output_bound_exactly_enough);
     tcase_add_test(tc, test_random_bytes_never_crash_and_close);
     suite_add_tcase(s, tc);
