@@ -414,6 +414,10 @@ static void child(const struct spawn_opts *o, int out_w, int err_fd, int report,
         if (sched_setaffinity(0, sizeof set, &set) != 0)
             child_fail(report, STAGE_CPU);
     }
+    /* a role run by a scenario dies with it, even under a wrapper such as strace
+     * (its parent is then the wrapper): roles.c arms PR_SET_PDEATHSIG on seeing this */
+    static char die_with_parent[] = "QSL_PDEATHSIG=1";
+    putenv(die_with_parent);
     /* exec's prototypes predate const; the strings are never written */
     for (const char **e = o->env; e && *e; e++)
         putenv((char *)(uintptr_t)*e);

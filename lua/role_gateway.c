@@ -50,6 +50,9 @@ const struct qsl_role_param qsl_role_gateway_params[] = {
     {"capacity", 1u << 16, 1, 1u << 26, "resting-order pool", NULL, NULL},
     {"max_quantity", 1000000, 1, UINT32_MAX, "risk: largest order quantity", NULL, NULL},
     {"max_notional", 1000000000ull, 1, INT64_MAX, "risk: largest price x quantity", NULL, NULL},
+    {"idle_ms", 0, 0, 86400000,
+     "end a connection that sent no whole request and took no reply for this long; "
+     "0 = the mode's default (blocking 5000, epoll never)", NULL, NULL},
     {NULL, 0, 0, 0, NULL, NULL, NULL},
 };
 
@@ -86,6 +89,7 @@ int qsl_role_gateway(const union qsl_role_value *v)
     c.engine.capacity = (uint32_t)v[7].u;
     c.engine.risk.max_quantity = (uint32_t)v[8].u;
     c.engine.risk.max_notional = v[9].u;
+    c.idle_ms = v[10].u ? (uint32_t)v[10].u : QSL_GATEWAY_IDLE_DEFAULT;
     struct ready_line rl = {port, modes[c.blocking], c.max_conns};
     c.on_ready = print_ready;
     c.ready_ctx = &rl;
@@ -111,13 +115,14 @@ int qsl_role_gateway(const union qsl_role_value *v)
                   "connections=%" PRIu64 " refused=%" PRIu64 " emfile=%" PRIu64
                   " active_max=%" PRIu64 " closed_by_peer=%" PRIu64 " closed_malformed=%" PRIu64
                   " closed_unexpected=%" PRIu64 " closed_output_limit=%" PRIu64
-                  " closed_error=%" PRIu64 " closed_at_stop=%" PRIu64 " frames_in=%" PRIu64
+                  " closed_error=%" PRIu64 " closed_at_stop=%" PRIu64 " closed_idle=%" PRIu64
+                  " frames_in=%" PRIu64
                   " frames_out=%" PRIu64 " bytes_in=%" PRIu64 " bytes_out=%" PRIu64
                   " new_orders=%" PRIu64 " cancels=%" PRIu64 " heartbeats=%" PRIu64
                   " fills=%" PRIu64 " rejects=%" PRIu64 "%s",
                   st.connections, st.refused, st.emfile, st.active_max, st.closed_by_peer,
                   st.closed_malformed, st.closed_unexpected, st.closed_output_limit,
-                  st.closed_error, st.closed_at_stop, st.frames_in, st.frames_out, st.bytes_in,
+                  st.closed_error, st.closed_at_stop, st.closed_idle, st.frames_in, st.frames_out, st.bytes_in,
                   st.bytes_out, st.new_orders, st.cancels, st.heartbeats, st.fills, rejects,
                   by_reason);
     return 0;

@@ -178,7 +178,13 @@ int qsl_role_main(const struct qsl_role *r, int argc, char **argv)
         role_usage(stderr, r);
         return 1;
     }
-    /* a role started by a scenario dies with it, even when run under a wrapper */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    /* A role started by a scenario dies with it, even when run under a wrapper;
+     * one started from a shell (`qsl-run gateway &`) outlives the shell. */
+    const char *pd = getenv("QSL_PDEATHSIG");
+    if (pd && strcmp(pd, "1") == 0) {
+        unsetenv("QSL_PDEATHSIG");
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() == 1)
+            return 1;           /* the parent is already gone */
+    }
     return r->run(values);
 }

@@ -210,13 +210,14 @@ if after and after.hwm_kb > bound_kb then
 end
 
 local gr, gerr2 = roles.finish(gw, "gateway", { stop = true, numbers = { "connections", "closed_by_peer",
-  "closed_malformed", "closed_unexpected", "closed_output_limit", "closed_error", "closed_at_stop", "refused" } })
+  "closed_malformed", "closed_unexpected", "closed_output_limit", "closed_error", "closed_at_stop", "closed_idle",
+  "refused" } })
 local counters = {}
 if not gr then
   art:invalid("gateway: " .. gerr2)
 else
   local closed = gr.closed_by_peer + gr.closed_malformed + gr.closed_unexpected + gr.closed_output_limit +
-                 gr.closed_error + gr.closed_at_stop
+                 gr.closed_error + gr.closed_at_stop + gr.closed_idle
   local expected = 4 + hostile
   if gr.connections ~= expected then
     art:invalid(("the gateway counted %d connections, %d were made"):format(gr.connections, expected))
@@ -228,7 +229,7 @@ else
     art:invalid(("closed_malformed %d, expected at least %d"):format(gr.closed_malformed, p.random + 2))
   end
   for _, k in ipairs{ "connections", "refused", "closed_by_peer", "closed_malformed", "closed_unexpected",
-                      "closed_output_limit", "closed_error", "closed_at_stop", "frames_in", "frames_out" } do
+                      "closed_output_limit", "closed_error", "closed_at_stop", "closed_idle", "frames_in", "frames_out" } do
     counters[#counters + 1] = { counter = k, value = gr[k] }
   end
 end

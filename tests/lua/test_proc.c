@@ -3,7 +3,9 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "lua_test.h"
@@ -172,6 +174,73 @@ START_TEST(test_netns_has_its_own_loopback)
 }
 END_TEST
 
+static int wait_dead(pid_t pid, int ms)
+{
+    for (int i = 0; i < ms && alive(pid); i++)
+        usleep(1000);           /* polled: a killed orphan's exit is asynchronous */
+    return !alive(pid);
+}
+
+/*
+ * Issue 10.5: a role started from a shell (`qsl-run gateway &`) outlives the
+ * shell; PR_SET_PDEATHSIG is only for children qsl-run spawned itself. The
+ * shell waits for the gateway's ready line, so the gateway is serving (and
+ * past any prctl) when its parent exits.
+ */
+START_TEST(test_role_started_from_a_shell_outlives_it)
+{
+    const char *qsl_run = getenv("QSL_RUN");
+    ck_assert_ptr_nonnull(qsl_run);
+    char out[] = "/tmp/qsl-pdeath-XXXXXX";
+    int ofd = mkstemp(out);
+    ck_assert_int_ge(ofd, 0);
+    close(ofd);
+    int pfd[2];
+    ck_assert_int_eq(pipe(pfd), 0);
+    pid_t sh = fork();
+    if (sh == 0) {
+        dup2(pfd[1], 1);
+        execl("/bin/sh", "sh", "-c",
+              "\"$0\" gateway >\"$1\" 2>&1 & pid=$!; i=0;"
+              "while ! grep -q '^ready' \"$1\" && [ $i -lt 500 ]; do sleep 0.01; i=$((i+1)); done;"
+              "echo $pid", qsl_run, out, (char *)NULL);
+        _exit(127);
+    }
+    close(pfd[1]);
+    char buf[32] = {0};
+    ssize_t n = read(pfd[0], buf, sizeof buf - 1);
+    close(pfd[0]);
+    int status;
+    waitpid(sh, &status, 0);            /* the shell is gone now */
+    pid_t gw = (pid_t)atoi(buf);
+    ck_assert_msg(n > 0 && gw > 0, "no pid from the shell");
+    for (int i = 0; i < 50 && alive(gw); i++)
+        usleep(1000);           /* give a pending SIGKILL time to land */
+    int survived = alive(gw);
+    kill(gw, SIGTERM);
+    ck_assert(wait_dead(gw, 5000));
+    unlink(out);
+    ck_assert_msg(survived, "the gateway died with the shell that started it");
+}
+END_TEST
+
+/* ... while a role a scenario spawned, even under a wrapper, dies with the wrapper. */
+START_TEST(test_wrapped_role_dies_with_its_wrapper)
+{
+    run_ok("local qsl = require 'qsl'\n"
+           "HELD = assert(qsl.proc.spawn{\n"
+           "  wrap = {'sh', '-c', '\"$@\"; exit 0', 'wrapper'},\n"
+           "  argv = {QSL_RUN, 'gateway'}})\n"
+           "local r = assert(HELD:ready(5000))\n"
+           "WRAPPER, TARGET = HELD.pid, r.pid\n");
+    pid_t wrapper = (pid_t)global_int("WRAPPER"), target = (pid_t)global_int("TARGET");
+    ck_assert_int_ne(wrapper, target);
+    ck_assert(alive(target));
+    kill(wrapper, SIGKILL);
+    ck_assert_msg(wait_dead(target, 5000), "the role outlived its wrapper");
+}
+END_TEST
+
 Suite *proc_suite(void)
 {
     Suite *s = suite_create("proc");
@@ -189,6 +258,8 @@ Suite *proc_suite(void)
     tcase_add_test(tc, test_flow_role_end_to_end);
     tcase_add_test(tc, test_role_rejects_bad_arguments);
     tcase_add_test(tc, test_netns_has_its_own_loopback);
+    tcase_add_test(tc, test_role_started_from_a_shell_outlives_it);
+    tcase_add_test(tc, test_wrapped_role_dies_with_its_wrapper);
     suite_add_tcase(s, tc);
     return s;
 }
