@@ -33,6 +33,68 @@ const char *qsl_host_exe(void)
     return path;
 }
 
+static int field_error(lua_State *L, int t, const char *k, const char *what)
+{
+    return luaL_argerror(L, t, lua_pushfstring(L, "field '%s': %s", k, what));
+}
+
+lua_Integer qsl_field_integer(lua_State *L, int t, const char *k, int required, lua_Integer def,
+                              lua_Integer lo, lua_Integer hi)
+{
+    int type = lua_getfield(L, t, k);
+    lua_Integer v = def;
+    if (type == LUA_TNIL) {
+        if (required)
+            field_error(L, t, k, "required");
+    } else {
+        int ok;
+        v = lua_tointegerx(L, -1, &ok);
+        if (!ok || v < lo || v > hi)
+            field_error(L, t, k, lua_pushfstring(L, "expected an integer in %I..%I, got %s", lo,
+                                                 hi, luaL_tolstring(L, -1, NULL)));
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+int qsl_field_option(lua_State *L, int t, const char *k, const char *def, const char *const *list)
+{
+    int type = lua_getfield(L, t, k);
+    const char *v = def;
+    if (type == LUA_TSTRING)
+        v = lua_tostring(L, -1);
+    else if (type != LUA_TNIL)
+        return field_error(L, t, k, lua_pushfstring(L, "expected a string, got %s",
+                                                    luaL_typename(L, -1)));
+    if (!v)
+        return field_error(L, t, k, "required");
+    for (int i = 0; list[i]; i++)
+        if (strcmp(v, list[i]) == 0) {
+            lua_pop(L, 1);
+            return i;
+        }
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    lua_pushfstring(L, "invalid value '%s' (expected ", v);
+    luaL_addvalue(&b);
+    for (int i = 0; list[i]; i++) {
+        if (i)
+            luaL_addchar(&b, '|');
+        luaL_addstring(&b, list[i]);
+    }
+    luaL_addchar(&b, ')');
+    luaL_pushresult(&b);
+    return field_error(L, t, k, lua_tostring(L, -1));
+}
+
+lua_Integer qsl_opt_range(lua_State *L, int arg, lua_Integer def, lua_Integer lo, lua_Integer hi)
+{
+    lua_Integer v = luaL_optinteger(L, arg, def);
+    if (v < lo || v > hi)
+        luaL_argerror(L, arg, lua_pushfstring(L, "%I out of range %I..%I", v, lo, hi));
+    return v;
+}
+
 int qsl_host_exit_error(lua_State *L, int code, const char *reason)
 {
     lua_createtable(L, 0, 2);
@@ -160,6 +222,7 @@ static const struct { const char *name; lua_CFunction open; } modules[] = {
     {"qsl.strace", luaopen_qsl_strace}, {"qsl.sock", luaopen_qsl_sock},
     {"qsl.wire", luaopen_qsl_wire},   {"qsl.engine", luaopen_qsl_engine},
     {"qsl.clock", luaopen_qsl_clock}, {"qsl.hist", luaopen_qsl_hist},
+    {"qsl.fs", luaopen_qsl_fs},
 };
 
 int luaopen_qsl(lua_State *L)

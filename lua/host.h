@@ -35,6 +35,18 @@ int qsl_host_exit_error(lua_State *L, int code, const char *reason);
  * nil, "path: reason", errno and return 3. */
 int qsl_host_push_file(lua_State *L, const char *path);
 
+/*
+ * Fields of the table at argument t. A wrong type, a value out of lo..hi, a
+ * word not in list, or a missing required field (required: def ignored) is
+ * an argument error naming the field - never a silent zero.
+ */
+lua_Integer qsl_field_integer(lua_State *L, int t, const char *k, int required, lua_Integer def,
+                              lua_Integer lo, lua_Integer hi);
+/* The index of the word in the NULL-terminated list; def NULL: required. */
+int qsl_field_option(lua_State *L, int t, const char *k, const char *def, const char *const *list);
+/* An integer argument in lo..hi (def when absent), or an argument error saying the range. */
+lua_Integer qsl_opt_range(lua_State *L, int arg, lua_Integer def, lua_Integer lo, lua_Integer hi);
+
 /* This executable's absolute path (for spawning roles). */
 const char *qsl_host_exe(void);
 
@@ -47,6 +59,7 @@ int luaopen_qsl_wire(lua_State *L);
 int luaopen_qsl_engine(lua_State *L);
 int luaopen_qsl_clock(lua_State *L);
 int luaopen_qsl_hist(lua_State *L);
+int luaopen_qsl_fs(lua_State *L);
 
 /* Kill (SIGKILL) and reap every child still running: the last line of defence
  * on the way out, after to-be-closed variables and __gc have had their turn. */

@@ -33,56 +33,10 @@ static struct qsl_engine *check_engine(lua_State *L)
     return &le->e;
 }
 
-/* A caller's mistake in table t's field k: an argument error naming the field. */
-static int field_error(lua_State *L, int t, const char *k, const char *what)
-{
-    return luaL_argerror(L, t, lua_pushfstring(L, "field '%s': %s", k, what));
-}
-
 static lua_Integer opt_field(lua_State *L, int t, const char *k, lua_Integer def,
                              lua_Integer lo, lua_Integer hi)
 {
-    lua_getfield(L, t, k);
-    lua_Integer v = def;
-    if (!lua_isnil(L, -1)) {
-        int ok;
-        v = lua_tointegerx(L, -1, &ok);
-        if (!ok || v < lo || v > hi)
-            field_error(L, t, k, lua_pushfstring(L, "expected an integer in %I..%I", lo, hi));
-    }
-    lua_pop(L, 1);
-    return v;
-}
-
-/* A word from the NULL-terminated list l; def NULL makes the field required. */
-static int opt_option(lua_State *L, int t, const char *k, const char *def, const char *const *l)
-{
-    int type = lua_getfield(L, t, k);
-    const char *v = def;
-    if (type == LUA_TSTRING)
-        v = lua_tostring(L, -1);
-    else if (type != LUA_TNIL)
-        return field_error(L, t, k, lua_pushfstring(L, "expected a string, got %s",
-                                                    luaL_typename(L, -1)));
-    if (!v)
-        return field_error(L, t, k, "required");
-    for (int i = 0; l[i]; i++)
-        if (!strcmp(v, l[i])) {
-            lua_pop(L, 1);
-            return i;
-        }
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    lua_pushfstring(L, "invalid value '%s' (expected ", v);
-    luaL_addvalue(&b);
-    for (int i = 0; l[i]; i++) {
-        if (i)
-            luaL_addstring(&b, "|");
-        luaL_addstring(&b, l[i]);
-    }
-    luaL_addchar(&b, ')');
-    luaL_pushresult(&b);
-    return field_error(L, t, k, lua_tostring(L, -1));
+    return qsl_field_integer(L, t, k, 0, def, lo, hi);
 }
 
 static int l_new(lua_State *L)
@@ -157,13 +111,15 @@ static int l_submit(lua_State *L)
     luaL_checktype(L, 2, LUA_TTABLE);
     struct qsl_order_req r;
     memset(&r, 0, sizeof r);
-    r.order_id = (uint64_t)opt_field(L, 2, "order_id", 0, LUA_MININTEGER, LUA_MAXINTEGER);
-    r.symbol = (qsl_symbol)opt_field(L, 2, "symbol", 0, 0, UINT32_MAX);
-    r.price = opt_field(L, 2, "price", 0, LUA_MININTEGER, LUA_MAXINTEGER);
-    r.qty = (qsl_qty)opt_field(L, 2, "quantity", 0, 0, UINT32_MAX);
-    r.side = (uint8_t)opt_option(L, 2, "side", NULL, sides);
-    r.order_type = (uint8_t)opt_option(L, 2, "order_type", "limit", order_types);
-    r.tif = (uint8_t)opt_option(L, 2, "tif", "gtc", tifs);
+    r.order_id = (uint64_t)qsl_field_integer(L, 2, "order_id", 1, 0, LUA_MININTEGER, LUA_MAXINTEGER);
+    r.symbol = (qsl_symbol)qsl_field_integer(L, 2, "symbol", 1, 0, 0, UINT32_MAX);
+    r.side = (uint8_t)qsl_field_option(L, 2, "side", NULL, sides);
+    r.order_type = (uint8_t)qsl_field_option(L, 2, "order_type", "limit", order_types);
+    r.tif = (uint8_t)qsl_field_option(L, 2, "tif", "gtc", tifs);
+    /* a market order has no price; a limit order must name one */
+    r.price = qsl_field_integer(L, 2, "price", r.order_type == QSL_LIMIT, 0, LUA_MININTEGER,
+                                LUA_MAXINTEGER);
+    r.qty = (qsl_qty)qsl_field_integer(L, 2, "quantity", 1, 0, 0, UINT32_MAX);
     lua_newtable(L);
     return finish(L, qsl_engine_submit(e, &r, push_event, L));
 }
@@ -219,7 +175,7 @@ static int l_depth(lua_State *L)
     struct qsl_engine *e = check_engine(L);
     const struct qsl_book *b = check_book(L, e, 2);
     int side = luaL_checkoption(L, 3, NULL, sides);
-    lua_Integer max = luaL_optinteger(L, 4, 10);
+    lua_Integer max = qsl_opt_range(L, 4, 10, 0, 1 << 20);
     lua_newtable(L);
     qsl_price p;
     uint64_t total;
@@ -270,7 +226,7 @@ static int l_run_flow(lua_State *L)
     luaL_checktype(L, 2, LUA_TTABLE);
     uint64_t seed = (uint64_t)opt_field(L, 2, "seed", 42, 0, LUA_MAXINTEGER);
     lua_Integer orders = opt_field(L, 2, "orders", 20000, 1, 1000000000);
-    int gen = opt_option(L, 2, "flow", "original", qsl_flow_gen_names);
+    int gen = qsl_field_option(L, 2, "flow", "original", qsl_flow_gen_names);
     uint32_t symbols = e->symbols < QSL_FLOW_MAX_SYMBOLS ? e->symbols : QSL_FLOW_MAX_SYMBOLS;
     struct qsl_flow *f = lua_newuserdatauv(L, sizeof *f, 0);      /* freed by the GC */
     qsl_flow_init(f, (enum qsl_flow_gen)gen, seed, symbols);

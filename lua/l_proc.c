@@ -476,12 +476,8 @@ static int l_spawn(lua_State *L)
     argv[argc] = NULL;
     lua_getfield(L, 1, "netns");
     o.netns = lua_toboolean(L, -1);
-    lua_getfield(L, 1, "nofile");
-    o.nofile = (long)luaL_optinteger(L, -1, 0);
-    if (o.nofile < 0)
-        return luaL_argerror(L, 1, "nofile must be positive");
-    lua_getfield(L, 1, "cpu");
-    o.cpu = (int)luaL_optinteger(L, -1, -1);
+    o.nofile = (long)qsl_field_integer(L, 1, "nofile", 0, 0, 0, 1 << 30);
+    o.cpu = (int)qsl_field_integer(L, 1, "cpu", 0, -1, -1, CPU_SETSIZE - 1);
     if (lua_getfield(L, 1, "env") == LUA_TTABLE) {
         int t = lua_gettop(L);
         lua_newtable(L);            /* keeps the "K=V" strings alive until exec */

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -90,7 +91,7 @@ static int l_connect(lua_State *L)
 static int l_listen(lua_State *L)
 {
     struct sock *s = check_sock(L, 1);
-    lua_Integer backlog = luaL_optinteger(L, 2, 128);
+    lua_Integer backlog = qsl_opt_range(L, 2, 128, 1, 65535);  /* past somaxconn the kernel trims */
     return luaL_fileresult(L, listen(s->fd, (int)backlog) == 0, "listen");
 }
 
@@ -204,7 +205,10 @@ static int l_setopt(lua_State *L)
     const struct qsl_sockopt *o = check_opt(L, 2, s);
     if (o->flags & QSL_SOCKOPT_READONLY)
         return luaL_argerror(L, 2, "read-only option");
-    int v = lua_isboolean(L, 3) ? lua_toboolean(L, 3) : (int)luaL_checkinteger(L, 3);
+    /* the kernel takes an int: a larger value would be truncated into a silent other one */
+    lua_Integer lo = (o->flags & QSL_SOCKOPT_LINGER) ? -1 : 0;
+    int v = lua_isboolean(L, 3) ? lua_toboolean(L, 3)
+                                : (int)(luaL_checkinteger(L, 3), qsl_opt_range(L, 3, 0, lo, INT_MAX));
     int rc = qsl_sockopt_set(s->fd, o, v);
     if (rc == 0)
         rc = qsl_sockopt_get(s->fd, o, &v);

@@ -24,29 +24,16 @@ static const char *const reasons[] = {"None", "UnknownSymbol", "InvalidPrice", "
                                       "MaxNotionalExceeded", "DuplicateOrderId", "UnknownOrder",
                                       "StorageExhausted", NULL};
 
+/* Every field of the message is required (a missing one is never a silent
+ * zero); seq defaults to 0, order_type to limit and tif to gtc. */
 static int option_field(lua_State *L, const char *k, const char *def, const char *const *list)
 {
-    lua_getfield(L, 1, k);
-    const char *v = luaL_optstring(L, -1, def);
-    for (int i = 0; list[i]; i++)
-        if (strcmp(list[i], v) == 0) {
-            lua_pop(L, 1);
-            return i;
-        }
-    return luaL_error(L, "field '%s': invalid value '%s'", k, v);
+    return qsl_field_option(L, 1, k, def, list);
 }
 
 static lua_Integer int_field(lua_State *L, const char *k, lua_Integer lo, lua_Integer hi)
 {
-    lua_getfield(L, 1, k);
-    int isnum;
-    lua_Integer v = lua_tointegerx(L, -1, &isnum);
-    if (lua_isnil(L, -1))
-        v = 0, isnum = 1;
-    if (!isnum || v < lo || v > hi)
-        luaL_error(L, "field '%s': expected an integer in %I..%I", k, lo, hi);
-    lua_pop(L, 1);
-    return v;
+    return qsl_field_integer(L, 1, k, 1, 0, lo, hi);
 }
 
 #define U32 ((lua_Integer)UINT32_MAX)
@@ -59,14 +46,14 @@ static int l_encode(lua_State *L)
     struct qsl_wire_msg m;
     memset(&m, 0, sizeof m);
     m.type = (uint16_t)(option_field(L, "type", NULL, type_names) + 1);
-    m.seq = (uint64_t)int_field(L, "seq", I64MIN, I64MAX);
+    m.seq = (uint64_t)qsl_field_integer(L, 1, "seq", 0, 0, I64MIN, I64MAX);
     switch (m.type) {
     case QSL_WIRE_NEW_ORDER:
         m.u.new_order.order_id = (uint64_t)int_field(L, "order_id", I64MIN, I64MAX);
         m.u.new_order.symbol = (uint32_t)int_field(L, "symbol", 0, U32);
         m.u.new_order.price = int_field(L, "price", I64MIN, I64MAX);
         m.u.new_order.quantity = (uint32_t)int_field(L, "quantity", 0, U32);
-        m.u.new_order.side = (uint8_t)option_field(L, "side", "buy", sides);
+        m.u.new_order.side = (uint8_t)option_field(L, "side", NULL, sides);
         m.u.new_order.order_type = (uint8_t)option_field(L, "order_type", "limit", order_types);
         m.u.new_order.tif = (uint8_t)option_field(L, "tif", "gtc", tifs);
         break;
@@ -222,7 +209,7 @@ static int l_header(lua_State *L)
     qsl_be16_put(h, (uint16_t)type);
     qsl_be16_put(h + 2, (uint16_t)version);
     qsl_be32_put(h + 4, (uint32_t)body_len);
-    qsl_be64_put(h + 8, (uint64_t)int_field(L, "seq", I64MIN, I64MAX));
+    qsl_be64_put(h + 8, (uint64_t)qsl_field_integer(L, 1, "seq", 0, 0, I64MIN, I64MAX));
     lua_pushlstring(L, (const char *)h, sizeof h);
     return 1;
 }

@@ -89,6 +89,7 @@ art:caveat("ns_per_order: the role's own monotonic clock around the loop (genera
 art:caveat("user/sys: wait4 rusage; the kernel samples the user/kernel split at clock ticks, so the split " ..
            "of a short run is coarse while schedstat's total is exact")
 art:caveat("a pure user-space workload: no sockets, so sys time is process start-up and page faults")
-art:caveat("shared 2-core machine: compare medians, and ratios measured in the same run")
+art:caveat(("a shared machine (%d CPUs online): compare medians, and ratios measured in the same run"):format(
+  artifact.cpus_online()))
 local paths = art:write()
 print("wrote " .. table.concat(paths, ", "))

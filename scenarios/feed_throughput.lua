@@ -24,7 +24,8 @@ local s = scenario.new{
     { name = "orders", type = "integer", default = 200000, min = 1000, max = 10000000, help = "orders per run" },
     { name = "trials", type = "integer", default = 5, min = 1, max = 100, help = "trials" },
     { name = "rcvbuf", type = "integer", default = 8388608, min = 0, help = "subscriber SO_RCVBUF request" },
-    { name = "variants", type = "string", default = "raw,single,packed,gso", help = "comma-separated subset" },
+    { name = "variants", type = "enum_list", values = { "raw", "single", "packed", "gso" },
+      default = { "raw", "single", "packed", "gso" }, help = "publishers to run, in this order" },
   },
 }
 local p = s:parse(arg)
@@ -34,11 +35,7 @@ local art = artifact.new{ name = "feed_throughput", scenario = s,
 local VARIANTS = {
   raw = { raw = 1 }, single = {}, packed = { packed = 1 }, gso = { packed = 1, gso = 1 },
 }
-local chosen = {}
-for v in p.variants:gmatch("[^,]+") do
-  if not VARIANTS[v] then qsl.fail(("parameter variants: unknown variant '%s' (raw, single, packed, gso)"):format(v)) end
-  chosen[#chosen + 1] = v
-end
+local chosen = p.variants
 
 local expected
 do
@@ -110,7 +107,8 @@ art:table{ title = "Over trials: messages/s, and the ratio to raw measured withi
 art:set("runs", rows)
 art:set("summary", summary)
 art:set("expected_messages", expected)
-art:caveat("loopback only; publisher and subscriber share 2 cores, so the receiver competes with the sender")
+art:caveat(("loopback only; publisher and subscriber share this machine's %d CPUs, so the receiver competes " ..
+           "with the sender"):format(artifact.cpus_online()))
 art:caveat("raw makes its messages before the clock starts; single/packed/gso run the flow and the engine inside it")
 art:caveat("a rate is the publisher's own (first send to last send); loss > 0 means the receiver did not keep up")
 print("wrote " .. table.concat(art:write(), ", "))

@@ -18,7 +18,8 @@ local s = scenario.new{
   description = "gateway throughput and p99 against client count, epoll against blocking",
   params = {
     { name = "clients", type = "integer_list", default = { 1, 4, 16, 64 }, min = 1, max = 10000, help = "client counts" },
-    { name = "modes", type = "string", default = "epoll,blocking", help = "gateway modes to compare" },
+    { name = "modes", type = "enum_list", values = { "epoll", "blocking" }, default = { "epoll", "blocking" },
+      help = "gateway modes to compare" },
     { name = "depth", type = "integer", default = 8, min = 1, max = 4096, help = "requests in flight per connection" },
     { name = "requests", type = "integer", default = 100000, min = 100, max = 100000000, help = "requests per cell" },
     { name = "trials", type = "integer", default = 3, min = 1, max = 100, help = "trials per cell" },
@@ -28,11 +29,7 @@ local s = scenario.new{
   },
 }
 local p = s:parse(arg)
-local modes = {}
-for m in p.modes:gmatch("[^,]+") do
-  if m ~= "epoll" and m ~= "blocking" then qsl.fail(("parameter modes: unknown mode '%s' (epoll, blocking)"):format(m)) end
-  modes[#modes + 1] = m
-end
+local modes = p.modes
 local art = artifact.new{ name = "gateway_load", scenario = s,
                           title = "Gateway load: throughput and latency against clients (loopback)" }
 
@@ -165,7 +162,8 @@ art:set("cells", cells)
 art:set("runs", rows)
 art:set("epoll_over_blocking", ratios)
 art:set("pingpong", pingpong)
-art:caveat("loopback only; the load driver and the gateway share 2 cores, so more clients mostly means more queueing")
+art:caveat(("loopback only; the load driver and the gateway share this machine's %d CPUs, so more clients " ..
+           "mostly means more queueing"):format(artifact.cpus_online()))
 art:caveat("latency is from a request's send (closed loop) to its reply, every reply verified; blocking mode " ..
            "answers one connection at a time, so the others' latency includes waiting their turn")
 art:caveat("the echo server answers 32 bytes to every 43, with no protocol: the kernel's round trip floor")

@@ -43,6 +43,15 @@ local s = scenario.new{
 local p = s:parse(arg)
 if p.gso and not p.packed then qsl.fail("parameter gso=true needs packed=true") end
 if p.rate_min >= p.rate_max then qsl.fail("parameter rate_min must be below rate_max") end
+if p.force then
+  -- SO_RCVBUFFORCE needs CAP_NET_ADMIN: without it there is nothing to measure, so skip (exit 2)
+  local probe <close> = assert(qsl.sock.udp())
+  local ok, err, code = probe:setopt("rcvbufforce", 4096)
+  if not ok then
+    if code == 1 then qsl.skip("force=true needs CAP_NET_ADMIN (SO_RCVBUFFORCE: " .. err .. ")") end
+    qsl.fail("force=true: " .. err)
+  end
+end
 local art = artifact.new{ name = p.mode == "sweep" and "rcvbuf_sweep" or "rcvbuf_burst", scenario = s,
                           title = p.mode == "sweep" and "Highest zero-loss paced UDP rate per SO_RCVBUF (loopback)"
                                   or "UDP burst loss against SO_RCVBUF (loopback)" }
@@ -249,7 +258,8 @@ if #unreconciled > 0 then
            ". Datagrams sent != received + kernel drops + send failures: something dropped them " ..
            "where SO_MEMINFO cannot see (see backlog_drops_delta in the JSON), or the counts are wrong.")
 end
-art:caveat("loopback only: no NIC, driver, ring buffer or wire; the publisher and subscriber share a 2-core machine")
+art:caveat(("loopback only: no NIC, driver, ring buffer or wire; the publisher and subscriber share this " ..
+           "machine's %d CPUs"):format(artifact.cpus_online()))
 art:caveat("kernel_drops is the socket's SO_MEMINFO drop count: exact, tail drops included; rxq_ovfl " ..
            "(SO_RXQ_OVFL) only counts drops before a datagram that was later received, so it misses tail drops")
 art:caveat("RcvbufErr+ is /proc/net/snmp Udp RcvbufErrors over the trial: system-wide, a cross-check only")

@@ -160,6 +160,28 @@ START_TEST(test_packed_datagram_is_trusted_whole_or_not_at_all)
 }
 END_TEST
 
+/* Issue 10.13: one rule for sequence 0 in both formats; past the expected count is
+ * out of range, never a gap. */
+START_TEST(test_sequence_zero_and_beyond_expected)
+{
+    uint8_t d[2048];
+    size_t n = packed(d, 0, 3);                 /* a packed datagram starting at sequence 0 */
+    ck_assert_int_eq(qsl_feed_decode(d, n, NULL, NULL), -1);
+    n = packed(d, 1, 3);
+    ck_assert_int_eq(qsl_feed_decode(d, n, NULL, NULL), 3);
+    struct qsl_seqtrack e;
+    ck_assert_int_eq(qsl_seqtrack_init(&e, 100), 0);    /* the subscriber's capacity: expected */
+    for (uint64_t s = 1; s <= 50; s++)
+        qsl_seqtrack_add(&e, s);
+    qsl_seqtrack_add(&e, 1000000000);           /* a spoofed huge sequence */
+    qsl_seqtrack_add(&e, 101);
+    ck_assert_uint_eq(e.out_of_range, 2);
+    ck_assert_uint_eq(qsl_seqtrack_interior_gaps(&e), 0);
+    ck_assert_uint_eq(qsl_seqtrack_tail_loss(&e, 100), 50);
+    qsl_seqtrack_free(&e);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ over loopback */
 
 struct sub_thread {
@@ -407,6 +429,7 @@ Suite *feed_suite(void)
     tcase_add_test(fm, test_single_datagram_is_one_frame_exactly);
     tcase_add_test(fm, test_packed_datagram_round_trip);
     tcase_add_test(fm, test_packed_datagram_is_trusted_whole_or_not_at_all);
+    tcase_add_test(fm, test_sequence_zero_and_beyond_expected);
     suite_add_tcase(s, fm);
     TCase *lo = tcase_create("loopback");
     tcase_set_timeout(lo, 60);

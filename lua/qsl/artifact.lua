@@ -45,6 +45,11 @@ local DEFAULT_SYSCTLS = {
   "net.core.netdev_max_backlog", "net.core.busy_poll", "net.core.busy_read",
 }
 
+-- CPUs online on this machine: caveats say how many the measured processes share.
+function M.cpus_online()
+  return tonumber(first_line_of("nproc")) or 0
+end
+
 -- The facts that make a figure reproducible: what ran, where, built how.
 function M.provenance(opts)
   opts = opts or {}
@@ -63,7 +68,7 @@ function M.provenance(opts)
     date_utc = os.date("!%Y-%m-%dT%H:%M:%SZ"),
     kernel = ((read_file("/proc/sys/kernel/osrelease") or "unknown"):gsub("%s+$", "")),
     cpu = cpu,
-    cpus_online = tonumber(first_line_of("nproc")) or "unknown",
+    cpus_online = M.cpus_online() > 0 and M.cpus_online() or "unknown",
     compiler = qsl.build.compiler,
     cflags = qsl.build.cflags,
     lua = qsl.build.lua,
@@ -193,12 +198,22 @@ local function gnuplot_available()
   return first_line_of("command -v gnuplot") ~= nil
 end
 
--- Render the plots into one SVG with gnuplot; returns the SVG text or nil, why.
-local function render_svg(self, tmpbase)
+-- The temporary files of one write, removed on every way out: success, an
+-- error, or an interrupt unwinding through the to-be-closed variable.
+local function tempset()
+  return setmetatable({}, { __close = function(t)
+    for path in pairs(t) do os.remove(path) end
+  end })
+end
+
+-- Render the plots into one SVG with gnuplot, run as a child like any other
+-- (so an interrupt stops it and ends the run); returns the SVG text or nil, why.
+local function render_svg(self, tmpbase, tmps)
+  local svgpath = tmpbase .. ".svg"
+  tmps[svgpath] = true
   local script = { "set terminal svg size 900," .. (420 * #self.plots) .. " dynamic noenhanced font 'sans,11'",
-                   "set output '" .. tmpbase .. ".svg'", "set key outside right top", "set grid" }
+                   "set output '" .. svgpath .. "'", "set key outside right top", "set grid" }
   if #self.plots > 1 then script[#script + 1] = ("set multiplot layout %d,1"):format(#self.plots) end
-  local datafiles = {}
   for pi, p in ipairs(self.plots) do
     script[#script + 1] = "set title " .. ("%q"):format(p.title or "")
     script[#script + 1] = "set xlabel " .. ("%q"):format(p.xlabel or "")
@@ -208,33 +223,39 @@ local function render_svg(self, tmpbase)
     local plots = {}
     for si, s in ipairs(p.series) do
       local dpath = ("%s.p%d.s%d.dat"):format(tmpbase, pi, si)
+      tmps[dpath] = true
       local rows = {}
       for _, pt in ipairs(s.points) do rows[#rows + 1] = ("%.17g %.17g"):format(pt[1], pt[2]) end
       local ok, err = write_file(dpath, table.concat(rows, "\n") .. "\n")
       if not ok then return nil, err end
-      datafiles[#datafiles + 1] = dpath
       plots[#plots + 1] = ("'%s' using 1:2 with linespoints title %q"):format(dpath, s.name or ("series " .. si))
     end
     script[#script + 1] = "plot " .. table.concat(plots, ", ")
   end
   if #self.plots > 1 then script[#script + 1] = "unset multiplot" end
   local gp = tmpbase .. ".gp"
+  tmps[gp] = true
   local ok, err = write_file(gp, table.concat(script, "\n") .. "\n")
-  local svg
-  if ok then
-    local rc = os.execute("gnuplot " .. shell_quote(gp) .. " 2>/dev/null")
-    svg = rc and read_file(tmpbase .. ".svg") or nil
-    if not svg then err = "gnuplot failed" end
+  if not ok then return nil, err end
+  local g <close>, serr = qsl.proc.spawn{ argv = { "gnuplot", gp } }
+  if not g then return nil, "gnuplot: " .. tostring(serr) end
+  local st, werr = g:wait(60000)
+  if not st then return nil, "gnuplot: " .. werr end
+  if not st.exited or st.code ~= 0 then
+    return nil, ("gnuplot failed (%s): %s"):format(st.signal_name or ("exit " .. tostring(st.code)),
+                                                   (g:errors():gsub("%s+$", "")))
   end
-  os.remove(gp)
-  os.remove(tmpbase .. ".svg")
-  for _, d in ipairs(datafiles) do os.remove(d) end
-  return svg, err
+  local svg = read_file(svgpath)
+  if not svg then return nil, "gnuplot wrote no SVG" end
+  return svg
 end
 
 -- Write the artifact; returns the list of paths written. Refuses (exit 3)
 -- when a measurement was marked invalid; exit 1 naming the path when a file
--- cannot be written. Nothing is left half-written in either case.
+-- cannot be written. Every file is written under a temporary name unique to
+-- this run (pid and a random part), then all are renamed into place under a
+-- lock on the artifact's name, so two runs into one directory never mix
+-- their files; temporary files are removed on every way out.
 function M:write(opts)
   opts = opts or {}
   if #self.problems > 0 then
@@ -243,44 +264,40 @@ function M:write(opts)
   end
   local params = (self.scenario and self.scenario.values) or {}
   local dir = opts.dir or params.out or "results"
+  if dir == "" then qsl.fail(self.name .. ": the output directory is empty") end
   local prov = M.provenance({ sysctls = opts.sysctls, argv = self.scenario and self.scenario.argv })
   local cjson = require "cjson"
   local doc = { name = self.name, title = self.title, parameters = params, provenance = prov,
                 caveats = self.caveats, results = self.data }
   local ok, json = pcall(cjson.encode, doc)
   if not ok then qsl.fail(self.name .. ": results cannot be written as JSON: " .. tostring(json)) end
+  local tmps <close> = tempset()
+  local tag = ("%d.%d"):format(qsl.fs.pid(), math.random(1, 1 << 30))
   local files = { { ext = "txt", content = render_text(self, prov, params) },
                   { ext = "json", content = json .. "\n" } }
   if #self.plots > 0 then
     if gnuplot_available() then
-      local svg, err = render_svg(self, ("%s/.%s.plot.%d"):format(dir, self.name, os.time()))
+      local svg, err = render_svg(self, ("%s/.%s.plot.%s"):format(dir, self.name, tag), tmps)
       if not svg then qsl.fail(("%s: plot: %s"):format(self.name, tostring(err))) end
       files[#files + 1] = { ext = "svg", content = svg }
     else
       files[1].content = files[1].content .. "(plot skipped: gnuplot is not installed)\n"
     end
   end
-  local tag = ("%d.%d"):format(os.time(), math.random(1, 1 << 30))
-  local written = {}
-  local function cleanup()
-    for _, f in ipairs(files) do if f.tmp then os.remove(f.tmp) end end
-  end
   for _, f in ipairs(files) do
     f.path = ("%s/%s.%s"):format(dir, self.name, f.ext)
     f.tmp = ("%s/.%s.%s.tmp.%s"):format(dir, self.name, f.ext, tag)
+    tmps[f.tmp] = true
     local wok, err = write_file(f.tmp, f.content)
-    if not wok then
-      cleanup()
-      qsl.fail(("cannot write %s: %s"):format(f.path, tostring(err)))
-    end
+    if not wok then qsl.fail(("cannot write %s: %s"):format(f.path, tostring(err))) end
   end
+  local lock <close>, lerr = qsl.fs.lock(("%s/.%s.lock"):format(dir, self.name))
+  if not lock then qsl.fail(("cannot lock %s: %s"):format(dir, tostring(lerr))) end
+  local written = {}
   for _, f in ipairs(files) do
     local rok, err = os.rename(f.tmp, f.path)
-    if not rok then
-      cleanup()
-      qsl.fail(("cannot move %s into place: %s"):format(f.path, tostring(err)))
-    end
-    f.tmp = nil
+    if not rok then qsl.fail(("cannot move %s into place: %s"):format(f.path, tostring(err))) end
+    tmps[f.tmp] = nil
     written[#written + 1] = f.path
   end
   return written

@@ -6,7 +6,7 @@ M.__index = M
 
 local TYPES = {
   integer = true, number = true, string = true, boolean = true, enum = true,
-  integer_list = true, number_list = true,
+  integer_list = true, number_list = true, enum_list = true,
 }
 
 -- Parameters every scenario has.
@@ -24,7 +24,7 @@ local function check_decl(p, where)
   if not TYPES[p.type] then
     error(("%s: parameter '%s' has unknown type '%s'"):format(where, p.name, tostring(p.type)), 3)
   end
-  if p.type == "enum" and type(p.values) ~= "table" then
+  if (p.type == "enum" or p.type == "enum_list") and type(p.values) ~= "table" then
     error(("%s: enum parameter '%s' needs values"):format(where, p.name), 3)
   end
   if type(p.help) ~= "string" then
@@ -83,18 +83,30 @@ local function convert_one(p, raw, ty, shown)
     end
     bad_value("expected one of " .. table.concat(p.values, ", "))
   end
+  if raw == "" and not p.allow_empty then bad_value("empty; give a value") end
   return raw
 end
 
 -- Convert the text of a key=value override to the parameter's type.
 function M.convert(p, raw)
-  if p.type == "integer_list" or p.type == "number_list" then
+  if p.type == "integer_list" or p.type == "number_list" or p.type == "enum_list" then
+    local elem = p.type == "integer_list" and "integer" or p.type == "number_list" and "number" or "enum"
     local out = {}
     for item in (raw .. ","):gmatch("([^,]*),") do
-      if item == "" then bad(p, raw, "empty element in the list") end
-      out[#out + 1] = convert_one(p, item, p.type == "integer_list" and "integer" or "number", raw)
+      if item == "" and raw ~= "" then bad(p, raw, "empty element in the list") end
+      if item == "" then
+        if p.allow_empty then break end
+        bad(p, raw, "empty list; give at least one element")
+      end
+      local v = convert_one(p, item, elem, raw)
+      if elem == "enum" then
+        for _, seen in ipairs(out) do
+          if seen == v then bad(p, raw, ("'%s' given twice"):format(v)) end
+        end
+      end
+      out[#out + 1] = v
     end
-    if #out == 0 then bad(p, raw, "expected a comma-separated list") end
+    if #out == 0 and not p.allow_empty then bad(p, raw, "expected a comma-separated list") end
     return out
   end
   return convert_one(p, raw, p.type)
@@ -115,7 +127,9 @@ function M:help()
   local w = 0
   for _, p in ipairs(self.params) do w = math.max(w, #p.name) end
   for _, p in ipairs(self.params) do
-    local ty = p.type == "enum" and table.concat(p.values, "|") or p.type
+    local ty = p.type == "enum" and table.concat(p.values, "|")
+               or p.type == "enum_list" and ("list of " .. table.concat(p.values, ","))
+               or p.type
     lines[#lines + 1] = ("  %-" .. w .. "s  %s (%s, default %s)"):format(p.name, p.help, ty, show(p.default))
   end
   return table.concat(lines, "\n")

@@ -37,6 +37,18 @@ void run_ok_at(const char *file, int line, const char *code)
     }
 }
 
+void run_file_ok(const char *path)
+{
+    if (luaL_loadfile(L, path) != LUA_OK || lua_pcall(L, 0, 0, 0) != LUA_OK) {
+        const char *msg = lua_tostring(L, -1);
+        if (!msg && lua_istable(L, -1)) {
+            lua_getfield(L, -1, "reason");
+            msg = lua_tostring(L, -1);
+        }
+        ck_abort_msg("%s", msg ? msg : "(non-string error)");   /* names the file and line */
+    }
+}
+
 const char *run_err(const char *code)
 {
     if (luaL_loadbuffer(L, code, strlen(code), "=test") != LUA_OK)

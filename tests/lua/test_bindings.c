@@ -101,7 +101,8 @@ START_TEST(test_wire_round_trip_and_errors)
            "assert(select(2, w.decode(w.header{type='Heartbeat', body_len=4097})) == 'BodyTooLarge')\n"
            "assert(select(2, w.decode(w.header{type=77, body_len=8})) == 'UnknownType')\n"
            "assert(select(2, w.decode(w.header{type='Heartbeat', version=2, body_len=8})) == 'UnsupportedVersion')\n");
-    const char *e = run_err("require('qsl').wire.encode{type='NewOrder', side='up'}");
+    const char *e = run_err("require('qsl').wire.encode{type='NewOrder', order_id=1, symbol=0,"
+                            " price=1, quantity=1, side='up'}");
     ck_assert_ptr_nonnull(strstr(e, "field 'side': invalid value 'up'"));
 }
 END_TEST
@@ -149,6 +150,13 @@ START_TEST(test_hist_clock_strace)
 }
 END_TEST
 
+/* Issue 10.6/10.7: empty tables, missing fields and out-of-range values. */
+START_TEST(test_bad_arguments_never_crash)
+{
+    run_file_ok("tests/lua/bad_arguments.lua");
+}
+END_TEST
+
 Suite *procfs_lua_suite(void)
 {
     Suite *s = suite_create("procfs (Lua)");
@@ -171,6 +179,7 @@ Suite *bindings_suite(void)
     tcase_add_test(tc, test_wire_round_trip_and_errors);
     tcase_add_test(tc, test_engine_from_lua);
     tcase_add_test(tc, test_hist_clock_strace);
+    tcase_add_test(tc, test_bad_arguments_never_crash);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -66,7 +66,11 @@ START_TEST(test_interrupt_mid_scenario)
            "local deadline = qsl.clock.now_ns() + 10e9\n"
            "while #tagged(tag) < PROCS and qsl.clock.now_ns() < deadline do qsl.clock.sleep_ms(20) end\n"
            "assert(#tagged(tag) >= PROCS, SCRIPT .. ' started no child within 10 s: ' .. p:errors())\n"
-           "qsl.clock.sleep_ms(300)\n"
+           /* ... and once its children have done real work (on-CPU time, polled) */
+           "local function cpu(pids) local n = 0\n"
+           "  for _, pid in ipairs(pids) do local s = qsl.procfs.schedstat(pid); n = n + (s and s.cpu_ns or 0) end\n"
+           "  return n end\n"
+           "while cpu(tagged(tag)) < 50e6 and qsl.clock.now_ns() < deadline do qsl.clock.sleep_ms(5) end\n"
            "assert(p:running(), SCRIPT .. ' ended before the signal: ' .. p:errors())\n"
            "local t0 = qsl.clock.now_ns()\n"
            "assert(p:signal(SIG))\n"
@@ -155,6 +159,19 @@ START_TEST(test_unwritable_results_directory)
 }
 END_TEST
 
+START_TEST(test_artifact_plots_interrupted_failing_and_concurrent)
+{
+    run_file_ok("tests/lua/artifact_faults.lua");
+}
+END_TEST
+
+/* Issue 10.10-10.12: empty values, the CPU count in caveats, force without CAP_NET_ADMIN. */
+START_TEST(test_parameter_and_privilege_refusals)
+{
+    run_file_ok("tests/lua/parameter_faults.lua");
+}
+END_TEST
+
 Suite *faults_suite(void)
 {
     Suite *s = suite_create("faults");
@@ -166,6 +183,8 @@ Suite *faults_suite(void)
     tcase_add_test(tc, test_role_crashing_mid_run_refuses);
     tcase_add_test(tc, test_unparsable_result_is_an_error_naming_the_field);
     tcase_add_test(tc, test_unwritable_results_directory);
+    tcase_add_test(tc, test_artifact_plots_interrupted_failing_and_concurrent);
+    tcase_add_test(tc, test_parameter_and_privilege_refusals);
     suite_add_tcase(s, tc);
     return s;
 }

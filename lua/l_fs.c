@@ -1,0 +1,98 @@
+/*
+ * l_fs.c - qsl.fs: what an artifact writer needs from the file system that
+ * Lua's io and os do not give.
+ *   pid() -> this process's pid (unique temporary names)
+ *   lock(path) -> a lock handle: flock(LOCK_EX) on path (created 0600), held
+ *                 until :unlock(), close or collection; nil, message, errno
+ *   mkdir(path) -> true (also when it exists as a directory), or nil, message, errno
+ *   writable(dir) -> true, or nil, message, errno (access(W_OK|X_OK))
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "host.h"
+
+#define LOCK_META "qsl.fs.lock"
+
+struct lock {
+    int fd;                     /* -1: not held */
+};
+
+static int l_pid(lua_State *L)
+{
+    lua_pushinteger(L, getpid());
+    return 1;
+}
+
+static int unlock(lua_State *L)
+{
+    struct lock *k = luaL_checkudata(L, 1, LOCK_META);
+    if (k->fd >= 0) {
+        close(k->fd);           /* closing the descriptor releases the flock */
+        k->fd = -1;
+    }
+    return 0;
+}
+
+static int l_lock(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    struct lock *k = lua_newuserdatauv(L, sizeof *k, 0);
+    k->fd = -1;                 /* created closed: __gc is safe whatever fails next */
+    luaL_setmetatable(L, LOCK_META);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return luaL_fileresult(L, 0, path);
+    k->fd = fd;
+    for (;;) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            return 1;
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            return luaL_fileresult(L, 0, path);
+        /* another run holds it for the few renames of its artifact */
+        qsl_host_check_interrupt(L);
+        usleep(1000);
+    }
+}
+
+static int l_mkdir(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    struct stat st;
+    if (mkdir(path, 0777) != 0 && !(errno == EEXIST && stat(path, &st) == 0 && S_ISDIR(st.st_mode))) {
+        if (errno == EEXIST)
+            errno = ENOTDIR;
+        return luaL_fileresult(L, 0, path);
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_writable(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    return luaL_fileresult(L, access(path, W_OK | X_OK) == 0, path);
+}
+
+int luaopen_qsl_fs(lua_State *L)
+{
+    static const luaL_Reg meta[] = {{"__gc", unlock}, {"__close", unlock}, {NULL, NULL}};
+    static const luaL_Reg methods[] = {{"unlock", unlock}, {NULL, NULL}};
+    if (luaL_newmetatable(L, LOCK_META)) {
+        luaL_setfuncs(L, meta, 0);
+        luaL_newlib(L, methods);
+        lua_setfield(L, -2, "__index");
+    }
+    lua_pop(L, 1);
+    static const luaL_Reg funcs[] = {{"pid", l_pid}, {"lock", l_lock}, {"mkdir", l_mkdir},
+                                     {"writable", l_writable}, {NULL, NULL}};
+    luaL_newlib(L, funcs);
+    return 1;
+}

@@ -1,0 +1,101 @@
+-- Issue 10.8/10.9: an artifact with a plot is interrupted while gnuplot draws
+-- (exit 130/143, previous artifact intact, no temporary file, no process
+-- left), fails cleanly when gnuplot fails, and two runs writing the same
+-- artifact into one directory never mix their files.
+local qsl = require "qsl"
+
+local function scratch()
+  local d = os.tmpname(); os.remove(d); assert(qsl.fs.mkdir(d)); return d
+end
+local function ls(d)
+  local h = io.popen("ls -A " .. d); local s = h:read("a"); h:close(); return s
+end
+local function slurp(path)
+  local f = io.open(path); if not f then return nil end
+  local s = f:read("a"); f:close(); return s
+end
+local function put(path, s)
+  local f = assert(io.open(path, "w")); f:write(s); f:close()
+end
+local function poll(what, cond, ms)
+  local deadline = qsl.clock.now_ns() + ms * 1e6
+  while not cond() do
+    assert(qsl.clock.now_ns() < deadline, "timed out waiting for " .. what)
+    qsl.clock.sleep_ms(5)
+  end
+end
+
+-- a scenario that writes artifact `x` with a plot, tagged with its `mark` parameter
+local SCRIPT = [[
+local artifact = require "qsl.artifact"
+local s = require("qsl.scenario").new{ name = "x", description = "plot writer", params = {
+  { name = "mark", type = "string", default = "m", help = "text to find in both files" },
+  { name = "times", type = "integer", default = 1, help = "writes" } } }
+local p = s:parse(arg)
+for i = 1, p.times do
+  local art = artifact.new{ name = "x", scenario = s }
+  art:text("mark " .. p.mark .. " " .. i)
+  art:set("mark", p.mark .. " " .. i)
+  art:plot{ title = "t", series = { { name = "s", points = { { 1, 2 }, { 2, 3 } } } } }
+  art:write()
+end
+]]
+
+local dir = scratch()
+local script = dir .. "/writer.lua"
+put(script, SCRIPT)
+local bin = scratch()
+
+-- 1. interrupted while gnuplot draws
+put(bin .. "/gnuplot", "#!/bin/sh\n: > \"$QSL_FAKE_STARTED\"\nexec sleep 30\n")
+assert(os.execute("chmod +x " .. bin .. "/gnuplot"))
+for _, sig in ipairs{ "INT", "TERM" } do
+  local out = scratch()
+  put(out .. "/x.txt", "previous artifact\n")
+  local started = out .. ".started"
+  local p <close> = assert(qsl.proc.spawn{ argv = { QSL_RUN, script, "out=" .. out },
+    env = { PATH = bin .. ":" .. os.getenv("PATH"), QSL_FAKE_STARTED = started } })
+  poll("gnuplot to start", function() return slurp(started) ~= nil or not p:running() end, 10000)
+  assert(p:running(), "the run ended before gnuplot: " .. p:errors())
+  local t0 = qsl.clock.now_ns()
+  assert(p:signal(sig))
+  local st = assert(p:wait(5000))
+  local want = sig == "INT" and 130 or 143
+  assert(st.code == want, sig .. ": exit " .. tostring(st.code) .. " " .. p:errors())
+  assert((qsl.clock.now_ns() - t0) < 1.5e9, sig .. ": slow to stop")
+  assert(slurp(out .. "/x.txt") == "previous artifact\n", sig .. ": the previous artifact changed")
+  assert(ls(out) == "x.txt\n", sig .. ": files left: " .. ls(out))
+  os.remove(started)
+  os.execute("rm -rf " .. out)
+end
+
+-- 2. gnuplot fails: exit 1 naming the failure, no temporary file
+put(bin .. "/gnuplot", "#!/bin/sh\necho 'line 3: bad plot' >&2\nexit 1\n")
+do
+  local out = scratch()
+  local p <close> = assert(qsl.proc.spawn{ argv = { QSL_RUN, script, "out=" .. out },
+    env = { PATH = bin .. ":" .. os.getenv("PATH") } })
+  local st = assert(p:wait(20000))
+  assert(st.code == 1, "exit " .. tostring(st.code))
+  assert(p:errors():find("gnuplot failed (exit 1): line 3: bad plot", 1, true), p:errors())
+  assert(ls(out) == "", "files left: " .. ls(out))
+  os.execute("rm -rf " .. out)
+end
+
+-- 3. two runs write the same artifact at once, many times: each final pair is one run's
+do
+  local out = scratch()
+  local a <close> = assert(qsl.proc.spawn{ argv = { QSL_RUN, script, "out=" .. out, "mark=A", "times=15" } })
+  local b <close> = assert(qsl.proc.spawn{ argv = { QSL_RUN, script, "out=" .. out, "mark=B", "times=15" } })
+  local sa, sb = assert(a:wait(60000)), assert(b:wait(60000))
+  assert(sa.code == 0, "A: " .. a:errors())
+  assert(sb.code == 0, "B: " .. b:errors())
+  local txt = slurp(out .. "/x.txt")
+  local json = require("cjson").decode(slurp(out .. "/x.json"))
+  local mark = txt:match("mark (%a %d+)")
+  assert(mark and mark == json.results.mark, ("txt says %s, json says %s"):format(tostring(mark), json.results.mark))
+  local left = ls(out):gsub("%.x%.lock\n", "")
+  assert(left == "x.json\nx.svg\nx.txt\n" or left == "x.json\nx.txt\n", "files: " .. left)
+  os.execute("rm -rf " .. out)
+end
+os.execute("rm -rf " .. dir .. " " .. bin)
