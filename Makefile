@@ -156,4 +156,5 @@ install: all
 clean:
 	rm -rf build
 
--include $(CORE_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(LUA_OBJ:.o=.d) $(LTEST_OBJ:.o=.d)
+-include $(CORE_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(LUA_OBJ:.o=.d) $(LTEST_OBJ:.o=.d) \
+    $(BUILD)/bench/bench_engine.d $(BUILD)/bench/bench_startup.d $(BUILD)/lua/qsl_run.d

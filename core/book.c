@@ -9,13 +9,13 @@
 
 /* ------------------------------------------------------------------ pool and index */
 
-static uint32_t hash_key(qsl_symbol symbol, qsl_order_id id)
+/* Fibonacci hashing: one multiply, the top bits. (symbol, id) pairs from a
+ * client are no less predictable under a stronger mix, which is as
+ * invertible; the probe length stays bounded by the load factor of 1/2. */
+static uint32_t home_of(const struct qsl_book_pool *p, qsl_symbol symbol, qsl_order_id id)
 {
-    uint64_t x = id ^ ((uint64_t)symbol << 32 | symbol) * 0x9e3779b97f4a7c15ull;
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    return (uint32_t)x;
+    uint64_t x = (id ^ ((uint64_t)symbol << 40)) * 0x9e3779b97f4a7c15ull;
+    return (uint32_t)(x >> p->shift);
 }
 
 int qsl_book_pool_init(struct qsl_book_pool *p, uint32_t capacity)
@@ -33,6 +33,9 @@ int qsl_book_pool_init(struct qsl_book_pool *p, uint32_t capacity)
         return -ENOMEM;
     }
     p->mask = nslots - 1;
+    p->shift = 64;
+    for (uint32_t b = nslots; b > 1; b >>= 1)
+        p->shift--;
     p->capacity = capacity;
     for (uint32_t i = 0; i < capacity; i++)
         p->orders[i].next = i + 1 < capacity ? i + 1 : QSL_NIL;
@@ -49,7 +52,7 @@ void qsl_book_pool_free(struct qsl_book_pool *p)
 
 uint32_t qsl_book_pool_find(const struct qsl_book_pool *p, qsl_symbol symbol, qsl_order_id id)
 {
-    for (uint32_t i = hash_key(symbol, id) & p->mask;; i = (i + 1) & p->mask) {
+    for (uint32_t i = home_of(p, symbol, id);; i = (i + 1) & p->mask) {
         uint32_t s = p->slots[i];
         if (s == 0)
             return QSL_NIL;
@@ -62,7 +65,7 @@ uint32_t qsl_book_pool_find(const struct qsl_book_pool *p, qsl_symbol symbol, qs
 static void index_insert(struct qsl_book_pool *p, uint32_t idx)
 {
     const struct qsl_order *o = &p->orders[idx];
-    uint32_t i = hash_key(o->symbol, o->id) & p->mask;
+    uint32_t i = home_of(p, o->symbol, o->id);
     while (p->slots[i] != 0)
         i = (i + 1) & p->mask;
     p->slots[i] = idx + 1;
@@ -72,7 +75,7 @@ static void index_insert(struct qsl_book_pool *p, uint32_t idx)
 static void index_delete(struct qsl_book_pool *p, uint32_t idx)
 {
     const struct qsl_order *o = &p->orders[idx];
-    uint32_t i = hash_key(o->symbol, o->id) & p->mask;
+    uint32_t i = home_of(p, o->symbol, o->id);
     while (p->slots[i] != idx + 1)
         i = (i + 1) & p->mask;
     for (uint32_t j = i;;) {
@@ -81,7 +84,7 @@ static void index_delete(struct qsl_book_pool *p, uint32_t idx)
         if (s == 0)
             break;
         const struct qsl_order *m = &p->orders[s - 1];
-        uint32_t home = hash_key(m->symbol, m->id) & p->mask;
+        uint32_t home = home_of(p, m->symbol, m->id);
         int stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
         if (!stays) {
             p->slots[i] = s;
@@ -189,7 +192,10 @@ static uint32_t level_take(struct qsl_book *b)
 static void level_drop(struct qsl_book *b, struct qsl_book_side *s, uint32_t at)
 {
     uint32_t li = s->ref[at].level;
-    memmove(&s->ref[at], &s->ref[at + 1], (size_t)(s->n - at - 1) * sizeof *s->ref);
+    if (at + 1 < s->n)          /* the best level is last: dropping it moves nothing */
+        memmove(&s->ref[at], &s->ref[at + 1], (size_t)(s->n - at - 1) * sizeof *s->ref);
+    else
+        b->best_moved = 1;
     s->n--;
     b->levels[li].head = b->level_free;
     b->level_free = li;
@@ -219,10 +225,15 @@ static int level_for(struct qsl_book *b, unsigned side, qsl_price key, uint32_t 
         *level = s->ref[at].level;
         return 0;
     }
-    int rc = qsl_book_reserve(b, side);
-    if (rc)
-        return rc;
-    memmove(&s->ref[at + 1], &s->ref[at], (size_t)(s->n - at) * sizeof *s->ref);
+    if (s->n == s->cap || b->level_free == QSL_NIL) {    /* not reserved by the caller */
+        int rc = qsl_book_reserve(b, side);
+        if (rc)
+            return rc;
+    }
+    if (at < s->n)
+        memmove(&s->ref[at + 1], &s->ref[at], (size_t)(s->n - at) * sizeof *s->ref);
+    else
+        b->best_moved = 1;      /* a new best level */
     s->ref[at] = (struct qsl_level_ref){.key = key, .level = level_take(b)};
     s->n++;
     *level = s->ref[at].level;
@@ -255,16 +266,53 @@ int qsl_book_rest(struct qsl_book *b, qsl_order_id id, enum qsl_side side, qsl_p
     return 0;
 }
 
-void qsl_book_remove(struct qsl_book *b, uint32_t idx)
+void qsl_book_unlink(struct qsl_book *b, uint32_t idx)
 {
     struct qsl_order *o = &b->pool->orders[idx];
     struct qsl_level *l = &b->levels[o->level];
     level_unlink(b->pool, l, idx);
     if (l->count == 0) {
         struct qsl_book_side *s = &b->side[o->side];
-        level_drop(b, s, lower_bound(s, key_of(o->side, o->price)));
+        /* most often the best level empties: it is last, no search needed */
+        uint32_t at = s->ref[s->n - 1].level == o->level ? s->n - 1
+                                                         : lower_bound(s, key_of(o->side, o->price));
+        level_drop(b, s, at);
     }
+}
+
+void qsl_book_release(struct qsl_book *b, uint32_t idx)
+{
     pool_release(b->pool, idx);
+}
+
+void qsl_book_remove(struct qsl_book *b, uint32_t idx)
+{
+    qsl_book_unlink(b, idx);
+    pool_release(b->pool, idx);
+}
+
+int qsl_book_relink(struct qsl_book *b, uint32_t idx, qsl_price price, qsl_qty qty)
+{
+    struct qsl_book_pool *p = b->pool;
+    struct qsl_order *o = &p->orders[idx];
+    uint32_t li;
+    int rc = level_for(b, o->side, key_of(o->side, price), &li);
+    if (rc)
+        return rc;
+    struct qsl_level *l = &b->levels[li];
+    o->price = price;
+    o->qty = qty;
+    o->level = li;
+    o->prev = l->tail;
+    o->next = QSL_NIL;
+    if (l->tail != QSL_NIL)
+        p->orders[l->tail].next = idx;
+    else
+        l->head = idx;
+    l->tail = idx;
+    l->count++;
+    l->total += qty;
+    return 0;
 }
 
 void qsl_book_reduce(struct qsl_book *b, uint32_t idx, qsl_qty qty)

@@ -34,6 +34,7 @@ struct qsl_book_pool {
     struct qsl_order *orders;
     uint32_t *slots;            /* index: order index + 1, 0 = empty */
     uint32_t mask;              /* slots - 1 (a power of two minus one) */
+    uint32_t shift;             /* 64 - log2(slots): the hash's top bits index the slots */
     uint32_t capacity;
     uint32_t used;
     uint32_t free_head;         /* free list through orders[i].next */
@@ -57,6 +58,10 @@ struct qsl_book_side {
 
 struct qsl_book {
     struct qsl_book_side side[2];       /* indexed by enum qsl_side */
+    /* Set when a side's best level was created or dropped: the only ways its
+     * best price or presence can change. The engine clears it per operation
+     * and reads the top of book only when it is set. */
+    uint8_t best_moved;
     struct qsl_level *levels;
     uint32_t levels_cap, level_free;
     struct qsl_book_pool *pool;
@@ -111,6 +116,17 @@ int qsl_book_rest(struct qsl_book *b, qsl_order_id id, enum qsl_side side, qsl_p
 
 /* Remove a resting order (its pool index) and free its slot. */
 void qsl_book_remove(struct qsl_book *b, uint32_t idx);
+
+/*
+ * A price change in two steps that keep the order's pool slot and index
+ * entry (same symbol, same id): unlink it from its level (it is then in no
+ * level, invisible to matching), match its remainder if it crosses, then
+ * either relink it at the back of the level for its new price (-ENOMEM only
+ * without a level reserve) or release its slot.
+ */
+void qsl_book_unlink(struct qsl_book *b, uint32_t idx);
+int qsl_book_relink(struct qsl_book *b, uint32_t idx, qsl_price price, qsl_qty qty);
+void qsl_book_release(struct qsl_book *b, uint32_t idx);
 
 /* Lower a resting order's quantity in place, keeping its time priority. */
 void qsl_book_reduce(struct qsl_book *b, uint32_t idx, qsl_qty qty);

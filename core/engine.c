@@ -23,7 +23,10 @@ int qsl_engine_init(struct qsl_engine *e, const struct qsl_engine_config *c)
     if (rc)
         return rc;
     e->books = calloc(c->symbols, sizeof *e->books);
-    if (!e->books) {
+    e->tobs = calloc(c->symbols, sizeof *e->tobs);
+    if (!e->books || !e->tobs) {
+        free(e->books);
+        free(e->tobs);
         qsl_book_pool_free(&e->pool);
         return -ENOMEM;
     }
@@ -39,23 +42,12 @@ void qsl_engine_free(struct qsl_engine *e)
     for (uint32_t s = 0; s < e->symbols; s++)
         qsl_book_free(&e->books[s]);
     free(e->books);
+    free(e->tobs);
     qsl_book_pool_free(&e->pool);
     memset(e, 0, sizeof *e);
 }
 
 /* ------------------------------------------------------------------ events */
-
-struct tob {
-    int bid_present, ask_present;
-    qsl_price bid, ask;
-};
-
-static void tob_read(const struct qsl_book *b, struct tob *t)
-{
-    t->bid = t->ask = 0;
-    t->bid_present = qsl_book_best(b, QSL_BUY, &t->bid);
-    t->ask_present = qsl_book_best(b, QSL_SELL, &t->ask);
-}
 
 static void emit(struct qsl_engine *e, struct qsl_event *ev)
 {
@@ -71,17 +63,27 @@ static void emit_order(struct qsl_engine *e, enum qsl_event_kind kind, qsl_symbo
     emit(e, &ev);
 }
 
-static void emit_tob_if_changed(struct qsl_engine *e, qsl_symbol symbol, const struct tob *before)
+/*
+ * After an operation on a book: its best bid or ask can only have changed if
+ * a best level was created or dropped (book->best_moved); only then is the
+ * top read and compared with what was last published for the symbol.
+ */
+static void emit_tob_if_changed(struct qsl_engine *e, qsl_symbol symbol)
 {
-    struct tob now;
-    tob_read(&e->books[symbol], &now);
-    if (now.bid_present == before->bid_present && now.ask_present == before->ask_present &&
-        now.bid == before->bid && now.ask == before->ask)
+    struct qsl_book *b = &e->books[symbol];
+    if (!b->best_moved)
         return;
+    b->best_moved = 0;
+    struct qsl_engine_tob now = {0, 0, 0, 0}, *last = &e->tobs[symbol];
+    now.bid_present = (uint8_t)qsl_book_best(b, QSL_BUY, &now.bid);
+    now.ask_present = (uint8_t)qsl_book_best(b, QSL_SELL, &now.ask);
+    if (now.bid_present == last->bid_present && now.ask_present == last->ask_present &&
+        now.bid == last->bid && now.ask == last->ask)
+        return;
+    *last = now;
     e->stats.top_of_book++;
     struct qsl_event ev = {.kind = QSL_EV_TOP_OF_BOOK, .symbol = symbol,
-                           .bid_present = (uint8_t)now.bid_present,
-                           .ask_present = (uint8_t)now.ask_present,
+                           .bid_present = now.bid_present, .ask_present = now.ask_present,
                            .bid = now.bid, .ask = now.ask};
     emit(e, &ev);
 }
@@ -173,12 +175,10 @@ enum qsl_reject qsl_engine_submit(struct qsl_engine *e, const struct qsl_order_r
         return reject(e, QSL_REJECT_STORAGE_EXHAUSTED);
     e->fn = fn;
     e->ctx = ctx;
-    struct tob before;
-    tob_read(b, &before);
     e->stats.accepted++;
     emit_order(e, QSL_EV_ACCEPTED, r->symbol, r->order_id);
     execute(e, b, r->order_id, r->side, r->price, r->qty, is_market(r), may_rest(r));
-    emit_tob_if_changed(e, r->symbol, &before);
+    emit_tob_if_changed(e, r->symbol);
     return QSL_REJECT_NONE;
 }
 
@@ -186,12 +186,10 @@ static void cancel_at(struct qsl_engine *e, qsl_symbol symbol, uint32_t idx)
 {
     struct qsl_book *b = &e->books[symbol];
     qsl_order_id id = e->pool.orders[idx].id;
-    struct tob before;
-    tob_read(b, &before);
     qsl_book_remove(b, idx);
     e->stats.canceled++;
     emit_order(e, QSL_EV_CANCELED, symbol, id);
-    emit_tob_if_changed(e, symbol, &before);
+    emit_tob_if_changed(e, symbol);
 }
 
 enum qsl_reject qsl_engine_cancel(struct qsl_engine *e, qsl_symbol symbol, qsl_order_id id,
@@ -237,11 +235,15 @@ enum qsl_reject qsl_engine_modify(struct qsl_engine *e, qsl_symbol symbol, qsl_o
         emit_order(e, QSL_EV_MODIFIED, symbol, id);
         return QSL_REJECT_NONE;
     }
-    struct tob before;
-    tob_read(b, &before);
-    qsl_book_remove(b, idx);
+    /* out of its level but keeping its slot: the same (symbol, id) re-rests */
+    qsl_book_unlink(b, idx);
     emit_order(e, QSL_EV_MODIFIED, symbol, id);
-    execute(e, b, id, side, price, qty, 0, 1);
-    emit_tob_if_changed(e, symbol, &before);
+    e->cur_symbol = symbol;
+    qsl_qty left = qsl_book_match(b, side, price, 0, qty, id, on_trade, e);
+    if (left > 0)
+        (void)qsl_book_relink(b, idx, price, left);     /* the level reserve was taken */
+    else
+        qsl_book_release(b, idx);
+    emit_tob_if_changed(e, symbol);
     return QSL_REJECT_NONE;
 }

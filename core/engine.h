@@ -64,9 +64,16 @@ struct qsl_engine_stats {
     uint64_t rejects[QSL_REJECT_COUNT];
 };
 
+/* A symbol's top of book as last published (TopOfBook compares against it). */
+struct qsl_engine_tob {
+    qsl_price bid, ask;
+    uint8_t bid_present, ask_present;
+};
+
 struct qsl_engine {
     struct qsl_book_pool pool;
     struct qsl_book *books;
+    struct qsl_engine_tob *tobs;
     uint32_t symbols;
     uint64_t seq;               /* last engine sequence handed out */
     struct qsl_risk_limits risk;

@@ -13,18 +13,24 @@ if ! command -v valgrind >/dev/null 2>&1; then
     echo "== callgrind: valgrind not installed, instruction counts skipped"
 else
 echo "== instructions per op (callgrind, inside the timed loop only)"
-for spec in flow:bench_run_flow:100000 deep:bench_run_deep:200000 \
-            codec:bench_run_codec:200000 session:bench_run_session:100000; do
-    name=${spec%%:*}; rest=${spec#*:}; fn=${rest%%:*}; ops=${rest#*:}
+echo "   the original's workloads first, with its own count (NOTES.md: g++ 12 -O3) and the ratio"
+printf '%-9s %14s %14s %8s\n' workload qsl original ratio
+# name:function:ops:divisor:original instructions per op (0: qsl's own workload)
+for spec in obook:bench_run_obook:100000:100000:1025 ocodec:bench_run_codec:200000:200000:374 \
+            osession:bench_run_osession:100000:100000:2394 oflow:bench_run_oflow:100080:100080:929 \
+            flow:bench_run_flow:100000:100000:0 deep:bench_run_deep:200000:200000:0 \
+            session:bench_run_session:100000:200000:0; do
+    name=${spec%%:*}; rest=${spec#*:}; fn=${rest%%:*}; rest=${rest#*:}
+    ops=${rest%%:*}; rest=${rest#*:}; per=${rest%%:*}; orig=${rest#*:}
     out="$tmp/$name.out"
     valgrind --tool=callgrind --toggle-collect="$fn" --callgrind-out-file="$out" \
         "$bin" --only "$name" --ops "$ops" --once >/dev/null 2>"$tmp/$name.log" || {
         echo "$name: callgrind failed:"; cat "$tmp/$name.log"; exit 1; }
     ir=$(awk '/^summary:/ { print $2 }' "$out")
-    per=$ops
-    [ "$name" = session ] && per=$((ops * 2))
-    awk -v n="$name" -v ir="$ir" -v ops="$per" \
-        'BEGIN { printf "%-8s %12.1f instructions/op  (%d ops, %d instructions)\n", n, ir / ops, ops, ir }'
+    awk -v n="$name" -v ir="$ir" -v ops="$per" -v orig="$orig" 'BEGIN {
+        q = ir / ops
+        if (orig > 0) printf "%-9s %14.1f %14d %8.2f\n", n, q, orig, q / orig
+        else          printf "%-9s %14.1f %14s %8s\n", n, q, "-", "-" }'
 done
 fi
 

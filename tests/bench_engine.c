@@ -3,8 +3,19 @@
  *
  *   bench_engine [--runs R] [--ops N] [--only NAME] [--once]
  *
- * Workloads:
- *   flow     the seeded synthetic flow (seed 42, 3 symbols) applied to the engine
+ * The original's own workloads (NOTES.md gives its instructions per op on
+ * each, so the ratio holds on any machine):
+ *   obook    add + modify + cancel on an empty book, one op = all three (the
+ *            modify moves the price: the order leaves and re-rests)
+ *   ocodec   encode + decode of a NewOrder frame (the same work as codec)
+ *   osession a NewOrder through the session that fills 1 lot against deep
+ *            resting liquidity (1,000 sells on 100 levels), per frame
+ *   oflow    generate_flow(42, 4 symbols, 5,000 orders) through a fresh
+ *            engine per repetition (sized for the workload: 8,192 orders),
+ *            per item of the original's 5,004 (4 symbol registrations, which
+ *            qsl's engine does at creation, + 5,000 commands)
+ * qsl's own:
+ *   flow     the seeded drifting-mid flow (seed 42, 3 symbols) applied to the engine
  *   deep     add/cancel/modify/cross mix over a deep book (about 4,000 resting
  *            orders on 400 levels a side, held there)
  *   codec    encode + decode of a NewOrder frame
@@ -272,6 +283,116 @@ static double run_session(size_t n)
     return t / (double)(2 * n);
 }
 
+/* ------------------------------------------------------------------ the original's workloads */
+
+__attribute__((noinline)) void bench_run_obook(struct qsl_engine *e, size_t n);
+__attribute__((noinline)) void bench_run_obook(struct qsl_engine *e, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct qsl_order_req r = {.order_id = i + 1, .symbol = 0, .price = 100, .qty = 10,
+                                  .side = QSL_BUY, .order_type = QSL_LIMIT, .tif = QSL_GTC};
+        qsl_engine_submit(e, &r, count_events, NULL);
+        qsl_engine_modify(e, 0, i + 1, 101, 10, count_events, NULL);
+        qsl_engine_cancel(e, 0, i + 1, count_events, NULL);
+    }
+}
+
+static double run_obook(size_t n)
+{
+    struct qsl_engine_config c = config(1);
+    struct qsl_engine e;
+    if (qsl_engine_init(&e, &c) != 0)
+        exit(1);
+    double t0 = now_ns();
+    bench_run_obook(&e, n);
+    double t = now_ns() - t0;
+    if (qsl_engine_resting(&e) != 0 || e.stats.canceled != n) {
+        fprintf(stderr, "bench: obook workload went wrong (resting %u, canceled %llu)\n", qsl_engine_resting(&e), (unsigned long long)e.stats.canceled);
+        exit(1);
+    }
+    qsl_engine_free(&e);
+    return t / (double)n;
+}
+
+__attribute__((noinline)) void bench_run_osession(struct qsl_session *s, const uint8_t *in,
+                                                  size_t len, size_t n);
+__attribute__((noinline)) void bench_run_osession(struct qsl_session *s, const uint8_t *in,
+                                                  size_t len, size_t n)
+{
+    uint8_t outbuf[256];
+    for (size_t i = 0; i < n; i++) {
+        struct qsl_session_out out = {outbuf, 0, sizeof outbuf};
+        qsl_session_feed(s, in, len, &out);
+    }
+}
+
+static double run_osession(size_t n)
+{
+    struct qsl_engine_config c = config(1);
+    struct qsl_engine e;
+    if (qsl_engine_init(&e, &c) != 0)
+        exit(1);
+    /* deep resting liquidity: 1,000 sells on 100 levels, each large enough never to run out */
+    for (uint32_t i = 0; i < 1000; i++) {
+        struct qsl_order_req r = {.order_id = 1000000 + i, .symbol = 0, .price = 100 + i / 10,
+                                  .qty = 1000000, .side = QSL_SELL, .order_type = QSL_LIMIT,
+                                  .tif = QSL_GTC};
+        qsl_engine_submit(&e, &r, NULL, NULL);
+    }
+    struct qsl_session s;
+    qsl_session_init(&s, &e);
+    uint8_t in[64];
+    struct qsl_wire_msg buy = {.type = QSL_WIRE_NEW_ORDER,
+                               .u.new_order = {1, 0, 100, 1, QSL_BUY, QSL_LIMIT, QSL_IOC}};
+    size_t len = (size_t)qsl_wire_encode(&buy, in, sizeof in);
+    double t0 = now_ns();
+    bench_run_osession(&s, in, len, n);
+    double t = now_ns() - t0;
+    if (qsl_session_closed(&s) || s.stats.fills != n || qsl_engine_resting(&e) != 1000) {
+        fprintf(stderr, "bench: osession workload went wrong\n");
+        exit(1);
+    }
+    qsl_engine_free(&e);
+    return t / (double)n;
+}
+
+#define OFLOW_ORDERS 5000
+#define OFLOW_ITEMS (OFLOW_ORDERS + 4)      /* the original counts its 4 registrations */
+static struct qsl_flow_item oflow_items[OFLOW_ORDERS];
+
+static void oflow_prepare(void)
+{
+    struct qsl_flow f;
+    qsl_flow_init(&f, QSL_FLOW_ORIGINAL, 42, 4);
+    for (size_t i = 0; i < OFLOW_ORDERS; i++)
+        qsl_flow_next(&f, NULL, &oflow_items[i]);
+}
+
+/* reps repetitions, each on a fresh engine (created and freed inside) */
+__attribute__((noinline)) void bench_run_oflow(size_t reps);
+__attribute__((noinline)) void bench_run_oflow(size_t reps)
+{
+    for (size_t r = 0; r < reps; r++) {
+        struct qsl_engine_config c = config(4);
+        c.capacity = 8192;
+        struct qsl_engine e;
+        if (qsl_engine_init(&e, &c) != 0)
+            exit(1);
+        for (size_t i = 0; i < OFLOW_ORDERS; i++)
+            qsl_flow_apply(&e, &oflow_items[i], count_events, NULL);
+        qsl_engine_free(&e);
+    }
+}
+
+/* n: items; run in whole repetitions of 5,004 */
+static double run_oflow(size_t n)
+{
+    size_t reps = n / OFLOW_ITEMS ? n / OFLOW_ITEMS : 1;
+    double t0 = now_ns();
+    bench_run_oflow(reps);
+    return (now_ns() - t0) / (double)(reps * OFLOW_ITEMS);
+}
+
 /* ------------------------------------------------------------------ driver */
 
 struct workload {
@@ -282,6 +403,12 @@ struct workload {
 };
 
 static const struct workload workloads[] = {
+    {"obook", "original's: book add + modify + cancel, ns/op (all three)", 1000000, run_obook},
+    {"ocodec", "original's: NewOrder encode + decode, ns/op", 5000000, run_codec},
+    {"osession", "original's: session, fill against deep liquidity, ns/frame", 500000,
+     run_osession},
+    {"oflow", "original's: generate_flow(42,4,5000), fresh engine, ns/item", 5004 * 200,
+     run_oflow},
     {"flow", "engine, synthetic flow (seed 42, 3 symbols), ns/item", 200000, run_flow},
     {"deep", "engine, add/cancel/modify/cross on a deep book, ns/op", 1000000, run_deep},
     {"codec", "wire encode+decode NewOrder, ns/frame", 5000000, run_codec},
@@ -328,6 +455,8 @@ int main(int argc, char **argv)
         size_t n = ops ? ops : wl->ops;
         if (wl->run == run_flow)
             flow_prepare(n);
+        if (wl->run == run_oflow)
+            oflow_prepare();
         double t[1000];
         for (int r = 0; r < runs; r++)
             t[r] = wl->run(n);

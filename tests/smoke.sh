@@ -26,9 +26,12 @@ check engine_flow engine_flow '#doc.results.trials == 2 and doc.results.trials[1
     orders=20000 trials=2
 check TEMPLATE template '#doc.results.trials == 2 and doc.results.trials[1].kernel_drops > 0' \
     datagrams=1000 trials=2
+# No loss is demanded of the large buffer only where the kernel granted room for the whole
+# burst (a small datagram is charged about 832 bytes of truesize here; 1024 leaves headroom):
+# 300 orders fit the 425,984 bytes a distribution's rmem_max of 212,992 grants an 8 MiB request.
 check rcvbuf_burst rcvbuf_burst \
-    '#doc.results.trials == 2 and #doc.results.unreconciled == 0 and doc.results.trials[2].loss == 0' \
-    sizes=2048,8388608 trials=1 orders=5000
+    '#doc.results.trials == 2 and #doc.results.unreconciled == 0 and (doc.results.trials[2].loss == 0 or doc.results.trials[2].published * 1024 > doc.results.trials[2].granted_rcvbuf) and doc.results.trials[2].published * 1024 <= 425984' \
+    sizes=2048,8388608 trials=1 orders=300
 check rcvbuf_burst rcvbuf_burst \
     '#doc.results.trials == 1 and doc.results.trials[1].published_datagrams < doc.results.trials[1].published / 10' \
     sizes=8388608 trials=1 orders=5000 packed=true gso=true
