@@ -35,9 +35,14 @@ local function git_state(script)
   local commit = first_line_of("git -C " .. q .. " rev-parse HEAD")
   if not commit then return { commit = "unknown (not a git checkout)", dirty = nil } end
   local h = io.popen("git -C " .. q .. " status --porcelain --untracked-files=no 2>/dev/null")
-  local changes = h and h:read("a") or ""
+  local dirty = false
+  for line in (h and h:read("a") or ""):gmatch("[^\n]+") do
+    -- results/ holds artifacts, outputs rather than inputs: regenerating them one by one
+    -- must not mark the later ones as built from a changed tree
+    if not line:sub(4):match("^results/") then dirty = true end
+  end
   if h then h:close() end
-  return { commit = commit, dirty = changes ~= "" }
+  return { commit = commit, dirty = dirty }
 end
 
 local DEFAULT_SYSCTLS = {
