@@ -61,8 +61,5 @@ int luaopen_qsl_clock(lua_State *L);
 int luaopen_qsl_hist(lua_State *L);
 int luaopen_qsl_fs(lua_State *L);
 
-/* Kill (SIGKILL) and reap every child still running: the last line of defence
- * on the way out, after to-be-closed variables and __gc have had their turn. */
-void qsl_proc_reap_all(void);
 
 #endif

@@ -23,6 +23,7 @@
 #include <lualib.h>
 
 #include "host.h"
+#include "proc.h"
 #include "roles.h"
 
 #ifndef QSL_VERSION

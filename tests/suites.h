@@ -17,5 +17,6 @@ Suite *sockopt_suite(void);
 Suite *feed_suite(void);
 Suite *gateway_suite(void);
 Suite *replay_suite(void);
+Suite *proc_suite(void);
 
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "lua_test.h"
+#include "proc.h"
 
 lua_State *L;
 
