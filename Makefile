@@ -18,7 +18,7 @@ WARN += -Werror
 endif
 SAN ?=
 CFLAGS ?= $(OPT) -g
-ALL_CFLAGS = -std=gnu11 $(WARN) $(SAN) $(CFLAGS) -Icore -MMD -MP
+ALL_CFLAGS = -std=gnu11 $(WARN) $(SAN) $(CFLAGS) -Icore -Icore/roles -MMD -MP
 ALL_LDFLAGS = $(SAN) $(LDFLAGS)
 
 # Evaluated when a recipe runs, i.e. after `deps` has installed pkg-config's inputs.
@@ -27,7 +27,7 @@ CHECK_LIBS = $(shell pkg-config --libs check)
 LUA_CFLAGS = $(shell pkg-config --cflags lua5.4)
 LUA_LIBS = $(shell pkg-config --libs lua5.4)
 
-CORE_SRC := $(wildcard core/*.c)
+CORE_SRC := $(wildcard core/*.c core/roles/*.c)
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 CORE_LIB := $(BUILD)/libqslcore.a
 

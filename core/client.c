@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "net.h"
 #include "sockopt.h"
 #include "wire.h"
 
@@ -102,7 +103,7 @@ void qsl_load_defaults(struct qsl_load_config *c)
 
 int qsl_load_target(struct qsl_load_config *c, const char *host, uint16_t port)
 {
-    return qsl_sockopt_addr(host, port, &c->addr, &c->addrlen);
+    return qsl_net_addr(host, port, &c->addr, &c->addrlen);
 }
 
 static uint64_t rnd(struct lconn *k)
@@ -395,16 +396,19 @@ static void conn_read(struct run *r, struct lconn *k)
 
 static int open_conn(struct run *r, struct lconn *k)
 {
-    k->fd = socket(r->c->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (k->fd < 0)
-        return -errno;
+    k->fd = qsl_net_socket(r->c->addr.ss_family, SOCK_STREAM);
+    if (k->fd < 0) {
+        int e = k->fd;
+        k->fd = -1;
+        return e;
+    }
     int one = 1;
     setsockopt(k->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (connect(k->fd, (const struct sockaddr *)&r->c->addr, r->c->addrlen) != 0) {
-        int e = errno;
+    int rc = qsl_net_connect_addr(k->fd, &r->c->addr, r->c->addrlen);
+    if (rc != 0) {
         close(k->fd);
         k->fd = -1;
-        return -e;
+        return rc;
     }
     r->st->connects++;
     fcntl(k->fd, F_SETFL, O_NONBLOCK);
@@ -518,13 +522,14 @@ static int run_short(struct run *r, volatile int *stop)
     struct timeval tv = {(time_t)(c->timeout_ms / 1000), (long)(c->timeout_ms % 1000) * 1000};
     for (uint64_t i = 0; !*stop && !r->st->errors && (c->requests ? i < c->requests : now_ns() < end_at); i++) {
         uint64_t t0 = now_ns();
-        int fd = socket(c->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int fd = qsl_net_socket(c->addr.ss_family, SOCK_STREAM);
         if (fd < 0)
-            return -errno;
+            return fd;
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-        if (connect(fd, (const struct sockaddr *)&c->addr, c->addrlen) != 0) {
-            fail(r, "round trip %llu: connect: %s", (unsigned long long)i, strerror(errno));
+        int rc = qsl_net_connect_addr(fd, &c->addr, c->addrlen);
+        if (rc != 0) {
+            fail(r, "round trip %llu: connect: %s", (unsigned long long)i, strerror(-rc));
             close(fd);
             break;
         }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "gateway.h"
+#include "net.h"
 #include "session.h"
 #include "sockopt.h"
 
@@ -37,24 +38,7 @@ void qsl_gateway_defaults(struct qsl_gateway_config *c)
 
 int qsl_gateway_listen(const char *host, uint16_t *port, int backlog)
 {
-    struct sockaddr_storage ss;
-    socklen_t len;
-    if (qsl_sockopt_addr(host, *port, &ss, &len) != 0)
-        return -EINVAL;         /* numeric only: never a silent fallback to a wildcard */
-    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, backlog) != 0 ||
-        getsockname(fd, (struct sockaddr *)&ss, &len) != 0) {
-        int e = errno;
-        close(fd);
-        return -e;
-    }
-    *port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                           : ((struct sockaddr_in *)&ss)->sin_port);
-    return fd;
+    return qsl_net_tcp_server(host, port, backlog);    /* numeric only: never a silent wildcard */
 }
 
 static uint64_t now_ms(void)

@@ -89,27 +89,6 @@ int qsl_sockopt_get(int fd, const struct qsl_sockopt *o, int *value)
     return getsockopt(fd, o->level, o->get_optname, value, &len) == 0 ? 0 : -errno;
 }
 
-int qsl_sockopt_addr(const char *host, uint16_t port, struct sockaddr_storage *ss,
-                     socklen_t *len)
-{
-    memset(ss, 0, sizeof *ss);
-    struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
-    if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
-        a4->sin_family = AF_INET;
-        a4->sin_port = htons(port);
-        *len = sizeof *a4;
-        return 0;
-    }
-    if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
-        a6->sin6_family = AF_INET6;
-        a6->sin6_port = htons(port);
-        *len = sizeof *a6;
-        return 0;
-    }
-    return -EINVAL;
-}
-
 int qsl_sockopt_drops(int fd, uint32_t *drops)
 {
     uint32_t mem[SK_MEMINFO_VARS];

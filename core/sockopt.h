@@ -33,13 +33,6 @@ int qsl_sockopt_set(int fd, const struct qsl_sockopt *o, int value);
 /* Read an integer option back (what the kernel granted). */
 int qsl_sockopt_get(int fd, const struct qsl_sockopt *o, int *value);
 
-/*
- * A numeric IPv4 or IPv6 literal and a port as a socket address. Names are
- * refused (-EINVAL): qsl never resolves its way to a host it did not mean.
- */
-int qsl_sockopt_addr(const char *host, uint16_t port, struct sockaddr_storage *ss,
-                     socklen_t *len);
-
 /* The kernel's count of datagrams dropped on this socket (SO_MEMINFO,
  * SK_MEMINFO_DROPS): every drop, including those after the last datagram
  * received, which no sequence-gap counter and no SO_RXQ_OVFL can see. */

@@ -18,6 +18,7 @@
 #include <lua.h>
 
 #include "host.h"
+#include "net.h"
 #include "sockopt.h"
 
 #define SOCK_META "qsl.sock"
@@ -36,17 +37,22 @@ static struct sock *check_sock(lua_State *L, int idx)
     return s;
 }
 
-/* "127.0.0.1", port -> sockaddr of the socket's family, or a raised argument error. */
-static socklen_t check_addr(lua_State *L, int idx, int family, struct sockaddr_storage *ss)
+/* The port argument after a host at idx. */
+static uint16_t check_port(lua_State *L, int idx)
 {
-    const char *host = luaL_checkstring(L, idx);
     lua_Integer port = luaL_checkinteger(L, idx + 1);
     luaL_argcheck(L, port >= 0 && port <= 65535, idx + 1, "port out of range 0..65535");
-    socklen_t len;
-    int ok = qsl_sockopt_addr(host, (uint16_t)port, ss, &len) == 0 && ss->ss_family == family;
-    luaL_argcheck(L, ok, idx, family == AF_INET6 ? "not a numeric IPv6 address"
-                                                 : "not a numeric IPv4 address");
-    return len;
+    return (uint16_t)port;
+}
+
+/* core/net's result: -EINVAL is the caller's address (of the wrong family, or a name). */
+static int net_result(lua_State *L, const struct sock *s, int idx, int rc, const char *what)
+{
+    if (rc == -EINVAL && idx > 0)
+        return luaL_argerror(L, idx, s->family == AF_INET6 ? "not a numeric IPv6 address"
+                                                           : "not a numeric IPv4 address");
+    errno = -rc;
+    return luaL_fileresult(L, rc == 0, what);
 }
 
 static int open_sock(lua_State *L, int type)
@@ -56,9 +62,9 @@ static int open_sock(lua_State *L, int type)
     struct sock *s = lua_newuserdatauv(L, sizeof *s, 0);
     s->fd = -1;                 /* closed until the socket exists */
     luaL_setmetatable(L, SOCK_META);
-    int fd = socket(family, type | SOCK_CLOEXEC, 0);
+    int fd = qsl_net_socket(family, type);
     if (fd < 0)
-        return luaL_fileresult(L, 0, "socket");
+        return net_result(L, s, 0, fd, "socket");
     s->fd = fd;
     s->type = type;
     s->family = family;
@@ -71,28 +77,22 @@ static int l_tcp(lua_State *L) { return open_sock(L, SOCK_STREAM); }
 static int l_bind(lua_State *L)
 {
     struct sock *s = check_sock(L, 1);
-    struct sockaddr_storage ss;
-    socklen_t len = check_addr(L, 2, s->family, &ss);
-    return luaL_fileresult(L, bind(s->fd, (struct sockaddr *)&ss, len) == 0, "bind");
+    const char *host = luaL_checkstring(L, 2);
+    return net_result(L, s, 2, qsl_net_bind(s->fd, host, check_port(L, 2)), "bind");
 }
 
 static int l_connect(lua_State *L)
 {
     struct sock *s = check_sock(L, 1);
-    struct sockaddr_storage ss;
-    socklen_t len = check_addr(L, 2, s->family, &ss);
-    int rc;
-    do
-        rc = connect(s->fd, (struct sockaddr *)&ss, len);
-    while (rc != 0 && errno == EINTR);
-    return luaL_fileresult(L, rc == 0, "connect");
+    const char *host = luaL_checkstring(L, 2);
+    return net_result(L, s, 2, qsl_net_connect(s->fd, host, check_port(L, 2)), "connect");
 }
 
 static int l_listen(lua_State *L)
 {
     struct sock *s = check_sock(L, 1);
     lua_Integer backlog = qsl_opt_range(L, 2, 128, 1, 65535);  /* past somaxconn the kernel trims */
-    return luaL_fileresult(L, listen(s->fd, (int)backlog) == 0, "listen");
+    return net_result(L, s, 0, qsl_net_listen(s->fd, (int)backlog), "listen");
 }
 
 /* Wait until fd is ready for events, at most timeout_ms (-1: no limit). 1 ready, 0 timeout. */

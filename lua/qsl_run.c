@@ -24,7 +24,7 @@
 
 #include "host.h"
 #include "proc.h"
-#include "roles.h"
+#include "role.h"
 
 #ifndef QSL_VERSION
 #define QSL_VERSION "0.1.0"
@@ -76,6 +76,7 @@ static void usage(FILE *f)
             "       qsl-run SCRIPT.lua --help              list its parameters\n"
             "       qsl-run ROLE [options]                 run one role without Lua\n"
             "       qsl-run --list                         the scenarios with their descriptions\n"
+            "       qsl-run --roles-markdown               docs/roles.md, from the role declarations\n"
             "       qsl-run --version | --help\n"
             "exit codes: 0 done, 1 error, 2 skipped, 3 refused (no valid measurement),\n"
             "            130/143 interrupted\n");
@@ -231,13 +232,19 @@ int main(int argc, char **argv)
     }
     if (!strcmp(a, "--list"))
         return list_scenarios();
+    if (!strcmp(a, "--roles-markdown")) {
+        qsl_roles_markdown(stdout);
+        return QSL_EXIT_OK;
+    }
     const struct qsl_role *role = qsl_role_find(a);
     if (role)
         return qsl_role_main(role, argc - 2, argv + 2);
     size_t len = strlen(a);
     if (len > 4 && !strcmp(a + len - 4, ".lua"))
         return run_script(a, argc - 2, argv + 2);
-    fprintf(stderr, "qsl-run: '%s' is neither a scenario (*.lua) nor a role\n", a);
-    usage(stderr);
+    fprintf(stderr, "qsl-run: '%s' is neither a scenario (*.lua) nor a role (roles:", a);
+    for (int i = 0; qsl_roles[i]; i++)
+        fprintf(stderr, " %s", qsl_roles[i]->name);
+    fprintf(stderr, "; qsl-run --help for more)\n");
     return QSL_EXIT_ERROR;
 }

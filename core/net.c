@@ -1,0 +1,119 @@
+/*
+ * net.c - socket creation, numeric addresses, bind/connect/listen.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "net.h"
+
+int qsl_net_addr(const char *host, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
+{
+    memset(ss, 0, sizeof *ss);
+    struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons(port);
+        *len = sizeof *a4;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons(port);
+        *len = sizeof *a6;
+        return 0;
+    }
+    return -EINVAL;
+}
+
+int qsl_net_socket(int family, int type)
+{
+    int fd = socket(family, type | SOCK_CLOEXEC, 0);
+    return fd >= 0 ? fd : -errno;
+}
+
+int qsl_net_socket_for(const char *host, int type)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (qsl_net_addr(host, 0, &ss, &len) != 0)
+        return -EINVAL;
+    return qsl_net_socket(ss.ss_family, type);
+}
+
+/* The address, which must be of the socket's own family. */
+static int addr_for(int fd, const char *host, uint16_t port, struct sockaddr_storage *ss,
+                    socklen_t *len)
+{
+    struct sockaddr_storage mine;
+    socklen_t mlen = sizeof mine;
+    if (qsl_net_addr(host, port, ss, len) != 0 || getsockname(fd, (struct sockaddr *)&mine, &mlen) != 0 ||
+        mine.ss_family != ss->ss_family)
+        return -EINVAL;
+    return 0;
+}
+
+int qsl_net_bind(int fd, const char *host, uint16_t port)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (addr_for(fd, host, port, &ss, &len) != 0)
+        return -EINVAL;
+    return bind(fd, (struct sockaddr *)&ss, len) == 0 ? 0 : -errno;
+}
+
+int qsl_net_connect_addr(int fd, const struct sockaddr_storage *ss, socklen_t len)
+{
+    int rc;
+    do
+        rc = connect(fd, (const struct sockaddr *)ss, len);
+    while (rc != 0 && errno == EINTR);
+    return rc == 0 ? 0 : -errno;
+}
+
+int qsl_net_connect(int fd, const char *host, uint16_t port)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (addr_for(fd, host, port, &ss, &len) != 0)
+        return -EINVAL;
+    return qsl_net_connect_addr(fd, &ss, len);
+}
+
+int qsl_net_listen(int fd, int backlog)
+{
+    return listen(fd, backlog) == 0 ? 0 : -errno;
+}
+
+int qsl_net_local_port(int fd, uint16_t *port)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return -errno;
+    *port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                           : ((struct sockaddr_in *)&ss)->sin_port);
+    return 0;
+}
+
+int qsl_net_tcp_server(const char *host, uint16_t *port, int backlog)
+{
+    int fd = qsl_net_socket_for(host, SOCK_STREAM);
+    if (fd < 0)
+        return fd;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    int rc = qsl_net_bind(fd, host, *port);
+    if (rc == 0)
+        rc = qsl_net_listen(fd, backlog);
+    if (rc == 0)
+        rc = qsl_net_local_port(fd, port);
+    if (rc != 0) {
+        close(fd);
+        return rc;
+    }
+    return fd;
+}

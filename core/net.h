@@ -1,0 +1,31 @@
+/*
+ * net.h - socket helpers in the style of Redis's anet.c, for the gateway, the
+ * load driver, the feed roles and qsl.sock alike. Addresses are numeric IPv4
+ * or IPv6 literals only: qsl never resolves its way to a host it did not
+ * mean. Every call returns a descriptor or 0, or a negative errno.
+ */
+#ifndef QSL_NET_H
+#define QSL_NET_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* A literal and a port as a socket address; -EINVAL for anything but a numeric literal. */
+int qsl_net_addr(const char *host, uint16_t port, struct sockaddr_storage *ss, socklen_t *len);
+
+/* A close-on-exec socket of the address family of host (SOCK_STREAM or SOCK_DGRAM). */
+int qsl_net_socket_for(const char *host, int type);
+int qsl_net_socket(int family, int type);
+
+int qsl_net_bind(int fd, const char *host, uint16_t port);
+int qsl_net_connect(int fd, const char *host, uint16_t port);      /* retries EINTR */
+int qsl_net_connect_addr(int fd, const struct sockaddr_storage *ss, socklen_t len);
+int qsl_net_listen(int fd, int backlog);
+
+/* The port the socket is bound to (the kernel's pick after port 0). */
+int qsl_net_local_port(int fd, uint16_t *port);
+
+/* socket + SO_REUSEADDR + bind + listen; *port 0 = the kernel picks, then *port is it. */
+int qsl_net_tcp_server(const char *host, uint16_t *port, int backlog);
+
+#endif

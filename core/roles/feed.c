@@ -1,0 +1,260 @@
+/*
+ * feed.c - `qsl-run publish` and `qsl-run subscribe`: the two ends of the UDP
+ * market-data feed, each its own process.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "feed.h"
+#include "flow.h"
+#include "net.h"
+#include "role.h"
+#include "sockopt.h"
+
+static int fail(const char *role, const char *what, int rc)
+{
+    fprintf(stderr, "qsl-run %s: %s: %s\n", role, what, strerror(rc < 0 ? -rc : errno));
+    return 1;
+}
+
+/* ------------------------------------------------------------------ publish */
+
+struct pub_args {
+    const char *host;
+    uint16_t port;
+    uint64_t seed, orders, rate;
+    uint32_t symbols, batch, datagram_bytes, sndbuf;
+    int packed, gso, raw, flow;
+};
+
+#define P struct pub_args
+static const struct qsl_role_param pub_params[] = {
+    QSL_ROLE_ADDR(P, host, "127.0.0.1", "subscriber address"),
+    QSL_ROLE_U(P, port, 0, 1, 65535, "", "subscriber port (required: the subscriber's ready line has it)"),
+    QSL_ROLE_U(P, seed, 42, 0, UINT64_MAX, "", "flow seed"),
+    QSL_ROLE_U(P, orders, 20000, 1, 100000000, "orders", "orders of the flow"),
+    QSL_ROLE_U(P, symbols, 3, 1, 64, "", "symbols"),
+    QSL_ROLE_U(P, rate, 0, 0, 100000000, "msg/s", "messages per second; 0 = unpaced burst"),
+    QSL_ROLE_U(P, batch, 64, 1, 1024, "datagrams", "datagrams (GSO sends) per sendmmsg"),
+    QSL_ROLE_U(P, packed, 0, 0, 1, "", "1: many messages per datagram (MoldUDP64 framing)"),
+    QSL_ROLE_U(P, datagram_bytes, 1472, 80, 65507, "bytes", "packed: bytes per datagram at most"),
+    QSL_ROLE_U(P, gso, 0, 0, 1, "", "packed: UDP_SEGMENT, many equal datagrams per send"),
+    QSL_ROLE_U(P, raw, 0, 0, 1, "", "baseline: messages made first, then one send() each"),
+    QSL_ROLE_U(P, sndbuf, 0, 0, 1u << 30, "bytes", "SO_SNDBUF request; 0 = default"),
+    QSL_ROLE_WORD(P, flow, QSL_FLOW_ORIGINAL, qsl_flow_gen_names,
+                  "order flow generator: the original's (its exact datagrams), or qsl's drifting mid"),
+    QSL_ROLE_END,
+};
+#undef P
+
+static const struct qsl_role_field pub_ready[] = {
+    {"granted_sndbuf", QSL_ROLE_INTEGER, "bytes", "SO_SNDBUF as the kernel granted it"},
+    QSL_ROLE_FIELDS_END,
+};
+
+static const struct qsl_role_field pub_result[] = {
+    {"messages", QSL_ROLE_INTEGER, "messages", "published: every message the flow produced"},
+    {"datagrams", QSL_ROLE_INTEGER, "datagrams", "datagrams attempted"},
+    {"send_failures", QSL_ROLE_INTEGER, "datagrams", "datagrams the kernel refused (counted, not retried)"},
+    {"failed_messages", QSL_ROLE_INTEGER, "messages", "messages inside those datagrams"},
+    {"send_calls", QSL_ROLE_INTEGER, "calls", "sendmmsg/send calls"},
+    {"duration_ns", QSL_ROLE_INTEGER, "ns", "first send to last"},
+    {"msgs_per_s", QSL_ROLE_NUMBER, "msg/s", "messages over the duration"},
+    {"dgrams_per_s", QSL_ROLE_NUMBER, "datagram/s", "datagrams over the duration"},
+    {"last_errno", QSL_ROLE_INTEGER, "", "errno of the last refused send; 0 none"},
+    {"stopped", QSL_ROLE_INTEGER, "", "1 when a signal cut the run short"},
+    QSL_ROLE_FIELDS_END,
+};
+
+static int run_publish(const void *args)
+{
+    const struct pub_args *a = args;
+    static volatile int stop;
+    if (a->port == 0) {
+        fprintf(stderr, "qsl-run publish: port= is required (the subscriber's ready line has it)\n");
+        return 1;
+    }
+    struct qsl_feed_pub_config c;
+    qsl_feed_pub_defaults(&c);
+    c.seed = a->seed;
+    c.orders = a->orders;
+    c.symbols = a->symbols;
+    c.rate = (double)a->rate;
+    c.batch = a->batch;
+    c.packed = a->packed;
+    c.datagram_bytes = a->datagram_bytes;
+    c.gso = a->gso;
+    c.raw = a->raw;
+    c.flow = a->flow;
+    int fd = qsl_net_socket_for(a->host, SOCK_DGRAM);
+    if (fd < 0)
+        return fail("publish", "socket", fd);
+    int granted = 0;
+    const struct qsl_sockopt *sndbuf = qsl_sockopt_find("sndbuf");
+    if (a->sndbuf && qsl_sockopt_set(fd, sndbuf, (int)a->sndbuf) != 0)
+        return fail("publish", "SO_SNDBUF", 0);
+    qsl_sockopt_get(fd, sndbuf, &granted);
+    int rc = qsl_net_connect(fd, a->host, a->port);
+    if (rc != 0)
+        return fail("publish", "connect", rc);
+    /* pacing sleeps to the microsecond, not to the default 50 us timer slack */
+    prctl(PR_SET_TIMERSLACK, 1UL);
+    qsl_role_stop_on_signals(&stop);
+    struct qsl_role_line l;
+    qsl_role_line_start(&l, "ready", pub_ready);
+    qsl_role_line_int(&l, "granted_sndbuf", (uint64_t)granted);
+    if (qsl_role_line_end(&l) != 0)
+        return 1;
+    struct qsl_feed_pub_stats st;
+    rc = qsl_feed_publish(fd, &c, &st, &stop);
+    close(fd);
+    if (rc != 0) {
+        fprintf(stderr, "qsl-run publish: %s\n",
+                rc == -ENOPROTOOPT ? "UDP GSO (UDP_SEGMENT) is not available on this kernel"
+                : rc == -EINVAL    ? "invalid combination: gso needs packed; raw excludes packed and rate"
+                                   : strerror(-rc));
+        return rc == -ENOPROTOOPT ? 2 : 1;
+    }
+    uint64_t dur = st.end_ns > st.start_ns ? st.end_ns - st.start_ns : 0;
+    double secs = dur ? (double)dur / 1e9 : 0;
+    qsl_role_line_start(&l, "result", pub_result);
+    qsl_role_line_int(&l, "messages", st.messages);
+    qsl_role_line_int(&l, "datagrams", st.datagrams);
+    qsl_role_line_int(&l, "send_failures", st.send_failures);
+    qsl_role_line_int(&l, "failed_messages", st.failed_messages);
+    qsl_role_line_int(&l, "send_calls", st.send_calls);
+    qsl_role_line_int(&l, "duration_ns", dur);
+    qsl_role_line_num(&l, "msgs_per_s", secs > 0 ? (double)st.messages / secs : 0);
+    qsl_role_line_num(&l, "dgrams_per_s", secs > 0 ? (double)st.datagrams / secs : 0);
+    qsl_role_line_int(&l, "last_errno", (uint64_t)st.last_errno);
+    qsl_role_line_int(&l, "stopped", (uint64_t)stop);
+    return qsl_role_line_end(&l) == 0 ? 0 : 1;
+}
+
+const struct qsl_role qsl_role_publish = {
+    "publish", "publish the flow's market data over UDP (burst or paced; single, packed, GSO)",
+    pub_params, sizeof(struct pub_args), pub_ready, pub_result, run_publish,
+};
+
+/* ------------------------------------------------------------------ subscribe */
+
+struct sub_args {
+    const char *bind;
+    uint16_t port;
+    uint32_t rcvbuf, idle_ms, deadline_ms;
+    int force;
+    uint64_t expected;
+};
+
+#define S struct sub_args
+static const struct qsl_role_param sub_params[] = {
+    QSL_ROLE_ADDR(S, bind, "127.0.0.1", "address to bind"),
+    QSL_ROLE_U(S, port, 0, 0, 65535, "", "port; 0 = the kernel picks (reported in the ready line)"),
+    QSL_ROLE_U(S, rcvbuf, 0, 0, 1u << 30, "bytes", "SO_RCVBUF request; 0 = the OS default"),
+    QSL_ROLE_U(S, force, 0, 0, 1, "", "1: SO_RCVBUFFORCE (CAP_NET_ADMIN), past net.core.rmem_max"),
+    QSL_ROLE_U(S, expected, 0, 0, 1ull << 34, "messages", "messages the publisher will send; 0 = unknown"),
+    QSL_ROLE_U(S, idle_ms, 200, 1, 600000, "ms", "end this long after the last datagram"),
+    QSL_ROLE_U(S, deadline_ms, 60000, 1, 3600000, "ms", "end after this long in any case"),
+    QSL_ROLE_END,
+};
+#undef S
+
+static const struct qsl_role_field sub_ready[] = {
+    {"port", QSL_ROLE_INTEGER, "", "the port bound"},
+    {"requested_rcvbuf", QSL_ROLE_INTEGER, "bytes", "SO_RCVBUF asked for"},
+    {"granted_rcvbuf", QSL_ROLE_INTEGER, "bytes", "SO_RCVBUF as the kernel granted it (read back)"},
+    QSL_ROLE_FIELDS_END,
+};
+
+static const struct qsl_role_field sub_result[] = {
+    {"datagrams", QSL_ROLE_INTEGER, "datagrams", "datagrams received"},
+    {"messages", QSL_ROLE_INTEGER, "messages", "messages in them"},
+    {"received", QSL_ROLE_INTEGER, "messages", "distinct sequence numbers seen"},
+    {"duplicates", QSL_ROLE_INTEGER, "messages", "arrivals of a number already seen"},
+    {"reordered", QSL_ROLE_INTEGER, "messages", "first arrivals below the highest seen"},
+    {"interior_gaps", QSL_ROLE_INTEGER, "messages", "numbers below the highest seen that never came"},
+    {"tail_loss", QSL_ROLE_INTEGER, "messages", "expected - highest seen: losses no gap can show"},
+    {"highest_seq", QSL_ROLE_INTEGER, "", "the highest sequence number seen"},
+    {"malformed", QSL_ROLE_INTEGER, "datagrams", "datagrams refused whole"},
+    {"out_of_range", QSL_ROLE_INTEGER, "messages", "sequence 0 or past the expected count"},
+    {"kernel_drops", QSL_ROLE_INTEGER, "datagrams", "SO_MEMINFO: every datagram the kernel dropped on the socket"},
+    {"rxq_ovfl", QSL_ROLE_INTEGER, "datagrams", "SO_RXQ_OVFL: drops before a later arrival (never the tail)"},
+    {"duration_ns", QSL_ROLE_INTEGER, "ns", "first datagram to last"},
+    {"ended_by", QSL_ROLE_TEXT, "", "count, idle, deadline or stop"},
+    QSL_ROLE_FIELDS_END,
+};
+
+static const char *ended_name(int e)
+{
+    static const char *const n[] = {"?", "count", "idle", "deadline", "stop"};
+    return e >= 0 && e <= QSL_FEED_END_STOP ? n[e] : "?";
+}
+
+static int run_subscribe(const void *args)
+{
+    const struct sub_args *a = args;
+    static volatile int stop;
+    int fd = qsl_net_socket_for(a->bind, SOCK_DGRAM);
+    if (fd < 0)
+        return fail("subscribe", "socket", fd);
+    const struct qsl_sockopt *opt = qsl_sockopt_find(a->force ? "rcvbufforce" : "rcvbuf");
+    int rc = a->rcvbuf ? qsl_sockopt_set(fd, opt, (int)a->rcvbuf) : 0;
+    if (rc != 0)
+        return fail("subscribe", a->force ? "SO_RCVBUFFORCE (needs CAP_NET_ADMIN)" : "SO_RCVBUF", rc);
+    int granted = 0;
+    qsl_sockopt_get(fd, opt, &granted);
+    uint16_t port = a->port;
+    if ((rc = qsl_net_bind(fd, a->bind, port)) != 0 || (rc = qsl_net_local_port(fd, &port)) != 0)
+        return fail("subscribe", "bind", rc);
+    struct qsl_seqtrack t;
+    struct qsl_feed_rx rx;
+    if (qsl_seqtrack_init(&t, a->expected ? a->expected : 1u << 24) != 0 ||
+        qsl_feed_rx_init(&rx) != 0) {
+        fprintf(stderr, "qsl-run subscribe: out of memory for the sequence map or buffers\n");
+        return 1;
+    }
+    qsl_role_stop_on_signals(&stop);
+    struct qsl_role_line l;
+    qsl_role_line_start(&l, "ready", sub_ready);
+    qsl_role_line_int(&l, "port", port);
+    qsl_role_line_int(&l, "requested_rcvbuf", a->rcvbuf);
+    qsl_role_line_int(&l, "granted_rcvbuf", (uint64_t)granted);
+    if (qsl_role_line_end(&l) != 0)
+        return 1;
+    struct qsl_feed_sub_stats st;
+    rc = qsl_feed_subscribe(fd, &rx, a->expected, a->idle_ms, a->deadline_ms, &t, &st, &stop);
+    close(fd);
+    qsl_feed_rx_free(&rx);
+    if (rc != 0) {
+        fprintf(stderr, "qsl-run subscribe: receive: %s\n", strerror(-rc));
+        qsl_seqtrack_free(&t);
+        return 1;
+    }
+    qsl_role_line_start(&l, "result", sub_result);
+    qsl_role_line_int(&l, "datagrams", st.datagrams);
+    qsl_role_line_int(&l, "messages", st.messages);
+    qsl_role_line_int(&l, "received", t.received);
+    qsl_role_line_int(&l, "duplicates", t.duplicates);
+    qsl_role_line_int(&l, "reordered", t.reordered);
+    qsl_role_line_int(&l, "interior_gaps", qsl_seqtrack_interior_gaps(&t));
+    qsl_role_line_int(&l, "tail_loss", qsl_seqtrack_tail_loss(&t, a->expected));
+    qsl_role_line_int(&l, "highest_seq", t.highest);
+    qsl_role_line_int(&l, "malformed", st.malformed);
+    qsl_role_line_int(&l, "out_of_range", t.out_of_range);
+    qsl_role_line_int(&l, "kernel_drops", st.kernel_drops);
+    qsl_role_line_int(&l, "rxq_ovfl", st.rxq_ovfl);
+    qsl_role_line_int(&l, "duration_ns", st.last_ns > st.first_ns ? st.last_ns - st.first_ns : 0);
+    qsl_role_line_text(&l, "ended_by", ended_name(st.ended_by));
+    qsl_seqtrack_free(&t);
+    return qsl_role_line_end(&l) == 0 ? 0 : 1;
+}
+
+const struct qsl_role qsl_role_subscribe = {
+    "subscribe", "receive market data on UDP: sequence tracking and the kernel's drop count",
+    sub_params, sizeof(struct sub_args), sub_ready, sub_result, run_subscribe,
+};

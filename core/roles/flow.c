@@ -1,0 +1,129 @@
+/*
+ * flow.c - `qsl-run flow`: the synthetic flow through the engine, in a
+ * process of its own, so a scenario can read its CPU split from procfs and
+ * rusage with no socket in the way (the user-space baseline of a profile).
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "engine.h"
+#include "flow.h"
+#include "role.h"
+
+struct flow_args {
+    uint64_t seed, orders;
+    uint32_t symbols, capacity;
+    int hold, flow;
+};
+
+static const struct qsl_role_param params[] = {
+    QSL_ROLE_U(struct flow_args, seed, 42, 0, UINT64_MAX, "", "flow seed"),
+    QSL_ROLE_U(struct flow_args, orders, 20000, 1, 100000000, "orders", "requests to generate and apply"),
+    QSL_ROLE_U(struct flow_args, symbols, 3, 1, QSL_FLOW_MAX_SYMBOLS, "", "symbols"),
+    QSL_ROLE_U(struct flow_args, capacity, 1u << 16, 1, 1u << 26, "orders", "resting-order pool size"),
+    QSL_ROLE_U(struct flow_args, hold, 0, 0, 1, "",
+               "1: after the result line, wait for SIGTERM (so /proc can be read)"),
+    QSL_ROLE_WORD(struct flow_args, flow, QSL_FLOW_ORIGINAL, qsl_flow_gen_names,
+                  "order flow generator: the original's, or qsl's drifting mid"),
+    QSL_ROLE_END,
+};
+
+static const struct qsl_role_field ready[] = {
+    {"seed", QSL_ROLE_INTEGER, "", "flow seed"},
+    {"orders", QSL_ROLE_INTEGER, "orders", "requests it will apply"},
+    {"symbols", QSL_ROLE_INTEGER, "", "symbols"},
+    {"flow", QSL_ROLE_TEXT, "", "the generator"},
+    QSL_ROLE_FIELDS_END,
+};
+
+static const struct qsl_role_field result[] = {
+    {"orders", QSL_ROLE_INTEGER, "orders", "requests applied"},
+    {"accepted", QSL_ROLE_INTEGER, "orders", "new orders accepted"},
+    {"rejects", QSL_ROLE_INTEGER, "requests", "requests rejected (stale cancels and modifies included)"},
+    {"trades", QSL_ROLE_INTEGER, "trades", "fills"},
+    {"top_of_book", QSL_ROLE_INTEGER, "events", "top-of-book changes"},
+    {"datagrams", QSL_ROLE_INTEGER, "messages", "what the feed would publish: trades + top_of_book"},
+    {"resting", QSL_ROLE_INTEGER, "orders", "orders resting at the end"},
+    {"ns_per_order", QSL_ROLE_NUMBER, "ns", "the role's monotonic clock around the loop, per request"},
+    QSL_ROLE_FIELDS_END,
+};
+
+struct tally {
+    uint64_t trades, top_of_book;
+};
+
+static void on_event(void *ctx, const struct qsl_event *ev)
+{
+    struct tally *t = ctx;
+    t->trades += ev->kind == QSL_EV_TRADE;
+    t->top_of_book += ev->kind == QSL_EV_TOP_OF_BOOK;
+}
+
+static int run(const void *args)
+{
+    const struct flow_args *a = args;
+    struct qsl_engine_config c;
+    qsl_engine_config_defaults(&c);
+    c.symbols = a->symbols;
+    c.capacity = a->capacity;
+    struct qsl_engine e;
+    struct qsl_flow *f = malloc(sizeof *f);
+    if (!f || qsl_engine_init(&e, &c) != 0 ||
+        qsl_flow_init(f, (enum qsl_flow_gen)a->flow, a->seed, c.symbols) != 0) {
+        fprintf(stderr, "qsl-run flow: out of memory\n");
+        free(f);
+        return 1;
+    }
+    struct qsl_role_line l;
+    qsl_role_line_start(&l, "ready", ready);
+    qsl_role_line_int(&l, "seed", a->seed);
+    qsl_role_line_int(&l, "orders", a->orders);
+    qsl_role_line_int(&l, "symbols", c.symbols);
+    qsl_role_line_text(&l, "flow", qsl_flow_gen_names[a->flow]);
+    if (qsl_role_line_end(&l) != 0)
+        return 1;
+    struct tally t = {0, 0};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (uint64_t i = 0; i < a->orders; i++) {
+        struct qsl_flow_item it;
+        qsl_flow_next(f, &e, &it);
+        qsl_flow_apply(&e, &it, on_event, &t);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ns = (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec);
+    uint64_t rejects = 0;
+    for (int r = 0; r < QSL_REJECT_COUNT; r++)
+        rejects += e.stats.rejects[r];
+    /* blocked before the result line: a parent may send TERM the moment it reads it */
+    sigset_t hold;
+    sigemptyset(&hold);
+    sigaddset(&hold, SIGTERM);
+    sigaddset(&hold, SIGINT);
+    if (a->hold)
+        sigprocmask(SIG_BLOCK, &hold, NULL);
+    qsl_role_line_start(&l, "result", result);
+    qsl_role_line_int(&l, "orders", a->orders);
+    qsl_role_line_int(&l, "accepted", e.stats.accepted);
+    qsl_role_line_int(&l, "rejects", rejects);
+    qsl_role_line_int(&l, "trades", t.trades);
+    qsl_role_line_int(&l, "top_of_book", t.top_of_book);
+    qsl_role_line_int(&l, "datagrams", t.trades + t.top_of_book);
+    qsl_role_line_int(&l, "resting", qsl_engine_resting(&e));
+    qsl_role_line_num(&l, "ns_per_order", ns / (double)a->orders);
+    int rc = qsl_role_line_end(&l);
+    qsl_engine_free(&e);
+    free(f);
+    if (a->hold && rc == 0) {
+        int sig;
+        sigwait(&hold, &sig);
+    }
+    return rc == 0 ? 0 : 1;
+}
+
+const struct qsl_role qsl_role_flow = {
+    "flow", "run the seeded synthetic order flow through the engine (CPU only, no sockets)",
+    params, sizeof(struct flow_args), ready, result, run,
+};

@@ -1,0 +1,110 @@
+/*
+ * role.h - the programs `qsl-run ROLE key=value ...` runs: one measured thing
+ * each, no Lua. A role is declared once: its parameters (named, typed, with
+ * default, range, unit and help, each bound by name to a field of the
+ * role's arguments struct), and the fields of its ready and result lines
+ * (name, type, unit, meaning). That one declaration drives the parser,
+ * `qsl-run ROLE --help`, the lines the role prints (a line that strays from
+ * its declaration is a bug the role reports instead of printing), what Lua
+ * receives (qsl.roles.describe) and the table in docs/roles.md.
+ *
+ * The line protocol, so a parent can drive a role:
+ *   ready pid=<pid> key=value ...     once, when it serves (flushed at once)
+ *   result pid=<pid> key=value ...    once, at the end
+ * Keys are [a-z_][a-z0-9_]*, values have no spaces. Diagnostics go to
+ * stderr; stdout carries only these lines.
+ */
+#ifndef QSL_ROLE_H
+#define QSL_ROLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum qsl_role_kind {
+    QSL_ROLE_UINT,              /* an integer in min..max */
+    QSL_ROLE_ADDR,              /* a numeric IPv4 or IPv6 address (a const char *) */
+    QSL_ROLE_WORD               /* one of words (the field holds the index, an int) */
+};
+
+struct qsl_role_param {
+    const char *name;
+    enum qsl_role_kind kind;
+    size_t offset, size;        /* the field in the arguments struct */
+    uint64_t def, min, max;
+    const char *unit, *help;
+    const char *def_addr;       /* ADDR: the default */
+    const char *const *words;   /* WORD: NULL-terminated; def is an index */
+};
+
+/* Declare a parameter by the name of its field in the role's arguments struct T. */
+#define QSL_ROLE_U(T, f, d, lo, hi, unit, help) \
+    {#f, QSL_ROLE_UINT, offsetof(T, f), sizeof(((T *)0)->f), d, lo, hi, unit, help, NULL, NULL}
+#define QSL_ROLE_ADDR(T, f, d, help) \
+    {#f, QSL_ROLE_ADDR, offsetof(T, f), sizeof(((T *)0)->f), 0, 0, 0, "", help, d, NULL}
+#define QSL_ROLE_WORD(T, f, d, words, help) \
+    {#f, QSL_ROLE_WORD, offsetof(T, f), sizeof(((T *)0)->f), d, 0, 0, "", help, NULL, words}
+#define QSL_ROLE_END {NULL, QSL_ROLE_UINT, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL}
+
+enum qsl_role_type { QSL_ROLE_INTEGER, QSL_ROLE_NUMBER, QSL_ROLE_TEXT };
+
+struct qsl_role_field {
+    const char *name;
+    enum qsl_role_type type;
+    const char *unit, *help;
+};
+#define QSL_ROLE_FIELDS_END {NULL, QSL_ROLE_INTEGER, NULL, NULL}
+
+struct qsl_role {
+    const char *name, *help;
+    const struct qsl_role_param *params;
+    size_t args_size;
+    const struct qsl_role_field *ready, *result;     /* pid is implied */
+    int (*run)(const void *args);
+};
+
+/* Every role, NULL-terminated; and one by name (NULL when none). */
+extern const struct qsl_role *const qsl_roles[];
+const struct qsl_role *qsl_role_find(const char *name);
+
+/* `qsl-run ROLE ...`: --help, parse, run. Returns the exit code. */
+int qsl_role_main(const struct qsl_role *r, int argc, char **argv);
+void qsl_role_usage(FILE *f, const struct qsl_role *r);
+void qsl_roles_usage(FILE *f);
+/* docs/roles.md, generated from the declarations. */
+void qsl_roles_markdown(FILE *f);
+
+/*
+ * Parse key=value arguments into args (defaults first). 0, or -1 with a
+ * message naming the argument in err.
+ */
+int qsl_role_parse(const struct qsl_role *r, int argc, char **argv, void *args, char *err,
+                   size_t cap);
+
+/* Make SIGTERM and SIGINT set *flag (and interrupt blocking calls) instead of killing. */
+void qsl_role_stop_on_signals(volatile int *flag);
+
+/*
+ * A ready or result line, built field by field against its declaration:
+ * qsl_role_line_end prints it (flushed) only if every declared field was
+ * given once, in order, with its type; otherwise it names the stray field on
+ * stderr and returns -1 (a role bug, which the role's tests catch).
+ */
+struct qsl_role_line {
+    const char *word;
+    const struct qsl_role_field *decl;
+    unsigned next;
+    int bad;
+    char why[128];
+    size_t len;
+    char buf[4096];
+};
+
+void qsl_role_line_start(struct qsl_role_line *l, const char *word, const struct qsl_role_field *decl);
+void qsl_role_line_int(struct qsl_role_line *l, const char *name, uint64_t v);
+void qsl_role_line_sint(struct qsl_role_line *l, const char *name, int64_t v);
+void qsl_role_line_num(struct qsl_role_line *l, const char *name, double v);
+void qsl_role_line_text(struct qsl_role_line *l, const char *name, const char *v);
+int qsl_role_line_end(struct qsl_role_line *l);
+
+#endif
