@@ -222,7 +222,7 @@ static const struct { const char *name; lua_CFunction open; } modules[] = {
     {"qsl.strace", luaopen_qsl_strace}, {"qsl.sock", luaopen_qsl_sock},
     {"qsl.wire", luaopen_qsl_wire},   {"qsl.engine", luaopen_qsl_engine},
     {"qsl.clock", luaopen_qsl_clock}, {"qsl.hist", luaopen_qsl_hist},
-    {"qsl.fs", luaopen_qsl_fs},
+    {"qsl.fs", luaopen_qsl_fs},       {"qsl.role", luaopen_qsl_role},
 };
 
 int luaopen_qsl(lua_State *L)

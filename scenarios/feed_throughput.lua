@@ -46,16 +46,15 @@ end
 
 local function run(variant)
   local sub <close>, ready = roles.start("subscribe", { rcvbuf = p.rcvbuf, expected = expected,
-    idle_ms = 300, deadline_ms = 120000 }, { numbers = { "port" } })
+    idle_ms = 300, deadline_ms = 120000 })
   if not sub then return nil, ready end
   local args = { port = ready.port, seed = p.seed, orders = p.orders, flow = p.flow }
   for k, v in pairs(VARIANTS[variant]) do args[k] = v end
   local pub <close>, perr = roles.start("publish", args)
   if not pub then return nil, perr end
-  local pr, e1 = roles.finish(pub, "publish " .. variant, { timeout = 120000,
-    numbers = { "messages", "datagrams", "send_failures", "msgs_per_s", "dgrams_per_s" } })
+  local pr, e1 = roles.finish(pub, "publish " .. variant, { timeout = 120000 })
   if not pr then return nil, e1 end
-  local sr, e2 = roles.finish(sub, "subscribe", { timeout = 120000, numbers = { "received", "kernel_drops" } })
+  local sr, e2 = roles.finish(sub, "subscribe", { timeout = 120000 })
   if not sr then return nil, e2 end
   if pr.messages ~= expected then return nil, ("published %d messages, expected %d"):format(pr.messages, expected) end
   return { variant = variant, msgs_per_s = pr.msgs_per_s, dgrams_per_s = pr.dgrams_per_s,

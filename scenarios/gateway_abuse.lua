@@ -37,7 +37,7 @@ local wire = qsl.wire
 math.randomseed(p.seed)
 
 local OUT_BYTES, MAX_CONNS = 65536, 4096
-local gw <close>, ready = roles.start("gateway", { max_conns = MAX_CONNS, out_bytes = OUT_BYTES }, { numbers = { "port" } })
+local gw <close>, ready = roles.start("gateway", { max_conns = MAX_CONNS, out_bytes = OUT_BYTES })
 if not gw then qsl.refuse("gateway: " .. tostring(ready)) end
 local port = ready.port
 
@@ -183,8 +183,7 @@ end
 for _, c in ipairs(idle) do c:close() end
 
 -- the good clients: every reply verified by the load driver
-local lr, lerr = roles.finish(good, "load", { timeout = p.load_ms + 60000,
-  numbers = { "completed", "throughput", "p99_ns", "errors" } })
+local lr, lerr = roles.finish(good, "load", { timeout = p.load_ms + 60000 })
 if not lr then art:invalid("well-behaved clients: " .. lerr) end
 
 -- the gateway lets go of every descriptor it took
@@ -209,9 +208,7 @@ if after and after.hwm_kb > bound_kb then
   art:invalid(("VmHWM %d kB above the bound %d kB"):format(after.hwm_kb, bound_kb))
 end
 
-local gr, gerr2 = roles.finish(gw, "gateway", { stop = true, numbers = { "connections", "closed_by_peer",
-  "closed_malformed", "closed_unexpected", "closed_output_limit", "closed_error", "closed_at_stop", "closed_idle",
-  "refused" } })
+local gr, gerr2 = roles.finish(gw, "gateway", { stop = true })
 local counters = {}
 if not gr then
   art:invalid("gateway: " .. gerr2)
@@ -239,7 +236,7 @@ end
 -- holds, and serve new clients once descriptors free up.
 local exhaustion = {}
 do
-  local g2 <close>, r2 = roles.start("gateway", {}, { nofile = p.nofile, numbers = { "port" } })
+  local g2 <close>, r2 = roles.start("gateway", {}, { nofile = p.nofile })
   if not g2 then
     art:invalid("descriptor exhaustion: gateway: " .. tostring(r2))
   else
@@ -259,8 +256,8 @@ do
     for _, c in ipairs(conns) do c:close() end
     qsl.clock.sleep_ms(100)
     local again <close>, aerr = roles.start("load", { port = r2.port, connections = 4, depth = 4, requests = 10000 })
-    local ar = again and roles.finish(again, "load", { numbers = { "completed", "errors" } })
-    local g2r = roles.finish(g2, "gateway", { stop = true, numbers = { "emfile", "refused", "connections" } })
+    local ar = again and roles.finish(again, "load")
+    local g2r = roles.finish(g2, "gateway", { stop = true })
     exhaustion = { nofile = p.nofile, clients = #conns, served = served, shed = shed,
                    alive = alive, served_after = ar and ar.completed or 0,
                    emfile = g2r and g2r.emfile, refused = g2r and g2r.refused }

@@ -33,17 +33,15 @@ local modes = p.modes
 local art = artifact.new{ name = "gateway_load", scenario = s,
                           title = "Gateway load: throughput and latency against clients (loopback)" }
 
-local LOAD_NUMBERS = { "completed", "throughput", "p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns", "fills" }
-
 -- One run of the load driver against a fresh server role. -> load result | nil, why
 local function run(server, server_params, load_params)
   local srv <close>, ready = roles.start(server, server_params,
-    { numbers = { "port" }, cpu = p.pin and 0 or nil })
+    { cpu = p.pin and 0 or nil })
   if not srv then return nil, ready end
   load_params.port = ready.port
   local ld <close>, lerr = roles.start("load", load_params, { cpu = p.pin and 1 or nil })
   if not ld then return nil, lerr end
-  local lr, err = roles.finish(ld, "load", { timeout = 600000, numbers = LOAD_NUMBERS })
+  local lr, err = roles.finish(ld, "load", { timeout = 600000 })
   if not lr then return nil, err end
   local sr, serr = roles.finish(srv, server, { stop = true })
   if not sr then return nil, serr end

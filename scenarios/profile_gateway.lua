@@ -51,9 +51,6 @@ if p.strace then
   end
 end
 
-local LOAD_NUMBERS = { "completed", "throughput", "p50_ns", "p99_ns", "errors" }
-local GW_NUMBERS = { "connections", "frames_in", "frames_out", "closed_malformed", "closed_error" }
-
 local function load_params(port, requests)
   return { port = port, pattern = p.pattern, connections = p.connections, depth = p.depth,
            requests = requests, timeout_ms = 30000 }
@@ -75,17 +72,17 @@ end
 -- Pass 1: one trial. -> row | nil, why
 local function pass1()
   local gw <close>, ready = roles.start("gateway", { mode = p.mode, port = p.port },
-    { numbers = { "port" }, cpu = p.pin and 0 or nil })
+    { cpu = p.pin and 0 or nil })
   if not gw then return nil, ready end
   local before, berr = snapshot(gw.pid)
   if not before then return nil, "gateway /proc before the load: " .. berr end
   local ld <close>, lerr = roles.start("load", load_params(ready.port, p.requests), { cpu = p.pin and 1 or nil })
   if not ld then return nil, lerr end
-  local lr, lerr2 = roles.finish(ld, "load", { timeout = 120000, numbers = LOAD_NUMBERS })
+  local lr, lerr2 = roles.finish(ld, "load", { timeout = 120000 })
   if not lr then return nil, lerr2 end
   local after, aerr = snapshot(gw.pid)
   if not after then return nil, "gateway /proc after the load (did it die?): " .. aerr end
-  local gr, gerr = roles.finish(gw, "gateway", { stop = true, numbers = GW_NUMBERS })
+  local gr, gerr = roles.finish(gw, "gateway", { stop = true })
   if not gr then return nil, gerr end
   local st = gerr                       -- finish returns result, status
   local n = lr.completed
@@ -118,16 +115,16 @@ local syscalls, per_order, strace_row = {}, nil, nil
 local function pass2()
   local out = os.tmpname()
   local gw <close>, ready = roles.start("gateway", { mode = p.mode, port = p.port },
-    { wrap = { "strace", "-f", "-c", "-o", out }, numbers = { "port", "pid" }, ready_timeout = 10000 })
+    { wrap = { "strace", "-f", "-c", "-o", out }, ready_timeout = 10000 })
   if not gw then os.remove(out); return nil, ready end
   local ld <close>, lerr = roles.start("load", load_params(ready.port,
     p.pattern == "short" and p.requests or math.min(p.requests, p.strace_requests)))
   if not ld then os.remove(out); return nil, lerr end
-  local lr, lerr2 = roles.finish(ld, "load", { timeout = 300000, numbers = LOAD_NUMBERS })
+  local lr, lerr2 = roles.finish(ld, "load", { timeout = 300000 })
   if not lr then os.remove(out); return nil, lerr2 end
   -- stop() signals the gateway (its ready line named it), not strace: strace then
   -- sees its tracee exit and writes the summary
-  local gr, gerr = roles.finish(gw, "gateway under strace", { stop = true, grace = 5000, numbers = GW_NUMBERS })
+  local gr, gerr = roles.finish(gw, "gateway under strace", { stop = true, grace = 5000 })
   local sum, serr = qsl.strace.parse_file(out)
   os.remove(out)
   if not gr then return nil, gerr end

@@ -86,11 +86,6 @@ local function backlog_drops()
   return sum
 end
 
-local SUB_NUMBERS = { "port", "granted_rcvbuf" }
-local SUB_RESULT = { "datagrams", "received", "duplicates", "reordered", "interior_gaps", "tail_loss",
-                     "highest_seq", "malformed", "out_of_range", "kernel_drops", "rxq_ovfl" }
-local PUB_RESULT = { "messages", "datagrams", "send_failures", "failed_messages", "duration_ns", "msgs_per_s" }
-
 -- One trial: subscriber, then publisher at `rate` (0 = burst). -> row | nil, why
 local function trial(size, rate)
   local before, cerr = udp_counters()
@@ -98,16 +93,16 @@ local function trial(size, rate)
   local backlog0 = backlog_drops()
   local sub <close>, ready = roles.start("subscribe", {
     rcvbuf = size, force = p.force, expected = expected, idle_ms = p.idle_ms, deadline_ms = 120000,
-  }, { numbers = SUB_NUMBERS })
+  })
   if not sub then return nil, ready end
   local pub <close>, perr = roles.start("publish", {
     port = ready.port, seed = p.seed, orders = orders, symbols = p.symbols, flow = p.flow, rate = rate,
     packed = p.packed, gso = p.gso, datagram_bytes = p.datagram_bytes, batch = p.batch,
   })
   if not pub then return nil, perr end
-  local pr, perr2 = roles.finish(pub, "publish", { timeout = 120000, numbers = PUB_RESULT })
+  local pr, perr2 = roles.finish(pub, "publish", { timeout = 120000 })
   if not pr then return nil, perr2 end
-  local sr, serr = roles.finish(sub, "subscribe", { timeout = 120000, numbers = SUB_RESULT })
+  local sr, serr = roles.finish(sub, "subscribe", { timeout = 120000 })
   if not sr then return nil, serr end
   local after, aerr = udp_counters()
   if not after then return nil, aerr end

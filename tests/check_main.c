@@ -11,7 +11,7 @@ static const struct { const char *name; Suite *(*make)(void); } suites[] = {
     {"risk", risk_suite},     {"session", session_suite}, {"flow", flow_suite},
     {"strace", strace_suite}, {"procfs", procfs_suite},   {"hist", hist_suite},
     {"sockopt", sockopt_suite}, {"feed", feed_suite},     {"gateway", gateway_suite},
-    {"replay", replay_suite},   {"proc", proc_suite},
+    {"replay", replay_suite},   {"proc", proc_suite},       {"roles", roles_suite},
 };
 
 int main(int argc, char **argv)

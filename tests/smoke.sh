@@ -57,5 +57,11 @@ if [ "$rc" -eq 1 ] && grep -q "parameter symbols=65" "$out/bad.log"; then
 else
     failed=$((failed + 1)); echo "smoke: bad parameter: exit $rc"; cat "$out/bad.log"
 fi
+# docs/roles.md is generated from the role declarations: it must not drift
+if "$run" --roles-markdown | cmp -s - docs/roles.md; then
+    passed=$((passed + 1)); echo "smoke: docs/roles.md matches the declarations ok"
+else
+    failed=$((failed + 1)); echo "smoke: docs/roles.md differs from qsl-run --roles-markdown (regenerate it)"
+fi
 echo "smoke: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

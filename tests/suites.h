@@ -18,5 +18,6 @@ Suite *feed_suite(void);
 Suite *gateway_suite(void);
 Suite *replay_suite(void);
 Suite *proc_suite(void);
+Suite *roles_suite(void);
 
 #endif

@@ -5,6 +5,9 @@
 local qsl = require "qsl"
 local M = {}
 
+-- which role each process started here runs (weak: a collected process is forgotten)
+local started = setmetatable({}, { __mode = "k" })
+
 local function args_of(t)
   local out = {}
   local keys = {}
@@ -18,8 +21,22 @@ local function args_of(t)
   return out
 end
 
--- Every name in `numbers` must be a number in fields.
-local function check_numbers(role, word, fields, numbers)
+-- A line's fields against the role's declaration: every declared field present and of
+-- its type (integer, number, text), so a scenario never needs its own list of fields.
+-- `numbers` (a list of names) serves programs that are not declared roles.
+local function check_fields(role, word, fields, numbers)
+  local decl = qsl.role.describe(role)
+  for _, f in ipairs(decl and decl[word] or {}) do
+    local v = fields[f.name]
+    local ok = (f.type == "integer" and math.type(v) == "integer")
+               or (f.type == "number" and type(v) == "number")
+               or (f.type == "text" and v ~= nil)
+    if not ok then
+      return nil, ("%s printed a %s line without %s %s %s (got %s)"):format(role, word,
+        f.type == "integer" and "an" or "a", f.type, f.name, tostring(v))
+    end
+    if f.type == "text" then fields[f.name] = tostring(v) end
+  end
   for _, k in ipairs(numbers or {}) do
     if type(fields[k]) ~= "number" then
       return nil, ("%s printed a %s line without a numeric %s (got %s)"):format(
@@ -27,6 +44,13 @@ local function check_numbers(role, word, fields, numbers)
     end
   end
   return fields
+end
+
+-- The declaration of a role (qsl.role.describe), or an error naming it.
+function M.describe(role)
+  local d, err = qsl.role.describe(role)
+  if not d then error(err, 2) end
+  return d
 end
 
 -- start(role, {key=value...}, {wrap=, netns=, cpu=, ready_timeout=, numbers={...}})
@@ -41,7 +65,8 @@ function M.start(role, params, opts)
     p:stop(500)
     return nil, ("%s: %s"):format(role, rerr)
   end
-  local ok, cerr = check_numbers(role, "ready", ready, opts.numbers)
+  started[p] = role
+  local ok, cerr = check_fields(role, "ready", ready, opts.numbers)
   if not ok then
     p:stop(500)
     return nil, cerr
@@ -69,7 +94,7 @@ function M.finish(p, role, opts)
     return nil, ("%s ended badly (%s): %s"):format(role,
       st.signal_name and ("SIG" .. st.signal_name) or ("exit " .. tostring(st.code)), p:errors())
   end
-  local ok, cerr = check_numbers(role, "result", res, opts.numbers)
+  local ok, cerr = check_fields(started[p] or role, "result", res, opts.numbers)
   if not ok then return nil, cerr end
   return res, st
 end

@@ -137,14 +137,20 @@ START_TEST(test_unparsable_result_is_an_error_naming_the_field)
     run_ok("local roles = require 'qsl.roles'\n"
            "local qsl = require 'qsl'\n"
            "local p <close> = assert(qsl.proc.spawn{ argv = { 'sh', '-c',\n"
-           "  'echo ready pid=$$; echo result received=12x kernel_drops=3' } })\n"
+           "  'echo ready pid=$$; echo result datagrams=1 messages=1 received=12x kernel_drops=3' } })\n"
            "assert(p:ready())\n"
-           "local r, err = roles.finish(p, 'subscribe', { numbers = { 'received', 'kernel_drops' } })\n"
-           "assert(r == nil and err:find('subscribe printed a result line without a numeric received (got 12x)', 1, true), err)\n"
+           /* no field list: the subscribe role's declaration says what its result line holds */
+           "local r, err = roles.finish(p, 'subscribe')\n"
+           "assert(r == nil and err:find('subscribe printed a result line without an integer received (got 12x)', 1, true), err)\n"
            "local q <close> = assert(qsl.proc.spawn{ argv = { 'sh', '-c', 'echo ready pid=$$; echo result' } })\n"
            "assert(q:ready())\n"
-           "local r2, err2 = roles.finish(q, 'publish', { numbers = { 'messages' } })\n"
-           "assert(r2 == nil and err2:find('numeric messages', 1, true), err2)\n");
+           "local r2, err2 = roles.finish(q, 'publish')\n"
+           "assert(r2 == nil and err2:find('without an integer messages (got nil)', 1, true), err2)\n"
+           /* a program that is no declared role: its numbers are named by the caller */
+           "local w <close> = assert(qsl.proc.spawn{ argv = { 'sh', '-c', 'echo ready pid=$$; echo result n=x' } })\n"
+           "assert(w:ready())\n"
+           "local r3, err3 = roles.finish(w, 'helper', { numbers = { 'n' } })\n"
+           "assert(r3 == nil and err3:find('helper printed a result line without a numeric n (got x)', 1, true), err3)\n");
 }
 END_TEST
 

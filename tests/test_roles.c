@@ -1,0 +1,125 @@
+/*
+ * test_roles.c - role declarations: sane tables, parsing by name, lines that
+ * can only be printed as declared.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "role.h"
+#include "suites.h"
+
+START_TEST(test_every_declaration_is_sane)
+{
+    int roles = 0;
+    for (int i = 0; qsl_roles[i]; i++, roles++) {
+        const struct qsl_role *r = qsl_roles[i];
+        ck_assert_ptr_eq(qsl_role_find(r->name), r);
+        for (const struct qsl_role_param *p = r->params; p->name; p++) {
+            ck_assert_uint_le(p->offset + p->size, r->args_size);
+            for (const struct qsl_role_param *q = p + 1; q->name; q++)
+                ck_assert_msg(strcmp(p->name, q->name) != 0, "%s: %s twice", r->name, p->name);
+            if (p->kind == QSL_ROLE_UINT)       /* a default outside the range means "required" */
+                ck_assert_msg(p->def <= p->max, "%s.%s: default above its range", r->name, p->name);
+            if (p->kind == QSL_ROLE_WORD)
+                ck_assert_ptr_nonnull(p->words[p->def]);
+            ck_assert_ptr_nonnull(p->help);
+            ck_assert_ptr_nonnull(p->unit);
+        }
+        const struct qsl_role_field *lists[] = {r->ready, r->result};
+        for (int k = 0; k < 2; k++)
+            for (const struct qsl_role_field *f = lists[k]; f->name; f++) {
+                ck_assert_msg(strcmp(f->name, "pid") != 0, "%s: pid is implied", r->name);
+                for (const struct qsl_role_field *g = f + 1; g->name; g++)
+                    ck_assert_msg(strcmp(f->name, g->name) != 0, "%s: field %s twice", r->name, f->name);
+            }
+    }
+    ck_assert_int_eq(roles, 6);
+    ck_assert_ptr_null(qsl_role_find("gatewya"));
+}
+END_TEST
+
+struct probe {
+    const char *host;
+    uint16_t port;
+    int mode;
+    uint64_t big;
+};
+
+static const char *const words[] = {"a", "b", NULL};
+static const struct qsl_role_param probe_params[] = {
+    QSL_ROLE_ADDR(struct probe, host, "127.0.0.1", "h"),
+    QSL_ROLE_U(struct probe, port, 7, 1, 65535, "", "p"),
+    QSL_ROLE_WORD(struct probe, mode, 1, words, "m"),
+    QSL_ROLE_U(struct probe, big, 5, 0, UINT64_MAX, "bytes", "b"),
+    QSL_ROLE_END,
+};
+static const struct qsl_role_field probe_fields[] = {
+    {"n", QSL_ROLE_INTEGER, "", "n"}, {"x", QSL_ROLE_NUMBER, "", "x"}, {"w", QSL_ROLE_TEXT, "", "w"},
+    QSL_ROLE_FIELDS_END,
+};
+static const struct qsl_role probe_role = {"probe", "p", probe_params, sizeof(struct probe),
+                                           probe_fields, probe_fields, NULL};
+
+START_TEST(test_parse_binds_by_name)
+{
+    struct probe a;
+    char err[128];
+    char a1[] = "big=18446744073709551615", a2[] = "mode=a", a3[] = "host=::1";
+    char *argv1[] = {a1, a2, a3};
+    ck_assert_int_eq(qsl_role_parse(&probe_role, 3, argv1, &a, err, sizeof err), 0);
+    ck_assert_uint_eq(a.big, UINT64_MAX);
+    ck_assert_int_eq(a.mode, 0);
+    ck_assert_str_eq(a.host, "::1");
+    ck_assert_uint_eq(a.port, 7);               /* the default, untouched */
+    char bad[][24] = {"port=0", "port=65536", "mode=c", "host=localhost", "nope=1", "port",
+                      "port=-1", "port=1x"};
+    const char *want[] = {"port=0: expected an integer in 1..65535", "port=65536",
+                          "mode=c: expected one of a, b", "numeric IPv4 or IPv6",
+                          "unknown parameter 'nope'", "not key=value", "port=-1", "port=1x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *one[] = {bad[i]};
+        ck_assert_int_eq(qsl_role_parse(&probe_role, 1, one, &a, err, sizeof err), -1);
+        ck_assert_msg(strstr(err, want[i]) != NULL, "'%s' gave '%s'", bad[i], err);
+    }
+}
+END_TEST
+
+START_TEST(test_lines_follow_the_declaration)
+{
+    struct qsl_role_line l;
+    qsl_role_line_start(&l, "result", probe_fields);
+    qsl_role_line_int(&l, "n", 3);
+    qsl_role_line_num(&l, "x", 0.5);
+    qsl_role_line_text(&l, "w", "ok");
+    ck_assert_int_eq(l.bad, 0);
+    ck_assert_ptr_nonnull(strstr(l.buf, " n=3 x=0.5 w=ok"));
+    /* a field out of order, one of the wrong type, one missing, a value with a space */
+    qsl_role_line_start(&l, "result", probe_fields);
+    qsl_role_line_num(&l, "x", 1);
+    ck_assert_int_eq(l.bad, 1);
+    qsl_role_line_start(&l, "result", probe_fields);
+    qsl_role_line_num(&l, "n", 1);
+    ck_assert_int_eq(l.bad, 1);
+    qsl_role_line_start(&l, "result", probe_fields);
+    qsl_role_line_int(&l, "n", 1);
+    qsl_role_line_num(&l, "x", 1);
+    ck_assert_int_eq(qsl_role_line_end(&l), -1);
+    ck_assert_ptr_nonnull(strstr(l.why, "'w' declared but not given"));
+    qsl_role_line_start(&l, "result", probe_fields);
+    qsl_role_line_int(&l, "n", 1);
+    qsl_role_line_num(&l, "x", 1);
+    qsl_role_line_text(&l, "w", "a b");
+    ck_assert_int_eq(l.bad, 1);
+}
+END_TEST
+
+Suite *roles_suite(void)
+{
+    Suite *s = suite_create("roles");
+    TCase *tc = tcase_create("roles");
+    tcase_add_test(tc, test_every_declaration_is_sane);
+    tcase_add_test(tc, test_parse_binds_by_name);
+    tcase_add_test(tc, test_lines_follow_the_declaration);
+    suite_add_tcase(s, tc);
+    return s;
+}
