@@ -221,21 +221,26 @@ const char *qsl_wire_err_name(enum qsl_wire_err e)
     return (unsigned)e < sizeof names / sizeof names[0] ? names[e] : "Unknown";
 }
 
+/* NULL-terminated word lists, indexed by the wire value (type names from 1). */
+const char *const qsl_wire_type_names[] = {
+    "NewOrder", "CancelOrder", "MdTrade", "MdTopOfBook",
+    "Heartbeat", "HeartbeatAck", "Ack", "Reject", "Fill", NULL,
+};
+const char *const qsl_wire_reject_names[] = {
+    "None", "UnknownSymbol", "InvalidPrice", "InvalidQuantity", "InvalidSide",
+    "MaxQuantityExceeded", "MaxNotionalExceeded", "DuplicateOrderId",
+    "UnknownOrder", "StorageExhausted", NULL,
+};
+const char *const qsl_side_names[] = {"buy", "sell", NULL};
+const char *const qsl_order_type_names[] = {"limit", "market", NULL};
+const char *const qsl_tif_names[] = {"gtc", "ioc", NULL};
+
 const char *qsl_wire_type_name(unsigned type)
 {
-    static const char *const names[] = {
-        NULL, "NewOrder", "CancelOrder", "MdTrade", "MdTopOfBook",
-        "Heartbeat", "HeartbeatAck", "Ack", "Reject", "Fill",
-    };
-    return type <= QSL_WIRE_TYPE_MAX ? names[type] : NULL;
+    return type >= 1 && type <= QSL_WIRE_TYPE_MAX ? qsl_wire_type_names[type - 1] : NULL;
 }
 
 const char *qsl_wire_reject_name(unsigned reason)
 {
-    static const char *const names[QSL_REJECT_COUNT] = {
-        "None", "UnknownSymbol", "InvalidPrice", "InvalidQuantity", "InvalidSide",
-        "MaxQuantityExceeded", "MaxNotionalExceeded", "DuplicateOrderId",
-        "UnknownOrder", "StorageExhausted",
-    };
-    return reason < QSL_REJECT_COUNT ? names[reason] : NULL;
+    return reason < QSL_REJECT_COUNT ? qsl_wire_reject_names[reason] : NULL;
 }

@@ -118,6 +118,10 @@ enum qsl_wire_err qsl_wire_decode(const uint8_t *buf, size_t len,
 
 const char *qsl_wire_err_name(enum qsl_wire_err e);
 const char *qsl_wire_type_name(unsigned type);          /* "NewOrder", ... or NULL */
+/* The same names as NULL-terminated word lists, for parsers of text (Lua, roles):
+ * type names start at type 1; the others are indexed by their wire value. */
+extern const char *const qsl_wire_type_names[], *const qsl_wire_reject_names[];
+extern const char *const qsl_side_names[], *const qsl_order_type_names[], *const qsl_tif_names[];
 const char *qsl_wire_reject_name(unsigned reason);      /* "UnknownSymbol", ... or NULL */
 
 /* Big-endian helpers, shared with the feed's packed framing. */

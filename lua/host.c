@@ -95,6 +95,19 @@ lua_Integer qsl_opt_range(lua_State *L, int arg, lua_Integer def, lua_Integer lo
     return v;
 }
 
+void qsl_host_class(lua_State *L, const char *name, const luaL_Reg *meta,
+                    const luaL_Reg *methods, const char *methods_key)
+{
+    if (luaL_newmetatable(L, name)) {
+        if (meta)
+            luaL_setfuncs(L, meta, 0);
+        lua_newtable(L);
+        luaL_setfuncs(L, methods, 0);
+        lua_setfield(L, -2, methods_key);
+    }
+    lua_pop(L, 1);
+}
+
 int qsl_host_exit_error(lua_State *L, int code, const char *reason)
 {
     lua_createtable(L, 0, 2);

@@ -6,6 +6,7 @@
 
 #include <signal.h>
 
+#include <lauxlib.h>
 #include <lua.h>
 
 /* Exit codes of qsl-run (docs/architecture.md). */
@@ -46,6 +47,15 @@ lua_Integer qsl_field_integer(lua_State *L, int t, const char *k, int required, 
 int qsl_field_option(lua_State *L, int t, const char *k, const char *def, const char *const *list);
 /* An integer argument in lo..hi (def when absent), or an argument error saying the range. */
 lua_Integer qsl_opt_range(lua_State *L, int arg, lua_Integer def, lua_Integer lo, lua_Integer hi);
+
+/*
+ * Register a userdata class once per state: metatable `name` with the
+ * metamethods meta (may be NULL) and the methods in a table stored under
+ * methods_key ("__index" for plain classes; "methods" when __index is a
+ * function that looks there). Leaves nothing on the stack.
+ */
+void qsl_host_class(lua_State *L, const char *name, const luaL_Reg *meta,
+                    const luaL_Reg *methods, const char *methods_key);
 
 /* This executable's absolute path (for spawning roles). */
 const char *qsl_host_exe(void);

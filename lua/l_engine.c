@@ -20,9 +20,6 @@ struct lengine {
     int open;
 };
 
-static const char *const sides[] = {"buy", "sell", NULL};
-static const char *const order_types[] = {"limit", "market", NULL};
-static const char *const tifs[] = {"gtc", "ioc", NULL};
 static const char *const kinds[] = {"accepted", "canceled", "modified", "trade", "top_of_book"};
 
 static struct qsl_engine *check_engine(lua_State *L)
@@ -113,9 +110,9 @@ static int l_submit(lua_State *L)
     memset(&r, 0, sizeof r);
     r.order_id = (uint64_t)qsl_field_integer(L, 2, "order_id", 1, 0, LUA_MININTEGER, LUA_MAXINTEGER);
     r.symbol = (qsl_symbol)qsl_field_integer(L, 2, "symbol", 1, 0, 0, UINT32_MAX);
-    r.side = (uint8_t)qsl_field_option(L, 2, "side", NULL, sides);
-    r.order_type = (uint8_t)qsl_field_option(L, 2, "order_type", "limit", order_types);
-    r.tif = (uint8_t)qsl_field_option(L, 2, "tif", "gtc", tifs);
+    r.side = (uint8_t)qsl_field_option(L, 2, "side", NULL, qsl_side_names);
+    r.order_type = (uint8_t)qsl_field_option(L, 2, "order_type", "limit", qsl_order_type_names);
+    r.tif = (uint8_t)qsl_field_option(L, 2, "tif", "gtc", qsl_tif_names);
     /* a market order has no price; a limit order must name one */
     r.price = qsl_field_integer(L, 2, "price", r.order_type == QSL_LIMIT, 0, LUA_MININTEGER,
                                 LUA_MAXINTEGER);
@@ -174,7 +171,7 @@ static int l_depth(lua_State *L)
 {
     struct qsl_engine *e = check_engine(L);
     const struct qsl_book *b = check_book(L, e, 2);
-    int side = luaL_checkoption(L, 3, NULL, sides);
+    int side = luaL_checkoption(L, 3, NULL, qsl_side_names);
     lua_Integer max = qsl_opt_range(L, 4, 10, 0, 1 << 20);
     lua_newtable(L);
     qsl_price p;
@@ -265,12 +262,7 @@ int luaopen_qsl_engine(lua_State *L)
         {"close", engine_close}, {NULL, NULL},
     };
     static const luaL_Reg meta[] = {{"__gc", engine_close}, {"__close", engine_close}, {NULL, NULL}};
-    if (luaL_newmetatable(L, ENGINE_META)) {
-        luaL_setfuncs(L, meta, 0);
-        luaL_newlib(L, methods);
-        lua_setfield(L, -2, "__index");
-    }
-    lua_pop(L, 1);
+    qsl_host_class(L, ENGINE_META, meta, methods, "__index");
     static const luaL_Reg funcs[] = {{"new", l_new}, {NULL, NULL}};
     luaL_newlib(L, funcs);
     return 1;

@@ -85,12 +85,7 @@ int luaopen_qsl_fs(lua_State *L)
 {
     static const luaL_Reg meta[] = {{"__gc", unlock}, {"__close", unlock}, {NULL, NULL}};
     static const luaL_Reg methods[] = {{"unlock", unlock}, {NULL, NULL}};
-    if (luaL_newmetatable(L, LOCK_META)) {
-        luaL_setfuncs(L, meta, 0);
-        luaL_newlib(L, methods);
-        lua_setfield(L, -2, "__index");
-    }
-    lua_pop(L, 1);
+    qsl_host_class(L, LOCK_META, meta, methods, "__index");
     static const luaL_Reg funcs[] = {{"pid", l_pid}, {"lock", l_lock}, {"mkdir", l_mkdir},
                                      {"writable", l_writable}, {NULL, NULL}};
     luaL_newlib(L, funcs);

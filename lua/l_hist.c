@@ -87,11 +87,7 @@ int luaopen_qsl_hist(lua_State *L)
         {"record", l_record}, {"percentile", l_percentile}, {"count", l_count},
         {"merge", l_merge},   {"summary", l_summary},       {NULL, NULL},
     };
-    if (luaL_newmetatable(L, HIST_META)) {
-        luaL_newlib(L, methods);
-        lua_setfield(L, -2, "__index");
-    }
-    lua_pop(L, 1);
+    qsl_host_class(L, HIST_META, NULL, methods, "__index");
     static const luaL_Reg funcs[] = {{"new", l_new}, {NULL, NULL}};
     luaL_newlib(L, funcs);
     return 1;

@@ -394,12 +394,7 @@ static const luaL_Reg funcs[] = {
 
 int luaopen_qsl_proc(lua_State *L)
 {
-    if (luaL_newmetatable(L, PROC_META)) {
-        luaL_setfuncs(L, metamethods, 0);
-        luaL_newlib(L, methods);
-        lua_setfield(L, -2, "methods");
-    }
-    lua_pop(L, 1);
+    qsl_host_class(L, PROC_META, metamethods, methods, "methods");
     luaL_newlib(L, funcs);
     return 1;
 }

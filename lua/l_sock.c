@@ -321,12 +321,7 @@ int luaopen_qsl_sock(lua_State *L)
     static const luaL_Reg funcs[] = {
         {"udp", l_udp}, {"tcp", l_tcp}, {"options", l_options}, {NULL, NULL},
     };
-    if (luaL_newmetatable(L, SOCK_META)) {
-        luaL_setfuncs(L, meta, 0);
-        luaL_newlib(L, methods);
-        lua_setfield(L, -2, "__index");
-    }
-    lua_pop(L, 1);
+    qsl_host_class(L, SOCK_META, meta, methods, "__index");
     luaL_newlib(L, funcs);
     return 1;
 }

@@ -13,16 +13,6 @@
 #include "host.h"
 #include "wire.h"
 
-static const char *const type_names[] = {"NewOrder", "CancelOrder", "MdTrade", "MdTopOfBook",
-                                         "Heartbeat", "HeartbeatAck", "Ack", "Reject", "Fill",
-                                         NULL};
-static const char *const sides[] = {"buy", "sell", NULL};
-static const char *const order_types[] = {"limit", "market", NULL};
-static const char *const tifs[] = {"gtc", "ioc", NULL};
-static const char *const reasons[] = {"None", "UnknownSymbol", "InvalidPrice", "InvalidQuantity",
-                                      "InvalidSide", "MaxQuantityExceeded",
-                                      "MaxNotionalExceeded", "DuplicateOrderId", "UnknownOrder",
-                                      "StorageExhausted", NULL};
 
 /* Every field of the message is required (a missing one is never a silent
  * zero); seq defaults to 0, order_type to limit and tif to gtc. */
@@ -45,7 +35,7 @@ static int l_encode(lua_State *L)
     luaL_checktype(L, 1, LUA_TTABLE);
     struct qsl_wire_msg m;
     memset(&m, 0, sizeof m);
-    m.type = (uint16_t)(option_field(L, "type", NULL, type_names) + 1);
+    m.type = (uint16_t)(option_field(L, "type", NULL, qsl_wire_type_names) + 1);
     m.seq = (uint64_t)qsl_field_integer(L, 1, "seq", 0, 0, I64MIN, I64MAX);
     switch (m.type) {
     case QSL_WIRE_NEW_ORDER:
@@ -53,9 +43,9 @@ static int l_encode(lua_State *L)
         m.u.new_order.symbol = (uint32_t)int_field(L, "symbol", 0, U32);
         m.u.new_order.price = int_field(L, "price", I64MIN, I64MAX);
         m.u.new_order.quantity = (uint32_t)int_field(L, "quantity", 0, U32);
-        m.u.new_order.side = (uint8_t)option_field(L, "side", NULL, sides);
-        m.u.new_order.order_type = (uint8_t)option_field(L, "order_type", "limit", order_types);
-        m.u.new_order.tif = (uint8_t)option_field(L, "tif", "gtc", tifs);
+        m.u.new_order.side = (uint8_t)option_field(L, "side", NULL, qsl_side_names);
+        m.u.new_order.order_type = (uint8_t)option_field(L, "order_type", "limit", qsl_order_type_names);
+        m.u.new_order.tif = (uint8_t)option_field(L, "tif", "gtc", qsl_tif_names);
         break;
     case QSL_WIRE_CANCEL_ORDER:
         m.u.cancel_order.order_id = (uint64_t)int_field(L, "order_id", I64MIN, I64MAX);
@@ -88,7 +78,7 @@ static int l_encode(lua_State *L)
         break;
     case QSL_WIRE_REJECT:
         m.u.reject.order_id = (uint64_t)int_field(L, "order_id", I64MIN, I64MAX);
-        m.u.reject.reason = (uint8_t)option_field(L, "reason", NULL, reasons);
+        m.u.reject.reason = (uint8_t)option_field(L, "reason", NULL, qsl_wire_reject_names);
         break;
     case QSL_WIRE_FILL:
         m.u.fill.taker_id = (uint64_t)int_field(L, "taker_id", I64MIN, I64MAX);
@@ -121,7 +111,7 @@ static void setstr(lua_State *L, const char *k, const char *v)
 static void push_msg(lua_State *L, const struct qsl_wire_msg *m)
 {
     lua_newtable(L);
-    setstr(L, "type", type_names[m->type - 1]);
+    setstr(L, "type", qsl_wire_type_names[m->type - 1]);
     setint(L, "seq", (lua_Integer)m->seq);
     switch (m->type) {
     case QSL_WIRE_NEW_ORDER: {
@@ -130,9 +120,9 @@ static void push_msg(lua_State *L, const struct qsl_wire_msg *m)
         setint(L, "symbol", o->symbol);
         setint(L, "price", o->price);
         setint(L, "quantity", o->quantity);
-        setstr(L, "side", sides[o->side]);
-        setstr(L, "order_type", order_types[o->order_type]);
-        setstr(L, "tif", tifs[o->tif]);
+        setstr(L, "side", qsl_side_names[o->side]);
+        setstr(L, "order_type", qsl_order_type_names[o->order_type]);
+        setstr(L, "tif", qsl_tif_names[o->tif]);
         break;
     }
     case QSL_WIRE_CANCEL_ORDER:
@@ -161,7 +151,7 @@ static void push_msg(lua_State *L, const struct qsl_wire_msg *m)
         break;
     case QSL_WIRE_REJECT:
         setint(L, "order_id", (lua_Integer)m->u.reject.order_id);
-        setstr(L, "reason", reasons[m->u.reject.reason]);
+        setstr(L, "reason", qsl_wire_reject_names[m->u.reject.reason]);
         break;
     case QSL_WIRE_FILL:
         setint(L, "taker_id", (lua_Integer)m->u.fill.taker_id);
@@ -200,7 +190,7 @@ static int l_header(lua_State *L)
     lua_getfield(L, 1, "type");
     lua_Integer type;
     if (lua_type(L, -1) == LUA_TSTRING)
-        type = option_field(L, "type", NULL, type_names) + 1;
+        type = option_field(L, "type", NULL, qsl_wire_type_names) + 1;
     else
         type = int_field(L, "type", 0, 0xffff);
     lua_getfield(L, 1, "version");
@@ -216,7 +206,7 @@ static int l_header(lua_State *L)
 
 static int l_frame_size(lua_State *L)
 {
-    int t = luaL_checkoption(L, 1, NULL, type_names) + 1;
+    int t = luaL_checkoption(L, 1, NULL, qsl_wire_type_names) + 1;
     lua_pushinteger(L, (lua_Integer)qsl_wire_frame_size((unsigned)t));
     return 1;
 }
