@@ -109,6 +109,7 @@ check: deps
 	@$(MAKE) --no-print-directory $(TEST_BIN) $(LTEST_BIN) $(QSL_RUN)
 	$(TEST_BIN)
 	QSL_RUN=$(QSL_RUN) $(LTEST_BIN)
+	$(SMOKE_ENV) $(QSL_RUN) tests/lua/run.lua
 	$(SMOKE_ENV) sh tests/smoke.sh $(QSL_RUN)
 
 # LeakSanitizer cannot run under ptrace, and profile_gateway's second pass runs

@@ -1,5 +1,7 @@
 /*
- * check_main.c - the binding suites: Lua snippets through the qsl.* modules.
+ * check_main.c - what only C can check of the Lua side: processes, signals
+ * and exit codes around qsl-run. The Lua tests proper are tests/lua/test_*.lua,
+ * run by qsl-run through tests/lua/run.lua.
  * Run from the repository root (lua/ is found there); QSL_RUN names the
  * qsl-run binary under test.
  */
@@ -38,18 +40,6 @@ void run_ok_at(const char *file, int line, const char *code)
     }
 }
 
-void run_file_ok(const char *path)
-{
-    if (luaL_loadfile(L, path) != LUA_OK || lua_pcall(L, 0, 0, 0) != LUA_OK) {
-        const char *msg = lua_tostring(L, -1);
-        if (!msg && lua_istable(L, -1)) {
-            lua_getfield(L, -1, "reason");
-            msg = lua_tostring(L, -1);
-        }
-        ck_abort_msg("%s", msg ? msg : "(non-string error)");   /* names the file and line */
-    }
-}
-
 const char *run_err(const char *code)
 {
     if (luaL_loadbuffer(L, code, strlen(code), "=test") != LUA_OK)
@@ -66,9 +56,8 @@ const char *run_err(const char *code)
 
 int main(int argc, char **argv)
 {
-    Suite *(*all[])(void) = {proc_suite, procfs_lua_suite, bindings_suite, scenario_suite,
-                             cli_suite, faults_suite};
-    static const char *names[] = {"proc", "procfs", "bindings", "scenario", "cli", "faults"};
+    Suite *(*all[])(void) = {proc_suite, cli_suite, faults_suite};
+    static const char *names[] = {"proc", "cli", "faults"};
     SRunner *sr = NULL;
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         if (argc > 1 && strcmp(argv[1], names[i]) != 0)

@@ -17,15 +17,10 @@ void lua_teardown(void);
 /* Run Lua code that must succeed (its asserts are the test). */
 #define run_ok(code) run_ok_at(__FILE__, __LINE__, code)
 void run_ok_at(const char *file, int line, const char *code);
-/* Run a Lua test file (tests/lua/NAME.lua): its failures name the file and line. */
-void run_file_ok(const char *path);
 /* Run Lua code that must fail; returns the error as text (exit errors: "exit=N reason"). */
 const char *run_err(const char *code);
 
 Suite *proc_suite(void);
-Suite *procfs_lua_suite(void);
-Suite *bindings_suite(void);
-Suite *scenario_suite(void);
 Suite *cli_suite(void);
 Suite *faults_suite(void);
 

@@ -165,19 +165,6 @@ START_TEST(test_unwritable_results_directory)
 }
 END_TEST
 
-START_TEST(test_artifact_plots_interrupted_failing_and_concurrent)
-{
-    run_file_ok("tests/lua/artifact_faults.lua");
-}
-END_TEST
-
-/* Issue 10.10-10.12: empty values, the CPU count in caveats, force without CAP_NET_ADMIN. */
-START_TEST(test_parameter_and_privilege_refusals)
-{
-    run_file_ok("tests/lua/parameter_faults.lua");
-}
-END_TEST
-
 Suite *faults_suite(void)
 {
     Suite *s = suite_create("faults");
@@ -189,8 +176,6 @@ Suite *faults_suite(void)
     tcase_add_test(tc, test_role_crashing_mid_run_refuses);
     tcase_add_test(tc, test_unparsable_result_is_an_error_naming_the_field);
     tcase_add_test(tc, test_unwritable_results_directory);
-    tcase_add_test(tc, test_artifact_plots_interrupted_failing_and_concurrent);
-    tcase_add_test(tc, test_parameter_and_privilege_refusals);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,124 @@
+-- qsl.procfs, qsl.sock, qsl.wire, qsl.engine, qsl.hist, qsl.clock and qsl.strace from Lua.
+local qsl = require "qsl"
+
+test("procfs: self and a child", function()
+  local st = assert(qsl.procfs.stat())
+  assert(st.pid > 0 and st.state and st.utime_ticks >= 0)
+  local s = assert(qsl.procfs.status())
+  assert(math.type(s.VmHWM) == "integer" and s.VmHWM > 0 and s.Name)
+  assert(qsl.procfs.schedstat().cpu_ns >= 0)
+  assert(qsl.procfs.fd_count() >= 3)
+  assert(qsl.procfs.clock_ticks() > 0)
+  local p <close> = assert(qsl.proc.spawn{ argv = { "sh", "-c", "echo ready; exec sleep 30" } })
+  assert(p:ready(5000))
+  local cs = assert(qsl.procfs.stat(p.pid))
+  assert(cs.pid == p.pid and cs.ppid == st.pid)
+  assert(qsl.procfs.fd_count(p.pid) >= 3)
+end)
+
+test("procfs: missing is nil, message", function()
+  local v, err, code = qsl.procfs.stat(2147483000)
+  assert(v == nil and err:find("No such file") and code == 2, err)
+  local n, e2 = qsl.procfs.sysctl("net.no.such")
+  assert(n == nil and e2)
+  assert(qsl.procfs.sysctl("net.core.rmem_max") > 0)
+  local snmp = assert(qsl.procfs.snmp())
+  assert(math.type(snmp.Udp.RcvbufErrors) == "integer")
+  must_fail_with("dotted sysctl name", qsl.procfs.sysctl, "../../etc/passwd")
+  must_fail_with("not a process id", qsl.procfs.stat, -4)
+end)
+
+test("sock: options, granted values and drops", function()
+  local rx <close> = assert(qsl.sock.udp())
+  assert(rx:bind("127.0.0.1", 0))
+  local host, port = rx:local_address()
+  assert(host == "127.0.0.1" and port > 0)
+  assert(rx:setopt("rcvbuf", 4096) == 8192, "granted = 2 x requested")
+  assert(rx:getopt("rcvbuf") == 8192)
+  local tx <close> = assert(qsl.sock.udp())
+  assert(tx:connect("127.0.0.1", port))
+  for _ = 1, 1000 do assert(tx:send(string.rep("x", 64)) == 64) end
+  local got = 0
+  while rx:recv(128, 0) do got = got + 1 end
+  assert(got < 1000 and got + rx:drops() == 1000, got .. " + " .. rx:drops())
+  local s <close> = assert(qsl.sock.udp())
+  must_fail_with("unknown socket option 'rcvbuff'; known: rcvbuf", s.setopt, s, "rcvbuff", 1)
+  must_fail_with("'nodelay' applies to TCP sockets only", s.setopt, s, "nodelay", 1)
+  must_fail_with("not a numeric IPv4 address", s.bind, s, "localhost", 0)
+  s:close()
+  must_fail_with("closed socket", s.send, s, "x")
+end)
+
+test("sock: TCP round trip and a timeout", function()
+  local l <close> = assert(qsl.sock.tcp())
+  assert(l:setopt("reuseaddr", true) == 1)
+  assert(l:bind("127.0.0.1", 0))
+  assert(l:listen())
+  local _, port = l:local_address()
+  local c <close> = assert(qsl.sock.tcp())
+  assert(c:connect("127.0.0.1", port))
+  assert(c:setopt("nodelay", 1) == 1)
+  local a <close> = assert(l:accept(1000))
+  c:send("ping")
+  assert(a:recv(16, 1000) == "ping")
+  local v, err = a:recv(16, 50)
+  assert(v == nil and err == "timeout")
+end)
+
+test("wire: round trip and decode errors", function()
+  local w = qsl.wire
+  local b = w.encode{ type = "NewOrder", order_id = 7, symbol = 1, price = -3, quantity = 5,
+                      side = "sell", tif = "ioc" }
+  assert(#b == 43 and w.frame_size("NewOrder") == 43)
+  local m, n = w.decode(b)
+  assert(n == 43 and m.type == "NewOrder" and m.price == -3 and m.side == "sell"
+         and m.tif == "ioc" and m.order_type == "limit")
+  local hb = w.decode(b .. w.encode{ type = "Heartbeat", token = 9 }, 44)
+  assert(hb.type == "Heartbeat" and hb.token == 9)
+  assert(select(2, w.decode(b:sub(1, 42))) == "Truncated")
+  assert(select(2, w.decode(w.header{ type = "Heartbeat", body_len = 4097 })) == "BodyTooLarge")
+  assert(select(2, w.decode(w.header{ type = 77, body_len = 8 })) == "UnknownType")
+  assert(select(2, w.decode(w.header{ type = "Heartbeat", version = 2, body_len = 8 }))
+         == "UnsupportedVersion")
+  must_fail_with("field 'side': invalid value 'up'", w.encode,
+                 { type = "NewOrder", order_id = 1, symbol = 0, price = 1, quantity = 1, side = "up" })
+end)
+
+test("engine from Lua", function()
+  local e <close> = qsl.engine.new{ symbols = 2, capacity = 100, max_quantity = 50 }
+  local ev, why = e:submit{ order_id = 1, symbol = 0, side = "sell", price = 100, quantity = 5 }
+  assert(why == nil and ev[1].kind == "accepted" and ev[1].seq == 1)
+  ev = e:submit{ order_id = 2, symbol = 0, side = "buy", price = 101, quantity = 2 }
+  assert(ev[2].kind == "trade" and ev[2].price == 100 and ev[2].maker_id == 1)
+  local _, r = e:submit{ order_id = 3, symbol = 0, side = "buy", price = 1, quantity = 51 }
+  assert(r == "MaxQuantityExceeded")
+  local bid, ask = e:best(0)
+  assert(bid == nil and ask == 100)
+  local d = e:depth(0, "sell")
+  assert(d[1].price == 100 and d[1].quantity == 3 and d[1].orders == 1)
+  assert(select(2, e:cancel(0, 99)) == "UnknownOrder")
+  assert(e:stats().rejects.UnknownOrder == 1)
+  local f <close> = qsl.engine.new{ symbols = 3 }
+  local s = f:run_flow{ seed = 42, orders = 20000 }
+  -- the original's flow: 16,931 market-data messages for seed 42 x 20,000 x 3 symbols
+  assert(s.accepted > 0 and s.trades + s.top_of_book == 16931 and s.ns_per_order > 0)
+end)
+
+test("hist, clock, strace", function()
+  local h = qsl.hist.new()
+  assert(h:percentile(50) == nil)
+  for i = 1, 1000 do h:record(i * 1000) end
+  local s = h:summary()
+  assert(s.count == 1000 and s.min == 1000 and s.max == 1000000)
+  assert(s.p50 >= 500000 and s.p50 <= 500000 * (1 + 1 / 64))
+  local t0 = qsl.clock.now_ns()
+  qsl.clock.sleep_ms(20)
+  assert(qsl.clock.now_ns() - t0 >= 20e6)
+  local f = assert(io.open("tests/data/strace-6.1-f-c.txt")):read("a")
+  local sum = assert(qsl.strace.parse(f))
+  assert(#sum.rows == 36 and sum.total.calls == 356 and sum.rows[1].syscall == "wait4")
+  local none, err = qsl.strace.parse("strace: exec: Permission denied\n")
+  assert(none == nil and err:find("no summary header"), err)
+  local x, _, code = qsl.strace.parse_file("/nonexistent")
+  assert(x == nil and code == 2)
+end)

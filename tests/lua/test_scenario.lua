@@ -1,0 +1,120 @@
+-- Parameter declarations and overrides; artifact refusal, atomicity and provenance.
+local scenario = require "qsl.scenario"
+local artifact = require "qsl.artifact"
+
+local function declare()
+  return scenario.new{ name = "t", description = "test", params = {
+    { name = "n", type = "integer", default = 4, min = 1, max = 10, help = "count" },
+    { name = "sizes", type = "integer_list", default = { 2048, 0 }, help = "sizes" },
+    { name = "mode", type = "enum", values = { "burst", "sweep" }, default = "burst", help = "m" },
+    { name = "rate", type = "number", default = 1.5, help = "r" },
+    { name = "on", type = "boolean", default = false, help = "b" } } }
+end
+
+test("defaults and overrides", function()
+  local s = declare()
+  local p = s:parse{}
+  assert(p.n == 4 and p.sizes[2] == 0 and p.mode == "burst" and p.out == "results")
+  p = s:parse{ "n=7", "sizes=1,2,3", "mode=sweep", "rate=2e3", "on=true" }
+  assert(p.n == 7 and #p.sizes == 3 and p.mode == "sweep" and p.rate == 2000 and p.on)
+  assert(s:help():find("sizes", 1, true))
+end)
+
+test("a bad override names the parameter", function()
+  for _, case in ipairs{
+    { "nn=3", "unknown parameter 'nn'" },
+    { "n=3.5", "parameter n=3.5: expected an integer" },
+    { "n=11", "parameter n=11: must be at most 10" },
+    { "n=0", "parameter n=0: must be at least 1" },
+    { "sizes=1,,2", "parameter sizes=1,,2: empty element" },
+    { "sizes=1,x", "parameter sizes=1,x: element 'x': expected an integer" },
+    { "mode=fast", "parameter mode=fast: expected one of burst, sweep" },
+    { "rate=nan", "parameter rate=nan: expected a number" },
+    { "on=maybe", "parameter on=maybe: expected true or false" },
+    { "justaword", "argument 'justaword' is not key=value" },
+  } do
+    local s = declare()
+    local msg = must_fail_with(case[2], s.parse, s, { case[1] })
+    assert(msg:find("exit=1", 1, true), msg)
+  end
+  local s = declare()
+  must_fail_with("given twice", s.parse, s, { "n=2", "n=3" })
+  must_fail_with("unknown type 'int'", scenario.new, { name = "x", description = "y",
+    params = { { name = "a", type = "int", help = "h" } } })
+end)
+
+test("stats: spread", function()
+  local st = require "qsl.stats"
+  local s = st.summary{ 5, 1, 3, 2, 4 }
+  assert(s.n == 5 and s.min == 1 and s.median == 3 and s.max == 5 and s.mean == 3)
+  assert(st.median{ 1, 2, 3, 4 } == 2.5)
+  assert(st.percentile({ 1, 2, 3, 4 }, 75) == 3 and st.percentile({ 1, 2, 3, 4 }, 100) == 4)
+  assert(not pcall(st.summary, { 1, 0 / 0 }))
+end)
+
+-- A scratch results directory.
+local function scratch()
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(require("qsl").fs.mkdir(dir))
+  return dir
+end
+local function read(p)
+  local f = io.open(p)
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+local function files(dir)
+  local h = io.popen("ls -A " .. dir)
+  local s = h:read("a")
+  h:close()
+  return s
+end
+
+test("an artifact is written atomically, with its provenance", function()
+  local dir = scratch()
+  local a = artifact.new{ name = "demo" }
+  a:table{ title = "T", columns = { { key = "x" }, { key = "y", format = "%.2f" } }, rows = { { x = 1, y = 2.5 } } }
+  a:set("trials", { { x = 1, y = 2.5 } })
+  a:caveat("loopback only")
+  a:plot{ title = "p", xlabel = "x", ylabel = "y", series = { { name = "s", points = { { 1, 2 }, { 2, 3 } } } } }
+  local paths = a:write{ dir = dir }
+  local txt = read(dir .. "/demo.txt")
+  assert(txt:find("loopback only", 1, true) and txt:find("2.50", 1, true))
+  assert(txt:find("kernel", 1, true) and txt:find("git", 1, true))
+  local doc = require("cjson").decode(read(dir .. "/demo.json"))
+  assert(doc.results.trials[1].y == 2.5 and doc.provenance.kernel and doc.provenance.date_utc)
+  if #paths == 3 then assert(read(dir .. "/demo.svg"):find("<svg", 1, true)) end
+  assert(not files(dir):find("tmp", 1, true), "temporary files left: " .. files(dir))
+  os.execute("rm -rf " .. dir)
+end)
+
+test("an invalid measurement refuses and keeps the old artifact", function()
+  local dir = scratch()
+  local f = io.open(dir .. "/demo.txt", "w")
+  f:write("old artifact\n")
+  f:close()
+  local a = artifact.new{ name = "demo" }
+  a:set("x", 1)
+  a:invalid("trial 3: subscriber printed no result line")
+  local msg = must_fail_with("trial 3: subscriber printed no result line", a.write, a, { dir = dir })
+  assert(msg:find("exit=3", 1, true), msg)
+  assert(read(dir .. "/demo.txt") == "old artifact\n")
+  assert(files(dir) == "demo.txt\n", "unexpected files: " .. files(dir))
+  os.execute("rm -rf " .. dir)
+end)
+
+test("an unwritable directory is an error naming the path", function()
+  local a = artifact.new{ name = "demo" }
+  local msg = must_fail_with("/nonexistent/results/demo.txt", a.write, a, { dir = "/nonexistent/results" })
+  assert(msg:find("exit=1", 1, true), msg)
+end)
+
+test("a non-finite result is not written", function()
+  local a = artifact.new{ name = "demo" }
+  a:set("rate", 0 / 0)
+  local msg = must_fail_with("JSON", a.write, a, { dir = "/tmp" })
+  assert(msg:find("exit=1", 1, true), msg)
+end)
