@@ -21,7 +21,5 @@ void run_ok_at(const char *file, int line, const char *code);
 const char *run_err(const char *code);
 
 Suite *proc_suite(void);
-Suite *cli_suite(void);
-Suite *faults_suite(void);
 
 #endif
