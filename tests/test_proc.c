@@ -118,6 +118,34 @@ START_TEST(test_a_stop_request_ends_the_wait)
 }
 END_TEST
 
+static volatile sig_atomic_t got_usr1;
+static void on_usr1(int sig)
+{
+    (void)sig;
+    got_usr1 = 1;
+}
+static int usr1_arrived(void *ctx)
+{
+    (void)ctx;
+    return got_usr1;
+}
+
+/* A real signal during a wait: poll returns EINTR, the stop test sees the flag. */
+START_TEST(test_a_signal_during_a_wait_ends_it)
+{
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1;            /* no SA_RESTART, as qsl-run's own handlers */
+    sigaction(SIGUSR1, &sa, &old);
+    got_usr1 = 0;
+    sh("kill -USR1 $PPID; exec sleep 30");
+    ck_assert_int_eq(qsl_proc_wait(&p, 20000, "ready", usr1_arrived, NULL), QSL_PROC_STOPPED);
+    ck_assert(got_usr1);
+    ck_assert(!p.reaped);
+    sigaction(SIGUSR1, &old, NULL);
+}
+END_TEST
+
 START_TEST(test_spawn_failures_name_the_stage)
 {
     const char *argv[] = {"/nonexistent/program", NULL};
@@ -209,6 +237,7 @@ Suite *proc_suite(void)
     tcase_add_test(tc, test_child_ignoring_term_is_killed_after_grace);
     tcase_add_test(tc, test_grandchild_dies_with_the_group);
     tcase_add_test(tc, test_a_stop_request_ends_the_wait);
+    tcase_add_test(tc, test_a_signal_during_a_wait_ends_it);
     tcase_add_test(tc, test_spawn_failures_name_the_stage);
     tcase_add_test(tc, test_environment_and_marker_reach_the_child);
     tcase_add_test(tc, test_fields_refuse_bad_tokens);
