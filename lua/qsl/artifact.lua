@@ -109,9 +109,16 @@ function M:set(key, value)
 end
 
 -- A table: {title=, columns={{key=, label=, format=}, ...}, rows={{...}, ...}, note=}
+-- A column may also be a string: "key", or "key %.1f" with its format.
 function M:table(t)
   if type(t.columns) ~= "table" or type(t.rows) ~= "table" then
     error("artifact:table needs columns and rows", 2)
+  end
+  for i, c in ipairs(t.columns) do
+    if type(c) == "string" then
+      local key, fmt = c:match("^(%S+)%s*(%S*)$")
+      t.columns[i] = { key = key, format = fmt ~= "" and fmt or nil }
+    end
   end
   self.sections[#self.sections + 1] = { kind = "table", t = t }
 end
@@ -120,9 +127,88 @@ function M:text(s)
   self.sections[#self.sections + 1] = { kind = "text", s = s }
 end
 
--- A plot: {title=, xlabel=, ylabel=, logx=, logy=, series={{name=, points={{x,y},...}}}}
+-- A plot: {title=, xlabel=, ylabel=, logx=, logy=, series={{name=, points={{x,y},...}}}}.
+-- Every point must be two finite numbers: a bad one is an error here, naming the
+-- series and the point, not at write time after the whole run.
 function M:plot(p)
+  for _, s in ipairs(p.series or {}) do
+    for i, pt in ipairs(s.points or {}) do
+      local x, y = pt[1], pt[2]
+      if type(x) ~= "number" or type(y) ~= "number" or x ~= x or y ~= y or
+         x == math.huge or x == -math.huge or y == math.huge or y == -math.huge then
+        error(("plot %q, series %q, point %d: (%s, %s) is not two finite numbers"):format(
+          p.title or "", s.name or "?", i, tostring(x), tostring(y)), 2)
+      end
+    end
+  end
   self.plots[#self.plots + 1] = p
+end
+
+-- The spread of fields over rows, grouped by field `by` (optional): one table line per
+-- group with n and min/median/max of each field; returns those lines (also for JSON).
+-- {title=, rows=, by=, label=, format= (every field's), fields={"loss", {key="rate", format="%.0f"}}}
+function M:spread(t)
+  local stats = require "qsl.stats"
+  if not t.by then            -- one line per field: what, min, median, max
+    local rows = {}
+    for _, f in ipairs(t.fields) do
+      f = type(f) == "string" and { key = f } or f
+      local sm = stats.summary(stats.column(t.rows, f.key))
+      rows[#rows + 1] = { what = f.label or f.key, n = sm.n, min = sm.min, median = sm.median,
+                          max = sm.max, format = f.format or t.format }
+    end
+    local fmt = t.format
+    self:table{ title = t.title, rows = rows, note = t.note, columns = {
+      { key = "what" }, { key = "min", format = fmt }, { key = "median", format = fmt },
+      { key = "max", format = fmt } } }
+    for _, r in ipairs(rows) do r.format = nil end
+    return rows
+  end
+  local keys, columns = {}, {}
+  if t.by then columns[1] = { key = t.by, label = t.label } end
+  columns[#columns + 1] = { key = "n", label = "trials" }
+  for _, f in ipairs(t.fields) do
+    f = type(f) == "string" and { key = f } or f
+    keys[#keys + 1] = f.key
+    for _, w in ipairs{ "min", "median", "max" } do
+      columns[#columns + 1] = { key = f.key .. "_" .. w, label = (f.label or f.key) .. " " .. w,
+                                format = f.format or t.format }
+    end
+  end
+  local rows = stats.spread(t.rows, keys, t.by)
+  self:table{ title = t.title, columns = columns, rows = rows, note = t.note }
+  return rows
+end
+
+-- A plot of field y against field x from rows, one series per value of `by`
+-- (optional). With spread=true the rows at one x are summarised as three
+-- series: min, median and max. {title=, rows=, x=, y=, by=, spread=, xlabel=, ...}
+function M:plot_rows(t)
+  local stats = require "qsl.stats"
+  local series = {}
+  local function sorted(points)
+    table.sort(points, function(a, b) return a[1] < b[1] end)
+    return points
+  end
+  for _, g in ipairs(stats.group(t.rows, t.by)) do
+    if t.spread then
+      local lo, mid, hi = {}, {}, {}
+      for _, at in ipairs(stats.group(g.rows, t.x)) do
+        local sm = stats.summary(stats.column(at.rows, t.y))
+        lo[#lo + 1], mid[#mid + 1], hi[#hi + 1] = { at.value, sm.min }, { at.value, sm.median }, { at.value, sm.max }
+      end
+      local pre = t.by and (tostring(g.value) .. " ") or ""
+      series[#series + 1] = { name = pre .. "max", points = sorted(hi) }
+      series[#series + 1] = { name = pre .. "median", points = sorted(mid) }
+      series[#series + 1] = { name = pre .. "min", points = sorted(lo) }
+    else
+      local pts = {}
+      for _, r in ipairs(g.rows) do pts[#pts + 1] = { r[t.x], r[t.y] } end
+      series[#series + 1] = { name = t.by and tostring(g.value) or t.y, points = sorted(pts) }
+    end
+  end
+  self:plot{ title = t.title, xlabel = t.xlabel or t.x, ylabel = t.ylabel or t.y, logx = t.logx,
+             logy = t.logy, series = series }
 end
 
 local function fmt_cell(col, v)

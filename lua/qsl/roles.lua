@@ -5,6 +5,13 @@
 local qsl = require "qsl"
 local M = {}
 
+-- Every process handle can sample itself: p:sample() is qsl.measure.sample(p.pid).
+do
+  local measure = require "qsl.measure"
+  local mt = debug.getregistry()["qsl.proc"]
+  mt.methods.sample = function(p) return measure.sample(p.pid) end
+end
+
 -- which role each process started here runs (weak: a collected process is forgotten)
 local started = setmetatable({}, { __mode = "k" })
 
@@ -53,34 +60,46 @@ function M.describe(role)
   return d
 end
 
--- start(role, {key=value...}, {wrap=, netns=, cpu=, ready_timeout=, numbers={...}})
--- -> proc, ready fields | nil, message. The proc is to-be-closed by the caller.
+-- The tail of a process's stderr, for an error message.
+local function tail(p)
+  local e = p:errors()
+  return e ~= "" and ("; its stderr: " .. e) or ""
+end
+
+-- start(role, {key=value...}, {wrap=, netns=, cpu=, nofile=, ready_timeout=, numbers={...}})
+-- -> proc, ready fields. Raises an error naming the role and the step ("gateway: start:
+-- ...", with the child's stderr) when the role cannot start or its ready line is wrong.
+-- The proc is to-be-closed by the caller.
 function M.start(role, params, opts)
   opts = opts or {}
   local p, err = qsl.proc.spawn{ role = role, args = args_of(params), wrap = opts.wrap,
                                  netns = opts.netns, cpu = opts.cpu, nofile = opts.nofile }
-  if not p then return nil, err end
+  if not p then error(("%s: start: %s"):format(role, err), 2) end
   local ready, rerr = p:ready(opts.ready_timeout or 5000)
   if not ready then
     p:stop(500)
-    return nil, ("%s: %s"):format(role, rerr)
+    error(("%s: start: %s"):format(role, rerr), 2)
   end
   started[p] = role
   local ok, cerr = check_fields(role, "ready", ready, opts.numbers)
   if not ok then
     p:stop(500)
-    return nil, cerr
+    error(("%s: start: %s"):format(role, cerr), 2)
   end
   return p, ready
 end
 
--- finish(proc, role, {timeout=, numbers={...}, stop=true})
+-- finish(proc, [label], {timeout=, numbers={...}, stop=true, grace=})
 -- A role that ends by itself: waits for its result line, then its exit.
 -- stop=true, for a server that serves until told: stops it (TERM, grace,
 -- KILL), then reads the result line it printed on the way out.
--- -> result fields, status | nil, message
-function M.finish(p, role, opts)
+-- -> result fields (typed by the role's declaration), status. Raises an error naming
+-- the role and what went wrong, with its stderr.
+function M.finish(p, label, opts)
+  if type(label) == "table" then label, opts = nil, label end
   opts = opts or {}
+  local role = started[p] or label
+  label = label or role or "process"
   local res, err, st
   if opts.stop then
     st = p:stop(opts.grace or 2000)
@@ -89,14 +108,54 @@ function M.finish(p, role, opts)
     res, err = p:line("result", opts.timeout or 30000)
     st = p:wait(opts.exit_timeout or 5000) or p:stop(500)
   end
-  if not res then return nil, ("%s: %s"):format(role, err) end
+  if not res then error(("%s: finish: %s%s"):format(label, err, tail(p)), 2) end
   if not st.exited or st.code ~= 0 then
-    return nil, ("%s ended badly (%s): %s"):format(role,
-      st.signal_name and ("SIG" .. st.signal_name) or ("exit " .. tostring(st.code)), p:errors())
+    error(("%s ended badly (%s)%s"):format(label,
+      st.signal_name and ("SIG" .. st.signal_name) or ("exit " .. tostring(st.code)), tail(p)), 2)
   end
-  local ok, cerr = check_fields(started[p] or role, "result", res, opts.numbers)
-  if not ok then return nil, cerr end
+  local ok, cerr = check_fields(role or label, "result", res, opts.numbers)
+  if not ok then error(cerr, 2) end
   return res, st
+end
+
+-- result(proc, {timeout=}) -> the result line's fields (checked against the role's
+-- declaration), without waiting for the exit: for a role that holds after it (flow hold=1).
+function M.result(p, opts)
+  opts = opts or {}
+  local role = started[p] or "process"
+  local res, err = p:line("result", opts.timeout or 30000)
+  if not res then error(("%s: result: %s%s"):format(role, err, tail(p)), 2) end
+  local ok, cerr = check_fields(role, "result", res, opts.numbers)
+  if not ok then error(cerr, 2) end
+  return res
+end
+
+-- param(role, name, {overrides}) -> a scenario parameter declared as the role declares
+-- its own (type, default, range, help), so the two cannot drift apart.
+function M.param(role, name, over)
+  for _, d in ipairs(M.describe(role).params) do
+    if d.name == name then
+      local decl = { name = name, help = d.help .. (d.unit ~= "" and (" (" .. d.unit .. ")") or "") }
+      if d.kind == "word" then
+        decl.type, decl.values, decl.default = "enum", d.words, d.default
+      elseif d.kind == "integer" and d.min == 0 and d.max == 1 then
+        decl.type, decl.default = "boolean", d.default == 1
+      elseif d.kind == "integer" then
+        decl.type, decl.default, decl.min, decl.max = "integer", d.default, d.min, d.max
+      else
+        decl.type, decl.default = "string", d.default
+      end
+      for k, v in pairs(over or {}) do decl[k] = v end
+      return decl
+    end
+  end
+  error(("role %s has no parameter %s"):format(role, name), 2)
+end
+
+-- run(role, params, opts): start a role that ends by itself and finish it -> result, status.
+function M.run(role, params, opts)
+  local p <close> = M.start(role, params, opts)
+  return M.finish(p, role, opts)
 end
 
 return M

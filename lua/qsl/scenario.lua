@@ -17,6 +17,16 @@ local COMMON = {
     help = "print 'trial i/N' on stderr even when it is not a terminal" },
 }
 
+-- { "name", "type", default, "help", min=, max=, values= } is short for the named form.
+local function expand(p)
+  if type(p) == "table" and type(p[1]) == "string" then
+    local d = { name = p[1], type = p[2], default = p[3], help = p[4] }
+    for k, v in pairs(p) do if type(k) == "string" then d[k] = v end end
+    return d
+  end
+  return p
+end
+
 local function check_decl(p, where)
   if type(p) ~= "table" or type(p.name) ~= "string" or not p.name:match("^[%a_][%w_]*$") then
     error(where .. ": each parameter needs a name made of letters, digits and _", 3)
@@ -40,6 +50,7 @@ function M.new(spec)
   local self = setmetatable({ name = spec.name, description = spec.description,
                               params = {}, by_name = {} }, M)
   local function add(p)
+    p = expand(p)
     check_decl(p, "scenario " .. spec.name)
     if self.by_name[p.name] then
       error(("scenario %s: parameter '%s' declared twice"):format(spec.name, p.name), 3)
@@ -183,15 +194,70 @@ function M:progress(fmt, ...)
   end
 end
 
--- for i, n in s:trials(n) do ... end, reporting "trial i/n" as it goes.
-function M:trials(n, label)
-  local i = 0
-  return function()
-    i = i + 1
-    if i > n then return nil end
-    self:progress("%s %d/%d", label or "trial", i, n)
-    return i, n
+-- The scenario's artifact (qsl.artifact, named after the scenario): where trials
+-- record their rows and their refusals.
+function M:artifact(opts)
+  opts = opts or {}
+  self.art = require("qsl.artifact").new{ name = opts.name or self.name, scenario = self,
+                                          title = opts.title or self.description }
+  return self.art
+end
+
+local function is_exit(err)
+  return type(err) == "table" and err.exit ~= nil
+end
+
+local function clock_s()
+  return require("qsl").clock.now_ns() / 1e9
+end
+
+-- Run one trial: fn() returns its row (a table) or nothing. An error - a role
+-- that failed, a count that does not add up (error("...")) - becomes a refusal
+-- reason in the artifact, named by label; an interruption or qsl.fail goes on up.
+-- Returns the row, or nil after recording the refusal.
+function M:trial(label, fn)
+  local ok, row = pcall(fn)
+  if not ok then
+    if is_exit(row) then error(row, 0) end
+    local why = tostring(row)
+    if self.art then self.art:invalid(("%s: %s"):format(label, why)) end
+    return nil, why
   end
+  return row
+end
+
+-- s:trials(n, fn, {label=, keep_going=}) runs fn(i) n times with progress and an
+-- estimate of the time left; each row gets `trial = i` and is returned in a list.
+-- The first trial that fails stops the run (its reason is in the artifact) unless
+-- keep_going. label: a string, or a function(i) naming trial i ("rcvbuf 2 KiB").
+-- Without fn, s:trials(n) is an iterator: for i, n in s:trials(n) do ... end.
+function M:trials(n, fn, opts)
+  if type(fn) ~= "function" then
+    local label, i = fn, 0
+    return function()
+      i = i + 1
+      if i > n then return nil end
+      self:progress("%s %d/%d", label or "trial", i, n)
+      return i, n
+    end
+  end
+  opts = opts or {}
+  local rows, t0 = {}, clock_s()
+  for i = 1, n do
+    local what = type(opts.label) == "function" and opts.label(i) or opts.label
+    local left = i > 1 and (clock_s() - t0) / (i - 1) * (n - i + 1) or nil
+    self:progress("trial %d/%d%s%s", i, n, what and (" (" .. what .. ")") or "",
+                  left and ("  ~%.0f s left"):format(left) or "")
+    local row = self:trial(("trial %d/%d%s"):format(i, n, what and (" (" .. what .. ")") or ""),
+                           function() return fn(i) end)
+    if row then
+      if type(row) == "table" and row.trial == nil then row.trial = i end
+      rows[#rows + 1] = row
+    elseif not opts.keep_going then
+      break
+    end
+  end
+  return rows
 end
 
 return M

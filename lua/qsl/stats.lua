@@ -61,4 +61,37 @@ function M.column(records, k)
   return out
 end
 
+-- Rows grouped by the value of field `by`, in order of first appearance:
+-- {{value = v, rows = {...}}, ...}. Without `by`, one group of every row.
+function M.group(rows, by)
+  local groups, index = {}, {}
+  for _, r in ipairs(rows) do
+    local v = by and r[by] or true
+    local g = index[v]
+    if not g then
+      g = { value = v, rows = {} }
+      index[v] = g
+      groups[#groups + 1] = g
+    end
+    g.rows[#g.rows + 1] = r
+  end
+  return groups
+end
+
+-- Per group: n and min/median/max of each field, as one row
+-- {[by] = value, n = , <field>_min = , <field>_median = , <field>_max = }.
+function M.spread(rows, fields, by)
+  local out = {}
+  for _, g in ipairs(M.group(rows, by)) do
+    local row = { n = #g.rows }
+    if by then row[by] = g.value end
+    for _, f in ipairs(fields) do
+      local sm = M.summary(M.column(g.rows, f))
+      row[f .. "_min"], row[f .. "_median"], row[f .. "_max"] = sm.min, sm.median, sm.max
+    end
+    out[#out + 1] = row
+  end
+  return out
+end
+
 return M

@@ -138,18 +138,16 @@ test("an unparsable result is an error naming the field", function()
     "echo ready pid=$$; echo result datagrams=1 messages=1 received=12x kernel_drops=3" } })
   assert(p:ready())
   -- no field list: the subscribe role's declaration says what its result line holds
-  local r, err = roles.finish(p, "subscribe")
-  assert(r == nil and err:find("subscribe printed a result line without an integer received (got 12x)",
-                               1, true), err)
+  must_fail_with("subscribe printed a result line without an integer received (got 12x)",
+                 roles.finish, p, "subscribe")
   local q <close> = assert(qsl.proc.spawn{ argv = { "sh", "-c", "echo ready pid=$$; echo result" } })
   assert(q:ready())
-  local r2, err2 = roles.finish(q, "publish")
-  assert(r2 == nil and err2:find("without an integer messages (got nil)", 1, true), err2)
+  must_fail_with("without an integer messages (got nil)", roles.finish, q, "publish")
   -- a program that is no declared role: its numbers are named by the caller
   local w <close> = assert(qsl.proc.spawn{ argv = { "sh", "-c", "echo ready pid=$$; echo result n=x" } })
   assert(w:ready())
-  local r3, err3 = roles.finish(w, "helper", { numbers = { "n" } })
-  assert(r3 == nil and err3:find("helper printed a result line without a numeric n (got x)", 1, true), err3)
+  must_fail_with("helper printed a result line without a numeric n (got x)",
+                 roles.finish, w, "helper", { numbers = { "n" } })
 end)
 
 test("an unwritable results directory is an error naming the path", function()
