@@ -59,6 +59,12 @@ static int parse_text(lua_State *L, const char *text, size_t len)
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
     lua_setfield(L, -2, "rows");
+    lua_createtable(L, 0, (int)s.n);        /* calls by syscall name: calls.accept4 */
+    for (size_t i = 0; i < s.n; i++) {
+        lua_pushinteger(L, (lua_Integer)rows[i].calls);
+        lua_setfield(L, -2, rows[i].syscall);
+    }
+    lua_setfield(L, -2, "calls");
     push_row(L, &s.total);
     lua_setfield(L, -2, "total");
     free(rows);

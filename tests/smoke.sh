@@ -35,11 +35,11 @@ check rcvbuf_burst rcvbuf_burst \
 check rcvbuf_burst rcvbuf_burst \
     '#doc.results.trials == 1 and doc.results.trials[1].published_datagrams < doc.results.trials[1].published / 10' \
     sizes=8388608 trials=1 orders=5000 packed=true gso=true
-check rcvbuf_burst rcvbuf_sweep \
-    '#doc.results.sweep == 1 and #doc.results.trials >= 1 and #doc.results.unreconciled == 0' \
-    mode=sweep sizes=0 sweep_orders=2000 sweep_steps=2 rate_min=200000
+check rcvbuf_sweep rcvbuf_sweep \
+    '#doc.results.sweep == 1 and #doc.results.trials >= 2' \
+    sizes=0 orders=2000 steps=2 rate_min=200000
 check profile_gateway profile_gateway \
-    '#doc.results.pass1 == 1 and doc.results.strace.syscalls_per_order > 0 and #doc.results.syscalls > 3' \
+    '#doc.results.pass1 == 1 and doc.results.strace.syscalls_per_order > 0 and #doc.results.strace.syscalls > 3' \
     requests=5000 strace_requests=2000 trials=1
 check profile_gateway profile_gateway '#doc.results.pass1 == 1 and doc.results.pass1[1].requests == 50' \
     pattern=short round_trips=50 trials=1 strace=false

@@ -103,9 +103,13 @@ function M:caveat(text)
   self.caveats[#self.caveats + 1] = text
 end
 
--- Data for the JSON artifact (and nothing else).
+-- Data for the JSON artifact (and nothing else): set(key, value), or set{key = value, ...}.
 function M:set(key, value)
-  self.data[key] = value
+  if type(key) == "table" then
+    for k, v in pairs(key) do self.data[k] = v end
+  else
+    self.data[key] = value
+  end
 end
 
 -- A table: {title=, columns={{key=, label=, format=}, ...}, rows={{...}, ...}, note=}

@@ -152,6 +152,19 @@ function M.param(role, name, over)
   error(("role %s has no parameter %s"):format(role, name), 2)
 end
 
+-- params(role, name, [overrides], name, ...) -> a list of param(role, name) declarations
+-- (scenario.new takes such a list among its params).
+function M.params(role, ...)
+  local out, args = {}, table.pack(...)
+  for i = 1, args.n do
+    if type(args[i]) == "string" then
+      local over = type(args[i + 1]) == "table" and args[i + 1] or nil
+      out[#out + 1] = M.param(role, args[i], over)
+    end
+  end
+  return out
+end
+
 -- run(role, params, opts): start a role that ends by itself and finish it -> result, status.
 function M.run(role, params, opts)
   local p <close> = M.start(role, params, opts)

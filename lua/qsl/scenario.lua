@@ -58,7 +58,13 @@ function M.new(spec)
     self.params[#self.params + 1] = p
     self.by_name[p.name] = p
   end
-  for _, p in ipairs(spec.params or {}) do add(p) end
+  for _, p in ipairs(spec.params or {}) do
+    if type(p) == "table" and p[1] ~= nil and type(p[1]) == "table" then
+      for _, q in ipairs(p) do add(q) end   -- a list of declarations (roles.params)
+    else
+      add(p)
+    end
+  end
   for _, p in ipairs(COMMON) do add(p) end
   return self
 end

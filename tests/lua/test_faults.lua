@@ -129,7 +129,7 @@ test("a role crashing mid-run refuses", function()
   local files = ls(dir)
   os.execute("rm -rf " .. dir)
   assert(st.code == 3, "exit " .. tostring(st.code) .. ": " .. p:errors())
-  assert(p:errors():find("trial 1:", 1, true) and p:errors():find("SEGV", 1, true), p:errors())
+  assert(p:errors():find("trial 1/2:", 1, true) and p:errors():find("SEGV", 1, true), p:errors())
   assert(files == "", "files written: " .. files)
 end)
 

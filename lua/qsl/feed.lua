@@ -1,0 +1,66 @@
+-- qsl.feed: the building blocks of the feed experiments (rcvbuf_burst,
+-- rcvbuf_sweep, feed_throughput).
+--   messages{seed=, orders=, symbols=, flow=} -> what the publisher will send:
+--       the same flow through the same engine, run in-process
+--   run{sub={subscribe params}, pub={publish params}, timeout=}
+--       -> {ready = the subscriber's ready line, pub = publish result, sub = subscribe result}
+--       a subscriber started first (its ready line gives the port), then the publisher;
+--       both finished, every field checked against the roles' declarations
+--   books(r) -> nil when the counts balance, else what does not:
+--       datagrams sent = received + kernel drops + send failures (SO_MEMINFO sees every
+--       drop on the socket, tail drops included), received + interior gaps + tail loss =
+--       published, and nothing malformed or duplicated
+--   need_force() -> skips the run (exit 2) without CAP_NET_ADMIN, which SO_RCVBUFFORCE needs
+--   size_label(bytes) -> "2 KiB", "8 MiB", "OS default" (0)
+local qsl = require "qsl"
+local roles = require "qsl.roles"
+local M = {}
+
+function M.messages(o)
+  local e <close> = qsl.engine.new{ symbols = o.symbols }
+  local st = e:run_flow{ seed = o.seed, orders = o.orders, flow = o.flow }
+  return st.trades + st.top_of_book
+end
+
+function M.run(o)
+  local sub <close>, ready = roles.start("subscribe", o.sub)
+  local pub_params = { port = ready.port }
+  for k, v in pairs(o.pub) do pub_params[k] = v end
+  local pub <close> = roles.start("publish", pub_params)
+  local pr = roles.finish(pub, { timeout = o.timeout or 120000 })
+  local sr = roles.finish(sub, { timeout = o.timeout or 120000 })
+  return { ready = ready, pub = pr, sub = sr }
+end
+
+function M.books(r)
+  local pr, sr = r.pub, r.sub
+  if pr.datagrams ~= sr.datagrams + sr.kernel_drops + pr.send_failures then
+    return ("datagrams sent %d ~= received %d + kernel drops %d + send failures %d"):format(
+      pr.datagrams, sr.datagrams, sr.kernel_drops, pr.send_failures)
+  end
+  if sr.received + sr.interior_gaps + sr.tail_loss ~= pr.messages then
+    return ("received %d + gaps %d + tail %d ~= published %d"):format(sr.received,
+      sr.interior_gaps, sr.tail_loss, pr.messages)
+  end
+  if sr.malformed + sr.duplicates > 0 then
+    return ("%d malformed datagrams, %d duplicates"):format(sr.malformed, sr.duplicates)
+  end
+  return nil
+end
+
+function M.need_force()
+  local probe <close> = assert(qsl.sock.udp())
+  local ok, err, code = probe:setopt("rcvbufforce", 4096)
+  if ok then return end
+  if code == 1 then qsl.skip("force=true needs CAP_NET_ADMIN (SO_RCVBUFFORCE: " .. err .. ")") end
+  qsl.fail("force=true: " .. err)
+end
+
+function M.size_label(n)
+  if n == 0 then return "OS default" end
+  if n >= 1 << 20 and n % (1 << 20) == 0 then return ("%d MiB"):format(n >> 20) end
+  if n >= 1024 and n % 1024 == 0 then return ("%d KiB"):format(n >> 10) end
+  return tostring(n) .. " B"
+end
+
+return M
