@@ -220,7 +220,7 @@ end
 -- Run one trial: fn() returns its row (a table) or nothing. An error - a role
 -- that failed, a count that does not add up (error("...")) - becomes a refusal
 -- reason in the artifact, named by label; an interruption or qsl.fail goes on up.
--- Returns the row, or nil after recording the refusal.
+-- Returns the row (true when fn returned none), or nil, why after recording the refusal.
 function M:trial(label, fn)
   local ok, row = pcall(fn)
   if not ok then
@@ -229,6 +229,7 @@ function M:trial(label, fn)
     if self.art then self.art:invalid(("%s: %s"):format(label, why)) end
     return nil, why
   end
+  if row == nil then return true end
   return row
 end
 
@@ -256,10 +257,10 @@ function M:trials(n, fn, opts)
                   left and ("  ~%.0f s left"):format(left) or "")
     local row = self:trial(("trial %d/%d%s"):format(i, n, what and (" (" .. what .. ")") or ""),
                            function() return fn(i) end)
-    if row then
-      if type(row) == "table" and row.trial == nil then row.trial = i end
+    if type(row) == "table" then
+      if row.trial == nil then row.trial = i end
       rows[#rows + 1] = row
-    elseif not opts.keep_going then
+    elseif not row and not opts.keep_going then
       break
     end
   end
