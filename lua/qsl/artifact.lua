@@ -169,7 +169,9 @@ function M:spread(t)
     return rows
   end
   local keys, columns = {}, {}
-  if t.by then columns[1] = { key = t.by, label = t.label } end
+  for _, b in ipairs(type(t.by) == "table" and t.by or { t.by }) do
+    columns[#columns + 1] = { key = b, label = type(t.by) == "string" and t.label or nil }
+  end
   columns[#columns + 1] = { key = "n", label = "trials" }
   for _, f in ipairs(t.fields) do
     f = type(f) == "string" and { key = f } or f

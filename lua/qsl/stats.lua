@@ -61,12 +61,17 @@ function M.column(records, k)
   return out
 end
 
--- Rows grouped by the value of field `by`, in order of first appearance:
--- {{value = v, rows = {...}}, ...}. Without `by`, one group of every row.
+-- Rows grouped by the value of field `by` (or of a list of fields), in order of first
+-- appearance: {{value = v, rows = {...}}, ...}. Without `by`, one group of every row.
 function M.group(rows, by)
   local groups, index = {}, {}
   for _, r in ipairs(rows) do
     local v = by and r[by] or true
+    if type(by) == "table" then           -- several fields: their values joined
+      local parts = {}
+      for i, f in ipairs(by) do parts[i] = tostring(r[f]) end
+      v = table.concat(parts, "\0")
+    end
     local g = index[v]
     if not g then
       g = { value = v, rows = {} }
@@ -84,7 +89,7 @@ function M.spread(rows, fields, by)
   local out = {}
   for _, g in ipairs(M.group(rows, by)) do
     local row = { n = #g.rows }
-    if by then row[by] = g.value end
+    for _, f in ipairs(type(by) == "table" and by or { by }) do row[f] = g.rows[1][f] end
     for _, f in ipairs(fields) do
       local sm = M.summary(M.column(g.rows, f))
       row[f .. "_min"], row[f .. "_median"], row[f .. "_max"] = sm.min, sm.median, sm.max
