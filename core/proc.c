@@ -289,11 +289,12 @@ void qsl_proc_close(struct qsl_proc *p)
 
 /* ------------------------------------------------------------------ spawning */
 
-enum stage { STAGE_SETUP = 1, STAGE_NETNS, STAGE_LOOPBACK, STAGE_RLIMIT, STAGE_CPU, STAGE_EXEC };
+enum stage { STAGE_SETUP = 1, STAGE_NETNS, STAGE_LOOPBACK, STAGE_RLIMIT, STAGE_CPU, STAGE_EXEC,
+             STAGE_JOIN };
 
 static const char *const stage_names[] = {"", "set-up", "network namespace",
                                           "loopback in namespace", "RLIMIT_NOFILE",
-                                          "CPU affinity", "exec"};
+                                          "CPU affinity", "exec", "joining a network namespace"};
 
 static int loopback_up(void)
 {
@@ -344,6 +345,14 @@ static void child(const struct qsl_proc_spec *o, int out_w, int err_fd, int repo
     }
     fcntl(report, F_SETFD, FD_CLOEXEC);     /* open until exec, to report a failure */
     close_range(4, ~0u, 0);
+    if (o->netns_of > 0) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/ns/net", (int)o->netns_of);
+        int ns = open(path, O_RDONLY | O_CLOEXEC);
+        if (ns < 0 || setns(ns, CLONE_NEWNET) != 0)
+            child_fail(report, STAGE_JOIN);
+        close(ns);
+    }
     if (o->netns && unshare(CLONE_NEWNET) != 0)
         child_fail(report, STAGE_NETNS);
     if (o->netns && loopback_up() != 0)
@@ -424,7 +433,7 @@ int qsl_proc_spawn(struct qsl_proc *p, const struct qsl_proc_spec *s, char *err,
     close(rep[0]);
     if (n == (ssize_t)sizeof msg) {     /* the child failed before exec */
         reap_blocking(p);
-        snprintf(err, cap, "%s", stage_names[msg[0] >= 1 && msg[0] <= STAGE_EXEC ? msg[0] : 1]);
+        snprintf(err, cap, "%s", stage_names[msg[0] >= 1 && msg[0] <= STAGE_JOIN ? msg[0] : 1]);
         return -msg[1];
     }
     return 0;

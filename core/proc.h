@@ -24,6 +24,7 @@ struct qsl_proc_spec {
     const char *const *argv;        /* the whole command, wrapper first; NULL-terminated */
     int wrapped;                    /* argv starts with a wrapper: signal the ready line's pid */
     int netns;                      /* a new network namespace, loopback up */
+    pid_t netns_of;                 /* join this process's network namespace; 0 = no */
     long nofile;                    /* RLIMIT_NOFILE; 0 = inherit */
     int cpu;                        /* pin to this CPU; -1 = any */
     const char *const *env;         /* "K=V" to add, NULL-terminated, or NULL */

@@ -146,7 +146,7 @@ static int l_spawn(lua_State *L)
     enum { MAXARGS = 256 };
     const char *argv[MAXARGS + 1], *env[65];
     int argc = 0, nenv = 0;
-    struct { int netns; long nofile; int cpu; } o = {.cpu = -1};
+    struct { int netns; long nofile; int cpu; pid_t netns_of; } o = {.cpu = -1};
 
     int wrap = lua_getfield(L, 1, "wrap") == LUA_TTABLE;
     if (wrap)
@@ -174,6 +174,7 @@ static int l_spawn(lua_State *L)
     lua_getfield(L, 1, "netns");
     o.netns = lua_toboolean(L, -1);
     o.nofile = (long)qsl_field_integer(L, 1, "nofile", 0, 0, 0, 1 << 30);
+    o.netns_of = (pid_t)qsl_field_integer(L, 1, "netns_of", 0, 0, 0, 1 << 22);
     o.cpu = (int)qsl_field_integer(L, 1, "cpu", 0, -1, -1, CPU_SETSIZE - 1);
     if (lua_getfield(L, 1, "env") == LUA_TTABLE) {
         int t = lua_gettop(L);
@@ -197,7 +198,8 @@ static int l_spawn(lua_State *L)
     qsl_proc_init(p);
     luaL_setmetatable(L, PROC_META);
     struct qsl_proc_spec spec = {.argv = argv, .wrapped = wrap, .netns = o.netns,
-                                 .nofile = o.nofile, .cpu = o.cpu, .env = env};
+                                 .netns_of = o.netns_of, .nofile = o.nofile, .cpu = o.cpu,
+                                 .env = env};
     char what[64];
     int rc = qsl_proc_spawn(p, &spec, what, sizeof what);
     if (rc != 0) {

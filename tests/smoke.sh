@@ -46,6 +46,9 @@ check profile_gateway profile_gateway '#doc.results.pass1 == 1 and doc.results.p
 check gateway_load gateway_load \
     '#doc.results.cells == 4 and #doc.results.epoll_over_blocking == 2 and #doc.results.pingpong == 1' \
     clients=1,4 requests=2000 trials=1 pingpong=500
+check gateway_scaling gateway_scaling \
+    '#doc.results.cells == 2 and doc.results.cells[1].segments_per_order_median > 0' \
+    connections=1,2 depths=4 requests=2000 trials=1
 check gateway_abuse gateway_abuse \
     'doc.results.process.after.fds == doc.results.process.before.fds and doc.results.good_clients.errors == 0 and doc.results.descriptor_exhaustion.served_after == 10000' \
     load_ms=500 idle=50 random=5 dribble=2 half=5 reset=3 flood=50 over=20

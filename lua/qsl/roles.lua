@@ -66,14 +66,17 @@ local function tail(p)
   return e ~= "" and ("; its stderr: " .. e) or ""
 end
 
--- start(role, {key=value...}, {wrap=, netns=, cpu=, nofile=, ready_timeout=, numbers={...}})
+-- start(role, {key=value...}, {wrap=, netns=, netns_of=, cpu=, nofile=, ready_timeout=,
+-- numbers={...}}): netns=true gives the role a network namespace of its own; netns_of=pid
+-- puts it in that process's (two roles of one trial, counted apart from the machine).
 -- -> proc, ready fields. Raises an error naming the role and the step ("gateway: start:
 -- ...", with the child's stderr) when the role cannot start or its ready line is wrong.
 -- The proc is to-be-closed by the caller.
 function M.start(role, params, opts)
   opts = opts or {}
   local p, err = qsl.proc.spawn{ role = role, args = args_of(params), wrap = opts.wrap,
-                                 netns = opts.netns, cpu = opts.cpu, nofile = opts.nofile }
+                                 netns = opts.netns, netns_of = opts.netns_of, cpu = opts.cpu,
+                                 nofile = opts.nofile }
   if not p then error(("%s: start: %s"):format(role, err), 2) end
   local ready, rerr = p:ready(opts.ready_timeout or 5000)
   if not ready then
@@ -163,6 +166,17 @@ function M.params(role, ...)
     end
   end
   return out
+end
+
+-- isolated() -> true when this process may create network namespaces (one per trial, so
+-- /proc/net counters count the trial's traffic alone); probed once.
+local can_isolate
+function M.isolated()
+  if can_isolate == nil then
+    local p <close> = qsl.proc.spawn{ argv = { "true" }, netns = true }
+    can_isolate = p ~= nil and p:wait(5000) ~= nil
+  end
+  return can_isolate
 end
 
 -- run(role, params, opts): start a role that ends by itself and finish it -> result, status.

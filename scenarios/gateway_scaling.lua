@@ -1,0 +1,58 @@
+-- How the gateway's cost per order changes with connections and pipelining depth
+--
+-- For every connection count and depth, several trials of a fresh gateway
+-- under the load driver. Per order: the gateway's on-CPU time (schedstat),
+-- its voluntary context switches, and the TCP segments the kernel moved
+-- (both directions, /proc/net/snmp). Each trial runs in a network namespace
+-- of its own where the privilege exists, so the segments are the trial's own.
+local scenario = require "qsl.scenario"
+local roles = require "qsl.roles"
+local measure = require "qsl.measure"
+local sweep = require "qsl.sweep"
+
+local s = scenario.new{
+  name = "gateway_scaling",
+  description = "gateway CPU, context switches and TCP segments per order against connections",
+  params = {
+    { "connections", "integer_list", { 1, 4, 16, 64 }, "connection counts", min = 1 },
+    { "depths", "integer_list", { 1, 8 }, "requests in flight per connection", min = 1, max = 4096 },
+    roles.params("load", "requests", { default = 50000 }),
+    roles.param("gateway", "mode"),
+    { "trials", "integer", 3, "trials per cell", min = 1, max = 100 },
+  },
+}
+local p = s:parse(arg)
+local art = s:artifact{ title = "Gateway cost per order against connections and depth (loopback)" }
+local iso = roles.isolated()
+
+local rows = {}
+sweep.grid(p.depths, p.connections, function(depth, n)
+  local cell = s:trials(p.trials, function()
+    local gw <close>, ready = roles.start("gateway", { mode = p.mode, max_conns = n + 16 },
+                                          { netns = iso })
+    local before, net0 = gw:sample(), measure.net(gw.pid)
+    local lr = roles.run("load", { port = ready.port, connections = n, depth = depth,
+                                   requests = p.requests }, { netns_of = iso and gw.pid or nil })
+    local d, net = measure.delta(before, gw:sample()), measure.delta(net0, measure.net(gw.pid))
+    roles.finish(gw, { stop = true })
+    return { depth = depth, connections = n, throughput = lr.throughput,
+             cpu_ns_per_order = d.cpu_ns / lr.completed, vcsw_per_order = d.nvcsw / lr.completed,
+             segments_per_order = (net.Tcp.InSegs + net.Tcp.OutSegs) / lr.completed }
+  end, { label = ("depth %d, %d connection(s)"):format(depth, n) })
+  table.move(cell, 1, #cell, #rows + 1, rows)
+end)
+
+local cells = art:spread{ title = ("Per cell: %d requests, %s gateway"):format(p.requests, p.mode),
+  rows = rows, by = { "depth", "connections" }, format = "%.2f",
+  fields = { { key = "cpu_ns_per_order", format = "%.0f" }, "vcsw_per_order", "segments_per_order",
+             { key = "throughput", format = "%.0f" } } }
+for _, y in ipairs{ "cpu_ns_per_order", "vcsw_per_order", "segments_per_order" } do
+  art:plot_rows{ title = y .. " against connections (median of trials), per depth", rows = cells,
+                 by = "depth", x = "connections", y = y .. "_median", ylabel = y, logx = true }
+end
+art:set{ cells = cells, runs = rows, isolated = iso }
+art:caveat(iso and "each trial in a network namespace of its own: its TCP counters are its own"
+           or "no privilege for network namespaces: TCP segments are the whole machine's")
+art:caveat(("loopback; load driver and gateway share %d CPUs"):format(art.cpus_online()))
+art:caveat("a segment counts each way once; per order = per request answered")
+print("wrote " .. table.concat(art:write(), ", "))
