@@ -71,6 +71,28 @@ static int open_sock(lua_State *L, int type)
     return 1;
 }
 
+/* dial(host, port) -> a TCP socket connected to a numeric address, or nil, message, errno */
+static int l_dial(lua_State *L)
+{
+    const char *host = luaL_checkstring(L, 1);
+    uint16_t port = check_port(L, 1);
+    struct sock *s = lua_newuserdatauv(L, sizeof *s, 0);
+    s->fd = -1;
+    luaL_setmetatable(L, SOCK_META);
+    int fd = qsl_net_socket_for(host, SOCK_STREAM);
+    if (fd == -EINVAL)
+        return luaL_argerror(L, 1, "not a numeric IPv4 or IPv6 address");
+    if (fd < 0)
+        return net_result(L, s, 0, fd, "socket");
+    s->fd = fd;
+    s->type = SOCK_STREAM;
+    s->family = strchr(host, ':') ? AF_INET6 : AF_INET;
+    int rc = qsl_net_connect(fd, host, port);
+    if (rc != 0)
+        return net_result(L, s, 0, rc, "connect");
+    return 1;
+}
+
 static int l_udp(lua_State *L) { return open_sock(L, SOCK_DGRAM); }
 static int l_tcp(lua_State *L) { return open_sock(L, SOCK_STREAM); }
 
@@ -172,6 +194,29 @@ static int l_recv(lua_State *L)
     if (n < 0)
         return luaL_fileresult(L, 0, "recv");
     luaL_pushresultsize(&b, (size_t)n);
+    return 1;
+}
+
+/* closed(timeout_ms) -> true when the peer ends the connection (EOF or a reset) within
+ * the timeout, reading and dropping what arrives meanwhile; false when it stays open. */
+static int l_closed(lua_State *L)
+{
+    struct sock *s = check_sock(L, 1);
+    lua_Integer timeout = qsl_opt_range(L, 2, 2000, 0, 3600000);
+    char sink[4096];
+    for (lua_Integer left = timeout;;) {
+        lua_Integer slice = left < 50 ? left : 50;
+        if (wait_fd(L, s->fd, POLLIN, slice)) {
+            ssize_t n = recv(s->fd, sink, sizeof sink, MSG_DONTWAIT);
+            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+                lua_pushboolean(L, 1);
+                return 1;
+            }
+        }
+        if ((left -= slice) <= 0)
+            break;
+    }
+    lua_pushboolean(L, 0);
     return 1;
 }
 
@@ -312,6 +357,7 @@ int luaopen_qsl_sock(lua_State *L)
     static const luaL_Reg methods[] = {
         {"bind", l_bind},     {"connect", l_connect}, {"listen", l_listen}, {"accept", l_accept},
         {"send", l_send},     {"recv", l_recv},       {"setopt", l_setopt}, {"getopt", l_getopt},
+        {"closed", l_closed},
         {"drops", l_drops},   {"local_address", l_local}, {"fileno", l_fileno},
         {"close", sock_close}, {NULL, NULL},
     };
@@ -319,7 +365,7 @@ int luaopen_qsl_sock(lua_State *L)
         {"__gc", sock_close}, {"__close", sock_close}, {"__tostring", sock_tostring}, {NULL, NULL},
     };
     static const luaL_Reg funcs[] = {
-        {"udp", l_udp}, {"tcp", l_tcp}, {"options", l_options}, {NULL, NULL},
+        {"udp", l_udp}, {"tcp", l_tcp}, {"dial", l_dial}, {"options", l_options}, {NULL, NULL},
     };
     qsl_host_class(L, SOCK_META, meta, methods, "__index");
     luaL_newlib(L, funcs);
