@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,10 +182,12 @@ static void enqueue(struct lconn *k, struct pending p, uint64_t now)
     k->qlen++;
 }
 
-static void conn_flush(struct run *r, struct lconn *k)
+/* Send the buffered bytes up to `upto` (the whole buffer when upto >= out_len). */
+static void conn_flush_upto(struct run *r, struct lconn *k, size_t upto)
 {
-    while (k->out_off < k->out_len) {
-        ssize_t w = send(k->fd, k->out + k->out_off, k->out_len - k->out_off, MSG_NOSIGNAL);
+    size_t end = upto < k->out_len ? upto : k->out_len;
+    while (k->out_off < end) {
+        ssize_t w = send(k->fd, k->out + k->out_off, end - k->out_off, MSG_NOSIGNAL);
         if (w > 0) {
             k->out_off += (size_t)w;
         } else if (w < 0 && errno == EINTR) {
@@ -202,12 +205,19 @@ static void conn_flush(struct run *r, struct lconn *k)
             return;
         }
     }
+    if (end < k->out_len)
+        return;                 /* the rest of the buffer goes in a later send */
     if (k->want_out) {         /* drained: stop asking for EPOLLOUT */
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = k};
         epoll_ctl(r->ep, EPOLL_CTL_MOD, k->fd, &ev);
         k->want_out = 0;
     }
     k->out_off = k->out_len = 0;
+}
+
+static void conn_flush(struct run *r, struct lconn *k)
+{
+    conn_flush_upto(r, k, SIZE_MAX);
 }
 
 /* Send what this connection may send now. */
@@ -235,7 +245,13 @@ static void conn_fill(struct run *r, struct lconn *k, uint64_t now)
                 k->next_due += r->interval;
             }
             enum kind kind = c->pattern == QSL_LOAD_ECHO ? K_ECHO : pick_kind(c, k);
+            size_t start = k->out_len;
             enqueue(k, make_request(r, k, kind, t0), now);
+            if (c->split_writes && kind != K_ECHO) {
+                /* header and body in two writes: what Nagle and delayed ACK act on */
+                conn_flush_upto(r, k, start + QSL_WIRE_HEADER_SIZE);
+                conn_flush(r, k);
+            }
             r->st->sent++;
             if (c->requests)
                 k->quota--;
@@ -404,6 +420,8 @@ static int open_conn(struct run *r, struct lconn *k)
     }
     int one = 1;
     setsockopt(k->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (r->c->conn_opts)        /* after qsl's defaults, so they can be overridden */
+        qsl_sockopt_apply(k->fd, r->c->conn_opts, NULL, NULL);
     int rc = qsl_net_connect_addr(k->fd, &r->c->addr, r->c->addrlen);
     if (rc != 0) {
         close(k->fd);
@@ -527,6 +545,8 @@ static int run_short(struct run *r, volatile int *stop)
             return fd;
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        if (c->conn_opts)
+            qsl_sockopt_apply(fd, c->conn_opts, NULL, NULL);
         int rc = qsl_net_connect_addr(fd, &c->addr, c->addrlen);
         if (rc != 0) {
             fail(r, "round trip %llu: connect: %s", (unsigned long long)i, strerror(-rc));

@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 
 #include "hist.h"
+#include "sockopt.h"
 
 enum qsl_load_pattern { QSL_LOAD_PERSISTENT, QSL_LOAD_SHORT, QSL_LOAD_ECHO };
 
@@ -41,6 +42,9 @@ struct qsl_load_config {
     uint64_t seed;
     unsigned echo_request, echo_reply;
     unsigned timeout_ms;        /* no reply for this long: error */
+    int split_writes;           /* each request in two writes: header, then body */
+    /* set on every connection after qsl's TCP_NODELAY=1 (NULL: none) */
+    const struct qsl_sockopt_list *conn_opts;
 };
 
 struct qsl_load_stats {

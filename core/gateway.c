@@ -234,6 +234,8 @@ static int run_blocking(int lfd, struct qsl_engine *e, const struct qsl_gateway_
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (c->conn_opts)
+            qsl_sockopt_apply(fd, c->conn_opts, NULL, NULL);    /* checked on the listener */
         BUMP(st->connections);
         st->active = st->active_max = 1;
         serve_one(fd, e, c, st, in, out, stop);
@@ -508,6 +510,8 @@ static void accept_all(struct loop *l)
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (l->c->conn_opts)
+            qsl_sockopt_apply(fd, l->c->conn_opts, NULL, NULL);
         memset(k, 0, sizeof *k);
         k->fd = fd;
         k->out = mem;

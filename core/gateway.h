@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "engine.h"
+#include "sockopt.h"
 
 #define QSL_GATEWAY_IDLE_DEFAULT UINT32_MAX   /* idle_ms: the mode's default */
 #define QSL_GATEWAY_BLOCKING_IDLE_MS 5000u    /* blocking mode: one idle client holds everyone */
@@ -33,6 +34,8 @@ struct qsl_gateway_config {
      * input is read and dropped waiting for the peer's close, so no RST
      * discards replies the peer has not read */
     unsigned linger_ms;
+    /* set on every accepted connection after the gateway's own TCP_NODELAY=1 (NULL: none) */
+    const struct qsl_sockopt_list *conn_opts;
     struct qsl_engine_config engine;
     /* called once everything is allocated and the loop is about to serve */
     void (*on_ready)(void *ctx);

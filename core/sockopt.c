@@ -6,6 +6,8 @@
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -100,4 +102,74 @@ int qsl_sockopt_drops(int fd, uint32_t *drops)
         return -ENOTSUP;        /* a kernel too old to report drops (before 4.6) */
     *drops = mem[SK_MEMINFO_DROPS];
     return 0;
+}
+
+int qsl_sockopt_parse_list(const char *text, int stream, struct qsl_sockopt_list *l, char *err,
+                           unsigned long cap)
+{
+    memset(l, 0, sizeof *l);
+    const char *p = text;
+    while (*p) {
+        const char *end = strchr(p, ','), *colon = strchr(p, ':');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (!colon || colon >= p + len) {
+            snprintf(err, cap, "'%.*s': expected name:value", (int)len, p);
+            return -EINVAL;
+        }
+        char name[32];
+        size_t nlen = (size_t)(colon - p);
+        snprintf(name, sizeof name, "%.*s", (int)(nlen < sizeof name ? nlen : sizeof name - 1), p);
+        const struct qsl_sockopt *o = qsl_sockopt_find(name);
+        char *vend;
+        long v = strtol(colon + 1, &vend, 10);
+        if (!o || (o->flags & QSL_SOCKOPT_READONLY)) {
+            snprintf(err, cap, "'%s': not a settable socket option", name);
+            return -EINVAL;
+        }
+        if ((o->flags & QSL_SOCKOPT_TCP) && !stream) {
+            snprintf(err, cap, "'%s' applies to TCP sockets only", name);
+            return -EINVAL;
+        }
+        if (vend == colon + 1 || vend != p + len || v < ((o->flags & QSL_SOCKOPT_LINGER) ? -1 : 0) ||
+            v > 1 << 30) {
+            snprintf(err, cap, "'%.*s': the value must be an integer in 0..%d", (int)len, p, 1 << 30);
+            return -EINVAL;
+        }
+        if (l->n == QSL_SOCKOPT_LIST_MAX) {
+            snprintf(err, cap, "more than %d options", QSL_SOCKOPT_LIST_MAX);
+            return -EINVAL;
+        }
+        l->opt[l->n] = o;
+        l->value[l->n++] = (int)v;
+        p = end ? end + 1 : p + len;
+    }
+    return 0;
+}
+
+int qsl_sockopt_apply(int fd, const struct qsl_sockopt_list *l, int *granted, const char **failed)
+{
+    for (unsigned i = 0; i < l->n; i++) {
+        int rc = qsl_sockopt_set(fd, l->opt[i], l->value[i]);
+        if (rc == 0 && granted)
+            rc = qsl_sockopt_get(fd, l->opt[i], &granted[i]);
+        if (rc != 0) {
+            if (failed)
+                *failed = l->opt[i]->name;
+            return rc;
+        }
+    }
+    return 0;
+}
+
+int qsl_sockopt_format(const struct qsl_sockopt_list *l, const int *granted, char *buf,
+                       unsigned long cap)
+{
+    int n = 0;
+    buf[0] = '\0';
+    for (unsigned i = 0; i < l->n && n >= 0 && (unsigned long)n < cap; i++)
+        n += snprintf(buf + n, cap - (unsigned long)n, "%s%s:%d", i ? "," : "", l->opt[i]->name,
+                      granted ? granted[i] : l->value[i]);
+    if (l->n == 0)
+        n = snprintf(buf, cap, "none");
+    return n;
 }

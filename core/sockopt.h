@@ -38,4 +38,29 @@ int qsl_sockopt_get(int fd, const struct qsl_sockopt *o, int *value);
  * received, which no sequence-gap counter and no SO_RXQ_OVFL can see. */
 int qsl_sockopt_drops(int fd, uint32_t *drops);
 
+/*
+ * A list of options to apply to a socket, as a role's `sockopt=` parameter
+ * writes it: "nodelay:0,rcvbuf:65536,busy_poll:50" (boolean options take 0/1).
+ */
+#define QSL_SOCKOPT_LIST_MAX 8
+
+struct qsl_sockopt_list {
+    const struct qsl_sockopt *opt[QSL_SOCKOPT_LIST_MAX];
+    int value[QSL_SOCKOPT_LIST_MAX];
+    unsigned n;
+};
+
+/* Parse text into l; 0, or -EINVAL with what is wrong in err ("" parses to no option).
+ * stream: the socket will be TCP (a TCP-only option on UDP is an error). */
+int qsl_sockopt_parse_list(const char *text, int stream, struct qsl_sockopt_list *l, char *err,
+                           unsigned long cap);
+
+/* Set every option of l on fd, then read each back into granted (may be NULL).
+ * 0, or the first failure's -errno, with the option's name in *failed. */
+int qsl_sockopt_apply(int fd, const struct qsl_sockopt_list *l, int *granted, const char **failed);
+
+/* "name:granted,..." of l after apply; snprintf's return. */
+int qsl_sockopt_format(const struct qsl_sockopt_list *l, const int *granted, char *buf,
+                       unsigned long cap);
+
 #endif

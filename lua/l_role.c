@@ -36,13 +36,13 @@ static void push_fields(lua_State *L, const struct qsl_role_field *f)
 
 static void push_param(lua_State *L, const struct qsl_role_param *p)
 {
-    static const char *const kinds[] = {"integer", "address", "word"};
+    static const char *const kinds[] = {"integer", "address", "word", "text"};
     lua_createtable(L, 0, 8);
     set_str(L, "name", p->name);
     set_str(L, "kind", kinds[p->kind]);
     set_str(L, "unit", p->unit);
     set_str(L, "help", p->help);
-    if (p->kind == QSL_ROLE_ADDR) {
+    if (p->kind == QSL_ROLE_ADDR || p->kind == QSL_ROLE_STR) {
         set_str(L, "default", p->def_addr);
     } else if (p->kind == QSL_ROLE_WORD) {
         set_str(L, "default", p->words[p->def]);

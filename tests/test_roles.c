@@ -57,8 +57,9 @@ static const struct qsl_role_field probe_fields[] = {
     {"n", QSL_ROLE_INTEGER, "", "n"}, {"x", QSL_ROLE_NUMBER, "", "x"}, {"w", QSL_ROLE_TEXT, "", "w"},
     QSL_ROLE_FIELDS_END,
 };
-static const struct qsl_role probe_role = {"probe", "p", probe_params, sizeof(struct probe),
-                                           probe_fields, probe_fields, NULL};
+static const struct qsl_role probe_role = {.name = "probe", .help = "p", .params = probe_params,
+                                           .args_size = sizeof(struct probe),
+                                           .ready = probe_fields, .result = probe_fields};
 
 START_TEST(test_parse_binds_by_name)
 {

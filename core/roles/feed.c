@@ -22,10 +22,30 @@ static int fail(const char *role, const char *what, int rc)
     return 1;
 }
 
+/* The role's sockopt= text on its socket; the granted values to text. 0, or 1 after saying why. */
+static int apply_sockopts(const char *role, const char *opts, int fd, char *text, size_t cap)
+{
+    struct qsl_sockopt_list l;
+    char err[160];
+    int granted[QSL_SOCKOPT_LIST_MAX];
+    const char *failed = "";
+    if (qsl_sockopt_parse_list(opts, 0, &l, err, sizeof err) != 0) {
+        fprintf(stderr, "qsl-run %s: sockopt=%s: %s\n", role, opts, err);
+        return 1;
+    }
+    int rc = qsl_sockopt_apply(fd, &l, granted, &failed);
+    if (rc != 0) {
+        fprintf(stderr, "qsl-run %s: sockopt %s: %s\n", role, failed, strerror(-rc));
+        return 1;
+    }
+    qsl_sockopt_format(&l, granted, text, cap);
+    return 0;
+}
+
 /* ------------------------------------------------------------------ publish */
 
 struct pub_args {
-    const char *host;
+    const char *host, *sockopt;
     uint16_t port;
     uint64_t seed, orders, rate;
     uint32_t symbols, batch, datagram_bytes, sndbuf;
@@ -48,12 +68,14 @@ static const struct qsl_role_param pub_params[] = {
     QSL_ROLE_U(P, sndbuf, 0, 0, 1u << 30, "bytes", "SO_SNDBUF request; 0 = default"),
     QSL_ROLE_WORD(P, flow, QSL_FLOW_ORIGINAL, qsl_flow_gen_names,
                   "order flow generator: the original's (its exact datagrams), or qsl's drifting mid"),
+    QSL_ROLE_SOCKOPT(P),
     QSL_ROLE_END,
 };
 #undef P
 
 static const struct qsl_role_field pub_ready[] = {
     {"granted_sndbuf", QSL_ROLE_INTEGER, "bytes", "SO_SNDBUF as the kernel granted it"},
+    QSL_ROLE_SOCKOPT_FIELD,
     QSL_ROLE_FIELDS_END,
 };
 
@@ -99,6 +121,9 @@ static int run_publish(const void *args)
     if (a->sndbuf && qsl_sockopt_set(fd, sndbuf, (int)a->sndbuf) != 0)
         return fail("publish", "SO_SNDBUF", 0);
     qsl_sockopt_get(fd, sndbuf, &granted);
+    char opts[256];
+    if (apply_sockopts("publish", a->sockopt, fd, opts, sizeof opts) != 0)
+        return 1;
     int rc = qsl_net_connect(fd, a->host, a->port);
     if (rc != 0)
         return fail("publish", "connect", rc);
@@ -108,6 +133,7 @@ static int run_publish(const void *args)
     struct qsl_role_line l;
     qsl_role_line_start(&l, "ready", pub_ready);
     qsl_role_line_int(&l, "granted_sndbuf", (uint64_t)granted);
+    qsl_role_line_text(&l, "sockopt", opts);
     if (qsl_role_line_end(&l) != 0)
         return 1;
     struct qsl_feed_pub_stats st;
@@ -138,13 +164,14 @@ static int run_publish(const void *args)
 
 const struct qsl_role qsl_role_publish = {
     "publish", "publish the flow's market data over UDP (burst or paced; single, packed, GSO)",
+    "SO_SNDBUF only when sndbuf= is given; PR_SET_TIMERSLACK 1 us (paced sends wake on time)",
     pub_params, sizeof(struct pub_args), pub_ready, pub_result, run_publish,
 };
 
 /* ------------------------------------------------------------------ subscribe */
 
 struct sub_args {
-    const char *bind;
+    const char *bind, *sockopt;
     uint16_t port;
     uint32_t rcvbuf, idle_ms, deadline_ms;
     int force;
@@ -160,6 +187,7 @@ static const struct qsl_role_param sub_params[] = {
     QSL_ROLE_U(S, expected, 0, 0, 1ull << 34, "messages", "messages the publisher will send; 0 = unknown"),
     QSL_ROLE_U(S, idle_ms, 200, 1, 600000, "ms", "end this long after the last datagram"),
     QSL_ROLE_U(S, deadline_ms, 60000, 1, 3600000, "ms", "end after this long in any case"),
+    QSL_ROLE_SOCKOPT(S),
     QSL_ROLE_END,
 };
 #undef S
@@ -168,6 +196,7 @@ static const struct qsl_role_field sub_ready[] = {
     {"port", QSL_ROLE_INTEGER, "", "the port bound"},
     {"requested_rcvbuf", QSL_ROLE_INTEGER, "bytes", "SO_RCVBUF asked for"},
     {"granted_rcvbuf", QSL_ROLE_INTEGER, "bytes", "SO_RCVBUF as the kernel granted it (read back)"},
+    QSL_ROLE_SOCKOPT_FIELD,
     QSL_ROLE_FIELDS_END,
 };
 
@@ -208,6 +237,9 @@ static int run_subscribe(const void *args)
         return fail("subscribe", a->force ? "SO_RCVBUFFORCE (needs CAP_NET_ADMIN)" : "SO_RCVBUF", rc);
     int granted = 0;
     qsl_sockopt_get(fd, opt, &granted);
+    char opts[256];
+    if (apply_sockopts("subscribe", a->sockopt, fd, opts, sizeof opts) != 0)
+        return 1;
     uint16_t port = a->port;
     if ((rc = qsl_net_bind(fd, a->bind, port)) != 0 || (rc = qsl_net_local_port(fd, &port)) != 0)
         return fail("subscribe", "bind", rc);
@@ -224,6 +256,7 @@ static int run_subscribe(const void *args)
     qsl_role_line_int(&l, "port", port);
     qsl_role_line_int(&l, "requested_rcvbuf", a->rcvbuf);
     qsl_role_line_int(&l, "granted_rcvbuf", (uint64_t)granted);
+    qsl_role_line_text(&l, "sockopt", opts);
     if (qsl_role_line_end(&l) != 0)
         return 1;
     struct qsl_feed_sub_stats st;
@@ -256,5 +289,6 @@ static int run_subscribe(const void *args)
 
 const struct qsl_role qsl_role_subscribe = {
     "subscribe", "receive market data on UDP: sequence tracking and the kernel's drop count",
+    "SO_RCVBUF (or SO_RCVBUFFORCE with force=1) only when rcvbuf= is given; recvmmsg buffers faulted in before ready",
     sub_params, sizeof(struct sub_args), sub_ready, sub_result, run_subscribe,
 };

@@ -125,5 +125,6 @@ static int run(const void *args)
 
 const struct qsl_role qsl_role_flow = {
     "flow", "run the seeded synthetic order flow through the engine (CPU only, no sockets)",
+    "no sockets",
     params, sizeof(struct flow_args), ready, result, run,
 };

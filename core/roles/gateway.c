@@ -12,7 +12,9 @@
 
 #include "client.h"
 #include "gateway.h"
+#include "net.h"
 #include "role.h"
+#include "sockopt.h"
 #include "wire.h"
 
 static const char *const modes[] = {"epoll", "blocking", NULL};
@@ -20,7 +22,7 @@ static const char *const modes[] = {"epoll", "blocking", NULL};
 /* ------------------------------------------------------------------ gateway */
 
 struct gw_args {
-    const char *bind;
+    const char *bind, *sockopt;
     uint16_t port;
     int mode;
     uint32_t max_conns, backlog, symbols, capacity, max_quantity, idle_ms;
@@ -42,6 +44,7 @@ static const struct qsl_role_param gw_params[] = {
     QSL_ROLE_U(G, idle_ms, 0, 0, 86400000, "ms",
                "end a connection that sent no whole request and took no reply for this long; "
                "0 = the mode's default (blocking 5000, epoll never)"),
+    QSL_ROLE_SOCKOPT(G),
     QSL_ROLE_END,
 };
 #undef G
@@ -50,6 +53,7 @@ static const struct qsl_role_field gw_ready[] = {
     {"port", QSL_ROLE_INTEGER, "", "the port it listens on"},
     {"mode", QSL_ROLE_TEXT, "", "epoll or blocking"},
     {"max_conns", QSL_ROLE_INTEGER, "connections", "connections served at once"},
+    QSL_ROLE_SOCKOPT_FIELD,
     QSL_ROLE_FIELDS_END,
 };
 
@@ -92,8 +96,30 @@ struct ready_ctx {
     uint16_t port;
     const char *mode;
     unsigned max_conns;
+    const char *sockopt;
     int failed;
 };
+
+/* Parse a role's sockopt= text and apply it to fd (checked and read back there);
+ * the granted values go to granted_text. 0, or 1 after saying what is wrong. */
+static int role_sockopts(const char *role, const char *text, int stream, int fd,
+                         struct qsl_sockopt_list *l, char *granted_text, size_t cap)
+{
+    char err[160];
+    int granted[QSL_SOCKOPT_LIST_MAX];
+    const char *failed = "";
+    if (qsl_sockopt_parse_list(text, stream, l, err, sizeof err) != 0) {
+        fprintf(stderr, "qsl-run %s: sockopt=%s: %s\n", role, text, err);
+        return 1;
+    }
+    int rc = qsl_sockopt_apply(fd, l, granted, &failed);
+    if (rc != 0) {
+        fprintf(stderr, "qsl-run %s: sockopt %s: %s\n", role, failed, strerror(-rc));
+        return 1;
+    }
+    qsl_sockopt_format(l, granted, granted_text, cap);
+    return 0;
+}
 
 /* Printed from inside the gateway, once it serves: a parent counting its
  * descriptors from here on sees the server as it will stay. */
@@ -105,6 +131,7 @@ static void print_ready(void *ctx)
     qsl_role_line_int(&l, "port", r->port);
     qsl_role_line_text(&l, "mode", r->mode);
     qsl_role_line_int(&l, "max_conns", r->max_conns);
+    qsl_role_line_text(&l, "sockopt", r->sockopt);
     r->failed = qsl_role_line_end(&l) != 0;
 }
 
@@ -119,8 +146,16 @@ static int run_gateway(const void *args)
                 strerror(-lfd));
         return 1;
     }
+    struct qsl_sockopt_list opts;
+    char granted[256];
+    /* checked on the listener (buffer sizes carry over to accepted connections) */
+    if (role_sockopts("gateway", a->sockopt, 1, lfd, &opts, granted, sizeof granted) != 0) {
+        close(lfd);
+        return 1;
+    }
     struct qsl_gateway_config c;
     qsl_gateway_defaults(&c);
+    c.conn_opts = &opts;
     c.blocking = a->mode;
     c.max_conns = a->max_conns;
     c.out_bytes = (size_t)a->out_bytes;
@@ -129,7 +164,7 @@ static int run_gateway(const void *args)
     c.engine.risk.max_quantity = a->max_quantity;
     c.engine.risk.max_notional = a->max_notional;
     c.idle_ms = a->idle_ms ? a->idle_ms : QSL_GATEWAY_IDLE_DEFAULT;
-    struct ready_ctx rc_ready = {port, modes[c.blocking], c.max_conns, 0};
+    struct ready_ctx rc_ready = {port, modes[c.blocking], c.max_conns, granted, 0};
     c.on_ready = print_ready;
     c.ready_ctx = &rc_ready;
     qsl_role_stop_on_signals(&stop);
@@ -160,6 +195,7 @@ static int run_gateway(const void *args)
 
 const struct qsl_role qsl_role_gateway = {
     "gateway", "the TCP order gateway (epoll, or one connection at a time); SIGTERM ends it",
+    "SO_REUSEADDR on the listener; TCP_NODELAY=1 on every accepted connection (sockopt= comes after, so nodelay:0 turns it off)",
     gw_params, sizeof(struct gw_args), gw_ready, gw_result, run_gateway,
 };
 
@@ -168,7 +204,8 @@ const struct qsl_role qsl_role_gateway = {
 static const char *const patterns[] = {"persistent", "short", "echo", NULL};
 
 struct load_args {
-    const char *host;
+    const char *host, *sockopt;
+    int split;
     uint16_t port;
     int pattern;
     uint32_t connections, depth, duration_ms, warmup_ms, rest, cross, cancel, heartbeat;
@@ -197,6 +234,9 @@ static const struct qsl_role_param load_params[] = {
     QSL_ROLE_U(L, timeout_ms, 5000, 1, 600000, "ms", "no reply for this long is an error"),
     QSL_ROLE_U(L, echo_request, 43, 1, 4096, "bytes", "echo: bytes per request"),
     QSL_ROLE_U(L, echo_reply, 32, 1, 4096, "bytes", "echo: bytes per reply"),
+    QSL_ROLE_U(L, split, 0, 0, 1, "", "1: each request in two writes, header then body " \
+               "(what Nagle's algorithm and delayed ACKs act on)"),
+    QSL_ROLE_SOCKOPT(L),
     QSL_ROLE_END,
 };
 #undef L
@@ -205,6 +245,7 @@ static const struct qsl_role_field load_ready[] = {
     {"pattern", QSL_ROLE_TEXT, "", "persistent, short or echo"},
     {"connections", QSL_ROLE_INTEGER, "connections", "connections"},
     {"depth", QSL_ROLE_INTEGER, "requests", "in flight per connection"},
+    QSL_ROLE_SOCKOPT_FIELD,
     QSL_ROLE_FIELDS_END,
 };
 
@@ -263,6 +304,19 @@ static int run_load(const void *args)
     c.timeout_ms = a->timeout_ms;
     c.echo_request = a->echo_request;
     c.echo_reply = a->echo_reply;
+    c.split_writes = a->split;
+    /* checked, and read back, on a socket like the ones the connections will have */
+    struct qsl_sockopt_list opts;
+    char granted[256];
+    int probe = qsl_net_socket(c.addr.ss_family, SOCK_STREAM);
+    if (probe < 0 || role_sockopts("load", a->sockopt, 1, probe, &opts, granted,
+                                   sizeof granted) != 0) {
+        if (probe >= 0)
+            close(probe);
+        return 1;
+    }
+    close(probe);
+    c.conn_opts = &opts;
     if (c.pattern == QSL_LOAD_SHORT && c.connections != 1) {
         fprintf(stderr, "qsl-run load: pattern=short runs its connections one after another: connections=1\n");
         return 1;
@@ -273,6 +327,7 @@ static int run_load(const void *args)
     qsl_role_line_text(&l, "pattern", patterns[c.pattern]);
     qsl_role_line_int(&l, "connections", c.connections);
     qsl_role_line_int(&l, "depth", c.depth);
+    qsl_role_line_text(&l, "sockopt", granted);
     if (qsl_role_line_end(&l) != 0)
         return 1;
     struct qsl_load_stats *st = malloc(sizeof *st);
@@ -318,6 +373,7 @@ static int run_load(const void *args)
 
 const struct qsl_role qsl_role_load = {
     "load", "drive a gateway: N connections, pipelined, every reply verified, latency histogram",
+    "TCP_NODELAY=1 on every connection (sockopt= comes after); SO_RCVTIMEO/SO_SNDTIMEO of timeout_ms in pattern=short",
     load_params, sizeof(struct load_args), load_ready, load_result, run_load,
 };
 
@@ -401,5 +457,6 @@ static int run_echo(const void *args)
 
 const struct qsl_role qsl_role_echo = {
     "echo", "a trivial TCP server, one connection at a time: the raw round-trip baseline",
+    "SO_REUSEADDR on the listener; nothing on connections (the kernel's defaults)",
     echo_params, sizeof(struct echo_args), echo_ready, echo_result, run_echo,
 };

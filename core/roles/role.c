@@ -35,9 +35,13 @@ const struct qsl_role *qsl_role_find(const char *name)
 void qsl_role_usage(FILE *f, const struct qsl_role *r)
 {
     fprintf(f, "  qsl-run %-10s %s\n", r->name, r->help);
+    if (r->sets)
+        fprintf(f, "      (sets by default: %s)\n", r->sets);
     for (const struct qsl_role_param *p = r->params; p->name; p++) {
-        if (p->kind == QSL_ROLE_ADDR) {
-            fprintf(f, "      %s=ADDR  %s (default %s)\n", p->name, p->help, p->def_addr);
+        if (p->kind == QSL_ROLE_ADDR || p->kind == QSL_ROLE_STR) {
+            fprintf(f, "      %s=%s  %s (default %s)\n", p->name,
+                    p->kind == QSL_ROLE_ADDR ? "ADDR" : "TEXT", p->help,
+                    *p->def_addr ? p->def_addr : "none");
         } else if (p->kind == QSL_ROLE_WORD) {
             fprintf(f, "      %s=", p->name);
             for (int i = 0; p->words[i]; i++)
@@ -76,11 +80,14 @@ void qsl_roles_markdown(FILE *f)
                "core/roles/ (a test checks that this file matches them).\n");
     for (int i = 0; qsl_roles[i]; i++) {
         const struct qsl_role *r = qsl_roles[i];
-        fprintf(f, "\n## %s\n\n%s.\n\n| parameter | default | range | unit | meaning |\n"
-                   "|---|---|---|---|---|\n", r->name, r->help);
+        fprintf(f, "\n## %s\n\n%s.\n\nSets by default: %s.\n\n"
+                   "| parameter | default | range | unit | meaning |\n|---|---|---|---|---|\n",
+                r->name, r->help, r->sets ? r->sets : "nothing");
         for (const struct qsl_role_param *p = r->params; p->name; p++) {
-            if (p->kind == QSL_ROLE_ADDR) {
-                fprintf(f, "| `%s` | %s | numeric IPv4/IPv6 | | %s |\n", p->name, p->def_addr, p->help);
+            if (p->kind == QSL_ROLE_ADDR || p->kind == QSL_ROLE_STR) {
+                fprintf(f, "| `%s` | %s | %s | | %s |\n", p->name,
+                        *p->def_addr ? p->def_addr : "none",
+                        p->kind == QSL_ROLE_ADDR ? "numeric IPv4/IPv6" : "text", p->help);
             } else if (p->kind == QSL_ROLE_WORD) {
                 fprintf(f, "| `%s` | %s | ", p->name, p->words[p->def]);
                 for (int w = 0; p->words[w]; w++)
@@ -117,7 +124,7 @@ static void store(void *args, const struct qsl_role_param *p, uint64_t v)
 
 static void store_default(void *args, const struct qsl_role_param *p)
 {
-    if (p->kind == QSL_ROLE_ADDR)
+    if (p->kind == QSL_ROLE_ADDR || p->kind == QSL_ROLE_STR)
         memcpy((char *)args + p->offset, &p->def_addr, sizeof p->def_addr);
     else
         store(args, p, p->def);
@@ -136,6 +143,10 @@ static int set_value(void *args, const struct qsl_role_param *p, const char *v, 
         for (int w = 0; p->words[w] && n > 0 && (size_t)n < cap; w++)
             n += snprintf(err + n, cap - (size_t)n, "%s%s", w ? ", " : " ", p->words[w]);
         return -1;
+    }
+    if (p->kind == QSL_ROLE_STR) {
+        memcpy((char *)args + p->offset, &v, sizeof v);
+        return 0;
     }
     if (p->kind == QSL_ROLE_ADDR) {
         /* numeric only: a role never resolves a name into an unintended target */

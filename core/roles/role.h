@@ -24,7 +24,8 @@
 enum qsl_role_kind {
     QSL_ROLE_UINT,              /* an integer in min..max */
     QSL_ROLE_ADDR,              /* a numeric IPv4 or IPv6 address (a const char *) */
-    QSL_ROLE_WORD               /* one of words (the field holds the index, an int) */
+    QSL_ROLE_WORD,              /* one of words (the field holds the index, an int) */
+    QSL_ROLE_STR                /* free text the role checks itself (a const char *) */
 };
 
 struct qsl_role_param {
@@ -44,7 +45,16 @@ struct qsl_role_param {
     {#f, QSL_ROLE_ADDR, offsetof(T, f), sizeof(((T *)0)->f), 0, 0, 0, "", help, d, NULL}
 #define QSL_ROLE_WORD(T, f, d, words, help) \
     {#f, QSL_ROLE_WORD, offsetof(T, f), sizeof(((T *)0)->f), d, 0, 0, "", help, NULL, words}
+#define QSL_ROLE_STR(T, f, d, help) \
+    {#f, QSL_ROLE_STR, offsetof(T, f), sizeof(((T *)0)->f), 0, 0, 0, "", help, d, NULL}
 #define QSL_ROLE_END {NULL, QSL_ROLE_UINT, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL}
+
+/* The `sockopt=` parameter every socket role takes, and its ready-line field. */
+#define QSL_ROLE_SOCKOPT(T) \
+    QSL_ROLE_STR(T, sockopt, "", "socket options, name:value,... (qsl.sock's names; " \
+                 "the ready line echoes what the kernel granted)")
+#define QSL_ROLE_SOCKOPT_FIELD \
+    {"sockopt", QSL_ROLE_TEXT, "", "the sockopt= options as granted, or none"}
 
 enum qsl_role_type { QSL_ROLE_INTEGER, QSL_ROLE_NUMBER, QSL_ROLE_TEXT };
 
@@ -57,6 +67,7 @@ struct qsl_role_field {
 
 struct qsl_role {
     const char *name, *help;
+    const char *sets;           /* the socket options and settings it applies by default */
     const struct qsl_role_param *params;
     size_t args_size;
     const struct qsl_role_field *ready, *result;     /* pid is implied */

@@ -146,7 +146,7 @@ function M.param(role, name, over)
       elseif d.kind == "integer" then
         decl.type, decl.default, decl.min, decl.max = "integer", d.default, d.min, d.max
       else
-        decl.type, decl.default = "string", d.default
+        decl.type, decl.default, decl.allow_empty = "string", d.default, d.kind == "text"
       end
       for k, v in pairs(over or {}) do decl[k] = v end
       return decl
