@@ -22,26 +22,6 @@ static int fail(const char *role, const char *what, int rc)
     return 1;
 }
 
-/* The role's sockopt= text on its socket; the granted values to text. 0, or 1 after saying why. */
-static int apply_sockopts(const char *role, const char *opts, int fd, char *text, size_t cap)
-{
-    struct qsl_sockopt_list l;
-    char err[160];
-    int granted[QSL_SOCKOPT_LIST_MAX];
-    const char *failed = "";
-    if (qsl_sockopt_parse_list(opts, 0, &l, err, sizeof err) != 0) {
-        fprintf(stderr, "qsl-run %s: sockopt=%s: %s\n", role, opts, err);
-        return 1;
-    }
-    int rc = qsl_sockopt_apply(fd, &l, granted, &failed);
-    if (rc != 0) {
-        fprintf(stderr, "qsl-run %s: sockopt %s: %s\n", role, failed, strerror(-rc));
-        return 1;
-    }
-    qsl_sockopt_format(&l, granted, text, cap);
-    return 0;
-}
-
 /* ------------------------------------------------------------------ publish */
 
 struct pub_args {
@@ -122,7 +102,7 @@ static int run_publish(const void *args)
         return fail("publish", "SO_SNDBUF", 0);
     qsl_sockopt_get(fd, sndbuf, &granted);
     char opts[256];
-    if (apply_sockopts("publish", a->sockopt, fd, opts, sizeof opts) != 0)
+    if (qsl_role_sockopts("publish", a->sockopt, 0, fd, NULL, opts, sizeof opts) != 0)
         return 1;
     int rc = qsl_net_connect(fd, a->host, a->port);
     if (rc != 0)
@@ -238,7 +218,7 @@ static int run_subscribe(const void *args)
     int granted = 0;
     qsl_sockopt_get(fd, opt, &granted);
     char opts[256];
-    if (apply_sockopts("subscribe", a->sockopt, fd, opts, sizeof opts) != 0)
+    if (qsl_role_sockopts("subscribe", a->sockopt, 0, fd, NULL, opts, sizeof opts) != 0)
         return 1;
     uint16_t port = a->port;
     if ((rc = qsl_net_bind(fd, a->bind, port)) != 0 || (rc = qsl_net_local_port(fd, &port)) != 0)

@@ -100,27 +100,6 @@ struct ready_ctx {
     int failed;
 };
 
-/* Parse a role's sockopt= text and apply it to fd (checked and read back there);
- * the granted values go to granted_text. 0, or 1 after saying what is wrong. */
-static int role_sockopts(const char *role, const char *text, int stream, int fd,
-                         struct qsl_sockopt_list *l, char *granted_text, size_t cap)
-{
-    char err[160];
-    int granted[QSL_SOCKOPT_LIST_MAX];
-    const char *failed = "";
-    if (qsl_sockopt_parse_list(text, stream, l, err, sizeof err) != 0) {
-        fprintf(stderr, "qsl-run %s: sockopt=%s: %s\n", role, text, err);
-        return 1;
-    }
-    int rc = qsl_sockopt_apply(fd, l, granted, &failed);
-    if (rc != 0) {
-        fprintf(stderr, "qsl-run %s: sockopt %s: %s\n", role, failed, strerror(-rc));
-        return 1;
-    }
-    qsl_sockopt_format(l, granted, granted_text, cap);
-    return 0;
-}
-
 /* Printed from inside the gateway, once it serves: a parent counting its
  * descriptors from here on sees the server as it will stay. */
 static void print_ready(void *ctx)
@@ -149,7 +128,7 @@ static int run_gateway(const void *args)
     struct qsl_sockopt_list opts;
     char granted[256];
     /* checked on the listener (buffer sizes carry over to accepted connections) */
-    if (role_sockopts("gateway", a->sockopt, 1, lfd, &opts, granted, sizeof granted) != 0) {
+    if (qsl_role_sockopts("gateway", a->sockopt, 1, lfd, &opts, granted, sizeof granted) != 0) {
         close(lfd);
         return 1;
     }
@@ -309,7 +288,7 @@ static int run_load(const void *args)
     struct qsl_sockopt_list opts;
     char granted[256];
     int probe = qsl_net_socket(c.addr.ss_family, SOCK_STREAM);
-    if (probe < 0 || role_sockopts("load", a->sockopt, 1, probe, &opts, granted,
+    if (probe < 0 || qsl_role_sockopts("load", a->sockopt, 1, probe, &opts, granted,
                                    sizeof granted) != 0) {
         if (probe >= 0)
             close(probe);

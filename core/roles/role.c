@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "role.h"
+#include "sockopt.h"
 
 extern const struct qsl_role qsl_role_flow, qsl_role_publish, qsl_role_subscribe,
     qsl_role_gateway, qsl_role_load, qsl_role_echo;
@@ -281,6 +282,29 @@ int qsl_role_line_end(struct qsl_role_line *l)
     }
     printf("%s\n", l->buf);
     fflush(stdout);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ socket options */
+
+int qsl_role_sockopts(const char *role, const char *text, int stream, int fd,
+                      struct qsl_sockopt_list *l, char *granted_text, size_t cap)
+{
+    struct qsl_sockopt_list mine;
+    char err[160];
+    int granted[QSL_SOCKOPT_LIST_MAX];
+    const char *failed = "";
+    l = l ? l : &mine;
+    if (qsl_sockopt_parse_list(text, stream, l, err, sizeof err) != 0) {
+        fprintf(stderr, "qsl-run %s: sockopt=%s: %s\n", role, text, err);
+        return 1;
+    }
+    int rc = qsl_sockopt_apply(fd, l, granted, &failed);
+    if (rc != 0) {
+        fprintf(stderr, "qsl-run %s: sockopt %s: %s\n", role, failed, strerror(-rc));
+        return 1;
+    }
+    qsl_sockopt_format(l, granted, granted_text, cap);
     return 0;
 }
 

@@ -92,6 +92,15 @@ void qsl_roles_markdown(FILE *f);
 int qsl_role_parse(const struct qsl_role *r, int argc, char **argv, void *args, char *err,
                    size_t cap);
 
+/*
+ * A role's sockopt= text, parsed into l (may be NULL when only fd needs it) and applied
+ * to fd (checked and read back there); the granted values go to granted_text ("none"
+ * when empty). stream: a TCP socket. 0, or 1 after saying on stderr what is wrong.
+ */
+struct qsl_sockopt_list;
+int qsl_role_sockopts(const char *role, const char *text, int stream, int fd,
+                      struct qsl_sockopt_list *l, char *granted_text, size_t cap);
+
 /* Make SIGTERM and SIGINT set *flag (and interrupt blocking calls) instead of killing. */
 void qsl_role_stop_on_signals(volatile int *flag);
 
