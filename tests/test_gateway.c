@@ -205,6 +205,7 @@ START_TEST(test_many_pipelined_clients_every_reply_checked)
     /* every request answered once, plus each connection's final Heartbeat */
     ck_assert_uint_eq(st->acks + st->rejects + st->heartbeat_acks, 100000 + 32);
     ck_assert_uint_gt(st->fills, 1000);
+    wait_counter(&s.st.active, 0, "connections open");     /* the gateway saw every close */
     finish(&s);
     ck_assert_uint_eq(s.st.connections, 32);
     ck_assert_uint_eq(s.st.active_max, 32);
