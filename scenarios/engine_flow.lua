@@ -44,11 +44,11 @@ art:table{ title = ("Per trial (%d orders, seed %d, %d symbols, flow %s)"):forma
              "user_ns_per_order %.1f", "sys_ns_per_order %.1f", "datagrams", "trades",
              "rejects", "maxrss_kb", "nvcsw", "nivcsw" } }
 art:set("summary", art:spread{ title = "Spread over trials (ns per order)", rows = rows,
-  format = "%.1f", fields = { "ns_per_order", "cpu_ns_per_order", "user_ns_per_order",
+  main = true, format = "%.1f", fields = { "ns_per_order", "cpu_ns_per_order", "user_ns_per_order",
                               "sys_ns_per_order" } })
 art:set("trials", rows)
 art:caveat("user-space only (no sockets: sys time is start-up and page faults); " ..
            "ns_per_order is the role's own clock, cpu_ns_per_order schedstat (start-up included)")
 art:caveat("user/sys: wait4 rusage, sampled at clock ticks: coarse for short runs")
 art:caveat(("a shared machine (%d CPUs): compare medians"):format(art.cpus_online()))
-print("wrote " .. table.concat(art:write(), ", "))
+art:write()

@@ -58,9 +58,9 @@ local pingpong = p.pingpong > 0 and s:trials(p.trials, function()
            gateway_p99_us = gw.p99_ns / 1e3 }
 end, { label = "ping-pong" }) or {}
 
-local cells = art:spread{ rows = rows, by = { "mode", "clients" }, format = "%.1f",
+local cells = art:spread{ rows = rows, by = { "mode", "clients" }, format = "%.1f", main = true,
   title = ("Per cell: %d requests, %d in flight per connection"):format(p.requests, p.depth),
-  fields = { { key = "throughput", format = "%.0f" }, "p99_us" } }
+  fields = { "throughput %.0f", "p99_us" } }
 local ratios, median = {}, {}
 for _, c in ipairs(cells) do median[c.mode .. c.clients] = c.throughput_median end
 for _, n in ipairs(p.clients) do
@@ -68,13 +68,13 @@ for _, n in ipairs(p.clients) do
     ratios[#ratios + 1] = { clients = n, ratio = median["epoll" .. n] / median["blocking" .. n] }
   end
 end
-art:table{ title = "epoll / blocking, median throughput", rows = ratios,
+art:table{ title = "epoll / blocking, median throughput", rows = ratios, main = true,
            columns = { "clients", "ratio %.2f" } }
 art:table{ title = ("One connection, ping-pong (%d round trips): gateway against a raw echo")
              :format(p.pingpong), rows = pingpong, columns = { "trial", "echo_rt_per_s %.0f",
              "gateway_rt_per_s %.0f", "ratio %.3f", "echo_p99_us %.1f", "gateway_p99_us %.1f" } }
 art:spread{ title = "ping-pong gateway / echo over trials", rows = pingpong, fields = { "ratio" },
-            format = "%.3f" }
+            format = "%.3f", main = true }
 art:table{ title = "Every run", rows = rows, columns = { "mode", "clients", "trial",
              "throughput %.0f", "p50_us %.1f", "p99_us %.1f", "p999_us %.1f", "fills" } }
 art:plot_rows{ title = "Throughput against clients (median of trials)", rows = cells, by = "mode",
@@ -87,4 +87,4 @@ art:caveat(("loopback; load driver and gateway share %d CPUs: more clients mostl
 art:caveat("latency: send to verified reply (closed loop); blocking mode serves one connection " ..
            "at a time, so the others' latency includes waiting their turn")
 art:caveat("the echo server answers 32 bytes to every 43, no protocol: the kernel's floor")
-print("wrote " .. table.concat(art:write(), ", "))
+art:write()

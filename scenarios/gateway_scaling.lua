@@ -44,8 +44,7 @@ end)
 
 local cells = art:spread{ title = ("Per cell: %d requests, %s gateway"):format(p.requests, p.mode),
   rows = rows, by = { "depth", "connections" }, format = "%.2f",
-  fields = { { key = "cpu_ns_per_order", format = "%.0f" }, "vcsw_per_order", "segments_per_order",
-             { key = "throughput", format = "%.0f" } } }
+  fields = { "cpu_ns_per_order %.0f", "vcsw_per_order", "segments_per_order", "throughput %.0f" } }
 for _, y in ipairs{ "cpu_ns_per_order", "vcsw_per_order", "segments_per_order" } do
   art:plot_rows{ title = y .. " against connections (median of trials), per depth", rows = cells,
                  by = "depth", x = "connections", y = y .. "_median", ylabel = y, logx = true }
@@ -55,4 +54,4 @@ art:caveat(iso and "each trial in a network namespace of its own: its TCP counte
            or "no privilege for network namespaces: TCP segments are the whole machine's")
 art:caveat(("loopback; load driver and gateway share %d CPUs"):format(art.cpus_online()))
 art:caveat("a segment counts each way once; per order = per request answered")
-print("wrote " .. table.concat(art:write(), ", "))
+art:write()

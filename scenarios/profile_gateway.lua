@@ -90,10 +90,10 @@ art:table{ title = ("Pass 1: %d requests, %s, %d connection(s) x depth %d, %s"):
            note = "cpu: schedstat over the load alone; user/kernel: wait4 rusage over its life" }
 local spread = art:spread{ title = "Pass 1 over trials", rows = rows, format = "%.3f",
   fields = { "throughput", "cpu_ns_per_order", "user_ns_per_order", "kernel_ns_per_order",
-             "user_share", "p99_us" } }
+             "user_share", "p99_us" }, main = true }
 if pass2 then
   art:table{ title = ("Pass 2: strace -f -c, %d requests; %.2f syscalls per order"):format(
-               pass2.requests, pass2.syscalls_per_order), rows = pass2.syscalls,
+               pass2.requests, pass2.syscalls_per_order), rows = pass2.syscalls, main = true,
              columns = { "syscall", "calls", "per_order %.3f", "errors", "usecs_per_call" } }
 end
 art:set{ pass1 = rows, pass1_summary = spread, strace = pass2 }
@@ -101,4 +101,4 @@ art:caveat(("loopback only; load driver and gateway share %d CPUs"):format(art.c
 art:caveat("the kernel samples user/kernel at clock ticks: trust it over many (the tick columns)")
 art:caveat("strace stops the gateway at every syscall: pass 2 keeps only its counts; " ..
            "per order = per request answered (NewOrder, CancelOrder or Heartbeat)")
-print("wrote " .. table.concat(art:write(), ", "))
+art:write()

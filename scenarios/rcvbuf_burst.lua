@@ -63,8 +63,8 @@ art:table{ title = ("Per trial: %d orders (seed %d, %d symbols, flow %s) -> %d m
              "rcvbuf_errors", "burst_ms %.1f", "rate %.0f", "ok" },
            note = "loss = published - received (tail drops included); ok = the books balance " ..
                   "(datagrams sent = received + kernel drops + send failures)" }
-art:set("summary", art:spread{ title = "Loss per buffer size over trials (messages)", rows = rows,
-  by = "size", label = "rcvbuf", fields = { "loss", { key = "rate", format = "%.0f" } } })
+art:set("summary", art:spread{ title = "Over trials: loss (messages), rate (messages/s)",
+  main = true, rows = rows, by = "size", label = "rcvbuf", fields = { "loss", "rate %.0f" } })
 art:plot_rows{ title = ("Burst of %d messages: loss against the granted buffer"):format(expected),
                rows = rows, x = "granted_rcvbuf", y = "loss", spread = true, logx = true,
                xlabel = "granted SO_RCVBUF (bytes)", ylabel = "messages lost" }
@@ -88,5 +88,5 @@ art:caveat("loss depends on when the subscriber gets to run during the burst: re
 if #unreconciled > 0 then
   art:text("RECONCILIATION FAILED: " .. table.concat(unreconciled, "; "))
 end
-print("wrote " .. table.concat(art:write(), ", "))
+art:write()
 if #unreconciled > 0 then qsl.fail(#unreconciled .. " trial(s) do not reconcile") end

@@ -58,7 +58,7 @@ end
 art:table{ title = ("Per probe: %d orders (seed %d) -> %d messages, paced"):format(
              p.orders, p.seed, expected), rows = probes,
            columns = { "size", "target_rate", "rate %.0f", "loss", "kernel_drops" } }
-art:table{ title = "Highest paced rate with zero loss (messages/s)", rows = best,
+art:table{ title = "Highest paced rate with zero loss (messages/s)", rows = best, main = true,
            columns = { "size", "zero_loss_up_to", "loss_from" },
            note = "-: loss even at rate_min (zero_loss_up_to), none even at rate_max (loss_from)" }
 art:plot_rows{ title = "Loss against paced rate, per receive buffer", rows = probes, x = "rate",
@@ -67,4 +67,4 @@ art:set("sweep", best)
 art:set("trials", probes)
 art:caveat(("loopback only; publisher and subscriber share %d CPUs"):format(art.cpus_online()))
 art:caveat("a probe lasts orders/rate seconds: short probes see little scheduling noise")
-print("wrote " .. table.concat(art:write(), ", "))
+art:write()

@@ -83,15 +83,53 @@ function M.provenance(opts)
   }
 end
 
+-- Artifacts of a scenario that are not written yet: qsl-run makes a run that ends
+-- with one of them an error, since a forgotten art:write() would lose every trial.
+local pending = setmetatable({}, { __mode = "k" })
+
+-- The names of the scenario artifacts created and never written.
+function M.unwritten()
+  local names = {}
+  for a in pairs(pending) do names[#names + 1] = a.name end
+  table.sort(names)
+  return names
+end
+
 -- artifact.new{name=, scenario= (a qsl.scenario, parsed), title=}
 function M.new(opts)
   if type(opts) ~= "table" or type(opts.name) ~= "string" or not opts.name:match("^[%w_%-]+$") then
     error("artifact.new: name must be letters, digits, _ or -", 2)
   end
-  return setmetatable({
+  local self = setmetatable({
     name = opts.name, title = opts.title or opts.name, scenario = opts.scenario,
     sections = {}, caveats = {}, problems = {}, plots = {}, data = {},
   }, M)
+  if opts.scenario then pending[self] = true end
+  return self
+end
+
+-- Every number in v must be finite: NaN or inf is an error naming where it is
+-- (key.sub[3].field), raised where the value is recorded, not when the run ends.
+local function check_finite(v, where, seen)
+  if type(v) == "number" then
+    if v ~= v or v == math.huge or v == -math.huge then
+      local what = v ~= v and "NaN" or (v > 0 and "inf" or "-inf")
+      error(("%s is %s: only finite numbers can be recorded"):format(where, what), 0)
+    end
+  elseif type(v) == "table" then
+    seen = seen or {}
+    if seen[v] then return end
+    seen[v] = true
+    for k, x in pairs(v) do
+      local sub = math.type(k) == "integer" and ("%s[%d]"):format(where, k) or ("%s.%s"):format(where, tostring(k))
+      check_finite(x, sub, seen)
+    end
+  end
+end
+
+local function finite(v, where, level)
+  local ok, err = pcall(check_finite, v, where)
+  if not ok then error(err, level + 1) end
 end
 
 -- A measurement that cannot be trusted: the artifact will be refused.
@@ -106,24 +144,33 @@ end
 -- Data for the JSON artifact (and nothing else): set(key, value), or set{key = value, ...}.
 function M:set(key, value)
   if type(key) == "table" then
-    for k, v in pairs(key) do self.data[k] = v end
+    for k, v in pairs(key) do
+      finite(v, "artifact:set " .. tostring(k), 2)
+      self.data[k] = v
+    end
   else
+    finite(value, "artifact:set " .. tostring(key), 2)
     self.data[key] = value
   end
 end
 
+-- A field or column given as "key" or "key %.1f" (with its format), or as a table.
+local function field(f)
+  if type(f) ~= "string" then return f end
+  local key, fmt = f:match("^(%S+)%s*(%S*)$")
+  return { key = key, format = fmt ~= "" and fmt or nil }
+end
+
 -- A table: {title=, columns={{key=, label=, format=}, ...}, rows={{...}, ...}, note=}
 -- A column may also be a string: "key", or "key %.1f" with its format.
+-- main=true marks a table for the summary printed at the end of a run (with none
+-- marked, every table is printed).
 function M:table(t)
   if type(t.columns) ~= "table" or type(t.rows) ~= "table" then
     error("artifact:table needs columns and rows", 2)
   end
-  for i, c in ipairs(t.columns) do
-    if type(c) == "string" then
-      local key, fmt = c:match("^(%S+)%s*(%S*)$")
-      t.columns[i] = { key = key, format = fmt ~= "" and fmt or nil }
-    end
-  end
+  finite(t.rows, ("table %q rows"):format(t.title or ""), 2)
+  for i, c in ipairs(t.columns) do t.columns[i] = field(c) end
   self.sections[#self.sections + 1] = { kind = "table", t = t }
 end
 
@@ -150,19 +197,19 @@ end
 
 -- The spread of fields over rows, grouped by field `by` (optional): one table line per
 -- group with n and min/median/max of each field; returns those lines (also for JSON).
--- {title=, rows=, by=, label=, format= (every field's), fields={"loss", {key="rate", format="%.0f"}}}
+-- {title=, rows=, by=, label=, format= (every field's), fields={"loss", "rate %.0f"}}
 function M:spread(t)
   local stats = require "qsl.stats"
   if not t.by then            -- one line per field: what, min, median, max
     local rows = {}
     for _, f in ipairs(t.fields) do
-      f = type(f) == "string" and { key = f } or f
+      f = field(f)
       local sm = stats.summary(stats.column(t.rows, f.key))
       rows[#rows + 1] = { what = f.label or f.key, n = sm.n, min = sm.min, median = sm.median,
                           max = sm.max, format = f.format or t.format }
     end
     local fmt = t.format
-    self:table{ title = t.title, rows = rows, note = t.note, columns = {
+    self:table{ title = t.title, rows = rows, note = t.note, main = t.main, columns = {
       { key = "what" }, { key = "min", format = fmt }, { key = "median", format = fmt },
       { key = "max", format = fmt } } }
     for _, r in ipairs(rows) do r.format = nil end
@@ -174,7 +221,7 @@ function M:spread(t)
   end
   columns[#columns + 1] = { key = "n", label = "trials" }
   for _, f in ipairs(t.fields) do
-    f = type(f) == "string" and { key = f } or f
+    f = field(f)
     keys[#keys + 1] = f.key
     for _, w in ipairs{ "min", "median", "max" } do
       columns[#columns + 1] = { key = f.key .. "_" .. w, label = (f.label or f.key) .. " " .. w,
@@ -182,7 +229,7 @@ function M:spread(t)
     end
   end
   local rows = stats.spread(t.rows, keys, t.by)
-  self:table{ title = t.title, columns = columns, rows = rows, note = t.note }
+  self:table{ title = t.title, columns = columns, rows = rows, note = t.note, main = t.main }
   return rows
 end
 
@@ -282,6 +329,28 @@ local function render_text(self, prov, params)
   return table.concat(out, "\n") .. "\n"
 end
 
+-- What a run prints on stdout: the main tables (all when none is marked), any
+-- text, where the caveats are, and the paths written.
+local function summary(self, paths)
+  local out, main = {}, false
+  for _, sec in ipairs(self.sections) do
+    if sec.kind == "table" and sec.t.main then main = true end
+  end
+  for _, sec in ipairs(self.sections) do
+    if sec.kind == "table" and (sec.t.main or not main) then
+      render_table(sec.t, out)
+    elseif sec.kind == "text" then
+      out[#out + 1] = sec.s
+      out[#out + 1] = ""
+    end
+  end
+  if #self.caveats > 0 then
+    out[#out + 1] = ("%d caveat(s), parameters and provenance in %s"):format(#self.caveats, paths[1])
+  end
+  out[#out + 1] = "wrote " .. table.concat(paths, ", ")
+  return table.concat(out, "\n") .. "\n"
+end
+
 local function write_file(path, content)
   local f, err = io.open(path, "w")
   if not f then return nil, err end
@@ -347,7 +416,8 @@ local function render_svg(self, tmpbase, tmps)
   return svg
 end
 
--- Write the artifact; returns the list of paths written. Refuses (exit 3)
+-- Write the artifact and print its summary on stdout (none with quiet=true, the
+-- JSON with json=true; write{quiet=} overrides); returns the list of paths written. Refuses (exit 3)
 -- when a measurement was marked invalid; exit 1 naming the path when a file
 -- cannot be written. Every file is written under a temporary name unique to
 -- this run (pid and a random part), then all are renamed into place under a
@@ -397,6 +467,16 @@ function M:write(opts)
     tmps[f.tmp] = nil
     written[#written + 1] = f.path
   end
+  pending[self] = nil
+  local quiet = opts.quiet
+  if quiet == nil then quiet = params.quiet end
+  if params.json and not quiet then
+    io.stdout:write(json, "\n")
+    io.stderr:write("wrote ", table.concat(written, ", "), "\n")
+  elseif not quiet then
+    io.stdout:write(summary(self, written))
+  end
+  io.stdout:flush()
   return written
 end
 

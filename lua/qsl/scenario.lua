@@ -15,7 +15,38 @@ local COMMON = {
     help = "directory the artifact is written to" },
   { name = "progress", type = "boolean", default = false,
     help = "print 'trial i/N' on stderr even when it is not a terminal" },
+  { name = "quiet", type = "boolean", default = false,
+    help = "print no summary on stdout (also --quiet)" },
+  { name = "json", type = "boolean", default = false,
+    help = "print the JSON artifact on stdout instead of the summary (also --json)" },
 }
+local FLAGS = { ["--quiet"] = "quiet", ["--json"] = "json" }
+
+-- Levenshtein distance, for "did you mean".
+local function distance(a, b)
+  local prev = {}
+  for j = 0, #b do prev[j] = j end
+  for i = 1, #a do
+    local cur = { [0] = i }
+    for j = 1, #b do
+      local cost = a:byte(i) == b:byte(j) and 0 or 1
+      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+    end
+    prev = cur
+  end
+  return prev[#b]
+end
+
+-- The candidate closest to word, when it is close enough to be a likely typo.
+function M.suggest(word, candidates)
+  local best, bd = nil, math.huge
+  for _, c in ipairs(candidates) do
+    local d = distance(word, c)
+    if d < bd then best, bd = c, d end
+  end
+  if best and bd <= math.max(2, #word // 3) then return best end
+  return nil
+end
 
 -- { "name", "type", default, "help", min=, max=, values= } is short for the named form.
 local function expand(p)
@@ -174,20 +205,38 @@ function M:parse(argv)
       qsl.exit(0, "help")
     end
     local k, raw = a:match("^([^=]+)=(.*)$")
+    if FLAGS[a] then k, raw = FLAGS[a], "true" end
     if not k then qsl.fail(("argument '%s' is not key=value (try --help)"):format(a)) end
     local p = self.by_name[k]
     if not p then
       local names = {}
       for _, q in ipairs(self.params) do names[#names + 1] = q.name end
-      qsl.fail(("unknown parameter '%s'; %s takes: %s"):format(k, self.name, table.concat(names, ", ")))
+      local near = M.suggest(k, names)
+      qsl.fail(("unknown parameter '%s'%s; %s takes: %s"):format(k,
+        near and (" (did you mean '" .. near .. "'?)") or "", self.name, table.concat(names, ", ")))
     end
     if given[k] then qsl.fail(("parameter '%s' given twice"):format(k)) end
     local ok, v = pcall(M.convert, p, raw)
     if not ok then qsl.fail(type(v) == "table" and v.message or tostring(v)) end
     values[k], given[k] = v, true
   end
+  if values.out then M.prepare_out(values.out) end
   self.values, self.argv = values, argv
   return values
+end
+
+-- The output directory is created (with its parents) and checked writable before the
+-- first trial: a run must not be lost at its end for want of a directory.
+function M.prepare_out(dir)
+  local qsl = require "qsl"
+  local path = dir:sub(1, 1) == "/" and "" or "."
+  for part in dir:gmatch("[^/]+") do
+    path = path .. "/" .. part
+    local ok, err = qsl.fs.mkdir(path)
+    if not ok then qsl.fail(("parameter out=%s: cannot create it: %s"):format(dir, err)) end
+  end
+  local ok, err = qsl.fs.writable(dir)
+  if not ok then qsl.fail(("parameter out=%s: not writable: %s"):format(dir, err)) end
 end
 
 -- Progress goes to stderr when it is a terminal, or when progress=true.

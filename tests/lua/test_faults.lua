@@ -150,9 +150,11 @@ test("an unparsable result is an error naming the field", function()
                  roles.finish, w, "helper", { numbers = { "n" } })
 end)
 
-test("an unwritable results directory is an error naming the path", function()
-  local p <close> = run{ "scenarios/engine_flow.lua", "out=/proc/qsl-results", "orders=2000", "trials=1" }
+test("an unwritable results directory is an error naming it, before any trial", function()
+  local p <close> = run{ "scenarios/engine_flow.lua", "out=/proc/qsl-results", "orders=2000",
+                         "trials=1", "progress=true" }
   local st = assert(p:wait(30000))
   assert(st.code == 1, "exit " .. tostring(st.code))
-  assert(p:errors():find("cannot write /proc/qsl-results/engine_flow.txt", 1, true), p:errors())
+  assert(p:errors():find("parameter out=/proc/qsl-results: cannot create it", 1, true), p:errors())
+  assert(not p:errors():find("trial 1", 1, true), p:errors())
 end)

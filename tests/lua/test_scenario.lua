@@ -112,9 +112,11 @@ test("an unwritable directory is an error naming the path", function()
   assert(msg:find("exit=1", 1, true), msg)
 end)
 
-test("a non-finite result is not written", function()
+test("a non-finite result is refused where it is set, naming the key", function()
   local a = artifact.new{ name = "demo" }
-  a:set("rate", 0 / 0)
-  local msg = must_fail_with("JSON", a.write, a, { dir = "/tmp" })
-  assert(msg:find("exit=1", 1, true), msg)
+  must_fail_with("artifact:set rate is NaN", a.set, a, "rate", 0 / 0)
+  must_fail_with("artifact:set rows[2].y is -inf", a.set, a, { rows = { { y = 1 }, { y = -1 / 0 } } })
+  must_fail_with('table "t" rows[1].x is inf', a.table, a,
+                 { title = "t", columns = { "x" }, rows = { { x = 1 / 0 } } })
+  assert(a.data.rate == nil and a.data.rows == nil and #a.sections == 0)
 end)
