@@ -82,6 +82,18 @@ $(BUILD)/lua/%.o: lua/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(LUA_CFLAGS) -DQSL_CFLAGS='"$(strip $(OPT) $(SAN))"' -c $< -o $@
 
+# the commit qsl-run is built from, for --version; rewritten only when it changes
+$(BUILD)/commit.h: FORCE
+	@mkdir -p $(@D)
+	@c=$$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown); \
+	if [ "$$c" != unknown ] && ! git diff --quiet HEAD -- . ':(exclude)results' 2>/dev/null; \
+	then c="$$c-dirty"; fi; \
+	echo "#define QSL_COMMIT \"$$c\"" > $@.tmp; cmp -s $@.tmp $@ || mv $@.tmp $@; rm -f $@.tmp
+$(BUILD)/lua/qsl_run.o: $(BUILD)/commit.h
+$(BUILD)/lua/qsl_run.o: ALL_CFLAGS += -I$(BUILD)
+.PHONY: FORCE
+FORCE:
+
 $(QSL_RUN): $(BUILD)/lua/qsl_run.o $(LUA_OBJ) $(CORE_LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LUA_LIBS)
 

@@ -38,6 +38,35 @@ static int field_error(lua_State *L, int t, const char *k, const char *what)
     return luaL_argerror(L, t, lua_pushfstring(L, "field '%s': %s", k, what));
 }
 
+/* Every key of option table t must be in known: a misspelt option would
+ * otherwise be ignored silently and its default used. */
+void qsl_field_known(lua_State *L, int t, const char *const *known)
+{
+    t = lua_absindex(L, t);
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        lua_pop(L, 1);
+        int ok = 0;
+        if (lua_type(L, -1) == LUA_TSTRING)
+            for (int i = 0; known[i] && !ok; i++)
+                ok = strcmp(lua_tostring(L, -1), known[i]) == 0;
+        if (!ok) {
+            const char *key = luaL_tolstring(L, -1, NULL);
+            luaL_Buffer b;
+            luaL_buffinit(L, &b);
+            lua_pushfstring(L, "unknown field '%s' (known:", key);
+            luaL_addvalue(&b);
+            for (int i = 0; known[i]; i++) {
+                luaL_addchar(&b, ' ');
+                luaL_addstring(&b, known[i]);
+            }
+            luaL_addchar(&b, ')');
+            luaL_pushresult(&b);
+            luaL_argerror(L, t, lua_tostring(L, -1));
+        }
+    }
+}
+
 lua_Integer qsl_field_integer(lua_State *L, int t, const char *k, int required, lua_Integer def,
                               lua_Integer lo, lua_Integer hi)
 {

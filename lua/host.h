@@ -41,6 +41,7 @@ int qsl_host_push_file(lua_State *L, const char *path);
  * word not in list, or a missing required field (required: def ignored) is
  * an argument error naming the field - never a silent zero.
  */
+void qsl_field_known(lua_State *L, int t, const char *const *known);
 lua_Integer qsl_field_integer(lua_State *L, int t, const char *k, int required, lua_Integer def,
                               lua_Integer lo, lua_Integer hi);
 /* The index of the word in the NULL-terminated list; def NULL: required. */

@@ -147,6 +147,9 @@ static int l_spawn(lua_State *L)
     const char *argv[MAXARGS + 1], *env[65];
     int argc = 0, nenv = 0;
     struct { int netns; long nofile; int cpu; pid_t netns_of; } o = {.cpu = -1};
+    static const char *const known[] = {"wrap", "role", "argv", "args", "netns", "nofile",
+                                        "netns_of", "cpu", "env", NULL};
+    qsl_field_known(L, 1, known);
 
     int wrap = lua_getfield(L, 1, "wrap") == LUA_TTABLE;
     if (wrap)

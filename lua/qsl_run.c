@@ -2,6 +2,7 @@
  * qsl_run.c - qsl-run, the only program: runs a scenario, or one role.
  *
  *   qsl-run SCRIPT.lua [key=value ...] [--help]
+ *   qsl-run NAME [key=value ...]      NAME.lua from the scenario search path
  *   qsl-run ROLE [options]
  *   qsl-run --help | --version | --list
  *
@@ -22,6 +23,7 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include "commit.h"
 #include "host.h"
 #include "proc.h"
 #include "role.h"
@@ -73,6 +75,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: qsl-run SCRIPT.lua [key=value ...]   run a scenario\n"
+            "       qsl-run NAME [key=value ...]         run NAME.lua from $QSL_PATH, then\n"
+            "                                            qsl's own scenarios/\n"
             "       qsl-run SCRIPT.lua --help              list its parameters\n"
             "       qsl-run ROLE [options]                 run one role without Lua\n"
             "       qsl-run --list                         the scenarios with their descriptions\n"
@@ -85,8 +89,8 @@ static void usage(FILE *f)
 
 static void version(void)
 {
-    printf("qsl-run %s (%s; C compiler %s; flags %s)\n", QSL_VERSION, LUA_RELEASE, __VERSION__,
-           QSL_CFLAGS);
+    printf("qsl-run %s (commit %s; %s; C compiler %s; flags %s)\n", QSL_VERSION, QSL_COMMIT,
+           LUA_RELEASE, __VERSION__, QSL_CFLAGS);
 }
 
 /* The first comment line of a scenario, past a shebang: its one-line description. */
@@ -112,32 +116,172 @@ static void describe(const char *path, char *out, size_t cap)
     fclose(f);
 }
 
+enum { MAX_DIRS = 16 };
+
+/* Where `qsl-run NAME` looks for NAME.lua, in order: each directory of
+ * QSL_PATH (colon-separated), then the scenarios/ of the tree qsl-run belongs
+ * to (the checkout, or PREFIX/share/qsl/scenarios when installed). */
+static int scenario_dirs(char dirs[MAX_DIRS][PATH_MAX])
+{
+    int n = 0;
+    const char *env = getenv("QSL_PATH");
+    while (env && *env && n < MAX_DIRS - 1) {
+        size_t len = strcspn(env, ":");
+        if (len > 0 && len < PATH_MAX) {
+            memcpy(dirs[n], env, len);
+            dirs[n][len] = '\0';
+            if (is_dir(dirs[n]))
+                n++;
+        }
+        env += len + (env[len] == ':');
+    }
+    if (tree_dir("scenarios", dirs[n], PATH_MAX))
+        n++;
+    return n;
+}
+
+static int is_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static int is_scenario_name(const char *name)
+{
+    size_t len = strlen(name);
+    return len > 4 && strcmp(name + len - 4, ".lua") == 0 && strcmp(name, "TEMPLATE.lua") != 0 &&
+           name[0] != '.';
+}
+
+/* NAME.lua in the first directory of the search path that has it. */
+static const char *find_scenario(const char *name, char *out, size_t cap)
+{
+    char dirs[MAX_DIRS][PATH_MAX];
+    int n = scenario_dirs(dirs);
+    for (int i = 0; i < n; i++) {
+        if ((size_t)snprintf(out, cap, "%s/%s.lua", dirs[i], name) < cap && is_file(out))
+            return out;
+    }
+    return NULL;
+}
+
+/* Edit distance, for "did you mean": names are short, so O(len^2) is nothing. */
+static size_t distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63)
+        return (size_t)-1;
+    size_t prev[64], cur[64];
+    for (size_t j = 0; j <= lb; j++)
+        prev[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        memcpy(prev, cur, (lb + 1) * sizeof prev[0]);
+    }
+    return prev[lb];
+}
+
+struct nearest {
+    const char *word;
+    char best[256];
+    size_t d;
+};
+
+static void consider(struct nearest *n, const char *cand, size_t len)
+{
+    char name[256];
+    if (len >= sizeof name)
+        return;
+    memcpy(name, cand, len);
+    name[len] = '\0';
+    size_t d = distance(n->word, name);
+    if (d < n->d) {
+        n->d = d;
+        snprintf(n->best, sizeof n->best, "%s", name);
+    }
+}
+
+/* Calls fn(ctx, path, name-without-.lua) for each scenario on the search path,
+ * the first of each name only (an earlier directory hides a later one). */
+static int each_scenario(void (*fn)(void *, const char *, const char *), void *ctx)
+{
+    char dirs[MAX_DIRS][PATH_MAX];
+    int nd = scenario_dirs(dirs), total = 0;
+    char seen[128][64];
+    int nseen = 0;
+    for (int d = 0; d < nd; d++) {
+        struct dirent **names;
+        int n = scandir(dirs[d], &names, NULL, alphasort);
+        for (int i = 0; i < n; i++) {
+            const char *file = names[i]->d_name;
+            size_t len = strlen(file);
+            char path[PATH_MAX + 256], name[64];
+            int usable = is_scenario_name(file) && len - 4 < sizeof name &&
+                         (size_t)snprintf(path, sizeof path, "%s/%s", dirs[d], file) < sizeof path;
+            if (usable) {
+                snprintf(name, sizeof name, "%.*s", (int)(len - 4), file);
+                for (int k = 0; k < nseen && usable; k++)
+                    usable = strcmp(seen[k], name) != 0;
+            }
+            if (usable) {
+                if (nseen < 128)
+                    memcpy(seen[nseen++], name, sizeof name);
+                fn(ctx, path, name);
+                total++;
+            }
+            free(names[i]);
+        }
+        if (n >= 0)
+            free(names);
+    }
+    return total;
+}
+
+static void list_one(void *ctx, const char *path, const char *name)
+{
+    (void)ctx;
+    char desc[512];
+    describe(path, desc, sizeof desc);
+    printf("%-24s %s\n", name, desc);
+}
+
 static int list_scenarios(void)
 {
-    char dir[PATH_MAX];
-    if (!tree_dir("scenarios", dir, sizeof dir)) {
-        fprintf(stderr, "qsl-run: no scenarios/ directory next to %s\n", qsl_host_exe());
+    if (each_scenario(list_one, NULL) == 0) {
+        fprintf(stderr, "qsl-run: no scenarios on the search path ($QSL_PATH, then scenarios/ "
+                        "next to %s)\n", qsl_host_exe());
         return QSL_EXIT_ERROR;
     }
-    struct dirent **names;
-    int n = scandir(dir, &names, NULL, alphasort);
-    if (n < 0) {
-        perror("qsl-run: scenarios");
-        return QSL_EXIT_ERROR;
-    }
-    for (int i = 0; i < n; i++) {
-        const char *name = names[i]->d_name;
-        size_t len = strlen(name);
-        if (len > 4 && strcmp(name + len - 4, ".lua") == 0 && strcmp(name, "TEMPLATE.lua") != 0) {
-            char path[PATH_MAX + 256], desc[512];
-            snprintf(path, sizeof path, "%s/%s", dir, name);
-            describe(path, desc, sizeof desc);
-            printf("scenarios/%-24s %s\n", name, desc);
-        }
-        free(names[i]);
-    }
-    free(names);
     return QSL_EXIT_OK;
+}
+
+static void consider_scenario(void *ctx, const char *path, const char *name)
+{
+    (void)path;
+    consider(ctx, name, strlen(name));
+}
+
+static int unknown_word(const char *a)
+{
+    struct nearest n = {.word = a, .d = (size_t)-1};
+    for (int i = 0; qsl_roles[i]; i++)
+        consider(&n, qsl_roles[i]->name, strlen(qsl_roles[i]->name));
+    each_scenario(consider_scenario, &n);
+    size_t len = strlen(a);
+    fprintf(stderr, "qsl-run: '%s' is neither a scenario (*.lua, or a name from --list) nor a role",
+            a);
+    if (n.d <= (len / 3 > 2 ? len / 3 : 2))
+        fprintf(stderr, " (did you mean '%s'?)", n.best);
+    fprintf(stderr, "; roles:");
+    for (int i = 0; qsl_roles[i]; i++)
+        fprintf(stderr, " %s", qsl_roles[i]->name);
+    fprintf(stderr, "; qsl-run --help for more\n");
+    return QSL_EXIT_ERROR;
 }
 
 /* Message handler: exit errors pass through untouched; anything else gets a traceback. */
@@ -161,6 +305,29 @@ static int msgh(lua_State *L)
         msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
     luaL_traceback(L, L, msg, 1);
     return 1;
+}
+
+/* A scenario that ends without writing the artifact it created would exit 0 with
+ * every trial lost: that is an error naming the artifact. */
+static int check_written(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    lua_getfield(L, -1, "qsl.artifact");
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 2);
+        return QSL_EXIT_OK;
+    }
+    lua_getfield(L, -1, "unwritten");
+    int code = QSL_EXIT_OK;
+    if (lua_pcall(L, 0, 1, 0) == LUA_OK && lua_istable(L, -1) && luaL_len(L, -1) > 0) {
+        lua_geti(L, -1, 1);
+        fprintf(stderr, "qsl-run: error: artifact '%s' was created but never written "
+                        "(the scenario ends without art:write())\n", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        code = QSL_EXIT_ERROR;
+    }
+    lua_pop(L, 3);
+    return code;
 }
 
 static int run_script(const char *script, int argc, char **argv)
@@ -191,6 +358,8 @@ static int run_script(const char *script, int argc, char **argv)
     int rc = luaL_loadfile(L, script);
     if (rc == LUA_OK)
         rc = lua_pcall(L, 0, 0, -2);
+    if (rc == LUA_OK && !qsl_host_signal)
+        code = check_written(L);
     if (rc != LUA_OK) {
         if (is_exit_error(L, -1)) {
             lua_getfield(L, -1, "exit");
@@ -240,11 +409,13 @@ int main(int argc, char **argv)
     if (role)
         return qsl_role_main(role, argc - 2, argv + 2);
     size_t len = strlen(a);
-    if (len > 4 && !strcmp(a + len - 4, ".lua"))
+    if (strchr(a, '/') || (len > 4 && !strcmp(a + len - 4, ".lua") && is_file(a)))
         return run_script(a, argc - 2, argv + 2);
-    fprintf(stderr, "qsl-run: '%s' is neither a scenario (*.lua) nor a role (roles:", a);
-    for (int i = 0; qsl_roles[i]; i++)
-        fprintf(stderr, " %s", qsl_roles[i]->name);
-    fprintf(stderr, "; qsl-run --help for more)\n");
-    return QSL_EXIT_ERROR;
+    char path[PATH_MAX + 300], name[256];
+    snprintf(name, sizeof name, "%.*s", (int)(len > 4 && !strcmp(a + len - 4, ".lua") ? len - 4 : len), a);
+    if (find_scenario(name, path, sizeof path))
+        return run_script(path, argc - 2, argv + 2);
+    if (len > 4 && !strcmp(a + len - 4, ".lua"))
+        return run_script(a, argc - 2, argv + 2);   /* reports that it cannot open it */
+    return unknown_word(a);
 }
