@@ -4,6 +4,7 @@
  *   qsl-run SCRIPT.lua [key=value ...] [--help]
  *   qsl-run NAME [key=value ...]      NAME.lua from the scenario search path
  *   qsl-run ROLE [options]
+ *   qsl-run show A.json | compare [--csv] A.json B.json [...]
  *   qsl-run --help | --version | --list
  *
  * Exit codes: 0 done; 1 error; 2 skipped; 3 refused (no valid measurement, no
@@ -80,6 +81,8 @@ static void usage(FILE *f)
             "       qsl-run SCRIPT.lua --help              list its parameters\n"
             "       qsl-run ROLE [options]                 run one role without Lua\n"
             "       qsl-run --list                         the scenarios with their descriptions\n"
+            "       qsl-run show A.json                    an artifact's main tables\n"
+            "       qsl-run compare [--csv] A.json B.json  the same tables side by side, B/A\n"
             "       qsl-run --roles-markdown               docs/roles.md, from the role declarations\n"
             "       qsl-run --version | --help\n"
             "exit codes: 0 done, 1 error, 2 skipped, 3 refused (no valid measurement),\n"
@@ -330,7 +333,8 @@ static int check_written(lua_State *L)
     return code;
 }
 
-static int run_script(const char *script, int argc, char **argv)
+/* script is a file, or with chunk set, the name of that Lua chunk (show, compare). */
+static int run_lua(const char *script, const char *chunk, int argc, char **argv)
 {
     char ldir[PATH_MAX];
     if (!lua_dir(ldir, sizeof ldir)) {
@@ -355,7 +359,7 @@ static int run_script(const char *script, int argc, char **argv)
 
     int code = QSL_EXIT_OK;
     lua_pushcfunction(L, msgh);
-    int rc = luaL_loadfile(L, script);
+    int rc = chunk ? luaL_loadbuffer(L, chunk, strlen(chunk), script) : luaL_loadfile(L, script);
     if (rc == LUA_OK)
         rc = lua_pcall(L, 0, 0, -2);
     if (rc == LUA_OK && !qsl_host_signal)
@@ -384,6 +388,11 @@ static int run_script(const char *script, int argc, char **argv)
     return code;
 }
 
+static int run_script(const char *script, int argc, char **argv)
+{
+    return run_lua(script, NULL, argc, argv);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -401,6 +410,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(a, "--list"))
         return list_scenarios();
+    if (!strcmp(a, "show") || !strcmp(a, "compare"))
+        return run_lua(a, "require('qsl.compare').main(arg)", argc - 1, argv + 1);
     if (!strcmp(a, "--roles-markdown")) {
         qsl_roles_markdown(stdout);
         return QSL_EXIT_OK;

@@ -1,6 +1,8 @@
 #!/bin/sh
 # Scenario smoke tests: each shipped scenario in a quick mode, into a scratch
-# directory, then its JSON artifact validated (tests/validate_artifact.lua).
+# directory, then its JSON artifact validated (tests/validate_artifact.lua), its summary
+# printed, and `qsl-run show` and `qsl-run compare` run on it (against itself: every
+# ratio 1, no warning).
 # Usage: tests/smoke.sh QSL_RUN
 set -u
 run=${1:-build/qsl-run}
@@ -11,14 +13,19 @@ passed=0 failed=0
 check() {   # scenario file, artifact name, expectation, scenario args...
     name=$1 artifact=$2 expect=$3
     shift 3
+    json="$out/$artifact.json"
     if "$run" "scenarios/$name.lua" "out=$out" "$@" >"$out/$name.log" 2>&1 &&
-       "$run" tests/validate_artifact.lua "path=$out/$artifact.json" "expect=$expect" >>"$out/$name.log" 2>&1; then
+       grep -q "^wrote $out/$artifact.txt" "$out/$name.log" &&
+       "$run" tests/validate_artifact.lua "path=$json" "expect=$expect" >>"$out/$name.log" 2>&1 &&
+       "$run" show "$json" >"$out/$name.show" 2>>"$out/$name.log" && grep -q '^ *-' "$out/$name.show" &&
+       "$run" compare "$json" "$json" >"$out/$name.cmp" 2>>"$out/$name.log" &&
+       grep -q 'B/A' "$out/$name.cmp" && ! grep -q 'warning' "$out/$name.cmp"; then
         passed=$((passed + 1))
         echo "smoke: $name ok"
     else
         failed=$((failed + 1))
         echo "smoke: $name FAILED:"
-        sed 's/^/    /' "$out/$name.log"
+        cat "$out/$name.log" "$out/$name.show" "$out/$name.cmp" 2>/dev/null | sed 's/^/    /'
     fi
 }
 

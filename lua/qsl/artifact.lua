@@ -7,6 +7,8 @@
 local qsl = require "qsl"
 local M = {}
 M.__index = M
+-- The JSON's layout version: qsl-run show/compare read this one and refuse others.
+M.SCHEMA = 1
 
 local function read_file(path)
   local f = io.open(path, "r")
@@ -209,7 +211,7 @@ function M:spread(t)
                           max = sm.max, format = f.format or t.format }
     end
     local fmt = t.format
-    self:table{ title = t.title, rows = rows, note = t.note, main = t.main, columns = {
+    self:table{ title = t.title, rows = rows, note = t.note, main = t.main, key = { "what" }, columns = {
       { key = "what" }, { key = "min", format = fmt }, { key = "median", format = fmt },
       { key = "max", format = fmt } } }
     for _, r in ipairs(rows) do r.format = nil end
@@ -229,7 +231,8 @@ function M:spread(t)
     end
   end
   local rows = stats.spread(t.rows, keys, t.by)
-  self:table{ title = t.title, columns = columns, rows = rows, note = t.note, main = t.main }
+  self:table{ title = t.title, columns = columns, rows = rows, note = t.note, main = t.main,
+              key = type(t.by) == "table" and t.by or { t.by } }
   return rows
 end
 
@@ -297,6 +300,31 @@ local function render_table(t, out)
   for i = 1, #cells do line(cells[i]) end
   if t.note then out[#out + 1] = "  " .. t.note end
   out[#out + 1] = ""
+end
+
+-- A table as aligned text lines (for qsl-run show and compare too).
+function M.render_table(t)
+  local out = {}
+  render_table(t, out)
+  return (table.concat(out, "\n"):gsub("\n+$", "")) .. "\n"
+end
+
+-- The tables as the JSON carries them: only the columns' cells, and which columns
+-- name a row (key), so that qsl-run show and compare can print them again.
+local function json_tables(self)
+  local list = {}
+  for _, sec in ipairs(self.sections) do
+    if sec.kind == "table" then
+      local t, rows = sec.t, {}
+      for i, r in ipairs(t.rows) do
+        rows[i] = {}
+        for _, c in ipairs(t.columns) do rows[i][c.key] = r[c.key] end
+      end
+      list[#list + 1] = { title = t.title, main = t.main or false, key = t.key, note = t.note,
+                          columns = t.columns, rows = rows }
+    end
+  end
+  return list
 end
 
 local function render_text(self, prov, params)
@@ -434,8 +462,9 @@ function M:write(opts)
   if dir == "" then qsl.fail(self.name .. ": the output directory is empty") end
   local prov = M.provenance({ sysctls = opts.sysctls, argv = self.scenario and self.scenario.argv })
   local cjson = require "cjson"
-  local doc = { name = self.name, title = self.title, parameters = params, provenance = prov,
-                caveats = self.caveats, results = self.data }
+  local doc = { schema = M.SCHEMA, name = self.name, title = self.title, parameters = params,
+                provenance = prov, caveats = self.caveats, results = self.data,
+                tables = json_tables(self) }
   local ok, json = pcall(cjson.encode, doc)
   if not ok then qsl.fail(self.name .. ": results cannot be written as JSON: " .. tostring(json)) end
   local tmps <close> = tempset()

@@ -160,13 +160,22 @@ function M.convert(p, raw)
   return convert_one(p, raw, p.type)
 end
 
+-- A value as a parameter is written (lists comma-separated); an integral float, as
+-- JSON gives every number back, shows as the integer it was.
+local function plain(v)
+  if math.type(v) == "float" and v == math.floor(v) and math.abs(v) < 2 ^ 53 then
+    return ("%d"):format(v)
+  end
+  return tostring(v)
+end
+
 local function show(v)
   if type(v) == "table" then
     local t = {}
-    for i, x in ipairs(v) do t[i] = tostring(x) end
+    for i, x in ipairs(v) do t[i] = plain(x) end
     return table.concat(t, ",")
   end
-  return tostring(v)
+  return plain(v)
 end
 M.show = show
 

@@ -6,7 +6,6 @@ local cjson = require "cjson"
 local tmp = os.tmpname()
 os.remove(tmp)
 assert(qsl.fs.mkdir(tmp))
-local function cleanup(dir) os.execute("rm -rf '" .. dir .. "'") end
 
 -- qsl-run with argv from directory cwd: code, stdout, stderr
 local function qsl_run(cwd, env, ...)
@@ -141,4 +140,8 @@ test("--version names the commit it was built from", function()
   end
 end)
 
-cleanup(tmp)
+-- the body only declares the tests: the scratch directory goes after the last of them
+test("its scratch directory is removed", function()
+  os.execute("rm -rf '" .. tmp .. "'")
+  assert(not io.open(tmp), tmp)
+end)

@@ -1,0 +1,115 @@
+-- qsl-run show and compare: tables read back from the JSON, ratios to the first
+-- file checked against values computed by hand, provenance differences warned,
+-- artifacts of other scenarios or other schemas refused with the reason.
+local qsl = require "qsl"
+local cjson = require "cjson"
+
+local tmp = os.tmpname()
+os.remove(tmp)
+assert(qsl.fs.mkdir(tmp))
+
+local function qsl_run(...)
+  local p <close> = assert(qsl.proc.spawn{ argv = { QSL_RUN, ... } })
+  local st = assert(p:wait(30000))
+  return st.code, p:output(), p:errors()
+end
+
+-- a scenario whose numbers are known: loss 10, 30, 20 (x scale) at 4 KiB, 5 at 8 KiB
+local script = tmp .. "/known.lua"
+local f = assert(io.open(script, "w"))
+f:write([[
+local s = require("qsl.scenario").new{ name = "known", description = "known numbers", params = {
+  { "scale", "integer", 1, "multiplies every loss" }, { "extra", "boolean", false, "a 16 KiB row" } } }
+local p = s:parse(arg)
+local art = s:artifact()
+local rows = { { size = "4 KiB", loss = 10 * p.scale }, { size = "4 KiB", loss = 30 * p.scale },
+               { size = "4 KiB", loss = 20 * p.scale }, { size = "8 KiB", loss = 5 } }
+if p.extra then rows[#rows + 1] = { size = "16 KiB", loss = 1 } end
+art:table{ title = "every trial", rows = rows, columns = { "size", "loss" } }
+art:spread{ title = "loss over trials", main = true, rows = rows, by = "size", fields = { "loss %.1f" } }
+art:set("trials", rows)
+art:write()
+]])
+f:close()
+
+local function run_known(name, ...)
+  local c, _, e = qsl_run(script, "out=" .. tmp .. "/" .. name, "--quiet", ...)
+  assert(c == 0, e)
+  return tmp .. "/" .. name .. "/known.json"
+end
+local a = run_known("a")
+local b = run_known("b", "scale=3")
+local c3 = run_known("c", "extra=true")
+
+test("show prints the main tables read back from the JSON", function()
+  local c, o, e = qsl_run("show", a)
+  assert(c == 0, e)
+  assert(o:find("loss over trials", 1, true) and not o:find("every trial", 1, true), o)
+  assert(o:find("4 KiB%s+3%s+10.0%s+20.0%s+30.0"), o)
+end)
+
+test("compare: values side by side, B/A computed by hand", function()
+  local c, o, e = qsl_run("compare", a, b)
+  assert(c == 0, e)
+  -- 4 KiB: min 10 -> 30, median 20 -> 60, max 30 -> 90: 3.000; trials 3 -> 3: 1.000
+  assert(o:find("4 KiB%s+trials%s+3%s+3%s+1%.000"), o)
+  assert(o:find("4 KiB%s+loss min%s+10%.0%s+30%.0%s+3%.000"), o)
+  assert(o:find("4 KiB%s+loss median%s+20%.0%s+60%.0%s+3%.000"), o)
+  assert(o:find("8 KiB%s+loss max%s+5%.0%s+5%.0%s+1%.000"), o)
+  assert(o:find("warning: parameter scale differs: 1 in " .. a .. ", 3 in " .. b, 1, true), o)
+  -- a row only in C: absent from the table of A's rows; a row only in A would show "-"
+  c, o = qsl_run("compare", c3, a)
+  assert(c == 0 and o:find("16 KiB%s+loss min%s+1%.0%s+-%s+-"), o)
+end)
+
+test("compare --csv: one line per value, full precision", function()
+  local c, o = qsl_run("compare", "--csv", a, b)
+  assert(c == 0, o)
+  assert(o:find("table,row,column," .. a .. "," .. b .. ",B/A", 1, true), o)
+  assert(o:find("loss over trials,4 KiB,loss median,20,60,3\n", 1, true), o)
+end)
+
+test("compare warns for every provenance field that differs", function()
+  local doc = cjson.decode(assert(io.open(b)):read("a"))
+  doc.provenance.kernel = "5.10.0-other"
+  doc.provenance.sysctls["net.core.rmem_max"] = "212992"
+  doc.provenance.git.dirty = not doc.provenance.git.dirty
+  local other = tmp .. "/other.json"
+  local g = assert(io.open(other, "w"))
+  g:write(cjson.encode(doc))
+  g:close()
+  local c, o = qsl_run("compare", a, other)
+  assert(c == 0, o)
+  assert(o:find("warning: kernel differs: ", 1, true) and o:find("5.10.0-other in " .. other, 1, true), o)
+  assert(o:find("warning: sysctl net.core.rmem_max differs", 1, true), o)
+  assert(o:find("warning: dirty tree differs", 1, true), o)
+end)
+
+test("compare refuses other scenarios, old and newer schemas, with the reason", function()
+  local ef = tmp .. "/ef"
+  local c, _, e = qsl_run("engine_flow", "orders=2000", "trials=1", "out=" .. ef, "--quiet")
+  assert(c == 0, e)
+  c, _, e = qsl_run("compare", a, ef .. "/engine_flow.json")
+  assert(c == 1 and e:find("is from scenario known, " .. ef .. "/engine_flow.json from scenario " ..
+                           "engine_flow: compare takes runs of one scenario", 1, true), e)
+  local doc = cjson.decode(assert(io.open(a)):read("a"))
+  for _, case in ipairs{ { nil, "older than artifact schemas" }, { 99, "artifact schema 99, this qsl-run reads schema 1" } } do
+    doc.schema = case[1]
+    local path = tmp .. "/schema.json"
+    local g = assert(io.open(path, "w"))
+    g:write(cjson.encode(doc))
+    g:close()
+    c, _, e = qsl_run("compare", a, path)
+    assert(c == 1 and e:find(case[2], 1, true), e)
+  end
+  c, _, e = qsl_run("show", "/nonexistent.json")
+  assert(c == 1 and e:find("/nonexistent.json", 1, true), e)
+  c, _, e = qsl_run("compare", a)
+  assert(c == 1 and e:find("usage: qsl-run compare", 1, true), e)
+end)
+
+-- the body only declares the tests: the scratch directory goes after the last of them
+test("its scratch directory is removed", function()
+  os.execute("rm -rf '" .. tmp .. "'")
+  assert(not io.open(tmp), tmp)
+end)
