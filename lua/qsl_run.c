@@ -310,6 +310,18 @@ static int msgh(lua_State *L)
     return 1;
 }
 
+/* A progress line redrawn in place on a terminal has no newline yet: end it, so
+ * that an error message starts on its own line. */
+static void end_progress(lua_State *L)
+{
+    int top = lua_gettop(L);
+    lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    if (lua_getfield(L, -1, "qsl.scenario") == LUA_TTABLE &&
+        lua_getfield(L, -1, "line_open") == LUA_TBOOLEAN && lua_toboolean(L, -1))
+        fputc('\n', stderr);
+    lua_settop(L, top);
+}
+
 /* A scenario that ends without writing the artifact it created would exit 0 with
  * every trial lost: that is an error naming the artifact. */
 static int check_written(lua_State *L)
@@ -362,6 +374,7 @@ static int run_lua(const char *script, const char *chunk, int argc, char **argv)
     int rc = chunk ? luaL_loadbuffer(L, chunk, strlen(chunk), script) : luaL_loadfile(L, script);
     if (rc == LUA_OK)
         rc = lua_pcall(L, 0, 0, -2);
+    end_progress(L);
     if (rc == LUA_OK && !qsl_host_signal)
         code = check_written(L);
     if (rc != LUA_OK) {

@@ -453,6 +453,7 @@ end
 -- their files; temporary files are removed on every way out.
 function M:write(opts)
   opts = opts or {}
+  require("qsl.scenario").end_progress()
   if #self.problems > 0 then
     qsl.refuse(("%s: %d invalid measurement(s): %s"):format(self.name, #self.problems,
       table.concat(self.problems, "; ")))

@@ -248,13 +248,31 @@ function M.prepare_out(dir)
   if not ok then qsl.fail(("parameter out=%s: not writable: %s"):format(dir, err)) end
 end
 
--- Progress goes to stderr when it is a terminal, or when progress=true.
+-- Progress goes to stderr when it is a terminal, or when progress=true: on a
+-- terminal one line redrawn in place, otherwise (a log) one line per call.
+-- M.line_open says a redrawn line awaits its newline (qsl-run ends it before an error).
+M.line_open = false
+
 function M:progress(fmt, ...)
   if self.show_progress == nil then
-    self.show_progress = (self.values and self.values.progress) or require("qsl").isatty(2)
+    self.tty = require("qsl").isatty(2)
+    self.show_progress = (self.values and self.values.progress) or self.tty
   end
-  if self.show_progress then
-    io.stderr:write(("[%s] "):format(self.name), fmt:format(...), "\n")
+  if not self.show_progress then return end
+  local line = ("[%s] "):format(self.name) .. fmt:format(...)
+  if self.tty then
+    io.stderr:write("\r\27[K", line)
+    M.line_open = true
+  else
+    io.stderr:write(line, "\n")
+  end
+end
+
+-- Ends a line redrawn in place, so that what follows starts on its own line.
+function M.end_progress()
+  if M.line_open then
+    io.stderr:write("\n")
+    M.line_open = false
   end
 end
 
@@ -301,7 +319,10 @@ function M:trials(n, fn, opts)
     local label, i = fn, 0
     return function()
       i = i + 1
-      if i > n then return nil end
+      if i > n then
+        M.end_progress()
+        return nil
+      end
       self:progress("%s %d/%d", label or "trial", i, n)
       return i, n
     end
@@ -322,6 +343,7 @@ function M:trials(n, fn, opts)
       break
     end
   end
+  M.end_progress()
   return rows
 end
 

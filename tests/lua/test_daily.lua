@@ -46,6 +46,22 @@ test("a quick run prints its main tables with units, the caveats' place and the 
   assert(e:find("wrote " .. out, 1, true), e)
 end)
 
+test("progress: redrawn in place on a terminal, one line per trial in a log", function()
+  local out = tmp .. "/progress"
+  -- script(1) runs qsl-run on a pseudo-terminal: stdout and stderr both arrive here
+  local cmd = ("%s engine_flow orders=2000 trials=3 out=%s"):format(QSL_RUN, out)
+  local p <close> = assert(qsl.proc.spawn{ argv = { "script", "-qec", cmd, "/dev/null" } })
+  local st = assert(p:wait(60000))
+  local o = p:output()
+  assert(st.code == 0, o .. p:errors())
+  assert(o:find("\r\27[K[engine_flow] trial 1/3\r\27[K[engine_flow] trial 2/3", 1, true), o)
+  assert(o:find("trial 3/3  ~%d+ s left\r\nSpread over trials"), o)
+  local c, _, e = qsl_run("/", nil, "engine_flow", "orders=2000", "trials=3", "out=" .. out,
+                          "progress=true")
+  assert(c == 0 and e:find("[engine_flow] trial 1/3\n[engine_flow] trial 2/3  ~", 1, true), e)
+  assert(not e:find("\r", 1, true), e)
+end)
+
 test("a missing out directory is created; one that cannot be fails before the first trial", function()
   local out = tmp .. "/a/b/c"
   local c, _, e = qsl_run("/tmp", nil, "engine_flow", "orders=2000", "trials=1", "out=" .. out)
