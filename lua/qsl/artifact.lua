@@ -87,7 +87,8 @@ end
 
 -- Artifacts of a scenario that are not written yet: qsl-run makes a run that ends
 -- with one of them an error, since a forgotten art:write() would lose every trial.
-local pending = setmetatable({}, { __mode = "k" })
+-- Strong keys: an artifact the script dropped must still be found at its end.
+local pending = {}
 
 -- The names of the scenario artifacts created and never written.
 function M.unwritten()

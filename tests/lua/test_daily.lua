@@ -90,6 +90,11 @@ test("an artifact created and never written fails the run", function()
   local path = script("unwritten", HEAD:format("unwritten") .. 'art:set("x", 1)\n')
   local c, _, e = qsl_run(tmp, nil, path, "out=" .. tmp)
   assert(c == 1 and e:find("artifact 'unwritten' was created but never written", 1, true), e)
+  -- one the script dropped and the collector took is still found
+  path = script("dropped", HEAD:format("dropped") ..
+    'art = nil\ncollectgarbage()\ncollectgarbage()\n')
+  c, _, e = qsl_run(tmp, nil, path, "out=" .. tmp)
+  assert(c == 1 and e:find("artifact 'dropped' was created but never written", 1, true), e)
 end)
 
 test("a scenario by name from any directory, and from QSL_PATH first", function()
