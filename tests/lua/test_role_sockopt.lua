@@ -22,8 +22,13 @@ test("publish and subscribe take sockopt= on their UDP sockets", function()
   local pub <close>, pready = roles.start("publish", { port = ready.port, orders = 1000,
                                                        rate = 20000, sockopt = "priority:1" })
   assert(pready.sockopt == "priority:1", pready.sockopt)
-  roles.finish(pub)
-  assert(roles.finish(sub).received == 807)
+  local pr, sr = roles.finish(pub), roles.finish(sub)
+  -- a busy machine may deschedule the subscriber past its 128 KiB: every datagram is still
+  -- accounted for, received or dropped by the kernel (loss itself is not under test here)
+  assert(pr.messages == 807 and sr.received > 0, ("%d published, %d received"):format(pr.messages,
+                                                                                     sr.received))
+  assert(sr.datagrams + sr.kernel_drops == pr.datagrams - pr.send_failures,
+         ("%d sent, %d received, %d dropped"):format(pr.datagrams, sr.datagrams, sr.kernel_drops))
 end)
 
 test("a bad sockopt= is refused, naming it", function()
