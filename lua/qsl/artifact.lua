@@ -207,7 +207,8 @@ function M:spread(t)
     local rows = {}
     for _, f in ipairs(t.fields) do
       f = field(f)
-      local sm = stats.summary(stats.column(t.rows, f.key))
+      -- no rows (every trial failed): the line shows "-" and the run is refused for its reasons
+      local sm = #t.rows > 0 and stats.summary(stats.column(t.rows, f.key)) or { n = 0 }
       rows[#rows + 1] = { what = f.label or f.key, n = sm.n, min = sm.min, median = sm.median,
                           max = sm.max, format = f.format or t.format }
     end

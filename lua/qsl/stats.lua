@@ -34,12 +34,13 @@ function M.median(xs)
   return (t[n // 2] + t[n // 2 + 1]) / 2
 end
 
--- {n, min, median, max, mean, stdev (sample)} of a list; nil fields when empty.
+-- {n, min, median, max, mean, stdev (sample; nil for one value)} of a list. An empty
+-- list is an error: a summary of nothing would be a table of nils that looks like one.
 function M.summary(xs)
   local t = sorted_copy(xs)
   local n = #t
+  if n == 0 then error("stats.summary: an empty list has no min, median or max", 2) end
   local s = { n = n }
-  if n == 0 then return s end
   local sum = 0
   for _, v in ipairs(t) do sum = sum + v end
   s.min, s.max, s.mean = t[1], t[n], sum / n
@@ -52,10 +53,12 @@ function M.summary(xs)
   return s
 end
 
--- The values of field k across a list of records.
+-- The values of field k across a list of records. A record without it is an error
+-- naming the field: a hole would silently cut the list short at that record.
 function M.column(records, k)
   local out = {}
   for i, r in ipairs(records) do
+    if r[k] == nil then error(("stats.column: record %d has no field '%s'"):format(i, tostring(k)), 2) end
     out[i] = r[k]
   end
   return out

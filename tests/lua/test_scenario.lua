@@ -50,6 +50,14 @@ test("stats: spread", function()
   assert(st.median{ 1, 2, 3, 4 } == 2.5)
   assert(st.percentile({ 1, 2, 3, 4 }, 75) == 3 and st.percentile({ 1, 2, 3, 4 }, 100) == 4)
   assert(not pcall(st.summary, { 1, 0 / 0 }))
+  must_fail_with("an empty list has no min, median or max", st.summary, {})
+  -- a record without the field is named, not a list silently cut short at it
+  must_fail_with("record 2 has no field 'loss'", st.column, { { loss = 1 }, { lose = 2 }, { loss = 3 } },
+                 "loss")
+  -- a spread of no rows (every trial failed) renders "-" so the run can be refused for its reasons
+  local art = artifact.new{ name = "none" }
+  local lines = art:spread{ title = "t", rows = {}, fields = { "loss" } }
+  assert(#lines == 1 and lines[1].n == 0 and lines[1].median == nil)
 end)
 
 -- A scratch results directory.
