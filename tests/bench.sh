@@ -40,7 +40,7 @@ if [ -n "${QSL_RUN:-}" ] && [ -x "$QSL_RUN" ]; then
     sed -n '/^Over trials/,/^$/p' "$tmp/feed_throughput.txt"
     echo "== gateway: 16 connections pipelined, epoll against blocking; ping-pong against a raw echo (scenarios/gateway_load.lua)"
     "$QSL_RUN" scenarios/gateway_load.lua "out=$tmp" clients=16 trials="${GATEWAY_TRIALS:-3}" >/dev/null
-    sed -n '/^Per cell/,/^$/p;/^epoll \/ blocking/,/^$/p;/^One connection/,/^$/p;/^ping-pong/p' "$tmp/gateway_load.txt"
+    sed -n '/^Per cell/,/^$/p;/^epoll \/ blocking/,/^$/p;/^One connection/,/^$/p;/^ping-pong/,/^$/p' "$tmp/gateway_load.txt"
     echo "== qsl-run start-up: an empty scenario, fork to reap (target: < 10 ms, < 5 MB)"
     empty="$tmp/empty.lua"
     : > "$empty"
