@@ -201,6 +201,18 @@ static void level_drop(struct qsl_book *b, struct qsl_book_side *s, uint32_t at)
     b->level_free = li;
 }
 
+/* Order idx joins the back of level l: the last in time priority there. */
+static void level_append(struct qsl_book_pool *p, struct qsl_level *l, uint32_t idx, qsl_qty qty)
+{
+    if (l->tail != QSL_NIL)
+        p->orders[l->tail].next = idx;
+    else
+        l->head = idx;
+    l->tail = idx;
+    l->count++;
+    l->total += qty;
+}
+
 static void level_unlink(struct qsl_book_pool *p, struct qsl_level *l, uint32_t idx)
 {
     struct qsl_order *o = &p->orders[idx];
@@ -255,13 +267,7 @@ int qsl_book_rest(struct qsl_book *b, qsl_order_id id, enum qsl_side side, qsl_p
     struct qsl_order *o = &p->orders[idx];
     *o = (struct qsl_order){.id = id, .price = price, .prev = l->tail, .next = QSL_NIL,
                             .level = li, .qty = qty, .symbol = b->symbol, .side = (uint8_t)side};
-    if (l->tail != QSL_NIL)
-        p->orders[l->tail].next = idx;
-    else
-        l->head = idx;
-    l->tail = idx;
-    l->count++;
-    l->total += qty;
+    level_append(p, l, idx, qty);
     index_insert(p, idx);
     return 0;
 }
@@ -305,13 +311,7 @@ int qsl_book_relink(struct qsl_book *b, uint32_t idx, qsl_price price, qsl_qty q
     o->level = li;
     o->prev = l->tail;
     o->next = QSL_NIL;
-    if (l->tail != QSL_NIL)
-        p->orders[l->tail].next = idx;
-    else
-        l->head = idx;
-    l->tail = idx;
-    l->count++;
-    l->total += qty;
+    level_append(p, l, idx, qty);
     return 0;
 }
 
