@@ -17,7 +17,7 @@ echo "   the original's workloads first, with its own count (NOTES.md: g++ 12 -O
 printf '%-9s %14s %14s %8s\n' workload qsl original ratio
 # name:function:ops:divisor:original instructions per op (0: qsl's own workload)
 for spec in obook:bench_run_obook:100000:100000:1025 ocodec:bench_run_codec:200000:200000:374 \
-            osession:bench_run_osession:100000:100000:2394 oflow:bench_run_oflow:100080:100080:929 \
+            osession:bench_run_session:100000:100000:2394 oflow:bench_run_oflow:100080:100080:929 \
             flow:bench_run_flow:100000:100000:0 deep:bench_run_deep:200000:200000:0 \
             session:bench_run_session:100000:200000:0; do
     name=${spec%%:*}; rest=${spec#*:}; fn=${rest%%:*}; rest=${rest#*:}

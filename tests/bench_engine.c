@@ -244,6 +244,7 @@ static double run_codec(size_t n)
 
 /* ------------------------------------------------------------------ session */
 
+/* also the original's session workload (osession): callgrind runs one workload a process */
 __attribute__((noinline)) void bench_run_session(struct qsl_session *s, const uint8_t *in,
                                                  size_t len, size_t n);
 __attribute__((noinline)) void bench_run_session(struct qsl_session *s, const uint8_t *in,
@@ -314,18 +315,6 @@ static double run_obook(size_t n)
     return t / (double)n;
 }
 
-__attribute__((noinline)) void bench_run_osession(struct qsl_session *s, const uint8_t *in,
-                                                  size_t len, size_t n);
-__attribute__((noinline)) void bench_run_osession(struct qsl_session *s, const uint8_t *in,
-                                                  size_t len, size_t n)
-{
-    uint8_t outbuf[256];
-    for (size_t i = 0; i < n; i++) {
-        struct qsl_session_out out = {outbuf, 0, sizeof outbuf};
-        qsl_session_feed(s, in, len, &out);
-    }
-}
-
 static double run_osession(size_t n)
 {
     struct qsl_engine_config c = config(1);
@@ -346,7 +335,7 @@ static double run_osession(size_t n)
                                .u.new_order = {1, 0, 100, 1, QSL_BUY, QSL_LIMIT, QSL_IOC}};
     size_t len = (size_t)qsl_wire_encode(&buy, in, sizeof in);
     double t0 = now_ns();
-    bench_run_osession(&s, in, len, n);
+    bench_run_session(&s, in, len, n);
     double t = now_ns() - t0;
     if (qsl_session_closed(&s) || s.stats.fills != n || qsl_engine_resting(&e) != 1000) {
         fprintf(stderr, "bench: osession workload went wrong\n");
