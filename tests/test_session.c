@@ -255,16 +255,23 @@ START_TEST(test_server_only_types_close_the_session)
 }
 END_TEST
 
-START_TEST(test_output_bound_pauses_before_acting)
+/* A session whose first frames rest three sells of 1 at 100: 3 Acks in out. */
+static void rest_three_sells(struct qsl_session *s, struct qsl_session_out *out)
 {
-    uint8_t in[512], outbuf[512];
+    uint8_t in[3 * QSL_WIRE_MAX_FRAME];
     size_t n = 0;
     for (qsl_order_id id = 1; id <= 3; id++)
         n += put_order(in + n, id, QSL_SELL, 100, 1);
+    qsl_session_init(s, &eng);
+    ck_assert_uint_eq(qsl_session_feed(s, in, n, out), n);
+}
+
+START_TEST(test_output_bound_pauses_before_acting)
+{
+    uint8_t in[512], outbuf[512];
     struct qsl_session s;
-    qsl_session_init(&s, &eng);
     struct qsl_session_out out = {outbuf, 0, sizeof outbuf};
-    qsl_session_feed(&s, in, n, &out);
+    rest_three_sells(&s, &out);
     ck_assert_uint_eq(out.len, 3 * 32);
     /* a taker whose Ack + 3 Fills (188 bytes) do not fit in what is left, behind a heartbeat */
     size_t m = put_heartbeat(in, 1);
@@ -287,13 +294,9 @@ END_TEST
 START_TEST(test_response_larger_than_the_bound_closes)
 {
     uint8_t in[512], outbuf[512];
-    size_t n = 0;
-    for (qsl_order_id id = 1; id <= 3; id++)
-        n += put_order(in + n, id, QSL_SELL, 100, 1);
     struct qsl_session s;
-    qsl_session_init(&s, &eng);
     struct qsl_session_out out = {outbuf, 0, sizeof outbuf};
-    qsl_session_feed(&s, in, n, &out);
+    rest_three_sells(&s, &out);
     out.len = 0;
     out.cap = 32 + 3 * 52 - 1;                  /* even an empty buffer cannot hold it */
     size_t cross = put_order(in, 9, QSL_BUY, 100, 3);
