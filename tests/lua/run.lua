@@ -1,6 +1,7 @@
 -- run.lua: the Lua test runner, run by qsl-run itself.
 --   qsl-run tests/lua/run.lua [FILE.lua ...]     (default: every tests/lua/test_*.lua)
--- A test file calls test(name, fn) for each test; a file that declares none is one
+-- A test file calls test(name, fn) for each test, and has the helpers below
+-- (error_of, must_fail_with, scratch, read, ls); a file that declares none is one
 -- test, its whole body. Each test runs under pcall with a traceback, so a failure
 -- names its file and line; an exit error (qsl.fail, qsl.refuse...) is a failure
 -- too, shown as "exit=N reason". Ends with "N passed, M failed" and exit 1 on any
@@ -30,6 +31,33 @@ function env.error_of(fn, ...)
   local ok, err = pcall(fn, ...)
   assert(not ok, "expected an error")
   return describe(err)
+end
+
+-- scratch() -> a new empty directory, removed when every test has run.
+local scratches = {}
+function env.scratch()
+  local d = os.tmpname()
+  os.remove(d)
+  assert(qsl.fs.mkdir(d))
+  scratches[#scratches + 1] = d
+  return d
+end
+
+-- read(path) -> the file's content, or nil when it cannot be opened.
+function env.read(path)
+  local f = io.open(path)
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+-- ls(dir) -> `ls -A dir`: the names in it, one per line.
+function env.ls(dir)
+  local h = assert(io.popen("ls -A '" .. dir .. "'"))
+  local s = h:read("a")
+  h:close()
+  return s
 end
 
 -- must_fail_with(text, fn, ...): fn raises an error containing text.
@@ -74,5 +102,6 @@ for _, file in ipairs(files) do
     for _, t in ipairs(tests) do run_one(short .. ": " .. t.name, t.fn) end
   end
 end
+for _, d in ipairs(scratches) do os.execute("rm -rf '" .. d .. "'") end
 io.stdout:write(("lua: %d passed, %d failed\n"):format(passed, failed))
 if failed > 0 then qsl.exit(1, ("%d Lua test(s) failed"):format(failed)) end

@@ -2,8 +2,14 @@
 local qsl = require "qsl"
 
 -- run a script body through qsl-run: status, stdout, stderr, its path
+local scripts = 0
+local function script_path()
+  scripts = scripts + 1
+  return ("%s/script%d.lua"):format(scratch(), scripts)
+end
+
 local function run(body, ...)
-  local path = os.tmpname() .. ".lua"
+  local path = script_path()
   local f = assert(io.open(path, "w"))
   f:write(body)
   f:close()
@@ -49,7 +55,7 @@ end)
 for _, case in ipairs{ { "INT", 130 }, { "TERM", 143 } } do
   local sig, code = case[1], case[2]
   test("SIG" .. sig .. " exits " .. code .. " and leaves no child", function()
-    local path = os.tmpname() .. ".lua"
+    local path = script_path()
     local f = assert(io.open(path, "w"))
     f:write([[local qsl = require 'qsl'
 local c <close> = assert(qsl.proc.spawn{argv = {'sleep', '60'}})
@@ -100,9 +106,7 @@ for i, case in ipairs{
 } do
   local fake, path_extra, want, code = case[1], case[2], case[3], case[4]
   test("profile_gateway refusal " .. i .. ": " .. want, function()
-    local dir = os.tmpname()
-    os.remove(dir)
-    assert(qsl.fs.mkdir(dir))
+    local dir = scratch()
     if fake then
       local f = assert(io.open(dir .. "/strace", "w"))
       f:write("#!/bin/sh\n" .. fake .. "\n")
@@ -116,7 +120,6 @@ for i, case in ipairs{
     local h = io.popen("ls -A " .. dir)
     local files = h:read("a")
     h:close()
-    os.execute("rm -rf " .. dir)
     assert(st.code == code, "exit " .. tostring(st.code) .. ": " .. p:errors())
     assert(p:errors():find(want, 1, true), p:errors())
     assert(not files:find("profile_gateway", 1, true), "an artifact was written: " .. files)

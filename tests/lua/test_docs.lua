@@ -8,9 +8,7 @@ local n = 0
 for block in text:gmatch("```lua\n(.-)```") do
   n = n + 1
   test("writing-scenarios.md block " .. n, function()
-    local dir = os.tmpname()
-    os.remove(dir)
-    assert(qsl.fs.mkdir(dir))
+    local dir = scratch()
     local path = dir .. "/example.lua"
     local w = assert(io.open(path, "w"))
     w:write(block)
@@ -20,7 +18,6 @@ for block in text:gmatch("```lua\n(.-)```") do
     local h = io.popen("ls " .. dir)
     local files = h:read("a")
     h:close()
-    os.execute("rm -rf " .. dir)
     assert(st.code == 0, ("block %d: exit %s: %s"):format(n, tostring(st.code), p:errors()))
     assert(files:find("%.json"), ("block %d wrote no artifact: %s"):format(n, files))
   end)

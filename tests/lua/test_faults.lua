@@ -4,18 +4,6 @@
 local qsl = require "qsl"
 local roles = require "qsl.roles"
 
-local function scratch()
-  local d = os.tmpname()
-  os.remove(d)
-  assert(qsl.fs.mkdir(d))
-  return d
-end
-local function ls(d)
-  local h = io.popen("ls -A " .. d)
-  local s = h:read("a")
-  h:close()
-  return s
-end
 -- the processes that carry a tag in their environment (every descendant of a run we start)
 local function tagged(tag)
   local out, h = {}, io.popen("ls /proc")
@@ -83,12 +71,8 @@ for _, case in ipairs(LONG_RUNS) do
       assert(p:errors():find("interrupted by SIG" .. sig, 1, true), p:errors())
       local left = tagged(tag)
       assert(#left == 0, script .. ": processes left behind: " .. table.concat(left, " "))
-      local g = io.open(old)
-      local text = g:read("a")
-      g:close()
-      assert(text == "previous artifact\n", script .. ": the previous artifact changed")
+      assert(read(old) == "previous artifact\n", script .. ": the previous artifact changed")
       assert(ls(dir) == name .. ".txt\n", script .. ": files left: " .. ls(dir))
-      os.execute("rm -rf " .. dir)
     end)
   end
 end
@@ -103,7 +87,6 @@ test("a fixed port already taken refuses", function()
                          "strace=false", "trials=1", "requests=1000" }
   local st = assert(p:wait(30000))
   local files = ls(dir)
-  os.execute("rm -rf " .. dir)
   assert(st.code == 3, "exit " .. tostring(st.code))
   assert(p:errors():find("Address already in use", 1, true), p:errors())
   assert(files == "", "files written: " .. files)
@@ -127,7 +110,6 @@ test("a role crashing mid-run refuses", function()
   assert(os.execute("kill -SEGV " .. victim))
   local st = assert(p:wait(60000))
   local files = ls(dir)
-  os.execute("rm -rf " .. dir)
   assert(st.code == 3, "exit " .. tostring(st.code) .. ": " .. p:errors())
   assert(p:errors():find("trial 1/2:", 1, true) and p:errors():find("SEGV", 1, true), p:errors())
   assert(files == "", "files written: " .. files)

@@ -24,7 +24,7 @@ for _, case in ipairs{
 end
 
 -- the caveat names this machine's CPU count, not "2 cores"
-local out = os.tmpname(); os.remove(out); assert(qsl.fs.mkdir(out))
+local out = scratch()
 local code, _, err = run{ "scenarios/engine_flow.lua", "out=" .. out, "orders=2000", "trials=1" }
 assert(code == 0, err)
 local f = assert(io.open(out .. "/engine_flow.txt")); local txt = f:read("a"); f:close()
@@ -32,20 +32,17 @@ local n = require("qsl.artifact").cpus_online()
 assert(n > 0)
 assert(txt:find(("(%d CPUs)"):format(n), 1, true), txt)
 assert(not txt:find("2-core", 1, true))
-os.execute("rm -rf " .. out)
 
 -- force=true without CAP_NET_ADMIN: skipped (exit 2) with the reason, not refused
 local h = io.popen("command -v setpriv"); local setpriv = h:read("l"); h:close()
 if setpriv then
-  local skip_out = os.tmpname()
-  os.remove(skip_out)
+  local skip_out = scratch()
   code, _, err = run({ "scenarios/rcvbuf_burst.lua", "force=true", "trials=1", "sizes=4096",
                        "out=" .. skip_out },
                      { setpriv, "--bounding-set", "-net_admin", "--inh-caps", "-net_admin" })
   assert(code == 2, "exit " .. tostring(code) .. " " .. err)
   assert(err:find("force=true needs CAP_NET_ADMIN", 1, true), err)
   assert(not io.open(skip_out .. "/rcvbuf_burst.json"), "a skipped run wrote an artifact")
-  os.execute("rm -rf '" .. skip_out .. "'")
 else
   io.stderr:write("parameter_faults: setpriv not installed, force=true skip not exercised\n")
 end

@@ -60,26 +60,6 @@ test("stats: spread", function()
   assert(#lines == 1 and lines[1].n == 0 and lines[1].median == nil)
 end)
 
--- A scratch results directory.
-local function scratch()
-  local dir = os.tmpname()
-  os.remove(dir)
-  assert(require("qsl").fs.mkdir(dir))
-  return dir
-end
-local function read(p)
-  local f = io.open(p)
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-local function files(dir)
-  local h = io.popen("ls -A " .. dir)
-  local s = h:read("a")
-  h:close()
-  return s
-end
 
 test("an artifact is written atomically, with its provenance", function()
   local dir = scratch()
@@ -95,8 +75,7 @@ test("an artifact is written atomically, with its provenance", function()
   local doc = require("cjson").decode(read(dir .. "/demo.json"))
   assert(doc.results.trials[1].y == 2.5 and doc.provenance.kernel and doc.provenance.date_utc)
   if #paths == 3 then assert(read(dir .. "/demo.svg"):find("<svg", 1, true)) end
-  assert(not files(dir):find("tmp", 1, true), "temporary files left: " .. files(dir))
-  os.execute("rm -rf " .. dir)
+  assert(not ls(dir):find("tmp", 1, true), "temporary files left: " .. ls(dir))
 end)
 
 test("an invalid measurement refuses and keeps the old artifact", function()
@@ -110,8 +89,7 @@ test("an invalid measurement refuses and keeps the old artifact", function()
   local msg = must_fail_with("trial 3: subscriber printed no result line", a.write, a, { dir = dir })
   assert(msg:find("exit=3", 1, true), msg)
   assert(read(dir .. "/demo.txt") == "old artifact\n")
-  assert(files(dir) == "demo.txt\n", "unexpected files: " .. files(dir))
-  os.execute("rm -rf " .. dir)
+  assert(ls(dir) == "demo.txt\n", "unexpected files: " .. ls(dir))
 end)
 
 test("an unwritable directory is an error naming the path", function()
