@@ -238,6 +238,69 @@ static int l_isatty(lua_State *L)
     return 1;
 }
 
+/* Edit distance; names are short, so O(len^2) is nothing. Longer than 63: "far". */
+static size_t distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63)
+        return (size_t)-1;
+    size_t prev[64], cur[64];
+    for (size_t j = 0; j <= lb; j++)
+        prev[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        memcpy(prev, cur, (lb + 1) * sizeof prev[0]);
+    }
+    return prev[lb];
+}
+
+void qsl_host_nearest_init(struct qsl_host_nearest *n, const char *word)
+{
+    n->word = word;
+    n->best[0] = '\0';
+    n->d = (size_t)-1;
+}
+
+void qsl_host_nearest_add(struct qsl_host_nearest *n, const char *candidate)
+{
+    size_t d = distance(n->word, candidate);
+    if (d < n->d) {             /* distance() is "far" for names that do not fit best */
+        n->d = d;
+        snprintf(n->best, sizeof n->best, "%s", candidate);
+    }
+}
+
+const char *qsl_host_nearest_best(const struct qsl_host_nearest *n)
+{
+    size_t third = strlen(n->word) / 3;
+    return n->d <= (third > 2 ? third : 2) ? n->best : NULL;
+}
+
+/* qsl.suggest(word, {candidates}) -> the nearest candidate if it is a likely typo, or nil */
+static int l_suggest(lua_State *L)
+{
+    struct qsl_host_nearest n;
+    qsl_host_nearest_init(&n, luaL_checkstring(L, 1));
+    luaL_checktype(L, 2, LUA_TTABLE);
+    for (lua_Integer i = 1, len = luaL_len(L, 2); i <= len; i++) {
+        if (lua_geti(L, 2, i) != LUA_TSTRING)
+            return luaL_argerror(L, 2, "expected a list of strings");
+        qsl_host_nearest_add(&n, lua_tostring(L, -1));
+        lua_pop(L, 1);
+    }
+    const char *best = qsl_host_nearest_best(&n);
+    if (best)
+        lua_pushstring(L, best);
+    else
+        lua_pushnil(L);
+    return 1;
+}
+
 static int l_exe(lua_State *L)
 {
     lua_pushstring(L, qsl_host_exe());
@@ -271,7 +334,7 @@ int luaopen_qsl(lua_State *L)
 {
     static const luaL_Reg funcs[] = {
         {"skip", l_skip}, {"refuse", l_refuse}, {"fail", l_fail}, {"exit", l_exit},
-        {"exe", l_exe},   {"isatty", l_isatty}, {NULL, NULL},
+        {"exe", l_exe},   {"isatty", l_isatty}, {"suggest", l_suggest}, {NULL, NULL},
     };
     luaL_newlib(L, funcs);
     push_build(L);

@@ -61,6 +61,18 @@ void qsl_host_class(lua_State *L, const char *name, const luaL_Reg *meta,
 /* This executable's absolute path (for spawning roles). */
 const char *qsl_host_exe(void);
 
+/* "Did you mean": feed candidates to a qsl_host_nearest started on the word
+ * that was not found; best() is the nearest one when it is near enough to be
+ * a typo (an edit distance of at most max(2, a third of the word)), else NULL. */
+struct qsl_host_nearest {
+    const char *word;
+    char best[64];
+    size_t d;
+};
+void qsl_host_nearest_init(struct qsl_host_nearest *n, const char *word);
+void qsl_host_nearest_add(struct qsl_host_nearest *n, const char *candidate);
+const char *qsl_host_nearest_best(const struct qsl_host_nearest *n);
+
 int luaopen_qsl(lua_State *L);
 int luaopen_qsl_proc(lua_State *L);
 int luaopen_qsl_procfs(lua_State *L);

@@ -168,47 +168,6 @@ static const char *find_scenario(const char *name, char *out, size_t cap)
     return NULL;
 }
 
-/* Edit distance, for "did you mean": names are short, so O(len^2) is nothing. */
-static size_t distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 63 || lb > 63)
-        return (size_t)-1;
-    size_t prev[64], cur[64];
-    for (size_t j = 0; j <= lb; j++)
-        prev[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        cur[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
-            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-        }
-        memcpy(prev, cur, (lb + 1) * sizeof prev[0]);
-    }
-    return prev[lb];
-}
-
-struct nearest {
-    const char *word;
-    char best[256];
-    size_t d;
-};
-
-static void consider(struct nearest *n, const char *cand, size_t len)
-{
-    char name[256];
-    if (len >= sizeof name)
-        return;
-    memcpy(name, cand, len);
-    name[len] = '\0';
-    size_t d = distance(n->word, name);
-    if (d < n->d) {
-        n->d = d;
-        snprintf(n->best, sizeof n->best, "%s", name);
-    }
-}
-
 /* Calls fn(ctx, path, name-without-.lua) for each scenario on the search path,
  * the first of each name only (an earlier directory hides a later one). */
 static int each_scenario(void (*fn)(void *, const char *, const char *), void *ctx)
@@ -266,20 +225,20 @@ static int list_scenarios(void)
 static void consider_scenario(void *ctx, const char *path, const char *name)
 {
     (void)path;
-    consider(ctx, name, strlen(name));
+    qsl_host_nearest_add(ctx, name);
 }
 
 static int unknown_word(const char *a)
 {
-    struct nearest n = {.word = a, .d = (size_t)-1};
+    struct qsl_host_nearest n;
+    qsl_host_nearest_init(&n, a);
     for (int i = 0; qsl_roles[i]; i++)
-        consider(&n, qsl_roles[i]->name, strlen(qsl_roles[i]->name));
+        qsl_host_nearest_add(&n, qsl_roles[i]->name);
     each_scenario(consider_scenario, &n);
-    size_t len = strlen(a);
     fprintf(stderr, "qsl-run: '%s' is neither a scenario (*.lua, or a name from --list) nor a role",
             a);
-    if (n.d <= (len / 3 > 2 ? len / 3 : 2))
-        fprintf(stderr, " (did you mean '%s'?)", n.best);
+    if (qsl_host_nearest_best(&n))
+        fprintf(stderr, " (did you mean '%s'?)", qsl_host_nearest_best(&n));
     fprintf(stderr, "; roles:");
     for (int i = 0; qsl_roles[i]; i++)
         fprintf(stderr, " %s", qsl_roles[i]->name);

@@ -22,32 +22,6 @@ local COMMON = {
 }
 local FLAGS = { ["--quiet"] = "quiet", ["--json"] = "json" }
 
--- Levenshtein distance, for "did you mean".
-local function distance(a, b)
-  local prev = {}
-  for j = 0, #b do prev[j] = j end
-  for i = 1, #a do
-    local cur = { [0] = i }
-    for j = 1, #b do
-      local cost = a:byte(i) == b:byte(j) and 0 or 1
-      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-    end
-    prev = cur
-  end
-  return prev[#b]
-end
-
--- The candidate closest to word, when it is close enough to be a likely typo.
-function M.suggest(word, candidates)
-  local best, bd = nil, math.huge
-  for _, c in ipairs(candidates) do
-    local d = distance(word, c)
-    if d < bd then best, bd = c, d end
-  end
-  if best and bd <= math.max(2, #word // 3) then return best end
-  return nil
-end
-
 -- { "name", "type", default, "help", min=, max=, values= } is short for the named form.
 local function expand(p)
   if type(p) == "table" and type(p[1]) == "string" then
@@ -220,7 +194,7 @@ function M:parse(argv)
     if not p then
       local names = {}
       for _, q in ipairs(self.params) do names[#names + 1] = q.name end
-      local near = M.suggest(k, names)
+      local near = qsl.suggest(k, names)
       qsl.fail(("unknown parameter '%s'%s; %s takes: %s"):format(k,
         near and (" (did you mean '" .. near .. "'?)") or "", self.name, table.concat(names, ", ")))
     end
