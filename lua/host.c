@@ -330,6 +330,32 @@ static const struct { const char *name; lua_CFunction open; } modules[] = {
     {"qsl.fs", luaopen_qsl_fs},       {"qsl.role", luaopen_qsl_role},
 };
 
+/* qsl.roles, qsl.measure, ...: the Lua modules load on first use, so a scenario needs one
+ * require. A name with no module under it is nil, as for any absent field. */
+static int l_qsl_index(lua_State *L)
+{
+    if (lua_type(L, 2) != LUA_TSTRING)
+        return 0;
+    const char *key = lua_tostring(L, 2);
+    if (strchr(key, '.') || strchr(key, '/'))
+        return 0;
+    lua_pushfstring(L, "qsl.%s", key);
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "searchpath");
+    lua_pushvalue(L, -3);
+    lua_getfield(L, -3, "path");
+    lua_call(L, 2, 1);
+    if (lua_isnil(L, -1))
+        return 0;
+    lua_getglobal(L, "require");
+    lua_pushvalue(L, -4);
+    lua_call(L, 1, 1);
+    lua_pushvalue(L, 2);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, 1);
+    return 1;
+}
+
 int luaopen_qsl(lua_State *L)
 {
     static const luaL_Reg funcs[] = {
@@ -347,6 +373,10 @@ int luaopen_qsl(lua_State *L)
     lua_setfield(L, -2, "EXIT_SKIPPED");
     lua_pushinteger(L, QSL_EXIT_REFUSED);
     lua_setfield(L, -2, "EXIT_REFUSED");
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, l_qsl_index);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, -2);
     return 1;
 }
 

@@ -457,6 +457,7 @@ function M:write(opts)
   opts = opts or {}
   require("qsl.scenario").end_progress()
   if #self.problems > 0 then
+    pending[self] = nil         -- decided: refused, not forgotten
     qsl.refuse(("%s: %d invalid measurement(s): %s"):format(self.name, #self.problems,
       table.concat(self.problems, "; ")))
   end

@@ -6,6 +6,8 @@
 --                       (default: ours): snmp (Ip, Tcp, Udp...), netstat
 --                       (TcpExt, IpExt), softnet (per-CPU backlog drops)
 --   delta(a, b)      -> b - a, field by field (nested tables too)
+--   poll(ms, fn)     -> fn()'s results once its first is true, or its last call's after
+--                       ms milliseconds: waiting for a state with a deadline, not a sleep
 -- Each raises an error naming what could not be read (a process that died).
 local qsl = require "qsl"
 local M = {}
@@ -54,6 +56,22 @@ function M.delta(a, b)
     end
   end
   return d
+end
+
+-- Polls from 1 ms, doubling to 20 ms: a state reached quickly costs little waiting, a slow
+-- one little CPU. fn is called once more at the deadline, so a late state still counts.
+function M.poll(ms, fn)
+  if type(ms) ~= "number" or ms < 0 or type(fn) ~= "function" then
+    error("measure.poll(ms, fn): ms must be a number >= 0 and fn a function", 2)
+  end
+  local deadline, nap = qsl.clock.now_ns() + ms * 1e6, 1
+  while true do
+    local late = qsl.clock.now_ns() >= deadline
+    local r = table.pack(fn())
+    if r[1] or late then return table.unpack(r, 1, r.n) end
+    qsl.clock.sleep_ms(nap)
+    nap = math.min(nap * 2, 20)
+  end
 end
 
 return M

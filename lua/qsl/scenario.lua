@@ -267,12 +267,12 @@ local function clock_s()
   return require("qsl").clock.now_ns() / 1e9
 end
 
--- Run one trial: fn() returns its row (a table) or nothing. An error - a role
+-- Run one trial: fn(...) returns its row (a table) or nothing. An error - a role
 -- that failed, a count that does not add up (error("...")) - becomes a refusal
 -- reason in the artifact, named by label; an interruption or qsl.fail goes on up.
 -- Returns the row (true when fn returned none), or nil, why after recording the refusal.
-function M:trial(label, fn)
-  local ok, row = pcall(fn)
+function M:trial(label, fn, ...)
+  local ok, row = pcall(fn, ...)
   if not ok then
     if is_exit(row) then error(row, 0) end
     local why = tostring(row)

@@ -8,11 +8,7 @@ local function put(path, s)
   local f = assert(io.open(path, "w")); f:write(s); f:close()
 end
 local function poll(what, cond, ms)
-  local deadline = qsl.clock.now_ns() + ms * 1e6
-  while not cond() do
-    assert(qsl.clock.now_ns() < deadline, "timed out waiting for " .. what)
-    qsl.clock.sleep_ms(5)
-  end
+  assert(qsl.measure.poll(ms, cond), "timed out waiting for " .. what)
 end
 
 -- a scenario that writes artifact `x` with a plot, tagged with its `mark` parameter

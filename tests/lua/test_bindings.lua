@@ -1,4 +1,5 @@
--- qsl.procfs, qsl.sock, qsl.wire, qsl.engine, qsl.hist, qsl.clock and qsl.strace from Lua.
+-- qsl.procfs, qsl.sock, qsl.wire, qsl.engine, qsl.hist, qsl.clock, qsl.strace from Lua; qsl as a
+-- table of every module; measure.poll.
 local qsl = require "qsl"
 
 test("procfs: self and a child", function()
@@ -121,4 +122,33 @@ test("hist, clock, strace", function()
   assert(none == nil and err:find("no summary header"), err)
   local x, _, code = qsl.strace.parse_file("/nonexistent")
   assert(x == nil and code == 2)
+end)
+
+test("qsl: the Lua library as fields, loaded on first use", function()
+  local qsl = require "qsl"
+  assert(qsl.roles == require "qsl.roles" and qsl.measure == require "qsl.measure")
+  assert(rawget(qsl, "roles") == qsl.roles, "loaded once, then a plain field")
+  assert(qsl.proc == require "qsl.proc", "the C modules are fields from the start")
+  assert(qsl.no_such_module == nil and qsl["roles.x"] == nil and qsl[1] == nil)
+  assert(qsl["../qsl/roles"] == nil, "a path is not a module name")
+end)
+
+test("measure.poll: returns once true, or the last results at the deadline", function()
+  local measure = require "qsl.measure"
+  local calls = 0
+  local v, extra = measure.poll(5000, function()
+    calls = calls + 1
+    return calls == 3 and "done", calls
+  end)
+  assert(v == "done" and extra == 3 and calls == 3, tostring(v) .. " after " .. calls)
+  local t0 = qsl.clock.now_ns()
+  calls = 0
+  v, extra = measure.poll(50, function()
+    calls = calls + 1
+    return false, calls
+  end)
+  local took = (qsl.clock.now_ns() - t0) / 1e6
+  assert(v == false and extra == calls and calls >= 2, "the last call's results")
+  assert(took >= 50, ("gave up after %.1f ms, before the deadline"):format(took))
+  assert(error_of(measure.poll, "5", print):find("ms must be a number", 1, true))
 end)

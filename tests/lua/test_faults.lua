@@ -56,10 +56,9 @@ for _, case in ipairs(LONG_RUNS) do
       for a in args:gmatch("%S+") do argv[#argv + 1] = a end
       local p <close> = run(argv, { QSL_TEST_TAG = tag })
       -- mid-run: once it has a child of its own, and once its children did real work
-      local deadline = qsl.clock.now_ns() + 10e9
-      while #tagged(tag) < procs and qsl.clock.now_ns() < deadline do qsl.clock.sleep_ms(20) end
-      assert(#tagged(tag) >= procs, script .. " started no child within 10 s: " .. p:errors())
-      while cpu(tagged(tag)) < 50e6 and qsl.clock.now_ns() < deadline do qsl.clock.sleep_ms(5) end
+      local started = qsl.measure.poll(10000, function() return #tagged(tag) >= procs end)
+      assert(started, script .. " started no child within 10 s: " .. p:errors())
+      qsl.measure.poll(10000, function() return cpu(tagged(tag)) >= 50e6 end)
       assert(p:running(), script .. " ended before the signal: " .. p:errors())
       local t0 = qsl.clock.now_ns()
       assert(p:signal(sig))
@@ -97,15 +96,12 @@ test("a role crashing mid-run refuses", function()
   local tag = tostring(math.random(1, 1 << 30))
   local p <close> = run({ "scenarios/engine_flow.lua", "out=" .. dir, "orders=50000000", "trials=2" },
                         { QSL_TEST_TAG = tag })
-  local victim
-  local deadline = qsl.clock.now_ns() + 10e9
-  while not victim and qsl.clock.now_ns() < deadline do
+  local victim = qsl.measure.poll(10000, function()
     for _, pid in ipairs(tagged(tag)) do
       local cmd = qsl.procfs.read("/proc/" .. pid .. "/cmdline") or ""
-      if cmd:find("flow", 1, true) and pid ~= p.pid then victim = pid end
+      if cmd:find("flow", 1, true) and pid ~= p.pid then return pid end
     end
-    qsl.clock.sleep_ms(20)
-  end
+  end)
   assert(victim, "no flow role appeared")
   assert(os.execute("kill -SEGV " .. victim))
   local st = assert(p:wait(60000))
