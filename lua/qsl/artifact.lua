@@ -278,20 +278,25 @@ end
 
 local function render_table(t, out)
   if t.title then out[#out + 1] = t.title end
-  local cells, widths = {}, {}
+  local cells, widths, text = {}, {}, {}
   for j, c in ipairs(t.columns) do widths[j] = #(c.label or c.key) end
   for i, r in ipairs(t.rows) do
     cells[i] = {}
     for j, c in ipairs(t.columns) do
-      local s = fmt_cell(c, r[c.key])
+      local v = r[c.key]
+      local s = fmt_cell(c, v)
       cells[i][j] = s
       widths[j] = math.max(widths[j], #s)
+      -- words read from the left, numbers line up on the right
+      if v ~= nil then text[j] = type(v) == "string" and text[j] ~= false end
     end
   end
   local function line(vals)
     local parts = {}
-    for j, v in ipairs(vals) do parts[j] = (" %" .. widths[j] .. "s"):format(v) end
-    out[#out + 1] = table.concat(parts, " ")
+    for j, v in ipairs(vals) do
+      parts[j] = (" %" .. (text[j] and "-" or "") .. widths[j] .. "s"):format(v)
+    end
+    out[#out + 1] = (table.concat(parts, " "):gsub("%s+$", ""))
   end
   local head = {}
   for j, c in ipairs(t.columns) do head[j] = c.label or c.key end
