@@ -641,6 +641,13 @@ out:
     return rc;
 }
 
+uint32_t qsl_gateway_idle_ms(const struct qsl_gateway_config *c)
+{
+    if (c->idle_ms != QSL_GATEWAY_IDLE_DEFAULT)
+        return c->idle_ms;
+    return c->blocking ? QSL_GATEWAY_BLOCKING_IDLE_MS : 0;
+}
+
 int qsl_gateway_run(int listen_fd, const struct qsl_gateway_config *c,
                     struct qsl_gateway_stats *st, volatile int *stop)
 {
@@ -652,8 +659,7 @@ int qsl_gateway_run(int listen_fd, const struct qsl_gateway_config *c,
     if (rc != 0)
         return rc;
     struct qsl_gateway_config cc = *c;
-    if (cc.idle_ms == QSL_GATEWAY_IDLE_DEFAULT)
-        cc.idle_ms = cc.blocking ? QSL_GATEWAY_BLOCKING_IDLE_MS : 0;
+    cc.idle_ms = qsl_gateway_idle_ms(c);
     rc = cc.blocking ? run_blocking(listen_fd, &e, &cc, st, stop)
                      : run_epoll(listen_fd, &e, &cc, st, stop);
     qsl_engine_free(&e);

@@ -60,6 +60,9 @@ void qsl_gateway_defaults(struct qsl_gateway_config *c);
  * and *port is then the port granted. Returns the fd or -errno. */
 int qsl_gateway_listen(const char *host, uint16_t *port, int backlog);
 
+/* The idle bound c applies, its mode's default resolved (0: never). */
+uint32_t qsl_gateway_idle_ms(const struct qsl_gateway_config *c);
+
 /*
  * Serve until *stop becomes non-zero (a signal handler sets it; blocking
  * calls are interrupted). Then: stop accepting, flush what is pending (up to

@@ -53,6 +53,8 @@ static const struct qsl_role_field gw_ready[] = {
     {"port", QSL_ROLE_INTEGER, "", "the port it listens on"},
     {"mode", QSL_ROLE_TEXT, "", "epoll or blocking"},
     {"max_conns", QSL_ROLE_INTEGER, "connections", "connections served at once"},
+    {"out_bytes", QSL_ROLE_INTEGER, "bytes", "output bound per connection"},
+    {"idle_ms", QSL_ROLE_INTEGER, "ms", "idle connections end after this (0: never)"},
     QSL_ROLE_SOCKOPT_FIELD,
     QSL_ROLE_FIELDS_END,
 };
@@ -64,6 +66,7 @@ static const struct qsl_role_field gw_result[] = {
     COUNT("refused", "accepted and closed at once: over max_conns, or shed"),
     FRAMES("emfile", "events", "accept4 reported EMFILE/ENFILE"),
     COUNT("active_max", "most served at once"),
+    COUNT("closed", "ended, for any reason: the sum of the seven closed_* below"),
     COUNT("closed_by_peer", "ended by the client"),
     COUNT("closed_malformed", "ended by a malformed frame"),
     COUNT("closed_unexpected", "ended by a type a client may not send"),
@@ -96,6 +99,8 @@ struct ready_ctx {
     uint16_t port;
     const char *mode;
     unsigned max_conns;
+    uint64_t out_bytes;
+    uint32_t idle_ms;
     const char *sockopt;
     int failed;
 };
@@ -110,6 +115,8 @@ static void print_ready(void *ctx)
     qsl_role_line_int(&l, "port", r->port);
     qsl_role_line_text(&l, "mode", r->mode);
     qsl_role_line_int(&l, "max_conns", r->max_conns);
+    qsl_role_line_int(&l, "out_bytes", r->out_bytes);
+    qsl_role_line_int(&l, "idle_ms", r->idle_ms);
     qsl_role_line_text(&l, "sockopt", r->sockopt);
     r->failed = qsl_role_line_end(&l) != 0;
 }
@@ -143,7 +150,8 @@ static int run_gateway(const void *args)
     c.engine.risk.max_quantity = a->max_quantity;
     c.engine.risk.max_notional = a->max_notional;
     c.idle_ms = a->idle_ms ? a->idle_ms : QSL_GATEWAY_IDLE_DEFAULT;
-    struct ready_ctx rc_ready = {port, modes[c.blocking], c.max_conns, granted, 0};
+    struct ready_ctx rc_ready = {port,    modes[c.blocking], c.max_conns, c.out_bytes,
+                                 qsl_gateway_idle_ms(&c), granted, 0};
     c.on_ready = print_ready;
     c.ready_ctx = &rc_ready;
     qsl_role_stop_on_signals(&stop);
@@ -159,11 +167,13 @@ static int run_gateway(const void *args)
         rejects += st.rejects[r];
     struct qsl_role_line l;
     qsl_role_line_start(&l, "result", gw_result);
-    const uint64_t v[] = {st.connections, st.refused, st.emfile, st.active_max, st.closed_by_peer,
-                          st.closed_malformed, st.closed_unexpected, st.closed_output_limit,
-                          st.closed_error, st.closed_at_stop, st.closed_idle, st.frames_in,
-                          st.frames_out, st.bytes_in, st.bytes_out, st.new_orders, st.cancels,
-                          st.heartbeats, st.fills, rejects};
+    uint64_t closed = st.closed_by_peer + st.closed_malformed + st.closed_unexpected +
+                      st.closed_output_limit + st.closed_error + st.closed_at_stop + st.closed_idle;
+    const uint64_t v[] = {st.connections, st.refused, st.emfile, st.active_max, closed,
+                          st.closed_by_peer, st.closed_malformed, st.closed_unexpected,
+                          st.closed_output_limit, st.closed_error, st.closed_at_stop,
+                          st.closed_idle, st.frames_in, st.frames_out, st.bytes_in, st.bytes_out,
+                          st.new_orders, st.cancels, st.heartbeats, st.fills, rejects};
     unsigned i = 0;
     for (; i < sizeof v / sizeof v[0]; i++)
         qsl_role_line_int(&l, gw_result[i].name, v[i]);
