@@ -57,7 +57,7 @@ check gateway_scaling gateway_scaling \
     '#doc.results.cells == 2 and doc.results.cells[1].segments_per_order_median > 0' \
     connections=1,2 depths=4 requests=2000 trials=1
 check gateway_abuse gateway_abuse \
-    'doc.results.process.after.fds == doc.results.process.before.fds and doc.results.good_clients.errors == 0 and doc.results.descriptor_exhaustion.served_after == 10000' \
+    'doc.results.process.after.fds == doc.results.process.before.fds and doc.results.good_clients.errors == 0 and doc.results.classes[#doc.results.classes].served_after == 10000' \
     load_ms=500 idle=50 random=5 dribble=2 half=5 reset=3 flood=50 over=20
 # a bad parameter: exit 1, a message naming it, and no artifact
 "$run" scenarios/engine_flow.lua "out=$out" orders=1000 trials=1 symbols=65 >/dev/null 2>"$out/bad.log"
