@@ -10,7 +10,6 @@
 local qsl = require "qsl"
 local scenario = require "qsl.scenario"
 local roles = require "qsl.roles"
-local measure = require "qsl.measure"
 local feed = require "qsl.feed"
 
 local s = scenario.new{
@@ -36,13 +35,11 @@ for _, size in ipairs(p.sizes) do
   for _ = 1, p.trials do sizes[#sizes + 1] = size end
 end
 local rows = s:trials(#sizes, function(i)
-  local before = measure.net()
   local r = feed.run{ sub = { rcvbuf = sizes[i], force = p.force, expected = expected,
                               idle_ms = p.idle_ms, deadline_ms = 120000 },
                       pub = { seed = p.seed, orders = p.orders, symbols = p.symbols, flow = p.flow,
                               packed = p.packed, gso = p.gso, datagram_bytes = p.datagram_bytes,
                               batch = p.batch } }
-  local net = measure.delta(before, measure.net())
   assert(r.pub.messages == expected, "the publisher sent a different flow")
   local pr, sr = r.pub, r.sub
   local unbalanced = feed.books(r)
@@ -51,8 +48,8 @@ local rows = s:trials(#sizes, function(i)
            published_datagrams = pr.datagrams, received = sr.received,
            loss = pr.messages - sr.received, interior_gaps = sr.interior_gaps,
            tail_loss = sr.tail_loss, kernel_drops = sr.kernel_drops, rxq_ovfl = sr.rxq_ovfl,
-           send_failures = pr.send_failures, rcvbuf_errors = net.Udp.RcvbufErrors,
-           backlog_drops = net.softnet.dropped, burst_ms = pr.duration_ns / 1e6,
+           send_failures = pr.send_failures, rcvbuf_errors = r.net.Udp.RcvbufErrors,
+           backlog_drops = r.net.softnet.dropped, burst_ms = pr.duration_ns / 1e6,
            rate = pr.msgs_per_s, ok = unbalanced and "NO" or "yes", unbalanced = unbalanced }
 end, { label = function(i) return "rcvbuf " .. feed.size_label(sizes[i]) end })
 
@@ -74,14 +71,16 @@ for _, r in ipairs(rows) do
     unreconciled[#unreconciled + 1] = ("%s trial %d: %s"):format(r.size, r.trial, r.unbalanced)
   end
 end
-art:set("expected_messages", expected)
+art:set{ expected_messages = expected, isolated = roles.isolated() }
 art:set("trials", rows)
 art:set("unreconciled", unreconciled)
 art:caveat(("loopback only: no NIC, driver or wire; publisher and subscriber share %d CPUs")
            :format(art.cpus_online()))
 art:caveat("kernel_drops is SO_MEMINFO's count, tail drops included; rxq_ovfl (SO_RXQ_OVFL) " ..
            "counts only drops before a later arrival, so it misses the tail")
-art:caveat("rcvbuf_errors (Udp RcvbufErrors), backlog_drops (softnet): system-wide cross-checks")
+art:caveat(roles.isolated() and "each trial in a network namespace of its own: rcvbuf_errors " ..
+  "(Udp RcvbufErrors) counts its datagrams alone; backlog_drops (softnet) is system-wide"
+  or "rcvbuf_errors (Udp RcvbufErrors), backlog_drops (softnet): system-wide cross-checks")
 art:caveat(("Linux doubles a request and clamps it to net.core.rmem_max (%s) unless force=true")
            :format(tostring(qsl.procfs.sysctl("net.core.rmem_max"))))
 art:caveat("loss depends on when the subscriber gets to run during the burst: report ranges")

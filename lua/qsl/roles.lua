@@ -179,6 +179,17 @@ function M.isolated()
   return can_isolate
 end
 
+-- netns() -> a network namespace for one trial, held by a process of its own (a proc,
+-- to-be-closed: closing it ends the namespace once its roles are gone), or nil where
+-- namespaces cannot be made (then the trial runs in ours). Roles join it with
+-- netns_of = ns.pid; measure.net(ns.pid) reads its counters before and after the roles ran.
+function M.netns()
+  if not M.isolated() then return nil end
+  local p, err = qsl.proc.spawn{ argv = { "sleep", "infinity" }, netns = true }
+  if not p then error("netns: " .. err, 2) end
+  return p
+end
+
 -- run(role, params, opts): start a role that ends by itself and finish it -> result, status.
 function M.run(role, params, opts)
   local p <close> = M.start(role, params, opts)

@@ -1,0 +1,73 @@
+-- qsl.feed: the books that every feed trial must balance, and a trial in a network
+-- namespace of its own (where one can be made) whose UDP counters are its alone.
+local qsl = require "qsl"
+local feed = require "qsl.feed"
+local roles = require "qsl.roles"
+
+-- A trial's results as feed.run gives them, balanced; over is merged in.
+local function trial(over)
+  local r = { pub = { datagrams = 100, messages = 300, send_failures = 2 },
+              sub = { datagrams = 90, kernel_drops = 8, received = 270, interior_gaps = 20,
+                      tail_loss = 10, malformed = 0, duplicates = 0 },
+              isolated = true, net = { Udp = { InDatagrams = 90, RcvbufErrors = 8 } } }
+  for part, fields in pairs(over or {}) do
+    if type(fields) ~= "table" then
+      r[part] = fields
+    else
+      for k, v in pairs(fields) do r[part][k] = v end
+    end
+  end
+  return r
+end
+
+test("books: balanced is nil, each imbalance is named with its numbers", function()
+  assert(feed.books(trial()) == nil)
+  local why = feed.books(trial{ sub = { kernel_drops = 7 } })
+  assert(why:find("datagrams sent 100 ~= received 90 + kernel drops 7 + send failures 2", 1, true),
+         why)
+  why = feed.books(trial{ sub = { tail_loss = 9 } })
+  assert(why:find("received 270 + gaps 20 + tail 9 ~= published 300", 1, true), why)
+  why = feed.books(trial{ sub = { duplicates = 1 } })
+  assert(why:find("0 malformed datagrams, 1 duplicates", 1, true), why)
+  why = feed.books(trial{ net = { Udp = { InDatagrams = 90, RcvbufErrors = 9 } } })
+  assert(why:find("kernel drops 8 (SO_MEMINFO) ~= the trial's Udp RcvbufErrors 9", 1, true), why)
+end)
+
+test("books: the namespace's counters are checked only where they are the trial's", function()
+  -- not isolated: the machine's counters include other traffic
+  assert(feed.books(trial{ isolated = false, net = { Udp = { InDatagrams = 5e6,
+                                                             RcvbufErrors = 77 } } }) == nil)
+  -- isolated over IPv6: Udp (IPv4) saw nothing
+  assert(feed.books(trial{ net = { Udp = { InDatagrams = 0, RcvbufErrors = 0 } } }) == nil)
+end)
+
+test("a trial in a namespace of its own counts its datagrams alone", function()
+  local expected = feed.messages{ seed = 42, orders = 2000, symbols = 3, flow = "original" }
+  local r = feed.run{ sub = { rcvbuf = 2048, expected = expected, idle_ms = 200 },
+                      pub = { seed = 42, orders = 2000, symbols = 3 } }
+  assert(r.isolated == roles.isolated(), "isolated whenever namespaces can be made")
+  assert(feed.books(r) == nil, feed.books(r))
+  assert(r.pub.messages == expected, "the flow the engine says")
+  if not r.isolated then return end
+  local udp = r.net.Udp
+  assert(udp.InDatagrams == r.sub.datagrams and udp.RcvbufErrors == r.sub.kernel_drops,
+         ("Udp InDatagrams %d, RcvbufErrors %d; received %d, dropped %d"):format(
+           udp.InDatagrams, udp.RcvbufErrors, r.sub.datagrams, r.sub.kernel_drops))
+end)
+
+test("netns(): a namespace held by a process, gone when closed", function()
+  if not roles.isolated() then
+    assert(roles.netns() == nil)
+    return
+  end
+  local pid
+  do
+    local ns <close> = roles.netns()
+    pid = ns.pid
+    local net = require("qsl.measure").net(pid)
+    assert(net.Udp and net.Tcp, "its counters read")
+    assert(net.Udp.InDatagrams == 0, "a new namespace has seen no datagram")
+  end
+  local gone = qsl.measure.poll(2000, function() return qsl.procfs.stat(pid) == nil end)
+  assert(gone, "the holder " .. pid .. " outlived its handle")
+end)
