@@ -26,8 +26,17 @@ CHECK_CFLAGS = $(shell pkg-config --cflags check)
 CHECK_LIBS = $(shell pkg-config --libs check)
 LUA_CFLAGS = $(shell pkg-config --cflags lua5.4)
 LUA_LIBS = $(shell pkg-config --libs lua5.4)
+# io_uring mode when liburing is there (URING=0 builds without it: the mode then says why)
+URING ?= auto
+ifeq ($(URING),0)
+URING_CFLAGS =
+URING_LIBS =
+else
+URING_CFLAGS = $(shell pkg-config --exists liburing && echo -DQSL_HAVE_URING)
+URING_LIBS = $(shell pkg-config --exists liburing && pkg-config --libs liburing)
+endif
 
-CORE_SRC := $(wildcard core/*.c core/roles/*.c)
+CORE_SRC := $(filter-out core/gateway_uring.c,$(wildcard core/*.c core/roles/*.c))
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 CORE_LIB := $(BUILD)/libqslcore.a
 
@@ -45,7 +54,7 @@ LTEST_BIN := $(BUILD)/check_lua
 BENCH_BIN := $(BUILD)/bench_engine
 STARTUP_BIN := $(BUILD)/bench_startup
 
-.PHONY: all deps check asan bench demo fuzz fuzz-bins install clean help
+.PHONY: all deps check asan nouring bench demo fuzz fuzz-bins install clean help
 
 all: deps $(CORE_LIB) $(QSL_RUN) $(BENCH_BIN) $(STARTUP_BIN)
 
@@ -55,12 +64,13 @@ help:
 	@echo "  make deps     install the packages in vendor/packages.txt that are missing"
 	@echo "  make check    build and run every test suite (Check)"
 	@echo "  make asan     the whole test suite under AddressSanitizer + UBSan"
+	@echo "  make nouring  build without liburing: the io_uring mode must be absent and say why"
 	@echo "  make bench    benchmarks: engine ns/op + instructions, feed vs raw send, gateway vs echo, start-up"
 	@echo "  make fuzz     libFuzzer targets (clang, ASan+UBSan), FUZZ_SECONDS each (default 30)"
 	@echo "  make demo     build and run the main end-to-end job"
 	@echo "  make install  install into \$$(DESTDIR)\$$(PREFIX) (PREFIX=$(PREFIX))"
 	@echo "  make clean    remove build outputs"
-	@echo "variables: CC, OPT, CFLAGS, BUILD, WERROR=1 (CI=true implies it)"
+	@echo "variables: CC, OPT, CFLAGS, BUILD, WERROR=1 (CI=true implies it), URING=0 (no io_uring)"
 
 deps:
 	@sh vendor/install-deps.sh
@@ -68,6 +78,9 @@ deps:
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# gateway.c includes gateway_uring.c
+$(BUILD)/core/gateway.o: ALL_CFLAGS += $(URING_CFLAGS)
 
 $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(@D)
@@ -95,20 +108,20 @@ $(BUILD)/lua/qsl_run.o: ALL_CFLAGS += -I$(BUILD)
 FORCE:
 
 $(QSL_RUN): $(BUILD)/lua/qsl_run.o $(LUA_OBJ) $(CORE_LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LUA_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LUA_LIBS) $(URING_LIBS)
 
 $(LTEST_BIN): $(LTEST_OBJ) $(LUA_OBJ) $(CORE_LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LUA_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LUA_LIBS) $(URING_LIBS)
 
 $(CORE_LIB): $(CORE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
 $(TEST_BIN): $(TEST_OBJ) $(CORE_LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(CORE_LIB) $(CHECK_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(CORE_LIB) $(CHECK_LIBS) $(URING_LIBS)
 
 $(BENCH_BIN): $(BUILD)/bench/bench_engine.o $(CORE_LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(URING_LIBS)
 
 $(STARTUP_BIN): $(BUILD)/bench/bench_startup.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
@@ -130,6 +143,13 @@ check: deps
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 SMOKE_ENV="ASAN_OPTIONS=detect_leaks=0" \
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" check
+
+nouring: deps
+	@$(MAKE) --no-print-directory BUILD=build/nouring URING=0 build/nouring/qsl-run
+	@out=$$(build/nouring/qsl-run gateway mode=io_uring 2>&1); rc=$$?; \
+	if [ $$rc -eq 2 ] && echo "$$out" | grep -q "built without liburing"; \
+	then echo "nouring: ok: $$out"; \
+	else echo "nouring: want exit 2 and 'built without liburing'; got $$rc: $$out"; exit 1; fi
 
 bench: deps $(BENCH_BIN) $(STARTUP_BIN) $(QSL_RUN)
 	@QSL_RUN=$(QSL_RUN) sh tests/bench.sh $(BENCH_BIN)
@@ -155,7 +175,7 @@ $(BUILD)/fuzzobj/%.o: tests/fuzz/%.c
 	$(CC) $(ALL_CFLAGS) -Ilua $(LUA_CFLAGS) -c $< -o $@
 
 $(BUILD)/fuzz_%: $(BUILD)/fuzzobj/fuzz_%.o $(LUA_OBJ) $(CORE_LIB)
-	$(CC) -fsanitize=fuzzer,address,undefined $(LDFLAGS) -o $@ $^ $(LUA_LIBS)
+	$(CC) -fsanitize=fuzzer,address,undefined $(LDFLAGS) -o $@ $^ $(LUA_LIBS) $(URING_LIBS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/qsl \

@@ -1,5 +1,6 @@
 /*
- * gateway.c - epoll and blocking TCP servers around the session framer.
+ * gateway.c - epoll, io_uring and blocking TCP servers around the session
+ * framer. io_uring mode lives in gateway_uring.c, included at the end.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -8,6 +9,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -265,7 +267,13 @@ struct conn {
     size_t out_len, out_off, in_len;
     uint32_t events;            /* what epoll watches now */
     uint64_t deadline;          /* idle (P_OPEN) or linger (P_LINGER) deadline; 0 none */
+    /* io_uring: requests in flight, and input received but not yet in `in` */
+    uint8_t recv_armed, recv_cancel, send_busy, send_cancel, want_buf, zombie;
+    int held, held_tail;        /* chain of provided buffers, -1 none */
+    size_t held_bytes;
 };
+
+struct uring;
 
 struct loop {
     int ep, lfd, reserve;
@@ -274,7 +282,12 @@ struct loop {
     struct qsl_engine *e;
     struct conn *conns;
     unsigned timed;             /* connections with a deadline */
+    struct uring *ur;           /* io_uring mode; NULL otherwise */
 };
+
+/* io_uring mode's parts of the shared steps (gateway_uring.c) */
+static void ur_conn_closing(struct loop *l, struct conn *k);
+static void ur_progress(struct loop *l, struct conn *k);
 
 static void set_deadline(struct loop *l, struct conn *k, uint64_t at)
 {
@@ -286,10 +299,15 @@ static void conn_close(struct loop *l, struct conn *k)
 {
     account(l->st, &k->s);
     set_deadline(l, k, 0);
-    epoll_ctl(l->ep, EPOLL_CTL_DEL, k->fd, NULL);
+    if (l->ur)
+        ur_conn_closing(l, k);  /* may keep out/in while the kernel still holds them */
+    else
+        epoll_ctl(l->ep, EPOLL_CTL_DEL, k->fd, NULL);
     close(k->fd);
-    free(k->out);
-    k->out = k->in = NULL;
+    if (!k->zombie) {
+        free(k->out);
+        k->out = k->in = NULL;
+    }
     k->fd = -1;
     __atomic_store_n(&l->st->active, l->st->active - 1, __ATOMIC_RELAXED);
 }
@@ -377,12 +395,31 @@ static void conn_feed(struct loop *l, struct conn *k)
         touch(l, k);
 }
 
+/* Every reply sent: end the connection if the peer is gone and nothing is left to
+ * answer, or shut a closing one down and let it linger. 1 when it was closed. */
+static int conn_settle(struct loop *l, struct conn *k, int input_done)
+{
+    if (k->peer_eof && (input_done || k->phase == P_CLOSING)) {
+        if (k->phase == P_OPEN)
+            l->st->closed_by_peer++;
+        conn_close(l, k);       /* the peer's FIN was read: a plain close sends no RST */
+        return 1;
+    }
+    if (k->phase == P_CLOSING) {
+        shutdown(k->fd, SHUT_WR);
+        k->phase = P_LINGER;
+        set_deadline(l, k, now_ms() + l->c->linger_ms);
+    }
+    return 0;
+}
+
 /* Move the connection along: write, feed what the room allows, end it when done. */
 static void conn_progress(struct loop *l, struct conn *k)
 {
     for (;;) {
         if (conn_flush(l, k) != 0) {
-            l->st->closed_error++;
+            if (k->phase == P_OPEN)     /* else its reason is counted already */
+                l->st->closed_error++;
             conn_close(l, k);
             return;
         }
@@ -393,20 +430,9 @@ static void conn_progress(struct loop *l, struct conn *k)
         if (k->out_off < k->out_len || (k->in_len == before && qsl_session_paused(&k->s) == paused))
             break;              /* output is waiting for the peer, or nothing moved */
     }
-    if (k->out_off == k->out_len) {
-        int input_done = k->in_len == 0 && !qsl_session_paused(&k->s);
-        if (k->peer_eof && (input_done || k->phase == P_CLOSING)) {
-            if (k->phase == P_OPEN)
-                l->st->closed_by_peer++;
-            conn_close(l, k);   /* the peer's FIN was read: a plain close sends no RST */
-            return;
-        }
-        if (k->phase == P_CLOSING) {
-            shutdown(k->fd, SHUT_WR);
-            k->phase = P_LINGER;
-            set_deadline(l, k, now_ms() + l->c->linger_ms);
-        }
-    }
+    if (k->out_off == k->out_len &&
+        conn_settle(l, k, k->in_len == 0 && !qsl_session_paused(&k->s)))
+        return;
     conn_rearm(l, k);
 }
 
@@ -454,7 +480,7 @@ static void sweep(struct loop *l)
             k->phase = P_CLOSING;
             k->in_len = 0;
             k->out_off = k->out_len = 0;    /* the peer took nothing for idle_ms */
-            conn_progress(l, k);
+            l->ur ? ur_progress(l, k) : conn_progress(l, k);
         }
     }
 }
@@ -480,6 +506,46 @@ static int shed_one(struct loop *l)
     return fd >= 0;
 }
 
+/* A slot, buffers and a session for an accepted connection; NULL (closed and counted
+ * as refused) when every slot is taken or memory is short. */
+static struct conn *conn_open(struct loop *l, int fd)
+{
+    struct conn *k = NULL;
+    if (l->st->active < l->c->max_conns)
+        for (unsigned i = 0; i < l->c->max_conns; i++)
+            if (l->conns[i].fd < 0 && !l->conns[i].zombie) {
+                k = &l->conns[i];
+                break;
+            }
+    uint8_t *mem = k ? malloc(l->c->out_bytes + IN_CAP) : NULL;
+    if (!k || !mem) {
+        free(mem);
+        close(fd);
+        BUMP(l->st->refused);
+        return NULL;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (l->c->conn_opts)
+        qsl_sockopt_apply(fd, l->c->conn_opts, NULL, NULL);
+    memset(k, 0, sizeof *k);
+    k->fd = fd;
+    k->out = mem;
+    k->in = mem + l->c->out_bytes;
+    k->held = k->held_tail = -1;
+    qsl_session_init(&k->s, l->e);
+    return k;
+}
+
+static void conn_count(struct loop *l, struct conn *k)
+{
+    BUMP(l->st->connections);
+    BUMP(l->st->active);
+    if (l->st->active > l->st->active_max)
+        l->st->active_max = l->st->active;
+    touch(l, k);
+}
+
 static void accept_all(struct loop *l)
 {
     for (;;) {
@@ -494,43 +560,19 @@ static void accept_all(struct loop *l)
             }
             return;             /* EAGAIN: accepted everything pending */
         }
-        struct conn *k = NULL;
-        if (l->st->active < l->c->max_conns)
-            for (unsigned i = 0; i < l->c->max_conns; i++)
-                if (l->conns[i].fd < 0) {
-                    k = &l->conns[i];
-                    break;
-                }
-        uint8_t *mem = k ? malloc(l->c->out_bytes + IN_CAP) : NULL;
-        if (!k || !mem) {
-            free(mem);
-            close(fd);
-            BUMP(l->st->refused);
+        struct conn *k = conn_open(l, fd);
+        if (!k)
             continue;
-        }
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (l->c->conn_opts)
-            qsl_sockopt_apply(fd, l->c->conn_opts, NULL, NULL);
-        memset(k, 0, sizeof *k);
-        k->fd = fd;
-        k->out = mem;
-        k->in = mem + l->c->out_bytes;
         k->events = EPOLLIN | EPOLLRDHUP;
-        qsl_session_init(&k->s, l->e);
         struct epoll_event ev = {.events = k->events, .data.ptr = k};
         if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
-            free(mem);
+            free(k->out);
             close(fd);
             k->fd = -1;
             BUMP(l->st->refused);
             continue;
         }
-        BUMP(l->st->connections);
-        BUMP(l->st->active);
-        if (l->st->active > l->st->active_max)
-            l->st->active_max = l->st->active;
-        touch(l, k);
+        conn_count(l, k);
     }
 }
 
@@ -539,7 +581,8 @@ static void accept_all(struct loop *l)
  * left of that second to close from its side. */
 static void drain_and_close(struct loop *l)
 {
-    epoll_ctl(l->ep, EPOLL_CTL_DEL, l->lfd, NULL);
+    if (l->ep >= 0)
+        epoll_ctl(l->ep, EPOLL_CTL_DEL, l->lfd, NULL);
     uint64_t deadline = now_ms() + 1000;
     for (int pending = 1; pending && now_ms() < deadline;) {
         pending = 0;
@@ -641,11 +684,45 @@ out:
     return rc;
 }
 
+#ifdef QSL_HAVE_URING
+#include "gateway_uring.c"
+#else
+static void ur_conn_closing(struct loop *l, struct conn *k)
+{
+    (void)l, (void)k;
+}
+
+static void ur_progress(struct loop *l, struct conn *k)
+{
+    (void)l, (void)k;
+}
+
+static int ur_available(char *why, size_t len)
+{
+    snprintf(why, len, "qsl was built without liburing (install liburing-dev, rebuild)");
+    return -ENOSYS;
+}
+
+static int run_uring(int lfd, struct qsl_engine *e, const struct qsl_gateway_config *c,
+                     struct qsl_gateway_stats *st, volatile int *stop)
+{
+    (void)lfd, (void)e, (void)c, (void)st, (void)stop;
+    return -ENOSYS;
+}
+#endif
+
+int qsl_gateway_mode_available(enum qsl_gateway_mode mode, char *why, size_t len)
+{
+    if (len)
+        why[0] = '\0';
+    return mode == QSL_GATEWAY_IO_URING ? ur_available(why, len) : 0;
+}
+
 uint32_t qsl_gateway_idle_ms(const struct qsl_gateway_config *c)
 {
     if (c->idle_ms != QSL_GATEWAY_IDLE_DEFAULT)
         return c->idle_ms;
-    return c->blocking ? QSL_GATEWAY_BLOCKING_IDLE_MS : 0;
+    return c->mode == QSL_GATEWAY_BLOCKING ? QSL_GATEWAY_BLOCKING_IDLE_MS : 0;
 }
 
 int qsl_gateway_run(int listen_fd, const struct qsl_gateway_config *c,
@@ -660,8 +737,17 @@ int qsl_gateway_run(int listen_fd, const struct qsl_gateway_config *c,
         return rc;
     struct qsl_gateway_config cc = *c;
     cc.idle_ms = qsl_gateway_idle_ms(c);
-    rc = cc.blocking ? run_blocking(listen_fd, &e, &cc, st, stop)
-                     : run_epoll(listen_fd, &e, &cc, st, stop);
+    switch (cc.mode) {
+    case QSL_GATEWAY_BLOCKING:
+        rc = run_blocking(listen_fd, &e, &cc, st, stop);
+        break;
+    case QSL_GATEWAY_IO_URING:
+        rc = run_uring(listen_fd, &e, &cc, st, stop);
+        break;
+    default:
+        rc = run_epoll(listen_fd, &e, &cc, st, stop);
+        break;
+    }
     qsl_engine_free(&e);
     return rc;
 }

@@ -3,7 +3,9 @@
  *
  * epoll mode: one event loop, non-blocking accept4, a session and a bounded
  * output buffer per connection, writes flushed on EPOLLOUT, many clients at
- * once. blocking mode: the original's one connection at a time, kept for
+ * once. io_uring mode: the same connections and rules, with multishot accept,
+ * multishot receive into a provided-buffer ring and one send per connection in
+ * flight, all submitted in one io_uring_enter per round. blocking mode: the original's one connection at a time, kept for
  * side-by-side comparison. Both survive what clients and the kernel throw at
  * a server: EINTR, ECONNABORTED, EMFILE/ENFILE (the pending connection is
  * accepted and closed with a reserved descriptor, and serving goes on),
@@ -23,8 +25,14 @@
 #define QSL_GATEWAY_IDLE_DEFAULT UINT32_MAX   /* idle_ms: the mode's default */
 #define QSL_GATEWAY_BLOCKING_IDLE_MS 5000u    /* blocking mode: one idle client holds everyone */
 
+enum qsl_gateway_mode {
+    QSL_GATEWAY_EPOLL,          /* one event loop, many connections */
+    QSL_GATEWAY_BLOCKING,       /* one connection at a time: the original's server */
+    QSL_GATEWAY_IO_URING,       /* epoll's rules, bytes moved by io_uring completions */
+};
+
 struct qsl_gateway_config {
-    int blocking;               /* 1: one connection at a time */
+    enum qsl_gateway_mode mode;
     unsigned max_conns;         /* epoll: connections served at once */
     size_t out_bytes;           /* per-connection output bound */
     /* a connection with no complete request and no reply byte taken for this
@@ -51,6 +59,8 @@ struct qsl_gateway_stats {
     uint64_t out_queued_max;    /* epoll: most reply bytes one connection held in user space */
     uint64_t in_held_max;       /* epoll: most request bytes one connection held unanswered */
     uint64_t new_orders, cancels, heartbeats, fills;
+    /* io_uring: io_uring_enter calls and completions reaped (its work is not syscalls) */
+    uint64_t ring_enters, ring_completions;
     uint64_t rejects[QSL_REJECT_COUNT];
 };
 
@@ -59,6 +69,10 @@ void qsl_gateway_defaults(struct qsl_gateway_config *c);
 /* A listening TCP socket on a numeric address; *port 0 = the kernel picks,
  * and *port is then the port granted. Returns the fd or -errno. */
 int qsl_gateway_listen(const char *host, uint16_t *port, int backlog);
+
+/* 0 when the mode can serve here; else -errno and why (-ENOSYS: built without
+ * liburing; the kernel's refusal otherwise: kernel.io_uring_disabled, seccomp, too old). */
+int qsl_gateway_mode_available(enum qsl_gateway_mode mode, char *why, size_t len);
 
 /* The idle bound c applies, its mode's default resolved (0: never). */
 uint32_t qsl_gateway_idle_ms(const struct qsl_gateway_config *c);

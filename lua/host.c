@@ -14,6 +14,7 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include "gateway.h"
 #include "host.h"
 #include "procfs.h"
 
@@ -282,6 +283,19 @@ const char *qsl_host_nearest_best(const struct qsl_host_nearest *n)
 }
 
 /* qsl.suggest(word, {candidates}) -> the nearest candidate if it is a likely typo, or nil */
+/* qsl.io_uring() -> true, or false and why (built without liburing, or the kernel refuses:
+ * kernel.io_uring_disabled, seccomp, too old). Probed each call: a sysctl may change. */
+static int l_io_uring(lua_State *L)
+{
+    char why[200];
+    int rc = qsl_gateway_mode_available(QSL_GATEWAY_IO_URING, why, sizeof why);
+    lua_pushboolean(L, rc == 0);
+    if (rc == 0)
+        return 1;
+    lua_pushstring(L, why);
+    return 2;
+}
+
 static int l_suggest(lua_State *L)
 {
     struct qsl_host_nearest n;
@@ -360,7 +374,8 @@ int luaopen_qsl(lua_State *L)
 {
     static const luaL_Reg funcs[] = {
         {"skip", l_skip}, {"refuse", l_refuse}, {"fail", l_fail}, {"exit", l_exit},
-        {"exe", l_exe},   {"isatty", l_isatty}, {"suggest", l_suggest}, {NULL, NULL},
+        {"exe", l_exe},   {"isatty", l_isatty}, {"suggest", l_suggest},
+        {"io_uring", l_io_uring}, {NULL, NULL},
     };
     luaL_newlib(L, funcs);
     push_build(L);

@@ -20,4 +20,8 @@ Suite *replay_suite(void);
 Suite *proc_suite(void);
 Suite *roles_suite(void);
 
+/* Whether the gateway's io_uring mode runs here; when not, says why on stderr for the
+ * named test, which then checks nothing (tests/check_main.c). */
+int qsl_test_io_uring_runs(const char *test);
+
 #endif

@@ -1,6 +1,8 @@
 /*
- * test_gateway.c - the epoll and blocking gateways over loopback, with the
- * load driver and with hand-made hostile clients.
+ * test_gateway.c - the epoll, io_uring and blocking gateways over loopback,
+ * with the load driver and with hand-made hostile clients. A test of the
+ * many-client modes runs once per mode (a loop test: _i indexes MANY); where
+ * io_uring cannot run, its pass says why and checks nothing.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -11,6 +13,7 @@
 #include <time.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -40,13 +43,21 @@ static void *serve(void *arg)
     return NULL;
 }
 
-static void start_idle(struct server *s, int blocking, unsigned max_conns, size_t out_bytes,
-                       uint32_t idle_ms)
+static const enum qsl_gateway_mode MANY[] = {QSL_GATEWAY_EPOLL, QSL_GATEWAY_IO_URING};
+#define BLOCKING QSL_GATEWAY_BLOCKING
+
+#define MANY_MODE(m)                                                                         \
+    enum qsl_gateway_mode m = MANY[_i];                                                      \
+    if (m == QSL_GATEWAY_IO_URING && !qsl_test_io_uring_runs(__func__))                      \
+        return
+
+static void start_idle(struct server *s, enum qsl_gateway_mode mode, unsigned max_conns,
+                       size_t out_bytes, uint32_t idle_ms)
 {
     memset(s, 0, sizeof *s);
     qsl_gateway_defaults(&s->c);
     s->c.idle_ms = idle_ms;
-    s->c.blocking = blocking;
+    s->c.mode = mode;
     s->c.max_conns = max_conns;
     s->c.out_bytes = out_bytes;
     s->c.engine.capacity = 1 << 16;
@@ -56,15 +67,16 @@ static void start_idle(struct server *s, int blocking, unsigned max_conns, size_
     pthread_create(&s->th, NULL, serve, s);
 }
 
-static void start(struct server *s, int blocking, unsigned max_conns, size_t out_bytes)
+static void start(struct server *s, enum qsl_gateway_mode mode, unsigned max_conns,
+                  size_t out_bytes)
 {
-    start_idle(s, blocking, max_conns, out_bytes, QSL_GATEWAY_IDLE_DEFAULT);
+    start_idle(s, mode, max_conns, out_bytes, QSL_GATEWAY_IDLE_DEFAULT);
 }
 
 static void finish(struct server *s)
 {
     s->stop = 1;
-    if (s->c.blocking)      /* unblock accept() with a connection of our own */
+    if (s->c.mode == QSL_GATEWAY_BLOCKING)      /* unblock accept() with a connection of our own */
         close(socket(AF_INET, SOCK_STREAM, 0));
     shutdown(s->lfd, SHUT_RDWR);
     pthread_join(s->th, NULL);
@@ -198,8 +210,9 @@ static size_t new_order(uint8_t *b, uint64_t id, uint32_t sym, int64_t px, uint3
 START_TEST(test_many_pipelined_clients_every_reply_checked)
 {
     struct server s;
+    MANY_MODE(mode);
     struct qsl_load_stats *st = malloc(sizeof *st);
-    start(&s, 0, 1024, 65536);
+    start(&s, mode, 1024, 65536);
     load(&s, QSL_LOAD_PERSISTENT, 32, 16, 100000, st);
     ck_assert_uint_eq(st->completed, 100000);
     /* every request answered once, plus each connection's final Heartbeat */
@@ -220,7 +233,7 @@ START_TEST(test_blocking_mode_serves_one_at_a_time)
 {
     struct server s;
     struct qsl_load_stats *st = malloc(sizeof *st);
-    start(&s, 1, 1, 65536);
+    start(&s, BLOCKING, 1, 65536);
     load(&s, QSL_LOAD_PERSISTENT, 4, 4, 4000, st);
     ck_assert_uint_eq(st->completed, 4000);
     load(&s, QSL_LOAD_SHORT, 1, 1, 50, st);
@@ -235,7 +248,8 @@ END_TEST
 START_TEST(test_frames_split_across_writes)
 {
     struct server s;
-    start(&s, 0, 16, 65536);
+    MANY_MODE(mode);
+    start(&s, mode, 16, 65536);
     int fd = dial(s.port);
     uint8_t req[64], reply[24];
     size_t n = heartbeat(req, 0xabcdef);
@@ -258,7 +272,8 @@ END_TEST
 START_TEST(test_malformed_frame_closes_only_that_connection)
 {
     struct server s;
-    start(&s, 0, 16, 65536);
+    MANY_MODE(mode);
+    start(&s, mode, 16, 65536);
     int good = dial(s.port), bad = dial(s.port);
     uint8_t req[64], reply[24];
     size_t n = heartbeat(req, 1);
@@ -280,7 +295,8 @@ END_TEST
 START_TEST(test_peer_that_vanishes_mid_response)
 {
     struct server s;
-    start(&s, 0, 16, 1 << 20);
+    MANY_MODE(mode);
+    start(&s, mode, 16, 1 << 20);
     /* a thousand heartbeats, then reset (SO_LINGER 0) without reading a byte */
     int fd = dial(s.port);
     uint8_t req[24 * 1000];
@@ -304,7 +320,8 @@ END_TEST
 START_TEST(test_connection_cap_refuses_the_excess)
 {
     struct server s;
-    start(&s, 0, 4, 65536);
+    MANY_MODE(mode);
+    start(&s, mode, 4, 65536);
     int fds[6];
     for (int i = 0; i < 6; i++)
         fds[i] = dial(s.port);
@@ -332,7 +349,8 @@ END_TEST
 START_TEST(test_client_that_never_reads_is_bounded)
 {
     struct server s;
-    start(&s, 0, 16, 4096);
+    MANY_MODE(mode);
+    start(&s, mode, 16, 4096);
     int fd = dial(s.port);
     int small = 4096;
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
@@ -371,10 +389,10 @@ END_TEST
  * then reads. Every order applied must have its Ack delivered, and the
  * connection must end with EOF, not a reset that discards unread Acks.
  */
-static void half_close_then_read(int blocking)
+static void half_close_then_read(enum qsl_gateway_mode mode)
 {
     struct server s;
-    start(&s, blocking, 16, 65536);
+    start(&s, mode, 16, 65536);
     enum { N = 20000 };
     uint8_t *req = malloc((size_t)N * 43);
     size_t len = 0;
@@ -401,24 +419,25 @@ static void half_close_then_read(int blocking)
     free(req);
 }
 
-START_TEST(test_half_close_gets_every_reply_epoll)
+START_TEST(test_half_close_gets_every_reply_many)
 {
-    half_close_then_read(0);
+    MANY_MODE(mode);
+    half_close_then_read(mode);
 }
 END_TEST
 
 START_TEST(test_half_close_gets_every_reply_blocking)
 {
-    half_close_then_read(1);
+    half_close_then_read(BLOCKING);
 }
 END_TEST
 
 /* Issue 10.1: replies to the frames before a malformed one arrive, then EOF,
  * even with input still unread behind the bad frame. */
-static void replies_before_malformed(int blocking)
+static void replies_before_malformed(enum qsl_gateway_mode mode)
 {
     struct server s;
-    start(&s, blocking, 16, 65536);
+    start(&s, mode, 16, 65536);
     enum { K = 100, JUNK = 300000 };
     uint8_t *req = calloc(1, K * 24 + 16 + JUNK);
     size_t len = 0;
@@ -441,15 +460,16 @@ static void replies_before_malformed(int blocking)
     free(req);
 }
 
-START_TEST(test_replies_before_a_malformed_frame_arrive_epoll)
+START_TEST(test_replies_before_a_malformed_frame_arrive_many)
 {
-    replies_before_malformed(0);
+    MANY_MODE(mode);
+    replies_before_malformed(mode);
 }
 END_TEST
 
 START_TEST(test_replies_before_a_malformed_frame_arrive_blocking)
 {
-    replies_before_malformed(1);
+    replies_before_malformed(BLOCKING);
 }
 END_TEST
 
@@ -457,7 +477,7 @@ END_TEST
 START_TEST(test_blocking_mode_takes_deep_pipelines)
 {
     struct server s;
-    start(&s, 1, 1, 65536);
+    start(&s, BLOCKING, 1, 65536);
     enum { N = 20000 };
     uint8_t *req = malloc((size_t)N * 24);
     for (int i = 0; i < N; i++)
@@ -482,7 +502,7 @@ END_TEST
 START_TEST(test_blocking_mode_stops_while_a_send_is_blocked)
 {
     struct server s;
-    start_idle(&s, 1, 1, 65536, 0);     /* only the stop may end it */
+    start_idle(&s, BLOCKING, 1, 65536, 0);     /* only the stop may end it */
     int fd = dial(s.port);
     int small = 4096;
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
@@ -510,7 +530,7 @@ END_TEST
 START_TEST(test_blocking_mode_idle_client_is_closed)
 {
     struct server s;
-    start_idle(&s, 1, 1, 65536, 300);
+    start_idle(&s, BLOCKING, 1, 65536, 300);
     int idle = dial(s.port);
     int drip = dial(s.port);
     int good = dial(s.port);
@@ -533,10 +553,11 @@ START_TEST(test_blocking_mode_idle_client_is_closed)
 END_TEST
 
 /* Issue 10.4: epoll mode takes idle_ms too; idle sockets are closed, busy ones not. */
-START_TEST(test_epoll_mode_idle_connections_are_closed)
+START_TEST(test_many_mode_idle_connections_are_closed)
 {
     struct server s;
-    start_idle(&s, 0, 64, 65536, 300);
+    MANY_MODE(mode);
+    start_idle(&s, mode, 64, 65536, 300);
     int fds[32];
     for (int i = 0; i < 32; i++)
         fds[i] = dial(s.port);
@@ -623,7 +644,8 @@ static void *load_main(void *arg)
 START_TEST(test_hostile_classes_beside_good_clients)
 {
     struct server s;
-    start(&s, 0, 1024, 65536);
+    MANY_MODE(mode);
+    start(&s, mode, 1024, 65536);
     struct load_thread good = {.s = &s};
     pthread_create(&good.th, NULL, load_main, &good);
     int idle[200];
@@ -688,24 +710,24 @@ Suite *gateway_suite(void)
     Suite *s = suite_create("gateway");
     TCase *tc = tcase_create("gateway");
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_many_pipelined_clients_every_reply_checked);
+    tcase_add_loop_test(tc, test_many_pipelined_clients_every_reply_checked, 0, 2);
     tcase_add_test(tc, test_blocking_mode_serves_one_at_a_time);
-    tcase_add_test(tc, test_frames_split_across_writes);
-    tcase_add_test(tc, test_malformed_frame_closes_only_that_connection);
-    tcase_add_test(tc, test_peer_that_vanishes_mid_response);
-    tcase_add_test(tc, test_connection_cap_refuses_the_excess);
-    tcase_add_test(tc, test_client_that_never_reads_is_bounded);
+    tcase_add_loop_test(tc, test_frames_split_across_writes, 0, 2);
+    tcase_add_loop_test(tc, test_malformed_frame_closes_only_that_connection, 0, 2);
+    tcase_add_loop_test(tc, test_peer_that_vanishes_mid_response, 0, 2);
+    tcase_add_loop_test(tc, test_connection_cap_refuses_the_excess, 0, 2);
+    tcase_add_loop_test(tc, test_client_that_never_reads_is_bounded, 0, 2);
     tcase_add_test(tc, test_load_driver_catches_a_wrong_reply);
-    tcase_add_test(tc, test_hostile_classes_beside_good_clients);
+    tcase_add_loop_test(tc, test_hostile_classes_beside_good_clients, 0, 2);
     tcase_add_test(tc, test_listen_refuses_a_name);
-    tcase_add_test(tc, test_half_close_gets_every_reply_epoll);
+    tcase_add_loop_test(tc, test_half_close_gets_every_reply_many, 0, 2);
     tcase_add_test(tc, test_half_close_gets_every_reply_blocking);
-    tcase_add_test(tc, test_replies_before_a_malformed_frame_arrive_epoll);
+    tcase_add_loop_test(tc, test_replies_before_a_malformed_frame_arrive_many, 0, 2);
     tcase_add_test(tc, test_replies_before_a_malformed_frame_arrive_blocking);
     tcase_add_test(tc, test_blocking_mode_takes_deep_pipelines);
     tcase_add_test(tc, test_blocking_mode_stops_while_a_send_is_blocked);
     tcase_add_test(tc, test_blocking_mode_idle_client_is_closed);
-    tcase_add_test(tc, test_epoll_mode_idle_connections_are_closed);
+    tcase_add_loop_test(tc, test_many_mode_idle_connections_are_closed, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }

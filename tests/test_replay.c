@@ -33,7 +33,7 @@
 enum { B = QSL_BUY, S = QSL_SELL, LIM = QSL_LIMIT, MKT = QSL_MARKET, GTC = QSL_GTC, IOC = QSL_IOC };
 
 struct buf {
-    uint8_t b[1 << 20];
+    uint8_t b[1 << 22];
     size_t n;
 };
 
@@ -360,12 +360,12 @@ static char *trim(char *s)
     return s;
 }
 
-static void replay(int blocking)
+static void replay(enum qsl_gateway_mode mode)
 {
     struct server s;
     memset(&s, 0, sizeof s);
     qsl_gateway_defaults(&s.c);         /* the original's limits and 2 symbols */
-    s.c.blocking = blocking;
+    s.c.mode = mode;
     ck_assert_uint_eq(s.c.engine.symbols, 2);
     ck_assert_uint_eq(s.c.engine.risk.max_quantity, 1000000);
     ck_assert_uint_eq(s.c.engine.risk.max_notional, 1000000000);
@@ -456,7 +456,7 @@ static void replay(int blocking)
     if (fd >= 0)
         close(fd);
     s.stop = 1;
-    if (blocking)
+    if (mode == QSL_GATEWAY_BLOCKING)
         close(dial(s.port));            /* wake accept() */
     pthread_join(s.th, NULL);
     close(s.lfd);
@@ -467,13 +467,136 @@ static void replay(int blocking)
 
 START_TEST(test_golden_session_replayed_epoll)
 {
-    replay(0);
+    replay(QSL_GATEWAY_EPOLL);
+}
+END_TEST
+
+START_TEST(test_golden_session_replayed_io_uring)
+{
+    if (qsl_test_io_uring_runs(__func__))
+        replay(QSL_GATEWAY_IO_URING);
 }
 END_TEST
 
 START_TEST(test_golden_session_replayed_blocking)
 {
-    replay(1);
+    replay(QSL_GATEWAY_BLOCKING);
+}
+END_TEST
+
+/* A seeded stream of every request kind, valid and rejected (unknown symbols, zero and
+ * negative prices, zero and huge quantities, duplicate and unknown ids, market orders,
+ * IOC). Nothing malformed: that ends the connection, and replay covers it. */
+static void random_requests(struct buf *o, uint64_t seed, int n)
+{
+    uint64_t x = seed;
+    for (int i = 0; i < n; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        uint32_t r = (uint32_t)(x >> 33);
+        uint64_t id = 1 + r % 3000;
+        uint32_t sym = r % 23 == 0 ? 7 : (r >> 5) % 2;
+        switch ((r >> 8) % 10) {
+        case 0:
+            cancel(o, id, sym);
+            break;
+        case 1:
+            hb(o, id);
+            break;
+        default: {
+            int64_t px = r % 97 == 0 ? 0 : 95 + (int64_t)((r >> 12) % 11) - (r % 89 == 0) * 200;
+            uint32_t qty = r % 83 == 0 ? 0 : r % 79 == 0 ? 2000000 : 1 + (r >> 16) % 50;
+            no(o, id, sym, px, qty, (r >> 20) % 2 ? B : S, (r >> 21) % 7 == 0 ? MKT : LIM,
+               (r >> 24) % 5 == 0 ? IOC : GTC);
+            break;
+        }
+        }
+    }
+}
+
+struct feeder {
+    int fd;
+    const struct buf *req;
+    pthread_t th;
+};
+
+static void *feeder_main(void *arg)
+{
+    struct feeder *f = arg;
+    send_all(f->fd, f->req->b, f->req->n);
+    return NULL;
+}
+
+/* The replies a fresh gateway in mode gives to req on one connection, up to the fence. */
+static void replies_of(enum qsl_gateway_mode mode, const struct buf *req, uint64_t fence,
+                       struct buf *out)
+{
+    struct server s;
+    memset(&s, 0, sizeof s);
+    qsl_gateway_defaults(&s.c);
+    s.c.mode = mode;
+    s.lfd = qsl_gateway_listen("127.0.0.1", &s.port, 16);
+    ck_assert_int_ge(s.lfd, 0);
+    pthread_create(&s.th, NULL, serve, &s);
+    struct feeder f = {.fd = dial(s.port), .req = req};
+    pthread_create(&f.th, NULL, feeder_main, &f);   /* pipelined: writes and reads at once */
+    out->n = 0;
+    uint64_t deadline = ms_now() + 20000;
+    for (;;) {
+        struct pollfd p = {f.fd, POLLIN, 0};
+        ck_assert_msg(ms_now() < deadline && poll(&p, 1, 1000) >= 0, "replies stalled at %zu",
+                      out->n);
+        ssize_t r = recv(f.fd, out->b + out->n, sizeof out->b - out->n, MSG_DONTWAIT);
+        if (r < 0 && (errno == EAGAIN || errno == EINTR))
+            continue;
+        ck_assert_msg(r > 0, "the connection ended after %zu bytes of replies", out->n);
+        out->n += (size_t)r;
+        struct qsl_wire_msg m;
+        size_t flen;
+        if (out->n >= 24 &&
+            qsl_wire_decode(out->b + out->n - 24, 24, &m, &flen) == QSL_WIRE_OK &&
+            m.type == QSL_WIRE_HEARTBEAT_ACK && m.u.heartbeat.token == fence)
+            break;
+    }
+    pthread_join(f.th, NULL);
+    close(f.fd);
+    s.stop = 1;
+    if (mode == QSL_GATEWAY_BLOCKING)
+        close(dial(s.port));
+    pthread_join(s.th, NULL);
+    close(s.lfd);
+}
+
+/* The same request stream gives the same reply bytes in every mode. */
+START_TEST(test_random_requests_same_replies_in_every_mode)
+{
+    static struct buf req, want, got;
+    const uint64_t fence = 0xfeedfacecafe0001ull;
+    req.n = 0;
+    random_requests(&req, 42, 20000);
+    hb(&req, fence);
+    replies_of(QSL_GATEWAY_EPOLL, &req, fence, &want);
+    size_t pos = 0, flen, kinds[10] = {0};
+    struct qsl_wire_msg m;
+    while (pos < want.n && qsl_wire_decode(want.b + pos, want.n - pos, &m, &flen) == QSL_WIRE_OK) {
+        kinds[m.type]++;
+        pos += flen;
+    }
+    ck_assert_uint_eq(pos, want.n);
+    /* it trades, rests, cancels and rejects: the engine's whole rule set is in the stream */
+    ck_assert(kinds[QSL_WIRE_FILL] > 1000 && kinds[QSL_WIRE_ACK] > 1000 &&
+              kinds[QSL_WIRE_REJECT] > 1000 && kinds[QSL_WIRE_HEARTBEAT_ACK] > 1000);
+    const enum qsl_gateway_mode others[] = {QSL_GATEWAY_BLOCKING, QSL_GATEWAY_IO_URING};
+    for (size_t i = 0; i < 2; i++) {
+        if (others[i] == QSL_GATEWAY_IO_URING && !qsl_test_io_uring_runs(__func__))
+            continue;
+        replies_of(others[i], &req, fence, &got);
+        size_t at = 0;
+        while (at < got.n && at < want.n && got.b[at] == want.b[at])
+            at++;
+        ck_assert_msg(got.n == want.n && at == want.n,
+                      "mode %d: %zu reply bytes, epoll %zu; first difference at byte %zu",
+                      others[i], got.n, want.n, at);
+    }
 }
 END_TEST
 
@@ -484,6 +607,8 @@ Suite *replay_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_golden_session_replayed_epoll);
     tcase_add_test(tc, test_golden_session_replayed_blocking);
+    tcase_add_test(tc, test_golden_session_replayed_io_uring);
+    tcase_add_test(tc, test_random_requests_same_replies_in_every_mode);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -17,7 +17,7 @@
 #include "sockopt.h"
 #include "wire.h"
 
-static const char *const modes[] = {"epoll", "blocking", NULL};
+static const char *const modes[] = {"epoll", "blocking", "io_uring", NULL};   /* enum qsl_gateway_mode */
 
 /* ------------------------------------------------------------------ gateway */
 
@@ -33,7 +33,7 @@ struct gw_args {
 static const struct qsl_role_param gw_params[] = {
     QSL_ROLE_ADDR(G, bind, "127.0.0.1", "address to listen on (numeric; never a silent wildcard)"),
     QSL_ROLE_U(G, port, 0, 0, 65535, "", "port; 0 = the kernel picks (reported in the ready line)"),
-    QSL_ROLE_WORD(G, mode, 0, modes, "epoll: many clients; blocking: one connection at a time"),
+    QSL_ROLE_WORD(G, mode, 0, modes, "epoll: many clients; io_uring: the same, by completions; blocking: one connection at a time"),
     QSL_ROLE_U(G, max_conns, 1024, 1, 1000000, "connections", "epoll: connections at once; more are refused"),
     QSL_ROLE_U(G, out_bytes, 65536, 128, 1u << 30, "bytes", "output bound per connection"),
     QSL_ROLE_U(G, backlog, 1024, 1, 65535, "connections", "listen backlog"),
@@ -51,7 +51,7 @@ static const struct qsl_role_param gw_params[] = {
 
 static const struct qsl_role_field gw_ready[] = {
     {"port", QSL_ROLE_INTEGER, "", "the port it listens on"},
-    {"mode", QSL_ROLE_TEXT, "", "epoll or blocking"},
+    {"mode", QSL_ROLE_TEXT, "", "epoll, io_uring or blocking"},
     {"max_conns", QSL_ROLE_INTEGER, "connections", "connections served at once"},
     {"out_bytes", QSL_ROLE_INTEGER, "bytes", "output bound per connection"},
     {"idle_ms", QSL_ROLE_INTEGER, "ms", "idle connections end after this (0: never)"},
@@ -74,6 +74,8 @@ static const struct qsl_role_field gw_result[] = {
     COUNT("closed_error", "ended by a socket error"),
     COUNT("closed_at_stop", "still open at the stop"),
     COUNT("closed_idle", "ended after idle_ms"),
+    FRAMES("ring_enters", "calls", "io_uring mode: io_uring_enter calls (0 in the others)"),
+    FRAMES("ring_completions", "completions", "io_uring mode: completions reaped"),
     FRAMES("frames_in", "frames", "requests decoded"),
     FRAMES("frames_out", "frames", "replies written"),
     FRAMES("bytes_in", "bytes", "read from clients"),
@@ -125,6 +127,11 @@ static int run_gateway(const void *args)
 {
     const struct gw_args *a = args;
     static volatile int stop;
+    char why[200];
+    if (qsl_gateway_mode_available((enum qsl_gateway_mode)a->mode, why, sizeof why) != 0) {
+        fprintf(stderr, "qsl-run gateway: mode=%s is not available here: %s\n", modes[a->mode], why);
+        return QSL_ROLE_EXIT_SKIPPED;
+    }
     uint16_t port = a->port;
     int lfd = qsl_gateway_listen(a->bind, &port, (int)a->backlog);
     if (lfd < 0) {
@@ -142,7 +149,7 @@ static int run_gateway(const void *args)
     struct qsl_gateway_config c;
     qsl_gateway_defaults(&c);
     c.conn_opts = &opts;
-    c.blocking = a->mode;
+    c.mode = (enum qsl_gateway_mode)a->mode;
     c.max_conns = a->max_conns;
     c.out_bytes = (size_t)a->out_bytes;
     c.engine.symbols = a->symbols;
@@ -150,7 +157,7 @@ static int run_gateway(const void *args)
     c.engine.risk.max_quantity = a->max_quantity;
     c.engine.risk.max_notional = a->max_notional;
     c.idle_ms = a->idle_ms ? a->idle_ms : QSL_GATEWAY_IDLE_DEFAULT;
-    struct ready_ctx rc_ready = {port,    modes[c.blocking], c.max_conns, c.out_bytes,
+    struct ready_ctx rc_ready = {port,    modes[c.mode], c.max_conns, c.out_bytes,
                                  qsl_gateway_idle_ms(&c), granted, 0};
     c.on_ready = print_ready;
     c.ready_ctx = &rc_ready;
@@ -172,8 +179,9 @@ static int run_gateway(const void *args)
     const uint64_t v[] = {st.connections, st.refused, st.emfile, st.active_max, closed,
                           st.closed_by_peer, st.closed_malformed, st.closed_unexpected,
                           st.closed_output_limit, st.closed_error, st.closed_at_stop,
-                          st.closed_idle, st.frames_in, st.frames_out, st.bytes_in, st.bytes_out,
-                          st.new_orders, st.cancels, st.heartbeats, st.fills, rejects};
+                          st.closed_idle, st.ring_enters, st.ring_completions, st.frames_in,
+                          st.frames_out, st.bytes_in, st.bytes_out, st.new_orders, st.cancels,
+                          st.heartbeats, st.fills, rejects};
     unsigned i = 0;
     for (; i < sizeof v / sizeof v[0]; i++)
         qsl_role_line_int(&l, gw_result[i].name, v[i]);

@@ -78,6 +78,10 @@ struct qsl_role {
 extern const struct qsl_role *const qsl_roles[];
 const struct qsl_role *qsl_role_find(const char *name);
 
+/* A role that cannot run here (a mode this kernel or build lacks) exits with qsl-run's
+ * "skipped" code (docs/architecture.md), its reason on stderr. */
+#define QSL_ROLE_EXIT_SKIPPED 2
+
 /* `qsl-run ROLE ...`: --help, parse, run. Returns the exit code. */
 int qsl_role_main(const struct qsl_role *r, int argc, char **argv);
 void qsl_role_usage(FILE *f, const struct qsl_role *r);

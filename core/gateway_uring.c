@@ -1,0 +1,548 @@
+/*
+ * gateway_uring.c - the gateway's io_uring mode, included by gateway.c (as
+ * Redis's ae.c includes ae_epoll.c): it shares epoll mode's connections,
+ * session feeding, output and input bounds, deadlines, shedding and drain,
+ * and differs only in how bytes move.
+ *
+ * One io_uring_enter per round submits what the round queued and waits for
+ * completions: a multishot accept on the listener, one receive per
+ * connection into a ring of provided buffers shared by all, and at most one
+ * send per connection in flight (its bytes stay put in the output buffer
+ * until it completes).
+ *
+ * Receives are armed one at a time, for at most the room left in the
+ * connection's input buffer, and only while epoll mode would read: the same
+ * bound (16 KiB of unanswered input) and the same backpressure. A multishot
+ * receive was tried and dropped: on each wakeup the kernel drains the whole
+ * socket queue into the shared ring (measured: 776 KB held for one client
+ * that never reads its replies), so one such client would pin the ring and
+ * starve every other connection. A buffer returns to the ring as soon as its
+ * bytes are copied into the connection's input. A connection closed with
+ * requests in flight keeps its memory (a zombie slot) until their
+ * completions arrive.
+ */
+#include <liburing.h>
+#include <pthread.h>
+#include <sys/mman.h>
+
+#define UR_BUFS 256u            /* receive buffers shared by every connection */
+#define UR_BUF_SIZE 8192u
+#define UR_GROUP 1
+#define UR_ENTRIES 1024u
+
+enum ur_op { UR_ACCEPT = 1, UR_RECV, UR_SEND, UR_POLL, UR_CANCEL };
+
+struct uring {
+    struct io_uring ring;
+    struct io_uring_buf_ring *br;
+    uint8_t *bufs;
+    int next[UR_BUFS];          /* held chains, in arrival order */
+    uint32_t len[UR_BUFS], off[UR_BUFS];
+    unsigned free;              /* buffers in the ring */
+    unsigned inflight;          /* requests whose last completion has not come */
+    unsigned starved;           /* connections whose receive ended for want of a buffer */
+    int accepting;              /* the multishot accept, or the listener poll, is armed */
+    int stopping;
+    int failed;                 /* -errno: the ring could take no request */
+};
+
+static uint64_t ud(enum ur_op op, const struct loop *l, const struct conn *k)
+{
+    return (uint64_t)(k ? k - l->conns : 0) << 4 | (uint64_t)op;
+}
+
+/* A submission entry; when the queue is full, what is queued goes in first. */
+static struct io_uring_sqe *ur_sqe(struct loop *l, enum ur_op op, const struct conn *k)
+{
+    struct uring *u = l->ur;
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+    if (!sqe) {
+        int rc = io_uring_submit(&u->ring);
+        l->st->ring_enters++;
+        sqe = io_uring_get_sqe(&u->ring);
+        if (!sqe) {
+            u->failed = rc < 0 ? rc : -EBUSY;
+            return NULL;
+        }
+    }
+    io_uring_sqe_set_data64(sqe, ud(op, l, k));
+    u->inflight++;
+    return sqe;
+}
+
+static void ur_recycle(struct uring *u, int bid)
+{
+    io_uring_buf_ring_add(u->br, u->bufs + (size_t)bid * UR_BUF_SIZE, UR_BUF_SIZE,
+                          (unsigned short)bid, io_uring_buf_ring_mask(UR_BUFS), 0);
+    io_uring_buf_ring_advance(u->br, 1);
+    u->free++;
+}
+
+static void ur_hold(struct uring *u, struct conn *k, int bid, uint32_t n)
+{
+    u->next[bid] = -1;
+    u->len[bid] = n;
+    u->off[bid] = 0;
+    if (k->held < 0)
+        k->held = bid;
+    else
+        u->next[k->held_tail] = bid;
+    k->held_tail = bid;
+    k->held_bytes += n;
+}
+
+/* Held input into the connection's input buffer, as far as it has room. */
+static void ur_take(struct uring *u, struct conn *k)
+{
+    while (k->held >= 0 && k->in_len < IN_CAP) {
+        int b = k->held;
+        size_t n = u->len[b] - u->off[b];
+        if (n > IN_CAP - k->in_len)
+            n = IN_CAP - k->in_len;
+        memcpy(k->in + k->in_len, u->bufs + (size_t)b * UR_BUF_SIZE + u->off[b], n);
+        k->in_len += n;
+        u->off[b] += (uint32_t)n;
+        k->held_bytes -= n;
+        if (u->off[b] == u->len[b]) {
+            k->held = u->next[b];
+            ur_recycle(u, b);
+        }
+    }
+}
+
+static void ur_drop_held(struct uring *u, struct conn *k)
+{
+    while (k->held >= 0) {
+        int b = k->held;
+        k->held = u->next[b];
+        ur_recycle(u, b);
+    }
+    k->held_bytes = 0;
+}
+
+static void ur_cancel(struct loop *l, enum ur_op op, struct conn *k)
+{
+    struct io_uring_sqe *sqe = ur_sqe(l, UR_CANCEL, NULL);
+    if (sqe)
+        io_uring_prep_cancel64(sqe, ud(op, l, k), 0);
+}
+
+/* A lingering connection reads to see the peer's close; an open one while it may. */
+static int ur_wants_input(const struct loop *l, const struct conn *k)
+{
+    return k->phase == P_LINGER || (may_read(l, k) && k->held < 0);
+}
+
+/* Arm a receive when epoll mode would read, for at most the input buffer's room: what
+ * it brings always fits, so a receive in flight never needs cancelling for room. */
+static void ur_rearm(struct loop *l, struct conn *k)
+{
+    if (l->ur->stopping || k->fd < 0 || k->recv_armed || k->want_buf || !ur_wants_input(l, k))
+        return;
+    struct io_uring_sqe *sqe = ur_sqe(l, UR_RECV, k);
+    if (!sqe)
+        return;
+    size_t room = k->phase == P_LINGER ? UR_BUF_SIZE : IN_CAP - k->in_len;
+    io_uring_prep_recv(sqe, k->fd, NULL, room < UR_BUF_SIZE ? room : UR_BUF_SIZE, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = UR_GROUP;
+    k->recv_armed = 1;
+}
+
+static void ur_send(struct loop *l, struct conn *k)
+{
+    if (k->send_busy || k->out_off == k->out_len || l->ur->stopping)
+        return;
+    struct io_uring_sqe *sqe = ur_sqe(l, UR_SEND, k);
+    if (!sqe)
+        return;
+    io_uring_prep_send(sqe, k->fd, k->out + k->out_off, k->out_len - k->out_off, MSG_NOSIGNAL);
+    k->send_busy = 1;
+}
+
+/* epoll mode's conn_progress, with a send in flight instead of a write. */
+static void ur_progress(struct loop *l, struct conn *k)
+{
+    struct uring *u = l->ur;
+    if (k->send_busy || u->stopping)
+        return;                 /* the send's completion moves the connection on */
+    if (k->phase != P_OPEN)
+        ur_drop_held(u, k);
+    for (;;) {
+        ur_take(u, k);
+        size_t before = k->in_len;
+        int paused = qsl_session_paused(&k->s);
+        if (k->out_off == k->out_len && (before > 0 || paused))
+            conn_feed(l, k);
+        if (k->phase != P_OPEN)
+            ur_drop_held(u, k);
+        if (k->out_off < k->out_len || (k->in_len == before && qsl_session_paused(&k->s) == paused))
+            break;
+    }
+    if (k->in_len + k->held_bytes > l->st->in_held_max)
+        l->st->in_held_max = k->in_len + k->held_bytes;
+    if (k->out_off < k->out_len)
+        ur_send(l, k);
+    else if (conn_settle(l, k, k->in_len == 0 && k->held < 0 && !qsl_session_paused(&k->s)))
+        return;
+    ur_rearm(l, k);
+}
+
+/* Called by conn_close: held buffers go back, requests in flight are cancelled, and
+ * the slot keeps its memory until their completions arrive. */
+static void ur_conn_closing(struct loop *l, struct conn *k)
+{
+    ur_drop_held(l->ur, k);
+    if (k->recv_armed && !k->recv_cancel) {
+        k->recv_cancel = 1;
+        ur_cancel(l, UR_RECV, k);
+    }
+    if (k->send_busy && !k->send_cancel) {
+        k->send_cancel = 1;
+        ur_cancel(l, UR_SEND, k);
+    }
+    if (k->want_buf) {
+        k->want_buf = 0;
+        l->ur->starved--;
+    }
+    k->zombie = k->recv_armed || k->send_busy;
+}
+
+static void ur_bury(struct conn *k)
+{
+    if (k->zombie && !k->recv_armed && !k->send_busy) {
+        free(k->out);
+        k->out = k->in = NULL;
+        k->zombie = 0;
+    }
+}
+
+static void ur_arm_accept(struct loop *l)
+{
+    struct io_uring_sqe *sqe = ur_sqe(l, UR_ACCEPT, NULL);
+    if (!sqe)
+        return;
+    io_uring_prep_multishot_accept(sqe, l->lfd, NULL, NULL, SOCK_CLOEXEC);
+    l->ur->accepting = 1;
+}
+
+static void ur_on_accept(struct loop *l, const struct io_uring_cqe *cqe)
+{
+    struct uring *u = l->ur;
+    int more = cqe->flags & IORING_CQE_F_MORE;
+    if (!more) {
+        u->inflight--;
+        u->accepting = 0;
+    }
+    if (cqe->res >= 0) {
+        if (u->stopping) {
+            close(cqe->res);
+            BUMP(l->st->refused);
+        } else {
+            struct conn *k = conn_open(l, cqe->res);
+            if (k) {
+                conn_count(l, k);
+                ur_rearm(l, k);
+            }
+        }
+    } else if (cqe->res == -EMFILE || cqe->res == -ENFILE) {
+        while (shed_one(l))
+            ;
+        if (!more && !u->stopping) {
+            /* accept again only when a client waits: EMFILE comes before the queue is looked at */
+            struct io_uring_sqe *sqe = ur_sqe(l, UR_POLL, NULL);
+            if (sqe)
+                io_uring_prep_poll_add(sqe, l->lfd, POLLIN);
+            u->accepting = 1;
+            return;
+        }
+    }
+    if (!more && !u->stopping && !u->accepting)
+        ur_arm_accept(l);
+}
+
+static void ur_on_recv(struct loop *l, struct conn *k, const struct io_uring_cqe *cqe)
+{
+    struct uring *u = l->ur;
+    int bid = cqe->flags & IORING_CQE_F_BUFFER ? (int)(cqe->flags >> IORING_CQE_BUFFER_SHIFT) : -1;
+    if (bid >= 0)
+        u->free--;
+    if (!(cqe->flags & IORING_CQE_F_MORE)) {
+        u->inflight--;
+        k->recv_armed = k->recv_cancel = 0;
+    }
+    if (k->fd < 0 || u->stopping) {
+        if (bid >= 0)
+            ur_recycle(u, bid);     /* after a stop nothing new is read, as in epoll mode */
+        if (k->fd < 0)
+            ur_bury(k);
+        else if (cqe->res == 0)
+            k->peer_eof = 1;
+        return;
+    }
+    if (cqe->res > 0 && bid >= 0) {
+        __atomic_store_n(&l->st->bytes_in, l->st->bytes_in + (uint64_t)cqe->res, __ATOMIC_RELAXED);
+        if (k->phase == P_OPEN && !k->peer_eof)
+            ur_hold(u, k, bid, (uint32_t)cqe->res);
+        else
+            ur_recycle(u, bid);
+        ur_progress(l, k);
+        return;
+    }
+    if (bid >= 0)
+        ur_recycle(u, bid);
+    if (cqe->res == 0 || (cqe->res < 0 && k->phase == P_LINGER)) {
+        if (k->phase == P_LINGER) {
+            conn_close(l, k);
+            return;
+        }
+        k->peer_eof = 1;
+        ur_progress(l, k);
+    } else if (cqe->res == -ENOBUFS) {
+        k->want_buf = 1;
+        u->starved++;
+    } else if (cqe->res == -ECANCELED) {
+        ur_rearm(l, k);         /* room may have come back since the cancel went out */
+    } else if (cqe->res < 0) {
+        l->st->closed_error++;
+        conn_close(l, k);
+    }
+}
+
+static void ur_on_send(struct loop *l, struct conn *k, const struct io_uring_cqe *cqe)
+{
+    l->ur->inflight--;
+    k->send_busy = k->send_cancel = 0;
+    if (k->fd < 0) {
+        ur_bury(k);
+        return;
+    }
+    if (cqe->res > 0 && k->out_len > 0) {
+        k->out_off += (size_t)cqe->res;
+        l->st->bytes_out += (uint64_t)cqe->res;
+        touch(l, k);
+        if (k->out_off == k->out_len)
+            k->out_off = k->out_len = 0;
+    } else if (cqe->res < 0 && cqe->res != -ECANCELED && !l->ur->stopping) {
+        if (k->phase == P_OPEN)     /* else its reason is counted already */
+            l->st->closed_error++;
+        conn_close(l, k);
+        return;
+    }
+    ur_progress(l, k);
+}
+
+static void ur_complete(struct loop *l, const struct io_uring_cqe *cqe)
+{
+    uint64_t d = io_uring_cqe_get_data64(cqe);
+    struct conn *k = &l->conns[d >> 4];
+    switch ((enum ur_op)(d & 15)) {
+    case UR_ACCEPT:
+        ur_on_accept(l, cqe);
+        break;
+    case UR_POLL:               /* a client waits at a listener that ran out of descriptors */
+        l->ur->inflight--;
+        l->ur->accepting = 0;
+        if (!l->ur->stopping)
+            ur_arm_accept(l);
+        break;
+    case UR_RECV:
+        ur_on_recv(l, k, cqe);
+        break;
+    case UR_SEND:
+        ur_on_send(l, k, cqe);
+        break;
+    case UR_CANCEL:
+        l->ur->inflight--;
+        break;
+    }
+}
+
+static void ur_reap(struct loop *l)
+{
+    struct io_uring_cqe *cqe;
+    unsigned head, n = 0;
+    io_uring_for_each_cqe(&l->ur->ring, head, cqe)
+    {
+        ur_complete(l, cqe);
+        n++;
+    }
+    io_uring_cq_advance(&l->ur->ring, n);
+    l->st->ring_completions += n;
+}
+
+/* Connections whose receive ended with no buffer left get one again once some are back. */
+static void ur_feed_starved(struct loop *l)
+{
+    struct uring *u = l->ur;
+    for (unsigned i = 0; i < l->c->max_conns && u->starved > 0 && u->free > 0; i++) {
+        struct conn *k = &l->conns[i];
+        if (k->fd >= 0 && k->want_buf) {
+            k->want_buf = 0;
+            u->starved--;
+            ur_rearm(l, k);
+        }
+    }
+}
+
+/* One round: submit what is queued, wait up to ms for a completion, handle them all. */
+static int ur_round(struct loop *l, long ms)
+{
+    struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = ms * 1000000L};
+    struct io_uring_cqe *cqe;
+    int r = io_uring_submit_and_wait_timeout(&l->ur->ring, &cqe, 1, &ts, NULL);
+    l->st->ring_enters++;
+    if (r < 0 && r != -ETIME && r != -EINTR && r != -EBUSY)
+        return r;
+    ur_reap(l);
+    return l->ur->failed;
+}
+
+static void ur_teardown(struct uring *u)
+{
+    io_uring_queue_exit(&u->ring);
+    if (u->br && u->br != MAP_FAILED)
+        munmap(u->br, UR_BUFS * sizeof(struct io_uring_buf));
+    free(u->bufs);
+}
+
+static int ur_setup(struct uring *u)
+{
+    memset(u, 0, sizeof *u);
+    struct io_uring_params p;
+    memset(&p, 0, sizeof p);
+    /* completions run in io_uring_enter, on this thread only: no interrupts of the loop */
+    p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+    p.cq_entries = 8 * UR_ENTRIES;
+    int rc = io_uring_queue_init_params(UR_ENTRIES, &u->ring, &p);
+    if (rc == -EINVAL) {        /* a kernel before 6.1 */
+        memset(&p, 0, sizeof p);
+        p.flags = IORING_SETUP_CQSIZE;
+        p.cq_entries = 8 * UR_ENTRIES;
+        rc = io_uring_queue_init_params(UR_ENTRIES, &u->ring, &p);
+    }
+    if (rc < 0)
+        return rc;
+    u->br = mmap(NULL, UR_BUFS * sizeof(struct io_uring_buf), PROT_READ | PROT_WRITE,
+                 MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    u->bufs = malloc((size_t)UR_BUFS * UR_BUF_SIZE);
+    if (u->br == MAP_FAILED || !u->bufs) {
+        ur_teardown(u);
+        return -ENOMEM;
+    }
+    struct io_uring_buf_reg reg;
+    memset(&reg, 0, sizeof reg);
+    reg.ring_addr = (uint64_t)(uintptr_t)u->br;
+    reg.ring_entries = UR_BUFS;
+    reg.bgid = UR_GROUP;
+    rc = io_uring_register_buf_ring(&u->ring, &reg, 0);
+    if (rc < 0) {
+        ur_teardown(u);
+        return rc;
+    }
+    io_uring_buf_ring_init(u->br);
+    for (unsigned i = 0; i < UR_BUFS; i++)
+        ur_recycle(u, (int)i);
+    return 0;
+}
+
+/* The probe sets a ring up and tears it down on a thread of its own: a ring's teardown
+ * is finished by task work queued, with a signal-like notification, on every thread that
+ * made or used it, and that notification interrupts a blocking call in progress there
+ * (seen: a test's recv() failing with EINTR). An ended thread gets none. */
+static void *ur_probe(void *arg)
+{
+    int *rc = arg;
+    struct uring u;
+    *rc = ur_setup(&u);
+    if (*rc == 0)
+        ur_teardown(&u);
+    return NULL;
+}
+
+static int ur_available(char *why, size_t len)
+{
+    int rc = -EAGAIN;
+    pthread_t th;
+    if (pthread_create(&th, NULL, ur_probe, &rc) != 0) {
+        snprintf(why, len, "no thread for the io_uring probe");
+        return -EAGAIN;
+    }
+    pthread_join(th, NULL);
+    if (rc == 0)
+        return 0;
+    char knob[16] = "";
+    FILE *f = fopen("/proc/sys/kernel/io_uring_disabled", "r");
+    if (f) {
+        if (!fgets(knob, sizeof knob, f))
+            knob[0] = '\0';
+        fclose(f);
+        knob[strcspn(knob, "\n")] = '\0';
+    }
+    snprintf(why, len, "io_uring set-up failed: %s%s%s%s", strerror(-rc),
+             knob[0] ? " (kernel.io_uring_disabled = " : "", knob, knob[0] ? ")" : "");
+    return rc;
+}
+
+/* After a stop: cancel every request and collect every completion (a send may have
+ * moved bytes), then drain and close as epoll mode does, with plain calls. */
+static void ur_quiesce(struct loop *l)
+{
+    struct uring *u = l->ur;
+    u->stopping = 1;
+    struct io_uring_sqe *sqe = ur_sqe(l, UR_CANCEL, NULL);
+    if (sqe)
+        io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+    uint64_t deadline = now_ms() + 1000;
+    while (u->inflight > 0 && now_ms() < deadline && ur_round(l, 10) == 0)
+        ;
+    for (unsigned i = 0; i < l->c->max_conns; i++) {
+        struct conn *k = &l->conns[i];
+        if (k->fd >= 0) {
+            ur_drop_held(u, k);
+            fcntl(k->fd, F_SETFL, fcntl(k->fd, F_GETFL) | O_NONBLOCK);
+        }
+    }
+}
+
+static int run_uring(int lfd, struct qsl_engine *e, const struct qsl_gateway_config *c,
+                     struct qsl_gateway_stats *st, volatile int *stop)
+{
+    struct uring u;
+    int rc = ur_setup(&u);
+    if (rc != 0)
+        return rc;
+    struct loop l = {.ep = -1, .lfd = lfd, .c = c, .st = st, .e = e, .ur = &u};
+    l.reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    l.conns = calloc(c->max_conns, sizeof *l.conns);
+    if (!l.conns) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    for (unsigned i = 0; i < c->max_conns; i++)
+        l.conns[i].fd = l.conns[i].held = -1;
+    fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK);     /* shed_one's accept4 */
+    ur_arm_accept(&l);
+    if (c->on_ready)
+        c->on_ready(c->ready_ctx);
+    uint64_t next_sweep = 0;
+    while (!*stop && rc == 0) {
+        rc = ur_round(&l, l.timed ? 20 : 100);
+        if (u.starved)
+            ur_feed_starved(&l);
+        if (l.timed && now_ms() >= next_sweep) {
+            sweep(&l);
+            next_sweep = now_ms() + 10;
+        }
+    }
+    ur_quiesce(&l);
+    drain_and_close(&l);
+out:
+    ur_teardown(&u);            /* ends anything still in flight: zombies can go */
+    for (unsigned i = 0; l.conns && i < c->max_conns; i++)
+        free(l.conns[i].out);
+    if (l.reserve >= 0)
+        close(l.reserve);
+    free(l.conns);
+    return rc;
+}

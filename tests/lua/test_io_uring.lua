@@ -1,0 +1,57 @@
+-- The gateway's io_uring mode from qsl-run: it serves the load driver's verified
+-- requests, and where io_uring is refused (kernel.io_uring_disabled = 2, set for the
+-- test and restored) the role and qsl.io_uring() say why instead of failing.
+local qsl = require "qsl"
+local roles = require "qsl.roles"
+
+test("mode=io_uring serves verified load, and counts its ring work", function()
+  local ok, why = qsl.io_uring()
+  if not ok then
+    io.stderr:write("skipped: io_uring is not available here: ", why, "\n")
+    return
+  end
+  local gw <close>, ready = roles.start("gateway", { mode = "io_uring" })
+  assert(ready.mode == "io_uring")
+  local lr = roles.run("load", { port = ready.port, connections = 8, depth = 8, requests = 20000 })
+  local gr = roles.finish(gw, { stop = true })
+  assert(lr.completed == 20000 and lr.errors == 0)
+  assert(gr.frames_in == 20000 + 8, "every request and each connection's final Heartbeat")
+  assert(gr.ring_enters > 0 and gr.ring_completions >= gr.connections,
+         ("%d enters, %d completions"):format(gr.ring_enters, gr.ring_completions))
+  assert(gr.closed == gr.connections)
+end)
+
+test("refused by the kernel: the role exits 2 naming the reason", function()
+  local knob = "/proc/sys/kernel/io_uring_disabled"
+  local was = qsl.procfs.read(knob)
+  if not was or not qsl.io_uring() then
+    io.stderr:write("skipped: no ", knob, " or no io_uring to refuse\n")
+    return
+  end
+  local function set(v)
+    local f = assert(io.open(knob, "w"))
+    f:write(v)
+    f:close()
+  end
+  if not pcall(set, "2") then
+    io.stderr:write("skipped: cannot write ", knob, " (not root)\n")
+    return
+  end
+  local ok, err = pcall(function()
+    local avail, why = qsl.io_uring()
+    assert(avail == false and why:find("kernel.io_uring_disabled = 2", 1, true), tostring(why))
+    local p <close> = assert(qsl.proc.spawn{ role = "gateway", args = { "mode=io_uring" } })
+    local st = assert(p:wait(5000))
+    assert(st.code == 2, "exit " .. tostring(st.code))
+    assert(p:errors():find("mode=io_uring is not available here", 1, true), p:errors())
+    local art = require("qsl.artifact").new{ name = "modes" }
+    local modes = roles.gateway_modes(art, { "epoll", "io_uring", "blocking" })
+    assert(table.concat(modes, ",") == "epoll,blocking", table.concat(modes, ","))
+    assert(art.caveats[1]:find("mode io_uring left out: io_uring set-up failed", 1, true))
+    local msg = error_of(roles.gateway_modes, art, { "io_uring" })
+    assert(msg:find("exit=2", 1, true) and msg:find("io_uring left out", 1, true), msg)
+  end)
+  set(was)
+  assert(ok, err)
+  assert(qsl.io_uring(), "restored")
+end)
