@@ -24,6 +24,7 @@ local s = qsl.scenario.new{
     { "reset", "integer", 20, "clients resetting mid-response", min = 0, max = 10000 },
     { "flood", "integer", 1000, "connect+close cycles", min = 0, max = 100000 },
     { "seed", "integer", 1, "random bytes seed", min = 0 },
+    roles.param("gateway", "mode"),
     { "nofile", "integer", 32, "descriptor exhaustion: a second gateway's RLIMIT_NOFILE",
       min = 16, max = 4096 },
     { "over", "integer", 64, "descriptor exhaustion: clients beyond its descriptors", min = 1 },
@@ -33,7 +34,7 @@ local p = s:parse(arg)
 local art = s:artifact{ title = "Hostile clients against a live gateway (loopback)" }
 math.randomseed(p.seed)
 
-local gw <close>, ready = roles.start("gateway", { max_conns = 4096 })
+local gw <close>, ready = roles.start("gateway", { mode = p.mode, max_conns = 4096 })
 local before = gw:sample()
 local good <close> = roles.start("load", { port = ready.port, connections = 4, depth = 4,
                                            duration_ms = p.load_ms, timeout_ms = 30000 })
@@ -119,7 +120,7 @@ end)
 -- Descriptor exhaustion: shed the excess (accept and close on a reserved descriptor), serve
 -- those it holds, and serve new clients once descriptors free up.
 s:trial("descriptor exhaustion", function()
-  local g2 <close>, r2 = roles.start("gateway", {}, { nofile = p.nofile })
+  local g2 <close>, r2 = roles.start("gateway", { mode = p.mode }, { nofile = p.nofile })
   local conns, served, shed = {}, 0, 0
   for i = 1, p.nofile + p.over do conns[i] = assert(qsl.sock.dial("127.0.0.1", r2.port)) end
   for _, c in ipairs(conns) do

@@ -1,23 +1,23 @@
--- Gateway throughput and latency against client count, epoll against blocking, and a raw echo
+-- Gateway throughput and latency against client count, in each mode, and a raw echo
 --
--- For each client count and gateway mode, several trials: a fresh gateway
+-- For each client count and gateway mode (epoll, io_uring where the kernel
+-- allows it, blocking), several trials: a fresh gateway
 -- (`qsl-run gateway`) and the load driver (`qsl-run load`) with that many
 -- persistent connections, pipelined, a fixed number of requests in all,
 -- every reply verified. Then one connection in ping-pong (depth 1) against
--- the gateway and against a trivial echo server answering 32 bytes to 43
--- (the same sizes), so the gateway's cost over the kernel's round trip is a
--- ratio measured in the same trial.
-local scenario = require "qsl.scenario"
-local roles = require "qsl.roles"
-local sweep = require "qsl.sweep"
+-- the gateway in each mode and against a trivial echo server answering 32
+-- bytes to 43 (the same sizes), so the gateway's cost over the kernel's round
+-- trip is a ratio measured in the same trial.
+local qsl = require "qsl"
+local roles = qsl.roles
 
-local s = scenario.new{
+local s = qsl.scenario.new{
   name = "gateway_load",
-  description = "gateway throughput and p99 against client count, epoll against blocking",
+  description = "gateway throughput and p99 against client count, in each mode",
   params = {
     { "clients", "integer_list", { 1, 4, 16, 64 }, "client counts", min = 1, max = 10000 },
-    { "modes", "enum_list", { "epoll", "blocking" }, "gateway modes to compare",
-      values = { "epoll", "blocking" } },
+    { "modes", "enum_list", { "epoll", "io_uring", "blocking" }, "gateway modes to compare",
+      values = { "epoll", "io_uring", "blocking" } },
     roles.params("load", "depth", { default = 8 }, "requests", { default = 100000 }),
     { "trials", "integer", 3, "trials per cell", min = 1, max = 100 },
     { "pingpong", "integer", 20000, "ping-pong round trips (0: skip it)", min = 0 },
@@ -26,6 +26,7 @@ local s = scenario.new{
 }
 local p = s:parse(arg)
 local art = s:artifact{ title = "Gateway load: throughput and latency against clients (loopback)" }
+local modes = roles.gateway_modes(art, p.modes)
 
 -- One run of the load driver against a fresh server role -> the load's result.
 local function run(server, server_params, load)
@@ -37,51 +38,45 @@ local function run(server, server_params, load)
   return lr
 end
 
-local rows = {}
-sweep.grid(p.clients, p.modes, function(n, mode)
-  -- blocking mode answers one connection at a time: the others wait, so silence is expected
-  local cell = s:trials(p.trials, function()
-    local lr = run("gateway", { mode = mode, max_conns = math.max(n, 16) },
-                   { connections = n, depth = p.depth, requests = p.requests })
-    return { mode = mode, clients = n, throughput = lr.throughput, p50_us = lr.p50_ns / 1e3,
-             p99_us = lr.p99_ns / 1e3, p999_us = lr.p999_ns / 1e3, fills = lr.fills }
-  end, { label = ("%s, %d client(s)"):format(mode, n) })
-  table.move(cell, 1, #cell, #rows + 1, rows)
+-- blocking mode answers one connection at a time: the others wait, so silence is expected
+local rows = s:grid(p.trials, p.clients, modes, function(n, mode)
+  local lr = run("gateway", { mode = mode, max_conns = math.max(n, 16) },
+                 { connections = n, depth = p.depth, requests = p.requests })
+  return { mode = mode, clients = n, throughput = lr.throughput, p50_us = lr.p50_ns / 1e3,
+           p99_us = lr.p99_ns / 1e3, p999_us = lr.p999_ns / 1e3, fills = lr.fills }
 end)
-local pingpong = p.pingpong > 0 and s:trials(p.trials, function()
+local pingpong = s:grid(p.trials, p.pingpong > 0 and modes or {}, function(mode)
   local echo = run("echo", { request = 43, reply = 32 },
                    { connections = 1, depth = 1, requests = p.pingpong, pattern = "echo" })
-  local gw = run("gateway", {}, { connections = 1, depth = 1, requests = p.pingpong })
-  return { echo_rt_per_s = echo.throughput, gateway_rt_per_s = gw.throughput,
-           ratio = gw.throughput / echo.throughput, echo_p50_us = echo.p50_ns / 1e3,
-           gateway_p50_us = gw.p50_ns / 1e3, echo_p99_us = echo.p99_ns / 1e3,
-           gateway_p99_us = gw.p99_ns / 1e3 }
-end, { label = "ping-pong" }) or {}
+  local gw = run("gateway", { mode = mode }, { connections = 1, depth = 1, requests = p.pingpong })
+  return { mode = mode, echo_rt_per_s = echo.throughput, gateway_rt_per_s = gw.throughput,
+           ratio = gw.throughput / echo.throughput, gateway_p99_us = gw.p99_ns / 1e3 }
+end)
 
 local cells = art:spread{ rows = rows, by = { "mode", "clients" }, format = "%.1f", main = true,
   title = ("Per cell: %d requests, %d in flight per connection"):format(p.requests, p.depth),
   fields = { "throughput %.0f", "p99_us" } }
 local ratios, median = {}, {}
 for _, c in ipairs(cells) do median[c.mode .. c.clients] = c.throughput_median end
-for _, n in ipairs(p.clients) do
-  if median["epoll" .. n] and median["blocking" .. n] then
-    ratios[#ratios + 1] = { clients = n, ratio = median["epoll" .. n] / median["blocking" .. n] }
-  end
+for _, c in ipairs(cells) do
+  local base = c.mode ~= "epoll" and median["epoll" .. c.clients]
+  ratios[#ratios + 1] = base and { mode = c.mode, clients = c.clients,
+                                   ratio = c.throughput_median / base } or nil
 end
-art:table{ title = "epoll / blocking, median throughput", rows = ratios, main = true,
-           columns = { "clients", "ratio %.2f" } }
+art:table{ title = "Median throughput against epoll's", rows = ratios, main = true,
+           columns = { "mode", "clients", "ratio %.2f" } }
 art:table{ title = ("One connection, ping-pong (%d round trips): gateway against a raw echo")
-             :format(p.pingpong), rows = pingpong, columns = { "trial", "echo_rt_per_s %.0f",
-             "gateway_rt_per_s %.0f", "ratio %.3f", "echo_p99_us %.1f", "gateway_p99_us %.1f" } }
-art:spread{ title = "ping-pong gateway / echo over trials", rows = pingpong, fields = { "ratio" },
-            format = "%.3f", main = true }
+             :format(p.pingpong), rows = pingpong, columns = { "trial", "mode",
+             "echo_rt_per_s %.0f", "gateway_rt_per_s %.0f", "ratio %.3f", "gateway_p99_us %.1f" } }
+art:spread{ title = "ping-pong gateway / echo over trials", rows = pingpong, by = "mode",
+            fields = { "ratio" }, format = "%.3f", main = true }
 art:table{ title = "Every run", rows = rows, columns = { "mode", "clients", "trial",
              "throughput %.0f", "p50_us %.1f", "p99_us %.1f", "p999_us %.1f", "fills" } }
 art:plot_rows{ title = "Throughput against clients (median of trials)", rows = cells, by = "mode",
                x = "clients", y = "throughput_median", ylabel = "requests/s", logx = true }
 art:plot_rows{ title = "p99 latency against clients (median of trials)", rows = cells, by = "mode",
                x = "clients", y = "p99_us_median", ylabel = "p99 (us)", logx = true, logy = true }
-art:set{ cells = cells, runs = rows, epoll_over_blocking = ratios, pingpong = pingpong }
+art:set{ cells = cells, runs = rows, over_epoll = ratios, pingpong = pingpong }
 art:caveat(("loopback; load driver and gateway share %d CPUs: more clients mostly queue")
            :format(art.cpus_online()))
 art:caveat("latency: send to verified reply (closed loop); blocking mode serves one connection " ..

@@ -5,12 +5,10 @@
 -- its voluntary context switches, and the TCP segments the kernel moved
 -- (both directions, /proc/net/snmp). Each trial runs in a network namespace
 -- of its own where the privilege exists, so the segments are the trial's own.
-local scenario = require "qsl.scenario"
-local roles = require "qsl.roles"
-local measure = require "qsl.measure"
-local sweep = require "qsl.sweep"
+local qsl = require "qsl"
+local roles, measure = qsl.roles, qsl.measure
 
-local s = scenario.new{
+local s = qsl.scenario.new{
   name = "gateway_scaling",
   description = "gateway CPU, context switches and TCP segments per order by connections",
   params = {
@@ -25,21 +23,17 @@ local p = s:parse(arg)
 local art = s:artifact{ title = "Gateway cost per order against connections and depth (loopback)" }
 local iso = roles.isolated()
 
-local rows = {}
-sweep.grid(p.depths, p.connections, function(depth, n)
-  local cell = s:trials(p.trials, function()
-    local gw <close>, ready = roles.start("gateway", { mode = p.mode, max_conns = n + 16 },
-                                          { netns = iso })
-    local before, net0 = gw:sample(), measure.net(gw.pid)
-    local lr = roles.run("load", { port = ready.port, connections = n, depth = depth,
-                                   requests = p.requests }, { netns_of = iso and gw.pid or nil })
-    local d, net = measure.delta(before, gw:sample()), measure.delta(net0, measure.net(gw.pid))
-    roles.finish(gw, { stop = true })
-    return { depth = depth, connections = n, throughput = lr.throughput,
-             cpu_ns_per_order = d.cpu_ns / lr.completed, vcsw_per_order = d.nvcsw / lr.completed,
-             segments_per_order = (net.Tcp.InSegs + net.Tcp.OutSegs) / lr.completed }
-  end, { label = ("depth %d, %d connection(s)"):format(depth, n) })
-  table.move(cell, 1, #cell, #rows + 1, rows)
+local rows = s:grid(p.trials, p.depths, p.connections, function(depth, n)
+  local gw <close>, ready = roles.start("gateway", { mode = p.mode, max_conns = n + 16 },
+                                        { netns = iso })
+  local before, net0 = gw:sample(), measure.net(gw.pid)
+  local lr = roles.run("load", { port = ready.port, connections = n, depth = depth,
+                                 requests = p.requests }, { netns_of = iso and gw.pid or nil })
+  local d, net = measure.delta(before, gw:sample()), measure.delta(net0, measure.net(gw.pid))
+  roles.finish(gw, { stop = true })
+  return { depth = depth, connections = n, throughput = lr.throughput,
+           cpu_ns_per_order = d.cpu_ns / lr.completed, vcsw_per_order = d.nvcsw / lr.completed,
+           segments_per_order = (net.Tcp.InSegs + net.Tcp.OutSegs) / lr.completed }
 end)
 
 local cells = art:spread{ title = ("Per cell: %d requests, %s gateway"):format(p.requests, p.mode),

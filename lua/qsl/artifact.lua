@@ -249,6 +249,7 @@ function M:plot_rows(t)
     return points
   end
   for _, g in ipairs(stats.group(t.rows, t.by)) do
+    g.value = (tostring(g.value):gsub("%z", " "))     -- by a list of fields: "io_uring 8"
     if t.spread then
       local lo, mid, hi = {}, {}, {}
       for _, at in ipairs(stats.group(g.rows, t.x)) do

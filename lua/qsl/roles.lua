@@ -190,6 +190,25 @@ function M.netns()
   return p
 end
 
+-- gateway_modes(art, list) -> the gateway modes of list that can run here, in order. One
+-- that cannot (io_uring refused by the kernel, or qsl built without liburing) is left out
+-- with a caveat saying why; with none left the run is skipped (exit 2) for that reason.
+function M.gateway_modes(art, list)
+  local out, why = {}, {}
+  for _, m in ipairs(list) do
+    local ok, reason = true, nil
+    if m == "io_uring" then ok, reason = qsl.io_uring() end
+    if ok then
+      out[#out + 1] = m
+    else
+      why[#why + 1] = ("mode %s left out: %s"):format(m, reason)
+      art:caveat(why[#why])
+    end
+  end
+  if #out == 0 then qsl.skip(table.concat(why, "; ")) end
+  return out
+end
+
 -- run(role, params, opts): start a role that ends by itself and finish it -> result, status.
 function M.run(role, params, opts)
   local p <close> = M.start(role, params, opts)

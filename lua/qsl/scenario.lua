@@ -321,4 +321,24 @@ function M:trials(n, fn, opts)
   return rows
 end
 
+-- s:grid(n, list1, list2, ..., fn) runs n trials (s:trials) of fn(v1, v2, ...) for every
+-- combination of the lists' values, the first list outermost, each labelled "v1, v2".
+-- -> every row, in order (each with its `trial`).
+function M:grid(n, ...)
+  local lists = table.pack(...)
+  local fn = lists[lists.n]
+  if type(fn) ~= "function" then error("s:grid(n, lists..., fn): the last argument is fn", 2) end
+  local rows, args = {}, table.move(lists, 1, lists.n - 1, 1, {})
+  args[lists.n] = function(...)
+    local v = table.pack(...)
+    local label = {}
+    for i = 1, v.n do label[i] = tostring(v[i]) end
+    local cell = self:trials(n, function() return fn(table.unpack(v, 1, v.n)) end,
+                             { label = table.concat(label, ", ") })
+    table.move(cell, 1, #cell, #rows + 1, rows)
+  end
+  require("qsl.sweep").grid(table.unpack(args, 1, lists.n))
+  return rows
+end
+
 return M

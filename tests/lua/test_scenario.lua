@@ -132,3 +132,21 @@ test("trials: a row each, an error refuses naming the trial, arguments pass thro
   assert(select(2, problems:gsub("third fails", "")) == 2, problems)
   must_fail_with("bad: count off by 1", art.write, art)
 end)
+
+test("grid: n trials per combination, first list outermost, every row returned", function()
+  local s = declare()
+  s:parse{ "out=" .. scratch() }
+  s:artifact()
+  local seen = {}
+  local rows = s:grid(2, { "a", "b" }, { 1, 2, 3 }, function(x, y)
+    seen[#seen + 1] = x .. y
+    return { x = x, y = y }
+  end)
+  assert(#rows == 12 and table.concat(seen, " ") == "a1 a1 a2 a2 a3 a3 b1 b1 b2 b2 b3 b3",
+         table.concat(seen, " "))
+  assert(rows[1].trial == 1 and rows[2].trial == 2 and rows[12].x == "b" and rows[12].y == 3)
+  assert(#s:grid(3, {}, function() error("never called") end) == 0)
+  assert(error_of(s.grid, s, 1, { 1 }):find("the last argument is fn", 1, true))
+  s.art.problems = {}
+  s.art:write{ dir = scratch() }
+end)
