@@ -36,7 +36,7 @@ URING_CFLAGS = $(shell pkg-config --exists liburing && echo -DQSL_HAVE_URING)
 URING_LIBS = $(shell pkg-config --exists liburing && pkg-config --libs liburing)
 endif
 
-CORE_SRC := $(filter-out core/gateway_uring.c,$(wildcard core/*.c core/roles/*.c))
+CORE_SRC := $(filter-out core/gateway_uring.c core/feed_uring.c,$(wildcard core/*.c core/roles/*.c))
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 CORE_LIB := $(BUILD)/libqslcore.a
 
@@ -79,8 +79,9 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-# gateway.c includes gateway_uring.c
-$(BUILD)/core/gateway.o: ALL_CFLAGS += $(URING_CFLAGS)
+# gateway.c and feed.c include their io_uring modes
+$(BUILD)/core/gateway.o $(BUILD)/core/feed.o $(BUILD)/core/uring.o $(BUILD)/tests/test_uring.o: \
+    ALL_CFLAGS += $(URING_CFLAGS)
 
 $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(@D)
@@ -146,10 +147,12 @@ asan: deps
 
 nouring: deps
 	@$(MAKE) --no-print-directory BUILD=build/nouring URING=0 build/nouring/qsl-run
-	@out=$$(build/nouring/qsl-run gateway mode=io_uring 2>&1); rc=$$?; \
-	if [ $$rc -eq 2 ] && echo "$$out" | grep -q "built without liburing"; \
-	then echo "nouring: ok: $$out"; \
-	else echo "nouring: want exit 2 and 'built without liburing'; got $$rc: $$out"; exit 1; fi
+	@for role in gateway subscribe; do \
+	    out=$$(build/nouring/qsl-run $$role mode=io_uring 2>&1); rc=$$?; \
+	    if [ $$rc -eq 2 ] && echo "$$out" | grep -q "built without liburing"; \
+	    then echo "nouring: ok: $$out"; \
+	    else echo "nouring: want exit 2 and 'built without liburing'; got $$rc: $$out"; exit 1; fi; \
+	done
 
 bench: deps $(BENCH_BIN) $(STARTUP_BIN) $(QSL_RUN)
 	@QSL_RUN=$(QSL_RUN) sh tests/bench.sh $(BENCH_BIN)

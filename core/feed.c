@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -14,6 +15,7 @@
 #include "feed.h"
 #include "flow.h"
 #include "sockopt.h"
+#include "uring.h"
 
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
@@ -439,6 +441,7 @@ int qsl_feed_publish(int fd, const struct qsl_feed_pub_config *c, struct qsl_fee
 struct sub_ctx {
     struct qsl_seqtrack *t;
     struct qsl_feed_sub_stats *st;
+    uint64_t last;              /* when the last datagram came */
 };
 
 static void on_md(void *ctx, const struct qsl_wire_msg *m)
@@ -448,8 +451,88 @@ static void on_md(void *ctx, const struct qsl_wire_msg *m)
     qsl_seqtrack_add(s->t, m->seq);
 }
 
-int qsl_feed_rx_init(struct qsl_feed_rx *rx)
+/* One datagram, however it was received: count, track, decode. */
+static void sub_datagram(struct sub_ctx *s, const uint8_t *d, size_t len, int truncated,
+                         const uint32_t *ovfl)
 {
+    s->st->datagrams++;
+    if (ovfl && *ovfl > s->st->rxq_ovfl)
+        s->st->rxq_ovfl = *ovfl;
+    if (truncated || qsl_feed_decode(d, len, on_md, s) < 0)
+        s->st->malformed++;
+}
+
+static void sub_arrived(struct sub_ctx *s)
+{
+    s->last = now_ns();
+    if (s->st->first_ns == 0)
+        s->st->first_ns = s->last;
+    s->st->last_ns = s->last;
+}
+
+/* How long to wait for more (at most 100 ms, so a stop is seen), or -1 when the
+ * subscription is over (ended_by set): count, stop, deadline, idle after the last. */
+static int sub_wait_ms(struct sub_ctx *s, uint64_t expected, unsigned idle_ms, uint64_t deadline,
+                       volatile int *stop)
+{
+    struct qsl_feed_sub_stats *st = s->st;
+    uint64_t now = now_ns();
+    uint64_t idle = (uint64_t)idle_ms * 1000000u;
+    if (expected && s->t->received >= expected)
+        st->ended_by = QSL_FEED_END_COUNT;
+    else if (stop && *stop)
+        st->ended_by = QSL_FEED_END_STOP;
+    else if (now >= deadline)
+        st->ended_by = QSL_FEED_END_DEADLINE;
+    else if (st->datagrams > 0 && now - s->last >= idle)  /* before the first: the deadline */
+        st->ended_by = QSL_FEED_END_IDLE;
+    if (st->ended_by)
+        return -1;
+    uint64_t wait = st->datagrams > 0 ? idle - (now - s->last) : deadline - now;
+    if (deadline - now < wait)
+        wait = deadline - now;
+    int ms = (int)(wait / 1000000u) + 1;
+    return ms > 100 ? 100 : ms;
+}
+
+static uint32_t *rxq_ovfl_of(struct cmsghdr *c, uint32_t *v)
+{
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL)
+        return NULL;
+    memcpy(v, CMSG_DATA(c), sizeof *v);
+    return v;
+}
+
+#ifdef QSL_HAVE_URING
+#include "feed_uring.c"
+#else
+static int fr_init(struct qsl_feed_rx *rx, char *why, size_t len)
+{
+    (void)rx;
+    return qsl_uring_available(why, len);      /* says it was built without liburing */
+}
+
+static void fr_free(struct qsl_feed_rx *rx)
+{
+    (void)rx;
+}
+
+static int fr_subscribe(int fd, struct qsl_feed_rx *rx, struct sub_ctx *s, uint64_t expected,
+                        unsigned idle_ms, uint64_t deadline, volatile int *stop)
+{
+    (void)fd, (void)rx, (void)s, (void)expected, (void)idle_ms, (void)deadline, (void)stop;
+    return -ENOSYS;
+}
+#endif
+
+int qsl_feed_rx_init(struct qsl_feed_rx *rx, enum qsl_feed_rx_mode mode, char *why, size_t len)
+{
+    memset(rx, 0, sizeof *rx);
+    rx->mode = mode;
+    if (len)
+        why[0] = '\0';
+    if (mode == QSL_FEED_RX_IO_URING)
+        return fr_init(rx, why, len);
     rx->bufs = malloc((size_t)SUB_VLEN * SUB_DGRAM);
     if (!rx->bufs)
         return -ENOMEM;
@@ -459,57 +542,26 @@ int qsl_feed_rx_init(struct qsl_feed_rx *rx)
 
 void qsl_feed_rx_free(struct qsl_feed_rx *rx)
 {
+    if (rx->mode == QSL_FEED_RX_IO_URING)
+        fr_free(rx);
     free(rx->bufs);
     rx->bufs = NULL;
 }
 
-int qsl_feed_subscribe(int fd, struct qsl_feed_rx *rx, uint64_t expected, unsigned idle_ms,
-                       unsigned deadline_ms, struct qsl_seqtrack *t, struct qsl_feed_sub_stats *st,
-                       volatile int *stop)
+static int sub_recvmmsg(int fd, struct qsl_feed_rx *rx, struct sub_ctx *s, uint64_t expected,
+                        unsigned idle_ms, uint64_t deadline, volatile int *stop)
 {
-    memset(st, 0, sizeof *st);
-    int one = 1;
-    (void)setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
     uint8_t *bufs = rx->bufs;
     _Alignas(struct cmsghdr) char ctl[SUB_VLEN][CMSG_SPACE(sizeof(uint32_t))];
     struct mmsghdr mm[SUB_VLEN];
     struct iovec iov[SUB_VLEN];
     if (!bufs)
         return -ENOMEM;
-    struct sub_ctx ctx = {t, st};
-    uint64_t start = now_ns(), last = start;
-    uint64_t deadline = deadline_ms ? start + (uint64_t)deadline_ms * 1000000u : UINT64_MAX;
-    int rc = 0;
-    for (;;) {
-        if (expected && t->received >= expected) {
-            st->ended_by = QSL_FEED_END_COUNT;
-            break;
-        }
-        uint64_t now = now_ns();
-        if (stop && *stop) {
-            st->ended_by = QSL_FEED_END_STOP;
-            break;
-        }
-        if (now >= deadline) {
-            st->ended_by = QSL_FEED_END_DEADLINE;
-            break;
-        }
-        /* idle counts from the last datagram; before the first, only the deadline */
-        uint64_t idle = (uint64_t)idle_ms * 1000000u;
-        if (st->datagrams > 0 && now - last >= idle) {
-            st->ended_by = QSL_FEED_END_IDLE;
-            break;
-        }
-        uint64_t wait = st->datagrams > 0 ? idle - (now - last) : deadline - now;
-        if (deadline - now < wait)
-            wait = deadline - now;
-        int wait_ms = (int)(wait / 1000000u) + 1;
+    for (int wait_ms; (wait_ms = sub_wait_ms(s, expected, idle_ms, deadline, stop)) >= 0;) {
         struct pollfd pf = {.fd = fd, .events = POLLIN};
-        int pr = poll(&pf, 1, wait_ms > 100 ? 100 : wait_ms);
-        if (pr < 0 && errno != EINTR) {
-            rc = -errno;
-            break;
-        }
+        int pr = poll(&pf, 1, wait_ms);
+        if (pr < 0 && errno != EINTR)
+            return -errno;
         if (pr <= 0)
             continue;
         for (unsigned i = 0; i < SUB_VLEN; i++) {
@@ -524,28 +576,33 @@ int qsl_feed_subscribe(int fd, struct qsl_feed_rx *rx, uint64_t expected, unsign
         if (r < 0) {
             if (errno == EAGAIN || errno == EINTR)
                 continue;
-            rc = -errno;
-            break;
+            return -errno;
         }
-        last = now_ns();
-        if (st->first_ns == 0)
-            st->first_ns = last;
-        st->last_ns = last;
+        sub_arrived(s);
         for (int i = 0; i < r; i++) {
             struct msghdr *h = &mm[i].msg_hdr;
-            st->datagrams++;
+            uint32_t v, *ovfl = NULL;
             for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c))
-                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
-                    uint32_t v;
-                    memcpy(&v, CMSG_DATA(c), sizeof v);
-                    if (v > st->rxq_ovfl)
-                        st->rxq_ovfl = v;
-                }
-            if ((h->msg_flags & MSG_TRUNC) ||
-                qsl_feed_decode(bufs + (size_t)i * SUB_DGRAM, mm[i].msg_len, on_md, &ctx) < 0)
-                st->malformed++;
+                ovfl = ovfl ? ovfl : rxq_ovfl_of(c, &v);
+            sub_datagram(s, bufs + (size_t)i * SUB_DGRAM, mm[i].msg_len,
+                         (h->msg_flags & MSG_TRUNC) != 0, ovfl);
         }
     }
+    return 0;
+}
+
+int qsl_feed_subscribe(int fd, struct qsl_feed_rx *rx, uint64_t expected, unsigned idle_ms,
+                       unsigned deadline_ms, struct qsl_seqtrack *t, struct qsl_feed_sub_stats *st,
+                       volatile int *stop)
+{
+    memset(st, 0, sizeof *st);
+    int one = 1;
+    (void)setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
+    struct sub_ctx ctx = {t, st, now_ns()};
+    uint64_t deadline = deadline_ms ? ctx.last + (uint64_t)deadline_ms * 1000000u : UINT64_MAX;
+    int rc = rx->mode == QSL_FEED_RX_IO_URING
+                 ? fr_subscribe(fd, rx, &ctx, expected, idle_ms, deadline, stop)
+                 : sub_recvmmsg(fd, rx, &ctx, expected, idle_ms, deadline, stop);
     uint32_t drops;
     if (qsl_sockopt_drops(fd, &drops) == 0)
         st->kernel_drops = drops;

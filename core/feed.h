@@ -115,17 +115,27 @@ enum { QSL_FEED_END_COUNT = 1, QSL_FEED_END_IDLE, QSL_FEED_END_DEADLINE, QSL_FEE
  * ready: a page fault in the middle of a burst is a drop the experiment
  * would blame on the socket buffer.
  */
-struct qsl_feed_rx {
-    uint8_t *bufs;
+enum qsl_feed_rx_mode {
+    QSL_FEED_RX_RECVMMSG,       /* poll, then recvmmsg up to 64 datagrams */
+    QSL_FEED_RX_IO_URING,       /* a multishot recvmsg into a ring of provided buffers */
 };
-int qsl_feed_rx_init(struct qsl_feed_rx *rx);
+
+struct qsl_feed_rx {
+    enum qsl_feed_rx_mode mode;
+    uint8_t *bufs;
+    void *ring;                 /* io_uring mode */
+};
+/* 0, or -errno with why filled (io_uring refused by the kernel, or a build without
+ * liburing: -ENOSYS). */
+int qsl_feed_rx_init(struct qsl_feed_rx *rx, enum qsl_feed_rx_mode mode, char *why, size_t len);
 void qsl_feed_rx_free(struct qsl_feed_rx *rx);
 
 /*
  * Receive until `expected` distinct messages were seen (0: unknown), or no
  * datagram came for idle_ms after the last one (before the first, only the
  * deadline counts), or deadline_ms passed since the call, or *stop.
- * Drains with recvmmsg; fills t and st. 0, or -errno.
+ * Drains with recvmmsg or io_uring (rx's mode), with the same accounting; fills t
+ * and st. 0, or -errno.
  */
 int qsl_feed_subscribe(int fd, struct qsl_feed_rx *rx, uint64_t expected, unsigned idle_ms,
                        unsigned deadline_ms, struct qsl_seqtrack *t, struct qsl_feed_sub_stats *st,

@@ -21,6 +21,7 @@
 #include "net.h"
 #include "session.h"
 #include "sockopt.h"
+#include "uring.h"
 
 #define READ_CHUNK 65536
 
@@ -697,12 +698,6 @@ static void ur_progress(struct loop *l, struct conn *k)
     (void)l, (void)k;
 }
 
-static int ur_available(char *why, size_t len)
-{
-    snprintf(why, len, "qsl was built without liburing (install liburing-dev, rebuild)");
-    return -ENOSYS;
-}
-
 static int run_uring(int lfd, struct qsl_engine *e, const struct qsl_gateway_config *c,
                      struct qsl_gateway_stats *st, volatile int *stop)
 {
@@ -715,7 +710,7 @@ int qsl_gateway_mode_available(enum qsl_gateway_mode mode, char *why, size_t len
 {
     if (len)
         why[0] = '\0';
-    return mode == QSL_GATEWAY_IO_URING ? ur_available(why, len) : 0;
+    return mode == QSL_GATEWAY_IO_URING ? qsl_uring_available(why, len) : 0;
 }
 
 uint32_t qsl_gateway_idle_ms(const struct qsl_gateway_config *c)

@@ -21,9 +21,7 @@
  * requests in flight keeps its memory (a zombie slot) until their
  * completions arrive.
  */
-#include <liburing.h>
-#include <pthread.h>
-#include <sys/mman.h>
+#include "uring.h"
 
 #define UR_BUFS 256u            /* receive buffers shared by every connection */
 #define UR_BUF_SIZE 8192u
@@ -34,8 +32,7 @@ enum ur_op { UR_ACCEPT = 1, UR_RECV, UR_SEND, UR_POLL, UR_CANCEL };
 
 struct uring {
     struct io_uring ring;
-    struct io_uring_buf_ring *br;
-    uint8_t *bufs;
+    struct qsl_uring_bufs b;
     int next[UR_BUFS];          /* held chains, in arrival order */
     uint32_t len[UR_BUFS], off[UR_BUFS];
     unsigned free;              /* buffers in the ring */
@@ -72,9 +69,7 @@ static struct io_uring_sqe *ur_sqe(struct loop *l, enum ur_op op, const struct c
 
 static void ur_recycle(struct uring *u, int bid)
 {
-    io_uring_buf_ring_add(u->br, u->bufs + (size_t)bid * UR_BUF_SIZE, UR_BUF_SIZE,
-                          (unsigned short)bid, io_uring_buf_ring_mask(UR_BUFS), 0);
-    io_uring_buf_ring_advance(u->br, 1);
+    qsl_uring_bufs_recycle(&u->b, bid);
     u->free++;
 }
 
@@ -99,7 +94,7 @@ static void ur_take(struct uring *u, struct conn *k)
         size_t n = u->len[b] - u->off[b];
         if (n > IN_CAP - k->in_len)
             n = IN_CAP - k->in_len;
-        memcpy(k->in + k->in_len, u->bufs + (size_t)b * UR_BUF_SIZE + u->off[b], n);
+        memcpy(k->in + k->in_len, qsl_uring_bufs_at(&u->b, b) + u->off[b], n);
         k->in_len += n;
         u->off[b] += (uint32_t)n;
         k->held_bytes -= n;
@@ -401,87 +396,22 @@ static int ur_round(struct loop *l, long ms)
 static void ur_teardown(struct uring *u)
 {
     io_uring_queue_exit(&u->ring);
-    if (u->br && u->br != MAP_FAILED)
-        munmap(u->br, UR_BUFS * sizeof(struct io_uring_buf));
-    free(u->bufs);
+    qsl_uring_bufs_free(&u->b);
 }
 
 static int ur_setup(struct uring *u)
 {
     memset(u, 0, sizeof *u);
-    struct io_uring_params p;
-    memset(&p, 0, sizeof p);
-    /* completions run in io_uring_enter, on this thread only: no interrupts of the loop */
-    p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
-    p.cq_entries = 8 * UR_ENTRIES;
-    int rc = io_uring_queue_init_params(UR_ENTRIES, &u->ring, &p);
-    if (rc == -EINVAL) {        /* a kernel before 6.1 */
-        memset(&p, 0, sizeof p);
-        p.flags = IORING_SETUP_CQSIZE;
-        p.cq_entries = 8 * UR_ENTRIES;
-        rc = io_uring_queue_init_params(UR_ENTRIES, &u->ring, &p);
-    }
+    int rc = qsl_uring_open(&u->ring, UR_ENTRIES, 8 * UR_ENTRIES);
     if (rc < 0)
         return rc;
-    u->br = mmap(NULL, UR_BUFS * sizeof(struct io_uring_buf), PROT_READ | PROT_WRITE,
-                 MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-    u->bufs = malloc((size_t)UR_BUFS * UR_BUF_SIZE);
-    if (u->br == MAP_FAILED || !u->bufs) {
-        ur_teardown(u);
-        return -ENOMEM;
-    }
-    struct io_uring_buf_reg reg;
-    memset(&reg, 0, sizeof reg);
-    reg.ring_addr = (uint64_t)(uintptr_t)u->br;
-    reg.ring_entries = UR_BUFS;
-    reg.bgid = UR_GROUP;
-    rc = io_uring_register_buf_ring(&u->ring, &reg, 0);
+    rc = qsl_uring_bufs_init(&u->ring, &u->b, UR_BUFS, UR_BUF_SIZE, UR_GROUP);
     if (rc < 0) {
-        ur_teardown(u);
+        io_uring_queue_exit(&u->ring);
         return rc;
     }
-    io_uring_buf_ring_init(u->br);
-    for (unsigned i = 0; i < UR_BUFS; i++)
-        ur_recycle(u, (int)i);
+    u->free = UR_BUFS;
     return 0;
-}
-
-/* The probe sets a ring up and tears it down on a thread of its own: a ring's teardown
- * is finished by task work queued, with a signal-like notification, on every thread that
- * made or used it, and that notification interrupts a blocking call in progress there
- * (seen: a test's recv() failing with EINTR). An ended thread gets none. */
-static void *ur_probe(void *arg)
-{
-    int *rc = arg;
-    struct uring u;
-    *rc = ur_setup(&u);
-    if (*rc == 0)
-        ur_teardown(&u);
-    return NULL;
-}
-
-static int ur_available(char *why, size_t len)
-{
-    int rc = -EAGAIN;
-    pthread_t th;
-    if (pthread_create(&th, NULL, ur_probe, &rc) != 0) {
-        snprintf(why, len, "no thread for the io_uring probe");
-        return -EAGAIN;
-    }
-    pthread_join(th, NULL);
-    if (rc == 0)
-        return 0;
-    char knob[16] = "";
-    FILE *f = fopen("/proc/sys/kernel/io_uring_disabled", "r");
-    if (f) {
-        if (!fgets(knob, sizeof knob, f))
-            knob[0] = '\0';
-        fclose(f);
-        knob[strcspn(knob, "\n")] = '\0';
-    }
-    snprintf(why, len, "io_uring set-up failed: %s%s%s%s", strerror(-rc),
-             knob[0] ? " (kernel.io_uring_disabled = " : "", knob, knob[0] ? ")" : "");
-    return rc;
 }
 
 /* After a stop: cancel every request and collect every completion (a send may have

@@ -26,7 +26,7 @@ local s = qsl.scenario.new{
 }
 local p = s:parse(arg)
 local art = s:artifact{ title = "Gateway load: throughput and latency against clients (loopback)" }
-local modes = roles.gateway_modes(art, p.modes)
+local modes = roles.modes(art, p.modes)
 
 -- One run of the load driver against a fresh server role -> the load's result.
 local function run(server, server_params, load)

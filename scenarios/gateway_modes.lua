@@ -28,7 +28,7 @@ if p.strace_requests > 0 and not os.execute("command -v strace >/dev/null") then
   qsl.skip("strace is not installed (apt-get install strace); strace_requests=0 runs without")
 end
 local art = s:artifact{ title = "Gateway modes side by side (loopback)" }
-local modes = roles.gateway_modes(art, p.modes)
+local modes = roles.modes(art, p.modes)
 
 -- A fresh gateway (wrapped: under strace) serving the load -> load result, gateway result,
 -- the gateway's /proc delta over the load.

@@ -22,6 +22,8 @@ local s = scenario.new{
     { "trials", "integer", 4, "trials per size", min = 1, max = 1000 },
     roles.params("publish", "packed", "gso", "datagram_bytes", "batch"),
     roles.params("subscribe", "force", "idle_ms"),
+    { "modes", "enum_list", { "recvmmsg", "io_uring" }, "subscriber receive modes to compare",
+      values = { "recvmmsg", "io_uring" } },
   },
 }
 local p = s:parse(arg)
@@ -30,12 +32,8 @@ if p.force then feed.need_force() end
 local art = s:artifact{ title = "UDP burst loss against SO_RCVBUF (loopback)" }
 local expected = feed.messages(p)
 
-local sizes = {}                -- the size of each trial, in order
-for _, size in ipairs(p.sizes) do
-  for _ = 1, p.trials do sizes[#sizes + 1] = size end
-end
-local rows = s:trials(#sizes, function(i)
-  local r = feed.run{ sub = { rcvbuf = sizes[i], force = p.force, expected = expected,
+local rows = s:grid(p.trials, roles.modes(art, p.modes), p.sizes, function(mode, size)
+  local r = feed.run{ sub = { rcvbuf = size, force = p.force, expected = expected, mode = mode,
                               idle_ms = p.idle_ms, deadline_ms = 120000 },
                       pub = { seed = p.seed, orders = p.orders, symbols = p.symbols, flow = p.flow,
                               packed = p.packed, gso = p.gso, datagram_bytes = p.datagram_bytes,
@@ -43,7 +41,7 @@ local rows = s:trials(#sizes, function(i)
   assert(r.pub.messages == expected, "the publisher sent a different flow")
   local pr, sr = r.pub, r.sub
   local unbalanced = feed.books(r)
-  return { size = feed.size_label(sizes[i]), requested_rcvbuf = sizes[i],
+  return { mode = mode, size = feed.size_label(size), requested_rcvbuf = size,
            granted_rcvbuf = r.ready.granted_rcvbuf, published = pr.messages,
            published_datagrams = pr.datagrams, received = sr.received,
            loss = pr.messages - sr.received, interior_gaps = sr.interior_gaps,
@@ -51,29 +49,30 @@ local rows = s:trials(#sizes, function(i)
            send_failures = pr.send_failures, rcvbuf_errors = r.net.Udp.RcvbufErrors,
            backlog_drops = r.net.softnet.dropped, burst_ms = pr.duration_ns / 1e6,
            rate = pr.msgs_per_s, ok = unbalanced and "NO" or "yes", unbalanced = unbalanced }
-end, { label = function(i) return "rcvbuf " .. feed.size_label(sizes[i]) end })
+end)
 
 art:table{ title = ("Per trial: %d orders (seed %d, %d symbols, flow %s) -> %d messages"):format(
              p.orders, p.seed, p.symbols, p.flow, expected), rows = rows,
-           columns = { "size", "granted_rcvbuf", "trial", "published", "received", "loss",
+           columns = { "mode", "size", "granted_rcvbuf", "trial", "published", "received", "loss",
              "interior_gaps", "tail_loss", "kernel_drops", "rxq_ovfl", "send_failures",
              "rcvbuf_errors", "burst_ms %.1f", "rate %.0f", "ok" },
            note = "loss = published - received (tail drops included); ok = the books balance " ..
                   "(datagrams sent = received + kernel drops + send failures)" }
 art:set("summary", art:spread{ title = "Over trials: loss (messages), rate (messages/s)",
-  main = true, rows = rows, by = "size", label = "rcvbuf", fields = { "loss", "rate %.0f" } })
+  main = true, rows = rows, by = { "mode", "size" }, fields = { "loss", "rate %.0f" } })
 art:plot_rows{ title = ("Burst of %d messages: loss against the granted buffer"):format(expected),
-               rows = rows, x = "granted_rcvbuf", y = "loss", spread = true, logx = true,
+               rows = rows, by = "mode", x = "granted_rcvbuf", y = "loss", spread = true,
+               logx = true,
                xlabel = "granted SO_RCVBUF (bytes)", ylabel = "messages lost" }
 local unreconciled = {}
 for _, r in ipairs(rows) do
   if r.unbalanced then
-    unreconciled[#unreconciled + 1] = ("%s trial %d: %s"):format(r.size, r.trial, r.unbalanced)
+    unreconciled[#unreconciled + 1] = ("%s %s trial %d: %s"):format(r.mode, r.size, r.trial,
+      r.unbalanced)
   end
 end
-art:set{ expected_messages = expected, isolated = roles.isolated() }
-art:set("trials", rows)
-art:set("unreconciled", unreconciled)
+art:set{ expected_messages = expected, isolated = roles.isolated(), trials = rows,
+         unreconciled = unreconciled }
 art:caveat(("loopback only: no NIC, driver or wire; publisher and subscriber share %d CPUs")
            :format(art.cpus_online()))
 art:caveat("kernel_drops is SO_MEMINFO's count, tail drops included; rxq_ovfl (SO_RXQ_OVFL) " ..

@@ -23,6 +23,8 @@ local s = scenario.new{
     { "rate_max", "integer", 2000000, "highest rate tried (messages/s)", min = 2 },
     { "steps", "integer", 6, "bisection steps per size", min = 1, max = 30 },
     roles.params("subscribe", "force", "idle_ms"),
+    { "modes", "enum_list", { "recvmmsg", "io_uring" }, "subscriber receive modes to compare",
+      values = { "recvmmsg", "io_uring" } },
   },
 }
 local p = s:parse(arg)
@@ -33,38 +35,38 @@ local expected = feed.messages(p)
 
 -- One probe: a paced run at `rate` into a buffer of `size`; true when nothing was lost.
 local probes, best = {}, {}
-local function probe(size, rate)
+local function probe(mode, size, rate)
   local r = feed.run{ sub = { rcvbuf = size, force = p.force, expected = expected,
-                              idle_ms = p.idle_ms },
+                              idle_ms = p.idle_ms, mode = mode },
                       pub = { seed = p.seed, orders = p.orders, symbols = p.symbols,
                               flow = p.flow, rate = rate } }
   local unbalanced = feed.books(r)
   assert(not unbalanced, ("at %d msg/s: %s"):format(rate, unbalanced))
-  probes[#probes + 1] = { size = feed.size_label(size), target_rate = rate,
+  probes[#probes + 1] = { mode = mode, size = feed.size_label(size), target_rate = rate,
                           rate = r.pub.msgs_per_s, loss = r.pub.messages - r.sub.received,
                           kernel_drops = r.sub.kernel_drops }
   return probes[#probes].loss == 0
 end
 
-for _, size in ipairs(p.sizes) do
-  s:trial("rcvbuf " .. feed.size_label(size), function()
+sweep.grid(roles.modes(art, p.modes), p.sizes, function(mode, size)
+  s:trial(mode .. ", rcvbuf " .. feed.size_label(size), function()
     local found = sweep.bisect{ lo = p.rate_min, hi = p.rate_max, steps = p.steps,
-                                probe = function(rate) return probe(size, rate) end }
-    best[#best + 1] = { size = feed.size_label(size), zero_loss_up_to = found.best,
+                                probe = function(rate) return probe(mode, size, rate) end }
+    best[#best + 1] = { mode = mode, size = feed.size_label(size), zero_loss_up_to = found.best,
                         loss_from = found.first_bad }
   end)
-end
+end)
 
 art:table{ title = ("Per probe: %d orders (seed %d) -> %d messages, paced"):format(
              p.orders, p.seed, expected), rows = probes,
-           columns = { "size", "target_rate", "rate %.0f", "loss", "kernel_drops" } }
+           columns = { "mode", "size", "target_rate", "rate %.0f", "loss", "kernel_drops" } }
 art:table{ title = "Highest paced rate with zero loss (messages/s)", rows = best, main = true,
-           columns = { "size", "zero_loss_up_to", "loss_from" },
+           columns = { "mode", "size", "zero_loss_up_to", "loss_from" },
            note = "-: loss even at rate_min (zero_loss_up_to), none even at rate_max (loss_from)" }
 art:plot_rows{ title = "Loss against paced rate, per receive buffer", rows = probes, x = "rate",
-               y = "loss", by = "size", logx = true, xlabel = "achieved rate (messages/s)" }
-art:set("sweep", best)
-art:set("trials", probes)
+               y = "loss", by = { "mode", "size" }, logx = true,
+               xlabel = "achieved rate (messages/s)" }
+art:set{ sweep = best, trials = probes }
 art:caveat(("loopback only; publisher and subscriber share %d CPUs"):format(art.cpus_online()))
 art:caveat("a probe lasts orders/rate seconds: short probes see little scheduling noise")
 art:write()

@@ -43,13 +43,18 @@ check TEMPLATE template '#doc.results.trials == 2 and doc.results.trials[1].kern
 # 300 orders fit the 425,984 bytes a distribution's rmem_max of 212,992 grants an 8 MiB request.
 check rcvbuf_burst rcvbuf_burst \
     '#doc.results.trials == 2 and #doc.results.unreconciled == 0 and (doc.results.trials[2].loss == 0 or doc.results.trials[2].published * 1024 > doc.results.trials[2].granted_rcvbuf) and doc.results.trials[2].published * 1024 <= 425984' \
-    sizes=2048,8388608 trials=1 orders=300
+    sizes=2048,8388608 trials=1 orders=300 modes=recvmmsg
+if build_has_io_uring; then
+check rcvbuf_burst rcvbuf_burst \
+    '#doc.results.trials == 2 and #doc.results.unreconciled == 0 and doc.results.trials[1].mode == "io_uring"' \
+    sizes=2048,8388608 trials=1 orders=300 modes=io_uring
+fi
 check rcvbuf_burst rcvbuf_burst \
     '#doc.results.trials == 1 and doc.results.trials[1].published_datagrams < doc.results.trials[1].published / 10' \
-    sizes=8388608 trials=1 orders=5000 packed=true gso=true
+    sizes=8388608 trials=1 orders=5000 packed=true gso=true modes=recvmmsg
 check rcvbuf_sweep rcvbuf_sweep \
     '#doc.results.sweep == 1 and #doc.results.trials >= 1 and (doc.results.sweep[1].zero_loss_up_to or doc.results.sweep[1].loss_from) ~= nil' \
-    sizes=0 orders=2000 steps=2 rate_min=200000
+    sizes=0 orders=2000 steps=2 rate_min=200000 modes=recvmmsg
 check profile_gateway profile_gateway \
     '#doc.results.pass1 == 1 and doc.results.strace.syscalls_per_order > 0 and #doc.results.strace.syscalls > 3' \
     requests=5000 strace_requests=2000 trials=1

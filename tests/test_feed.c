@@ -186,6 +186,7 @@ END_TEST
 
 struct sub_thread {
     int fd;
+    enum qsl_feed_rx_mode mode;
     uint64_t expected;
     struct qsl_seqtrack t;
     struct qsl_feed_sub_stats st;
@@ -196,7 +197,8 @@ static void *sub_main(void *arg)
 {
     struct sub_thread *s = arg;
     struct qsl_feed_rx rx;
-    s->rc = qsl_feed_rx_init(&rx);
+    char why[200];
+    s->rc = qsl_feed_rx_init(&rx, s->mode, why, sizeof why);
     if (s->rc == 0)
         s->rc = qsl_feed_subscribe(s->fd, &rx, s->expected, 300, 20000, &s->t, &s->st, NULL);
     qsl_feed_rx_free(&rx);
@@ -247,13 +249,16 @@ static uint64_t datagrams_that_fit(int fd, const struct sockaddr_in *a, size_t b
 
 /* Publish orders of the flow at a subscriber with the given buffer; check the books balance.
  * Where no loss is expected, the burst is cut to half of what the granted buffer holds. */
-static void round_trip(int rcvbuf, int packed_mode, int gso, uint64_t orders, int expect_loss)
+static void round_trip(enum qsl_feed_rx_mode mode, int rcvbuf, int packed_mode, int gso,
+                       uint64_t orders, int expect_loss)
 {
+    if (mode == QSL_FEED_RX_IO_URING && !qsl_test_io_uring_runs("feed round trip"))
+        return;
     struct qsl_feed_pub_config c;
     qsl_feed_pub_defaults(&c);
     c.packed = packed_mode;
     c.gso = gso;
-    struct sub_thread s = {.expected = 0};
+    struct sub_thread s = {.expected = 0, .mode = mode};
     struct sockaddr_in a;
     s.fd = udp_socket(rcvbuf, &a);
     if (!expect_loss) {
@@ -298,25 +303,25 @@ static void round_trip(int rcvbuf, int packed_mode, int gso, uint64_t orders, in
 
 START_TEST(test_tiny_buffer_drops_are_all_accounted)
 {
-    round_trip(2048, 0, 0, 20000, 1);
+    round_trip((enum qsl_feed_rx_mode)_i, 2048, 0, 0, 20000, 1);
 }
 END_TEST
 
 START_TEST(test_large_buffer_loses_nothing)
 {
-    round_trip(4 << 20, 0, 0, 20000, 0);
+    round_trip((enum qsl_feed_rx_mode)_i, 4 << 20, 0, 0, 20000, 0);
 }
 END_TEST
 
 START_TEST(test_packed_mode_round_trip)
 {
-    round_trip(4 << 20, 1, 0, 20000, 0);
+    round_trip((enum qsl_feed_rx_mode)_i, 4 << 20, 1, 0, 20000, 0);
 }
 END_TEST
 
 START_TEST(test_gso_mode_round_trip)
 {
-    round_trip(4 << 20, 1, 1, 20000, 0);
+    round_trip((enum qsl_feed_rx_mode)_i, 4 << 20, 1, 1, 20000, 0);
 }
 END_TEST
 
@@ -433,10 +438,10 @@ Suite *feed_suite(void)
     suite_add_tcase(s, fm);
     TCase *lo = tcase_create("loopback");
     tcase_set_timeout(lo, 60);
-    tcase_add_test(lo, test_tiny_buffer_drops_are_all_accounted);
-    tcase_add_test(lo, test_large_buffer_loses_nothing);
-    tcase_add_test(lo, test_packed_mode_round_trip);
-    tcase_add_test(lo, test_gso_mode_round_trip);
+    tcase_add_loop_test(lo, test_tiny_buffer_drops_are_all_accounted, 0, 2);  /* recvmmsg, io_uring */
+    tcase_add_loop_test(lo, test_large_buffer_loses_nothing, 0, 2);  /* recvmmsg, io_uring */
+    tcase_add_loop_test(lo, test_packed_mode_round_trip, 0, 2);  /* recvmmsg, io_uring */
+    tcase_add_loop_test(lo, test_gso_mode_round_trip, 0, 2);  /* recvmmsg, io_uring */
     tcase_add_test(lo, test_publisher_rejects_bad_configs);
     tcase_add_test(lo, test_default_publisher_equals_the_originals_datagrams);
     tcase_add_test(lo, test_send_failures_are_counted_not_lost);

@@ -154,9 +154,11 @@ struct sub_args {
     const char *bind, *sockopt;
     uint16_t port;
     uint32_t rcvbuf, idle_ms, deadline_ms;
-    int force;
+    int force, mode;
     uint64_t expected;
 };
+
+static const char *const rx_modes[] = {"recvmmsg", "io_uring", NULL};  /* qsl_feed_rx_mode */
 
 #define S struct sub_args
 static const struct qsl_role_param sub_params[] = {
@@ -167,6 +169,8 @@ static const struct qsl_role_param sub_params[] = {
     QSL_ROLE_U(S, expected, 0, 0, 1ull << 34, "messages", "messages the publisher will send; 0 = unknown"),
     QSL_ROLE_U(S, idle_ms, 200, 1, 600000, "ms", "end this long after the last datagram"),
     QSL_ROLE_U(S, deadline_ms, 60000, 1, 3600000, "ms", "end after this long in any case"),
+    QSL_ROLE_WORD(S, mode, 0, rx_modes,
+                  "recvmmsg: poll, then up to 64 datagrams a call; io_uring: a multishot recvmsg"),
     QSL_ROLE_SOCKOPT(S),
     QSL_ROLE_END,
 };
@@ -176,6 +180,7 @@ static const struct qsl_role_field sub_ready[] = {
     {"port", QSL_ROLE_INTEGER, "", "the port bound"},
     {"requested_rcvbuf", QSL_ROLE_INTEGER, "bytes", "SO_RCVBUF asked for"},
     {"granted_rcvbuf", QSL_ROLE_INTEGER, "bytes", "SO_RCVBUF as the kernel granted it (read back)"},
+    {"mode", QSL_ROLE_TEXT, "", "recvmmsg or io_uring"},
     QSL_ROLE_SOCKOPT_FIELD,
     QSL_ROLE_FIELDS_END,
 };
@@ -208,11 +213,23 @@ static int run_subscribe(const void *args)
 {
     const struct sub_args *a = args;
     static volatile int stop;
+    struct qsl_feed_rx rx;
+    char why[200];
+    int rc = qsl_feed_rx_init(&rx, (enum qsl_feed_rx_mode)a->mode, why, sizeof why);
+    if (rc == -ENOMEM) {
+        fprintf(stderr, "qsl-run subscribe: out of memory for the receive buffers\n");
+        return 1;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "qsl-run subscribe: mode=%s is not available here: %s\n",
+                rx_modes[a->mode], why);
+        return QSL_ROLE_EXIT_SKIPPED;
+    }
     int fd = qsl_net_socket_for(a->bind, SOCK_DGRAM);
     if (fd < 0)
         return fail("subscribe", "socket", fd);
     const struct qsl_sockopt *opt = qsl_sockopt_find(a->force ? "rcvbufforce" : "rcvbuf");
-    int rc = a->rcvbuf ? qsl_sockopt_set(fd, opt, (int)a->rcvbuf) : 0;
+    rc = a->rcvbuf ? qsl_sockopt_set(fd, opt, (int)a->rcvbuf) : 0;
     if (rc != 0)
         return fail("subscribe", a->force ? "SO_RCVBUFFORCE (needs CAP_NET_ADMIN)" : "SO_RCVBUF", rc);
     int granted = 0;
@@ -224,10 +241,8 @@ static int run_subscribe(const void *args)
     if ((rc = qsl_net_bind(fd, a->bind, port)) != 0 || (rc = qsl_net_local_port(fd, &port)) != 0)
         return fail("subscribe", "bind", rc);
     struct qsl_seqtrack t;
-    struct qsl_feed_rx rx;
-    if (qsl_seqtrack_init(&t, a->expected ? a->expected : 1u << 24) != 0 ||
-        qsl_feed_rx_init(&rx) != 0) {
-        fprintf(stderr, "qsl-run subscribe: out of memory for the sequence map or buffers\n");
+    if (qsl_seqtrack_init(&t, a->expected ? a->expected : 1u << 24) != 0) {
+        fprintf(stderr, "qsl-run subscribe: out of memory for the sequence map\n");
         return 1;
     }
     qsl_role_stop_on_signals(&stop);
@@ -236,6 +251,7 @@ static int run_subscribe(const void *args)
     qsl_role_line_int(&l, "port", port);
     qsl_role_line_int(&l, "requested_rcvbuf", a->rcvbuf);
     qsl_role_line_int(&l, "granted_rcvbuf", (uint64_t)granted);
+    qsl_role_line_text(&l, "mode", rx_modes[a->mode]);
     qsl_role_line_text(&l, "sockopt", opts);
     if (qsl_role_line_end(&l) != 0)
         return 1;
@@ -269,6 +285,6 @@ static int run_subscribe(const void *args)
 
 const struct qsl_role qsl_role_subscribe = {
     "subscribe", "receive market data on UDP: sequence tracking and the kernel's drop count",
-    "SO_RCVBUF (or SO_RCVBUFFORCE with force=1) only when rcvbuf= is given; recvmmsg buffers faulted in before ready",
+    "SO_RCVBUF (or SO_RCVBUFFORCE with force=1) only when rcvbuf= is given; receive buffers (recvmmsg's, or the io_uring ring's) faulted in before ready",
     sub_params, sizeof(struct sub_args), sub_ready, sub_result, run_subscribe,
 };

@@ -190,10 +190,10 @@ function M.netns()
   return p
 end
 
--- gateway_modes(art, list) -> the gateway modes of list that can run here, in order. One
--- that cannot (io_uring refused by the kernel, or qsl built without liburing) is left out
--- with a caveat saying why; with none left the run is skipped (exit 2) for that reason.
-function M.gateway_modes(art, list)
+-- modes(art, list) -> the modes of list (a gateway's, a subscriber's) that can run here, in
+-- order. One that cannot (io_uring refused by the kernel, or qsl built without liburing) is
+-- left out with a caveat saying why; with none left the run is skipped (exit 2) for that.
+function M.modes(art, list)
   local out, why = {}, {}
   for _, m in ipairs(list) do
     local ok, reason = true, nil

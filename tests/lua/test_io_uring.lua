@@ -1,6 +1,7 @@
--- The gateway's io_uring mode from qsl-run: it serves the load driver's verified
--- requests, and where io_uring is refused (kernel.io_uring_disabled = 2, set for the
--- test and restored) the role and qsl.io_uring() say why instead of failing.
+-- The io_uring modes from qsl-run: the gateway serves the load driver's verified
+-- requests, the subscriber's books balance under a burst into a small buffer, and where
+-- io_uring is refused (kernel.io_uring_disabled = 2, set for the test and restored) both
+-- roles and qsl.io_uring() say why instead of failing.
 local qsl = require "qsl"
 local roles = require "qsl.roles"
 
@@ -19,6 +20,22 @@ test("mode=io_uring serves verified load, and counts its ring work", function()
   assert(gr.ring_enters > 0 and gr.ring_completions >= gr.connections,
          ("%d enters, %d completions"):format(gr.ring_enters, gr.ring_completions))
   assert(gr.closed == gr.connections)
+end)
+
+test("subscribe mode=io_uring: every datagram received or counted as a kernel drop", function()
+  if not qsl.io_uring() then
+    io.stderr:write("skipped: io_uring is not available here\n")
+    return
+  end
+  local feed = require "qsl.feed"
+  local expected = feed.messages{ seed = 42, orders = 20000, symbols = 3, flow = "original" }
+  for _, rcvbuf in ipairs{ 2048, 8 << 20 } do
+    local r = feed.run{ sub = { mode = "io_uring", rcvbuf = rcvbuf, expected = expected },
+                        pub = { seed = 42, orders = 20000, symbols = 3 } }
+    assert(r.ready.mode == "io_uring")
+    assert(feed.books(r) == nil, feed.books(r))
+    assert(r.sub.malformed == 0 and r.sub.datagrams + r.sub.kernel_drops == r.pub.datagrams)
+  end
 end)
 
 test("refused by the kernel: the role exits 2 naming the reason", function()
@@ -40,15 +57,17 @@ test("refused by the kernel: the role exits 2 naming the reason", function()
   local ok, err = pcall(function()
     local avail, why = qsl.io_uring()
     assert(avail == false and why:find("kernel.io_uring_disabled = 2", 1, true), tostring(why))
-    local p <close> = assert(qsl.proc.spawn{ role = "gateway", args = { "mode=io_uring" } })
-    local st = assert(p:wait(5000))
-    assert(st.code == 2, "exit " .. tostring(st.code))
-    assert(p:errors():find("mode=io_uring is not available here", 1, true), p:errors())
+    for _, role in ipairs{ "gateway", "subscribe" } do
+      local p <close> = assert(qsl.proc.spawn{ role = role, args = { "mode=io_uring" } })
+      local st = assert(p:wait(5000))
+      assert(st.code == 2, role .. ": exit " .. tostring(st.code))
+      assert(p:errors():find("mode=io_uring is not available here", 1, true), p:errors())
+    end
     local art = require("qsl.artifact").new{ name = "modes" }
-    local modes = roles.gateway_modes(art, { "epoll", "io_uring", "blocking" })
+    local modes = roles.modes(art, { "epoll", "io_uring", "blocking" })
     assert(table.concat(modes, ",") == "epoll,blocking", table.concat(modes, ","))
     assert(art.caveats[1]:find("mode io_uring left out: io_uring set-up failed", 1, true))
-    local msg = error_of(roles.gateway_modes, art, { "io_uring" })
+    local msg = error_of(roles.modes, art, { "io_uring" })
     assert(msg:find("exit=2", 1, true) and msg:find("io_uring left out", 1, true), msg)
   end)
   set(was)
