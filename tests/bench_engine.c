@@ -27,7 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "engine.h"
 #include "flow.h"
@@ -382,6 +384,16 @@ static double run_oflow(size_t n)
     return (now_ns() - t0) / (double)(reps * OFLOW_ITEMS);
 }
 
+/* The kernel's floor for anything a mode saves in system calls: the cheapest one
+ * (getppid), entry and exit alone, with this machine's mitigations. */
+static double run_syscall(size_t n)
+{
+    double t0 = now_ns();
+    for (size_t i = 0; i < n; i++)
+        (void)syscall(SYS_getppid);
+    return (now_ns() - t0) / (double)n;
+}
+
 /* ------------------------------------------------------------------ driver */
 
 struct workload {
@@ -403,6 +415,7 @@ static const struct workload workloads[] = {
     {"codec", "wire encode+decode NewOrder, ns/frame", 5000000, run_codec},
     {"session", "session framer with fill (decode, engine, encode), ns/frame", 1000000,
      run_session},
+    {"syscall", "one system call, getppid: entry + exit, ns/call", 1000000, run_syscall},
 };
 
 static int cmp_double(const void *a, const void *b)
