@@ -19,7 +19,7 @@ local s = qsl.scenario.new{
     { "depths", "integer_list", { 8, 1 }, "requests in flight per connection", min = 1 },
     { "connections", "integer_list", { 1, 16, 64 }, "connection counts", min = 1, max = 4096 },
     roles.params("load", "requests", { default = 50000 }),
-    { "trials", "integer", 3, "trials per cell", min = 1, max = 100 },
+    { "trials", "integer", 5, "trials per cell", min = 1, max = 100 },
     { "strace_requests", "integer", 5000, "requests under strace per cell (0: none)", min = 0 },
   },
 }
@@ -42,7 +42,8 @@ local function serve(mode, depth, n, requests, wrap)
   return lr, roles.finish(gw, { stop = true, grace = 5000 }), d
 end
 
-local rows = s:grid(p.trials, modes, p.depths, p.connections, function(mode, depth, n)
+-- the modes of a cell run one after another, in every round: their ratios are side by side
+local rows = s:grid(p.trials, p.depths, p.connections, modes, function(depth, n, mode)
   local lr, gr, d = serve(mode, depth, n, p.requests)
   local k = lr.completed
   return { mode = mode, depth = depth, connections = n, throughput = lr.throughput,
@@ -50,8 +51,8 @@ local rows = s:grid(p.trials, modes, p.depths, p.connections, function(mode, dep
            cpu_ns_per_order = d.cpu_ns / k, enters_per_order = gr.ring_enters / k,
            completions_per_order = gr.ring_completions / k }
 end)
-local traced = s:grid(1, p.strace_requests > 0 and modes or {}, p.depths, p.connections,
-                      function(mode, depth, n)
+local traced = s:grid(1, p.depths, p.connections, p.strace_requests > 0 and modes or {},
+                      function(depth, n, mode)
   local out <close> = qsl.temp()
   local lr = serve(mode, depth, n, p.strace_requests, { "strace", "-f", "-c", "-o", out.path })
   local sum = assert(qsl.strace.parse_file(out.path))
@@ -61,7 +62,7 @@ local traced = s:grid(1, p.strace_requests > 0 and modes or {}, p.depths, p.conn
 end)
 
 local cells = art:spread{ title = "Per cell over trials", rows = rows, format = "%.1f",
-  by = { "mode", "depth", "connections" }, fields = { "throughput %.0f", "p50_us", "p99_us",
+  by = { "depth", "connections", "mode" }, fields = { "throughput %.0f", "p50_us", "p99_us",
   "p999_us", "cpu_ns_per_order %.0f", "enters_per_order %.3f", "completions_per_order %.3f" } }
 local epoll = {}
 for _, c in ipairs(cells) do
@@ -73,11 +74,11 @@ for _, c in ipairs(cells) do
   c.cpu_vs_epoll = e and c.cpu_ns_per_order_median / e.cpu_ns_per_order_median
 end
 art:table{ title = ("Medians of %d trials, %d requests each"):format(p.trials, p.requests),
-  rows = cells, main = true, columns = { "mode", "depth", "connections", "throughput_median %.0f",
+  rows = cells, main = true, columns = { "depth", "connections", "mode", "throughput_median %.0f",
   "throughput_vs_epoll %.2f", "p99_us_median %.1f", "p999_us_median %.1f",
   "cpu_ns_per_order_median %.0f", "cpu_vs_epoll %.2f", "enters_per_order_median %.3f" } }
 art:table{ title = ("Under strace -f -c, %d requests per cell"):format(p.strace_requests),
-  rows = traced, main = true, columns = { "mode", "depth", "connections",
+  rows = traced, main = true, columns = { "depth", "connections", "mode",
   "syscalls_per_order %.3f", "io_uring_enter_per_order %.3f" } }
 art:plot_rows{ title = "Throughput (median of trials) against connections, per mode and depth",
   rows = cells, by = { "mode", "depth" }, x = "connections", y = "throughput_median",

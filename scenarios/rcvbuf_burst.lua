@@ -32,7 +32,7 @@ if p.force then feed.need_force() end
 local art = s:artifact{ title = "UDP burst loss against SO_RCVBUF (loopback)" }
 local expected = feed.messages(p)
 
-local rows = s:grid(p.trials, roles.modes(art, p.modes), p.sizes, function(mode, size)
+local rows = s:grid(p.trials, p.sizes, roles.modes(art, p.modes), function(size, mode)
   local r = feed.run{ sub = { rcvbuf = size, force = p.force, expected = expected, mode = mode,
                               idle_ms = p.idle_ms, deadline_ms = 120000 },
                       pub = { seed = p.seed, orders = p.orders, symbols = p.symbols, flow = p.flow,
@@ -53,13 +53,13 @@ end)
 
 art:table{ title = ("Per trial: %d orders (seed %d, %d symbols, flow %s) -> %d messages"):format(
              p.orders, p.seed, p.symbols, p.flow, expected), rows = rows,
-           columns = { "mode", "size", "granted_rcvbuf", "trial", "published", "received", "loss",
+           columns = { "size", "mode", "granted_rcvbuf", "trial", "published", "received", "loss",
              "interior_gaps", "tail_loss", "kernel_drops", "rxq_ovfl", "send_failures",
              "rcvbuf_errors", "burst_ms %.1f", "rate %.0f", "ok" },
            note = "loss = published - received (tail drops included); ok = the books balance " ..
                   "(datagrams sent = received + kernel drops + send failures)" }
 art:set("summary", art:spread{ title = "Over trials: loss (messages), rate (messages/s)",
-  main = true, rows = rows, by = { "mode", "size" }, fields = { "loss", "rate %.0f" } })
+  main = true, rows = rows, by = { "size", "mode" }, fields = { "loss", "rate %.0f" } })
 art:plot_rows{ title = ("Burst of %d messages: loss against the granted buffer"):format(expected),
                rows = rows, by = "mode", x = "granted_rcvbuf", y = "loss", spread = true,
                logx = true,

@@ -321,23 +321,40 @@ function M:trials(n, fn, opts)
   return rows
 end
 
--- s:grid(n, list1, list2, ..., fn) runs n trials (s:trials) of fn(v1, v2, ...) for every
--- combination of the lists' values, the first list outermost, each labelled "v1, v2".
--- -> every row, in order (each with its `trial`).
+-- s:grid(n, list1, list2, ..., fn) runs fn(v1, v2, ...) for every combination of the
+-- lists' values (the first list outermost), n rounds of all of them: round i runs trial i
+-- of each combination, so conditions that drift during a run (a noisy machine) fall on
+-- every combination alike and side-by-side ratios stay fair. Progress and refusals as
+-- s:trials, labelled "trial i/n (v1, v2)"; the first failure stops the run.
+-- -> every row (each with its `trial`), in the order run.
 function M:grid(n, ...)
   local lists = table.pack(...)
   local fn = lists[lists.n]
   if type(fn) ~= "function" then error("s:grid(n, lists..., fn): the last argument is fn", 2) end
-  local rows, args = {}, table.move(lists, 1, lists.n - 1, 1, {})
-  args[lists.n] = function(...)
-    local v = table.pack(...)
-    local label = {}
-    for i = 1, v.n do label[i] = tostring(v[i]) end
-    local cell = self:trials(n, function() return fn(table.unpack(v, 1, v.n)) end,
-                             { label = table.concat(label, ", ") })
-    table.move(cell, 1, #cell, #rows + 1, rows)
-  end
+  local combos, args = {}, table.move(lists, 1, lists.n - 1, 1, {})
+  args[lists.n] = function(...) combos[#combos + 1] = table.pack(...) end
   require("qsl.sweep").grid(table.unpack(args, 1, lists.n))
+  local rows, done, total, t0 = {}, 0, n * #combos, clock_s()
+  for i = 1, n do
+    for _, v in ipairs(combos) do
+      local label = {}
+      for j = 1, v.n do label[j] = tostring(v[j]) end
+      local what = ("trial %d/%d (%s)"):format(i, n, table.concat(label, ", "))
+      local left = done > 0 and (clock_s() - t0) / done * (total - done) or nil
+      self:progress("%s%s", what, left and ("  ~%.0f s left"):format(left) or "")
+      local row = self:trial(what, fn, table.unpack(v, 1, v.n))
+      done = done + 1
+      if not row then
+        M.end_progress()
+        return rows
+      end
+      if type(row) == "table" then
+        if row.trial == nil then row.trial = i end
+        rows[#rows + 1] = row
+      end
+    end
+  end
+  M.end_progress()
   return rows
 end
 

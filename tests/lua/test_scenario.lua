@@ -133,20 +133,27 @@ test("trials: a row each, an error refuses naming the trial, arguments pass thro
   must_fail_with("bad: count off by 1", art.write, art)
 end)
 
-test("grid: n trials per combination, first list outermost, every row returned", function()
+test("grid: n rounds of every combination, first list outermost, every row returned", function()
   local s = declare()
   s:parse{ "out=" .. scratch() }
-  s:artifact()
+  local art = s:artifact()
   local seen = {}
   local rows = s:grid(2, { "a", "b" }, { 1, 2, 3 }, function(x, y)
     seen[#seen + 1] = x .. y
     return { x = x, y = y }
   end)
-  assert(#rows == 12 and table.concat(seen, " ") == "a1 a1 a2 a2 a3 a3 b1 b1 b2 b2 b3 b3",
+  assert(#rows == 12 and table.concat(seen, " ") == "a1 a2 a3 b1 b2 b3 a1 a2 a3 b1 b2 b3",
          table.concat(seen, " "))
-  assert(rows[1].trial == 1 and rows[2].trial == 2 and rows[12].x == "b" and rows[12].y == 3)
+  assert(rows[1].trial == 1 and rows[7].trial == 2 and rows[12].x == "b" and rows[12].y == 3)
   assert(#s:grid(3, {}, function() error("never called") end) == 0)
   assert(error_of(s.grid, s, 1, { 1 }):find("the last argument is fn", 1, true))
-  s.art.problems = {}
-  s.art:write{ dir = scratch() }
+  seen = {}
+  rows = s:grid(2, { 1, 2 }, function(x)
+    seen[#seen + 1] = x
+    assert(x ~= 2, "two fails")
+    return { x = x }
+  end)
+  assert(#rows == 1 and #seen == 2, "the first failure stops the run")
+  assert(art.problems[1]:find("trial 1/2 (2): ", 1, true), art.problems[1])
+  must_fail_with("two fails", art.write, art)
 end)
