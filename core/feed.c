@@ -442,6 +442,7 @@ struct sub_ctx {
     struct qsl_seqtrack *t;
     struct qsl_feed_sub_stats *st;
     uint64_t last;              /* when the last datagram came */
+    int raw;                    /* count datagrams only: no decode, no sequence tracking */
 };
 
 static void on_md(void *ctx, const struct qsl_wire_msg *m)
@@ -456,6 +457,8 @@ static void sub_datagram(struct sub_ctx *s, const uint8_t *d, size_t len, int tr
                          const uint32_t *ovfl)
 {
     s->st->datagrams++;
+    if (s->raw)
+        return;
     if (ovfl && *ovfl > s->st->rxq_ovfl)
         s->st->rxq_ovfl = *ovfl;
     if (truncated || qsl_feed_decode(d, len, on_md, s) < 0)
@@ -598,7 +601,7 @@ int qsl_feed_subscribe(int fd, struct qsl_feed_rx *rx, uint64_t expected, unsign
     memset(st, 0, sizeof *st);
     int one = 1;
     (void)setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
-    struct sub_ctx ctx = {t, st, now_ns()};
+    struct sub_ctx ctx = {t, st, now_ns(), rx->mode == QSL_FEED_RX_RAW};
     uint64_t deadline = deadline_ms ? ctx.last + (uint64_t)deadline_ms * 1000000u : UINT64_MAX;
     int rc = rx->mode == QSL_FEED_RX_IO_URING
                  ? fr_subscribe(fd, rx, &ctx, expected, idle_ms, deadline, stop)

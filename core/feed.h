@@ -118,6 +118,7 @@ enum { QSL_FEED_END_COUNT = 1, QSL_FEED_END_IDLE, QSL_FEED_END_DEADLINE, QSL_FEE
 enum qsl_feed_rx_mode {
     QSL_FEED_RX_RECVMMSG,       /* poll, then recvmmsg up to 64 datagrams */
     QSL_FEED_RX_IO_URING,       /* a multishot recvmsg into a ring of provided buffers */
+    QSL_FEED_RX_RAW,            /* recvmmsg, datagrams counted and nothing else: the floor */
 };
 
 struct qsl_feed_rx {

@@ -55,6 +55,9 @@ check rcvbuf_burst rcvbuf_burst \
 check rcvbuf_sweep rcvbuf_sweep \
     '#doc.results.sweep == 1 and #doc.results.trials >= 1 and (doc.results.sweep[1].zero_loss_up_to or doc.results.sweep[1].loss_from) ~= nil' \
     sizes=0 orders=2000 steps=2 rate_min=200000 modes=recvmmsg
+check feed_drain feed_drain \
+    '#doc.results.cells >= 4 and doc.results.cells[1].mode == "raw" and doc.results.cells[1].vs_raw == 1 and doc.results.trials[1].datagrams > 0' \
+    orders=20000 trials=1
 check profile_gateway profile_gateway \
     '#doc.results.pass1 == 1 and doc.results.strace.syscalls_per_order > 0 and #doc.results.strace.syscalls > 3' \
     requests=5000 strace_requests=2000 trials=1

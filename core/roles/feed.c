@@ -158,7 +158,7 @@ struct sub_args {
     uint64_t expected;
 };
 
-static const char *const rx_modes[] = {"recvmmsg", "io_uring", NULL};  /* qsl_feed_rx_mode */
+static const char *const rx_modes[] = {"recvmmsg", "io_uring", "raw", NULL};  /* qsl_feed_rx_mode */
 
 #define S struct sub_args
 static const struct qsl_role_param sub_params[] = {
@@ -170,7 +170,9 @@ static const struct qsl_role_param sub_params[] = {
     QSL_ROLE_U(S, idle_ms, 200, 1, 600000, "ms", "end this long after the last datagram"),
     QSL_ROLE_U(S, deadline_ms, 60000, 1, 3600000, "ms", "end after this long in any case"),
     QSL_ROLE_WORD(S, mode, 0, rx_modes,
-                  "recvmmsg: poll, then up to 64 datagrams a call; io_uring: a multishot recvmsg"),
+                  "recvmmsg: poll, then up to 64 datagrams a call; io_uring: a multishot "
+                  "recvmsg; raw: recvmmsg counting datagrams only (no decode, no sequence "
+                  "tracking: a receive path's floor)"),
     QSL_ROLE_SOCKOPT(S),
     QSL_ROLE_END,
 };
@@ -180,7 +182,7 @@ static const struct qsl_role_field sub_ready[] = {
     {"port", QSL_ROLE_INTEGER, "", "the port bound"},
     {"requested_rcvbuf", QSL_ROLE_INTEGER, "bytes", "SO_RCVBUF asked for"},
     {"granted_rcvbuf", QSL_ROLE_INTEGER, "bytes", "SO_RCVBUF as the kernel granted it (read back)"},
-    {"mode", QSL_ROLE_TEXT, "", "recvmmsg or io_uring"},
+    {"mode", QSL_ROLE_TEXT, "", "recvmmsg, io_uring or raw"},
     QSL_ROLE_SOCKOPT_FIELD,
     QSL_ROLE_FIELDS_END,
 };

@@ -14,6 +14,7 @@
 --       drop on the socket, tail drops included), received + interior gaps + tail loss =
 --       published, nothing malformed or duplicated, and (isolated) the namespace's Udp
 --       RcvbufErrors equal to the kernel drops
+--   can_force() -> whether SO_RCVBUFFORCE works here (CAP_NET_ADMIN); false, why, errno
 --   need_force() -> skips the run (exit 2) without CAP_NET_ADMIN, which SO_RCVBUFFORCE needs
 --   size_label(bytes) -> "2 KiB", "8 MiB", "OS default" (0)
 local qsl = require "qsl"
@@ -64,9 +65,14 @@ function M.books(r)
   return nil
 end
 
-function M.need_force()
+function M.can_force()
   local probe <close> = assert(qsl.sock.udp())
   local ok, err, code = probe:setopt("rcvbufforce", 4096)
+  return ok ~= nil, err, code
+end
+
+function M.need_force()
+  local ok, err, code = M.can_force()
   if ok then return end
   if code == 1 then qsl.skip("force=true needs CAP_NET_ADMIN (SO_RCVBUFFORCE: " .. err .. ")") end
   qsl.fail("force=true: " .. err)

@@ -71,3 +71,13 @@ test("netns(): a namespace held by a process, gone when closed", function()
   local gone = qsl.measure.poll(2000, function() return qsl.procfs.stat(pid) == nil end)
   assert(gone, "the holder " .. pid .. " outlived its handle")
 end)
+
+test("subscribe mode=raw counts datagrams and nothing else", function()
+  local r = feed.run{ sub = { mode = "raw", rcvbuf = 8 << 20, idle_ms = 200 },
+                      pub = { seed = 42, orders = 3000, symbols = 3 } }
+  assert(r.ready.mode == "raw")
+  assert(r.sub.datagrams + r.sub.kernel_drops == r.pub.datagrams and r.sub.datagrams > 0)
+  assert(r.sub.messages == 0 and r.sub.received == 0 and r.sub.malformed == 0,
+         "raw mode neither decodes nor tracks sequences")
+  assert(r.sub.ended_by == "idle")
+end)
