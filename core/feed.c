@@ -187,6 +187,9 @@ static void flush(struct pub *p)
     }
     p->st->end_ns = now_ns();
     p->n = 0;
+    /* slot 0 is filled next: its counts start over (a paced flush comes between slots,
+     * and a stale count let a packed slot grow past its buffer) */
+    p->slot_dgrams[0] = p->slot_msgs[0] = 0;
 }
 
 static uint8_t *slot(struct pub *p)
