@@ -84,8 +84,10 @@ static int is_md(const struct qsl_wire_msg *m)
     return m->type == QSL_WIRE_MD_TRADE || m->type == QSL_WIRE_MD_TOP_OF_BOOK;
 }
 
-/* Validate (fn NULL) or deliver the messages of a packed datagram. */
-static int walk_packed(const uint8_t *d, size_t len, qsl_feed_msg_fn fn, void *ctx)
+/* Validate (fn NULL) or deliver the messages of a packed datagram; seqs (when not
+ * NULL) gets each message's sequence number. */
+static int walk_packed(const uint8_t *d, size_t len, qsl_feed_msg_fn fn, void *ctx,
+                       uint64_t *seqs)
 {
     uint64_t first = qsl_be64_get(d + 10);
     unsigned count = qsl_be16_get(d + 18);
@@ -104,6 +106,10 @@ static int walk_packed(const uint8_t *d, size_t len, qsl_feed_msg_fn fn, void *c
             return -1;
         if (fn)
             fn(ctx, &m);
+        if (seqs && i >= QSL_FEED_DGRAM_MSGS_MAX)
+            return -1;          /* cannot be in a UDP datagram; never past the caller's array */
+        if (seqs)
+            seqs[i] = m.seq;
         pos += l;
     }
     for (; pos < len; pos++)        /* GSO padding: zeros only */
@@ -112,21 +118,38 @@ static int walk_packed(const uint8_t *d, size_t len, qsl_feed_msg_fn fn, void *c
     return count > 0 ? (int)count : -1;
 }
 
+/* One unpacked datagram: exactly one market-data frame with a sequence number. */
+static int single_valid(const uint8_t *d, size_t len, struct qsl_wire_msg *m)
+{
+    size_t flen;
+    return qsl_wire_decode(d, len, m, &flen) == QSL_WIRE_OK && flen == len && is_md(m) &&
+           m->seq != 0;
+}
+
 int qsl_feed_decode(const uint8_t *d, size_t len, qsl_feed_msg_fn fn, void *ctx)
 {
     if (len >= QSL_FEED_PACKED_HEADER && memcmp(d, QSL_FEED_SESSION, 10) == 0) {
         /* trusted whole or not at all: validate every message before delivering any */
-        if (walk_packed(d, len, NULL, NULL) < 0)
+        if (walk_packed(d, len, NULL, NULL, NULL) < 0)
             return -1;
-        return walk_packed(d, len, fn, ctx);
+        return walk_packed(d, len, fn, ctx, NULL);
     }
     struct qsl_wire_msg m;
-    size_t flen;
-    if (qsl_wire_decode(d, len, &m, &flen) != QSL_WIRE_OK || flen != len || !is_md(&m) ||
-        m.seq == 0)
+    if (!single_valid(d, len, &m))
         return -1;
     if (fn)
         fn(ctx, &m);
+    return 1;
+}
+
+int qsl_feed_decode_seqs(const uint8_t *d, size_t len, uint64_t *seqs)
+{
+    if (len >= QSL_FEED_PACKED_HEADER && memcmp(d, QSL_FEED_SESSION, 10) == 0)
+        return walk_packed(d, len, NULL, NULL, seqs);
+    struct qsl_wire_msg m;
+    if (!single_valid(d, len, &m))
+        return -1;
+    seqs[0] = m.seq;
     return 1;
 }
 
@@ -446,14 +469,8 @@ struct sub_ctx {
     struct qsl_feed_sub_stats *st;
     uint64_t last;              /* when the last datagram came */
     int raw;                    /* count datagrams only: no decode, no sequence tracking */
+    uint64_t *seqs;             /* the datagram's sequence numbers (rx's) */
 };
-
-static void on_md(void *ctx, const struct qsl_wire_msg *m)
-{
-    struct sub_ctx *s = ctx;
-    s->st->messages++;
-    qsl_seqtrack_add(s->t, m->seq);
-}
 
 /* One datagram, however it was received: count, track, decode. */
 static void sub_datagram(struct sub_ctx *s, const uint8_t *d, size_t len, int truncated,
@@ -464,8 +481,14 @@ static void sub_datagram(struct sub_ctx *s, const uint8_t *d, size_t len, int tr
         return;
     if (ovfl && *ovfl > s->st->rxq_ovfl)
         s->st->rxq_ovfl = *ovfl;
-    if (truncated || qsl_feed_decode(d, len, on_md, s) < 0)
+    int n = truncated ? -1 : qsl_feed_decode_seqs(d, len, s->seqs);
+    if (n < 0) {
         s->st->malformed++;
+        return;
+    }
+    s->st->messages += (uint64_t)n;
+    for (int i = 0; i < n; i++)
+        qsl_seqtrack_add(s->t, s->seqs[i]);
 }
 
 static void sub_arrived(struct sub_ctx *s)
@@ -537,6 +560,9 @@ int qsl_feed_rx_init(struct qsl_feed_rx *rx, enum qsl_feed_rx_mode mode, char *w
     rx->mode = mode;
     if (len)
         why[0] = '\0';
+    rx->seqs = calloc(QSL_FEED_DGRAM_MSGS_MAX, sizeof *rx->seqs);     /* touched: calloc */
+    if (!rx->seqs)
+        return -ENOMEM;
     if (mode == QSL_FEED_RX_IO_URING)
         return fr_init(rx, why, len);
     rx->bufs = malloc((size_t)SUB_VLEN * SUB_DGRAM);
@@ -551,7 +577,9 @@ void qsl_feed_rx_free(struct qsl_feed_rx *rx)
     if (rx->mode == QSL_FEED_RX_IO_URING)
         fr_free(rx);
     free(rx->bufs);
+    free(rx->seqs);
     rx->bufs = NULL;
+    rx->seqs = NULL;
 }
 
 static int sub_recvmmsg(int fd, struct qsl_feed_rx *rx, struct sub_ctx *s, uint64_t expected,
@@ -604,7 +632,7 @@ int qsl_feed_subscribe(int fd, struct qsl_feed_rx *rx, uint64_t expected, unsign
     memset(st, 0, sizeof *st);
     int one = 1;
     (void)setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
-    struct sub_ctx ctx = {t, st, now_ns(), rx->mode == QSL_FEED_RX_RAW};
+    struct sub_ctx ctx = {t, st, now_ns(), rx->mode == QSL_FEED_RX_RAW, rx->seqs};
     uint64_t deadline = deadline_ms ? ctx.last + (uint64_t)deadline_ms * 1000000u : UINT64_MAX;
     int rc = rx->mode == QSL_FEED_RX_IO_URING
                  ? fr_subscribe(fd, rx, &ctx, expected, idle_ms, deadline, stop)

@@ -67,6 +67,14 @@ static inline uint64_t qsl_seqtrack_tail_loss(const struct qsl_seqtrack *t, uint
 typedef void (*qsl_feed_msg_fn)(void *ctx, const struct qsl_wire_msg *m);
 int qsl_feed_decode(const uint8_t *d, size_t len, qsl_feed_msg_fn fn, void *ctx);
 
+/* The most messages one datagram can carry (the smallest market-data frame, 32 bytes,
+ * plus its 2-byte length, after the packed header). */
+#define QSL_FEED_DGRAM_MSGS_MAX ((QSL_FEED_DGRAM_MAX - QSL_FEED_PACKED_HEADER) / 34u)
+
+/* The same rules, decoding each message once: the sequence numbers of a whole, valid
+ * datagram into seqs (caller-owned, QSL_FEED_DGRAM_MSGS_MAX of them); the count, or -1. */
+int qsl_feed_decode_seqs(const uint8_t *d, size_t len, uint64_t *seqs);
+
 /* ------------------------------------------------------------------ publisher */
 
 struct qsl_feed_pub_config {
@@ -125,6 +133,7 @@ struct qsl_feed_rx {
     enum qsl_feed_rx_mode mode;
     uint8_t *bufs;
     void *ring;                 /* io_uring mode */
+    uint64_t *seqs;             /* one datagram's sequence numbers, decoded once */
 };
 /* 0, or -errno with why filled (io_uring refused by the kernel, or a build without
  * liburing: -ENOSYS). */

@@ -160,6 +160,25 @@ START_TEST(test_packed_datagram_is_trusted_whole_or_not_at_all)
 }
 END_TEST
 
+/* The subscriber's single-pass decoder gives what the two-pass one gives, or -1 alike. */
+START_TEST(test_decode_seqs_agrees_with_decode)
+{
+    static uint64_t seqs[QSL_FEED_DGRAM_MSGS_MAX];
+    uint8_t d[2048];
+    size_t n = packed(d, 100, 20);
+    ck_assert_int_eq(qsl_feed_decode_seqs(d, n, seqs), 20);
+    for (unsigned i = 0; i < 20; i++)
+        ck_assert_uint_eq(seqs[i], 100 + i);
+    qsl_be64_put(d + 10, 101);              /* first seq disagrees with the frames */
+    ck_assert_int_eq(qsl_feed_decode_seqs(d, n, seqs), -1);
+    n = md_frame(d, 7, 0);
+    ck_assert_int_eq(qsl_feed_decode_seqs(d, n, seqs), 1);
+    ck_assert_uint_eq(seqs[0], 7);
+    ck_assert_int_eq(qsl_feed_decode_seqs(d, n - 1, seqs), -1);
+    ck_assert_uint_eq(QSL_FEED_DGRAM_MSGS_MAX, 1926);   /* (65507 - 20) / (2 + 32) */
+}
+END_TEST
+
 /* Issue 10.13: one rule for sequence 0 in both formats; past the expected count is
  * out of range, never a gap. */
 START_TEST(test_sequence_zero_and_beyond_expected)
@@ -454,6 +473,7 @@ Suite *feed_suite(void)
     tcase_add_test(fm, test_packed_datagram_round_trip);
     tcase_add_test(fm, test_packed_datagram_is_trusted_whole_or_not_at_all);
     tcase_add_test(fm, test_sequence_zero_and_beyond_expected);
+    tcase_add_test(fm, test_decode_seqs_agrees_with_decode);
     suite_add_tcase(s, fm);
     TCase *lo = tcase_create("loopback");
     tcase_set_timeout(lo, 60);
