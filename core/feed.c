@@ -79,9 +79,19 @@ void qsl_seqtrack_add(struct qsl_seqtrack *t, uint64_t seq)
 
 /* ------------------------------------------------------------------ decoding */
 
-static int is_md(const struct qsl_wire_msg *m)
+static int is_md_type(unsigned type)
 {
-    return m->type == QSL_WIRE_MD_TRADE || m->type == QSL_WIRE_MD_TOP_OF_BOOK;
+    return type == QSL_WIRE_MD_TRADE || type == QSL_WIRE_MD_TOP_OF_BOOK;
+}
+
+/* One whole, valid market-data frame of exactly l bytes: its sequence number, or 0. */
+static uint64_t md_frame_seq(const uint8_t *d, size_t l)
+{
+    struct qsl_wire_header h;
+    size_t flen;
+    if (qsl_wire_check(d, l, &h, &flen) != QSL_WIRE_OK || flen != l || !is_md_type(h.type))
+        return 0;
+    return h.seq;
 }
 
 /* Validate (fn NULL) or deliver the messages of a packed datagram; seqs (when not
@@ -99,31 +109,23 @@ static int walk_packed(const uint8_t *d, size_t len, qsl_feed_msg_fn fn, void *c
             return -1;
         size_t l = qsl_be16_get(d + pos);
         pos += 2;
-        struct qsl_wire_msg m;
-        size_t flen;
-        if (l > len - pos || qsl_wire_decode(d + pos, l, &m, &flen) != QSL_WIRE_OK ||
-            flen != l || !is_md(&m) || m.seq != first + i)
-            return -1;
-        if (fn)
+        if (l > len - pos || md_frame_seq(d + pos, l) != first + i)
+            return -1;          /* checked without decoding: a delivery pass decodes */
+        if (fn) {
+            struct qsl_wire_msg m;
+            qsl_wire_decode(d + pos, l, &m, NULL);
             fn(ctx, &m);
+        }
         if (seqs && i >= QSL_FEED_DGRAM_MSGS_MAX)
             return -1;          /* cannot be in a UDP datagram; never past the caller's array */
         if (seqs)
-            seqs[i] = m.seq;
+            seqs[i] = first + i;
         pos += l;
     }
     for (; pos < len; pos++)        /* GSO padding: zeros only */
         if (d[pos] != 0)
             return -1;
     return count > 0 ? (int)count : -1;
-}
-
-/* One unpacked datagram: exactly one market-data frame with a sequence number. */
-static int single_valid(const uint8_t *d, size_t len, struct qsl_wire_msg *m)
-{
-    size_t flen;
-    return qsl_wire_decode(d, len, m, &flen) == QSL_WIRE_OK && flen == len && is_md(m) &&
-           m->seq != 0;
 }
 
 int qsl_feed_decode(const uint8_t *d, size_t len, qsl_feed_msg_fn fn, void *ctx)
@@ -134,11 +136,13 @@ int qsl_feed_decode(const uint8_t *d, size_t len, qsl_feed_msg_fn fn, void *ctx)
             return -1;
         return walk_packed(d, len, fn, ctx, NULL);
     }
-    struct qsl_wire_msg m;
-    if (!single_valid(d, len, &m))
+    if (md_frame_seq(d, len) == 0)     /* one market-data frame, sequence 1 or more */
         return -1;
-    if (fn)
+    if (fn) {
+        struct qsl_wire_msg m;
+        qsl_wire_decode(d, len, &m, NULL);
         fn(ctx, &m);
+    }
     return 1;
 }
 
@@ -146,11 +150,8 @@ int qsl_feed_decode_seqs(const uint8_t *d, size_t len, uint64_t *seqs)
 {
     if (len >= QSL_FEED_PACKED_HEADER && memcmp(d, QSL_FEED_SESSION, 10) == 0)
         return walk_packed(d, len, NULL, NULL, seqs);
-    struct qsl_wire_msg m;
-    if (!single_valid(d, len, &m))
-        return -1;
-    seqs[0] = m.seq;
-    return 1;
+    seqs[0] = md_frame_seq(d, len);
+    return seqs[0] ? 1 : -1;
 }
 
 /* ------------------------------------------------------------------ publisher */

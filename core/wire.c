@@ -188,25 +188,51 @@ static void decode_body(const uint8_t *b, struct qsl_wire_msg *m)
     }
 }
 
+/* enums_valid's rules, read from the body's bytes (the offsets encode_body writes). */
+static int body_enums_valid(unsigned type, const uint8_t *b)
+{
+    switch (type) {
+    case QSL_WIRE_NEW_ORDER:
+        return b[24] <= QSL_SELL && b[25] <= QSL_MARKET && b[26] <= QSL_IOC;
+    case QSL_WIRE_MD_TOP_OF_BOOK:
+        return b[4] <= 1 && b[13] <= 1;
+    case QSL_WIRE_REJECT:
+        return b[8] < QSL_REJECT_COUNT;
+    default:
+        return 1;
+    }
+}
+
+enum qsl_wire_err qsl_wire_check(const uint8_t *buf, size_t len, struct qsl_wire_header *h,
+                                 size_t *frame_len)
+{
+    enum qsl_wire_err e = qsl_wire_decode_header(buf, len, h);
+    if (e != QSL_WIRE_OK)
+        return e;
+    size_t body = qsl_wire_body_size(h->type);
+    if (h->body_len != body)
+        return QSL_WIRE_BODY_LENGTH_MISMATCH;
+    if (len - QSL_WIRE_HEADER_SIZE < body)
+        return QSL_WIRE_TRUNCATED;
+    if (!body_enums_valid(h->type, buf + QSL_WIRE_HEADER_SIZE))
+        return QSL_WIRE_INVALID_ENUM_VALUE;
+    *frame_len = QSL_WIRE_HEADER_SIZE + body;
+    return QSL_WIRE_OK;
+}
+
 enum qsl_wire_err qsl_wire_decode(const uint8_t *buf, size_t len,
                                   struct qsl_wire_msg *m, size_t *frame_len)
 {
     struct qsl_wire_header h;
-    enum qsl_wire_err e = qsl_wire_decode_header(buf, len, &h);
+    size_t flen;
+    enum qsl_wire_err e = qsl_wire_check(buf, len, &h, &flen);
     if (e != QSL_WIRE_OK)
         return e;
-    size_t body = qsl_wire_body_size(h.type);
-    if (h.body_len != body)
-        return QSL_WIRE_BODY_LENGTH_MISMATCH;
-    if (len - QSL_WIRE_HEADER_SIZE < body)
-        return QSL_WIRE_TRUNCATED;
     m->type = h.type;
     m->seq = h.seq;
     decode_body(buf + QSL_WIRE_HEADER_SIZE, m);
-    if (!enums_valid(m))
-        return QSL_WIRE_INVALID_ENUM_VALUE;
     if (frame_len)
-        *frame_len = QSL_WIRE_HEADER_SIZE + body;
+        *frame_len = flen;
     return QSL_WIRE_OK;
 }
 

@@ -110,6 +110,14 @@ enum qsl_wire_err qsl_wire_decode_header(const uint8_t *buf, size_t len,
                                          struct qsl_wire_header *h);
 
 /*
+ * Every check qsl_wire_decode makes, without decoding the body: the header in
+ * *h and, on QSL_WIRE_OK, the frame's length in *frame_len. For a reader that
+ * needs only the header of a valid frame (the feed subscriber's sequence numbers).
+ */
+enum qsl_wire_err qsl_wire_check(const uint8_t *buf, size_t len, struct qsl_wire_header *h,
+                                 size_t *frame_len);
+
+/*
  * Decode one frame from the start of buf. On QSL_WIRE_OK, *frame_len (if not
  * NULL) is the number of bytes the frame occupies.
  */
