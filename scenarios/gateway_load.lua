@@ -28,11 +28,14 @@ local p = s:parse(arg)
 local art = s:artifact{ title = "Gateway load: throughput and latency against clients (loopback)" }
 local modes = roles.modes(art, p.modes)
 
--- One run of the load driver against a fresh server role -> the load's result.
+-- One run of the load driver against a fresh server role -> the load's result, with the
+-- server's on-CPU ns per request (schedstat over the load) as cpu_ns.
 local function run(server, server_params, load)
   local srv <close>, ready = roles.start(server, server_params, { cpu = p.pin and 0 or nil })
   load.port, load.timeout_ms = ready.port, 600000
+  local before = srv:sample()
   local lr = roles.run("load", load, { cpu = p.pin and 1 or nil, timeout = 600000 })
+  lr.cpu_ns = (srv:sample().cpu_ns - before.cpu_ns) / lr.completed
   roles.finish(srv, { stop = true })
   assert(lr.completed == load.requests, ("%d of %d answered"):format(lr.completed, load.requests))
   return lr
@@ -50,7 +53,9 @@ local pingpong = s:grid(p.trials, p.pingpong > 0 and modes or {}, function(mode)
                    { connections = 1, depth = 1, requests = p.pingpong, pattern = "echo" })
   local gw = run("gateway", { mode = mode }, { connections = 1, depth = 1, requests = p.pingpong })
   return { mode = mode, echo_rt_per_s = echo.throughput, gateway_rt_per_s = gw.throughput,
-           ratio = gw.throughput / echo.throughput, gateway_p99_us = gw.p99_ns / 1e3 }
+           ratio = gw.throughput / echo.throughput, gateway_p99_us = gw.p99_ns / 1e3,
+           echo_cpu_ns = echo.cpu_ns, gateway_cpu_ns = gw.cpu_ns,
+           cpu_ratio = gw.cpu_ns / echo.cpu_ns }
 end)
 
 local cells = art:spread{ rows = rows, by = { "mode", "clients" }, format = "%.1f", main = true,
@@ -67,9 +72,11 @@ art:table{ title = "Median throughput against epoll's", rows = ratios, main = tr
            columns = { "mode", "clients", "ratio %.2f" } }
 art:table{ title = ("One connection, ping-pong (%d round trips): gateway against a raw echo")
              :format(p.pingpong), rows = pingpong, columns = { "trial", "mode",
-             "echo_rt_per_s %.0f", "gateway_rt_per_s %.0f", "ratio %.3f", "gateway_p99_us %.1f" } }
-art:spread{ title = "ping-pong gateway / echo over trials", rows = pingpong, by = "mode",
-            fields = { "ratio" }, format = "%.3f", main = true }
+             "echo_rt_per_s %.0f", "gateway_rt_per_s %.0f", "ratio %.3f", "gateway_p99_us %.1f",
+             "echo_cpu_ns %.0f", "gateway_cpu_ns %.0f", "cpu_ratio %.3f" } }
+art:spread{ title = "ping-pong gateway / echo over trials: round trips/s, and CPU per round trip",
+            rows = pingpong, by = "mode", fields = { "ratio", "cpu_ratio" }, format = "%.3f",
+            main = true }
 art:table{ title = "Every run", rows = rows, columns = { "mode", "clients", "trial",
              "throughput %.0f", "p50_us %.1f", "p99_us %.1f", "p999_us %.1f", "fills" } }
 art:plot_rows{ title = "Throughput against clients (median of trials)", rows = cells, by = "mode",
