@@ -15,6 +15,11 @@ build_has_io_uring() {   # the io_uring mode runs here (else its passes are skip
     "$run" "$out/io_uring.lua"
 }
 
+can_make_namespaces() {
+    echo 'if not require("qsl.roles").isolated() then os.exit(1) end' > "$out/netns.lua"
+    "$run" "$out/netns.lua"
+}
+
 check() {   # scenario file, artifact name, expectation, scenario args...
     name=$1 artifact=$2 expect=$3
     shift 3
@@ -58,6 +63,11 @@ check rcvbuf_sweep rcvbuf_sweep \
 check feed_drain feed_drain \
     '#doc.results.cells >= 4 and doc.results.cells[1].mode == "raw" and doc.results.cells[1].vs_raw == 1 and doc.results.trials[1].datagrams > 0' \
     orders=20000 trials=1
+if can_make_namespaces; then     # path_loss needs two network namespaces (else it skips)
+check path_loss path_loss \
+    '#doc.results.trials == 1 and doc.results.trials[1].queue > 0 and doc.results.trials[1].received + doc.results.trials[1].queue + doc.results.trials[1].socket + doc.results.trials[1].sender == doc.results.trials[1].sent' \
+    orders=3000 rates=100000 rcvbufs=2048 link_rate=100000 trials=1
+fi
 check profile_gateway profile_gateway \
     '#doc.results.pass1 == 1 and doc.results.strace.syscalls_per_order > 0 and #doc.results.strace.syscalls > 3' \
     requests=5000 strace_requests=2000 trials=1

@@ -1,0 +1,76 @@
+-- qsl.net: two hosts joined by a veth link in namespaces of their own, a shaped queue
+-- and its counters, and nothing left behind on this machine after a run.
+local qsl = require "qsl"
+local net = require "qsl.net"
+local roles = require "qsl.roles"
+
+local CAPTURED = [[
+[{"kind":"tbf","handle":"8002:","root":true,"refcnt":3,"options":{"rate":1250000,"burst":32767,"lat":26214},"bytes":15540,"packets":37,"drops":5,"overlimits":9,"requeues":0,"backlog":420,"qlen":1}]
+]]
+
+test("tc's counters parsed from captured output; a bad one named", function()
+  local s = net.parse_stats(CAPTURED)
+  assert(s.kind == "tbf" and s.bytes == 15540 and s.packets == 37 and s.drops == 5 and
+         s.overlimits == 9 and s.backlog == 420 and s.qlen == 1)
+  assert(error_of(net.parse_stats, "not json"):find("tc printed no JSON", 1, true))
+  assert(error_of(net.parse_stats, '[{"kind":"tbf","root":true,"bytes":"x"}]')
+           :find("no count bytes", 1, true))
+  assert(error_of(net.parse_stats, '[{"kind":"noqueue","root":false}]')
+           :find("no root qdisc", 1, true))
+end)
+
+local function host_links()
+  return qsl.procfs.read("/proc/net/dev")
+end
+
+test("a pair carries datagrams over a shaped link, counts its queue, leaves nothing", function()
+  if not roles.isolated() then
+    io.stderr:write("skipped: no privilege for network namespaces\n")
+    return
+  end
+  local links_before = host_links()
+  local pids
+  do
+    local pair <close> = net.pair()
+    pids = { pair.a.pid, pair.b.pid }
+    -- 100 KB/s, a 16 KB queue: a burst of the flow overflows it
+    pair:qdisc(pair.a, "tbf", { rate = 100000, burst = 4000, limit = 16000 })
+    local sub <close>, ready = roles.start("subscribe", { bind = pair.b.addr, rcvbuf = 8 << 20,
+                                                          idle_ms = 500 }, pair.b.at)
+    local pr = roles.run("publish", { host = pair.b.addr, port = ready.port, orders = 3000 },
+                         pair.a.at)
+    local sr = roles.finish(sub, { timeout = 30000 })
+    local q = pair:stats(pair.a)
+    assert(q.kind == "tbf" and q.drops > 0, ("the queue dropped %d"):format(q.drops))
+    -- every datagram: received, dropped by the link's queue, or dropped at the socket
+    assert(pr.datagrams == sr.datagrams + q.drops + sr.kernel_drops + pr.send_failures,
+           ("sent %d, received %d, queue drops %d, socket drops %d, send failures %d"):format(
+             pr.datagrams, sr.datagrams, q.drops, sr.kernel_drops, pr.send_failures))
+    assert(q.packets == sr.datagrams + sr.kernel_drops,
+           "the queue carried the experiment's packets alone")
+    pair:qdisc(pair.a, "pfifo", { limit = 10000 })
+    assert(pair:stats(pair.a).kind == "pfifo")
+    assert(error_of(pair.qdisc, pair, pair.a, "netem", {}):find("tbf, pfifo or bfifo", 1, true))
+    assert(error_of(pair.qdisc, pair, pair.a, "tbf", { rate = 1 }):find("needs burst", 1, true))
+  end
+  local gone = qsl.measure.poll(3000, function()
+    return qsl.procfs.stat(pids[1]) == nil and qsl.procfs.stat(pids[2]) == nil
+  end)
+  assert(gone, "the hosts' holders outlived the pair")
+  assert(host_links() == links_before or not host_links():find("q[ab]:"),
+         "a link end was left in this machine's namespace")
+end)
+
+test("IPv6 over the link", function()
+  if not roles.isolated() then
+    io.stderr:write("skipped: no privilege for network namespaces\n")
+    return
+  end
+  local pair <close> = net.pair{ ipv6 = true }
+  local sub <close>, ready = roles.start("subscribe", { bind = pair.b.addr6, idle_ms = 300 },
+                                         pair.b.at)
+  local pr = roles.run("publish", { host = pair.b.addr6, port = ready.port, orders = 500,
+                                    rate = 20000 }, pair.a.at)
+  local sr = roles.finish(sub, { timeout = 30000 })
+  assert(sr.datagrams == pr.datagrams and sr.datagrams > 0, "every datagram over IPv6")
+end)
