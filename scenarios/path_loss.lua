@@ -1,4 +1,4 @@
--- Where datagrams are lost on a path with a queue: the link's queue, or the receiving socket
+-- Where datagrams are lost on a path: the link's queue, the wire, the receiving socket
 --
 -- Two hosts of their own (`qsl.net.pair`: network namespaces joined by a veth link, no
 -- route to anywhere else); the sender's end of the link is shaped by a token bucket
@@ -6,14 +6,15 @@
 -- the publisher on host a paces the seeded flow at a rate to a subscriber on host b
 -- with a given SO_RCVBUF, and every datagram sent is found again: received, dropped by
 -- the link's queue (tc's drop counter; the sender's Udp SndbufErrors must agree),
--- dropped at the receiving socket (SO_MEMINFO), or refused to the sender. The books
--- must balance, else the trial is refused saying where they do not.
+-- lost on the way (`loss`: an nftables rule drops that fraction at random as they arrive,
+-- and counts them), dropped at the receiving socket (SO_MEMINFO), or refused to the
+-- sender. The books must balance, else the trial is refused saying where they do not.
 local qsl = require "qsl"
 local roles, feed = qsl.roles, qsl.feed
 
 local s = qsl.scenario.new{
   name = "path_loss",
-  description = "datagram loss over a shaped link, attributed to the queue and the socket",
+  description = "datagram loss over a shaped, lossy link, attributed to where it happened",
   params = {
     roles.params("publish", "seed", "symbols", "flow"),
     roles.param("publish", "orders", { default = 20000 }),
@@ -23,6 +24,7 @@ local s = qsl.scenario.new{
     { "link_rate", "integer", 2000000, "the link's tbf rate (bytes/s)", min = 1000 },
     { "link_burst", "integer", 4000, "tbf burst (bytes)", min = 1 },
     { "link_limit", "integer", 8000, "tbf queue limit (bytes)", min = 1 },
+    { "loss", "number", 0.01, "fraction lost on the way, at random (0: none)", min = 0, max = 1 },
     { "trials", "integer", 3, "rounds", min = 1, max = 100 },
   },
 }
@@ -33,6 +35,7 @@ local expected = feed.messages(p)
 local rows = s:grid(p.trials, p.rcvbufs, p.rates, function(rcvbuf, rate)
   local pair <close> = qsl.net.pair()
   pair:qdisc(pair.a, "tbf", { rate = p.link_rate, burst = p.link_burst, limit = p.link_limit })
+  pair:loss(pair.b, p.loss)
   local sub <close>, ready = roles.start("subscribe", { bind = pair.b.addr, rcvbuf = rcvbuf,
     expected = expected, idle_ms = 500 }, pair.b.at)
   local before = qsl.measure.net(pair.a.pid)
@@ -40,24 +43,24 @@ local rows = s:grid(p.trials, p.rcvbufs, p.rates, function(rcvbuf, rate)
     orders = p.orders, symbols = p.symbols, flow = p.flow, rate = rate }, pair.a.at)
   local sndbuf = qsl.measure.delta(before, qsl.measure.net(pair.a.pid)).Udp.SndbufErrors
   local sr = roles.finish(sub, { timeout = 120000 })
-  local q = pair:stats(pair.a)
-  assert(pr.datagrams == sr.datagrams + q.drops + sr.kernel_drops + pr.send_failures,
-         ("%d sent; received %d, queue %d, socket %d, sender %d"):format(pr.datagrams,
-           sr.datagrams, q.drops, sr.kernel_drops, pr.send_failures))
-  assert(q.packets == sr.datagrams + sr.kernel_drops, "the link carried packets not ours")
+  local q, wire = pair:stats(pair.a), pair:lost(pair.b)
+  assert(pr.datagrams == sr.datagrams + q.drops + wire + sr.kernel_drops + pr.send_failures,
+         ("%d sent; received %d, queue %d, wire %d, socket %d, sender %d"):format(pr.datagrams,
+           sr.datagrams, q.drops, wire, sr.kernel_drops, pr.send_failures))
+  assert(q.packets == sr.datagrams + wire + sr.kernel_drops, "the link carried packets not ours")
   assert(sndbuf == q.drops, ("SndbufErrors %d, queue drops %d"):format(sndbuf, q.drops))
   return { rcvbuf = feed.size_label(rcvbuf), granted_rcvbuf = ready.granted_rcvbuf,
            target_rate = rate, rate = pr.msgs_per_s, sent = pr.datagrams,
-           received = sr.datagrams, queue = q.drops, socket = sr.kernel_drops,
+           received = sr.datagrams, queue = q.drops, wire = wire, socket = sr.kernel_drops,
            sender = pr.send_failures, overlimits = q.overlimits }
 end)
 
 local cells = art:spread{ title = "Datagrams lost, by place (over rounds)", rows = rows,
   main = true, by = { "rcvbuf", "target_rate" }, format = "%.0f",
-  fields = { "queue", "socket", "sender", "received" } }
+  fields = { "queue", "wire", "socket", "sender", "received" } }
 local places = {}
 for _, c in ipairs(cells) do
-  for _, place in ipairs{ "queue", "socket" } do
+  for _, place in ipairs{ "queue", "wire", "socket" } do
     places[#places + 1] = { rcvbuf = c.rcvbuf, place = place, rate = c.target_rate,
                             lost = c[place .. "_median"] }
   end
@@ -66,11 +69,12 @@ art:plot_rows{ title = "Datagrams lost (median of rounds) against the publisher'
   rows = places, by = { "rcvbuf", "place" }, x = "rate", y = "lost", logx = true,
   xlabel = "publisher rate (messages/s)", ylabel = "datagrams lost" }
 art:table{ title = "Every trial", rows = rows, columns = { "rcvbuf", "target_rate", "trial",
-  "rate %.0f", "sent", "received", "queue", "socket", "sender", "overlimits" } }
+  "rate %.0f", "sent", "received", "queue", "wire", "socket", "sender", "overlimits" } }
 art:set{ cells = cells, trials = rows, expected_messages = expected,
-         link = { rate = p.link_rate, burst = p.link_burst, limit = p.link_limit } }
+         link = { rate = p.link_rate, burst = p.link_burst, limit = p.link_limit,
+                  loss = p.loss } }
 art:caveat("a veth link between namespaces: the kernel's queueing and socket paths, no NIC, " ..
-           "driver or wire; no loss is injected on the link itself")
+           "driver or wire; the wire's loss is a netfilter rule at the receiving host")
 art:caveat("a datagram queued (in the link's queue or a peer socket) still counts against the " ..
            "sender's SO_SNDBUF: where that fills first, the sender slows (the rate column)")
 art:caveat(("both hosts share this machine's %d CPUs"):format(art.cpus_online()))

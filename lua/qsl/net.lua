@@ -18,6 +18,10 @@
 --       "tbf" {rate=, burst=, limit=} (bytes/s, bytes, bytes), "pfifo" {limit=} (packets),
 --       "bfifo" {limit=} (bytes); raises naming what the kernel refused (a missing module)
 --   pair:stats(host) -> { kind, bytes, packets, drops, overlimits, requeues, backlog, qlen }
+--   pair:loss(host, fraction) -> drops that fraction (0..1, in steps of 1/10000) of the UDP
+--       datagrams arriving at host, at random, before any socket sees them (an nftables
+--       rule on the input hook: silent, as loss on a wire is; the sender sees nothing)
+--   pair:lost(host) -> datagrams the loss rule has dropped (its counter)
 --   parse_stats(json) -> the same, from `tc -s -j qdisc show dev X` output
 --   run(host, argv) -> runs a command inside host; raises with its stderr when it fails
 local qsl = require "qsl"
@@ -119,6 +123,34 @@ function Pair:qdisc(host, kind, params)
     argv[#argv + 1] = k == "rate" and (v .. "bps") or tostring(v)   -- tc: bps = bytes/s
   end
   M.run(host, argv)
+end
+
+function Pair:loss(host, fraction)
+  if type(fraction) ~= "number" or fraction < 0 or fraction > 1 then
+    error("net: loss must be a fraction from 0 to 1", 2)
+  end
+  M.run(host, { "nft", "add", "table", "inet", "qsl" })
+  M.run(host, { "nft", "add", "chain", "inet", "qsl", "input",
+                "{ type filter hook input priority 0 ; }" })
+  M.run(host, { "nft", "add", "rule", "inet", "qsl", "input", "meta", "l4proto", "udp",
+                "numgen", "random", "mod", "10000", "lt",
+                tostring(math.floor(fraction * 10000 + 0.5)), "counter", "drop" })
+end
+
+-- The loss rule's counter from `nft -j list chain inet qsl input`.
+function M.parse_lost(json)
+  local ok, doc = pcall(require("cjson").decode, json)
+  for _, item in ipairs(ok and type(doc) == "table" and doc.nftables or {}) do
+    for _, e in ipairs(item.rule and item.rule.expr or {}) do
+      local n = e.counter and math.tointeger(e.counter.packets)
+      if n then return n end
+    end
+  end
+  error("net: no loss rule counter in nft's output: " .. json, 2)
+end
+
+function Pair:lost(host)
+  return M.parse_lost(M.run(host, { "nft", "-j", "list", "chain", "inet", "qsl", "input" }))
 end
 
 function Pair:stats(host)

@@ -61,6 +61,35 @@ test("a pair carries datagrams over a shaped link, counts its queue, leaves noth
          "a link end was left in this machine's namespace")
 end)
 
+test("nft's loss counter parsed from captured output", function()
+  local captured = '{"nftables": [{"metainfo": {"version": "1.0.6"}}, {"chain": {"family": ' ..
+    '"inet", "table": "qsl", "name": "input"}}, {"rule": {"family": "inet", "expr": [{"match":' ..
+    ' {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": "udp"}}, {"counter": ' ..
+    '{"packets": 127, "bytes": 7866}}, {"drop": null}]}}]}'
+  assert(net.parse_lost(captured) == 127)
+  assert(error_of(net.parse_lost, '{"nftables": []}'):find("no loss rule counter", 1, true))
+end)
+
+test("injected loss: every datagram received or counted by the rule", function()
+  if not roles.isolated() or not os.execute("command -v nft >/dev/null") then
+    io.stderr:write("skipped: no network namespaces or no nft\n")
+    return
+  end
+  local pair <close> = net.pair()
+  pair:loss(pair.b, 0.05)
+  local sub <close>, ready = roles.start("subscribe", { bind = pair.b.addr, rcvbuf = 8 << 20,
+                                                        idle_ms = 300 }, pair.b.at)
+  local pr = roles.run("publish", { host = pair.b.addr, port = ready.port, orders = 3000,
+                                    rate = 20000 }, pair.a.at)
+  local sr = roles.finish(sub, { timeout = 30000 })
+  local lost = pair:lost(pair.b)
+  assert(lost > 0 and pr.send_failures == 0, "a silent drop: the sender sees nothing")
+  assert(pr.datagrams == sr.datagrams + sr.kernel_drops + lost,
+         ("sent %d, received %d, socket %d, rule %d"):format(pr.datagrams, sr.datagrams,
+                                                            sr.kernel_drops, lost))
+  assert(error_of(pair.loss, pair, pair.b, 2):find("fraction from 0 to 1", 1, true))
+end)
+
 test("IPv6 over the link", function()
   if not roles.isolated() then
     io.stderr:write("skipped: no privilege for network namespaces\n")
