@@ -24,12 +24,14 @@ local s = scenario.new{
     roles.params("subscribe", "force", "idle_ms"),
     { "modes", "enum_list", { "recvmmsg", "io_uring" }, "subscriber receive modes to compare",
       values = { "recvmmsg", "io_uring" } },
+    { "path", "enum", "loopback", "loopback, or a veth link between two hosts of their own",
+      values = { "loopback", "veth" } },
   },
 }
 local p = s:parse(arg)
 if p.gso and not p.packed then qsl.fail("parameter gso=true needs packed=true") end
 if p.force then feed.need_force() end
-local art = s:artifact{ title = "UDP burst loss against SO_RCVBUF (loopback)" }
+local art = s:artifact{ title = ("UDP burst loss against SO_RCVBUF (%s)"):format(p.path) }
 local expected = feed.messages(p)
 
 local rows = s:grid(p.trials, p.sizes, roles.modes(art, p.modes), function(size, mode)
@@ -37,7 +39,7 @@ local rows = s:grid(p.trials, p.sizes, roles.modes(art, p.modes), function(size,
                               idle_ms = p.idle_ms, deadline_ms = 120000 },
                       pub = { seed = p.seed, orders = p.orders, symbols = p.symbols, flow = p.flow,
                               packed = p.packed, gso = p.gso, datagram_bytes = p.datagram_bytes,
-                              batch = p.batch } }
+                              batch = p.batch }, path = p.path }
   assert(r.pub.messages == expected, "the publisher sent a different flow")
   local pr, sr = r.pub, r.sub
   local unbalanced = feed.books(r)
@@ -73,8 +75,8 @@ for _, r in ipairs(rows) do
 end
 art:set{ expected_messages = expected, isolated = roles.isolated(), trials = rows,
          unreconciled = unreconciled }
-art:caveat(("loopback only: no NIC, driver or wire; publisher and subscriber share %d CPUs")
-           :format(art.cpus_online()))
+art:caveat(("%s: no NIC, driver or wire; publisher and subscriber share %d CPUs")
+           :format(p.path, art.cpus_online()))
 art:caveat("kernel_drops is SO_MEMINFO's count, tail drops included; rxq_ovfl (SO_RXQ_OVFL) " ..
            "counts only drops before a later arrival, so it misses the tail")
 art:caveat(roles.isolated() and "each trial in a network namespace of its own: rcvbuf_errors " ..

@@ -2,13 +2,15 @@
 -- rcvbuf_sweep, feed_throughput).
 --   messages{seed=, orders=, symbols=, flow=} -> what the publisher will send:
 --       the same flow through the same engine, run in-process
---   run{sub={subscribe params}, pub={publish params}, timeout=}
+--   run{sub={subscribe params}, pub={publish params}, path=, timeout=}
 --       -> {ready = the subscriber's ready line, pub = publish result, sub = subscribe result,
 --           net = the network counters' delta over the trial (measure.net), isolated}
 --       a subscriber started first (its ready line gives the port), then the publisher;
 --       both finished, every field checked against the roles' declarations. Both run in a
 --       network namespace of the trial's own where one can be made (isolated = true), so
---       net counts this trial's datagrams alone; else in ours, with the machine's traffic
+--       net counts this trial's datagrams alone; else in ours, with the machine's traffic.
+--       path = "veth": on two hosts of their own joined by a veth link (qsl.net.pair; net
+--       is then the subscriber's host's)
 --   books(r) -> nil when the counts balance, else what does not:
 --       datagrams sent = received + kernel drops + send failures (SO_MEMINFO sees every
 --       drop on the socket, tail drops included), received + interior gaps + tail loss =
@@ -29,17 +31,24 @@ function M.messages(o)
 end
 
 function M.run(o)
-  local ns <close> = roles.netns()
-  local at = ns and { netns_of = ns.pid } or nil
-  local before = measure.net(ns and ns.pid)
-  local sub <close>, ready = roles.start("subscribe", o.sub, at)
-  local pub_params = { port = ready.port }
+  -- path = "veth": publisher and subscriber on two hosts of their own (qsl.net), the
+  -- subscriber bound to its host's address; else one namespace of the trial's own
+  local pair <close> = o.path == "veth" and require("qsl.net").pair() or nil
+  local ns <close> = not pair and roles.netns() or nil
+  local counted = pair and pair.b.pid or (ns and ns.pid)
+  local sub_at = pair and pair.b.at or (ns and { netns_of = ns.pid })
+  local sub_params, pub_params = {}, {}
+  for k, v in pairs(o.sub) do sub_params[k] = v end
   for k, v in pairs(o.pub) do pub_params[k] = v end
-  local pub <close> = roles.start("publish", pub_params, at)
+  sub_params.bind, pub_params.host = pair and pair.b.addr, pair and pair.b.addr
+  local before = measure.net(counted)
+  local sub <close>, ready = roles.start("subscribe", sub_params, sub_at)
+  pub_params.port = ready.port
+  local pub <close> = roles.start("publish", pub_params, pair and pair.a.at or sub_at)
   local pr = roles.finish(pub, { timeout = o.timeout or 120000 })
   local sr = roles.finish(sub, { timeout = o.timeout or 120000 })
-  local net = measure.delta(before, measure.net(ns and ns.pid))
-  return { ready = ready, pub = pr, sub = sr, net = net, isolated = ns ~= nil }
+  local net = measure.delta(before, measure.net(counted))
+  return { ready = ready, pub = pr, sub = sr, net = net, isolated = counted ~= nil }
 end
 
 function M.books(r)
