@@ -97,8 +97,10 @@ function M.pair(opts)
     -- each end knows the other's address: no ARP on the link, so with IPv6 off the
     -- queue carries the experiment's packets and nothing else
     for _, h in ipairs{ { self.a, self.b }, { self.b, self.a } } do
-      M.run(h[1], { "ip", "neigh", "replace", h[2].addr, "lladdr", h[2].mac, "dev",
-                    h[1].ifname, "nud", "permanent" })
+      for _, addr in ipairs{ h[2].addr, h[2].addr6 } do   -- IPv6 too: no datagram waits
+        M.run(h[1], { "ip", "neigh", "replace", addr, "lladdr", h[2].mac, "dev",  -- for ND
+                      h[1].ifname, "nud", "permanent" })
+      end
     end
   end)
   if not ok then
