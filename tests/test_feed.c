@@ -268,17 +268,8 @@ static uint64_t datagrams_that_fit(int fd, const struct sockaddr_in *a, size_t b
 
 /* Publish orders of the flow at a subscriber with the given buffer; check the books balance.
  * Where no loss is expected, the burst is cut to half of what the granted buffer holds. */
-static void round_trip_paced(enum qsl_feed_rx_mode mode, int rcvbuf, int packed_mode, int gso,
-                             uint64_t orders, int expect_loss, double rate);
-
 static void round_trip(enum qsl_feed_rx_mode mode, int rcvbuf, int packed_mode, int gso,
-                       uint64_t orders, int expect_loss)
-{
-    round_trip_paced(mode, rcvbuf, packed_mode, gso, orders, expect_loss, 0);
-}
-
-static void round_trip_paced(enum qsl_feed_rx_mode mode, int rcvbuf, int packed_mode, int gso,
-                             uint64_t orders, int expect_loss, double rate)
+                       uint64_t orders, int expect_loss, double rate)
 {
     if (mode == QSL_FEED_RX_IO_URING && !qsl_test_io_uring_runs("feed round trip"))
         return;
@@ -332,25 +323,25 @@ static void round_trip_paced(enum qsl_feed_rx_mode mode, int rcvbuf, int packed_
 
 START_TEST(test_tiny_buffer_drops_are_all_accounted)
 {
-    round_trip((enum qsl_feed_rx_mode)_i, 2048, 0, 0, 20000, 1);
+    round_trip((enum qsl_feed_rx_mode)_i, 2048, 0, 0, 20000, 1, 0);
 }
 END_TEST
 
 START_TEST(test_large_buffer_loses_nothing)
 {
-    round_trip((enum qsl_feed_rx_mode)_i, 4 << 20, 0, 0, 20000, 0);
+    round_trip((enum qsl_feed_rx_mode)_i, 4 << 20, 0, 0, 20000, 0, 0);
 }
 END_TEST
 
 START_TEST(test_packed_mode_round_trip)
 {
-    round_trip((enum qsl_feed_rx_mode)_i, 4 << 20, 1, 0, 20000, 0);
+    round_trip((enum qsl_feed_rx_mode)_i, 4 << 20, 1, 0, 20000, 0, 0);
 }
 END_TEST
 
 START_TEST(test_gso_mode_round_trip)
 {
-    round_trip((enum qsl_feed_rx_mode)_i, 4 << 20, 1, 1, 20000, 0);
+    round_trip((enum qsl_feed_rx_mode)_i, 4 << 20, 1, 1, 20000, 0, 0);
 }
 END_TEST
 
@@ -359,7 +350,7 @@ END_TEST
  * corruption). Packed and GSO, paced, must balance like a burst. */
 START_TEST(test_paced_packed_round_trip)
 {
-    round_trip_paced(QSL_FEED_RX_RECVMMSG, 4 << 20, 1, _i, 20000, 0, 100000);
+    round_trip(QSL_FEED_RX_RECVMMSG, 4 << 20, 1, _i, 20000, 0, 100000);
 }
 END_TEST
 
