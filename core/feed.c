@@ -471,7 +471,16 @@ struct sub_ctx {
     uint64_t last;              /* when the last datagram came */
     int raw;                    /* count datagrams only: no decode, no sequence tracking */
     uint64_t *seqs;             /* the datagram's sequence numbers (rx's) */
+    unsigned work_ns;           /* per message: the slow consumer's busy work */
 };
+
+/* A consumer's work, on the CPU as real work is: a sleep would hand the CPU away. */
+static void sub_work(unsigned ns, int messages)
+{
+    uint64_t until = now_ns() + (uint64_t)ns * (uint64_t)messages;
+    while (now_ns() < until)
+        ;
+}
 
 /* One datagram, however it was received: count, track, decode. */
 static void sub_datagram(struct sub_ctx *s, const uint8_t *d, size_t len, int truncated,
@@ -490,6 +499,8 @@ static void sub_datagram(struct sub_ctx *s, const uint8_t *d, size_t len, int tr
     s->st->messages += (uint64_t)n;
     for (int i = 0; i < n; i++)
         qsl_seqtrack_add(s->t, s->seqs[i]);
+    if (s->work_ns)
+        sub_work(s->work_ns, n);
 }
 
 static void sub_arrived(struct sub_ctx *s)
@@ -633,7 +644,7 @@ int qsl_feed_subscribe(int fd, struct qsl_feed_rx *rx, uint64_t expected, unsign
     memset(st, 0, sizeof *st);
     int one = 1;
     (void)setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
-    struct sub_ctx ctx = {t, st, now_ns(), rx->mode == QSL_FEED_RX_RAW, rx->seqs};
+    struct sub_ctx ctx = {t, st, now_ns(), rx->mode == QSL_FEED_RX_RAW, rx->seqs, rx->work_ns};
     uint64_t deadline = deadline_ms ? ctx.last + (uint64_t)deadline_ms * 1000000u : UINT64_MAX;
     int rc = rx->mode == QSL_FEED_RX_IO_URING
                  ? fr_subscribe(fd, rx, &ctx, expected, idle_ms, deadline, stop)

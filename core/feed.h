@@ -134,6 +134,7 @@ struct qsl_feed_rx {
     uint8_t *bufs;
     void *ring;                 /* io_uring mode */
     uint64_t *seqs;             /* one datagram's sequence numbers, decoded once */
+    unsigned work_ns;           /* busy work per message (a slow consumer); set after init */
 };
 /* 0, or -errno with why filled (io_uring refused by the kernel, or a build without
  * liburing: -ENOSYS). */

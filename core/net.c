@@ -3,6 +3,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <unistd.h>
@@ -116,4 +117,82 @@ int qsl_net_tcp_server(const char *host, uint16_t *port, int backlog)
         return rc;
     }
     return fd;
+}
+
+int qsl_net_is_multicast(const char *host)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (qsl_net_addr(host, 0, &ss, &len) != 0)
+        return 0;
+    if (ss.ss_family == AF_INET6)
+        return IN6_IS_ADDR_MULTICAST(&((struct sockaddr_in6 *)&ss)->sin6_addr);
+    return IN_MULTICAST(ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr));
+}
+
+int qsl_net_ifindex(const char *ifname, unsigned *ifindex)
+{
+    if (!ifname || !*ifname || strlen(ifname) >= IF_NAMESIZE)
+        return -EINVAL;
+    *ifindex = if_nametoindex(ifname);
+    return *ifindex ? 0 : -ENODEV;
+}
+
+/* The group's address, scoped to the interface when IPv6 (a link-local group needs it). */
+static int group_addr(int fd, const char *group, uint16_t port, unsigned ifindex,
+                      struct sockaddr_storage *ss, socklen_t *len)
+{
+    if (!qsl_net_is_multicast(group) || addr_for(fd, group, port, ss, len) != 0)
+        return -EINVAL;
+    if (ss->ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)ss)->sin6_scope_id = ifindex;
+    return 0;
+}
+
+int qsl_net_multicast_connect(int fd, const char *group, uint16_t port, unsigned ifindex,
+                              int hops, int loop)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int rc = group_addr(fd, group, port, ifindex, &ss, &len);
+    if (rc != 0)
+        return rc;
+    if (ss.ss_family == AF_INET6) {
+        int idx = (int)ifindex;
+        rc = setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &idx, sizeof idx) ||
+             setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof hops) ||
+             setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &loop, sizeof loop);
+    } else {
+        struct ip_mreqn m = {.imr_ifindex = (int)ifindex};
+        unsigned char ttl = (unsigned char)hops, lp = (unsigned char)(loop != 0);
+        rc = setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &m, sizeof m) ||
+             setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof ttl) ||
+             setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &lp, sizeof lp);
+    }
+    if (rc != 0)
+        return -errno;
+    return qsl_net_connect_addr(fd, &ss, len);
+}
+
+int qsl_net_multicast_bind(int fd, const char *group, uint16_t port, unsigned ifindex)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int rc = group_addr(fd, group, port, ifindex, &ss, &len);
+    if (rc != 0)
+        return rc;
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, (struct sockaddr *)&ss, len) != 0)
+        return -errno;
+    if (ss.ss_family == AF_INET6) {
+        struct ipv6_mreq m = {.ipv6mr_multiaddr = ((struct sockaddr_in6 *)&ss)->sin6_addr,
+                              .ipv6mr_interface = ifindex};
+        rc = setsockopt(fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, &m, sizeof m);
+    } else {
+        struct ip_mreqn m = {.imr_multiaddr = ((struct sockaddr_in *)&ss)->sin_addr,
+                             .imr_ifindex = (int)ifindex};
+        rc = setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m, sizeof m);
+    }
+    return rc == 0 ? 0 : -errno;
 }

@@ -25,6 +25,22 @@ int qsl_net_listen(int fd, int backlog);
 /* The port the socket is bound to (the kernel's pick after port 0). */
 int qsl_net_local_port(int fd, uint16_t *port);
 
+/*
+ * Multicast. A group is a numeric IPv4 (224.0.0.0/4) or IPv6 (ff00::/8) literal; the
+ * interface is named, since a namespace's only route may be none (a veth host has no
+ * default route, and lo no multicast route): qsl_net_ifindex gives its index, or
+ * -ENODEV. The sender picks the interface, hop limit and whether its own host's
+ * members hear it (IP_MULTICAST_LOOP); the receiver binds the group with SO_REUSEADDR
+ * (every member of the group on the host shares the port, each with its own copy and
+ * its own buffer) and joins it on the interface. A link-local group gets the
+ * interface as its scope.
+ */
+int qsl_net_is_multicast(const char *host);
+int qsl_net_ifindex(const char *ifname, unsigned *ifindex);
+int qsl_net_multicast_connect(int fd, const char *group, uint16_t port, unsigned ifindex,
+                              int hops, int loop);
+int qsl_net_multicast_bind(int fd, const char *group, uint16_t port, unsigned ifindex);
+
 /* socket + SO_REUSEADDR + bind + listen; *port 0 = the kernel picks, then *port is it. */
 int qsl_net_tcp_server(const char *host, uint16_t *port, int backlog);
 

@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -25,17 +26,20 @@ static int fail(const char *role, const char *what, int rc)
 /* ------------------------------------------------------------------ publish */
 
 struct pub_args {
-    const char *host, *sockopt;
+    const char *host, *sockopt, *iface;
     uint16_t port;
     uint64_t seed, orders, rate;
-    uint32_t symbols, batch, datagram_bytes, sndbuf;
+    uint32_t symbols, batch, datagram_bytes, sndbuf, ttl, loop;
     int packed, gso, raw, flow;
 };
 
 #define P struct pub_args
 static const struct qsl_role_param pub_params[] = {
-    QSL_ROLE_ADDR(P, host, "127.0.0.1", "subscriber address"),
+    QSL_ROLE_ADDR(P, host, "127.0.0.1", "subscriber address, or a multicast group (then iface=)"),
     QSL_ROLE_U(P, port, 0, 1, 65535, "", "subscriber port (required: the subscriber's ready line has it)"),
+    QSL_ROLE_STR(P, iface, "", "multicast: the interface to send the group's datagrams on"),
+    QSL_ROLE_U(P, ttl, 1, 1, 255, "hops", "multicast: the hop limit (IP_MULTICAST_TTL, IPV6_MULTICAST_HOPS)"),
+    QSL_ROLE_U(P, loop, 1, 0, 1, "", "multicast: 1 = members on the sending host hear it too (IP_MULTICAST_LOOP)"),
     QSL_ROLE_U(P, seed, 42, 0, UINT64_MAX, "", "flow seed"),
     QSL_ROLE_U(P, orders, 20000, 1, 100000000, "orders", "orders of the flow"),
     QSL_ROLE_U(P, symbols, 3, 1, 64, "", "symbols"),
@@ -73,6 +77,25 @@ static const struct qsl_role_field pub_result[] = {
     QSL_ROLE_FIELDS_END,
 };
 
+/* The interface a multicast role names: its index, or why not (1 when it printed why). */
+static int multicast_iface(const char *role, const char *addr, const char *iface, unsigned *ifindex)
+{
+    int group = qsl_net_is_multicast(addr);
+    if (!group && *iface) {
+        fprintf(stderr, "qsl-run %s: iface= is for a multicast group; %s is not one\n", role, addr);
+        return 1;
+    }
+    if (!group)
+        return 0;
+    int rc = qsl_net_ifindex(iface, ifindex);
+    if (rc == -ENODEV)
+        fprintf(stderr, "qsl-run %s: iface=%s: no such interface here\n", role, iface);
+    else if (rc != 0)
+        fprintf(stderr, "qsl-run %s: %s is a multicast group: iface= must name the interface "
+                "(at most %d characters)\n", role, addr, IF_NAMESIZE - 1);
+    return rc != 0;
+}
+
 static int run_publish(const void *args)
 {
     const struct pub_args *a = args;
@@ -93,6 +116,9 @@ static int run_publish(const void *args)
     c.gso = a->gso;
     c.raw = a->raw;
     c.flow = a->flow;
+    unsigned ifindex = 0;
+    if (multicast_iface("publish", a->host, a->iface, &ifindex) != 0)
+        return 1;
     int fd = qsl_net_socket_for(a->host, SOCK_DGRAM);
     if (fd < 0)
         return fail("publish", "socket", fd);
@@ -104,9 +130,11 @@ static int run_publish(const void *args)
     char opts[256];
     if (qsl_role_sockopts("publish", a->sockopt, 0, fd, NULL, opts, sizeof opts) != 0)
         return 1;
-    int rc = qsl_net_connect(fd, a->host, a->port);
+    int rc = ifindex ? qsl_net_multicast_connect(fd, a->host, a->port, ifindex, (int)a->ttl,
+                                                 (int)a->loop)
+                     : qsl_net_connect(fd, a->host, a->port);
     if (rc != 0)
-        return fail("publish", "connect", rc);
+        return fail("publish", ifindex ? "multicast connect" : "connect", rc);
     /* pacing sleeps to the microsecond, not to the default 50 us timer slack */
     prctl(PR_SET_TIMERSLACK, 1UL);
     qsl_role_stop_on_signals(&stop);
@@ -151,9 +179,9 @@ const struct qsl_role qsl_role_publish = {
 /* ------------------------------------------------------------------ subscribe */
 
 struct sub_args {
-    const char *bind, *sockopt;
+    const char *bind, *sockopt, *iface;
     uint16_t port;
-    uint32_t rcvbuf, idle_ms, deadline_ms;
+    uint32_t rcvbuf, idle_ms, deadline_ms, work_ns;
     int force, mode;
     uint64_t expected;
 };
@@ -162,8 +190,11 @@ static const char *const rx_modes[] = {"recvmmsg", "io_uring", "raw", NULL};  /*
 
 #define S struct sub_args
 static const struct qsl_role_param sub_params[] = {
-    QSL_ROLE_ADDR(S, bind, "127.0.0.1", "address to bind"),
+    QSL_ROLE_ADDR(S, bind, "127.0.0.1", "address to bind; a multicast group is joined (then iface=)"),
     QSL_ROLE_U(S, port, 0, 0, 65535, "", "port; 0 = the kernel picks (reported in the ready line)"),
+    QSL_ROLE_STR(S, iface, "", "multicast: the interface to join the group on"),
+    QSL_ROLE_U(S, work_ns, 0, 0, 10000000, "ns",
+               "busy work per message received: a slow consumer (not in mode=raw)"),
     QSL_ROLE_U(S, rcvbuf, 0, 0, 1u << 30, "bytes", "SO_RCVBUF request; 0 = the OS default"),
     QSL_ROLE_U(S, force, 0, 0, 1, "", "1: SO_RCVBUFFORCE (CAP_NET_ADMIN), past net.core.rmem_max"),
     QSL_ROLE_U(S, expected, 0, 0, 1ull << 34, "messages", "messages the publisher will send; 0 = unknown"),
@@ -227,6 +258,12 @@ static int run_subscribe(const void *args)
                 rx_modes[a->mode], why);
         return QSL_ROLE_EXIT_SKIPPED;
     }
+    rx.work_ns = a->work_ns;
+    unsigned ifindex = 0;
+    if (multicast_iface("subscribe", a->bind, a->iface, &ifindex) != 0) {
+        qsl_feed_rx_free(&rx);
+        return 1;
+    }
     int fd = qsl_net_socket_for(a->bind, SOCK_DGRAM);
     if (fd < 0)
         return fail("subscribe", "socket", fd);
@@ -240,8 +277,9 @@ static int run_subscribe(const void *args)
     if (qsl_role_sockopts("subscribe", a->sockopt, 0, fd, NULL, opts, sizeof opts) != 0)
         return 1;
     uint16_t port = a->port;
-    if ((rc = qsl_net_bind(fd, a->bind, port)) != 0 || (rc = qsl_net_local_port(fd, &port)) != 0)
-        return fail("subscribe", "bind", rc);
+    rc = ifindex ? qsl_net_multicast_bind(fd, a->bind, port, ifindex) : qsl_net_bind(fd, a->bind, port);
+    if (rc != 0 || (rc = qsl_net_local_port(fd, &port)) != 0)
+        return fail("subscribe", ifindex ? "bind and join the group" : "bind", rc);
     struct qsl_seqtrack t;
     if (qsl_seqtrack_init(&t, a->expected ? a->expected : 1u << 24) != 0) {
         fprintf(stderr, "qsl-run subscribe: out of memory for the sequence map\n");

@@ -16,6 +16,19 @@
 --       drop on the socket, tail drops included), received + interior gaps + tail loss =
 --       published, nothing malformed or duplicated, and (isolated) the namespace's Udp
 --       RcvbufErrors equal to the kernel drops
+--   fanout{subs={params, ...}, pub={publish params}, path=, ipv6=, group=, timeout=}
+--       -> {readies, subs = their results in order, pub, net, isolated, group, iface}:
+--       one publisher to a multicast group (default 239.77.0.1, ff15::77 with ipv6) and
+--       one subscriber process per entry of subs, each joined to it with its own socket,
+--       buffer and books. path = "veth": publisher on host a, subscribers on host b
+--       (qsl.net.pair; IPv6 allowed); else all in one namespace of the trial's own, over
+--       lo (IPv4 only: Linux routes no IPv6 multicast out of lo). Skipped (exit 2) where
+--       no namespace can be made: lo takes multicast only in one of qsl's own.
+--   fanout_books(r) -> nil when every subscriber's counts balance, else what does not:
+--       each subscriber's sequence books as in books(); what was lost before the fan-out
+--       (sent - sender's failures - received - the socket's drops) the same for every
+--       subscriber, since a datagram is copied to each member only once it arrived; and
+--       (isolated, IPv4) the namespace's Udp RcvbufErrors = the sum of the socket drops
 --   can_force() -> whether SO_RCVBUFFORCE works here (CAP_NET_ADMIN); false, why, errno
 --   need_force() -> skips the run (exit 2) without CAP_NET_ADMIN, which SO_RCVBUFFORCE needs
 --   size_label(bytes) -> "2 KiB", "8 MiB", "OS default" (0)
@@ -51,11 +64,97 @@ function M.run(o)
   return { ready = ready, pub = pr, sub = sr, net = net, isolated = counted ~= nil }
 end
 
+local function copy(t, into)
+  into = into or {}
+  for k, v in pairs(t or {}) do into[k] = v end
+  return into
+end
+
+local function hosts_for(o)
+  if o.path == "veth" then
+    local pair = require("qsl.net").pair{ ipv6 = o.ipv6 }
+    return pair, pair.a, pair.b, pair.b.pid
+  end
+  if o.ipv6 then
+    error("feed.fanout: Linux routes no IPv6 multicast out of lo (Ip6OutNoRoutes counts " ..
+          "every datagram): use path=veth", 3)
+  end
+  local ns = roles.netns()
+  if not ns then qsl.skip("multicast fan-out on lo needs a network namespace of its own") end
+  local host = { pid = ns.pid, at = { netns_of = ns.pid }, ifname = "lo" }
+  require("qsl.net").run(host, { "ip", "link", "set", "lo", "multicast", "on" })
+  return ns, host, host, ns.pid
+end
+
+local function stop_all(procs)
+  for _, p in ipairs(procs) do
+    if p:running() then p:stop(500) end
+  end
+end
+
+function M.fanout(o)
+  assert(type(o.subs) == "table" and #o.subs >= 1, "feed.fanout: subs must list subscribers")
+  local held <close>, a, b, counted = hosts_for(o)
+  local group = o.group or (o.ipv6 and "ff15::77" or "239.77.0.1")
+  local before = measure.net(counted)
+  local procs, readies, port = {}, {}, nil
+  local ok, err = pcall(function()
+    for i, params in ipairs(o.subs) do
+      local sp = copy(params, { bind = group, iface = b.ifname, port = port })
+      procs[i], readies[i] = roles.start("subscribe", sp, b.at)
+      port = port or readies[i].port
+    end
+  end)
+  if not ok then
+    stop_all(procs)
+    error(err, 2)
+  end
+  local pub <close> = roles.start("publish", copy(o.pub, { host = group, iface = a.ifname,
+                                                            port = port }), a.at)
+  local r = { readies = readies, subs = {}, group = group, iface = b.ifname,
+              isolated = counted ~= nil }
+  ok, err = pcall(function()
+    r.pub = roles.finish(pub, { timeout = o.timeout or 120000 })
+    for i, p in ipairs(procs) do r.subs[i] = roles.finish(p, { timeout = o.timeout or 120000 }) end
+  end)
+  stop_all(procs)
+  if not ok then error(err, 2) end
+  r.net = measure.delta(before, measure.net(counted))
+  return r
+end
+
+-- Lost before the fan-out, as one subscriber's counts tell it.
+function M.before_fanout(pr, sr)
+  return pr.datagrams - pr.send_failures - sr.datagrams - sr.kernel_drops
+end
+
+function M.fanout_books(r)
+  local common, drops = nil, 0
+  for i, sr in ipairs(r.subs) do
+    local lost = M.before_fanout(r.pub, sr)
+    common = common or lost
+    if lost ~= common or lost < 0 then
+      return ("subscriber %d: %d lost before the fan-out, subscriber 1: %d"):format(i, lost, common)
+    end
+    local why = M.books{ pub = r.pub, sub = sr, path_lost = lost }
+    if why then return ("subscriber %d: %s"):format(i, why) end
+    drops = drops + sr.kernel_drops
+  end
+  local udp = r.isolated and r.net and r.net.Udp
+  if udp and udp.InDatagrams + udp.RcvbufErrors > 0 and udp.RcvbufErrors ~= drops then
+    return ("the subscribers' socket drops %d (SO_MEMINFO) ~= the trial's Udp RcvbufErrors %d")
+      :format(drops, udp.RcvbufErrors)
+  end
+  return nil
+end
+
 function M.books(r)
   local pr, sr = r.pub, r.sub
-  if pr.datagrams ~= sr.datagrams + sr.kernel_drops + pr.send_failures then
-    return ("datagrams sent %d ~= received %d + kernel drops %d + send failures %d"):format(
-      pr.datagrams, sr.datagrams, sr.kernel_drops, pr.send_failures)
+  local path = r.path_lost or 0
+  if pr.datagrams ~= sr.datagrams + sr.kernel_drops + pr.send_failures + path then
+    return ("datagrams sent %d ~= received %d + kernel drops %d + send failures %d%s"):format(
+      pr.datagrams, sr.datagrams, sr.kernel_drops, pr.send_failures,
+      r.path_lost and (" + lost before the fan-out %d"):format(path) or "")
   end
   if sr.received + sr.interior_gaps + sr.tail_loss ~= pr.messages then
     return ("received %d + gaps %d + tail %d ~= published %d"):format(sr.received,

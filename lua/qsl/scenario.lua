@@ -283,8 +283,18 @@ function M:trial(label, fn, ...)
   return row
 end
 
+-- Add a trial's row - or each of its rows, when it returned a list of them (one per
+-- subscriber, say) - to rows, each with `trial = i`.
+local function add_rows(rows, row, i)
+  for _, r in ipairs(type(row[1]) == "table" and row or { row }) do
+    if r.trial == nil then r.trial = i end
+    rows[#rows + 1] = r
+  end
+end
+
 -- s:trials(n, fn, {label=, keep_going=}) runs fn(i) n times with progress and an
--- estimate of the time left; each row gets `trial = i` and is returned in a list.
+-- estimate of the time left; each row (or each of a list of rows) gets `trial = i` and is
+-- returned in a list.
 -- The first trial that fails stops the run (its reason is in the artifact) unless
 -- keep_going. label: a string, or a function(i) naming trial i ("rcvbuf 2 KiB").
 -- Without fn, s:trials(n) is an iterator: for i, n in s:trials(n) do ... end.
@@ -311,8 +321,7 @@ function M:trials(n, fn, opts)
     local row = self:trial(("trial %d/%d%s"):format(i, n, what and (" (" .. what .. ")") or ""),
                            function() return fn(i) end)
     if type(row) == "table" then
-      if row.trial == nil then row.trial = i end
-      rows[#rows + 1] = row
+      add_rows(rows, row, i)
     elseif not row and not opts.keep_going then
       break
     end
@@ -324,8 +333,8 @@ end
 -- s:grid(n, list1, list2, ..., fn) runs fn(v1, v2, ...) for every combination of the
 -- lists' values (the first list outermost), n rounds of all of them: round i runs trial i
 -- of each combination, so conditions that drift during a run (a noisy machine) fall on
--- every combination alike and side-by-side ratios stay fair. Progress and refusals as
--- s:trials, labelled "trial i/n (v1, v2)"; the first failure stops the run.
+-- every combination alike and side-by-side ratios stay fair. Rows, progress and refusals
+-- as s:trials, labelled "trial i/n (v1, v2)"; the first failure stops the run.
 -- -> every row (each with its `trial`), in the order run.
 function M:grid(n, ...)
   local lists = table.pack(...)
@@ -348,10 +357,7 @@ function M:grid(n, ...)
         M.end_progress()
         return rows
       end
-      if type(row) == "table" then
-        if row.trial == nil then row.trial = i end
-        rows[#rows + 1] = row
-      end
+      if type(row) == "table" then add_rows(rows, row, i) end
     end
   end
   M.end_progress()

@@ -1,0 +1,77 @@
+-- Multicast fan-out: one publisher, N subscribers of one group, one of them slow
+--
+-- The 1:N case of real market-data feeds. The publisher paces the seeded flow to a
+-- multicast group; `subscribers` processes join it, each with its own socket, receive
+-- buffer and books, the last one doing `slow_work_ns` of busy work per message (a slow
+-- consumer; 0: none). Per trial and subscriber: messages lost and the socket's drops
+-- (SO_MEMINFO), against the publisher's rate. The kernel copies a datagram to every
+-- member once it arrived, so what was lost before the copy must be the same for all;
+-- each subscriber's books must balance, and the namespace's Udp RcvbufErrors equal the
+-- sum of their drops (IPv4), else the trial is refused saying where. path=loopback runs
+-- in a namespace of the trial's own over lo; path=veth across a link (IPv6 allowed).
+local qsl = require "qsl"
+local roles, feed = qsl.roles, qsl.feed
+
+local s = qsl.scenario.new{
+  name = "multicast_fanout",
+  description = "per-subscriber loss of a multicast feed with one slow subscriber, by rate",
+  params = {
+    roles.params("publish", "seed", "symbols", "flow"),
+    roles.param("publish", "orders", { default = 20000 }),
+    { "rates", "integer_list", { 25000, 50000, 100000, 200000 }, "publisher rates (messages/s)",
+      min = 1 },
+    { "subscribers", "integer", 3, "subscriber processes", min = 1, max = 16 },
+    roles.param("subscribe", "rcvbuf"),
+    { "slow_work_ns", "integer", 10000, "the last subscriber's work per message (ns; 0: none)",
+      min = 0, max = 10000000 },
+    { "path", "enum", "loopback", "lo in a namespace of its own, or a veth link between two",
+      values = { "loopback", "veth" } },
+    { "ipv6", "boolean", false, "an IPv6 group (path=veth only)" },
+    { "trials", "integer", 3, "rounds", min = 1, max = 100 },
+  },
+}
+local p = s:parse(arg)
+if p.ipv6 and p.path ~= "veth" then qsl.fail("ipv6=true needs path=veth (no IPv6 on lo)") end
+local art = s:artifact{ title = ("Multicast fan-out to %d subscribers (%s%s)"):format(
+  p.subscribers, p.path, p.ipv6 and ", IPv6" or "") }
+local expected = feed.messages(p)
+local slow = p.slow_work_ns > 0 and p.subscribers
+local function name(i) return i == slow and "slow" or "fast " .. i end
+
+local rows = s:grid(p.trials, p.rates, function(rate)
+  local subs = {}
+  for i = 1, p.subscribers do
+    subs[i] = { rcvbuf = p.rcvbuf, expected = expected, idle_ms = 500,
+                work_ns = i == slow and p.slow_work_ns or 0 }
+  end
+  local r = feed.fanout{ subs = subs, path = p.path, ipv6 = p.ipv6, pub = { seed = p.seed,
+    orders = p.orders, symbols = p.symbols, flow = p.flow, rate = rate } }
+  assert(r.pub.messages == expected, "the publisher sent a different flow")
+  assert(not feed.fanout_books(r), feed.fanout_books(r))
+  local out = {}
+  for i, sr in ipairs(r.subs) do
+    out[i] = { subscriber = name(i), target_rate = rate, rate = r.pub.msgs_per_s,
+               granted_rcvbuf = r.readies[i].granted_rcvbuf, received = sr.received,
+               lost = expected - sr.received, loss_pct = 100 * (expected - sr.received) / expected,
+               kernel_drops = sr.kernel_drops, before_fanout = feed.before_fanout(r.pub, sr),
+               send_failures = r.pub.send_failures, group = r.group }
+  end
+  return out
+end)
+
+local cells = art:spread{ title = "Messages lost per subscriber (over rounds)", rows = rows,
+  main = true, by = { "subscriber", "target_rate" }, fields = { "loss_pct %.2f", "lost" } }
+art:plot_rows{ title = ("%d messages to %d subscribers: loss against the publisher's rate")
+  :format(expected, p.subscribers), rows = rows, by = "subscriber", x = "target_rate",
+  y = "loss_pct", spread = true, logx = true, xlabel = "publisher rate (messages/s)",
+  ylabel = "messages lost (%)" }
+art:table{ title = "Every trial", rows = rows, columns = { "target_rate", "trial", "subscriber",
+  "rate %.0f", "granted_rcvbuf", "received", "lost", "kernel_drops", "before_fanout",
+  "send_failures" }, note = "before_fanout: lost before the kernel copied the datagram to " ..
+  "each member (the same for all); kernel_drops: this subscriber's socket (SO_MEMINFO)" }
+art:set{ cells = cells, trials = rows, expected_messages = expected }
+art:caveat(("%s: no NIC, driver or wire; %d subscribers and the publisher share %d CPUs, so " ..
+  "a slow subscriber's work takes CPU from the others"):format(p.path, p.subscribers,
+  art.cpus_online()))
+art:caveat("rate is what the publisher achieved; the target is what it was paced to")
+art:write()

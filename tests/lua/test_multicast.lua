@@ -1,0 +1,110 @@
+-- Multicast fan-out: one publisher to a group, several subscriber processes with books of
+-- their own (feed.fanout), on lo in a namespace of the test's own and across a veth link,
+-- IPv4 and IPv6; the roles' multicast parameters refused with a reason when wrong.
+local qsl = require "qsl"
+local feed = require "qsl.feed"
+local roles = require "qsl.roles"
+
+local function fanout_trial(over)
+  local sub = { datagrams = 90, kernel_drops = 8, received = 270, interior_gaps = 20,
+                tail_loss = 10, malformed = 0, duplicates = 0 }
+  local r = { pub = { datagrams = 100, messages = 300, send_failures = 2 },
+              subs = { sub, setmetatable({}, { __index = sub }) }, isolated = true,
+              net = { Udp = { InDatagrams = 180, RcvbufErrors = 16 } } }
+  for k, v in pairs(over or {}) do
+    if k == 2 then r.subs[2] = setmetatable(v, { __index = sub }) else r[k] = v end
+  end
+  return r
+end
+
+test("fanout_books: balanced is nil, each imbalance is named", function()
+  assert(feed.fanout_books(fanout_trial()) == nil)
+  -- subscriber 2 lost 3 before the copy that subscriber 1 did not: impossible, named
+  local why = feed.fanout_books(fanout_trial{ [2] = { datagrams = 87 } })
+  assert(why:find("subscriber 2: 3 lost before the fan-out, subscriber 1: 0", 1, true), why)
+  why = feed.fanout_books(fanout_trial{ [2] = { duplicates = 1 } })
+  assert(why:find("subscriber 2: 0 malformed datagrams, 1 duplicates", 1, true), why)
+  why = feed.fanout_books(fanout_trial{ net = { Udp = { InDatagrams = 180, RcvbufErrors = 9 } } })
+  assert(why:find("socket drops 16 (SO_MEMINFO) ~= the trial's Udp RcvbufErrors 9", 1, true), why)
+  -- the same loss before the fan-out for all (the link's) balances, and is reported
+  local r = fanout_trial{ [2] = { datagrams = 85 } }
+  r.subs[1] = setmetatable({ datagrams = 85 }, { __index = r.subs[2] })
+  r.net.Udp.InDatagrams = 170
+  assert(feed.fanout_books(r) == nil, feed.fanout_books(r))
+  assert(feed.before_fanout(r.pub, r.subs[1]) == 5)
+end)
+
+-- Three subscribers of one group, each receiving every message when its buffer has room.
+local function three(path, ipv6)
+  local expected = feed.messages{ seed = 42, orders = 300, symbols = 3 }
+  local subs = {}
+  for i = 1, 3 do subs[i] = { expected = expected, rcvbuf = 8 << 20, idle_ms = 500 } end
+  local r = feed.fanout{ subs = subs, path = path, ipv6 = ipv6,
+                         pub = { orders = 300, rate = 20000 } }
+  assert(feed.fanout_books(r) == nil, feed.fanout_books(r))
+  assert(#r.subs == 3 and r.pub.messages == expected)
+  for i, sr in ipairs(r.subs) do
+    assert(r.readies[i].port == r.readies[1].port, "one port for the group")
+    -- a small datagram is charged about 832 bytes here: lossless where that much was granted
+    if r.readies[i].granted_rcvbuf >= expected * 1024 then
+      assert(sr.received == expected and sr.kernel_drops == 0,
+             ("subscriber %d: %d of %d, %d dropped"):format(i, sr.received, expected,
+                                                             sr.kernel_drops))
+    end
+  end
+  return r
+end
+
+test("three subscribers of a group on lo, in a namespace of the test's own", function()
+  if not roles.isolated() then return end
+  local r = three("loopback")
+  assert(r.group == "239.77.0.1" and r.iface == "lo")
+  local udp = r.net.Udp
+  assert(udp.InDatagrams == r.subs[1].datagrams * 3, "each member got its own copy")
+end)
+
+test("three subscribers across a veth link, IPv4 and IPv6", function()
+  if not roles.isolated() then return end
+  assert(three("veth").iface == "qb")
+  assert(three("veth", true).group == "ff15::77")
+end)
+
+test("IPv6 multicast on lo is refused before anything starts, with the reason", function()
+  local ok, err = pcall(feed.fanout, { ipv6 = true, pub = {}, subs = { {} } })
+  assert(not ok and err:find("no IPv6 multicast out of lo", 1, true), err)
+end)
+
+test("a slow subscriber does its work: the run takes at least messages x work_ns", function()
+  if not roles.isolated() then return end
+  local expected = feed.messages{ seed = 42, orders = 300, symbols = 3 }
+  local t0 = qsl.clock.now_ns()
+  local r = feed.fanout{ subs = { { expected = expected, rcvbuf = 8 << 20, work_ns = 200000 } },
+                         pub = { orders = 300 } }
+  local took = qsl.clock.now_ns() - t0
+  assert(feed.fanout_books(r) == nil, feed.fanout_books(r))
+  local worked = r.subs[1].messages * 200000
+  assert(worked > 0 and took >= worked, ("took %d ns for %d ns of work"):format(took, worked))
+end)
+
+local function role_error(role, args)
+  local argv = { QSL_RUN, role }
+  for _, a in ipairs(args) do argv[#argv + 1] = a end
+  local p <close> = assert(qsl.proc.spawn{ argv = argv })
+  local st = assert(p:wait(10000))
+  return st.code, p:errors()
+end
+
+test("the roles refuse a group without an interface, an interface without a group", function()
+  for _, case in ipairs{
+    { "publish", { "host=239.77.0.1", "port=9" }, "iface= must name the interface" },
+    { "publish", { "host=127.0.0.1", "port=9", "iface=lo" }, "127.0.0.1 is not one" },
+    { "publish", { "host=ff15::77", "port=9", "iface=nosuchif0" }, "iface=nosuchif0: no such" },
+    { "subscribe", { "bind=239.77.0.1", "iface=" .. ("x"):rep(16) }, "at most 15 characters" },
+    { "subscribe", { "bind=127.0.0.1", "iface=lo" }, "127.0.0.1 is not one" },
+    { "subscribe", { "work_ns=10000001" }, "work_ns" },
+  } do
+    local code, err = role_error(case[1], case[2])
+    assert(code == 1, table.concat(case[2], " ") .. ": exit " .. tostring(code))
+    assert(err:find(case[3], 1, true), err)
+  end
+end)
