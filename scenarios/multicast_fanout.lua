@@ -3,8 +3,9 @@
 -- The 1:N case of real market-data feeds. The publisher paces the seeded flow to a
 -- multicast group; `subscribers` processes join it, each with its own socket, receive
 -- buffer and books, the last one doing `slow_work_ns` of busy work per message (a slow
--- consumer; 0: none). Per trial and subscriber: messages lost and the socket's drops
--- (SO_MEMINFO), against the publisher's rate. The kernel copies a datagram to every
+-- consumer), and as a control in the same rounds none of them (`peers`: one slow / all
+-- fast). Per trial and subscriber: messages lost and the socket's drops (SO_MEMINFO),
+-- against the publisher's rate. The kernel copies a datagram to every
 -- member once it arrived, so what was lost before the copy must be the same for all;
 -- each subscriber's books must balance, and the namespace's Udp RcvbufErrors equal the
 -- sum of their drops (IPv4), else the trial is refused saying where. path=loopback runs
@@ -22,8 +23,8 @@ local s = qsl.scenario.new{
       min = 1 },
     { "subscribers", "integer", 3, "subscriber processes", min = 1, max = 16 },
     roles.param("subscribe", "rcvbuf"),
-    { "slow_work_ns", "integer", 10000, "the last subscriber's work per message (ns; 0: none)",
-      min = 0, max = 10000000 },
+    { "slow_work_ns", "integer", 10000, "the last subscriber's work per message (ns; 0: no " ..
+      "slow one, and no control)", min = 0, max = 10000000 },
     { "path", "enum", "loopback", "lo in a namespace of its own, or a veth link between two",
       values = { "loopback", "veth" } },
     { "ipv6", "boolean", false, "an IPv6 group (path=veth only)" },
@@ -35,14 +36,13 @@ if p.ipv6 and p.path ~= "veth" then qsl.fail("ipv6=true needs path=veth (no IPv6
 local art = s:artifact{ title = ("Multicast fan-out to %d subscribers (%s%s)"):format(
   p.subscribers, p.path, p.ipv6 and ", IPv6" or "") }
 local expected = feed.messages(p)
-local slow = p.slow_work_ns > 0 and p.subscribers
-local function name(i) return i == slow and "slow" or "fast " .. i end
+local works = p.slow_work_ns > 0 and { p.slow_work_ns, 0 } or { 0 }
 
-local rows = s:grid(p.trials, p.rates, function(rate)
-  local subs = {}
+local rows = s:grid(p.trials, works, p.rates, function(work, rate)
+  local subs, slow = {}, work > 0 and p.subscribers
   for i = 1, p.subscribers do
     subs[i] = { rcvbuf = p.rcvbuf, expected = expected, idle_ms = 500,
-                work_ns = i == slow and p.slow_work_ns or 0 }
+                work_ns = i == slow and work or 0 }
   end
   local r = feed.fanout{ subs = subs, path = p.path, ipv6 = p.ipv6, pub = { seed = p.seed,
     orders = p.orders, symbols = p.symbols, flow = p.flow, rate = rate } }
@@ -50,7 +50,8 @@ local rows = s:grid(p.trials, p.rates, function(rate)
   assert(not feed.fanout_books(r), feed.fanout_books(r))
   local out = {}
   for i, sr in ipairs(r.subs) do
-    out[i] = { subscriber = name(i), target_rate = rate, rate = r.pub.msgs_per_s,
+    out[i] = { subscriber = i == slow and "slow" or "fast " .. i, target_rate = rate,
+               peers = slow and "one slow" or "all fast", rate = r.pub.msgs_per_s,
                granted_rcvbuf = r.readies[i].granted_rcvbuf, received = sr.received,
                lost = expected - sr.received, loss_pct = 100 * (expected - sr.received) / expected,
                kernel_drops = sr.kernel_drops, before_fanout = feed.before_fanout(r.pub, sr),
@@ -60,15 +61,16 @@ local rows = s:grid(p.trials, p.rates, function(rate)
 end)
 
 local cells = art:spread{ title = "Messages lost per subscriber (over rounds)", rows = rows,
-  main = true, by = { "subscriber", "target_rate" }, fields = { "loss_pct %.2f", "lost" } }
+  main = true, by = { "peers", "subscriber", "target_rate" },
+  fields = { "loss_pct %.2f", "lost", "rate %.0f" } }
 art:plot_rows{ title = ("%d messages to %d subscribers: loss against the publisher's rate")
-  :format(expected, p.subscribers), rows = rows, by = "subscriber", x = "target_rate",
-  y = "loss_pct", spread = true, logx = true, xlabel = "publisher rate (messages/s)",
-  ylabel = "messages lost (%)" }
-art:table{ title = "Every trial", rows = rows, columns = { "target_rate", "trial", "subscriber",
-  "rate %.0f", "granted_rcvbuf", "received", "lost", "kernel_drops", "before_fanout",
-  "send_failures" }, note = "before_fanout: lost before the kernel copied the datagram to " ..
-  "each member (the same for all); kernel_drops: this subscriber's socket (SO_MEMINFO)" }
+  :format(expected, p.subscribers), rows = rows, by = { "peers", "subscriber" },
+  x = "target_rate", y = "loss_pct", spread = true, logx = true,
+  xlabel = "publisher rate (messages/s)", ylabel = "messages lost (%)" }
+art:table{ title = "Every trial", rows = rows, columns = { "peers", "target_rate", "trial",
+  "subscriber", "rate %.0f", "granted_rcvbuf", "received", "lost", "kernel_drops",
+  "before_fanout", "send_failures" }, note = "before_fanout: lost before the kernel copied " ..
+  "the datagram to each member (the same for all); kernel_drops: this subscriber's socket" }
 art:set{ cells = cells, trials = rows, expected_messages = expected }
 art:caveat(("%s: no NIC, driver or wire; %d subscribers and the publisher share %d CPUs, so " ..
   "a slow subscriber's work takes CPU from the others"):format(p.path, p.subscribers,
