@@ -45,7 +45,7 @@ void qsl_proc_init(struct qsl_proc *p)
     memset(p, 0, sizeof *p);
     p->pid = p->target = -1;
     p->reaped = 1;
-    p->pidfd = p->out_fd = p->err_fd = -1;
+    p->pidfd = p->out_fd = p->err_fd = p->in_fd = -1;
 }
 
 /* ------------------------------------------------------------------ reaping */
@@ -259,10 +259,24 @@ enum qsl_proc_wait qsl_proc_wait(struct qsl_proc *p, double timeout_ms, const ch
     }
 }
 
+void qsl_proc_close_stdin(struct qsl_proc *p)
+{
+    if (p->in_fd >= 0)
+        close(p->in_fd);
+    p->in_fd = -1;
+}
+
 void qsl_proc_stop(struct qsl_proc *p, double grace_ms, qsl_proc_stop_fn stop, void *ctx)
 {
-    if (p->reaped)
+    if (p->reaped) {
+        qsl_proc_close_stdin(p);
         return;
+    }
+    if (p->in_fd >= 0) {
+        qsl_proc_close_stdin(p);
+        if (qsl_proc_wait(p, grace_ms, NULL, stop, ctx) == QSL_PROC_EXITED)
+            return;
+    }
     kill(p->target, SIGTERM);
     if (qsl_proc_wait(p, grace_ms, NULL, stop, ctx) != QSL_PROC_EXITED) {
         kill_group(p);
@@ -273,6 +287,7 @@ void qsl_proc_stop(struct qsl_proc *p, double grace_ms, qsl_proc_stop_fn stop, v
 
 void qsl_proc_close(struct qsl_proc *p)
 {
+    qsl_proc_close_stdin(p);
     if (!p->reaped)
         qsl_proc_kill(p);
     if (p->out_fd >= 0)
@@ -322,7 +337,8 @@ static void child_fail(int report, enum stage st)
 }
 
 /* In the child, between fork and exec: only async-signal-safe work. */
-static void child(const struct qsl_proc_spec *o, int out_w, int err_fd, int report, pid_t parent)
+static void child(const struct qsl_proc_spec *o, int in_r, int out_w, int err_fd, int report,
+                  pid_t parent)
 {
     setpgid(0, 0);
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
@@ -333,8 +349,8 @@ static void child(const struct qsl_proc_spec *o, int out_w, int err_fd, int repo
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     signal(SIGPIPE, SIG_DFL);
-    int devnull = open("/dev/null", O_RDONLY);
-    if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out_w, 1) < 0 || dup2(err_fd, 2) < 0)
+    int in = in_r >= 0 ? in_r : open("/dev/null", O_RDONLY);
+    if (in < 0 || dup2(in, 0) < 0 || dup2(out_w, 1) < 0 || dup2(err_fd, 2) < 0)
         child_fail(report, STAGE_SETUP);
     /* nothing else crosses exec: descriptors the parent inherited without
      * O_CLOEXEC would otherwise leak into every child (and into its fd count) */
@@ -403,17 +419,32 @@ int qsl_proc_spawn(struct qsl_proc *p, const struct qsl_proc_spec *s, char *err,
         close(outp[1]);
         return fail(err, cap, "pipe", e);
     }
+    /* both ends close-on-exec: no other child may hold the write end, or closing
+     * ours would never reach this child as the end of its input */
+    int inp[2] = {-1, -1};
+    if (s->stdin_pipe && pipe2(inp, O_CLOEXEC) != 0) {
+        int e = errno;
+        close(outp[0]);
+        close(outp[1]);
+        close(rep[0]);
+        close(rep[1]);
+        return fail(err, cap, "pipe", e);
+    }
     fflush(NULL);
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0)
-        child(s, outp[1], p->err_fd, rep[1], parent);
+        child(s, inp[0], outp[1], p->err_fd, rep[1], parent);
     int fork_errno = errno;
     close(outp[1]);
     close(rep[1]);
+    if (inp[0] >= 0)
+        close(inp[0]);
+    p->in_fd = inp[1];
     if (pid < 0) {
         close(outp[0]);
         close(rep[0]);
+        qsl_proc_close_stdin(p);
         return fail(err, cap, "fork", fork_errno);
     }
     p->pid = p->target = pid;

@@ -4,7 +4,8 @@
  * A child runs in a process group of its own (a Ctrl-C at the terminal
  * reaches the parent only, which then stops its children in order), with
  * PR_SET_PDEATHSIG so it dies with the parent even when the parent is killed
- * outright, its stdin on /dev/null, its stdout on a pipe the parent reads
+ * outright, its stdin on /dev/null (or a pipe the parent holds: closing it is how
+ * a child such as an ssh carrying a remote role is asked to stop), its stdout on a pipe the parent reads
  * (lines), its stderr in an unlinked file (a chatty child can never block on
  * a full pipe), and no other descriptor (close_range before exec). A child
  * may be wrapped (strace -f -c ...): the process to signal is then the
@@ -28,6 +29,7 @@ struct qsl_proc_spec {
     long nofile;                    /* RLIMIT_NOFILE; 0 = inherit */
     int cpu;                        /* pin to this CPU; -1 = any */
     const char *const *env;         /* "K=V" to add, NULL-terminated, or NULL */
+    int stdin_pipe;                 /* stdin a pipe the parent holds open (else /dev/null) */
 };
 
 struct qsl_proc {
@@ -35,6 +37,7 @@ struct qsl_proc {
     pid_t target;                   /* what stop() signals */
     int wrapped;
     int pidfd, out_fd, err_fd;      /* -1 when closed */
+    int in_fd;                      /* the write end of a stdin pipe; -1 none or closed */
     char *out;                      /* stdout so far (at most QSL_PROC_OUT_MAX kept) */
     size_t out_len, out_cap, scan;  /* scan: where the next line search starts */
     int reaped, killed, status;     /* status: wait4's */
@@ -83,7 +86,11 @@ const char *qsl_proc_last_line(struct qsl_proc *p, const char *word, size_t *len
 /* 1 when the child is (now) reaped, without blocking. */
 int qsl_proc_try_reap(struct qsl_proc *p);
 
-/* TERM to the target, up to grace_ms, then KILL to the whole group; reaped after. */
+/* Close the child's stdin pipe (its end of input: a remote role's stop); no-op without one. */
+void qsl_proc_close_stdin(struct qsl_proc *p);
+
+/* With a stdin pipe: closed first, up to grace_ms for the child to end by itself. Then
+ * TERM to the target, up to grace_ms, then KILL to the whole group; reaped after. */
 void qsl_proc_stop(struct qsl_proc *p, double grace_ms, qsl_proc_stop_fn stop, void *ctx);
 
 /* KILL the target and the child's process group, then reap (blocking). */

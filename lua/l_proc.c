@@ -146,9 +146,9 @@ static int l_spawn(lua_State *L)
     enum { MAXARGS = 256 };
     const char *argv[MAXARGS + 1], *env[65];
     int argc = 0, nenv = 0;
-    struct { int netns; long nofile; int cpu; pid_t netns_of; } o = {.cpu = -1};
+    struct { int netns; long nofile; int cpu; pid_t netns_of; int stdin_pipe; } o = {.cpu = -1};
     static const char *const known[] = {"wrap", "role", "argv", "args", "netns", "nofile",
-                                        "netns_of", "cpu", "env", NULL};
+                                        "netns_of", "cpu", "env", "stdin", NULL};
     qsl_field_known(L, 1, known);
 
     int wrap = lua_getfield(L, 1, "wrap") == LUA_TTABLE;
@@ -179,6 +179,11 @@ static int l_spawn(lua_State *L)
     o.nofile = (long)qsl_field_integer(L, 1, "nofile", 0, 0, 0, 1 << 30);
     o.netns_of = (pid_t)qsl_field_integer(L, 1, "netns_of", 0, 0, 0, 1 << 22);
     o.cpu = (int)qsl_field_integer(L, 1, "cpu", 0, -1, -1, CPU_SETSIZE - 1);
+    int st = lua_getfield(L, 1, "stdin");
+    if (st != LUA_TNIL && (st != LUA_TSTRING || strcmp(lua_tostring(L, -1), "pipe") != 0))
+        return luaL_argerror(L, 1, "stdin must be \"pipe\" (or absent: /dev/null)");
+    o.stdin_pipe = st != LUA_TNIL;
+    lua_pop(L, 1);
     if (lua_getfield(L, 1, "env") == LUA_TTABLE) {
         int t = lua_gettop(L);
         lua_newtable(L);            /* keeps the "K=V" strings alive until exec */
@@ -202,7 +207,7 @@ static int l_spawn(lua_State *L)
     luaL_setmetatable(L, PROC_META);
     struct qsl_proc_spec spec = {.argv = argv, .wrapped = wrap, .netns = o.netns,
                                  .netns_of = o.netns_of, .nofile = o.nofile, .cpu = o.cpu,
-                                 .env = env};
+                                 .env = env, .stdin_pipe = o.stdin_pipe};
     char what[64];
     int rc = qsl_proc_spawn(p, &spec, what, sizeof what);
     if (rc != 0) {
@@ -368,6 +373,13 @@ static int l_index(lua_State *L)
     return 1;
 }
 
+/* p:close_stdin(): the end of the child's input (spawned with stdin = "pipe"). */
+static int l_close_stdin(lua_State *L)
+{
+    qsl_proc_close_stdin(check_proc(L));
+    return 0;
+}
+
 static int proc_gc(lua_State *L)
 {
     qsl_proc_close(luaL_checkudata(L, 1, PROC_META));
@@ -384,7 +396,7 @@ static int proc_tostring(lua_State *L)
 static const luaL_Reg methods[] = {
     {"ready", l_ready},   {"line", l_line},     {"wait", l_wait},     {"stop", l_stop},       {"signal", l_signal},
     {"result", l_result}, {"output", l_output}, {"errors", l_errors},   {"running", l_running},
-    {NULL, NULL},
+    {"close_stdin", l_close_stdin}, {NULL, NULL},
 };
 
 static const luaL_Reg metamethods[] = {

@@ -9,6 +9,8 @@
 -- lost on the way (`loss`: an nftables rule drops that fraction at random as they arrive,
 -- and counts them), dropped at the receiving socket (SO_MEMINFO), or refused to the
 -- sender. The books must balance, else the trial is refused saying where they do not.
+-- path=ssh: the same, the subscriber started on host b through an sshd there (reached over a
+-- management link of its own, so the measured link carries the experiment alone).
 local qsl = require "qsl"
 local roles, feed = qsl.roles, qsl.feed
 
@@ -26,6 +28,8 @@ local s = qsl.scenario.new{
     { "link_limit", "integer", 8000, "tbf queue limit (bytes)", min = 1 },
     { "loss", "number", 0.01, "fraction lost on the way, at random (0: none)", min = 0, max = 1 },
     { "trials", "integer", 3, "rounds", min = 1, max = 100 },
+    { "path", "enum", "veth", "veth; or ssh: the subscriber started on b over ssh",
+      values = { "veth", "ssh" } },
   },
 }
 local p = s:parse(arg)
@@ -33,11 +37,12 @@ local art = s:artifact{ title = "Where datagrams are lost on a shaped link (two 
 local expected = feed.messages(p)
 
 local rows = s:grid(p.trials, p.rcvbufs, p.rates, function(rcvbuf, rate)
-  local pair <close> = qsl.net.pair()
+  local pair <close> = qsl.net.pair{ management = p.path == "ssh" }
   pair:qdisc(pair.a, "tbf", { rate = p.link_rate, burst = p.link_burst, limit = p.link_limit })
   pair:loss(pair.b, p.loss)
+  local sshd <close> = p.path == "ssh" and qsl.net.sshd(pair) or nil
   local sub <close>, ready = roles.start("subscribe", { bind = pair.b.addr, rcvbuf = rcvbuf,
-    expected = expected, idle_ms = 500 }, pair.b.at)
+    expected = expected, idle_ms = 500 }, sshd and sshd.at or pair.b.at)
   local before = qsl.measure.net(pair.a.pid)
   local pr = roles.run("publish", { host = pair.b.addr, port = ready.port, seed = p.seed,
     orders = p.orders, symbols = p.symbols, flow = p.flow, rate = rate }, pair.a.at)

@@ -67,6 +67,9 @@ if can_make_namespaces; then     # path_loss needs two network namespaces (else 
 check path_loss path_loss \
     '#doc.results.trials == 1 and doc.results.trials[1].queue > 0 and doc.results.trials[1].received + doc.results.trials[1].queue + doc.results.trials[1].wire + doc.results.trials[1].socket + doc.results.trials[1].sender == doc.results.trials[1].sent and doc.results.trials[1].wire > 0' \
     orders=3000 rates=100000 rcvbufs=2048 link_rate=100000 loss=0.05 trials=1
+check path_loss path_loss \
+    '#doc.results.trials == 1 and doc.parameters.path == "ssh" and doc.results.trials[1].received + doc.results.trials[1].queue + doc.results.trials[1].wire + doc.results.trials[1].socket + doc.results.trials[1].sender == doc.results.trials[1].sent' \
+    orders=3000 rates=100000 rcvbufs=2048 link_rate=100000 loss=0.05 trials=1 path=ssh
 check rcvbuf_burst rcvbuf_burst \
     '#doc.results.trials == 2 and #doc.results.unreconciled == 0 and doc.parameters.path == "veth"' \
     sizes=2048,8388608 trials=1 orders=300 modes=recvmmsg path=veth

@@ -85,6 +85,34 @@ START_TEST(test_child_ignoring_term_is_killed_after_grace)
 }
 END_TEST
 
+/* A child that ignores TERM but ends with its input: stop closes the stdin pipe first, and
+ * the child ends by itself within the grace (its exit status says no signal was needed). */
+START_TEST(test_stdin_pipe_is_closed_first_on_stop)
+{
+    const char *argv[] = {"sh", "-c", "trap '' TERM; echo ready; cat >/dev/null; echo result eof=1",
+                          NULL};
+    struct qsl_proc_spec s = {.argv = argv, .cpu = -1, .stdin_pipe = 1};
+    char err[64];
+    ck_assert_int_eq(qsl_proc_spawn(&p, &s, err, sizeof err), 0);
+    ck_assert_int_ge(p.in_fd, 0);
+    ck_assert_int_eq(qsl_proc_wait(&p, 5000, "ready", NULL, NULL), QSL_PROC_LINE);
+    qsl_proc_stop(&p, 5000, NULL, NULL);
+    ck_assert(p.reaped);
+    ck_assert_int_eq(p.in_fd, -1);
+    ck_assert(WIFEXITED(p.status) && WEXITSTATUS(p.status) == 0);
+    ck_assert_ptr_nonnull(qsl_proc_last_line(&p, "result", &(size_t){0}));
+}
+END_TEST
+
+/* Without stdin_pipe the child reads /dev/null: at its end at once. */
+START_TEST(test_stdin_is_dev_null_by_default)
+{
+    sh("cat; echo result done=1");
+    ck_assert_int_eq(p.in_fd, -1);
+    ck_assert_int_eq(qsl_proc_wait(&p, 5000, "result", NULL, NULL), QSL_PROC_LINE);
+}
+END_TEST
+
 START_TEST(test_grandchild_dies_with_the_group)
 {
     sh("sleep 30 & echo ready pid=$$ child=$!; wait");
@@ -235,6 +263,8 @@ Suite *proc_suite(void)
     tcase_add_test(tc, test_child_that_dies_before_ready);
     tcase_add_test(tc, test_child_that_never_prints_times_out);
     tcase_add_test(tc, test_child_ignoring_term_is_killed_after_grace);
+    tcase_add_test(tc, test_stdin_pipe_is_closed_first_on_stop);
+    tcase_add_test(tc, test_stdin_is_dev_null_by_default);
     tcase_add_test(tc, test_grandchild_dies_with_the_group);
     tcase_add_test(tc, test_a_stop_request_ends_the_wait);
     tcase_add_test(tc, test_a_signal_during_a_wait_ends_it);

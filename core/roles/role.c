@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -330,6 +331,34 @@ void qsl_role_stop_on_signals(volatile int *flag)
     sigaction(SIGINT, &sa, NULL);
 }
 
+/* Until stdin ends (EOF or an error), then a TERM to this process: how a role started
+ * over ssh is stopped, and why a dropped connection never leaves it running. */
+static void *watch_stdin(void *unused)
+{
+    (void)unused;
+    char buf[256];
+    ssize_t n;
+    while ((n = read(0, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+        ;
+    kill(getpid(), SIGTERM);
+    return NULL;
+}
+
+/* The watcher blocks every signal, so a TERM is handled by the role's own thread,
+ * interrupting whatever it waits in. */
+static int stop_on_stdin_eof(void)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_t t;
+    int rc = pthread_create(&t, NULL, watch_stdin, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc == 0)
+        pthread_detach(t);
+    return -rc;
+}
+
 int qsl_role_main(const struct qsl_role *r, int argc, char **argv)
 {
     char err[256];
@@ -355,6 +384,15 @@ int qsl_role_main(const struct qsl_role *r, int argc, char **argv)
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() == 1) {
             free(args);
             return 1;           /* the parent is already gone */
+        }
+    }
+    const char *eof = getenv("QSL_STOP_ON_EOF");
+    if (eof && strcmp(eof, "1") == 0) {
+        unsetenv("QSL_STOP_ON_EOF");
+        if (stop_on_stdin_eof() != 0) {
+            fprintf(stderr, "qsl-run %s: cannot watch stdin (QSL_STOP_ON_EOF=1)\n", r->name);
+            free(args);
+            return 1;
         }
     }
     int rc = r->run(args);

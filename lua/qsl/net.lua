@@ -8,8 +8,12 @@
 -- it) the namespaces and the link go with them. Nothing is left behind and two runs never
 -- collide, whatever names and addresses they use. Without the privilege for namespaces
 -- the run is skipped (exit 2) with the reason.
---   pair{ ipv6 = true } -> a to-be-closed pair with .a and .b, each a host:
---       { pid, ifname, mac, addr (IPv4), addr6 (when ipv6), at = { netns_of = pid } }
+--   pair{ ipv6 = true, management = true } -> a to-be-closed pair with .a and .b, each a host:
+--       { pid, ifname, mac, addr (IPv4), addr6 (when ipv6), at = { netns_of = pid },
+--         maddr (with management) }
+--       management: a second link (10.77.1.1 - 10.77.1.2) for control traffic such as ssh,
+--       so the experiment's link carries the experiment's packets alone, as a separate
+--       management network does between real machines
 --       (roles.start(role, params, host.at) runs a role on that host). The IPv4
 --       neighbours are static, and without ipv6 IPv6 is off on the link: its queue then
 --       carries the experiment's packets alone (with ipv6, its neighbour discovery and
@@ -24,6 +28,12 @@
 --   pair:lost(host) -> datagrams the loss rule has dropped (its counter)
 --   parse_stats(json) -> the same, from `tc -s -j qdisc show dev X` output
 --   run(host, argv) -> runs a command inside host; raises with its stderr when it fails
+--   sshd(pair) -> a to-be-closed OpenSSH server on host b's management address, with a host
+--       key, a client key and a known_hosts made for it alone (in a directory removed on
+--       close); .at = the placement that runs a role on b through it from a:
+--       roles.start(role, params, d.at) (ssh, ssh_args, netns_of = a, and qsl_run = this
+--       qsl-run: the "other machine" is this one). Skipped (exit 2)
+--       where sshd, ssh or ssh-keygen is missing or sshd does not start.
 local qsl = require "qsl"
 local M = {}
 local Pair = {}
@@ -82,6 +92,7 @@ function M.pair(opts)
     end
     M.run(self.a, { "ip", "link", "add", "qa", "type", "veth", "peer", "name", "qb", "netns",
                     tostring(self.b.pid) })
+    if opts.management then M.link(self, "qma", "qmb", "10.77.1.") end
     for _, h in ipairs{ self.a, self.b } do
       if not h.addr6 then   -- no IPv6 at all: no neighbour or listener reports on the link
         M.run(h, { "sysctl", "-qw", ("net.ipv6.conf.%s.disable_ipv6=1"):format(h.ifname) })
@@ -108,6 +119,25 @@ function M.pair(opts)
     error(err, 2)
   end
   return self
+end
+
+-- A second link between the hosts, IPv4 only, static neighbours: prefix .. 1 and .. 2.
+function M.link(pair, name_a, name_b, prefix)
+  M.run(pair.a, { "ip", "link", "add", "name", name_a, "type", "veth", "peer", "name", name_b,
+                  "netns", tostring(pair.b.pid) })
+  local ends = { { pair.a, name_a, prefix .. "1" }, { pair.b, name_b, prefix .. "2" } }
+  for _, e in ipairs(ends) do
+    M.run(e[1], { "sysctl", "-qw", ("net.ipv6.conf.%s.disable_ipv6=1"):format(e[2]) })
+    M.run(e[1], { "ip", "addr", "add", e[3] .. "/30", "dev", e[2] })
+    M.run(e[1], { "ip", "link", "set", e[2], "up" })
+    e.mac = require("cjson").decode(M.run(e[1], { "ip", "-j", "link", "show", e[2] }))[1].address
+    e[1].maddr = e[3]
+  end
+  for i, e in ipairs(ends) do
+    local other = ends[3 - i]
+    M.run(e[1], { "ip", "neigh", "replace", other[3], "lladdr", other.mac, "dev", e[2], "nud",
+                  "permanent" })
+  end
 end
 
 function Pair:qdisc(host, kind, params)
@@ -157,6 +187,90 @@ end
 
 function Pair:stats(host)
   return M.parse_stats(M.run(host, { "tc", "-s", "-j", "qdisc", "show", "dev", host.ifname }))
+end
+
+-- ------------------------------------------------------------------ sshd
+
+local function have(path)
+  local f = io.open(path)
+  if f then f:close() end
+  return f ~= nil
+end
+
+local function write(path, text)
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+end
+
+local Sshd = {}
+Sshd.__index = Sshd
+local function close_sshd(self)
+  if self.proc and self.proc:running() then self.proc:stop(2000) end
+  if self.dir then os.execute("rm -rf '" .. self.dir .. "'") end
+  self.proc, self.dir = nil, nil
+end
+Sshd.__close, Sshd.__gc = close_sshd, close_sshd
+
+function M.sshd(pair)
+  if not pair.b.maddr then error("net.sshd: the pair needs its management link", 2) end
+  for _, exe in ipairs{ "/usr/sbin/sshd", "/usr/bin/ssh", "/usr/bin/ssh-keygen" } do
+    if not have(exe) then qsl.skip("net.sshd: no " .. exe .. " (openssh-server, -client)") end
+  end
+  local self = setmetatable({}, Sshd)
+  local ok, err = pcall(function()
+    local h = assert(io.popen("mktemp -d /tmp/qsl-sshd.XXXXXX && id -un"))
+    self.dir, self.user = h:read("l"), h:read("l")
+    h:close()
+    local d = self.dir
+    for _, key in ipairs{ "host_key", "id" } do
+      M.run(pair.a, { "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "qsl", "-f",
+                      d .. "/" .. key })
+    end
+    local f = assert(io.open(d .. "/id.pub")); local id = f:read("l"); f:close()
+    f = assert(io.open(d .. "/host_key.pub")); local hostkey = f:read("l"); f:close()
+    write(d .. "/authorized_keys", "restrict " .. id .. "\n")     -- no pty, no forwarding
+    write(d .. "/known_hosts", pair.b.maddr .. " " .. hostkey .. "\n")
+    write(d .. "/sshd_config", table.concat({
+      "ListenAddress " .. pair.b.maddr, "HostKey " .. d .. "/host_key",
+      "AuthorizedKeysFile " .. d .. "/authorized_keys", "AllowUsers " .. self.user,
+      "PubkeyAuthentication yes", "PasswordAuthentication no", "KbdInteractiveAuthentication no",
+      "PermitRootLogin prohibit-password", "UsePAM no", "StrictModes no", "PidFile none",
+      "PrintMotd no", "" }, "\n"))
+    os.execute("mkdir -p -m 755 /run/sshd")     -- sshd's privilege-separation directory
+    self.proc = assert(qsl.proc.spawn{ argv = { "/usr/sbin/sshd", "-D", "-e", "-f",
+                                                d .. "/sshd_config" }, netns_of = pair.b.pid })
+    self.at = { ssh = self.user .. "@" .. pair.b.maddr, netns_of = pair.a.pid, qsl_run = qsl.exe(),
+                ssh_args = { "-F", "/dev/null", "-i", d .. "/id", "-o", "IdentitiesOnly=yes",
+                             "-o", "UserKnownHostsFile=" .. d .. "/known_hosts",
+                             "-o", "StrictHostKeyChecking=yes", "-o", "ConnectTimeout=5" } }
+  end)
+  if not ok then
+    close_sshd(self)
+    error(err, 2)
+  end
+  -- ready when a login works: polled, with a deadline
+  local argv = { "ssh" }
+  for _, a in ipairs(self.at.ssh_args) do argv[#argv + 1] = a end
+  for _, a in ipairs{ "-T", "-o", "BatchMode=yes", self.at.ssh, "true" } do argv[#argv + 1] = a end
+  local why = "no login within 10 s"
+  local up = require("qsl.measure").poll(10000, function()
+    if not self.proc:running() then return true end
+    local p <close> = qsl.proc.spawn{ argv = argv, netns_of = pair.a.pid }
+    local st = p and p:wait(5000)
+    if st and st.code == 0 then return true end
+    why = p and p:errors() or why
+  end)
+  if not self.proc:running() then     -- sshd could not run here: skipped, saying why
+    local e = self.proc:errors()
+    close_sshd(self)
+    qsl.skip("net.sshd: sshd did not start: " .. e)
+  end
+  if not up then                      -- it runs, and refuses us: a fault, not a skip
+    close_sshd(self)
+    error("net.sshd: sshd runs but the test key cannot log in: " .. why, 2)
+  end
+  return self
 end
 
 return M

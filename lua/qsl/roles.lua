@@ -6,14 +6,20 @@ local qsl = require "qsl"
 local M = {}
 
 -- Every process handle can sample itself: p:sample() is qsl.measure.sample(p.pid).
+-- which role each process started here runs, and which run on another machine (over
+-- ssh: the local process is the ssh client; weak: a collected process is forgotten)
+local started = setmetatable({}, { __mode = "k" })
+local remote = setmetatable({}, { __mode = "k" })
+
 do
   local measure = require "qsl.measure"
   local mt = debug.getregistry()["qsl.proc"]
-  mt.methods.sample = function(p) return measure.sample(p.pid) end
+  mt.methods.sample = function(p)
+    if remote[p] then error(("%s runs on %s: its CPU cannot be sampled here"):format(
+      started[p] or "the role", remote[p]), 2) end
+    return measure.sample(p.pid)
+  end
 end
-
--- which role each process started here runs (weak: a collected process is forgotten)
-local started = setmetatable({}, { __mode = "k" })
 
 local function args_of(t)
   local out = {}
@@ -66,17 +72,83 @@ local function tail(p)
   return e ~= "" and ("; its stderr: " .. e) or ""
 end
 
+-- A word for a POSIX shell, quoted: the remote command line passes through one.
+local function shell_quote(w)
+  return "'" .. w:gsub("'", "'\\''") .. "'"
+end
+
+-- ssh's command line for opts.ssh ("user@machine"), with opts.ssh_args before it, ending
+-- in the remote command (quoted word by word).
+local function ssh_argv(opts, words)
+  local argv = { "ssh" }
+  for _, a in ipairs(opts.ssh_args or {}) do argv[#argv + 1] = a end
+  for _, a in ipairs{ "-T", "-o", "BatchMode=yes", opts.ssh } do argv[#argv + 1] = a end
+  local cmd = {}
+  for i, w in ipairs(words) do cmd[i] = shell_quote(w) end
+  argv[#argv + 1] = table.concat(cmd, " ")
+  return argv
+end
+
+-- "qsl-run VERSION (commit C" of a --version line: what must match across machines.
+local function version_key(line)
+  return line and line:match("^(qsl%-run %S+ %(commit [^;]+)")
+end
+
+local checked = {}   -- remote qsl-run versions already found to match, by ssh target
+function M.check_remote(opts)
+  local key = opts.ssh .. " " .. (opts.qsl_run or "qsl-run")
+  if checked[key] then return end
+  local function version(spec)
+    local p <close>, err = qsl.proc.spawn(spec)
+    if not p then error("remote: " .. err, 3) end
+    local st = p:wait(15000) or p:stop(500)
+    return version_key(p:output()), st, tail(p)
+  end
+  local mine = version{ argv = { qsl.exe(), "--version" } }
+  local theirs, st, errs = version{ argv = ssh_argv(opts, { opts.qsl_run or "qsl-run",
+                                                            "--version" }),
+                                    netns_of = opts.netns_of }
+  if not theirs then
+    error(("remote: %s on %s gave no version (exit %s)%s: install qsl there (make install)")
+          :format(opts.qsl_run or "qsl-run", opts.ssh, tostring(st.code), errs), 3)
+  end
+  if theirs ~= mine then
+    error(("remote: %s has %s, this is %s: install the same build there (make install)")
+          :format(opts.ssh, theirs .. ")", mine .. ")"), 3)
+  end
+  checked[key] = true
+end
+
 -- start(role, {key=value...}, {wrap=, netns=, netns_of=, cpu=, nofile=, ready_timeout=,
--- numbers={...}}): netns=true gives the role a network namespace of its own; netns_of=pid
--- puts it in that process's (two roles of one trial, counted apart from the machine).
+-- numbers={...}, ssh=, ssh_args=, qsl_run=}): netns=true gives the role a network namespace
+-- of its own; netns_of=pid puts it in that process's (two roles of one trial, counted apart
+-- from the machine). ssh="user@machine" runs it there instead, through OpenSSH (ssh_args
+-- before the target; qsl_run: the remote's qsl-run, default "qsl-run" on its PATH; the
+-- ssh client runs in netns_of's namespace when given): the remote's version is checked
+-- once against this one's, its lines come back over the channel (addresses and pid in the
+-- ready line are the remote's), and it ends when its stdin closes - on stop, on close, and
+-- when the connection drops - so it never outlives the run.
 -- -> proc, ready fields. Raises an error naming the role and the step ("gateway: start:
 -- ...", with the child's stderr) when the role cannot start or its ready line is wrong.
 -- The proc is to-be-closed by the caller.
 function M.start(role, params, opts)
   opts = opts or {}
-  local p, err = qsl.proc.spawn{ role = role, args = args_of(params), wrap = opts.wrap,
-                                 netns = opts.netns, netns_of = opts.netns_of, cpu = opts.cpu,
-                                 nofile = opts.nofile }
+  local p, err
+  if opts.ssh then
+    if opts.wrap or opts.netns or opts.cpu or opts.nofile then
+      error(("%s: start: wrap, netns, cpu and nofile are local; not with ssh"):format(role), 2)
+    end
+    M.check_remote(opts)
+    local words = { "env", "QSL_STOP_ON_EOF=1", opts.qsl_run or "qsl-run", role }
+    for _, a in ipairs(args_of(params)) do words[#words + 1] = a end
+    p, err = qsl.proc.spawn{ argv = ssh_argv(opts, words), netns_of = opts.netns_of,
+                             stdin = "pipe" }
+    if p then remote[p] = opts.ssh end
+  else
+    p, err = qsl.proc.spawn{ role = role, args = args_of(params), wrap = opts.wrap,
+                             netns = opts.netns, netns_of = opts.netns_of, cpu = opts.cpu,
+                             nofile = opts.nofile }
+  end
   if not p then error(("%s: start: %s"):format(role, err), 2) end
   local ready, rerr = p:ready(opts.ready_timeout or 5000)
   if not ready then
