@@ -7,6 +7,8 @@
 -- order is in nanoseconds, not clock ticks. Pass 2: the gateway runs as the
 -- child of `strace -f -c` under the same load and is stopped itself (never
 -- strace), so strace writes its summary: the syscall table and syscalls per order.
+-- path=veth: the gateway on a host of its own, the load driver on another, across a veth
+-- link (its queue shaped by link=).
 local qsl = require "qsl"
 local roles = qsl.roles
 
@@ -20,7 +22,7 @@ local s = qsl.scenario.new{
     { "pattern", "enum", "persistent", "persistent connections, or one round trip each",
       values = { "persistent", "short" } },
     roles.params("load", "connections", { default = 4 }, "depth", { default = 8 }),
-    roles.param("gateway", "mode"),
+    roles.param("gateway", "mode"), qsl.net.params.path, qsl.net.params.link,
     { "trials", "integer", 3, "pass 1 trials", min = 1, max = 100 },
     { "strace", "boolean", true, "run pass 2 (the syscall mix under strace)" },
     { "port", "integer", 0, "gateway port; 0: the kernel picks one", min = 0, max = 65535 },
@@ -32,18 +34,19 @@ if p.pattern == "short" then p.connections, p.depth, p.requests = 1, 1, p.round_
 if p.strace and not os.execute("command -v strace >/dev/null") then
   qsl.skip("strace is not installed (apt-get install strace); strace=false skips pass 2")
 end
-local art = s:artifact{ title = "Where the gateway's time goes (loopback)" }
+local hosts <close> = qsl.net.hosts(p.path, qsl.net.link_param(p.link, p.path))
+local art = s:artifact{ title = ("Where the gateway's time goes (%s)"):format(p.path) }
 local function load(port, requests)
-  return { port = port, pattern = p.pattern, connections = p.connections, depth = p.depth,
-           requests = requests, timeout_ms = 30000 }
+  return { host = hosts.b.addr, port = port, pattern = p.pattern, connections = p.connections,
+           depth = p.depth, requests = requests, timeout_ms = 30000 }
 end
 
 local rows = s:trials(p.trials, function()
-  local gw <close>, ready = roles.start("gateway", { mode = p.mode, port = p.port },
-                                        { cpu = p.pin and 0 or nil })
+  local gw <close>, ready = roles.start("gateway", { mode = p.mode, port = p.port,
+    bind = hosts.b.addr }, qsl.net.at(hosts.b, { cpu = p.pin and 0 or nil }))
   local before = gw:sample()
   local lr = roles.run("load", load(ready.port, p.requests),
-                       { cpu = p.pin and 1 or nil, timeout = 120000 })
+                       qsl.net.at(hosts.a, { cpu = p.pin and 1 or nil, timeout = 120000 }))
   local during = gw:sample()
   local d, n = qsl.measure.delta(before, during), lr.completed
   local gr, st = roles.finish(gw, { stop = true })
@@ -61,10 +64,11 @@ local pass2
 if p.strace then
   s:trial("pass 2 (under strace)", function()
     local out <close> = qsl.temp()
-    local gw <close>, ready = roles.start("gateway", { mode = p.mode, port = p.port },
-      { wrap = { "strace", "-f", "-c", "-o", out.path }, ready_timeout = 10000 })
+    local gw <close>, ready = roles.start("gateway", { mode = p.mode, port = p.port,
+      bind = hosts.b.addr }, qsl.net.at(hosts.b, { wrap = { "strace", "-f", "-c", "-o", out.path },
+      ready_timeout = 10000 }))
     local lr = roles.run("load", load(ready.port, math.min(p.requests, p.strace_requests)),
-                         { timeout = 300000 })
+                         qsl.net.at(hosts.a, { timeout = 300000 }))
     -- stop() signals the gateway (its ready line named it), not strace: strace then sees
     -- its tracee exit and writes the summary
     roles.finish(gw, "gateway under strace", { stop = true, grace = 5000 })
@@ -97,7 +101,7 @@ if pass2 then
              columns = { "syscall", "calls", "per_order %.3f", "errors", "usecs_per_call" } }
 end
 art:set{ pass1 = rows, pass1_summary = spread, strace = pass2 }
-art:caveat(("loopback only; load driver and gateway share %d CPUs"):format(art.cpus_online()))
+art:caveat(("%s: load driver and gateway share %d CPUs"):format(p.path, art.cpus_online()))
 art:caveat("the kernel samples user/kernel at clock ticks: trust it over many (the tick columns)")
 art:caveat("strace stops the gateway at every syscall: pass 2 keeps only its counts; " ..
            "per order = per request answered (NewOrder, CancelOrder or Heartbeat)")

@@ -24,11 +24,11 @@ local s = scenario.new{
     roles.params("subscribe", "force", "idle_ms"),
     { "modes", "enum_list", { "recvmmsg", "io_uring" }, "subscriber receive modes to compare",
       values = { "recvmmsg", "io_uring" } },
-    { "path", "enum", "loopback", "loopback, or a veth link between two hosts of their own",
-      values = { "loopback", "veth" } },
+    qsl.net.params.path, qsl.net.params.link,
   },
 }
 local p = s:parse(arg)
+local link = qsl.net.link_param(p.link, p.path)
 if p.gso and not p.packed then qsl.fail("parameter gso=true needs packed=true") end
 if p.force then feed.need_force() end
 local art = s:artifact{ title = ("UDP burst loss against SO_RCVBUF (%s)"):format(p.path) }
@@ -39,39 +39,36 @@ local rows = s:grid(p.trials, p.sizes, roles.modes(art, p.modes), function(size,
                               idle_ms = p.idle_ms, deadline_ms = 120000 },
                       pub = { seed = p.seed, orders = p.orders, symbols = p.symbols, flow = p.flow,
                               packed = p.packed, gso = p.gso, datagram_bytes = p.datagram_bytes,
-                              batch = p.batch }, path = p.path }
+                              batch = p.batch }, path = p.path, link = link }
   assert(r.pub.messages == expected, "the publisher sent a different flow")
-  local pr, sr = r.pub, r.sub
-  local unbalanced = feed.books(r)
+  local pr, sr, unbalanced = r.pub, r.sub, feed.books(r)
   return { mode = mode, size = feed.size_label(size), requested_rcvbuf = size,
            granted_rcvbuf = r.ready.granted_rcvbuf, published = pr.messages,
            published_datagrams = pr.datagrams, received = sr.received,
            loss = pr.messages - sr.received, interior_gaps = sr.interior_gaps,
            tail_loss = sr.tail_loss, kernel_drops = sr.kernel_drops, rxq_ovfl = sr.rxq_ovfl,
            send_failures = pr.send_failures, rcvbuf_errors = r.net.Udp.RcvbufErrors,
-           backlog_drops = r.net.softnet.dropped, burst_ms = pr.duration_ns / 1e6,
-           rate = pr.msgs_per_s, ok = unbalanced and "NO" or "yes", unbalanced = unbalanced }
+           queue_drops = r.queue and r.queue.drops or 0, backlog_drops = r.net.softnet.dropped,
+           burst_ms = pr.duration_ns / 1e6, rate = pr.msgs_per_s,
+           ok = unbalanced and "NO" or "yes", unbalanced = unbalanced }
 end)
 
 art:table{ title = ("Per trial: %d orders (seed %d, %d symbols, flow %s) -> %d messages"):format(
              p.orders, p.seed, p.symbols, p.flow, expected), rows = rows,
            columns = { "size", "mode", "granted_rcvbuf", "trial", "published", "received", "loss",
              "interior_gaps", "tail_loss", "kernel_drops", "rxq_ovfl", "send_failures",
-             "rcvbuf_errors", "burst_ms %.1f", "rate %.0f", "ok" },
+             "queue_drops", "rcvbuf_errors", "burst_ms %.1f", "rate %.0f", "ok" },
            note = "loss = published - received (tail drops included); ok = the books balance " ..
-                  "(datagrams sent = received + kernel drops + send failures)" }
+                  "(datagrams sent = received + kernel drops + send failures + queue drops)" }
 art:set("summary", art:spread{ title = "Over trials: loss (messages), rate (messages/s)",
   main = true, rows = rows, by = { "size", "mode" }, fields = { "loss", "rate %.0f" } })
 art:plot_rows{ title = ("Burst of %d messages: loss against the granted buffer"):format(expected),
-               rows = rows, by = "mode", x = "granted_rcvbuf", y = "loss", spread = true,
-               logx = true,
-               xlabel = "granted SO_RCVBUF (bytes)", ylabel = "messages lost" }
+  rows = rows, by = "mode", x = "granted_rcvbuf", y = "loss", spread = true, logx = true,
+  xlabel = "granted SO_RCVBUF (bytes)", ylabel = "messages lost" }
 local unreconciled = {}
-for _, r in ipairs(rows) do
-  if r.unbalanced then
-    unreconciled[#unreconciled + 1] = ("%s %s trial %d: %s"):format(r.mode, r.size, r.trial,
-      r.unbalanced)
-  end
+for _, r in ipairs(rows) do     -- (assigning nil past the end adds nothing)
+  unreconciled[#unreconciled + 1] = r.unbalanced
+    and ("%s %s trial %d: %s"):format(r.mode, r.size, r.trial, r.unbalanced) or nil
 end
 art:set{ expected_messages = expected, isolated = roles.isolated(), trials = rows,
          unreconciled = unreconciled }

@@ -73,6 +73,12 @@ check path_loss path_loss \
 check rcvbuf_burst rcvbuf_burst \
     '#doc.results.trials == 2 and #doc.results.unreconciled == 0 and doc.parameters.path == "veth"' \
     sizes=2048,8388608 trials=1 orders=300 modes=recvmmsg path=veth
+check rcvbuf_burst rcvbuf_burst \
+    '#doc.results.trials == 1 and #doc.results.unreconciled == 0 and doc.results.trials[1].queue_drops > 0' \
+    sizes=8388608 trials=1 orders=2000 modes=recvmmsg path=veth link=tbf:rate=100000,burst=4000,limit=8000
+check profile_gateway profile_gateway \
+    '#doc.results.pass1 == 1 and doc.parameters.path == "veth" and doc.results.pass1[1].requests == 5000' \
+    requests=5000 trials=1 strace=false path=veth link=pfifo:limit=1000
 check multicast_fanout multicast_fanout \
     '#doc.results.trials == 6 and doc.results.trials[3].subscriber == "slow" and doc.results.trials[6].peers == "all fast" and doc.results.trials[1].before_fanout == 0 and doc.results.trials[1].received + doc.results.trials[1].lost == doc.results.expected_messages' \
     orders=2000 rates=20000 trials=1

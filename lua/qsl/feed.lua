@@ -2,7 +2,7 @@
 -- rcvbuf_sweep, feed_throughput).
 --   messages{seed=, orders=, symbols=, flow=} -> what the publisher will send:
 --       the same flow through the same engine, run in-process
---   run{sub={subscribe params}, pub={publish params}, path=, timeout=}
+--   run{sub={subscribe params}, pub={publish params}, path=, link=, timeout=}
 --       -> {ready = the subscriber's ready line, pub = publish result, sub = subscribe result,
 --           net = the network counters' delta over the trial (measure.net), isolated}
 --       a subscriber started first (its ready line gives the port), then the publisher;
@@ -10,10 +10,11 @@
 --       network namespace of the trial's own where one can be made (isolated = true), so
 --       net counts this trial's datagrams alone; else in ours, with the machine's traffic.
 --       path = "veth": on two hosts of their own joined by a veth link (qsl.net.pair; net
---       is then the subscriber's host's)
+--       is then the subscriber's host's); link = net.parse_link's {kind, params}: the
+--       queueing discipline of the sender's end of that link (.queue: its counters after)
 --   books(r) -> nil when the counts balance, else what does not:
---       datagrams sent = received + kernel drops + send failures (SO_MEMINFO sees every
---       drop on the socket, tail drops included), received + interior gaps + tail loss =
+--       datagrams sent = received + kernel drops + send failures (+ the link's queue drops
+--       with a link; SO_MEMINFO sees every drop on the socket, tail drops included), received + interior gaps + tail loss =
 --       published, nothing malformed or duplicated, and (isolated) the namespace's Udp
 --       RcvbufErrors equal to the kernel drops
 --   fanout{subs={params, ...}, pub={publish params}, path=, ipv6=, group=, timeout=}
@@ -47,6 +48,8 @@ function M.run(o)
   -- path = "veth": publisher and subscriber on two hosts of their own (qsl.net), the
   -- subscriber bound to its host's address; else one namespace of the trial's own
   local pair <close> = o.path == "veth" and require("qsl.net").pair() or nil
+  if o.link and not pair then error("feed.run: link= needs path = \"veth\"", 2) end
+  if o.link then pair:qdisc(pair.a, o.link.kind, o.link.params) end
   local ns <close> = not pair and roles.netns() or nil
   local counted = pair and pair.b.pid or (ns and ns.pid)
   local sub_at = pair and pair.b.at or (ns and { netns_of = ns.pid })
@@ -61,7 +64,8 @@ function M.run(o)
   local pr = roles.finish(pub, { timeout = o.timeout or 120000 })
   local sr = roles.finish(sub, { timeout = o.timeout or 120000 })
   local net = measure.delta(before, measure.net(counted))
-  return { ready = ready, pub = pr, sub = sr, net = net, isolated = counted ~= nil }
+  return { ready = ready, pub = pr, sub = sr, net = net, isolated = counted ~= nil,
+           queue = o.link and pair:stats(pair.a) or nil }
 end
 
 local function copy(t, into)
@@ -150,11 +154,12 @@ end
 
 function M.books(r)
   local pr, sr = r.pub, r.sub
-  local path = r.path_lost or 0
+  local path = r.path_lost or (r.queue and r.queue.drops) or 0
   if pr.datagrams ~= sr.datagrams + sr.kernel_drops + pr.send_failures + path then
     return ("datagrams sent %d ~= received %d + kernel drops %d + send failures %d%s"):format(
       pr.datagrams, sr.datagrams, sr.kernel_drops, pr.send_failures,
-      r.path_lost and (" + lost before the fan-out %d"):format(path) or "")
+      r.path_lost and (" + lost before the fan-out %d"):format(path)
+      or r.queue and (" + the link's queue drops %d"):format(path) or "")
   end
   if sr.received + sr.interior_gaps + sr.tail_loss ~= pr.messages then
     return ("received %d + gaps %d + tail %d ~= published %d"):format(sr.received,

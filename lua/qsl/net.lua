@@ -21,6 +21,13 @@
 --   pair:qdisc(host, kind, params) -> sets the root queueing discipline of host's end:
 --       "tbf" {rate=, burst=, limit=} (bytes/s, bytes, bytes), "pfifo" {limit=} (packets),
 --       "bfifo" {limit=} (bytes); raises naming what the kernel refused (a missing module)
+--   parse_link(spec) -> {kind, params} from a scenario's `link=` text, "none" -> nil:
+--       "tbf:rate=2000000,burst=4000,limit=8000", "pfifo:limit=100", "bfifo:limit=65536";
+--       nil, why for anything else; link_param(spec, path) fails the run (exit 1) saying
+--       why, or when a link is given without path=veth; params.path and params.link
+--       declare `path=` and `link=`
+--   hosts(path, link) -> a to-be-closed {a, b}: 127.0.0.1 here for "loopback", else a
+--       pair with link's queue on a's end; at(host, opts) -> opts plus host's placement
 --   pair:stats(host) -> { kind, bytes, packets, drops, overlimits, requeues, backlog, qlen }
 --   pair:loss(host, fraction) -> drops that fraction (0..1, in steps of 1/10000) of the UDP
 --       datagrams arriving at host, at random, before any socket sees them (an nftables
@@ -140,11 +147,74 @@ function M.link(pair, name_a, name_b, prefix)
   end
 end
 
+local qdisc_keys = { tbf = { "rate", "burst", "limit" }, pfifo = { "limit" },
+                    bfifo = { "limit" } }
+
+function M.parse_link(spec)
+  if spec == "none" then return nil end
+  local kind, rest = tostring(spec):match("^(%a+):(.+)$")
+  if not qdisc_keys[kind] then
+    return nil, ("%q: give none, or KIND:key=value,... with KIND tbf, pfifo or bfifo"):format(
+      tostring(spec))
+  end
+  local params, want = {}, {}
+  for _, k in ipairs(qdisc_keys[kind]) do want[k] = true end
+  for item in (rest .. ","):gmatch("([^,]*),") do
+    local k, v = item:match("^(%a+)=(%d+)$")
+    if not k or not want[k] or params[k] then
+      return nil, ("%q: %q is not one of %s's %s=<positive integer>"):format(spec, item, kind,
+        table.concat(qdisc_keys[kind], "=, "))
+    end
+    params[k] = math.tointeger(tonumber(v))
+    if not params[k] or params[k] <= 0 then
+      return nil, ("%q: %s must be a positive integer"):format(spec, k)
+    end
+  end
+  for _, k in ipairs(qdisc_keys[kind]) do
+    if not params[k] then return nil, ("%q: %s needs %s="):format(spec, kind, k) end
+  end
+  return { kind = kind, params = params }
+end
+
+-- The `path=` and `link=` parameters of a scenario that runs over either, declared once.
+M.params = {
+  path = { "path", "enum", "loopback", "loopback, or a veth link between two hosts of their own",
+           values = { "loopback", "veth" } },
+  link = { "link", "string", "none", "path=veth: the link's queue (none, tbf:rate=,burst=," ..
+           "limit= in bytes/s and bytes, pfifo:limit= packets, bfifo:limit= bytes)" },
+}
+
+-- hosts(path, link) -> a to-be-closed {a, b}, the client's and the server's host: on
+-- loopback both are this machine's namespace at 127.0.0.1; on veth a pair (link shaping the
+-- queue of a's end). at(host, opts) -> opts for roles.start with the host's placement.
+function M.hosts(path, link)
+  if path ~= "veth" then
+    local here = { addr = "127.0.0.1", at = {} }
+    return setmetatable({ a = here, b = here }, { __close = function() end })
+  end
+  local pair = M.pair()
+  if link then pair:qdisc(pair.a, link.kind, link.params) end
+  return pair
+end
+
+function M.at(host, opts)
+  local out = {}
+  for k, v in pairs(opts or {}) do out[k] = v end
+  for k, v in pairs(host.at) do out[k] = v end
+  return out
+end
+
+function M.link_param(spec, path)
+  local link, why = M.parse_link(spec)
+  if why then qsl.fail("parameter link=" .. why) end
+  if link and path ~= "veth" then qsl.fail("parameter link= needs path=veth") end
+  return link
+end
+
 function Pair:qdisc(host, kind, params)
   params = params or {}
   local argv = { "tc", "qdisc", "replace", "dev", host.ifname, "root", kind }
-  local allowed = { tbf = { "rate", "burst", "limit" }, pfifo = { "limit" },
-                    bfifo = { "limit" } }
+  local allowed = qdisc_keys
   if not allowed[kind] then error("net: qdisc kind must be tbf, pfifo or bfifo", 2) end
   for _, k in ipairs(allowed[kind]) do
     local v = params[k]

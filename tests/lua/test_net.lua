@@ -105,3 +105,32 @@ test("IPv6 over the link", function()
          ("over IPv6: sent %d, received %d, dropped at the socket %d"):format(pr.datagrams,
            sr.datagrams, sr.kernel_drops))
 end)
+
+test("a scenario's link= text parsed, every fault named", function()
+  local l = net.parse_link("tbf:rate=2000000,burst=4000,limit=8000")
+  assert(l.kind == "tbf" and l.params.rate == 2000000 and l.params.burst == 4000
+         and l.params.limit == 8000)
+  assert(net.parse_link("pfifo:limit=100").params.limit == 100)
+  assert(net.parse_link("none") == nil)
+  for spec, why in pairs{
+    ["netem:delay=1"] = "KIND tbf, pfifo or bfifo",
+    ["tbf:rate=1,burst=2"] = "tbf needs limit=",
+    ["tbf:rate=1,burst=2,limit=3,limit=4"] = '"limit=4" is not one of',
+    ["bfifo:limit=0"] = "limit must be a positive integer",
+    ["pfifo:limit=-1"] = '"limit=-1" is not one of',
+    ["pfifo:limit=1,"] = '"" is not one of',
+    ["pfifo:rate=1"] = '"rate=1" is not one of pfifo',
+    [""] = "give none",
+  } do
+    local ok, err = net.parse_link(spec)
+    assert(ok == nil and err:find(why, 1, true), spec .. ": " .. tostring(err))
+  end
+end)
+
+test("hosts(): loopback is here; at() adds a host's placement to a role's options", function()
+  local h <close> = net.hosts("loopback")
+  assert(h.a.addr == "127.0.0.1" and h.b == h.a)
+  local o = net.at(h.b, { cpu = 1 })
+  assert(o.cpu == 1 and o.netns_of == nil)
+  assert(net.at({ at = { netns_of = 7 } }, { cpu = 0 }).netns_of == 7)
+end)
