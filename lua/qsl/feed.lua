@@ -56,7 +56,7 @@ function M.run(o)
   local sub_params, pub_params = {}, {}
   for k, v in pairs(o.sub) do sub_params[k] = v end
   for k, v in pairs(o.pub) do pub_params[k] = v end
-  sub_params.bind, pub_params.host = pair and pair.b.addr, pair and pair.b.addr
+  if pair then sub_params.bind, pub_params.host = pair.b.addr, pair.b.addr end
   local before = measure.net(counted)
   local sub <close>, ready = roles.start("subscribe", sub_params, sub_at)
   pub_params.port = ready.port

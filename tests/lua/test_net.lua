@@ -134,3 +134,20 @@ test("hosts(): loopback is here; at() adds a host's placement to a role's option
   assert(o.cpu == 1 and o.netns_of == nil)
   assert(net.at({ at = { netns_of = 7 } }, { cpu = 0 }).netns_of == 7)
 end)
+
+test("IPv6 on loopback: the feed and the gateway over ::1", function()
+  local feed = require "qsl.feed"
+  local expected = feed.messages{ seed = 42, orders = 300, symbols = 3 }
+  local r = feed.run{ sub = { bind = "::1", rcvbuf = 8 << 20, expected = expected },
+                      pub = { host = "::1", orders = 300 } }
+  assert(feed.books(r) == nil, feed.books(r))
+  assert(r.sub.datagrams > 0 and r.sub.datagrams + r.sub.kernel_drops == r.pub.datagrams)
+  if r.isolated then
+    assert(r.net.Udp.InDatagrams == 0, "IPv6 datagrams are not counted in Udp (IPv4)")
+  end
+  local gw <close>, ready = roles.start("gateway", { bind = "::1" })
+  local lr = roles.run("load", { host = "::1", port = ready.port, requests = 2000,
+                                 connections = 2 })
+  assert(lr.completed == 2000, "every request answered over ::1")
+  roles.finish(gw, { stop = true })
+end)

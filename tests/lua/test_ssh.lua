@@ -108,3 +108,43 @@ test("a role told QSL_STOP_ON_EOF=1 ends, with its result, when its input ends",
   local ok, err = pcall(qsl.proc.spawn, { argv = { "true" }, stdin = "tty" })
   assert(not ok and err:find('stdin must be "pipe"', 1, true), err)
 end)
+
+-- A run that is interrupted (Ctrl-C) or fails with hosts, an sshd and a remote role up:
+-- nothing of them is left on this machine afterwards.
+local LEFT_UP = [[
+local qsl = require "qsl"
+local pair <close> = qsl.net.pair{ management = true }
+local d <close> = qsl.net.sshd(pair)
+local gw <close>, ready = qsl.roles.start("gateway", { bind = pair.b.addr }, d.at)
+io.write(("ready a=%d b=%d sshd=%d gw=%d dir=%s\n"):format(pair.a.pid, pair.b.pid,
+  d.proc.pid, ready.pid, d.dir))
+io.flush()
+if arg[1] == "fail" then error("a trial failed") end
+qsl.clock.sleep_ms(60000)
+]]
+
+for how, label in pairs{ interrupt = "an interrupted", fail = "a failed" } do
+  test(label .. " run leaves no host, link, sshd, key or remote role behind", function()
+    if not roles.isolated() then return end
+    local script = scratch() .. "/left_up.lua"
+    local f = assert(io.open(script, "w"))
+    f:write(LEFT_UP)
+    f:close()
+    local p <close> = assert(qsl.proc.spawn{ argv = { QSL_RUN, script, how } })
+    local up, err = p:ready(20000)
+    if not up then
+      local st = p:wait(5000)
+      if st and st.code == 2 then return end       -- skipped: no sshd here
+      error("the script never came up: " .. tostring(err))
+    end
+    if how == "interrupt" then p:signal("INT") end
+    local st = assert(p:wait(20000))
+    assert(st.exited and st.code ~= 0, "the run ended badly, as it should")
+    for _, k in ipairs{ "a", "b", "sshd", "gw" } do
+      assert(gone(up[k]), ("%s (pid %d) outlived the run"):format(k, up[k]))
+    end
+    assert(not io.open(up.dir .. "/id"), "the key directory " .. up.dir .. " was left")
+    local dev = assert(io.open("/proc/net/dev")):read("a")
+    assert(not dev:find("q[m]?[ab]:"), "a link end appeared in this namespace")
+  end)
+end
