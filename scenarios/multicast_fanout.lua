@@ -9,7 +9,9 @@
 -- member once it arrived, so what was lost before the copy must be the same for all;
 -- each subscriber's books must balance, and the namespace's Udp RcvbufErrors equal the
 -- sum of their drops (IPv4), else the trial is refused saying where. path=loopback runs
--- in a namespace of the trial's own over lo; path=veth across a link (IPv6 allowed).
+-- in a namespace of the trial's own over lo; path=veth across a link to one host of all
+-- subscribers; path=star puts each subscriber on a host of its own behind a switch (a
+-- bridge), which makes the copies - what each lost on the way may then differ (IPv6: not lo).
 local qsl = require "qsl"
 local roles, feed = qsl.roles, qsl.feed
 
@@ -25,14 +27,14 @@ local s = qsl.scenario.new{
     roles.param("subscribe", "rcvbuf"),
     { "slow_work_ns", "integer", 10000, "the last subscriber's work per message (ns; 0: no " ..
       "slow one, and no control)", min = 0, max = 10000000 },
-    { "path", "enum", "loopback", "lo in a namespace of its own, or a veth link between two",
-      values = { "loopback", "veth" } },
-    { "ipv6", "boolean", false, "an IPv6 group (path=veth only)" },
+    { "path", "enum", "loopback", "lo in a namespace of its own, a veth link between two " ..
+      "hosts, or a host per subscriber behind a switch", values = { "loopback", "veth", "star" } },
+    { "ipv6", "boolean", false, "an IPv6 group (not on lo)" },
     { "trials", "integer", 3, "rounds", min = 1, max = 100 },
   },
 }
 local p = s:parse(arg)
-if p.ipv6 and p.path ~= "veth" then qsl.fail("ipv6=true needs path=veth (no IPv6 on lo)") end
+if p.ipv6 and p.path == "loopback" then qsl.fail("ipv6=true needs path=veth or star") end
 local art = s:artifact{ title = ("Multicast fan-out to %d subscribers (%s%s)"):format(
   p.subscribers, p.path, p.ipv6 and ", IPv6" or "") }
 local expected = feed.messages(p)
@@ -54,7 +56,7 @@ local rows = s:grid(p.trials, works, p.rates, function(work, rate)
                peers = slow and "one slow" or "all fast", rate = r.pub.msgs_per_s,
                granted_rcvbuf = r.readies[i].granted_rcvbuf, received = sr.received,
                lost = expected - sr.received, loss_pct = 100 * (expected - sr.received) / expected,
-               kernel_drops = sr.kernel_drops, before_fanout = feed.before_fanout(r.pub, sr),
+               kernel_drops = sr.kernel_drops, path_lost = feed.path_lost(r.pub, sr),
                send_failures = r.pub.send_failures, group = r.group }
   end
   return out
@@ -69,8 +71,8 @@ art:plot_rows{ title = ("%d messages to %d subscribers: loss against the publish
   xlabel = "publisher rate (messages/s)", ylabel = "messages lost (%)" }
 art:table{ title = "Every trial", rows = rows, columns = { "peers", "target_rate", "trial",
   "subscriber", "rate %.0f", "granted_rcvbuf", "received", "lost", "kernel_drops",
-  "before_fanout", "send_failures" }, note = "before_fanout: lost before the kernel copied " ..
-  "the datagram to each member (the same for all); kernel_drops: this subscriber's socket" }
+  "path_lost", "send_failures" }, note = "path_lost: lost on the way to this subscriber's " ..
+  "socket (the same for all where one host makes the copies); kernel_drops: at its socket" }
 art:set{ cells = cells, trials = rows, expected_messages = expected }
 art:caveat(("%s: no NIC, driver or wire; %d subscribers and the publisher share %d CPUs, so " ..
   "a slow subscriber's work takes CPU from the others"):format(p.path, p.subscribers,

@@ -80,11 +80,14 @@ check profile_gateway profile_gateway \
     '#doc.results.pass1 == 1 and doc.parameters.path == "veth" and doc.results.pass1[1].requests == 5000' \
     requests=5000 trials=1 strace=false path=veth link=pfifo:limit=1000
 check multicast_fanout multicast_fanout \
-    '#doc.results.trials == 6 and doc.results.trials[3].subscriber == "slow" and doc.results.trials[6].peers == "all fast" and doc.results.trials[1].before_fanout == 0 and doc.results.trials[1].received + doc.results.trials[1].lost == doc.results.expected_messages' \
+    '#doc.results.trials == 6 and doc.results.trials[3].subscriber == "slow" and doc.results.trials[6].peers == "all fast" and doc.results.trials[1].path_lost == 0 and doc.results.trials[1].received + doc.results.trials[1].lost == doc.results.expected_messages' \
     orders=2000 rates=20000 trials=1
 check multicast_fanout multicast_fanout \
     '#doc.results.trials == 2 and doc.results.trials[1].group == "ff15::77" and doc.parameters.path == "veth"' \
     orders=2000 rates=20000 trials=1 subscribers=2 path=veth ipv6=true slow_work_ns=0
+check multicast_fanout multicast_fanout \
+    '#doc.results.trials == 2 and doc.parameters.path == "star" and doc.results.trials[2].path_lost >= 0 and doc.results.trials[2].received + doc.results.trials[2].lost == doc.results.expected_messages' \
+    orders=2000 rates=20000 trials=1 subscribers=2 path=star slow_work_ns=0
 fi
 check profile_gateway profile_gateway \
     '#doc.results.pass1 == 1 and doc.results.strace.syscalls_per_order > 0 and #doc.results.strace.syscalls > 3' \

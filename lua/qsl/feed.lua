@@ -18,18 +18,24 @@
 --       published, nothing malformed or duplicated, and (isolated) the namespace's Udp
 --       RcvbufErrors equal to the kernel drops
 --   fanout{subs={params, ...}, pub={publish params}, path=, ipv6=, group=, timeout=}
---       -> {readies, subs = their results in order, pub, net, isolated, group, iface}:
+--       -> {readies, subs = their results in order, pub, net, nets, shared, group, iface}:
 --       one publisher to a multicast group (default 239.77.0.1, ff15::77 with ipv6) and
 --       one subscriber process per entry of subs, each joined to it with its own socket,
 --       buffer and books. path = "veth": publisher on host a, subscribers on host b
---       (qsl.net.pair; IPv6 allowed); else all in one namespace of the trial's own, over
---       lo (IPv4 only: Linux routes no IPv6 multicast out of lo). Skipped (exit 2) where
---       no namespace can be made: lo takes multicast only in one of qsl's own.
+--       (qsl.net.pair); "star": each subscriber on a host of its own behind a switch
+--       (qsl.net.star; the switch makes the copies); else all in one namespace of the
+--       trial's own, over lo (IPv4 only: Linux routes no IPv6 multicast out of lo).
+--       shared: one host makes every copy (lo, veth); nets[i]: the network counters' delta
+--       of subscriber i's host (net = nets[1]). Skipped (exit 2) where no namespace can be
+--       made: lo takes multicast only in one of qsl's own.
+--   path_lost(pub, sub) -> lost on the way to that subscriber's socket
 --   fanout_books(r) -> nil when every subscriber's counts balance, else what does not:
---       each subscriber's sequence books as in books(); what was lost before the fan-out
---       (sent - sender's failures - received - the socket's drops) the same for every
---       subscriber, since a datagram is copied to each member only once it arrived; and
---       (isolated, IPv4) the namespace's Udp RcvbufErrors = the sum of the socket drops
+--       each subscriber's sequence books as in books(), with what it lost on the way
+--       (sent - sender's failures - received - the socket's drops, never negative); where
+--       one host makes the copies (shared) that loss the same for every subscriber, since a
+--       datagram is copied to each member only once it arrived there, and the namespace's
+--       Udp RcvbufErrors = the sum of the socket drops; on a star, each host's
+--       RcvbufErrors = its subscriber's drops (IPv4)
 --   can_force() -> whether SO_RCVBUFFORCE works here (CAP_NET_ADMIN); false, why, errno
 --   need_force() -> skips the run (exit 2) without CAP_NET_ADMIN, which SO_RCVBUFFORCE needs
 --   size_label(bytes) -> "2 KiB", "8 MiB", "OS default" (0)
@@ -74,20 +80,27 @@ local function copy(t, into)
   return into
 end
 
-local function hosts_for(o)
+-- The publisher's host, and subscriber i's: one host for all (lo, or b of a pair: the
+-- copies are made there, shared = true) or a host each (a star: the switch copies).
+local function hosts_for(o, n)
+  local net = require "qsl.net"
+  if o.path == "star" then
+    local star = net.star(n + 1, { ipv6 = o.ipv6 })
+    return star, star[1], function(i) return star[i + 1] end, false
+  end
   if o.path == "veth" then
-    local pair = require("qsl.net").pair{ ipv6 = o.ipv6 }
-    return pair, pair.a, pair.b, pair.b.pid
+    local pair = net.pair{ ipv6 = o.ipv6 }
+    return pair, pair.a, function() return pair.b end, true
   end
   if o.ipv6 then
     error("feed.fanout: Linux routes no IPv6 multicast out of lo (Ip6OutNoRoutes counts " ..
-          "every datagram): use path=veth", 3)
+          "every datagram): use path=veth or star", 3)
   end
   local ns = roles.netns()
   if not ns then qsl.skip("multicast fan-out on lo needs a network namespace of its own") end
   local host = { pid = ns.pid, at = { netns_of = ns.pid }, ifname = "lo" }
-  require("qsl.net").run(host, { "ip", "link", "set", "lo", "multicast", "on" })
-  return ns, host, host, ns.pid
+  net.run(host, { "ip", "link", "set", "lo", "multicast", "on" })
+  return ns, host, function() return host end, true
 end
 
 local function stop_all(procs)
@@ -98,12 +111,14 @@ end
 
 function M.fanout(o)
   assert(type(o.subs) == "table" and #o.subs >= 1, "feed.fanout: subs must list subscribers")
-  local held <close>, a, b, counted = hosts_for(o)
+  local held <close>, a, host_of, shared = hosts_for(o, #o.subs)
   local group = o.group or (o.ipv6 and "ff15::77" or "239.77.0.1")
-  local before = measure.net(counted)
+  local before = {}
+  for i = 1, #o.subs do before[i] = measure.net(host_of(i).pid) end
   local procs, readies, port = {}, {}, nil
   local ok, err = pcall(function()
     for i, params in ipairs(o.subs) do
+      local b = host_of(i)
       local sp = copy(params, { bind = group, iface = b.ifname, port = port })
       procs[i], readies[i] = roles.start("subscribe", sp, b.at)
       port = port or readies[i].port
@@ -115,41 +130,49 @@ function M.fanout(o)
   end
   local pub <close> = roles.start("publish", copy(o.pub, { host = group, iface = a.ifname,
                                                             port = port }), a.at)
-  local r = { readies = readies, subs = {}, group = group, iface = b.ifname,
-              isolated = counted ~= nil }
+  local r = { readies = readies, subs = {}, group = group, iface = host_of(1).ifname,
+              isolated = true, shared = shared, nets = {} }
   ok, err = pcall(function()
     r.pub = roles.finish(pub, { timeout = o.timeout or 120000 })
     for i, p in ipairs(procs) do r.subs[i] = roles.finish(p, { timeout = o.timeout or 120000 }) end
   end)
   stop_all(procs)
   if not ok then error(err, 2) end
-  r.net = measure.delta(before, measure.net(counted))
+  for i = 1, #o.subs do r.nets[i] = measure.delta(before[i], measure.net(host_of(i).pid)) end
+  r.net = r.nets[1]
   return r
 end
 
--- Lost before the fan-out, as one subscriber's counts tell it.
-function M.before_fanout(pr, sr)
+-- Lost before the copy reached this subscriber's socket, as its counts tell it.
+function M.path_lost(pr, sr)
   return pr.datagrams - pr.send_failures - sr.datagrams - sr.kernel_drops
 end
 
+-- The namespace's Udp RcvbufErrors against the socket drops it should equal (IPv4 only:
+-- an IPv6 trial leaves Udp at zero).
+local function udp_check(net, drops, what)
+  local udp = net and net.Udp
+  if udp and udp.InDatagrams + udp.RcvbufErrors > 0 and udp.RcvbufErrors ~= drops then
+    return ("%s %d (SO_MEMINFO) ~= the trial's Udp RcvbufErrors %d"):format(what, drops,
+                                                                            udp.RcvbufErrors)
+  end
+end
+
 function M.fanout_books(r)
-  local common, drops = nil, 0
+  local common, drops, shared = nil, 0, r.shared ~= false
   for i, sr in ipairs(r.subs) do
-    local lost = M.before_fanout(r.pub, sr)
+    local lost = M.path_lost(r.pub, sr)
     common = common or lost
-    if lost ~= common or lost < 0 then
-      return ("subscriber %d: %d lost before the fan-out, subscriber 1: %d"):format(i, lost, common)
+    if lost < 0 or (shared and lost ~= common) then
+      return ("subscriber %d: %d lost on the way, subscriber 1: %d (one host copies: the same " ..
+              "for all)"):format(i, lost, common)
     end
     local why = M.books{ pub = r.pub, sub = sr, path_lost = lost }
+      or not shared and udp_check(r.nets[i], sr.kernel_drops, "its socket drops")
     if why then return ("subscriber %d: %s"):format(i, why) end
     drops = drops + sr.kernel_drops
   end
-  local udp = r.isolated and r.net and r.net.Udp
-  if udp and udp.InDatagrams + udp.RcvbufErrors > 0 and udp.RcvbufErrors ~= drops then
-    return ("the subscribers' socket drops %d (SO_MEMINFO) ~= the trial's Udp RcvbufErrors %d")
-      :format(drops, udp.RcvbufErrors)
-  end
-  return nil
+  return shared and udp_check(r.net, drops, "the subscribers' socket drops") or nil
 end
 
 function M.books(r)
@@ -158,7 +181,7 @@ function M.books(r)
   if pr.datagrams ~= sr.datagrams + sr.kernel_drops + pr.send_failures + path then
     return ("datagrams sent %d ~= received %d + kernel drops %d + send failures %d%s"):format(
       pr.datagrams, sr.datagrams, sr.kernel_drops, pr.send_failures,
-      r.path_lost and (" + lost before the fan-out %d"):format(path)
+      r.path_lost and (" + lost on the way %d"):format(path)
       or r.queue and (" + the link's queue drops %d"):format(path) or "")
   end
   if sr.received + sr.interior_gaps + sr.tail_loss ~= pr.messages then
@@ -167,11 +190,8 @@ function M.books(r)
   end
   -- isolated, the namespace's UDP counters see this subscriber's socket alone (IPv4: an
   -- IPv6 trial counts in snmp6, not read here, and leaves Udp at zero)
-  local udp = r.isolated and r.net and r.net.Udp
-  if udp and udp.InDatagrams + udp.RcvbufErrors > 0 and udp.RcvbufErrors ~= sr.kernel_drops then
-    return ("kernel drops %d (SO_MEMINFO) ~= the trial's Udp RcvbufErrors %d"):format(
-      sr.kernel_drops, udp.RcvbufErrors)
-  end
+  local why = r.isolated and udp_check(r.net, sr.kernel_drops, "kernel drops")
+  if why then return why end
   if sr.malformed + sr.duplicates > 0 then
     return ("%d malformed datagrams, %d duplicates"):format(sr.malformed, sr.duplicates)
   end

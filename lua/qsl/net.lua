@@ -34,6 +34,10 @@
 --       rule on the input hook: silent, as loss on a wire is; the sender sees nothing)
 --   pair:lost(host) -> datagrams the loss rule has dropped (its counter)
 --   parse_stats(json) -> the same, from `tc -s -j qdisc show dev X` output
+--   star(n, {ipv6=}) -> a to-be-closed list of n hosts (2..16) on one switch (a bridge in a
+--       namespace of its own that floods multicast to every port), each host as in a pair
+--       ({pid, ifname = "e0", mac, addr = 10.77.2.i, addr6 = fd77:2::i, at}), every other
+--       host a static neighbour
 --   run(host, argv) -> runs a command inside host; raises with its stderr when it fails
 --   sshd(pair) -> a to-be-closed OpenSSH server on host b's management address, with a host
 --       key, a client key and a known_hosts made for it alone (in a directory removed on
@@ -85,6 +89,33 @@ local function close_pair(self)
 end
 Pair.__close, Pair.__gc = close_pair, close_pair
 
+-- A host's end of a link: its addresses (nodad: usable at once, no duplicate-address
+-- wait), up, and its MAC read back. Without addr6, IPv6 is off on it: no neighbour or
+-- listener reports on the link.
+local function address(h, len4, len6)
+  if not h.addr6 then
+    M.run(h, { "sysctl", "-qw", ("net.ipv6.conf.%s.disable_ipv6=1"):format(h.ifname) })
+  end
+  M.run(h, { "ip", "addr", "add", ("%s/%d"):format(h.addr, len4), "dev", h.ifname })
+  if h.addr6 then
+    M.run(h, { "ip", "-6", "addr", "add", ("%s/%d"):format(h.addr6, len6), "dev", h.ifname,
+               "nodad" })
+  end
+  M.run(h, { "ip", "link", "set", h.ifname, "up" })
+  h.mac = require("cjson").decode(M.run(h, { "ip", "-j", "link", "show", h.ifname }))[1].address
+end
+
+-- Static neighbours: h knows every other host's addresses (IPv6 too: no datagram waits
+-- for neighbour discovery).
+local function neighbours(h, others)
+  for _, o in ipairs(others) do
+    for _, addr in ipairs{ o.addr, o.addr6 } do
+      M.run(h, { "ip", "neigh", "replace", addr, "lladdr", o.mac, "dev", h.ifname, "nud",
+                 "permanent" })
+    end
+  end
+end
+
 function M.pair(opts)
   opts = opts or {}
   local roles = require "qsl.roles"
@@ -100,26 +131,11 @@ function M.pair(opts)
     M.run(self.a, { "ip", "link", "add", "qa", "type", "veth", "peer", "name", "qb", "netns",
                     tostring(self.b.pid) })
     if opts.management then M.link(self, "qma", "qmb", "10.77.1.") end
-    for _, h in ipairs{ self.a, self.b } do
-      if not h.addr6 then   -- no IPv6 at all: no neighbour or listener reports on the link
-        M.run(h, { "sysctl", "-qw", ("net.ipv6.conf.%s.disable_ipv6=1"):format(h.ifname) })
-      end
-      M.run(h, { "ip", "addr", "add", h.addr .. "/30", "dev", h.ifname })
-      if h.addr6 then   -- nodad: usable at once, no duplicate-address wait
-        M.run(h, { "ip", "-6", "addr", "add", h.addr6 .. "/64", "dev", h.ifname, "nodad" })
-      end
-      M.run(h, { "ip", "link", "set", h.ifname, "up" })
-      local link = require("cjson").decode(M.run(h, { "ip", "-j", "link", "show", h.ifname }))
-      h.mac = link[1].address
-    end
+    for _, h in ipairs{ self.a, self.b } do address(h, 30, 64) end
     -- each end knows the other's address: no ARP on the link, so with IPv6 off the
     -- queue carries the experiment's packets and nothing else
-    for _, h in ipairs{ { self.a, self.b }, { self.b, self.a } } do
-      for _, addr in ipairs{ h[2].addr, h[2].addr6 } do   -- IPv6 too: no datagram waits
-        M.run(h[1], { "ip", "neigh", "replace", addr, "lladdr", h[2].mac, "dev",  -- for ND
-                      h[1].ifname, "nud", "permanent" })
-      end
-    end
+    neighbours(self.a, { self.b })
+    neighbours(self.b, { self.a })
   end)
   if not ok then
     close_pair(self)
@@ -174,6 +190,60 @@ function M.parse_link(spec)
     if not params[k] then return nil, ("%q: %s needs %s="):format(spec, kind, k) end
   end
   return { kind = kind, params = params }
+end
+
+local Star = {}
+Star.__index = Star
+local function close_star(self)
+  for i = #self, 1, -1 do
+    if self[i].holder:running() then self[i].holder:stop(1000) end
+  end
+  if self.hub and self.hub:running() then self.hub:stop(1000) end
+end
+Star.__close, Star.__gc = close_star, close_star
+
+-- star(n, {ipv6=}) -> n hosts (2..16) on one switch: a bridge in a namespace of its own
+-- (no address; multicast snooping off, so it floods a group's datagrams to every port as a
+-- switch without IGMP snooping does), each host's e0 a veth port of it. Host i is
+-- 10.77.2.i (fd77:2::i with ipv6), with every other host as a static neighbour.
+function M.star(n, opts)
+  opts = opts or {}
+  if math.type(n) ~= "integer" or n < 2 or n > 16 then
+    error("net.star: n must be an integer from 2 to 16", 2)
+  end
+  local roles = require "qsl.roles"
+  if not roles.isolated() then qsl.skip("net.star: no privilege for network namespaces") end
+  local self = setmetatable({}, Star)
+  local ok, err = pcall(function()
+    self.hub = roles.netns()
+    local hub = { pid = self.hub.pid }
+    M.run(hub, { "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1" })
+    M.run(hub, { "ip", "link", "add", "name", "br0", "type", "bridge", "mcast_snooping", "0" })
+    M.run(hub, { "ip", "link", "set", "br0", "up" })
+    for i = 1, n do
+      local holder = roles.netns()
+      local h = { holder = holder, pid = holder.pid, at = { netns_of = holder.pid },
+                  ifname = "e0", addr = "10.77.2." .. i,
+                  addr6 = opts.ipv6 and ("fd77:2::" .. i) or nil }
+      self[i] = h
+      local port = "p" .. i
+      M.run(hub, { "ip", "link", "add", "name", port, "type", "veth", "peer", "name", "e0",
+                   "netns", tostring(h.pid) })
+      M.run(hub, { "ip", "link", "set", port, "master", "br0" })
+      M.run(hub, { "ip", "link", "set", port, "up" })
+      address(h, 24, 64)
+    end
+    for i = 1, n do
+      local others = {}
+      for j = 1, n do if j ~= i then others[#others + 1] = self[j] end end
+      neighbours(self[i], others)
+    end
+  end)
+  if not ok then
+    close_star(self)
+    error(err, 2)
+  end
+  return self
 end
 
 -- The `path=` and `link=` parameters of a scenario that runs over either, declared once.

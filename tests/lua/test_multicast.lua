@@ -21,7 +21,7 @@ test("fanout_books: balanced is nil, each imbalance is named", function()
   assert(feed.fanout_books(fanout_trial()) == nil)
   -- subscriber 2 lost 3 before the copy that subscriber 1 did not: impossible, named
   local why = feed.fanout_books(fanout_trial{ [2] = { datagrams = 87 } })
-  assert(why:find("subscriber 2: 3 lost before the fan-out, subscriber 1: 0", 1, true), why)
+  assert(why:find("subscriber 2: 3 lost on the way, subscriber 1: 0", 1, true), why)
   why = feed.fanout_books(fanout_trial{ [2] = { duplicates = 1 } })
   assert(why:find("subscriber 2: 0 malformed datagrams, 1 duplicates", 1, true), why)
   why = feed.fanout_books(fanout_trial{ net = { Udp = { InDatagrams = 180, RcvbufErrors = 9 } } })
@@ -31,8 +31,28 @@ test("fanout_books: balanced is nil, each imbalance is named", function()
   r.subs[1] = setmetatable({ datagrams = 85 }, { __index = r.subs[2] })
   r.net.Udp.InDatagrams = 170
   assert(feed.fanout_books(r) == nil, feed.fanout_books(r))
-  assert(feed.before_fanout(r.pub, r.subs[1]) == 5)
+  assert(feed.path_lost(r.pub, r.subs[1]) == 5)
 end)
+
+test("fanout_books on a star: each subscriber's own loss on the way, its own host's counters",
+  function()
+    local sub = { datagrams = 90, kernel_drops = 8, received = 270, interior_gaps = 20,
+                  tail_loss = 10, malformed = 0, duplicates = 0 }
+    local other = setmetatable({ datagrams = 85 }, { __index = sub })
+    local function host(rcvbuf_errors)
+      return { Udp = { InDatagrams = 85, RcvbufErrors = rcvbuf_errors } }
+    end
+    local r = { pub = { datagrams = 100, messages = 300, send_failures = 2 }, shared = false,
+                subs = { sub, other }, nets = { host(8), host(8) } }
+    assert(feed.fanout_books(r) == nil, feed.fanout_books(r))   -- 0 and 5 lost on the way
+    r.nets[2] = host(9)
+    local why = feed.fanout_books(r)
+    assert(why:find("subscriber 2: its socket drops 8 (SO_MEMINFO) ~= the trial's Udp " ..
+                    "RcvbufErrors 9", 1, true), why)
+    r.nets[2], r.subs[2] = host(8), setmetatable({ datagrams = 95 }, { __index = sub })
+    why = feed.fanout_books(r)
+    assert(why:find("subscriber 2: -5 lost on the way", 1, true), why)
+  end)
 
 -- Three subscribers of one group, each receiving every message when its buffer has room.
 local function three(path, ipv6)
@@ -67,6 +87,16 @@ test("three subscribers across a veth link, IPv4 and IPv6", function()
   if not roles.isolated() then return end
   assert(three("veth").iface == "qb")
   assert(three("veth", true).group == "ff15::77")
+end)
+
+test("three subscribers on hosts of their own behind a switch, IPv4 and IPv6", function()
+  if not roles.isolated() then return end
+  local r = three("star")
+  assert(r.shared == false and #r.nets == 3 and r.iface == "e0")
+  for i, sr in ipairs(r.subs) do
+    assert(r.nets[i].Udp.InDatagrams == sr.datagrams, "each host counts its subscriber alone")
+  end
+  assert(three("star", true).group == "ff15::77")
 end)
 
 test("IPv6 multicast on lo is refused before anything starts, with the reason", function()

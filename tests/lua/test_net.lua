@@ -151,3 +151,24 @@ test("IPv6 on loopback: the feed and the gateway over ::1", function()
   assert(lr.completed == 2000, "every request answered over ::1")
   roles.finish(gw, { stop = true })
 end)
+
+test("a star: hosts behind a switch reach each other, and leave nothing", function()
+  if not roles.isolated() then return end
+  local pids
+  do
+    local star <close> = net.star(3)
+    pids = { star.hub.pid, star[1].pid, star[2].pid, star[3].pid }
+    assert(star[3].addr == "10.77.2.3" and star[1].ifname == "e0")
+    local sub <close>, ready = roles.start("subscribe", { bind = star[3].addr, idle_ms = 300,
+                                                          rcvbuf = 8 << 20 }, star[3].at)
+    local pr = roles.run("publish", { host = star[3].addr, port = ready.port, orders = 300 },
+                         star[1].at)
+    local sr = roles.finish(sub)
+    assert(sr.datagrams > 0 and sr.datagrams + sr.kernel_drops == pr.datagrams)
+  end
+  for _, pid in ipairs(pids) do
+    assert(qsl.measure.poll(2000, function() return qsl.procfs.stat(pid) == nil end),
+           "a star's holder " .. pid .. " outlived it")
+  end
+  assert(error_of(net.star, 1):find("from 2 to 16", 1, true))
+end)
