@@ -4,10 +4,11 @@
 -- allows it, blocking), several trials: a fresh gateway
 -- (`qsl-run gateway`) and the load driver (`qsl-run load`) with that many
 -- persistent connections, pipelined, a fixed number of requests in all,
--- every reply verified. Then one connection in ping-pong (depth 1) against
--- the gateway in each mode and against a trivial echo server answering 32
--- bytes to 43 (the same sizes), so the gateway's cost over the kernel's round
--- trip is a ratio measured in the same trial.
+-- every reply verified. Then, against the kernel's floor: one connection in
+-- ping-pong (depth 1) and `echo_clients` pipelined ones, each against the gateway
+-- in each mode and then an epoll echo server answering the gateway's mean bytes
+-- per request (qsl.gateway.versus_echo), so the gateway's cost over the kernel's
+-- is a ratio of round trips/s and of CPU per request measured in the same round.
 local qsl = require "qsl"
 local roles = qsl.roles
 
@@ -21,6 +22,8 @@ local s = qsl.scenario.new{
     roles.params("load", "depth", { default = 8 }, "requests", { default = 100000 }),
     { "trials", "integer", 3, "trials per cell", min = 1, max = 100 },
     { "pingpong", "integer", 20000, "ping-pong round trips (0: skip it)", min = 0 },
+    { "echo_clients", "integer", 16, "pipelined connections against the echo (0: skip)",
+      min = 0, max = 10000 },
     { "pin", "boolean", false, "pin the server to CPU 0 and the load driver to CPU 1" },
   },
 }
@@ -28,34 +31,26 @@ local p = s:parse(arg)
 local art = s:artifact{ title = "Gateway load: throughput and latency against clients (loopback)" }
 local modes = roles.modes(art, p.modes)
 
--- One run of the load driver against a fresh server role -> the load's result, with the
--- server's on-CPU ns per request (schedstat over the load) as cpu_ns.
-local function run(server, server_params, load)
-  local srv <close>, ready = roles.start(server, server_params, { cpu = p.pin and 0 or nil })
-  load.port, load.timeout_ms = ready.port, 600000
-  local before = srv:sample()
-  local lr = roles.run("load", load, { cpu = p.pin and 1 or nil, timeout = 600000 })
-  lr.cpu_ns = (srv:sample().cpu_ns - before.cpu_ns) / lr.completed
-  roles.finish(srv, { stop = true })
-  assert(lr.completed == load.requests, ("%d of %d answered"):format(lr.completed, load.requests))
-  return lr
-end
-
 -- blocking mode answers one connection at a time: the others wait, so silence is expected
 local rows = s:grid(p.trials, p.clients, modes, function(n, mode)
-  local lr = run("gateway", { mode = mode, max_conns = math.max(n, 16) },
-                 { connections = n, depth = p.depth, requests = p.requests })
+  local lr = qsl.gateway.run("gateway", { mode = mode, max_conns = math.max(n, 16) },
+    { connections = n, depth = p.depth, requests = p.requests },
+    p.pin and { cpu_server = 0, cpu_load = 1 } or nil)
   return { mode = mode, clients = n, throughput = lr.throughput, p50_us = lr.p50_ns / 1e3,
            p99_us = lr.p99_ns / 1e3, p999_us = lr.p999_ns / 1e3, fills = lr.fills }
 end)
-local pingpong = s:grid(p.trials, p.pingpong > 0 and modes or {}, function(mode)
-  local echo = run("echo", { request = 43, reply = 32 },
-                   { connections = 1, depth = 1, requests = p.pingpong, pattern = "echo" })
-  local gw = run("gateway", { mode = mode }, { connections = 1, depth = 1, requests = p.pingpong })
-  return { mode = mode, echo_rt_per_s = echo.throughput, gateway_rt_per_s = gw.throughput,
-           ratio = gw.throughput / echo.throughput, gateway_p99_us = gw.p99_ns / 1e3,
-           echo_cpu_ns = echo.cpu_ns, gateway_cpu_ns = gw.cpu_ns,
-           cpu_ratio = gw.cpu_ns / echo.cpu_ns }
+local shapes = {}
+if p.pingpong > 0 then shapes[1] = "ping-pong" end
+if p.echo_clients > 0 then shapes[#shapes + 1] = "pipelined" end
+local pingpong = s:grid(p.trials, shapes, modes, function(shape, mode)
+  local pp = shape == "ping-pong"
+  local v = qsl.gateway.versus_echo{ mode = mode, connections = pp and 1 or p.echo_clients,
+    depth = pp and 1 or p.depth, requests = pp and p.pingpong or p.requests, pin = p.pin }
+  return { shape = shape, mode = mode, echo_rt_per_s = v.echo.throughput,
+           gateway_rt_per_s = v.gateway.throughput, ratio = v.ratio,
+           gateway_p99_us = v.gateway.p99_ns / 1e3, echo_cpu_ns = v.echo.cpu_ns,
+           gateway_cpu_ns = v.gateway.cpu_ns, cpu_ratio = v.cpu_ratio,
+           bytes = ("%d/%d"):format(v.request_bytes, v.reply_bytes) }
 end)
 
 local cells = art:spread{ rows = rows, by = { "mode", "clients" }, format = "%.1f", main = true,
@@ -70,13 +65,15 @@ for _, c in ipairs(cells) do
 end
 art:table{ title = "Median throughput against epoll's", rows = ratios, main = true,
            columns = { "mode", "clients", "ratio %.2f" } }
-art:table{ title = ("One connection, ping-pong (%d round trips): gateway against a raw echo")
-             :format(p.pingpong), rows = pingpong, columns = { "trial", "mode",
-             "echo_rt_per_s %.0f", "gateway_rt_per_s %.0f", "ratio %.3f", "gateway_p99_us %.1f",
-             "echo_cpu_ns %.0f", "gateway_cpu_ns %.0f", "cpu_ratio %.3f" } }
-art:spread{ title = "ping-pong gateway / echo over trials: round trips/s, and CPU per round trip",
-            rows = pingpong, by = "mode", fields = { "ratio", "cpu_ratio" }, format = "%.3f",
-            main = true }
+art:table{ title = ("Against an echo answering the same bytes: ping-pong (1 connection, %d " ..
+  "round trips), pipelined (%d connections x depth %d, %d requests)"):format(p.pingpong,
+  p.echo_clients, p.depth, p.requests), rows = pingpong, columns = { "shape", "trial", "mode",
+  "bytes", "echo_rt_per_s %.0f", "gateway_rt_per_s %.0f", "ratio %.3f", "gateway_p99_us %.1f",
+  "echo_cpu_ns %.0f", "gateway_cpu_ns %.0f", "cpu_ratio %.3f" },
+  note = "bytes: request/reply bytes the echo answers, the gateway's means in that round" }
+art:spread{ title = "gateway / echo over trials: requests/s, and CPU per request",
+            rows = pingpong, by = { "shape", "mode" }, fields = { "ratio", "cpu_ratio" },
+            format = "%.3f", main = true }
 art:table{ title = "Every run", rows = rows, columns = { "mode", "clients", "trial",
              "throughput %.0f", "p50_us %.1f", "p99_us %.1f", "p999_us %.1f", "fills" } }
 art:plot_rows{ title = "Throughput against clients (median of trials)", rows = cells, by = "mode",
@@ -88,5 +85,6 @@ art:caveat(("loopback; load driver and gateway share %d CPUs: more clients mostl
            :format(art.cpus_online()))
 art:caveat("latency: send to verified reply (closed loop); blocking mode serves one connection " ..
            "at a time, so the others' latency includes waiting their turn")
-art:caveat("the echo server answers 32 bytes to every 43, no protocol: the kernel's floor")
+art:caveat("the echo (epoll, no protocol) answers the gateway's mean request/reply bytes of " ..
+  "the same round: equal in total, not per request (the gateway's replies vary with fills)")
 art:write()

@@ -14,7 +14,7 @@ static const struct { const char *name; Suite *(*make)(void); } suites[] = {
     {"strace", strace_suite}, {"procfs", procfs_suite},   {"hist", hist_suite},
     {"sockopt", sockopt_suite}, {"feed", feed_suite},     {"gateway", gateway_suite},
     {"replay", replay_suite},   {"proc", proc_suite},       {"roles", roles_suite},
-    {"uring", uring_suite},   {"net", net_suite},
+    {"uring", uring_suite},   {"net", net_suite},         {"echo", echo_suite},
 };
 
 int main(int argc, char **argv)

@@ -95,8 +95,8 @@ check profile_gateway profile_gateway \
 check profile_gateway profile_gateway '#doc.results.pass1 == 1 and doc.results.pass1[1].requests == 50' \
     pattern=short round_trips=50 trials=1 strace=false
 check gateway_load gateway_load \
-    '#doc.results.pingpong >= 2 and #doc.results.cells == 2 * #doc.results.pingpong and #doc.results.over_epoll == 2 * (#doc.results.pingpong - 1)' \
-    clients=1,4 requests=2000 trials=1 pingpong=500
+    '#doc.results.pingpong >= 4 and #doc.results.cells == #doc.results.pingpong and #doc.results.over_epoll == #doc.results.cells - 2 and doc.results.pingpong[1].shape == "ping-pong" and doc.results.pingpong[#doc.results.pingpong].shape == "pipelined" and doc.results.pingpong[#doc.results.pingpong].cpu_ratio > 0' \
+    clients=1,4 requests=2000 trials=1 pingpong=500 echo_clients=4
 check gateway_scaling gateway_scaling \
     '#doc.results.cells == 2 and doc.results.cells[1].segments_per_order_median > 0' \
     connections=1,2 depths=4 requests=2000 trials=1

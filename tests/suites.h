@@ -21,6 +21,7 @@ Suite *proc_suite(void);
 Suite *roles_suite(void);
 Suite *uring_suite(void);
 Suite *net_suite(void);
+Suite *echo_suite(void);
 
 /* Whether the gateway's io_uring mode runs here; when not, says why on stderr for the
  * named test, which then checks nothing (tests/check_main.c). */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "echo.h"
 #include "gateway.h"
 #include "net.h"
 #include "role.h"
@@ -379,14 +380,22 @@ const struct qsl_role qsl_role_load = {
 struct echo_args {
     const char *bind;
     uint16_t port;
-    uint32_t request, reply;
+    uint32_t request, reply, max_conns;
+    int mode;
 };
+
+static const char *const echo_modes[] = {"blocking", "epoll", NULL};   /* qsl_echo_mode */
 
 static const struct qsl_role_param echo_params[] = {
     QSL_ROLE_ADDR(struct echo_args, bind, "127.0.0.1", "address to listen on"),
     QSL_ROLE_U(struct echo_args, port, 0, 0, 65535, "", "port; 0 = the kernel picks"),
     QSL_ROLE_U(struct echo_args, request, 43, 1, 4096, "bytes", "bytes that make a request"),
-    QSL_ROLE_U(struct echo_args, reply, 32, 1, 4096, "bytes", "bytes sent back per request"),
+    QSL_ROLE_U(struct echo_args, reply, 32, 1, 65536, "bytes", "bytes sent back per request"),
+    QSL_ROLE_WORD(struct echo_args, mode, QSL_ECHO_BLOCKING, echo_modes,
+                  "blocking: one connection at a time; epoll: many at once, one receive and "
+                  "one send per ready connection per round, as the gateway's epoll mode"),
+    QSL_ROLE_U(struct echo_args, max_conns, 1024, 1, 65536, "connections",
+               "epoll: connections served at once (more are closed at accept)"),
     QSL_ROLE_END,
 };
 
@@ -394,12 +403,16 @@ static const struct qsl_role_field echo_ready[] = {
     {"port", QSL_ROLE_INTEGER, "", "the port it listens on"},
     {"request", QSL_ROLE_INTEGER, "bytes", "bytes per request"},
     {"reply", QSL_ROLE_INTEGER, "bytes", "bytes per reply"},
+    {"mode", QSL_ROLE_TEXT, "", "blocking or epoll"},
     QSL_ROLE_FIELDS_END,
 };
 
 static const struct qsl_role_field echo_result[] = {
     {"connections", QSL_ROLE_INTEGER, "connections", "connections served"},
+    {"refused", QSL_ROLE_INTEGER, "connections", "closed at accept: over max_conns"},
     {"requests", QSL_ROLE_INTEGER, "requests", "requests answered"},
+    {"bytes_in", QSL_ROLE_INTEGER, "bytes", "read from clients"},
+    {"bytes_out", QSL_ROLE_INTEGER, "bytes", "written to clients"},
     QSL_ROLE_FIELDS_END,
 };
 
@@ -413,47 +426,40 @@ static int run_echo(const void *args)
         fprintf(stderr, "qsl-run echo: listen: %s\n", strerror(-lfd));
         return 1;
     }
-    size_t req = a->request, rep = a->reply;
-    static uint8_t in[65536], out[4096];
-    uint64_t conns = 0, requests = 0;
+    struct qsl_echo_config c;
+    qsl_echo_defaults(&c);
+    c.mode = (enum qsl_echo_mode)a->mode;
+    c.request = a->request;
+    c.reply = a->reply;
+    c.max_conns = a->max_conns;
+    c.owed_max = a->reply > c.owed_max ? a->reply : c.owed_max;
     qsl_role_stop_on_signals(&stop);
     struct qsl_role_line l;
     qsl_role_line_start(&l, "ready", echo_ready);
     qsl_role_line_int(&l, "port", port);
-    qsl_role_line_int(&l, "request", req);
-    qsl_role_line_int(&l, "reply", rep);
+    qsl_role_line_int(&l, "request", c.request);
+    qsl_role_line_int(&l, "reply", c.reply);
+    qsl_role_line_text(&l, "mode", echo_modes[a->mode]);
     if (qsl_role_line_end(&l) != 0)
         return 1;
-    while (!stop) {
-        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd < 0)
-            continue;
-        conns++;
-        size_t have = 0;
-        for (;;) {
-            ssize_t n = recv(fd, in, sizeof in, 0);
-            if (n <= 0 && !(n < 0 && errno == EINTR && !stop))
-                break;
-            if (n <= 0)
-                continue;
-            have += (size_t)n;
-            int ok = 1;
-            for (; have >= req && ok; have -= req, requests++)
-                ok = send(fd, out, rep, MSG_NOSIGNAL) == (ssize_t)rep;
-            if (!ok)
-                break;
-        }
-        close(fd);
-    }
+    struct qsl_echo_stats st;
+    int rc = qsl_echo_serve(lfd, &c, &st, &stop);
     close(lfd);
+    if (rc != 0) {
+        fprintf(stderr, "qsl-run echo: %s\n", strerror(-rc));
+        return 1;
+    }
     qsl_role_line_start(&l, "result", echo_result);
-    qsl_role_line_int(&l, "connections", conns);
-    qsl_role_line_int(&l, "requests", requests);
+    qsl_role_line_int(&l, "connections", st.connections);
+    qsl_role_line_int(&l, "refused", st.refused);
+    qsl_role_line_int(&l, "requests", st.requests);
+    qsl_role_line_int(&l, "bytes_in", st.bytes_in);
+    qsl_role_line_int(&l, "bytes_out", st.bytes_out);
     return qsl_role_line_end(&l) == 0 ? 0 : 1;
 }
 
 const struct qsl_role qsl_role_echo = {
-    "echo", "a trivial TCP server, one connection at a time: the raw round-trip baseline",
+    "echo", "a TCP server with no protocol: `request` bytes in, `reply` bytes out (the kernel's floor)",
     "SO_REUSEADDR on the listener; nothing on connections (the kernel's defaults)",
     echo_params, sizeof(struct echo_args), echo_ready, echo_result, run_echo,
 };
