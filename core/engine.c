@@ -164,10 +164,11 @@ static void execute(struct qsl_engine *e, struct qsl_book *b, qsl_order_id id, u
         (void)qsl_book_rest(b, id, side, price, left);
 }
 
-enum qsl_reject qsl_engine_submit(struct qsl_engine *e, const struct qsl_order_req *r,
-                                  qsl_event_fn fn, void *ctx)
+/* Submit with admission's verdict already known: the body of both entry points, inlined
+ * into each so a plain submit pays no extra call. */
+static inline enum qsl_reject submit_admitted(struct qsl_engine *e, const struct qsl_order_req *r,
+                                              enum qsl_reject why, qsl_event_fn fn, void *ctx)
 {
-    enum qsl_reject why = admit(e, r);
     if (why != QSL_REJECT_NONE)
         return reject(e, why);
     struct qsl_book *b = &e->books[r->symbol];
@@ -180,6 +181,18 @@ enum qsl_reject qsl_engine_submit(struct qsl_engine *e, const struct qsl_order_r
     execute(e, b, r->order_id, r->side, r->price, r->qty, is_market(r), may_rest(r));
     emit_tob_if_changed(e, r->symbol);
     return QSL_REJECT_NONE;
+}
+
+enum qsl_reject qsl_engine_submit(struct qsl_engine *e, const struct qsl_order_req *r,
+                                  qsl_event_fn fn, void *ctx)
+{
+    return submit_admitted(e, r, admit(e, r), fn, ctx);
+}
+
+enum qsl_reject qsl_engine_submit_previewed(struct qsl_engine *e, const struct qsl_order_req *r,
+                                            enum qsl_reject why, qsl_event_fn fn, void *ctx)
+{
+    return submit_admitted(e, r, why, fn, ctx);
 }
 
 static void cancel_at(struct qsl_engine *e, qsl_symbol symbol, uint32_t idx)

@@ -107,6 +107,12 @@ enum qsl_reject qsl_engine_modify(struct qsl_engine *e, qsl_symbol symbol, qsl_o
 enum qsl_reject qsl_engine_preview(const struct qsl_engine *e, const struct qsl_order_req *r,
                                    uint32_t *fills);
 
+/* qsl_engine_submit for an order just previewed, given the preview's verdict: the
+ * admission checks are not made twice. Nothing may change the engine in between. */
+enum qsl_reject qsl_engine_submit_previewed(struct qsl_engine *e, const struct qsl_order_req *r,
+                                            enum qsl_reject previewed, qsl_event_fn fn,
+                                            void *ctx);
+
 static inline const struct qsl_book *qsl_engine_book(const struct qsl_engine *e, qsl_symbol s)
 {
     return s < e->symbols ? &e->books[s] : 0;

@@ -28,13 +28,13 @@ static int room(const struct qsl_session_out *out, uint64_t need)
     return out->len <= out->cap && need <= out->cap - out->len;
 }
 
+static void emitted(struct qsl_session *s, struct qsl_session_out *out, size_t n);
+
 static void put(struct qsl_session *s, struct qsl_session_out *out, const struct qsl_wire_msg *m)
 {
-    int n = qsl_wire_encode(m, out->buf + out->len, out->cap - out->len);
     /* room() was checked for the whole response before acting */
-    out->len += (size_t)n;
-    s->stats.frames_out++;
-    s->stats.bytes_out += (uint64_t)n;
+    int n = qsl_wire_encode(m, out->buf + out->len, out->cap - out->len);
+    emitted(s, out, (size_t)n);
 }
 
 static void put_reject(struct qsl_session *s, struct qsl_session_out *out, qsl_order_id id,
@@ -50,27 +50,38 @@ struct reply_ctx {
     struct qsl_session_out *out;
 };
 
-/* Ack for the first sequenced event, a Fill per trade; TopOfBook is feed-only. */
+/* A reply written in place: room() was checked for the whole response before acting. */
+static void emitted(struct qsl_session *s, struct qsl_session_out *out, size_t n)
+{
+    out->len += n;
+    s->stats.frames_out++;
+    s->stats.bytes_out += n;
+}
+
+/* Ack for the first sequenced event, a Fill per trade; TopOfBook is feed-only. Written
+ * straight into the output: these are most of what a gateway sends. */
 static void on_event(void *ctx, const struct qsl_event *ev)
 {
     struct reply_ctx *rc = ctx;
-    struct qsl_wire_msg m = {0};
+    uint8_t *p = rc->out->buf + rc->out->len;
     switch (ev->kind) {
     case QSL_EV_ACCEPTED:
     case QSL_EV_CANCELED:
-        m.type = QSL_WIRE_ACK;
-        m.u.ack.order_id = ev->order_id;
-        m.u.ack.seq = ev->seq;
+        qsl_wire_put_header(p, QSL_WIRE_ACK, ACK_BYTES - QSL_WIRE_HEADER_SIZE, 0);
+        qsl_wire_put_ack(p + QSL_WIRE_HEADER_SIZE, ev->order_id, ev->seq);
+        emitted(rc->s, rc->out, ACK_BYTES);
         break;
-    case QSL_EV_TRADE:
-        m.type = QSL_WIRE_FILL;
-        m.u.fill = (struct qsl_wire_fill){ev->order_id, ev->maker_id, ev->price, ev->qty, ev->seq};
+    case QSL_EV_TRADE: {
+        struct qsl_wire_fill f = {ev->order_id, ev->maker_id, ev->price, ev->qty, ev->seq};
+        qsl_wire_put_header(p, QSL_WIRE_FILL, FILL_BYTES - QSL_WIRE_HEADER_SIZE, 0);
+        qsl_wire_put_fill(p + QSL_WIRE_HEADER_SIZE, &f);
         rc->s->stats.fills++;
+        emitted(rc->s, rc->out, FILL_BYTES);
         break;
+    }
     default:
         return;
     }
-    put(rc->s, rc->out, &m);
 }
 
 enum { FRAME_CLOSED = 0, FRAME_DONE = 1, FRAME_PAUSED = -1 };
@@ -107,7 +118,7 @@ static int handle_new_order(struct qsl_session *s, const struct qsl_wire_new_ord
         return no_room(s, out, need);
     s->stats.new_orders++;
     struct reply_ctx rc = {s, out};
-    why = qsl_engine_submit(s->engine, &r, on_event, &rc);
+    why = qsl_engine_submit_previewed(s->engine, &r, why, on_event, &rc);
     if (why != QSL_REJECT_NONE)
         put_reject(s, out, o->order_id, why);
     return FRAME_DONE;
@@ -136,13 +147,14 @@ static int handle_heartbeat(struct qsl_session *s, uint64_t token, struct qsl_se
     return FRAME_DONE;
 }
 
-/* One complete frame of exactly its type's size: FRAME_DONE, FRAME_CLOSED, or
- * FRAME_PAUSED (nothing done: its response needs room the caller must free). */
-static int handle_frame(struct qsl_session *s, const uint8_t *f, size_t len,
+/* One complete frame of exactly its type's size, its header h already checked by
+ * frame_size: FRAME_DONE, FRAME_CLOSED, or FRAME_PAUSED (nothing done: its response
+ * needs room the caller must free). */
+static int handle_frame(struct qsl_session *s, const struct qsl_wire_header *h, const uint8_t *f,
                         struct qsl_session_out *out)
 {
     struct qsl_wire_msg m;
-    enum qsl_wire_err e = qsl_wire_decode(f, len, &m, NULL);
+    enum qsl_wire_err e = qsl_wire_decode_body(h, f + QSL_WIRE_HEADER_SIZE, &m);
     if (e != QSL_WIRE_OK) {
         s->wire_err = e;
         return close_with(s, QSL_SESSION_MALFORMED);
@@ -165,12 +177,14 @@ static int handle_frame(struct qsl_session *s, const uint8_t *f, size_t len,
  * Size of the frame starting at p (0 when more header bytes are needed), or
  * -1 after closing the session for a header that cannot start a valid frame.
  */
-static long frame_size(struct qsl_session *s, const uint8_t *p, size_t avail)
+static long frame_size(struct qsl_session *s, const uint8_t *p, size_t avail,
+                       struct qsl_wire_header *hp)
 {
     struct qsl_wire_header h;
     if (avail < QSL_WIRE_HEADER_SIZE)
         return 0;
     enum qsl_wire_err e = qsl_wire_decode_header(p, avail, &h);
+    *hp = h;
     if (e == QSL_WIRE_OK && h.body_len != qsl_wire_body_size(h.type))
         e = QSL_WIRE_BODY_LENGTH_MISMATCH;
     if (e != QSL_WIRE_OK) {
@@ -195,7 +209,8 @@ static size_t feed_held(struct qsl_session *s, const uint8_t *in, size_t n,
         s->held += (uint32_t)take;
         used = take;
     }
-    long size = frame_size(s, s->hold, s->held);
+    struct qsl_wire_header h;
+    long size = frame_size(s, s->hold, s->held, &h);
     if (size <= 0)
         return size < 0 ? used : n;     /* closed, or still short of a header */
     size_t take = (size_t)size - s->held;
@@ -204,7 +219,7 @@ static size_t feed_held(struct qsl_session *s, const uint8_t *in, size_t n,
         memcpy(s->hold + s->held, in + used, take);
     s->held += (uint32_t)take;
     used += take;
-    if (s->held == (size_t)size && handle_frame(s, s->hold, (size_t)size, out) != FRAME_PAUSED)
+    if (s->held == (size_t)size && handle_frame(s, &h, s->hold, out) != FRAME_PAUSED)
         s->held = 0;
     return used;
 }
@@ -219,7 +234,8 @@ size_t qsl_session_feed(struct qsl_session *s, const uint8_t *in, size_t n,
     if (s->held > 0)
         pos = feed_held(s, in, n, out);
     while (!qsl_session_closed(s) && !s->paused && pos < n) {
-        long size = frame_size(s, in + pos, n - pos);
+        struct qsl_wire_header h;
+        long size = frame_size(s, in + pos, n - pos, &h);
         if (size < 0)
             break;
         if (size == 0 || (size_t)size > n - pos) {
@@ -229,7 +245,7 @@ size_t qsl_session_feed(struct qsl_session *s, const uint8_t *in, size_t n,
             pos = n;
             break;
         }
-        if (handle_frame(s, in + pos, (size_t)size, out) != FRAME_DONE)
+        if (handle_frame(s, &h, in + pos, out) != FRAME_DONE)
             break;              /* paused or closed: this frame is not consumed */
         pos += (size_t)size;
     }

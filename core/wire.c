@@ -82,19 +82,14 @@ static void encode_body(const struct qsl_wire_msg *m, uint8_t *b)
         qsl_be64_put(b, m->u.heartbeat.token);
         break;
     case QSL_WIRE_ACK:
-        qsl_be64_put(b, m->u.ack.order_id);
-        qsl_be64_put(b + 8, m->u.ack.seq);
+        qsl_wire_put_ack(b, m->u.ack.order_id, m->u.ack.seq);
         break;
     case QSL_WIRE_REJECT:
         qsl_be64_put(b, m->u.reject.order_id);
         b[8] = m->u.reject.reason;
         break;
     case QSL_WIRE_FILL:
-        qsl_be64_put(b, m->u.fill.taker_id);
-        qsl_be64_put(b + 8, m->u.fill.maker_id);
-        qsl_be64_put(b + 16, (uint64_t)m->u.fill.price);
-        qsl_be32_put(b + 24, m->u.fill.quantity);
-        qsl_be64_put(b + 28, m->u.fill.seq);
+        qsl_wire_put_fill(b, &m->u.fill);
         break;
     }
 }
@@ -106,10 +101,7 @@ int qsl_wire_encode(const struct qsl_wire_msg *m, uint8_t *buf, size_t cap)
         return -EINVAL;
     if (cap < QSL_WIRE_HEADER_SIZE + body)
         return -ENOSPC;
-    qsl_be16_put(buf, m->type);
-    qsl_be16_put(buf + 2, QSL_WIRE_VERSION);
-    qsl_be32_put(buf + 4, (uint32_t)body);
-    qsl_be64_put(buf + 8, m->seq);
+    qsl_wire_put_header(buf, m->type, (uint32_t)body, m->seq);
     encode_body(m, buf + QSL_WIRE_HEADER_SIZE);
     return (int)(QSL_WIRE_HEADER_SIZE + body);
 }
@@ -217,6 +209,17 @@ enum qsl_wire_err qsl_wire_check(const uint8_t *buf, size_t len, struct qsl_wire
     if (!body_enums_valid(h->type, buf + QSL_WIRE_HEADER_SIZE))
         return QSL_WIRE_INVALID_ENUM_VALUE;
     *frame_len = QSL_WIRE_HEADER_SIZE + body;
+    return QSL_WIRE_OK;
+}
+
+enum qsl_wire_err qsl_wire_decode_body(const struct qsl_wire_header *h, const uint8_t *body,
+                                       struct qsl_wire_msg *m)
+{
+    if (!body_enums_valid(h->type, body))
+        return QSL_WIRE_INVALID_ENUM_VALUE;
+    m->type = h->type;
+    m->seq = h->seq;
+    decode_body(body, m);
     return QSL_WIRE_OK;
 }
 

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "types.h"
 
@@ -118,6 +119,16 @@ enum qsl_wire_err qsl_wire_check(const uint8_t *buf, size_t len, struct qsl_wire
                                  size_t *frame_len);
 
 /*
+ * The body of a frame whose header h has passed qsl_wire_decode_header, with a
+ * body_len equal to its type's size, and whose body is all in body: the enum rules
+ * checked (QSL_WIRE_INVALID_ENUM_VALUE), then decoded into m. For a reader that has
+ * already framed the stream by its headers (the gateway's session): the header is
+ * then read once per frame, not twice.
+ */
+enum qsl_wire_err qsl_wire_decode_body(const struct qsl_wire_header *h, const uint8_t *body,
+                                       struct qsl_wire_msg *m);
+
+/*
  * Decode one frame from the start of buf. On QSL_WIRE_OK, *frame_len (if not
  * NULL) is the number of bytes the frame occupies.
  */
@@ -132,35 +143,65 @@ extern const char *const qsl_wire_type_names[], *const qsl_wire_reject_names[];
 extern const char *const qsl_side_names[], *const qsl_order_type_names[], *const qsl_tif_names[];
 const char *qsl_wire_reject_name(unsigned reason);      /* "UnknownSymbol", ... or NULL */
 
-/* Big-endian helpers, shared with the feed's packed framing. */
+/* Big-endian helpers, shared with the feed's packed framing: one byte swap and one
+ * unaligned move each (memcpy of a constant size compiles to a single mov). */
 static inline void qsl_be16_put(uint8_t *p, uint16_t v)
 {
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
+    v = __builtin_bswap16(v);
+    memcpy(p, &v, sizeof v);
 }
 static inline void qsl_be32_put(uint8_t *p, uint32_t v)
 {
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
+    v = __builtin_bswap32(v);
+    memcpy(p, &v, sizeof v);
 }
 static inline void qsl_be64_put(uint8_t *p, uint64_t v)
 {
-    qsl_be32_put(p, (uint32_t)(v >> 32));
-    qsl_be32_put(p + 4, (uint32_t)v);
+    v = __builtin_bswap64(v);
+    memcpy(p, &v, sizeof v);
 }
 static inline uint16_t qsl_be16_get(const uint8_t *p)
 {
-    return (uint16_t)((unsigned)p[0] << 8 | p[1]);
+    uint16_t v;
+    memcpy(&v, p, sizeof v);
+    return __builtin_bswap16(v);
 }
 static inline uint32_t qsl_be32_get(const uint8_t *p)
 {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return __builtin_bswap32(v);
 }
 static inline uint64_t qsl_be64_get(const uint8_t *p)
 {
-    return (uint64_t)qsl_be32_get(p) << 32 | qsl_be32_get(p + 4);
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return __builtin_bswap64(v);
+}
+
+/* A frame's header, and the bodies of the gateway's two commonest replies, written
+ * straight into the caller's buffer (its room checked by the caller): qsl_wire_encode
+ * and the session write them alike, the session without building a message first. */
+static inline void qsl_wire_put_header(uint8_t *p, uint16_t type, uint32_t body_len,
+                                       uint64_t seq)
+{
+    qsl_be16_put(p, type);
+    qsl_be16_put(p + 2, QSL_WIRE_VERSION);
+    qsl_be32_put(p + 4, body_len);
+    qsl_be64_put(p + 8, seq);
+}
+static inline void qsl_wire_put_ack(uint8_t *b, qsl_order_id id, uint64_t seq)
+{
+    qsl_be64_put(b, id);
+    qsl_be64_put(b + 8, seq);
+}
+static inline void qsl_wire_put_fill(uint8_t *b, const struct qsl_wire_fill *f)
+{
+    qsl_be64_put(b, f->taker_id);
+    qsl_be64_put(b + 8, f->maker_id);
+    qsl_be64_put(b + 16, (uint64_t)f->price);
+    qsl_be32_put(b + 24, f->quantity);
+    qsl_be64_put(b + 28, f->seq);
 }
 
 #endif

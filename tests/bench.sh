@@ -38,9 +38,9 @@ if [ -n "${QSL_RUN:-}" ] && [ -x "$QSL_RUN" ]; then
     echo "== feed: publisher against a raw send() loop, same run (scenarios/feed_throughput.lua)"
     "$QSL_RUN" scenarios/feed_throughput.lua "out=$tmp" trials="${FEED_TRIALS:-5}" >/dev/null
     sed -n '/^Over trials/,/^$/p' "$tmp/feed_throughput.txt"
-    echo "== gateway: 16 connections pipelined, epoll against blocking; ping-pong against a raw echo (scenarios/gateway_load.lua)"
+    echo "== gateway: 16 connections pipelined per mode; ping-pong and 16 pipelined against an echo answering the same bytes (scenarios/gateway_load.lua)"
     "$QSL_RUN" scenarios/gateway_load.lua "out=$tmp" clients=16 trials="${GATEWAY_TRIALS:-3}" >/dev/null
-    sed -n '/^Per cell/,/^$/p;/^epoll \/ blocking/,/^$/p;/^One connection/,/^$/p;/^ping-pong/,/^$/p' "$tmp/gateway_load.txt"
+    sed -n '/^Per cell/,/^$/p;/^Median throughput/,/^$/p;/^gateway \/ echo over trials/,/^$/p' "$tmp/gateway_load.txt"
     echo "== qsl-run start-up: an empty scenario, fork to reap (target: < 10 ms, < 5 MB)"
     empty="$tmp/empty.lua"
     : > "$empty"

@@ -414,6 +414,29 @@ START_TEST(test_preview_matches_submit)
 }
 END_TEST
 
+/* The session's path: preview, then submit with the preview's verdict - the same events
+ * and counts as a plain submit, a reject included, with admission checked once. */
+START_TEST(test_submit_previewed_is_submit)
+{
+    submit(limit(1, 0, QSL_SELL, 100, 2, QSL_GTC));
+    struct qsl_order_req r = limit(2, 0, QSL_BUY, 100, 3, QSL_GTC);   /* fills 2, rests 1 */
+    uint32_t fills = 0;
+    enum qsl_reject why = qsl_engine_preview(&eng, &r, &fills);
+    memset(&rec, 0, sizeof rec);
+    ck_assert_int_eq(qsl_engine_submit_previewed(&eng, &r, why, record, &rec), QSL_REJECT_NONE);
+    ck_assert_uint_eq(count_kind(&rec, QSL_EV_TRADE), 1);
+    ck_assert_uint_eq(count_kind(&rec, QSL_EV_ACCEPTED), 1);
+    /* a duplicate id: the preview's reject is the submit's, counted once, nothing emitted */
+    why = qsl_engine_preview(&eng, &r, &fills);
+    ck_assert_int_eq(why, QSL_REJECT_DUPLICATE_ORDER_ID);
+    uint64_t before = eng.stats.rejects[QSL_REJECT_DUPLICATE_ORDER_ID];
+    memset(&rec, 0, sizeof rec);
+    ck_assert_int_eq(qsl_engine_submit_previewed(&eng, &r, why, record, &rec), why);
+    ck_assert_uint_eq(eng.stats.rejects[QSL_REJECT_DUPLICATE_ORDER_ID], before + 1);
+    ck_assert_uint_eq(count_kind(&rec, QSL_EV_ACCEPTED) + count_kind(&rec, QSL_EV_TRADE), 0);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ reference model */
 
 #define REF_MAX 8192
@@ -657,6 +680,7 @@ Suite *engine_suite(void)
     tcase_add_test(tc, test_modify_rejects);
     tcase_add_test(tc, test_full_pool_rejects_storage_exhausted);
     tcase_add_test(tc, test_preview_matches_submit);
+    tcase_add_test(tc, test_submit_previewed_is_submit);
     suite_add_tcase(s, tc);
     TCase *flow = tcase_create("reference");
     tcase_add_checked_fixture(flow, setup, teardown);
