@@ -36,28 +36,28 @@ if p.strace and not os.execute("command -v strace >/dev/null") then
 end
 local hosts <close> = qsl.net.hosts(p.path, qsl.net.link_param(p.link, p.path))
 local art = s:artifact{ title = ("Where the gateway's time goes (%s)"):format(p.path) }
-local function load(port, requests)
+local function load(requests, port)
   return { host = hosts.b.addr, port = port, pattern = p.pattern, connections = p.connections,
            depth = p.depth, requests = requests, timeout_ms = 30000 }
 end
+local place = { server_at = hosts.b.at, load_at = hosts.a.at, cpu_server = p.pin and 0 or nil,
+                cpu_load = p.pin and 1 or nil }
 
 local rows = s:trials(p.trials, function()
-  local gw <close>, ready = roles.start("gateway", { mode = p.mode, port = p.port,
-    bind = hosts.b.addr }, qsl.net.at(hosts.b, { cpu = p.pin and 0 or nil }))
-  local before = gw:sample()
-  local lr = roles.run("load", load(ready.port, p.requests),
-                       qsl.net.at(hosts.a, { cpu = p.pin and 1 or nil, timeout = 120000 }))
-  local during = gw:sample()
-  local d, n = qsl.measure.delta(before, during), lr.completed
-  local gr, st = roles.finish(gw, { stop = true })
+  local lr, gr, st, d, during = qsl.gateway.run("gateway", { mode = p.mode, port = p.port,
+    bind = hosts.b.addr }, load(p.requests), place)
+  local n = lr.completed
   assert(gr.frames_in >= n, ("the gateway saw %d frames for %d answers"):format(gr.frames_in, n))
+  -- the kernel's floor in the same trial: an echo answering the gateway's mean bytes
+  local echo = p.pattern == "persistent" and qsl.gateway.floor(gr, load(n), place) or nil
   return { requests = n, throughput = lr.throughput, p50_us = lr.p50_ns / 1e3,
     p99_us = lr.p99_ns / 1e3, cpu_ns_per_order = d.cpu_ns / n, user_ticks = d.utime_ticks,
     user_ns_per_order = st.utime_us * 1e3 / n, kernel_ns_per_order = st.stime_us * 1e3 / n,
     kernel_ticks = d.stime_ticks, user_share = st.utime_us / (st.utime_us + st.stime_us + 1),
     vcsw_per_order = d.nvcsw / n, ivcsw = d.nivcsw, minflt = d.minflt, vmhwm_kb = during.vmhwm_kb,
     fds = during.fds, enters_per_order = gr.ring_enters / n,
-    completions_per_order = gr.ring_completions / n }
+    completions_per_order = gr.ring_completions / n, echo_cpu_ns = echo and echo.cpu_ns,
+    cpu_vs_echo = echo and d.cpu_ns / n / echo.cpu_ns }
 end, { label = "pass 1" })
 
 local pass2
@@ -67,7 +67,7 @@ if p.strace then
     local gw <close>, ready = roles.start("gateway", { mode = p.mode, port = p.port,
       bind = hosts.b.addr }, qsl.net.at(hosts.b, { wrap = { "strace", "-f", "-c", "-o", out.path },
       ready_timeout = 10000 }))
-    local lr = roles.run("load", load(ready.port, math.min(p.requests, p.strace_requests)),
+    local lr = roles.run("load", load(math.min(p.requests, p.strace_requests), ready.port),
                          qsl.net.at(hosts.a, { timeout = 300000 }))
     -- stop() signals the gateway (its ready line named it), not strace: strace then sees
     -- its tracee exit and writes the summary
@@ -90,11 +90,13 @@ art:table{ title = ("Pass 1: %d requests, %s, %d connection(s) x depth %d, %s"):
   columns = { "trial", "throughput %.0f", "p50_us %.1f", "p99_us %.1f", "cpu_ns_per_order %.0f",
     "user_ns_per_order %.0f", "kernel_ns_per_order %.0f", "user_ticks", "kernel_ticks",
     "user_share %.3f", "vcsw_per_order %.3f", "ivcsw", "minflt", "vmhwm_kb", "fds",
-    "enters_per_order %.3f", "completions_per_order %.3f" },
-           note = "cpu: schedstat over the load alone; user/kernel: wait4 rusage over its life" }
+    "enters_per_order %.3f", "completions_per_order %.3f", "echo_cpu_ns %.0f",
+    "cpu_vs_echo %.3f" }, note = "cpu: schedstat over the load alone; user/kernel: wait4 " ..
+    "rusage over its life; echo: an epoll echo answering the gateway's mean bytes, same load" }
+local floor = p.pattern == "persistent" and { "echo_cpu_ns", "cpu_vs_echo" } or {}
 local spread = art:spread{ title = "Pass 1 over trials", rows = rows, format = "%.3f",
   fields = { "throughput", "cpu_ns_per_order", "user_ns_per_order", "kernel_ns_per_order",
-             "user_share", "p99_us" }, main = true }
+             "user_share", "p99_us", table.unpack(floor) }, main = true }
 if pass2 then
   art:table{ title = ("Pass 2: strace -f -c, %d requests; %.2f syscalls per order"):format(
                pass2.requests, pass2.syscalls_per_order), rows = pass2.syscalls, main = true,

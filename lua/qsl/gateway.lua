@@ -2,8 +2,13 @@
 -- answers the same bytes, so a gateway's cost over the kernel's is a ratio from one round.
 --   run(server, params, load, {cpu_server=, cpu_load=, server_at=, load_at=})
 --       -> the load's result (every request answered, else an error) with cpu_ns = the
---          server's on-CPU ns per request (schedstat over the load alone), and the
---          server's own result line
+--          server's on-CPU ns per request (schedstat over the load alone); the server's
+--          result line; its exit status (wait4's rusage); the delta of its /proc sample
+--          over the load (measure.delta), and the sample at the load's end
+--   echo_load(load, request, reply) -> the same load in the echo pattern at those sizes
+--   floor(gr, load, opts) -> run(...) of an epoll echo answering the mean bytes per request
+--       of the gateway result gr, under the same load (its host, connections, depth,
+--       requests) and placement opts: the kernel's floor for that gateway run
 --   echo_sizes(gr, requests) -> request, reply: the gateway's mean bytes in and out per
 --       request from its result line (bytes_in, bytes_out), rounded to whole bytes
 --   versus_echo{mode=, connections=, depth=, requests=, pin=} -> {gateway = load result,
@@ -25,10 +30,19 @@ function M.run(server, params, load, opts)
   load.port, load.timeout_ms = ready.port, load.timeout_ms or 600000
   local before = srv:sample()
   local lr = roles.run("load", load, place(opts.load_at, opts.cpu_load))
-  lr.cpu_ns = (srv:sample().cpu_ns - before.cpu_ns) / lr.completed
-  local sr = roles.finish(srv, { stop = true })
+  local during = srv:sample()
+  local d = require("qsl.measure").delta(before, during)
+  lr.cpu_ns = d.cpu_ns / lr.completed
+  local sr, st = roles.finish(srv, { stop = true })
   assert(lr.completed == load.requests, ("%d of %d answered"):format(lr.completed, load.requests))
-  return lr, sr
+  return lr, sr, st, d, during
+end
+
+function M.echo_load(load, request, reply)
+  local out = {}
+  for k, v in pairs(load) do out[k] = v end
+  out.pattern, out.echo_request, out.echo_reply, out.port = "echo", request, reply, nil
+  return out
 end
 
 function M.echo_sizes(gr, requests)
@@ -37,16 +51,20 @@ function M.echo_sizes(gr, requests)
          math.max(1, math.floor(gr.bytes_out / requests + 0.5))
 end
 
+function M.floor(gr, load, opts)
+  local request, reply = M.echo_sizes(gr, load.requests)
+  local echo = { mode = "epoll", request = request, reply = reply, bind = load.host,
+                 max_conns = math.max(load.connections or 1, 16) }
+  local lr = M.run("echo", echo, M.echo_load(load, request, reply), opts)
+  return lr, request, reply
+end
+
 function M.versus_echo(o)
   local cpu = o.pin and { cpu_server = 0, cpu_load = 1 } or {}
   local load = { connections = o.connections, depth = o.depth, requests = o.requests }
   local gw, gr = M.run("gateway", { mode = o.mode, max_conns = math.max(o.connections, 16) },
                        load, cpu)
-  local request, reply = M.echo_sizes(gr, o.requests)
-  local echo = M.run("echo", { mode = "epoll", request = request, reply = reply,
-                               max_conns = math.max(o.connections, 16) },
-                     { connections = o.connections, depth = o.depth, requests = o.requests,
-                       pattern = "echo", echo_request = request, echo_reply = reply }, cpu)
+  local echo, request, reply = M.floor(gr, load, cpu)
   return { gateway = gw, echo = echo, request_bytes = request, reply_bytes = reply,
            ratio = gw.throughput / echo.throughput, cpu_ratio = gw.cpu_ns / echo.cpu_ns }
 end

@@ -1,0 +1,24 @@
+-- qsl.gateway: the echo floor's sizes and load from a gateway run, and one real
+-- comparison whose bytes match.
+local qsl = require "qsl"
+local gateway = require "qsl.gateway"
+
+test("echo sizes are the gateway's mean bytes per request, rounded, never 0", function()
+  local rq, rp = gateway.echo_sizes({ bytes_in = 3700, bytes_out = 4851 }, 100)
+  assert(rq == 37 and rp == 49, rq .. "/" .. rp)
+  rq, rp = gateway.echo_sizes({ bytes_in = 1, bytes_out = 1 }, 100)
+  assert(rq == 1 and rp == 1)
+  assert(not pcall(gateway.echo_sizes, { bytes_in = 0, bytes_out = 5 }, 10))
+  local load = { host = "::1", port = 9, connections = 4, depth = 8, requests = 10 }
+  local e = gateway.echo_load(load, 37, 49)
+  assert(e.pattern == "echo" and e.echo_request == 37 and e.echo_reply == 49 and e.port == nil)
+  assert(e.connections == 4 and e.depth == 8 and e.requests == 10 and e.host == "::1")
+  assert(load.pattern == nil and load.port == 9, "the gateway's load is left as it was")
+end)
+
+test("versus_echo: the echo moves the gateway's bytes, give or take the rounding", function()
+  local v = gateway.versus_echo{ mode = "epoll", connections = 4, depth = 4, requests = 4000 }
+  assert(v.gateway.completed == 4000 and v.echo.completed == 4000)
+  assert(v.ratio > 0 and v.cpu_ratio > 0 and v.gateway.cpu_ns > 0 and v.echo.cpu_ns > 0)
+  assert(v.request_bytes >= 16 and v.reply_bytes >= 16, "at least a header each way")
+end)
