@@ -142,6 +142,8 @@ enum qsl_reject qsl_engine_preview(const struct qsl_engine *e, const struct qsl_
                                    uint32_t *fills)
 {
     enum qsl_reject why = admit(e, r);
+    if (!fills)
+        return why;
     *fills = 0;
     if (why == QSL_REJECT_NONE) {
         struct qsl_book_preview pv;

@@ -103,6 +103,7 @@ enum qsl_reject qsl_engine_modify(struct qsl_engine *e, qsl_symbol symbol, qsl_o
 /*
  * The reject a submit would give, and if none, the number of fills it would
  * cause; nothing changes. Lets a session size its response before acting.
+ * fills NULL: the reject only, without walking the book for the fills.
  */
 enum qsl_reject qsl_engine_preview(const struct qsl_engine *e, const struct qsl_order_req *r,
                                    uint32_t *fills);

@@ -110,11 +110,14 @@ static int handle_new_order(struct qsl_session *s, const struct qsl_wire_new_ord
     struct qsl_order_req r = {.order_id = o->order_id, .symbol = o->symbol, .price = o->price,
                               .qty = o->quantity, .side = o->side,
                               .order_type = o->order_type, .tif = o->tif};
+    /* every fill takes at least one lot: with room for qty fills the book need not be
+     * walked to size the response (a reject is smaller than an ack) */
     uint32_t fills = 0;
-    enum qsl_reject why = qsl_engine_preview(s->engine, &r, &fills);
+    int roomy = room(out, ACK_BYTES + (uint64_t)r.qty * FILL_BYTES);
+    enum qsl_reject why = qsl_engine_preview(s->engine, &r, roomy ? NULL : &fills);
     uint64_t need = why != QSL_REJECT_NONE ? REJECT_BYTES
                                            : ACK_BYTES + (uint64_t)fills * FILL_BYTES;
-    if (!room(out, need))
+    if (!roomy && !room(out, need))
         return no_room(s, out, need);
     s->stats.new_orders++;
     struct reply_ctx rc = {s, out};

@@ -291,6 +291,27 @@ START_TEST(test_output_bound_pauses_before_acting)
 }
 END_TEST
 
+/* Room for every lot of a large order as a fill is not needed: without it, the book is
+ * walked for the real count (here 1 fill of a 500-lot taker), and the order goes ahead. */
+START_TEST(test_large_quantity_small_room_uses_the_exact_count)
+{
+    uint8_t in[128], outbuf[512];
+    struct qsl_session s;
+    struct qsl_session_out out = {outbuf, 0, sizeof outbuf};
+    qsl_session_init(&s, &eng);
+    size_t n = put_order(in, 1, QSL_SELL, 100, 1);
+    ck_assert_uint_eq(qsl_session_feed(&s, in, n, &out), n);
+    out.len = 0;
+    out.cap = 32 + 52;                          /* an Ack and one Fill; not 500 Fills */
+    n = put_order(in, 2, QSL_BUY, 100, 500);
+    ck_assert_uint_eq(qsl_session_feed(&s, in, n, &out), n);
+    ck_assert(!qsl_session_paused(&s) && !qsl_session_closed(&s));
+    ck_assert_uint_eq(out.len, 32 + 52);
+    ck_assert_uint_eq(eng.stats.trades, 1);
+    ck_assert_uint_eq(qsl_engine_resting(&eng), 1);     /* 499 rest */
+}
+END_TEST
+
 START_TEST(test_response_larger_than_the_bound_closes)
 {
     uint8_t in[512], outbuf[512];
@@ -389,6 +410,7 @@ Suite *session_suite(void)
     tcase_add_test(tc, test_bad_enum_closes);
     tcase_add_test(tc, test_server_only_types_close_the_session);
     tcase_add_test(tc, test_output_bound_pauses_before_acting);
+    tcase_add_test(tc, test_large_quantity_small_room_uses_the_exact_count);
     tcase_add_test(tc, test_response_larger_than_the_bound_closes);
     tcase_add_test(tc, test_pause_inside_the_hold_is_retried);
     tcase_add_test(tc, test_output_bound_exactly_enough);
