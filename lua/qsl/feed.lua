@@ -128,13 +128,15 @@ function M.fanout(o)
     stop_all(procs)
     error(err, 2)
   end
-  local pub <close> = roles.start("publish", copy(o.pub, { host = group, iface = a.ifname,
-                                                            port = port }), a.at)
   local r = { readies = readies, subs = {}, group = group, iface = host_of(1).ifname,
               isolated = true, shared = shared, nets = {} }
-  ok, err = pcall(function()
-    r.pub = roles.finish(pub, { timeout = o.timeout or 120000 })
-    for i, p in ipairs(procs) do r.subs[i] = roles.finish(p, { timeout = o.timeout or 120000 }) end
+  ok, err = pcall(function()     -- the subscribers are stopped whatever fails here
+    procs[#procs + 1] = roles.start("publish", copy(o.pub, { host = group, iface = a.ifname,
+                                                              port = port }), a.at)
+    r.pub = roles.finish(procs[#procs], { timeout = o.timeout or 120000 })
+    for i = 1, #o.subs do
+      r.subs[i] = roles.finish(procs[i], { timeout = o.timeout or 120000 })
+    end
   end)
   stop_all(procs)
   if not ok then error(err, 2) end

@@ -138,3 +138,26 @@ test("the roles refuse a group without an interface, an interface without a grou
     assert(err:find(case[3], 1, true), err)
   end
 end)
+
+-- This process's children now: every /proc/PID/stat whose parent is this process.
+local function children()
+  local me, n = qsl.procfs.stat().pid, 0
+  local h = io.popen("cat /proc/[0-9]*/stat 2>/dev/null")
+  for line in h:lines() do
+    local ppid = line:match("^%d+ %(.*%) %a (%d+)")
+    if tonumber(ppid) == me then n = n + 1 end
+  end
+  h:close()
+  return n
+end
+
+test("a publisher that cannot start leaves no subscriber running", function()
+  if not roles.isolated() then return end
+  local before = children()
+  collectgarbage("stop")      -- stopped by fanout itself, not by a collector that came by
+  local ok, err = pcall(feed.fanout, { subs = { {}, {} }, pub = { rate = "fast" } })
+  local after = children()
+  collectgarbage("restart")
+  assert(not ok and err:find("rate=fast", 1, true), err)
+  assert(after <= before, ("%d children left, %d before"):format(after, before))
+end)
