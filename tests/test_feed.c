@@ -321,6 +321,51 @@ static void round_trip(enum qsl_feed_rx_mode mode, int rcvbuf, int packed_mode, 
     qsl_seqtrack_free(&s.t);
 }
 
+/* The subscriber's per-message check against the full decoder: every byte of a valid
+ * MdTrade and MdTopOfBook frame set to telling values, and lengths one short and one long,
+ * accepted exactly when qsl_wire_check accepts a market-data frame of that length with a
+ * sequence number of 1 or more. */
+static int full_verdict(const uint8_t *d, size_t l)
+{
+    struct qsl_wire_header h;
+    size_t flen;
+    return qsl_wire_check(d, l, &h, &flen) == QSL_WIRE_OK && flen == l && h.seq > 0 &&
+           (h.type == QSL_WIRE_MD_TRADE || h.type == QSL_WIRE_MD_TOP_OF_BOOK);
+}
+
+START_TEST(test_fast_frame_check_equals_the_full_one)
+{
+    struct qsl_wire_msg frames[] = {
+        {.type = QSL_WIRE_MD_TRADE, .seq = 7, .u.md_trade = {2, 100, 5}},
+        {.type = QSL_WIRE_MD_TOP_OF_BOOK, .seq = 8, .u.md_top_of_book = {1, 1, 99, 1, 101}},
+    };
+    static const uint8_t values[] = {0, 1, 2, 3, 4, 5, 9, 16, 22, 0x7f, 0x80, 0xff};
+    uint64_t seqs[QSL_FEED_DGRAM_MSGS_MAX];
+    unsigned checked = 0;
+    for (size_t f = 0; f < 2; f++) {
+        uint8_t base[64], d[64];
+        int n = qsl_wire_encode(&frames[f], base, sizeof base);
+        ck_assert_int_gt(n, 0);
+        ck_assert_int_eq(qsl_feed_decode_seqs(base, (size_t)n, seqs), 1);
+        for (int i = 0; i < n; i++) {
+            for (size_t v = 0; v < sizeof values; v++) {
+                memcpy(d, base, (size_t)n);
+                d[i] = values[v];
+                int want = full_verdict(d, (size_t)n);
+                ck_assert_msg((qsl_feed_decode_seqs(d, (size_t)n, seqs) == 1) == want,
+                              "frame %zu byte %d = %u: full check says %d", f, i, values[v], want);
+                checked++;
+            }
+        }
+        memcpy(d, base, (size_t)n);
+        d[n] = 0;
+        for (int l = n - 1; l <= n + 1; l += 2)
+            ck_assert_int_eq(qsl_feed_decode_seqs(d, (size_t)l, seqs) == 1, full_verdict(d, (size_t)l));
+    }
+    ck_assert_uint_gt(checked, 800);
+}
+END_TEST
+
 START_TEST(test_tiny_buffer_drops_are_all_accounted)
 {
     round_trip((enum qsl_feed_rx_mode)_i, 2048, 0, 0, 20000, 1, 0);
@@ -465,6 +510,7 @@ Suite *feed_suite(void)
     tcase_add_test(fm, test_packed_datagram_is_trusted_whole_or_not_at_all);
     tcase_add_test(fm, test_sequence_zero_and_beyond_expected);
     tcase_add_test(fm, test_decode_seqs_agrees_with_decode);
+    tcase_add_test(fm, test_fast_frame_check_equals_the_full_one);
     suite_add_tcase(s, fm);
     TCase *lo = tcase_create("loopback");
     tcase_set_timeout(lo, 60);
