@@ -77,6 +77,50 @@ void qsl_seqtrack_add(struct qsl_seqtrack *t, uint64_t seq)
         t->highest = seq;
 }
 
+/* Bits lo..hi (0..63, lo <= hi) of a word. */
+static inline uint64_t bit_range(unsigned lo, unsigned hi)
+{
+    return (~0ull >> (63 - hi)) & (~0ull << lo);
+}
+
+/* Bits of word w standing for numbers below h. */
+static inline uint64_t below(uint64_t w, uint64_t h)
+{
+    uint64_t base = w << 6;
+    return h <= base ? 0 : h - base >= 64 ? ~0ull : (1ull << (h - base)) - 1;
+}
+
+void qsl_seqtrack_add_run(struct qsl_seqtrack *t, uint64_t first, uint64_t count)
+{
+    if (count == 0 || first + count - 1 < first)
+        return;
+    uint64_t lo = first, hi = first + count - 1;
+    if (lo == 0) {
+        t->out_of_range++;
+        lo = 1;
+    }
+    if (hi > t->capacity) {
+        t->out_of_range += hi - (lo > t->capacity ? lo - 1 : t->capacity);
+        hi = t->capacity;
+    }
+    if (lo > hi)
+        return;
+    /* a run's numbers rise, so one is reordered exactly when it is new and below the
+     * highest seen before the run: the order add() would see them in changes nothing */
+    uint64_t h = t->highest;
+    for (uint64_t w = lo >> 6; w <= hi >> 6; w++) {
+        unsigned a = w == lo >> 6 ? (unsigned)(lo & 63) : 0;
+        unsigned b = w == hi >> 6 ? (unsigned)(hi & 63) : 63;
+        uint64_t mask = bit_range(a, b), fresh = mask & ~t->seen[w];
+        t->duplicates += (uint64_t)__builtin_popcountll(mask & t->seen[w]);
+        t->received += (uint64_t)__builtin_popcountll(fresh);
+        t->reordered += (uint64_t)__builtin_popcountll(fresh & below(w, h));
+        t->seen[w] |= mask;
+    }
+    if (hi > t->highest)
+        t->highest = hi;
+}
+
 /* ------------------------------------------------------------------ decoding */
 
 /* A header's first 8 bytes (type, version, body length) for each market-data frame. */
@@ -103,10 +147,8 @@ static uint64_t md_frame_seq(const uint8_t *d, size_t l)
     return ok ? qsl_be64_get(d + 8) : 0;
 }
 
-/* Validate (fn NULL) or deliver the messages of a packed datagram; seqs (when not
- * NULL) gets each message's sequence number. */
-static int walk_packed(const uint8_t *d, size_t len, qsl_feed_msg_fn fn, void *ctx,
-                       uint64_t *seqs)
+/* Validate (fn NULL) or deliver the messages of a packed datagram. */
+static int walk_packed(const uint8_t *d, size_t len, qsl_feed_msg_fn fn, void *ctx)
 {
     uint64_t first = qsl_be64_get(d + 10);
     unsigned count = qsl_be16_get(d + 18);
@@ -125,10 +167,6 @@ static int walk_packed(const uint8_t *d, size_t len, qsl_feed_msg_fn fn, void *c
             qsl_wire_decode(d + pos, l, &m, NULL);
             fn(ctx, &m);
         }
-        if (seqs && i >= QSL_FEED_DGRAM_MSGS_MAX)
-            return -1;          /* cannot be in a UDP datagram; never past the caller's array */
-        if (seqs)
-            seqs[i] = first + i;
         pos += l;
     }
     for (; pos < len; pos++)        /* GSO padding: zeros only */
@@ -141,9 +179,9 @@ int qsl_feed_decode(const uint8_t *d, size_t len, qsl_feed_msg_fn fn, void *ctx)
 {
     if (len >= QSL_FEED_PACKED_HEADER && memcmp(d, QSL_FEED_SESSION, 10) == 0) {
         /* trusted whole or not at all: validate every message before delivering any */
-        if (walk_packed(d, len, NULL, NULL, NULL) < 0)
+        if (walk_packed(d, len, NULL, NULL) < 0)
             return -1;
-        return walk_packed(d, len, fn, ctx, NULL);
+        return walk_packed(d, len, fn, ctx);
     }
     if (md_frame_seq(d, len) == 0)     /* one market-data frame, sequence 1 or more */
         return -1;
@@ -155,12 +193,14 @@ int qsl_feed_decode(const uint8_t *d, size_t len, qsl_feed_msg_fn fn, void *ctx)
     return 1;
 }
 
-int qsl_feed_decode_seqs(const uint8_t *d, size_t len, uint64_t *seqs)
+int qsl_feed_decode_run(const uint8_t *d, size_t len, uint64_t *first)
 {
-    if (len >= QSL_FEED_PACKED_HEADER && memcmp(d, QSL_FEED_SESSION, 10) == 0)
-        return walk_packed(d, len, NULL, NULL, seqs);
-    seqs[0] = md_frame_seq(d, len);
-    return seqs[0] ? 1 : -1;
+    if (len >= QSL_FEED_PACKED_HEADER && memcmp(d, QSL_FEED_SESSION, 10) == 0) {
+        *first = qsl_be64_get(d + 10);
+        return walk_packed(d, len, NULL, NULL);
+    }
+    *first = md_frame_seq(d, len);
+    return *first ? 1 : -1;
 }
 
 /* ------------------------------------------------------------------ publisher */
@@ -479,7 +519,6 @@ struct sub_ctx {
     struct qsl_feed_sub_stats *st;
     uint64_t last;              /* when the last datagram came */
     int raw;                    /* count datagrams only: no decode, no sequence tracking */
-    uint64_t *seqs;             /* the datagram's sequence numbers (rx's) */
     unsigned work_ns;           /* per message: the slow consumer's busy work */
 };
 
@@ -500,14 +539,14 @@ static void sub_datagram(struct sub_ctx *s, const uint8_t *d, size_t len, int tr
         return;
     if (ovfl && *ovfl > s->st->rxq_ovfl)
         s->st->rxq_ovfl = *ovfl;
-    int n = truncated ? -1 : qsl_feed_decode_seqs(d, len, s->seqs);
+    uint64_t first = 0;
+    int n = truncated ? -1 : qsl_feed_decode_run(d, len, &first);
     if (n < 0) {
         s->st->malformed++;
         return;
     }
     s->st->messages += (uint64_t)n;
-    for (int i = 0; i < n; i++)
-        qsl_seqtrack_add(s->t, s->seqs[i]);
+    qsl_seqtrack_add_run(s->t, first, (uint64_t)n);
     if (s->work_ns)
         sub_work(s->work_ns, n);
 }
@@ -581,9 +620,6 @@ int qsl_feed_rx_init(struct qsl_feed_rx *rx, enum qsl_feed_rx_mode mode, char *w
     rx->mode = mode;
     if (len)
         why[0] = '\0';
-    rx->seqs = calloc(QSL_FEED_DGRAM_MSGS_MAX, sizeof *rx->seqs);     /* touched: calloc */
-    if (!rx->seqs)
-        return -ENOMEM;
     if (mode == QSL_FEED_RX_IO_URING)
         return fr_init(rx, why, len);
     rx->bufs = malloc((size_t)SUB_VLEN * SUB_DGRAM);
@@ -598,9 +634,7 @@ void qsl_feed_rx_free(struct qsl_feed_rx *rx)
     if (rx->mode == QSL_FEED_RX_IO_URING)
         fr_free(rx);
     free(rx->bufs);
-    free(rx->seqs);
     rx->bufs = NULL;
-    rx->seqs = NULL;
 }
 
 static int sub_recvmmsg(int fd, struct qsl_feed_rx *rx, struct sub_ctx *s, uint64_t expected,
@@ -653,7 +687,7 @@ int qsl_feed_subscribe(int fd, struct qsl_feed_rx *rx, uint64_t expected, unsign
     memset(st, 0, sizeof *st);
     int one = 1;
     (void)setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
-    struct sub_ctx ctx = {t, st, now_ns(), rx->mode == QSL_FEED_RX_RAW, rx->seqs, rx->work_ns};
+    struct sub_ctx ctx = {t, st, now_ns(), rx->mode == QSL_FEED_RX_RAW, rx->work_ns};
     uint64_t deadline = deadline_ms ? ctx.last + (uint64_t)deadline_ms * 1000000u : UINT64_MAX;
     int rc = rx->mode == QSL_FEED_RX_IO_URING
                  ? fr_subscribe(fd, rx, &ctx, expected, idle_ms, deadline, stop)

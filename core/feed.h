@@ -48,6 +48,10 @@ int qsl_seqtrack_init(struct qsl_seqtrack *t, uint64_t capacity);
 void qsl_seqtrack_free(struct qsl_seqtrack *t);
 void qsl_seqtrack_reset(struct qsl_seqtrack *t);
 void qsl_seqtrack_add(struct qsl_seqtrack *t, uint64_t seq);
+/* add() of first, first + 1, ..., first + count - 1, a word of the bitmap at a time: the
+ * same counters and bitmap as adding them one by one (a packed datagram's numbers). A run
+ * past UINT64_MAX is ignored: the decoder refuses such a datagram first. */
+void qsl_seqtrack_add_run(struct qsl_seqtrack *t, uint64_t first, uint64_t count);
 static inline uint64_t qsl_seqtrack_interior_gaps(const struct qsl_seqtrack *t)
 {
     return t->highest - t->received;
@@ -71,9 +75,10 @@ int qsl_feed_decode(const uint8_t *d, size_t len, qsl_feed_msg_fn fn, void *ctx)
  * plus its 2-byte length, after the packed header). */
 #define QSL_FEED_DGRAM_MSGS_MAX ((QSL_FEED_DGRAM_MAX - QSL_FEED_PACKED_HEADER) / 34u)
 
-/* The same rules, decoding each message once: the sequence numbers of a whole, valid
- * datagram into seqs (caller-owned, QSL_FEED_DGRAM_MSGS_MAX of them); the count, or -1. */
-int qsl_feed_decode_seqs(const uint8_t *d, size_t len, uint64_t *seqs);
+/* The same rules, each message checked once and none decoded: a valid datagram's messages
+ * are numbered first, first + 1, ... (a packed datagram's are consecutive by rule); their
+ * count with *first set, or -1. The subscriber's decoder. */
+int qsl_feed_decode_run(const uint8_t *d, size_t len, uint64_t *first);
 
 /* ------------------------------------------------------------------ publisher */
 
@@ -133,7 +138,6 @@ struct qsl_feed_rx {
     enum qsl_feed_rx_mode mode;
     uint8_t *bufs;
     void *ring;                 /* io_uring mode */
-    uint64_t *seqs;             /* one datagram's sequence numbers, decoded once */
     unsigned work_ns;           /* busy work per message (a slow consumer); set after init */
 };
 /* 0, or -errno with why filled (io_uring refused by the kernel, or a build without

@@ -44,6 +44,39 @@ START_TEST(test_interior_gaps_and_tail_loss_are_told_apart)
 }
 END_TEST
 
+/* add_run against add() one by one: random runs - overlapping, repeated, reordered, over the
+ * capacity's edge and from 0 - leave the same counters and the same bitmap. */
+START_TEST(test_add_run_equals_adding_one_by_one)
+{
+    const uint64_t cap = 1000;
+    struct qsl_seqtrack a, b;
+    ck_assert_int_eq(qsl_seqtrack_init(&a, cap), 0);
+    ck_assert_int_eq(qsl_seqtrack_init(&b, cap), 0);
+    uint64_t x = 88172645463325252ull;      /* xorshift: the same runs every time */
+    for (int round = 0; round < 20000; round++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        uint64_t first = x % (cap + 80), count = (x >> 20) % 150;
+        if (round % 500 == 0) {
+            qsl_seqtrack_reset(&a);
+            qsl_seqtrack_reset(&b);
+        }
+        qsl_seqtrack_add_run(&a, first, count);
+        for (uint64_t i = 0; i < count; i++)
+            qsl_seqtrack_add(&b, first + i);
+        ck_assert_uint_eq(a.received, b.received);
+        ck_assert_uint_eq(a.duplicates, b.duplicates);
+        ck_assert_uint_eq(a.reordered, b.reordered);
+        ck_assert_uint_eq(a.out_of_range, b.out_of_range);
+        ck_assert_uint_eq(a.highest, b.highest);
+    }
+    ck_assert_mem_eq(a.seen, b.seen, (cap / 64 + 1) * sizeof *a.seen);
+    qsl_seqtrack_add_run(&a, UINT64_MAX - 1, 5);     /* wraps: refused whole, nothing counted */
+    ck_assert_uint_eq(a.out_of_range, b.out_of_range);
+    qsl_seqtrack_free(&a);
+    qsl_seqtrack_free(&b);
+}
+END_TEST
+
 START_TEST(test_duplicates_and_reorder)
 {
     uint64_t seqs[] = {1, 2, 4, 3, 4, 2, 5};
@@ -161,20 +194,19 @@ START_TEST(test_packed_datagram_is_trusted_whole_or_not_at_all)
 END_TEST
 
 /* The subscriber's single-pass decoder gives what the two-pass one gives, or -1 alike. */
-START_TEST(test_decode_seqs_agrees_with_decode)
+START_TEST(test_decode_run_agrees_with_decode)
 {
-    static uint64_t seqs[QSL_FEED_DGRAM_MSGS_MAX];
     uint8_t d[2048];
+    uint64_t first = 0;
     size_t n = packed(d, 100, 20);
-    ck_assert_int_eq(qsl_feed_decode_seqs(d, n, seqs), 20);
-    for (unsigned i = 0; i < 20; i++)
-        ck_assert_uint_eq(seqs[i], 100 + i);
+    ck_assert_int_eq(qsl_feed_decode_run(d, n, &first), 20);
+    ck_assert_uint_eq(first, 100);
     qsl_be64_put(d + 10, 101);              /* first seq disagrees with the frames */
-    ck_assert_int_eq(qsl_feed_decode_seqs(d, n, seqs), -1);
+    ck_assert_int_eq(qsl_feed_decode_run(d, n, &first), -1);
     n = md_frame(d, 7, 0);
-    ck_assert_int_eq(qsl_feed_decode_seqs(d, n, seqs), 1);
-    ck_assert_uint_eq(seqs[0], 7);
-    ck_assert_int_eq(qsl_feed_decode_seqs(d, n - 1, seqs), -1);
+    ck_assert_int_eq(qsl_feed_decode_run(d, n, &first), 1);
+    ck_assert_uint_eq(first, 7);
+    ck_assert_int_eq(qsl_feed_decode_run(d, n - 1, &first), -1);
     ck_assert_uint_eq(QSL_FEED_DGRAM_MSGS_MAX, 1926);   /* (65507 - 20) / (2 + 32) */
 }
 END_TEST
@@ -340,19 +372,19 @@ START_TEST(test_fast_frame_check_equals_the_full_one)
         {.type = QSL_WIRE_MD_TOP_OF_BOOK, .seq = 8, .u.md_top_of_book = {1, 1, 99, 1, 101}},
     };
     static const uint8_t values[] = {0, 1, 2, 3, 4, 5, 9, 16, 22, 0x7f, 0x80, 0xff};
-    uint64_t seqs[QSL_FEED_DGRAM_MSGS_MAX];
+    uint64_t first;
     unsigned checked = 0;
     for (size_t f = 0; f < 2; f++) {
         uint8_t base[64], d[64];
         int n = qsl_wire_encode(&frames[f], base, sizeof base);
         ck_assert_int_gt(n, 0);
-        ck_assert_int_eq(qsl_feed_decode_seqs(base, (size_t)n, seqs), 1);
+        ck_assert_int_eq(qsl_feed_decode_run(base, (size_t)n, &first), 1);
         for (int i = 0; i < n; i++) {
             for (size_t v = 0; v < sizeof values; v++) {
                 memcpy(d, base, (size_t)n);
                 d[i] = values[v];
                 int want = full_verdict(d, (size_t)n);
-                ck_assert_msg((qsl_feed_decode_seqs(d, (size_t)n, seqs) == 1) == want,
+                ck_assert_msg((qsl_feed_decode_run(d, (size_t)n, &first) == 1) == want,
                               "frame %zu byte %d = %u: full check says %d", f, i, values[v], want);
                 checked++;
             }
@@ -360,7 +392,8 @@ START_TEST(test_fast_frame_check_equals_the_full_one)
         memcpy(d, base, (size_t)n);
         d[n] = 0;
         for (int l = n - 1; l <= n + 1; l += 2)
-            ck_assert_int_eq(qsl_feed_decode_seqs(d, (size_t)l, seqs) == 1, full_verdict(d, (size_t)l));
+            ck_assert_int_eq(qsl_feed_decode_run(d, (size_t)l, &first) == 1,
+                             full_verdict(d, (size_t)l));
     }
     ck_assert_uint_gt(checked, 800);
 }
@@ -503,13 +536,14 @@ Suite *feed_suite(void)
     tcase_add_test(tc, test_in_order_stream_has_no_gaps);
     tcase_add_test(tc, test_interior_gaps_and_tail_loss_are_told_apart);
     tcase_add_test(tc, test_duplicates_and_reorder);
+    tcase_add_test(tc, test_add_run_equals_adding_one_by_one);
     suite_add_tcase(s, tc);
     TCase *fm = tcase_create("formats");
     tcase_add_test(fm, test_single_datagram_is_one_frame_exactly);
     tcase_add_test(fm, test_packed_datagram_round_trip);
     tcase_add_test(fm, test_packed_datagram_is_trusted_whole_or_not_at_all);
     tcase_add_test(fm, test_sequence_zero_and_beyond_expected);
-    tcase_add_test(fm, test_decode_seqs_agrees_with_decode);
+    tcase_add_test(fm, test_decode_run_agrees_with_decode);
     tcase_add_test(fm, test_fast_frame_check_equals_the_full_one);
     suite_add_tcase(s, fm);
     TCase *lo = tcase_create("loopback");
