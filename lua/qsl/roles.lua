@@ -5,12 +5,12 @@
 local qsl = require "qsl"
 local M = {}
 
--- Every process handle can sample itself: p:sample() is qsl.measure.sample(p.pid).
 -- which role each process started here runs, and which run on another machine (over
 -- ssh: the local process is the ssh client; weak: a collected process is forgotten)
 local started = setmetatable({}, { __mode = "k" })
 local remote = setmetatable({}, { __mode = "k" })
 
+-- Every process handle can sample itself: p:sample() is qsl.measure.sample(p.pid).
 do
   local measure = require "qsl.measure"
   local mt = debug.getregistry()["qsl.proc"]
@@ -135,6 +135,11 @@ function M.start(role, params, opts)
   opts = opts or {}
   local p, err
   if opts.ssh then
+    -- a target is user@machine or machine, never an option ssh would take ("-oProxy...")
+    if type(opts.ssh) ~= "string" or opts.ssh == "" or opts.ssh:find("^%-") or
+       opts.ssh:find("[%s%c]") then
+      error(("%s: start: ssh= must be user@machine, got %q"):format(role, tostring(opts.ssh)), 2)
+    end
     if opts.wrap or opts.netns or opts.cpu or opts.nofile then
       error(("%s: start: wrap, netns, cpu and nofile are local; not with ssh"):format(role), 2)
     end

@@ -91,9 +91,13 @@ test("parameters reach the remote role as words, never as shell",
     assert(not io.open(witness), "a parameter was run by the remote shell")
   end))
 
-test("ssh placement refuses local-only options", function()
+test("ssh placement refuses local-only options, and a target that is not one", function()
   local ok, err = pcall(roles.start, "subscribe", {}, { ssh = "nobody@127.0.0.1", cpu = 0 })
   assert(not ok and err:find("are local; not with ssh", 1, true), err)
+  for _, bad in ipairs{ "-oProxyCommand=touch /tmp/x", "a b@c", "", "x\n@y" } do
+    ok, err = pcall(roles.start, "subscribe", {}, { ssh = bad })
+    assert(not ok and err:find("ssh= must be user@machine", 1, true), err)
+  end
 end)
 
 test("a role told QSL_STOP_ON_EOF=1 ends, with its result, when its input ends", function()
