@@ -144,23 +144,18 @@ function M.pair(opts)
   return self
 end
 
--- A second link between the hosts, IPv4 only, static neighbours: prefix .. 1 and .. 2.
+-- A second link between the hosts, IPv4 only, static neighbours: prefix .. 1 and .. 2
+-- (host.maddr), made as the first is.
 function M.link(pair, name_a, name_b, prefix)
   M.run(pair.a, { "ip", "link", "add", "name", name_a, "type", "veth", "peer", "name", name_b,
                   "netns", tostring(pair.b.pid) })
-  local ends = { { pair.a, name_a, prefix .. "1" }, { pair.b, name_b, prefix .. "2" } }
-  for _, e in ipairs(ends) do
-    M.run(e[1], { "sysctl", "-qw", ("net.ipv6.conf.%s.disable_ipv6=1"):format(e[2]) })
-    M.run(e[1], { "ip", "addr", "add", e[3] .. "/30", "dev", e[2] })
-    M.run(e[1], { "ip", "link", "set", e[2], "up" })
-    e.mac = require("cjson").decode(M.run(e[1], { "ip", "-j", "link", "show", e[2] }))[1].address
-    e[1].maddr = e[3]
-  end
-  for i, e in ipairs(ends) do
-    local other = ends[3 - i]
-    M.run(e[1], { "ip", "neigh", "replace", other[3], "lladdr", other.mac, "dev", e[2], "nud",
-                  "permanent" })
-  end
+  local a = { pid = pair.a.pid, ifname = name_a, addr = prefix .. "1" }
+  local b = { pid = pair.b.pid, ifname = name_b, addr = prefix .. "2" }
+  address(a, 30)
+  address(b, 30)
+  neighbours(a, { b })
+  neighbours(b, { a })
+  pair.a.maddr, pair.b.maddr = a.addr, b.addr
 end
 
 local qdisc_keys = { tbf = { "rate", "burst", "limit" }, pfifo = { "limit" },
