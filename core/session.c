@@ -28,11 +28,16 @@ static int room(const struct qsl_session_out *out, uint64_t need)
     return out->len <= out->cap && need <= out->cap - out->len;
 }
 
-static void emitted(struct qsl_session *s, struct qsl_session_out *out, size_t n);
+/* A reply written in place: room() was checked for the whole response before acting. */
+static void emitted(struct qsl_session *s, struct qsl_session_out *out, size_t n)
+{
+    out->len += n;
+    s->stats.frames_out++;
+    s->stats.bytes_out += n;
+}
 
 static void put(struct qsl_session *s, struct qsl_session_out *out, const struct qsl_wire_msg *m)
 {
-    /* room() was checked for the whole response before acting */
     int n = qsl_wire_encode(m, out->buf + out->len, out->cap - out->len);
     emitted(s, out, (size_t)n);
 }
@@ -49,14 +54,6 @@ struct reply_ctx {
     struct qsl_session *s;
     struct qsl_session_out *out;
 };
-
-/* A reply written in place: room() was checked for the whole response before acting. */
-static void emitted(struct qsl_session *s, struct qsl_session_out *out, size_t n)
-{
-    out->len += n;
-    s->stats.frames_out++;
-    s->stats.bytes_out += n;
-}
 
 /* Ack for the first sequenced event, a Fill per trade; TopOfBook is feed-only. Written
  * straight into the output: these are most of what a gateway sends. */

@@ -53,15 +53,12 @@ end
 function M.run(o)
   -- path = "veth": publisher and subscriber on two hosts of their own (qsl.net), the
   -- subscriber bound to its host's address; else one namespace of the trial's own
-  local pair <close> = o.path == "veth" and require("qsl.net").pair() or nil
-  if o.link and not pair then error("feed.run: link= needs path = \"veth\"", 2) end
-  if o.link then pair:qdisc(pair.a, o.link.kind, o.link.params) end
+  if o.link and o.path ~= "veth" then error("feed.run: link= needs path = \"veth\"", 2) end
+  local pair <close> = o.path == "veth" and require("qsl.net").hosts("veth", o.link) or nil
   local ns <close> = not pair and roles.netns() or nil
   local counted = pair and pair.b.pid or (ns and ns.pid)
   local sub_at = pair and pair.b.at or (ns and { netns_of = ns.pid })
-  local sub_params, pub_params = {}, {}
-  for k, v in pairs(o.sub) do sub_params[k] = v end
-  for k, v in pairs(o.pub) do pub_params[k] = v end
+  local sub_params, pub_params = roles.merge(o.sub), roles.merge(o.pub)
   if pair then sub_params.bind, pub_params.host = pair.b.addr, pair.b.addr end
   local before = measure.net(counted)
   local sub <close>, ready = roles.start("subscribe", sub_params, sub_at)
@@ -72,12 +69,6 @@ function M.run(o)
   local net = measure.delta(before, measure.net(counted))
   return { ready = ready, pub = pr, sub = sr, net = net, isolated = counted ~= nil,
            queue = o.link and pair:stats(pair.a) or nil }
-end
-
-local function copy(t, into)
-  into = into or {}
-  for k, v in pairs(t or {}) do into[k] = v end
-  return into
 end
 
 -- The publisher's host, and subscriber i's: one host for all (lo, or b of a pair: the
@@ -119,7 +110,7 @@ function M.fanout(o)
   local ok, err = pcall(function()
     for i, params in ipairs(o.subs) do
       local b = host_of(i)
-      local sp = copy(params, { bind = group, iface = b.ifname, port = port })
+      local sp = roles.merge(params, { bind = group, iface = b.ifname, port = port })
       procs[i], readies[i] = roles.start("subscribe", sp, b.at)
       port = port or readies[i].port
     end
@@ -131,8 +122,8 @@ function M.fanout(o)
   local r = { readies = readies, subs = {}, group = group, iface = host_of(1).ifname,
               isolated = true, shared = shared, nets = {} }
   ok, err = pcall(function()     -- the subscribers are stopped whatever fails here
-    procs[#procs + 1] = roles.start("publish", copy(o.pub, { host = group, iface = a.ifname,
-                                                              port = port }), a.at)
+    local pp = roles.merge(o.pub, { host = group, iface = a.ifname, port = port })
+    procs[#procs + 1] = roles.start("publish", pp, a.at)
     r.pub = roles.finish(procs[#procs], { timeout = o.timeout or 120000 })
     for i = 1, #o.subs do
       r.subs[i] = roles.finish(procs[i], { timeout = o.timeout or 120000 })

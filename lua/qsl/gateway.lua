@@ -21,15 +21,11 @@ local M = {}
 
 function M.run(server, params, load, opts)
   opts = opts or {}
-  local place = function(at, cpu)
-    local o = { cpu = cpu, timeout = 600000 }
-    for k, v in pairs(at or {}) do o[k] = v end
-    return o
-  end
-  local srv <close>, ready = roles.start(server, params, place(opts.server_at, opts.cpu_server))
-  load.port, load.timeout_ms = ready.port, load.timeout_ms or 600000
+  local srv <close>, ready = roles.start(server, params,
+                                         roles.merge({ cpu = opts.cpu_server }, opts.server_at))
   local before = srv:sample()
-  local lr = roles.run("load", load, place(opts.load_at, opts.cpu_load))
+  local lr = roles.run("load", roles.merge({ timeout_ms = 600000 }, load, { port = ready.port }),
+                       roles.merge({ cpu = opts.cpu_load, timeout = 600000 }, opts.load_at))
   local during = srv:sample()
   local d = require("qsl.measure").delta(before, during)
   lr.cpu_ns = d.cpu_ns / lr.completed
@@ -39,9 +35,8 @@ function M.run(server, params, load, opts)
 end
 
 function M.echo_load(load, request, reply)
-  local out = {}
-  for k, v in pairs(load) do out[k] = v end
-  out.pattern, out.echo_request, out.echo_reply, out.port = "echo", request, reply, nil
+  local out = roles.merge(load, { pattern = "echo", echo_request = request, echo_reply = reply })
+  out.port = nil
   return out
 end
 

@@ -263,10 +263,7 @@ function M.hosts(path, link)
 end
 
 function M.at(host, opts)
-  local out = {}
-  for k, v in pairs(opts or {}) do out[k] = v end
-  for k, v in pairs(host.at) do out[k] = v end
-  return out
+  return require("qsl.roles").merge(opts, host.at)
 end
 
 function M.link_param(spec, path)

@@ -66,6 +66,16 @@ function M.describe(role)
   return d
 end
 
+-- merge(t1, t2, ...) -> a new table with the fields of each in turn, later ones winning:
+-- a role's parameters or placement with some set or added (the tables are left as they are).
+function M.merge(...)
+  local out = {}
+  for i = 1, select("#", ...) do
+    for k, v in pairs(select(i, ...) or {}) do out[k] = v end
+  end
+  return out
+end
+
 -- The tail of a process's stderr, for an error message.
 local function tail(p)
   local e = p:errors()
