@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "echo.h"
+#include "net.h"
 
 #define ECHO_IO 65536
 
@@ -32,10 +34,14 @@ void qsl_echo_defaults(struct qsl_echo_config *c)
 static int serve_blocking(int lfd, const struct qsl_echo_config *c, struct qsl_echo_stats *st,
                           volatile int *stop)
 {
-    while (!*stop) {
+    int fl = fcntl(lfd, F_GETFL);
+    if (fl < 0 || fcntl(lfd, F_SETFL, fl | O_NONBLOCK) != 0)
+        return -errno;
+    /* the stop in view while waiting: a stop just before the wait is not slept through */
+    while (qsl_net_wait(lfd, POLLIN, 0, stop) > 0) {
         int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0)
-            continue;           /* EINTR at a stop, or a connection gone before accept */
+            continue;           /* EAGAIN, EINTR, or a connection gone before accept */
         st->connections++;
         uint64_t have = 0;
         for (;;) {

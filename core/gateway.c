@@ -44,11 +44,35 @@ int qsl_gateway_listen(const char *host, uint16_t *port, int backlog)
     return qsl_net_tcp_server(host, port, backlog);    /* numeric only: never a silent wildcard */
 }
 
-static uint64_t now_ms(void)
+#define now_ms qsl_net_now_ms
+
+/* ------------------------------------------------------------------ replies owed */
+
+/* The length of the reply frame at p: the gateway wrote it, so its header is sound. */
+static size_t reply_len(const uint8_t *p)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return QSL_WIRE_HEADER_SIZE + qsl_be32_get(p + 4);
+}
+
+/* The first frame boundary at or past off, walking from the boundary head. */
+static size_t boundary_from(const uint8_t *b, size_t head, size_t off)
+{
+    while (head < off)
+        head += reply_len(b + head);
+    return head;
+}
+
+/*
+ * Reply frames with a byte not yet sent: out[off, len) is unsent, head is a frame
+ * boundary, and out[0, head) (when head > 0) is the tail of a frame whose start was
+ * moved away. A frame counts once, whether none or part of it left.
+ */
+static uint64_t replies_unsent(const uint8_t *b, size_t head, size_t off, size_t len)
+{
+    uint64_t n = head > off;
+    for (size_t p = head; p < len; p += reply_len(b + p))
+        n += p + reply_len(b + p) > off;
+    return n;
 }
 
 /* Fold a closed session's counters into the gateway's. */
@@ -100,49 +124,37 @@ static int discard_input(int fd)
 
 /* ------------------------------------------------------------------ blocking mode */
 
-/* Wait for fd to be ready for `events`: 1 ready, 0 deadline passed, -1 stop requested. */
-static int wait_fd(int fd, short events, uint64_t deadline, volatile int *stop)
-{
-    for (;;) {
-        if (*stop)
-            return -1;
-        uint64_t now = now_ms();
-        if (deadline && now >= deadline)
-            return 0;
-        /* short slices: a stop that lands between the check and poll() is seen within 100 ms */
-        int slice = deadline && deadline - now < 100 ? (int)(deadline - now) : 100;
-        struct pollfd p = {.fd = fd, .events = events};
-        int r = poll(&p, 1, slice);
-        if (r > 0)
-            return 1;
-        if (r < 0 && errno != EINTR)
-            return 1;           /* let the following call report the error */
-    }
-}
+#define wait_fd qsl_net_wait
 
-/* The caller's write, bounded: -1 for a dead peer or a stop, -2 when the
- * peer took nothing for idle_ms (a client that never reads). */
-static int write_all(int fd, const uint8_t *p, size_t n, const struct qsl_gateway_config *c,
+/* The session's replies out[0, n), every byte, bounded only by stall_ms (0: none):
+ * 0, -1 for a dead peer or a stop, -2 when the peer took nothing for stall_ms.
+ * On failure the replies not sent are counted as discarded. */
+static int write_all(int fd, const uint8_t *out, size_t n, const struct qsl_gateway_config *c,
                      struct qsl_gateway_stats *st, volatile int *stop)
 {
-    uint64_t idle = c->idle_ms;
-    uint64_t deadline = idle ? now_ms() + idle : 0;
-    while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    uint64_t stall = c->stall_ms;
+    uint64_t deadline = stall ? now_ms() + stall : 0;
+    size_t off = 0;
+    int rc = 0;
+    while (off < n && rc == 0) {
+        ssize_t w = send(fd, out + off, n - off, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (w > 0) {
-            p += w;
-            n -= (size_t)w;
+            off += (size_t)w;
             st->bytes_out += (uint64_t)w;
-            deadline = idle ? now_ms() + idle : 0;
+            deadline = stall ? now_ms() + stall : 0;
             continue;
         }
-        if (w < 0 && errno != EAGAIN && errno != EINTR)
-            return -1;
+        if (w < 0 && errno != EAGAIN && errno != EINTR) {
+            rc = -1;
+            break;
+        }
         int r = wait_fd(fd, POLLOUT, deadline, stop);
         if (r <= 0)
-            return r < 0 ? -1 : -2;
+            rc = r < 0 ? -1 : -2;
     }
-    return 0;
+    if (rc != 0)
+        st->replies_discarded += replies_unsent(out, 0, off, n);
+    return rc;
 }
 
 static void linger_close(int fd, unsigned linger_ms, volatile int *stop)
@@ -151,6 +163,8 @@ static void linger_close(int fd, unsigned linger_ms, volatile int *stop)
     uint64_t deadline = now_ms() + linger_ms;
     while (discard_input(fd) == 0 && wait_fd(fd, POLLIN, deadline, stop) == 1)
         ;
+    discard_input(fd);          /* nothing unread at close: no RST, and the kernel still
+                                 * delivers the replies it holds after we let go */
     close(fd);
 }
 
@@ -196,7 +210,7 @@ static void serve_one(int fd, struct qsl_engine *e, const struct qsl_gateway_con
         uint64_t frames = s.stats.frames_in;
         int rc = serve_chunk(fd, &s, in, (size_t)n, out, c, st, stop);
         if (rc != 0) {
-            rc == -2 ? st->closed_idle++ : *stop ? st->closed_at_stop++ : st->closed_error++;
+            rc == -2 ? st->closed_stalled++ : *stop ? st->closed_at_stop++ : st->closed_error++;
             clean = rc == -2;
             break;
         }
@@ -221,11 +235,11 @@ static int run_blocking(int lfd, struct qsl_engine *e, const struct qsl_gateway_
         free(out);
         return -ENOMEM;
     }
-    int fl = fcntl(lfd, F_GETFL);
-    fcntl(lfd, F_SETFL, fl & ~O_NONBLOCK);
+    fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK);
     if (c->on_ready)
         c->on_ready(c->ready_ctx);
-    while (!*stop) {
+    /* a stop that lands just before the wait is seen, not slept through until a client comes */
+    while (wait_fd(lfd, POLLIN, 0, stop) > 0) {
         int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE) {
@@ -233,7 +247,7 @@ static int run_blocking(int lfd, struct qsl_engine *e, const struct qsl_gateway_
                 struct timespec ts = {0, 10000000};     /* descriptors may free up */
                 nanosleep(&ts, NULL);
             }
-            continue;           /* EINTR (a stop), ECONNABORTED, ...: keep serving */
+            continue;           /* EAGAIN, EINTR, ECONNABORTED, ...: keep serving */
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -259,17 +273,24 @@ enum phase {
     P_LINGER                    /* shut down for writing: drop input until EOF or linger_ms */
 };
 
+/* One accepted connection: allocated at accept, freed after it closes (a closed one
+ * is freed at the end of the round, so an event later in the same batch, or an
+ * io_uring completion still to come, never points at freed memory). */
 struct conn {
-    int fd;                     /* -1: free slot */
+    int fd;                     /* -1: closed */
     enum phase phase;
     int peer_eof;               /* the peer shut down its side: finish, then close */
+    struct conn *prev, *next;   /* the loop's open list, or its closed list */
     struct qsl_session s;
     uint8_t *out, *in;          /* one allocation: out_bytes, then IN_CAP */
     size_t out_len, out_off, in_len;
+    size_t out_head;            /* a reply frame boundary in out (replies_unsent) */
     uint32_t events;            /* what epoll watches now */
-    uint64_t deadline;          /* idle (P_OPEN) or linger (P_LINGER) deadline; 0 none */
+    uint64_t active_at;         /* last whole request handled or reply byte taken */
+    uint64_t deadline;          /* idle/stall (P_OPEN, P_CLOSING) or linger deadline; 0 none */
     /* io_uring: requests in flight, and input received but not yet in `in` */
     uint8_t recv_armed, recv_cancel, send_busy, send_cancel, want_buf, zombie;
+    uint8_t stalled;            /* stall_ms passed: what is unsent is discarded, counted */
     int held, held_tail;        /* chain of provided buffers, -1 none */
     size_t held_bytes;
 };
@@ -281,14 +302,18 @@ struct loop {
     const struct qsl_gateway_config *c;
     struct qsl_gateway_stats *st;
     struct qsl_engine *e;
-    struct conn *conns;
+    struct conn *open;          /* open connections, newest first */
+    struct conn *closed;        /* closed, to be freed once nothing refers to them */
+    unsigned zombies;           /* closed ones the kernel still holds (io_uring) */
     unsigned timed;             /* connections with a deadline */
+    int bounded;                /* idle_ms or stall_ms: activity times are kept */
     struct uring *ur;           /* io_uring mode; NULL otherwise */
 };
 
 /* io_uring mode's parts of the shared steps (gateway_uring.c) */
 static void ur_conn_closing(struct loop *l, struct conn *k);
 static void ur_progress(struct loop *l, struct conn *k);
+static int ur_send_cancelled(struct loop *l, struct conn *k);
 
 static void set_deadline(struct loop *l, struct conn *k, uint64_t at)
 {
@@ -296,21 +321,60 @@ static void set_deadline(struct loop *l, struct conn *k, uint64_t at)
     k->deadline = at;
 }
 
+static void list_push(struct conn **head, struct conn *k)
+{
+    k->prev = NULL;
+    k->next = *head;
+    if (*head)
+        (*head)->prev = k;
+    *head = k;
+}
+
+static void list_remove(struct conn **head, struct conn *k)
+{
+    if (k->prev)
+        k->prev->next = k->next;
+    else
+        *head = k->next;
+    if (k->next)
+        k->next->prev = k->prev;
+}
+
+/* The replies still in user space will not reach the peer: counted, then dropped. */
+static void conn_discard(struct loop *l, struct conn *k)
+{
+    l->st->replies_discarded += replies_unsent(k->out, k->out_head, k->out_off, k->out_len);
+    k->out_off = k->out_len = k->out_head = 0;
+}
+
 static void conn_close(struct loop *l, struct conn *k)
 {
     account(l->st, &k->s);
+    conn_discard(l, k);
     set_deadline(l, k, 0);
     if (l->ur)
         ur_conn_closing(l, k);  /* may keep out/in while the kernel still holds them */
     else
         epoll_ctl(l->ep, EPOLL_CTL_DEL, k->fd, NULL);
     close(k->fd);
-    if (!k->zombie) {
-        free(k->out);
-        k->out = k->in = NULL;
-    }
     k->fd = -1;
+    l->zombies += k->zombie;
+    list_remove(&l->open, k);
+    list_push(&l->closed, k);
     __atomic_store_n(&l->st->active, l->st->active - 1, __ATOMIC_RELAXED);
+}
+
+/* Free the closed connections nothing refers to any more. */
+static void free_closed(struct loop *l)
+{
+    for (struct conn *k = l->closed, *next; k; k = next) {
+        next = k->next;
+        if (!k->zombie) {
+            list_remove(&l->closed, k);
+            free(k->out);
+            free(k);
+        }
+    }
 }
 
 static void conn_watch(struct loop *l, struct conn *k, uint32_t events)
@@ -322,10 +386,27 @@ static void conn_watch(struct loop *l, struct conn *k, uint32_t events)
     k->events = events;
 }
 
+/* A whole request handled or a reply byte taken: the connection is alive. */
 static void touch(struct loop *l, struct conn *k)
 {
-    if (l->c->idle_ms && k->phase == P_OPEN)
-        set_deadline(l, k, now_ms() + l->c->idle_ms);
+    if (l->bounded)
+        k->active_at = now_ms();
+}
+
+/* The connection owes its peer replies: some are unsent, or a request waits for room. */
+static int owes(const struct conn *k)
+{
+    return k->out_off < k->out_len || qsl_session_paused(&k->s);
+}
+
+/* The bound that applies now: stall_ms while replies are owed, idle_ms (open
+ * connections only) while nothing is. */
+static void conn_timer(struct loop *l, struct conn *k)
+{
+    if (!l->bounded || k->fd < 0 || k->phase == P_LINGER)
+        return;
+    uint32_t bound = owes(k) ? l->c->stall_ms : k->phase == P_OPEN ? l->c->idle_ms : 0;
+    set_deadline(l, k, bound ? k->active_at + bound : 0);
 }
 
 /* Write what is pending. 0: all written or would block; -1: the connection is gone. */
@@ -345,7 +426,7 @@ static int conn_flush(struct loop *l, struct conn *k)
             return -1;
         }
     }
-    k->out_off = k->out_len = 0;
+    k->out_off = k->out_len = k->out_head = 0;
     return 0;
 }
 
@@ -374,6 +455,7 @@ static void conn_feed(struct loop *l, struct conn *k)
     if (k->phase != P_OPEN || (k->in_len == 0 && !qsl_session_paused(&k->s)))
         return;
     if (k->out_off > 0) {       /* make the unsent tail contiguous at the front */
+        k->out_head = boundary_from(k->out, k->out_head, k->out_off) - k->out_off;
         memmove(k->out, k->out + k->out_off, k->out_len - k->out_off);
         k->out_len -= k->out_off;
         k->out_off = 0;
@@ -387,7 +469,6 @@ static void conn_feed(struct loop *l, struct conn *k)
     if (qsl_session_closed(&k->s)) {
         k->phase = P_CLOSING;
         k->in_len = 0;
-        set_deadline(l, k, 0);
         return;
     }
     memmove(k->in, k->in + used, k->in_len - used);
@@ -434,6 +515,7 @@ static void conn_progress(struct loop *l, struct conn *k)
     if (k->out_off == k->out_len &&
         conn_settle(l, k, k->in_len == 0 && !qsl_session_paused(&k->s)))
         return;
+    conn_timer(l, k);
     conn_rearm(l, k);
 }
 
@@ -465,24 +547,46 @@ static void conn_readable(struct loop *l, struct conn *k)
     conn_progress(l, k);
 }
 
-/* Deadlines: idle connections end (gracefully), lingering ones are closed. */
+/* A deadline passed: a lingering connection is closed; one that owes nothing has
+ * been idle and ends gracefully; one whose peer took no reply for stall_ms ends
+ * too, and the replies it owed are counted, never dropped silently. */
+static void conn_expire(struct loop *l, struct conn *k, uint64_t now)
+{
+    set_deadline(l, k, 0);
+    if (k->phase == P_LINGER) {
+        discard_input(k->fd);   /* as in linger_close: no RST over replies the kernel holds */
+        conn_close(l, k);
+        return;
+    }
+    uint32_t bound = owes(k) ? l->c->stall_ms : k->phase == P_OPEN ? l->c->idle_ms : 0;
+    if (bound == 0 || now < k->active_at + bound) {
+        conn_timer(l, k);       /* what it owes changed since the deadline was set */
+        return;
+    }
+    if (owes(k))
+        l->st->closed_stalled += k->phase == P_OPEN;
+    else
+        l->st->closed_idle++;
+    k->stalled = owes(k);
+    k->phase = P_CLOSING;
+    k->in_len = 0;
+    if (l->ur) {
+        if (!ur_send_cancelled(l, k))   /* else its completion says what left */
+            ur_progress(l, k);
+        return;
+    }
+    conn_discard(l, k);
+    conn_progress(l, k);
+}
+
+/* Deadlines: walks the open connections only, and only when one has a deadline. */
 static void sweep(struct loop *l)
 {
     uint64_t now = now_ms();
-    for (unsigned i = 0; i < l->c->max_conns && l->timed > 0; i++) {
-        struct conn *k = &l->conns[i];
-        if (k->fd < 0 || k->deadline == 0 || now < k->deadline)
-            continue;
-        set_deadline(l, k, 0);
-        if (k->phase == P_LINGER) {
-            conn_close(l, k);
-        } else if (k->phase == P_OPEN) {
-            l->st->closed_idle++;
-            k->phase = P_CLOSING;
-            k->in_len = 0;
-            k->out_off = k->out_len = 0;    /* the peer took nothing for idle_ms */
-            l->ur ? ur_progress(l, k) : conn_progress(l, k);
-        }
+    for (struct conn *k = l->open, *next; k && l->timed > 0; k = next) {
+        next = k->next;         /* k may close (it moves to the closed list) */
+        if (k->deadline != 0 && now >= k->deadline)
+            conn_expire(l, k, now);
     }
 }
 
@@ -507,19 +611,18 @@ static int shed_one(struct loop *l)
     return fd >= 0;
 }
 
-/* A slot, buffers and a session for an accepted connection; NULL (closed and counted
- * as refused) when every slot is taken or memory is short. */
+/* Memory, buffers and a session for an accepted connection; NULL (closed and counted
+ * as refused) over max_conns (closed ones the kernel still holds count) or short of memory. */
 static struct conn *conn_open(struct loop *l, int fd)
 {
     struct conn *k = NULL;
-    if (l->st->active < l->c->max_conns)
-        for (unsigned i = 0; i < l->c->max_conns; i++)
-            if (l->conns[i].fd < 0 && !l->conns[i].zombie) {
-                k = &l->conns[i];
-                break;
-            }
-    uint8_t *mem = k ? malloc(l->c->out_bytes + IN_CAP) : NULL;
+    uint8_t *mem = NULL;
+    if (l->st->active + l->zombies < l->c->max_conns) {
+        k = malloc(sizeof *k);
+        mem = k ? malloc(l->c->out_bytes + IN_CAP) : NULL;
+    }
     if (!k || !mem) {
+        free(k);
         free(mem);
         close(fd);
         BUMP(l->st->refused);
@@ -535,7 +638,18 @@ static struct conn *conn_open(struct loop *l, int fd)
     k->in = mem + l->c->out_bytes;
     k->held = k->held_tail = -1;
     qsl_session_init(&k->s, l->e);
+    list_push(&l->open, k);
     return k;
+}
+
+/* Undo conn_open for a connection the loop could not take on. */
+static void conn_unopen(struct loop *l, struct conn *k)
+{
+    list_remove(&l->open, k);
+    close(k->fd);
+    free(k->out);
+    free(k);
+    BUMP(l->st->refused);
 }
 
 static void conn_count(struct loop *l, struct conn *k)
@@ -545,6 +659,7 @@ static void conn_count(struct loop *l, struct conn *k)
     if (l->st->active > l->st->active_max)
         l->st->active_max = l->st->active;
     touch(l, k);
+    conn_timer(l, k);
 }
 
 static void accept_all(struct loop *l)
@@ -567,19 +682,23 @@ static void accept_all(struct loop *l)
         k->events = EPOLLIN | EPOLLRDHUP;
         struct epoll_event ev = {.events = k->events, .data.ptr = k};
         if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
-            free(k->out);
-            close(fd);
-            k->fd = -1;
-            BUMP(l->st->refused);
+            conn_unopen(l, k);
             continue;
         }
         conn_count(l, k);
     }
 }
 
+static void nap_ms(long ms)
+{
+    struct timespec ts = {0, ms * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
 /* After a stop: nothing new is accepted or read; pending output gets a
  * second to leave, then every connection is shut down and given what is
- * left of that second to close from its side. */
+ * left of that second to close from its side. Replies still unsent then
+ * are counted as discarded. */
 static void drain_and_close(struct loop *l)
 {
     if (l->ep >= 0)
@@ -587,31 +706,26 @@ static void drain_and_close(struct loop *l)
     uint64_t deadline = now_ms() + 1000;
     for (int pending = 1; pending && now_ms() < deadline;) {
         pending = 0;
-        for (unsigned i = 0; i < l->c->max_conns; i++) {
-            struct conn *k = &l->conns[i];
-            if (k->fd >= 0 && k->out_off < k->out_len) {
-                if (conn_flush(l, k) != 0) {
-                    l->st->closed_at_stop++;
-                    conn_close(l, k);
-                } else {
-                    pending |= k->out_off < k->out_len;
-                }
+        for (struct conn *k = l->open, *next; k; k = next) {
+            next = k->next;
+            if (k->out_off == k->out_len)
+                continue;
+            if (conn_flush(l, k) != 0) {
+                l->st->closed_at_stop++;
+                conn_close(l, k);
+            } else {
+                pending |= k->out_off < k->out_len;
             }
         }
-        if (pending) {
-            struct timespec ts = {0, 1000000};
-            nanosleep(&ts, NULL);
-        }
+        if (pending)
+            nap_ms(1);
     }
-    for (unsigned i = 0; i < l->c->max_conns; i++)
-        if (l->conns[i].fd >= 0)
-            shutdown(l->conns[i].fd, SHUT_WR);
+    for (struct conn *k = l->open; k; k = k->next)
+        shutdown(k->fd, SHUT_WR);
     for (int open = 1; open && now_ms() < deadline;) {
         open = 0;
-        for (unsigned i = 0; i < l->c->max_conns; i++) {
-            struct conn *k = &l->conns[i];
-            if (k->fd < 0)
-                continue;
+        for (struct conn *k = l->open, *next; k; k = next) {
+            next = k->next;
             if (discard_input(k->fd) != 0) {
                 l->st->closed_at_stop++;
                 conn_close(l, k);
@@ -619,32 +733,35 @@ static void drain_and_close(struct loop *l)
                 open = 1;
             }
         }
-        if (open) {
-            struct timespec ts = {0, 1000000};
-            nanosleep(&ts, NULL);
-        }
+        if (open)
+            nap_ms(1);
     }
-    for (unsigned i = 0; i < l->c->max_conns; i++)
-        if (l->conns[i].fd >= 0) {
-            l->st->closed_at_stop++;
-            conn_close(l, &l->conns[i]);
-        }
+    while (l->open) {
+        l->st->closed_at_stop++;
+        conn_close(l, l->open);
+    }
+}
+
+/* Everything a loop holds, once its mode has let go of the kernel's references. */
+static void loop_free(struct loop *l)
+{
+    for (struct conn *k = l->closed; k; k = k->next)
+        k->zombie = 0;
+    free_closed(l);
 }
 
 static int run_epoll(int lfd, struct qsl_engine *e, const struct qsl_gateway_config *c,
                      struct qsl_gateway_stats *st, volatile int *stop)
 {
     struct loop l = {.lfd = lfd, .c = c, .st = st, .e = e};
+    l.bounded = c->idle_ms || c->stall_ms;
     l.ep = epoll_create1(EPOLL_CLOEXEC);
     l.reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    l.conns = calloc(c->max_conns, sizeof *l.conns);
     int rc = 0;
-    if (l.ep < 0 || !l.conns) {
-        rc = l.ep < 0 ? -errno : -ENOMEM;
+    if (l.ep < 0) {
+        rc = -errno;
         goto out;
     }
-    for (unsigned i = 0; i < c->max_conns; i++)
-        l.conns[i].fd = -1;
     fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK);
     struct epoll_event lev = {.events = EPOLLIN, .data.ptr = NULL};
     if (epoll_ctl(l.ep, EPOLL_CTL_ADD, lfd, &lev) != 0) {
@@ -674,6 +791,8 @@ static int run_epoll(int lfd, struct qsl_engine *e, const struct qsl_gateway_con
             sweep(&l);
             next_sweep = now_ms() + 10;
         }
+        if (l.closed)
+            free_closed(&l);
     }
     drain_and_close(&l);
 out:
@@ -681,7 +800,7 @@ out:
         close(l.ep);
     if (l.reserve >= 0)
         close(l.reserve);
-    free(l.conns);
+    loop_free(&l);
     return rc;
 }
 
@@ -696,6 +815,12 @@ static void ur_conn_closing(struct loop *l, struct conn *k)
 static void ur_progress(struct loop *l, struct conn *k)
 {
     (void)l, (void)k;
+}
+
+static int ur_send_cancelled(struct loop *l, struct conn *k)
+{
+    (void)l, (void)k;
+    return 0;
 }
 
 static int run_uring(int lfd, struct qsl_engine *e, const struct qsl_gateway_config *c,

@@ -4,14 +4,17 @@
  * epoll mode: one event loop, non-blocking accept4, a session and a bounded
  * output buffer per connection, writes flushed on EPOLLOUT, many clients at
  * once. io_uring mode: the same connections and rules, with multishot accept,
- * multishot receive into a provided-buffer ring and one send per connection in
- * flight, all submitted in one io_uring_enter per round. blocking mode: the original's one connection at a time, kept for
- * side-by-side comparison. Both survive what clients and the kernel throw at
+ * one receive per connection into a provided-buffer ring and one send per
+ * connection in flight, all submitted in one io_uring_enter per round.
+ * blocking mode: the original's one connection at a time, kept for
+ * side-by-side comparison. All three survive what clients and the kernel throw at
  * a server: EINTR, ECONNABORTED, EMFILE/ENFILE (the pending connection is
  * accepted and closed with a reserved descriptor, and serving goes on),
  * peers that vanish mid-frame or mid-write (no SIGPIPE: MSG_NOSIGNAL),
  * malformed frames (that connection closes), and a connection cap (excess
- * connections are accepted and closed at once, counted as refused).
+ * connections are accepted and closed at once, counted as refused). A
+ * connection's memory is taken when it is accepted and given back when it
+ * closes: max_conns is a bound, not an allocation.
  */
 #ifndef QSL_GATEWAY_H
 #define QSL_GATEWAY_H
@@ -35,9 +38,16 @@ struct qsl_gateway_config {
     enum qsl_gateway_mode mode;
     unsigned max_conns;         /* epoll: connections served at once */
     size_t out_bytes;           /* per-connection output bound */
-    /* a connection with no complete request and no reply byte taken for this
-     * long is ended (0: never); QSL_GATEWAY_IDLE_DEFAULT: 5 s blocking, never epoll */
+    /* a connection that owes nothing (every reply sent, no request waiting) and
+     * sent no complete request for this long is ended (0: never);
+     * QSL_GATEWAY_IDLE_DEFAULT: 5 s blocking, never epoll. A connection that owes
+     * replies is never idle. */
     uint32_t idle_ms;
+    /* a connection that owes replies and whose peer took none of their bytes for
+     * this long is ended anyway, and the replies it could not deliver are counted
+     * in replies_discarded (0: never, the default: a client that reads slowly
+     * gets every reply) */
+    uint32_t stall_ms;
     /* after the server ends a connection (shutdown for writing), how long its
      * input is read and dropped waiting for the peer's close, so no RST
      * discards replies the peer has not read */
@@ -53,7 +63,10 @@ struct qsl_gateway_config {
 struct qsl_gateway_stats {
     uint64_t connections, refused, emfile, active, active_max;
     uint64_t closed_by_peer, closed_malformed, closed_unexpected, closed_output_limit,
-        closed_error, closed_at_stop, closed_idle;
+        closed_error, closed_at_stop, closed_idle, closed_stalled;
+    /* replies (whole or partly unsent frames) a connection owed when it was closed:
+     * after stall_ms, at a stop that outlasted the drain, or on a socket error */
+    uint64_t replies_discarded;
     uint64_t frames_in, frames_out, bytes_out;
     uint64_t bytes_in;          /* read from clients while serving; updated as it happens */
     uint64_t out_queued_max;    /* epoll: most reply bytes one connection held in user space */

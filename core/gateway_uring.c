@@ -43,9 +43,12 @@ struct uring {
     int failed;                 /* -errno: the ring could take no request */
 };
 
+/* A request's user data: its connection's address (malloc aligns to 16) and the op. */
+_Static_assert(_Alignof(max_align_t) >= 16, "user data keeps the op in the low 4 bits");
 static uint64_t ud(enum ur_op op, const struct loop *l, const struct conn *k)
 {
-    return (uint64_t)(k ? k - l->conns : 0) << 4 | (uint64_t)op;
+    (void)l;
+    return (uint64_t)(uintptr_t)k | (uint64_t)op;
 }
 
 /* A submission entry; when the queue is full, what is queued goes in first. */
@@ -161,6 +164,8 @@ static void ur_progress(struct loop *l, struct conn *k)
     struct uring *u = l->ur;
     if (k->send_busy || u->stopping)
         return;                 /* the send's completion moves the connection on */
+    if (k->stalled)
+        conn_discard(l, k);     /* after the send in flight said what left */
     if (k->phase != P_OPEN)
         ur_drop_held(u, k);
     for (;;) {
@@ -180,7 +185,21 @@ static void ur_progress(struct loop *l, struct conn *k)
         ur_send(l, k);
     else if (conn_settle(l, k, k->in_len == 0 && k->held < 0 && !qsl_session_paused(&k->s)))
         return;
+    conn_timer(l, k);
     ur_rearm(l, k);
+}
+
+/* Stalled with a send in flight: cancel it; its completion says how much left.
+ * 1 when the completion is awaited. */
+static int ur_send_cancelled(struct loop *l, struct conn *k)
+{
+    if (!k->send_busy)
+        return 0;
+    if (!k->send_cancel) {
+        k->send_cancel = 1;
+        ur_cancel(l, UR_SEND, k);
+    }
+    return 1;
 }
 
 /* Called by conn_close: held buffers go back, requests in flight are cancelled, and
@@ -203,12 +222,12 @@ static void ur_conn_closing(struct loop *l, struct conn *k)
     k->zombie = k->recv_armed || k->send_busy;
 }
 
-static void ur_bury(struct conn *k)
+/* A closed connection whose last request completed: free_closed may take it now. */
+static void ur_bury(struct loop *l, struct conn *k)
 {
     if (k->zombie && !k->recv_armed && !k->send_busy) {
-        free(k->out);
-        k->out = k->in = NULL;
         k->zombie = 0;
+        l->zombies--;
     }
 }
 
@@ -270,7 +289,7 @@ static void ur_on_recv(struct loop *l, struct conn *k, const struct io_uring_cqe
         if (bid >= 0)
             ur_recycle(u, bid);     /* after a stop nothing new is read, as in epoll mode */
         if (k->fd < 0)
-            ur_bury(k);
+            ur_bury(l, k);
         else if (cqe->res == 0)
             k->peer_eof = 1;
         return;
@@ -309,7 +328,7 @@ static void ur_on_send(struct loop *l, struct conn *k, const struct io_uring_cqe
     l->ur->inflight--;
     k->send_busy = k->send_cancel = 0;
     if (k->fd < 0) {
-        ur_bury(k);
+        ur_bury(l, k);
         return;
     }
     if (cqe->res > 0 && k->out_len > 0) {
@@ -317,7 +336,7 @@ static void ur_on_send(struct loop *l, struct conn *k, const struct io_uring_cqe
         l->st->bytes_out += (uint64_t)cqe->res;
         touch(l, k);
         if (k->out_off == k->out_len)
-            k->out_off = k->out_len = 0;
+            k->out_off = k->out_len = k->out_head = 0;
     } else if (cqe->res < 0 && cqe->res != -ECANCELED && !l->ur->stopping) {
         if (k->phase == P_OPEN)     /* else its reason is counted already */
             l->st->closed_error++;
@@ -330,7 +349,7 @@ static void ur_on_send(struct loop *l, struct conn *k, const struct io_uring_cqe
 static void ur_complete(struct loop *l, const struct io_uring_cqe *cqe)
 {
     uint64_t d = io_uring_cqe_get_data64(cqe);
-    struct conn *k = &l->conns[d >> 4];
+    struct conn *k = (struct conn *)(uintptr_t)(d & ~(uint64_t)15);
     switch ((enum ur_op)(d & 15)) {
     case UR_ACCEPT:
         ur_on_accept(l, cqe);
@@ -370,9 +389,8 @@ static void ur_reap(struct loop *l)
 static void ur_feed_starved(struct loop *l)
 {
     struct uring *u = l->ur;
-    for (unsigned i = 0; i < l->c->max_conns && u->starved > 0 && u->free > 0; i++) {
-        struct conn *k = &l->conns[i];
-        if (k->fd >= 0 && k->want_buf) {
+    for (struct conn *k = l->open; k && u->starved > 0 && u->free > 0; k = k->next) {
+        if (k->want_buf) {
             k->want_buf = 0;
             u->starved--;
             ur_rearm(l, k);
@@ -426,12 +444,9 @@ static void ur_quiesce(struct loop *l)
     uint64_t deadline = now_ms() + 1000;
     while (u->inflight > 0 && now_ms() < deadline && ur_round(l, 10) == 0)
         ;
-    for (unsigned i = 0; i < l->c->max_conns; i++) {
-        struct conn *k = &l->conns[i];
-        if (k->fd >= 0) {
-            ur_drop_held(u, k);
-            fcntl(k->fd, F_SETFL, fcntl(k->fd, F_GETFL) | O_NONBLOCK);
-        }
+    for (struct conn *k = l->open; k; k = k->next) {
+        ur_drop_held(u, k);
+        fcntl(k->fd, F_SETFL, fcntl(k->fd, F_GETFL) | O_NONBLOCK);
     }
 }
 
@@ -443,14 +458,8 @@ static int run_uring(int lfd, struct qsl_engine *e, const struct qsl_gateway_con
     if (rc != 0)
         return rc;
     struct loop l = {.ep = -1, .lfd = lfd, .c = c, .st = st, .e = e, .ur = &u};
+    l.bounded = c->idle_ms || c->stall_ms;
     l.reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    l.conns = calloc(c->max_conns, sizeof *l.conns);
-    if (!l.conns) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    for (unsigned i = 0; i < c->max_conns; i++)
-        l.conns[i].fd = l.conns[i].held = -1;
     fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK);     /* shed_one's accept4 */
     ur_arm_accept(&l);
     if (c->on_ready)
@@ -464,15 +473,14 @@ static int run_uring(int lfd, struct qsl_engine *e, const struct qsl_gateway_con
             sweep(&l);
             next_sweep = now_ms() + 10;
         }
+        if (l.closed)
+            free_closed(&l);
     }
     ur_quiesce(&l);
     drain_and_close(&l);
-out:
     ur_teardown(&u);            /* ends anything still in flight: zombies can go */
-    for (unsigned i = 0; l.conns && i < c->max_conns; i++)
-        free(l.conns[i].out);
     if (l.reserve >= 0)
         close(l.reserve);
-    free(l.conns);
+    loop_free(&l);
     return rc;
 }

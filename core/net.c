@@ -5,7 +5,9 @@
 #include <errno.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "net.h"
@@ -195,4 +197,27 @@ int qsl_net_multicast_bind(int fd, const char *group, uint16_t port, unsigned if
         rc = setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m, sizeof m);
     }
     return rc == 0 ? 0 : -errno;
+}
+
+uint64_t qsl_net_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int qsl_net_wait(int fd, short events, uint64_t deadline, volatile int *stop)
+{
+    for (;;) {
+        if (stop && *stop)
+            return -1;
+        uint64_t now = qsl_net_now_ms();
+        if (deadline && now >= deadline)
+            return 0;
+        int slice = deadline && deadline - now < 100 ? (int)(deadline - now) : 100;
+        struct pollfd p = {.fd = fd, .events = events};
+        int r = poll(&p, 1, slice);
+        if (r > 0 || (r < 0 && errno != EINTR))
+            return 1;
+    }
 }

@@ -41,6 +41,17 @@ int qsl_net_multicast_connect(int fd, const char *group, uint16_t port, unsigned
                               int hops, int loop);
 int qsl_net_multicast_bind(int fd, const char *group, uint16_t port, unsigned ifindex);
 
+/* CLOCK_MONOTONIC in milliseconds: the clock of every deadline below. */
+uint64_t qsl_net_now_ms(void);
+
+/*
+ * Wait until fd is ready for `events` (poll's), with the stop flag in view: 1 ready
+ * (or an error the next call on fd will report), 0 the deadline passed (0: none),
+ * -1 *stop became non-zero. A stop that lands between a check and the wait is seen
+ * within 100 ms: the wait is taken in slices.
+ */
+int qsl_net_wait(int fd, short events, uint64_t deadline, volatile int *stop);
+
 /* socket + SO_REUSEADDR + bind + listen; *port 0 = the kernel picks, then *port is it. */
 int qsl_net_tcp_server(const char *host, uint16_t *port, int backlog);
 

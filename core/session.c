@@ -159,18 +159,25 @@ static int handle_frame(struct qsl_session *s, const struct qsl_wire_header *h, 
         s->wire_err = e;
         return close_with(s, QSL_SESSION_MALFORMED);
     }
-    s->stats.frames_in++;
+    int r;
     switch (m.type) {
     case QSL_WIRE_NEW_ORDER:
-        return handle_new_order(s, &m.u.new_order, out);
+        r = handle_new_order(s, &m.u.new_order, out);
+        break;
     case QSL_WIRE_CANCEL_ORDER:
-        return handle_cancel(s, &m.u.cancel_order, out);
+        r = handle_cancel(s, &m.u.cancel_order, out);
+        break;
     case QSL_WIRE_HEARTBEAT:
-        return handle_heartbeat(s, m.u.heartbeat.token, out);
+        r = handle_heartbeat(s, m.u.heartbeat.token, out);
+        break;
     default:
         s->bad_type = m.type;
-        return close_with(s, QSL_SESSION_UNEXPECTED);
+        r = close_with(s, QSL_SESSION_UNEXPECTED);
+        break;
     }
+    /* a frame that paused for room is decoded again later: count it once, when handled */
+    s->stats.frames_in += r != FRAME_PAUSED;
+    return r;
 }
 
 /*

@@ -23,6 +23,7 @@
 
 #include "client.h"
 #include "gateway.h"
+#include "sockopt.h"
 #include "suites.h"
 #include "wire.h"
 
@@ -705,6 +706,253 @@ START_TEST(test_listen_refuses_a_name)
 }
 END_TEST
 
+/* A client whose receive buffer is small from the start (set before connect, so the
+ * window it advertises is small), for a gateway whose replies must back up. */
+static int dial_small(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    return fd;
+}
+
+/* start_idle, with a small send buffer on every connection and stall_ms. */
+static struct qsl_sockopt_list small_sndbuf;
+
+static void start_tight(struct server *s, enum qsl_gateway_mode mode, size_t out_bytes,
+                        uint32_t idle_ms, uint32_t stall_ms)
+{
+    char err[128];
+    ck_assert_int_eq(qsl_sockopt_parse_list("sndbuf:4096", 1, &small_sndbuf, err, sizeof err), 0);
+    memset(s, 0, sizeof *s);
+    qsl_gateway_defaults(&s->c);
+    s->c.mode = mode;
+    s->c.max_conns = 16;
+    s->c.out_bytes = out_bytes;
+    s->c.idle_ms = idle_ms;
+    s->c.stall_ms = stall_ms;
+    s->c.conn_opts = &small_sndbuf;
+    s->lfd = qsl_gateway_listen("127.0.0.1", &s->port, 16);
+    ck_assert_int_ge(s->lfd, 0);
+    pthread_create(&s->th, NULL, serve, s);
+}
+
+/* Every mode, with the idle bound unset and set: ALL[_i / 2], idle 200 ms on odd _i. */
+static const enum qsl_gateway_mode ALL[] = {QSL_GATEWAY_EPOLL, QSL_GATEWAY_IO_URING,
+                                            QSL_GATEWAY_BLOCKING};
+#define ANY_MODE(m, i)                                                                       \
+    enum qsl_gateway_mode m = ALL[(i)];                                                      \
+    if (m == QSL_GATEWAY_IO_URING && !qsl_test_io_uring_runs(__func__))                      \
+        return
+
+/*
+ * Issue 21.1: a client pipelines resting orders as fast as it can, reads its
+ * replies slowly (it stops reading for longer than idle_ms once the gateway
+ * pushes back), then half-closes. A connection that owes replies is not idle:
+ * every order applied has its Ack delivered, in every mode, with and without
+ * idle_ms, and nothing is counted as discarded.
+ */
+START_TEST(test_slow_reader_gets_every_ack)
+{
+    ANY_MODE(mode, _i / 2);
+    uint32_t idle = _i % 2 ? 200 : QSL_GATEWAY_IDLE_DEFAULT;
+    struct server s;
+    start_tight(&s, mode, 65536, idle, 0);
+    enum { N = 30000 };
+    uint8_t *req = malloc((size_t)N * 43);
+    size_t len = 0;
+    for (uint64_t i = 0; i < N; i++)
+        len += new_order(req + len, i + 1, (uint32_t)(i % 2), 100 + (int64_t)i, 1, QSL_SELL,
+                         QSL_LIMIT, QSL_GTC);
+    int fd = dial_small(s.port);
+    struct sender w = {.fd = fd, .buf = req, .len = len, .shut = 1};
+    pthread_create(&w.th, NULL, sender_main, &w);
+    /* read nothing until the gateway stops taking our bytes, then nothing for 3 idle periods */
+    uint64_t until = ms_now() + 3000, last = 0, still = ms_now();
+    while (ms_now() < until && ms_now() - still < 600) {
+        uint64_t in = __atomic_load_n(&s.st.bytes_in, __ATOMIC_RELAXED);
+        if (in != last)
+            last = in, still = ms_now();
+        if (in == len)
+            break;
+        sched_yield();
+    }
+    ck_assert_uint_lt(last, len);                   /* it did push back: replies were owed */
+    size_t got = 0;
+    int end = end_of(fd, 20000, &got);
+    pthread_join(w.th, NULL);
+    ck_assert_uint_eq(w.sent, len);
+    ck_assert_msg(end == 0, "the connection ended with %s, not EOF", strerror(end));
+    close(fd);
+    finish(&s);
+    ck_assert_uint_eq(s.st.new_orders, N);
+    ck_assert_uint_eq(got, (size_t)N * 32);          /* an Ack for every order applied */
+    ck_assert_uint_eq(s.st.replies_discarded, 0);
+    ck_assert_uint_eq(s.st.closed_idle, 0);
+    ck_assert_uint_eq(s.st.closed_by_peer, 1);
+    free(req);
+}
+END_TEST
+
+/*
+ * Issue 21.1: when stall_ms forces a close, what the client got and what the
+ * gateway counts as discarded add up to every reply it owed: heartbeats
+ * answered == HeartbeatAcks received whole + replies_discarded.
+ */
+START_TEST(test_stalled_close_counts_every_discarded_reply)
+{
+    ANY_MODE(mode, _i);
+    struct server s;
+    start_tight(&s, mode, 4096, 0, 300);
+    int fd = dial_small(s.port);
+    uint8_t req[24 * 512];
+    for (int i = 0; i < 512; i++)
+        heartbeat(req + 24 * i, (uint64_t)i);
+    for (int round = 0; round < 2000; round++) {    /* until the gateway stops taking them */
+        struct pollfd p = {fd, POLLOUT, 0};
+        if (poll(&p, 1, 100) <= 0 ||
+            send(fd, req, sizeof req, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+            break;
+    }
+    uint64_t deadline = ms_now() + 5000;
+    while (__atomic_load_n(&s.st.closed_stalled, __ATOMIC_RELAXED) == 0 && ms_now() < deadline)
+        sched_yield();
+    size_t got = 0;
+    int end = end_of(fd, 10000, &got);
+    ck_assert_msg(end == 0, "the connection ended with %s, not EOF", strerror(end));
+    close(fd);
+    finish(&s);
+    ck_assert_uint_eq(s.st.closed_stalled, 1);
+    ck_assert_uint_gt(s.st.replies_discarded, 0);
+    ck_assert_uint_eq(s.st.heartbeats, got / 24 + s.st.replies_discarded);
+}
+END_TEST
+
+/* Issue 21.5: a frame that waits for output room is counted once, when handled. */
+START_TEST(test_frames_in_counts_a_frame_once)
+{
+    ANY_MODE(mode, _i);
+    struct server s;
+    start(&s, mode, 16, 128);       /* room for five HeartbeatAcks: frames pause often */
+    enum { N = 21000 };
+    uint8_t *req = malloc((size_t)N * 24);
+    for (int i = 0; i < N; i++)
+        heartbeat(req + 24 * i, (uint64_t)i);
+    int fd = dial(s.port);
+    struct sender w = {.fd = fd, .buf = req, .len = (size_t)N * 24, .shut = 1};
+    pthread_create(&w.th, NULL, sender_main, &w);
+    size_t got = 0;
+    ck_assert_int_eq(end_of(fd, 20000, &got), 0);
+    pthread_join(w.th, NULL);
+    close(fd);
+    finish(&s);
+    ck_assert_uint_eq(got, (size_t)N * 24);
+    ck_assert_uint_eq(s.st.heartbeats, N);
+    ck_assert_uint_eq(s.st.frames_in, N);
+    ck_assert_uint_eq(s.st.frames_out, N);
+    free(req);
+}
+END_TEST
+
+/* Issue 21.11: a stop that comes while the blocking server waits for a client, with
+ * no signal to interrupt the wait, ends it within the wait's slice. */
+START_TEST(test_blocking_mode_stop_between_clients)
+{
+    struct server s;
+    start(&s, BLOCKING, 1, 65536);
+    int fd = dial(s.port);          /* served and gone: the server is back waiting to accept */
+    uint8_t req[64], reply[24];
+    size_t n = heartbeat(req, 5);
+    ck_assert_int_eq(send(fd, req, n, 0), (ssize_t)n);
+    read_n(fd, reply, sizeof reply);
+    close(fd);
+    wait_counter(&s.st.active, 0, "connections open");
+    uint64_t t0 = ms_now();
+    s.stop = 1;                     /* no shutdown of the listener, no signal */
+    int joined;
+    while ((joined = pthread_tryjoin_np(s.th, NULL) == 0) == 0 && ms_now() - t0 < 3000) {
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
+    uint64_t took = ms_now() - t0;
+    if (!joined) {                  /* release it before failing */
+        shutdown(s.lfd, SHUT_RDWR);
+        pthread_join(s.th, NULL);
+    }
+    close(s.lfd);
+    ck_assert_msg(took < 1000, "the blocking server slept through its stop (%" PRIu64 " ms)", took);
+}
+END_TEST
+
+static uint64_t thread_cpu_ms(pthread_t th)
+{
+    clockid_t id;
+    struct timespec ts;
+    pthread_getcpuclockid(th, &id);
+    clock_gettime(id, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static long rss_kb(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long size = 0, rss = 0;
+    if (f) {
+        if (fscanf(f, "%ld %ld", &size, &rss) != 2)
+            rss = 0;
+        fclose(f);
+    }
+    return rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static void on_ready_flag(void *ctx)
+{
+    __atomic_store_n((int *)ctx, 1, __ATOMIC_RELEASE);
+}
+
+/* Issue 21.14: memory and the idle sweep follow the connections that exist, not
+ * max_conns: a million allowed, three idle clients, an idle bound to sweep for. */
+START_TEST(test_cost_follows_connections_not_max_conns)
+{
+    MANY_MODE(mode);
+    struct server s;
+    int ready = 0;
+    memset(&s, 0, sizeof s);
+    qsl_gateway_defaults(&s.c);
+    s.c.mode = mode;
+    s.c.max_conns = 1000000;
+    s.c.idle_ms = 60000;
+    s.c.on_ready = on_ready_flag;
+    s.c.ready_ctx = &ready;
+    s.lfd = qsl_gateway_listen("127.0.0.1", &s.port, 16);
+    long before = rss_kb();
+    pthread_create(&s.th, NULL, serve, &s);
+    uint64_t deadline = ms_now() + 5000;
+    while (!__atomic_load_n(&ready, __ATOMIC_ACQUIRE) && ms_now() < deadline)
+        sched_yield();
+    ck_assert(ready);
+    int fds[3];
+    for (int i = 0; i < 3; i++)
+        fds[i] = dial(s.port);
+    wait_counter(&s.st.active, 3, "connections open");
+    long grew = rss_kb() - before;
+    uint64_t cpu0 = thread_cpu_ms(s.th), t0 = ms_now();
+    while (ms_now() - t0 < 1000) {      /* the server sweeps on its own meanwhile */
+        struct timespec ts = {0, 50000000};
+        nanosleep(&ts, NULL);
+    }
+    uint64_t cpu = thread_cpu_ms(s.th) - cpu0;
+    for (int i = 0; i < 3; i++)
+        close(fds[i]);
+    finish(&s);
+    ck_assert_msg(grew < 32 * 1024, "the gateway took %ld KiB for 3 connections", grew);
+    ck_assert_msg(cpu < 100, "the sweep took %" PRIu64 " ms of CPU in a second", cpu);
+}
+END_TEST
+
 Suite *gateway_suite(void)
 {
     Suite *s = suite_create("gateway");
@@ -728,6 +976,11 @@ Suite *gateway_suite(void)
     tcase_add_test(tc, test_blocking_mode_stops_while_a_send_is_blocked);
     tcase_add_test(tc, test_blocking_mode_idle_client_is_closed);
     tcase_add_loop_test(tc, test_many_mode_idle_connections_are_closed, 0, 2);
+    tcase_add_loop_test(tc, test_slow_reader_gets_every_ack, 0, 6);
+    tcase_add_loop_test(tc, test_stalled_close_counts_every_discarded_reply, 0, 3);
+    tcase_add_loop_test(tc, test_frames_in_counts_a_frame_once, 0, 3);
+    tcase_add_test(tc, test_blocking_mode_stop_between_clients);
+    tcase_add_loop_test(tc, test_cost_follows_connections_not_max_conns, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }

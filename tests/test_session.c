@@ -343,6 +343,7 @@ START_TEST(test_output_bound_exactly_enough)
     out.len = 0;
     ck_assert_uint_eq(qsl_session_feed(&s, in, n, &out), n);
     ck_assert_uint_eq(out.len, 24);
+    ck_assert_uint_eq(s.stats.frames_in, 2);    /* issue 21.5: paused, then handled: once */
 }
 END_TEST
 
@@ -367,6 +368,7 @@ START_TEST(test_pause_inside_the_hold_is_retried)
     ck_assert_uint_eq(out.len, 24);
     ck_assert_uint_eq(s.held, 0);
     ck_assert_uint_eq(s.stats.heartbeats, 2);
+    ck_assert_uint_eq(s.stats.frames_in, 2);    /* issue 21.5: the paused one counts once */
 }
 END_TEST
 

@@ -26,7 +26,7 @@ struct gw_args {
     const char *bind, *sockopt;
     uint16_t port;
     int mode;
-    uint32_t max_conns, backlog, symbols, capacity, max_quantity, idle_ms;
+    uint32_t max_conns, backlog, symbols, capacity, max_quantity, idle_ms, stall_ms;
     uint64_t out_bytes, max_notional;
 };
 
@@ -43,8 +43,11 @@ static const struct qsl_role_param gw_params[] = {
     QSL_ROLE_U(G, max_quantity, 1000000, 1, UINT32_MAX, "", "risk: largest order quantity"),
     QSL_ROLE_U(G, max_notional, 1000000000ull, 1, INT64_MAX, "", "risk: largest price x quantity"),
     QSL_ROLE_U(G, idle_ms, 0, 0, 86400000, "ms",
-               "end a connection that sent no whole request and took no reply for this long; "
-               "0 = the mode's default (blocking 5000, epoll never)"),
+               "end a connection that owes no reply and sent no whole request for this long; "
+               "0 = the mode's default (blocking 5000, epoll and io_uring never)"),
+    QSL_ROLE_U(G, stall_ms, 0, 0, 86400000, "ms",
+               "end a connection that owes replies and took none of their bytes for this long, "
+               "counting the replies it could not deliver (replies_discarded); 0 = never"),
     QSL_ROLE_SOCKOPT(G),
     QSL_ROLE_END,
 };
@@ -56,6 +59,7 @@ static const struct qsl_role_field gw_ready[] = {
     {"max_conns", QSL_ROLE_INTEGER, "connections", "connections served at once"},
     {"out_bytes", QSL_ROLE_INTEGER, "bytes", "output bound per connection"},
     {"idle_ms", QSL_ROLE_INTEGER, "ms", "idle connections end after this (0: never)"},
+    {"stall_ms", QSL_ROLE_INTEGER, "ms", "stalled connections end after this (0: never)"},
     QSL_ROLE_SOCKOPT_FIELD,
     QSL_ROLE_FIELDS_END,
 };
@@ -67,14 +71,17 @@ static const struct qsl_role_field gw_result[] = {
     COUNT("refused", "accepted and closed at once: over max_conns, or shed"),
     FRAMES("emfile", "events", "accept4 reported EMFILE/ENFILE"),
     COUNT("active_max", "most served at once"),
-    COUNT("closed", "ended, for any reason: the sum of the seven closed_* below"),
+    COUNT("closed", "ended, for any reason: the sum of the eight closed_* below"),
     COUNT("closed_by_peer", "ended by the client"),
     COUNT("closed_malformed", "ended by a malformed frame"),
     COUNT("closed_unexpected", "ended by a type a client may not send"),
     COUNT("closed_output_limit", "ended by a response larger than the output bound"),
     COUNT("closed_error", "ended by a socket error"),
     COUNT("closed_at_stop", "still open at the stop"),
-    COUNT("closed_idle", "ended after idle_ms"),
+    COUNT("closed_idle", "ended after idle_ms, owing nothing"),
+    COUNT("closed_stalled", "ended after stall_ms: owed replies its peer did not take"),
+    FRAMES("replies_discarded", "frames", "replies owed but never sent, whole or in part: "
+           "at stall_ms, at a stop that outlasted the drain, or on a socket error"),
     FRAMES("ring_enters", "calls", "io_uring mode: io_uring_enter calls (0 in the others)"),
     FRAMES("ring_completions", "completions", "io_uring mode: completions reaped"),
     FRAMES("frames_in", "frames", "requests decoded"),
@@ -103,7 +110,7 @@ struct ready_ctx {
     const char *mode;
     unsigned max_conns;
     uint64_t out_bytes;
-    uint32_t idle_ms;
+    uint32_t idle_ms, stall_ms;
     const char *sockopt;
     int failed;
 };
@@ -120,6 +127,7 @@ static void print_ready(void *ctx)
     qsl_role_line_int(&l, "max_conns", r->max_conns);
     qsl_role_line_int(&l, "out_bytes", r->out_bytes);
     qsl_role_line_int(&l, "idle_ms", r->idle_ms);
+    qsl_role_line_int(&l, "stall_ms", r->stall_ms);
     qsl_role_line_text(&l, "sockopt", r->sockopt);
     r->failed = qsl_role_line_end(&l) != 0;
 }
@@ -158,8 +166,9 @@ static int run_gateway(const void *args)
     c.engine.risk.max_quantity = a->max_quantity;
     c.engine.risk.max_notional = a->max_notional;
     c.idle_ms = a->idle_ms ? a->idle_ms : QSL_GATEWAY_IDLE_DEFAULT;
+    c.stall_ms = a->stall_ms;
     struct ready_ctx rc_ready = {port,    modes[c.mode], c.max_conns, c.out_bytes,
-                                 qsl_gateway_idle_ms(&c), granted, 0};
+                                 qsl_gateway_idle_ms(&c), c.stall_ms, granted, 0};
     c.on_ready = print_ready;
     c.ready_ctx = &rc_ready;
     qsl_role_stop_on_signals(&stop);
@@ -176,11 +185,12 @@ static int run_gateway(const void *args)
     struct qsl_role_line l;
     qsl_role_line_start(&l, "result", gw_result);
     uint64_t closed = st.closed_by_peer + st.closed_malformed + st.closed_unexpected +
-                      st.closed_output_limit + st.closed_error + st.closed_at_stop + st.closed_idle;
+                      st.closed_output_limit + st.closed_error + st.closed_at_stop + st.closed_idle +
+                      st.closed_stalled;
     const uint64_t v[] = {st.connections, st.refused, st.emfile, st.active_max, closed,
                           st.closed_by_peer, st.closed_malformed, st.closed_unexpected,
                           st.closed_output_limit, st.closed_error, st.closed_at_stop,
-                          st.closed_idle, st.ring_enters, st.ring_completions, st.frames_in,
+                          st.closed_idle, st.closed_stalled, st.replies_discarded, st.ring_enters, st.ring_completions, st.frames_in,
                           st.frames_out, st.bytes_in, st.bytes_out, st.new_orders, st.cancels,
                           st.heartbeats, st.fills, rejects};
     unsigned i = 0;
