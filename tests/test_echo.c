@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <time.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -179,6 +180,35 @@ START_TEST(test_a_bad_config_is_refused)
 }
 END_TEST
 
+/* Issue 21.11: a stop while the blocking echo waits for a client, with no signal and
+ * no shutdown of the listener to wake it, ends it within the wait's slice. */
+START_TEST(test_blocking_stop_while_waiting_for_a_client)
+{
+    struct server s;
+    start(&s, QSL_ECHO_BLOCKING, 4, 4);
+    struct timespec ts = {0, 50000000};
+    nanosleep(&ts, NULL);           /* let it reach its wait: the race's far side */
+    s.stop = 1;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int joined = 0;
+    for (int i = 0; i < 300 && !joined; i++) {
+        joined = pthread_tryjoin_np(s.t, NULL) == 0;
+        struct timespec nap = {0, 10000000};
+        if (!joined)
+            nanosleep(&nap, NULL);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (!joined) {
+        shutdown(s.lfd, SHUT_RDWR);
+        pthread_join(s.t, NULL);
+    }
+    close(s.lfd);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    ck_assert_msg(joined && ms < 1000, "the blocking echo slept through its stop (%.0f ms)", ms);
+}
+END_TEST
+
 Suite *echo_suite(void)
 {
     Suite *s = suite_create("echo");
@@ -189,6 +219,7 @@ Suite *echo_suite(void)
     tcase_add_test(tc, test_epoll_serves_many_and_a_stop_closes_them);
     tcase_add_test(tc, test_a_client_that_never_reads_holds_no_more);
     tcase_add_test(tc, test_a_bad_config_is_refused);
+    tcase_add_test(tc, test_blocking_stop_while_waiting_for_a_client);
     suite_add_tcase(s, tc);
     return s;
 }
