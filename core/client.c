@@ -49,6 +49,8 @@ struct lconn {
     uint64_t quota;
     uint64_t next_due;
     int sentinel_sent, done;
+    int connecting;             /* a non-blocking connect is under way */
+    uint64_t connect_t0;
     uint8_t *out;
     size_t out_len, out_off, out_cap;
     int want_out;               /* EPOLLOUT is armed */
@@ -234,6 +236,8 @@ static void conn_fill(struct run *r, struct lconn *k, uint64_t now)
             /* a last Heartbeat: its reply proves every Fill before it has arrived */
             enqueue(k, make_request(r, k, K_SENTINEL, now), now);
             k->sentinel_sent = 1;
+            r->st->frames_sent++;
+            r->st->final_heartbeats++;
         }
     } else {
         while (k->qlen < c->depth && (!c->requests || k->quota > 0)) {
@@ -253,6 +257,7 @@ static void conn_fill(struct run *r, struct lconn *k, uint64_t now)
                 conn_flush(r, k);
             }
             r->st->sent++;
+            r->st->frames_sent += kind != K_ECHO;
             if (c->requests)
                 k->quota--;
         }
@@ -410,9 +415,31 @@ static void conn_read(struct run *r, struct lconn *k)
 
 /* ------------------------------------------------------------------ persistent and echo */
 
-static int open_conn(struct run *r, struct lconn *k)
+/* A connection is up: its requests may start at once, whatever the others are doing
+ * (a server that serves one connection at a time only accepts the next when one ends). */
+static void on_connected(struct run *r, struct lconn *k, uint64_t now)
 {
-    k->fd = qsl_net_socket(r->c->addr.ss_family, SOCK_STREAM);
+    const struct qsl_load_config *c = r->c;
+    k->connecting = 0;
+    r->st->connects++;
+    r->st->connected_ns = now;
+    if (r->st->start_ns == 0) {
+        r->st->start_ns = now;
+        r->st->measure_ns = now + (uint64_t)c->warmup_ms * 1000000u;
+        r->end_at = now + (uint64_t)c->duration_ms * 1000000u;
+    }
+    if (r->interval) {
+        uint64_t due = r->st->start_ns + r->interval * k->idx / c->connections;
+        k->next_due = due > now ? due : now;
+    }
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = k};
+    epoll_ctl(r->ep, EPOLL_CTL_MOD, k->fd, &ev);
+}
+
+/* Start a non-blocking connect; it completes in the event loop (EPOLLOUT). */
+static int open_conn(struct run *r, struct lconn *k, uint64_t now)
+{
+    k->fd = qsl_net_socket(r->c->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK);
     if (k->fd < 0) {
         int e = k->fd;
         k->fd = -1;
@@ -422,16 +449,31 @@ static int open_conn(struct run *r, struct lconn *k)
     setsockopt(k->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (r->c->conn_opts)        /* after qsl's defaults, so they can be overridden */
         qsl_sockopt_apply(k->fd, r->c->conn_opts, NULL, NULL);
-    int rc = qsl_net_connect_addr(k->fd, &r->c->addr, r->c->addrlen);
-    if (rc != 0) {
-        close(k->fd);
-        k->fd = -1;
-        return rc;
+    struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = k};
+    if (epoll_ctl(r->ep, EPOLL_CTL_ADD, k->fd, &ev) != 0)
+        return -errno;
+    k->connecting = 1;
+    k->connect_t0 = now;
+    if (connect(k->fd, (const struct sockaddr *)&r->c->addr, r->c->addrlen) == 0)
+        on_connected(r, k, now);
+    else if (errno != EINPROGRESS)
+        return -errno;
+    return 0;
+}
+
+/* The connect's outcome, once the socket is writable (or failed). */
+static void conn_connect_done(struct run *r, struct lconn *k)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(k->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+        err = errno;
+    if (err != 0) {
+        fail(r, "connection %u: connect: %s", k->idx, strerror(err));
+        k->done = 1;
+        return;
     }
-    r->st->connects++;
-    fcntl(k->fd, F_SETFL, O_NONBLOCK);
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = k};
-    return epoll_ctl(r->ep, EPOLL_CTL_ADD, k->fd, &ev) == 0 ? 0 : -errno;
+    on_connected(r, k, now_ns());
 }
 
 static int run_persistent(struct run *r, volatile int *stop)
@@ -454,19 +496,13 @@ static int run_persistent(struct run *r, volatile int *stop)
         if (!k->q || !k->out)
             rc = -ENOMEM;
     }
+    for (unsigned i = 0; i < n; i++)
+        r->conns[i].quota = c->requests / n + (i < c->requests % n);
+    r->st->connect_start_ns = now_ns();
     for (unsigned i = 0; rc == 0 && i < n; i++)
-        rc = open_conn(r, &r->conns[i]);
+        rc = open_conn(r, &r->conns[i], now_ns());
     if (rc != 0)
         return rc;
-    uint64_t start = now_ns();
-    r->st->start_ns = start;
-    r->st->measure_ns = start + (uint64_t)c->warmup_ms * 1000000u;
-    r->end_at = start + (uint64_t)c->duration_ms * 1000000u;
-    for (unsigned i = 0; i < n; i++) {
-        struct lconn *k = &r->conns[i];
-        k->quota = c->requests / n + (i < c->requests % n);
-        k->next_due = r->interval ? start + r->interval * i / n : 0;
-    }
     struct epoll_event evs[256];
     unsigned active = n;
     while (active > 0 && !*stop) {
@@ -481,6 +517,15 @@ static int run_persistent(struct run *r, volatile int *stop)
                     close(k->fd);
                     k->fd = -1;
                 }
+                continue;
+            }
+            if (k->connecting) {
+                if (now - k->connect_t0 > (uint64_t)c->timeout_ms * 1000000u) {
+                    fail(r, "connection %u: not connected after %u ms", i, c->timeout_ms);
+                    k->done = 1;
+                    continue;
+                }
+                active++;
                 continue;
             }
             conn_fill(r, k, now);
@@ -507,6 +552,10 @@ static int run_persistent(struct run *r, volatile int *stop)
             struct lconn *k = evs[i].data.ptr;
             if (k->done)
                 continue;
+            if (k->connecting) {
+                conn_connect_done(r, k);
+                continue;
+            }
             if (evs[i].events & EPOLLOUT)
                 conn_flush(r, k);
             if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
@@ -514,6 +563,8 @@ static int run_persistent(struct run *r, volatile int *stop)
         }
     }
     r->st->end_ns = now_ns();
+    if (r->st->start_ns == 0)   /* nothing connected: no measured time */
+        r->st->start_ns = r->st->measure_ns = r->st->end_ns;
     return 0;
 }
 
@@ -534,7 +585,7 @@ static int run_short(struct run *r, volatile int *stop)
     r->ep = -1;
     r->pairs = 1;
     uint64_t start = now_ns();
-    r->st->start_ns = start;
+    r->st->connect_start_ns = r->st->start_ns = start;
     r->st->measure_ns = start + (uint64_t)c->warmup_ms * 1000000u;
     uint64_t end_at = start + (uint64_t)c->duration_ms * 1000000u;
     struct timeval tv = {(time_t)(c->timeout_ms / 1000), (long)(c->timeout_ms % 1000) * 1000};
@@ -547,9 +598,14 @@ static int run_short(struct run *r, volatile int *stop)
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
         if (c->conn_opts)
             qsl_sockopt_apply(fd, c->conn_opts, NULL, NULL);
-        int rc = qsl_net_connect_addr(fd, &c->addr, c->addrlen);
+        int rc = qsl_net_connect_until(fd, &c->addr, c->addrlen,
+                                       qsl_net_now_ms() + c->timeout_ms, stop);
+        if (rc == 0)
+            rc = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) == 0 ? 0 : -errno;
         if (rc != 0) {
-            fail(r, "round trip %llu: connect: %s", (unsigned long long)i, strerror(-rc));
+            if (rc != -EINTR)   /* -EINTR: stopped, not an error */
+                fail(r, "round trip %llu: connect: %s", (unsigned long long)i,
+                     rc == -ETIMEDOUT ? "no connection within timeout_ms" : strerror(-rc));
             close(fd);
             break;
         }
@@ -566,7 +622,14 @@ static int run_short(struct run *r, volatile int *stop)
         enqueue(&k, order, t0);
         enqueue(&k, hb, t0);
         r->st->sent++;
-        if (send(fd, out, k.out_len, MSG_NOSIGNAL) != (ssize_t)k.out_len) {
+        r->st->frames_sent += 2;
+        r->st->final_heartbeats++;
+        ssize_t w = send(fd, out, k.out_len, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR && *stop) {
+            close(fd);
+            break;
+        }
+        if (w != (ssize_t)k.out_len) {
             fail(r, "round trip %llu: send: %s", (unsigned long long)i, strerror(errno));
             close(fd);
             break;
@@ -574,6 +637,10 @@ static int run_short(struct run *r, volatile int *stop)
         uint8_t buf[4096];
         while (!k.done) {
             ssize_t n = recv(fd, buf, sizeof buf, 0);
+            if (n < 0 && errno == EINTR && *stop)
+                break;          /* stopped: this round trip is not counted */
+            if (n < 0 && errno == EINTR)
+                continue;
             if (n <= 0) {
                 fail(r, "round trip %llu: %s", (unsigned long long)i,
                      n == 0 ? "the gateway closed the connection early" : strerror(errno));
@@ -582,7 +649,7 @@ static int run_short(struct run *r, volatile int *stop)
             on_bytes(r, &k, buf, (size_t)n, now_ns());
         }
         close(fd);
-        if (r->st->errors)
+        if (r->st->errors || !k.done)
             break;
         /* one round trip: connect to the Heartbeat's reply */
         uint64_t now = now_ns();

@@ -41,19 +41,31 @@ struct qsl_load_config {
     uint32_t symbols;
     uint64_t seed;
     unsigned echo_request, echo_reply;
-    unsigned timeout_ms;        /* no reply for this long: error */
+    unsigned timeout_ms;        /* no reply, or no connection, for this long: error */
     int split_writes;           /* each request in two writes: header, then body */
     /* set on every connection after qsl's TCP_NODELAY=1 (NULL: none) */
     const struct qsl_sockopt_list *conn_opts;
 };
 
+/*
+ * What is counted. A round trip is what the histogram times: one request
+ * (persistent, echo), or one connection's NewOrder + Heartbeat (short). Every
+ * protocol frame sent is answered by exactly one Ack, Reject or HeartbeatAck
+ * (Fills come on top), so a run that ends without error and without a stop has
+ * acks + rejects + heartbeat_acks == frames_sent. frames_sent includes the
+ * final Heartbeats: one per connection in persistent mode (its reply proves
+ * every Fill before it has arrived), the pair's second frame in short mode.
+ */
 struct qsl_load_stats {
-    uint64_t sent, completed, recorded;
+    uint64_t sent, completed, recorded;     /* round trips started, answered, in the histogram */
+    uint64_t frames_sent, final_heartbeats; /* protocol frames; 0 in echo */
     uint64_t acks, rejects, fills, heartbeat_acks;
     uint64_t connects;
     uint64_t errors;
     char error[200];            /* the first error, for the report */
-    uint64_t start_ns, measure_ns, end_ns;  /* start, end of warm-up, end */
+    uint64_t connect_start_ns;  /* the first connect started */
+    uint64_t start_ns, measure_ns, end_ns;  /* the first connection up, end of warm-up, end */
+    uint64_t connected_ns;      /* the last connection up (persistent, echo) */
     struct qsl_hist hist;       /* round-trip ns of recorded replies */
 };
 

@@ -3,6 +3,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -220,4 +221,24 @@ int qsl_net_wait(int fd, short events, uint64_t deadline, volatile int *stop)
         if (r > 0 || (r < 0 && errno != EINTR))
             return 1;
     }
+}
+
+int qsl_net_connect_until(int fd, const struct sockaddr_storage *ss, socklen_t len,
+                          uint64_t deadline, volatile int *stop)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
+        return -errno;
+    if (connect(fd, (const struct sockaddr *)ss, len) == 0)
+        return 0;
+    if (errno != EINPROGRESS && errno != EINTR)
+        return -errno;
+    int r = qsl_net_wait(fd, POLLOUT, deadline, stop);
+    if (r <= 0)
+        return r < 0 ? -EINTR : -ETIMEDOUT;
+    int err = 0;
+    socklen_t elen = sizeof err;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0)
+        return -errno;
+    return -err;
 }

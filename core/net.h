@@ -22,6 +22,12 @@ int qsl_net_connect(int fd, const char *host, uint16_t port);      /* retries EI
 int qsl_net_connect_addr(int fd, const struct sockaddr_storage *ss, socklen_t len);
 int qsl_net_listen(int fd, int backlog);
 
+/* Connect without blocking past the deadline (qsl_net_now_ms's clock, 0: none) or a
+ * stop: 0, -ETIMEDOUT, -EINTR (stopped), or the connect's -errno. fd ends
+ * non-blocking. */
+int qsl_net_connect_until(int fd, const struct sockaddr_storage *ss, socklen_t len,
+                          uint64_t deadline, volatile int *stop);
+
 /* The port the socket is bound to (the kernel's pick after port 0). */
 int qsl_net_local_port(int fd, uint16_t *port);
 

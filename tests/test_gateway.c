@@ -953,6 +953,118 @@ START_TEST(test_cost_follows_connections_not_max_conns)
 }
 END_TEST
 
+/* Issue 21.6: the load driver's counts reconcile. Every protocol frame sent (final
+ * Heartbeats included) is answered once: acks + rejects + heartbeat_acks == frames_sent. */
+START_TEST(test_load_counts_reconcile)
+{
+    struct server s;
+    start(&s, QSL_GATEWAY_EPOLL, 64, 65536);
+    struct qsl_load_stats *st = malloc(sizeof *st);
+    load(&s, QSL_LOAD_PERSISTENT, 4, 8, 4000, st);
+    ck_assert_uint_eq(st->sent, 4000);
+    ck_assert_uint_eq(st->completed, 4000);
+    ck_assert_uint_eq(st->final_heartbeats, 4);
+    ck_assert_uint_eq(st->frames_sent, 4000 + 4);
+    ck_assert_uint_eq(st->acks + st->rejects + st->heartbeat_acks, st->frames_sent);
+    load(&s, QSL_LOAD_SHORT, 1, 1, 50, st);
+    ck_assert_uint_eq(st->sent, 50);
+    ck_assert_uint_eq(st->completed, 50);
+    ck_assert_uint_eq(st->final_heartbeats, 50);
+    ck_assert_uint_eq(st->frames_sent, 100);
+    ck_assert_uint_eq(st->acks + st->rejects + st->heartbeat_acks, st->frames_sent);
+    finish(&s);
+    /* and the gateway saw the same frames: both runs' frames, once each */
+    ck_assert_uint_eq(s.st.frames_in, 4004 + 100);
+    free(st);
+}
+END_TEST
+
+/*
+ * Issue 21.10: more connections than a one-at-a-time server's backlog. Each
+ * connection starts its requests as soon as it is up, so the first one served
+ * finishes and lets the next in: the run completes, no deadlock in a connect
+ * phase, and the connect phase is reported on its own.
+ */
+START_TEST(test_load_against_a_serial_server_with_a_small_backlog)
+{
+    struct server s;
+    memset(&s, 0, sizeof s);
+    qsl_gateway_defaults(&s.c);
+    s.c.mode = BLOCKING;
+    s.c.engine.capacity = 1 << 16;
+    s.lfd = qsl_gateway_listen("127.0.0.1", &s.port, 1);
+    ck_assert_int_ge(s.lfd, 0);
+    pthread_create(&s.th, NULL, serve, &s);
+    struct qsl_load_stats *st = malloc(sizeof *st);
+    uint64_t t0 = ms_now();
+    load(&s, QSL_LOAD_PERSISTENT, 6, 1, 600, st);
+    ck_assert_uint_eq(st->completed, 600);
+    ck_assert_uint_eq(st->connects, 6);
+    ck_assert_uint_ge(st->connected_ns, st->connect_start_ns);
+    ck_assert_uint_ge(st->start_ns, st->connect_start_ns);
+    ck_assert_uint_lt(ms_now() - t0, 30000);
+    finish(&s);
+    ck_assert_uint_eq(s.st.connections, 6);
+    free(st);
+}
+END_TEST
+
+struct stopper {
+    volatile int *flag;
+    unsigned after_ms;
+};
+
+static void *stop_later(void *arg)
+{
+    struct stopper *x = arg;
+    struct timespec ts = {0, (long)x->after_ms * 1000000L};
+    nanosleep(&ts, NULL);
+    *x->flag = 1;
+    return NULL;
+}
+
+/* Issue 21.10: connects that cannot complete (a listener that never accepts, its
+ * backlog full) end at a stop, promptly, in both patterns. */
+START_TEST(test_load_connect_phase_is_stoppable)
+{
+    uint16_t port = 0;
+    int lfd = qsl_gateway_listen("127.0.0.1", &port, 0);
+    ck_assert_int_ge(lfd, 0);
+    int filler[4];
+    for (int i = 0; i < 4; i++) {   /* fill the backlog: later SYNs are dropped */
+        filler[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        connect(filler[i], (struct sockaddr *)&a, sizeof a);
+    }
+    for (int pattern = QSL_LOAD_PERSISTENT; pattern <= QSL_LOAD_SHORT; pattern++) {
+        struct qsl_load_config c;
+        qsl_load_defaults(&c);
+        qsl_load_target(&c, "127.0.0.1", port);
+        c.pattern = pattern;
+        c.connections = pattern == QSL_LOAD_SHORT ? 1 : 8;
+        c.requests = 100;
+        c.timeout_ms = 600000;
+        volatile int stop = 0;
+        struct stopper x = {&stop, 300};
+        pthread_t th;
+        pthread_create(&th, NULL, stop_later, &x);
+        struct qsl_load_stats *st = malloc(sizeof *st);
+        uint64_t t0 = ms_now();
+        ck_assert_int_eq(qsl_load_run(&c, st, &stop), 0);
+        uint64_t took = ms_now() - t0;
+        pthread_join(th, NULL);
+        ck_assert_msg(took < 2000, "pattern %d: the load took %" PRIu64 " ms to see its stop",
+                      pattern, took);
+        ck_assert_uint_eq(st->completed, 0);
+        free(st);
+    }
+    for (int i = 0; i < 4; i++)
+        close(filler[i]);
+    close(lfd);
+}
+END_TEST
+
 Suite *gateway_suite(void)
 {
     Suite *s = suite_create("gateway");
@@ -981,6 +1093,9 @@ Suite *gateway_suite(void)
     tcase_add_loop_test(tc, test_frames_in_counts_a_frame_once, 0, 3);
     tcase_add_test(tc, test_blocking_mode_stop_between_clients);
     tcase_add_loop_test(tc, test_cost_follows_connections_not_max_conns, 0, 2);
+    tcase_add_test(tc, test_load_counts_reconcile);
+    tcase_add_test(tc, test_load_against_a_serial_server_with_a_small_backlog);
+    tcase_add_test(tc, test_load_connect_phase_is_stoppable);
     suite_add_tcase(s, tc);
     return s;
 }

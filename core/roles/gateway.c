@@ -259,17 +259,25 @@ static const struct qsl_role_field load_ready[] = {
 
 #define NS(n, h) {n, QSL_ROLE_INTEGER, "ns", h}
 static const struct qsl_role_field load_result[] = {
-    {"sent", QSL_ROLE_INTEGER, "requests", "requests sent"},
-    {"completed", QSL_ROLE_INTEGER, "requests", "requests answered and verified"},
-    {"recorded", QSL_ROLE_INTEGER, "requests", "answered after the warm-up: in the histogram"},
+    {"sent", QSL_ROLE_INTEGER, "round trips", "round trips started: one request (persistent, "
+     "echo), or one connection's NewOrder + Heartbeat (short)"},
+    {"completed", QSL_ROLE_INTEGER, "round trips", "round trips answered and verified"},
+    {"recorded", QSL_ROLE_INTEGER, "round trips", "completed after the warm-up: in the histogram"},
+    {"frames_sent", QSL_ROLE_INTEGER, "frames", "protocol frames sent, final_heartbeats "
+     "included (0 in echo); without errors or a stop = acks + rejects + heartbeat_acks"},
+    {"final_heartbeats", QSL_ROLE_INTEGER, "frames", "Heartbeats that end a connection's run "
+     "(persistent: its reply proves every Fill arrived) or a round trip (short); not in sent"},
     {"acks", QSL_ROLE_INTEGER, "replies", "Acks"},
     {"rejects", QSL_ROLE_INTEGER, "replies", "Rejects"},
-    {"fills", QSL_ROLE_INTEGER, "replies", "Fills"},
-    {"heartbeat_acks", QSL_ROLE_INTEGER, "replies", "HeartbeatAcks"},
+    {"fills", QSL_ROLE_INTEGER, "replies", "Fills (on top of the Ack of the order that traded)"},
+    {"heartbeat_acks", QSL_ROLE_INTEGER, "replies", "HeartbeatAcks, final_heartbeats' included"},
     {"connects", QSL_ROLE_INTEGER, "connections", "connections made"},
     {"errors", QSL_ROLE_INTEGER, "", "wrong or missing replies (the first is on stderr)"},
-    {"seconds", QSL_ROLE_NUMBER, "s", "measured time (after the warm-up)"},
-    {"throughput", QSL_ROLE_NUMBER, "requests/s", "recorded over seconds"},
+    {"connect_seconds", QSL_ROLE_NUMBER, "s", "from the first connect to the last connection up "
+     "(persistent, echo; short connects inside each round trip: 0); not in seconds"},
+    {"seconds", QSL_ROLE_NUMBER, "s", "measured time: from the first connection up, after "
+     "the warm-up, to the end"},
+    {"throughput", QSL_ROLE_NUMBER, "round trips/s", "recorded over seconds"},
     NS("min_ns", "fastest round trip"),
     NS("p50_ns", "median round trip"),
     NS("p90_ns", "90th percentile"),
@@ -348,21 +356,32 @@ static int run_load(const void *args)
         free(st);
         return 1;
     }
+    uint64_t answered = st->acks + st->rejects + st->heartbeat_acks;
+    if (!st->errors && !stop && answered != st->frames_sent) {
+        st->errors++;           /* a count that does not reconcile is a bug, never a result */
+        snprintf(st->error, sizeof st->error, "%" PRIu64 " frames sent but %" PRIu64
+                 " answered (acks + rejects + heartbeat_acks)", st->frames_sent, answered);
+    }
     if (st->errors)
         fprintf(stderr, "qsl-run load: %" PRIu64 " error(s); the first: %s\n", st->errors, st->error);
     uint64_t from = st->measure_ns > st->start_ns ? st->measure_ns : st->start_ns;
     double secs = st->end_ns > from ? (double)(st->end_ns - from) / 1e9 : 0;
+    double connect_secs = c.pattern != QSL_LOAD_SHORT && st->connected_ns > st->connect_start_ns
+                              ? (double)(st->connected_ns - st->connect_start_ns) / 1e9 : 0;
     const struct qsl_hist *h = &st->hist;
     qsl_role_line_start(&l, "result", load_result);
     qsl_role_line_int(&l, "sent", st->sent);
     qsl_role_line_int(&l, "completed", st->completed);
     qsl_role_line_int(&l, "recorded", st->recorded);
+    qsl_role_line_int(&l, "frames_sent", st->frames_sent);
+    qsl_role_line_int(&l, "final_heartbeats", st->final_heartbeats);
     qsl_role_line_int(&l, "acks", st->acks);
     qsl_role_line_int(&l, "rejects", st->rejects);
     qsl_role_line_int(&l, "fills", st->fills);
     qsl_role_line_int(&l, "heartbeat_acks", st->heartbeat_acks);
     qsl_role_line_int(&l, "connects", st->connects);
     qsl_role_line_int(&l, "errors", st->errors);
+    qsl_role_line_num(&l, "connect_seconds", connect_secs);
     qsl_role_line_num(&l, "seconds", secs);
     qsl_role_line_num(&l, "throughput", secs > 0 ? (double)st->recorded / secs : 0);
     qsl_role_line_int(&l, "min_ns", h->count ? h->min : 0);
