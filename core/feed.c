@@ -153,8 +153,9 @@ static int walk_packed(const uint8_t *d, size_t len, qsl_feed_msg_fn fn, void *c
     uint64_t first = qsl_be64_get(d + 10);
     unsigned count = qsl_be16_get(d + 18);
     size_t pos = QSL_FEED_PACKED_HEADER;
-    if (first == 0 || first + count < first)
-        return -1;              /* the rule of single datagrams: sequences start at 1 */
+    /* the rule of single datagrams: sequences start at 1; the last may be 2^64-1 */
+    if (first == 0 || (count > 0 && first + (count - 1) < first))
+        return -1;
     for (unsigned i = 0; i < count; i++) {
         if (len - pos < 2)
             return -1;

@@ -1,6 +1,7 @@
 /*
  * hist.c - log-linear latency histogram.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "hist.h"
@@ -33,10 +34,12 @@ uint64_t qsl_hist_upper(unsigned index)
     return index + 1 < QSL_HIST_BUCKETS ? qsl_hist_lower(index + 1) - 1 : UINT64_MAX;
 }
 
-void qsl_hist_record_n(struct qsl_hist *h, uint64_t v, uint64_t n)
+int qsl_hist_record_n(struct qsl_hist *h, uint64_t v, uint64_t n)
 {
     if (n == 0)
-        return;
+        return 0;
+    if (n > QSL_HIST_COUNT_MAX - h->count)
+        return -EOVERFLOW;
     h->bucket[qsl_hist_index(v)] += n;
     h->count += n;
     h->sum += (double)v * (double)n;
@@ -44,6 +47,7 @@ void qsl_hist_record_n(struct qsl_hist *h, uint64_t v, uint64_t n)
         h->min = v;
     if (v > h->max)
         h->max = v;
+    return 0;
 }
 
 void qsl_hist_record(struct qsl_hist *h, uint64_t v)
@@ -51,10 +55,12 @@ void qsl_hist_record(struct qsl_hist *h, uint64_t v)
     qsl_hist_record_n(h, v, 1);
 }
 
-void qsl_hist_merge(struct qsl_hist *into, const struct qsl_hist *from)
+int qsl_hist_merge(struct qsl_hist *into, const struct qsl_hist *from)
 {
     if (from->count == 0)
-        return;
+        return 0;
+    if (from->count > QSL_HIST_COUNT_MAX - into->count)
+        return -EOVERFLOW;
     for (unsigned i = 0; i < QSL_HIST_BUCKETS; i++)
         into->bucket[i] += from->bucket[i];
     into->count += from->count;
@@ -63,6 +69,7 @@ void qsl_hist_merge(struct qsl_hist *into, const struct qsl_hist *from)
         into->min = from->min;
     if (from->max > into->max)
         into->max = from->max;
+    return 0;
 }
 
 uint64_t qsl_hist_percentile(const struct qsl_hist *h, double p)

@@ -24,8 +24,13 @@ struct qsl_hist {
 
 void qsl_hist_init(struct qsl_hist *h);
 void qsl_hist_record(struct qsl_hist *h, uint64_t v);
-void qsl_hist_record_n(struct qsl_hist *h, uint64_t v, uint64_t n);
-void qsl_hist_merge(struct qsl_hist *into, const struct qsl_hist *from);
+/* n values v at once; and one histogram into another. 0, or -EOVERFLOW (nothing
+ * recorded) when the count would pass QSL_HIST_COUNT_MAX. */
+int qsl_hist_record_n(struct qsl_hist *h, uint64_t v, uint64_t n);
+int qsl_hist_merge(struct qsl_hist *into, const struct qsl_hist *from);
+/* The largest count a histogram holds: what a signed 64-bit integer (a Lua integer,
+ * a JSON reader's int64) can carry. */
+#define QSL_HIST_COUNT_MAX ((uint64_t)INT64_MAX)
 
 /* Value at percentile p (0..100); 0 for an empty histogram. */
 uint64_t qsl_hist_percentile(const struct qsl_hist *h, double p);

@@ -29,7 +29,9 @@ static int l_record(lua_State *L)
     lua_Integer v = luaL_checkinteger(L, 2), n = luaL_optinteger(L, 3, 1);
     luaL_argcheck(L, v >= 0, 2, "a latency cannot be negative");
     luaL_argcheck(L, n >= 0, 3, "count cannot be negative");
-    qsl_hist_record_n(h, (uint64_t)v, (uint64_t)n);
+    if (qsl_hist_record_n(h, (uint64_t)v, (uint64_t)n) != 0)
+        return luaL_error(L, "histogram: recording %I more would pass its largest count (%I)",
+                          n, (lua_Integer)QSL_HIST_COUNT_MAX);
     return 0;
 }
 
@@ -53,7 +55,9 @@ static int l_count(lua_State *L)
 
 static int l_merge(lua_State *L)
 {
-    qsl_hist_merge(check_hist(L, 1), check_hist(L, 2));
+    if (qsl_hist_merge(check_hist(L, 1), check_hist(L, 2)) != 0)
+        return luaL_error(L, "histogram: the merged count would pass its largest (%I)",
+                          (lua_Integer)QSL_HIST_COUNT_MAX);
     return 0;
 }
 

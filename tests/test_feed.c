@@ -211,6 +211,30 @@ START_TEST(test_decode_run_agrees_with_decode)
 }
 END_TEST
 
+/* Issue 21.8: a packed datagram whose last number is 2^64-1 is as valid as that number
+ * alone (both out of the subscriber's range, neither malformed); one that wraps is not. */
+START_TEST(test_packed_datagram_ending_at_the_largest_sequence)
+{
+    uint8_t d[2048];
+    uint64_t first = 0;
+    size_t n = md_frame(d, UINT64_MAX, 0);
+    ck_assert_int_eq(qsl_feed_decode_run(d, n, &first), 1);
+    n = packed(d, UINT64_MAX, 1);
+    ck_assert_int_eq(qsl_feed_decode_run(d, n, &first), 1);
+    ck_assert_uint_eq(first, UINT64_MAX);
+    n = packed(d, UINT64_MAX - 2, 3);
+    ck_assert_int_eq(qsl_feed_decode_run(d, n, &first), 3);
+    ck_assert_int_eq(qsl_feed_decode(d, n, NULL, NULL), 3);
+    n = packed(d, UINT64_MAX - 1, 3);               /* its third number would be 0 */
+    ck_assert_int_eq(qsl_feed_decode_run(d, n, &first), -1);
+    struct qsl_seqtrack e;
+    ck_assert_int_eq(qsl_seqtrack_init(&e, 100), 0);
+    qsl_seqtrack_add_run(&e, UINT64_MAX - 2, 3);
+    ck_assert_uint_eq(e.out_of_range, 3);
+    qsl_seqtrack_free(&e);
+}
+END_TEST
+
 /* Issue 10.13: one rule for sequence 0 in both formats; past the expected count is
  * out of range, never a gap. */
 START_TEST(test_sequence_zero_and_beyond_expected)
@@ -544,6 +568,7 @@ Suite *feed_suite(void)
     tcase_add_test(fm, test_packed_datagram_is_trusted_whole_or_not_at_all);
     tcase_add_test(fm, test_sequence_zero_and_beyond_expected);
     tcase_add_test(fm, test_decode_run_agrees_with_decode);
+    tcase_add_test(fm, test_packed_datagram_ending_at_the_largest_sequence);
     tcase_add_test(fm, test_fast_frame_check_equals_the_full_one);
     suite_add_tcase(s, fm);
     TCase *lo = tcase_create("loopback");

@@ -1,6 +1,7 @@
 /*
  * test_hist.c - histogram geometry, error bound and percentiles.
  */
+#include <errno.h>
 #include "hist.h"
 #include "suites.h"
 
@@ -64,10 +65,29 @@ START_TEST(test_percentile_never_exceeds_max_and_merge_adds)
 }
 END_TEST
 
+/* Issue 21.8: a count never wraps: what would pass the largest count is refused whole. */
+START_TEST(test_count_cannot_overflow)
+{
+    struct qsl_hist a, b;
+    qsl_hist_init(&a);
+    qsl_hist_init(&b);
+    ck_assert_int_eq(qsl_hist_record_n(&a, 100, QSL_HIST_COUNT_MAX), 0);
+    ck_assert_int_eq(qsl_hist_record_n(&a, 100, 2), -EOVERFLOW);
+    ck_assert_int_eq(qsl_hist_record_n(&a, 100, 1), -EOVERFLOW);
+    ck_assert_uint_eq(a.count, QSL_HIST_COUNT_MAX);
+    ck_assert_int_eq(qsl_hist_record_n(&b, 7, 1), 0);
+    ck_assert_int_eq(qsl_hist_merge(&a, &b), -EOVERFLOW);
+    ck_assert_uint_eq(a.count, QSL_HIST_COUNT_MAX);
+    ck_assert_uint_eq(a.min, 100);
+    ck_assert_uint_eq(qsl_hist_percentile(&a, 50), qsl_hist_percentile(&a, 99));
+}
+END_TEST
+
 Suite *hist_suite(void)
 {
     Suite *s = suite_create("hist");
     TCase *tc = tcase_create("hist");
+    tcase_add_test(tc, test_count_cannot_overflow);
     tcase_add_test(tc, test_small_values_are_exact);
     tcase_add_test(tc, test_buckets_tile_the_range_with_bounded_width);
     tcase_add_test(tc, test_percentiles_of_a_uniform_run);
