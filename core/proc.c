@@ -50,8 +50,10 @@ void qsl_proc_init(struct qsl_proc *p)
 
 /* ------------------------------------------------------------------ reaping */
 
+/* Whoever reaps a child keeps what it wrote: its result line may still be in the pipe. */
 static void reaped(struct qsl_proc *p, int status, const struct rusage *ru)
 {
+    qsl_proc_read(p);
     p->reaped = 1;
     p->status = status;
     p->ru = *ru;

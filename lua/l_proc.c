@@ -235,6 +235,8 @@ static int wait_line(lua_State *L, struct qsl_proc *p, const char *word, lua_Int
 {
     size_t len;
     const char *line;
+    if (p->reaped)
+        qsl_proc_read(p);       /* reaped elsewhere (p:running()): what it wrote is kept */
     enum qsl_proc_wait r = p->reaped ? QSL_PROC_EXITED : wait_for(L, p, (double)timeout, word);
     if ((line = qsl_proc_take_line(p, word, &len)) != NULL) {
         if (!push_fields(L, line, len)) {

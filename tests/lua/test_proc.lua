@@ -86,3 +86,26 @@ test("a network namespace has its own loopback", function()
   local r = assert(p:ready(5000))
   assert(r.lines == 3, "a new namespace holds only lo (2 header lines + lo)")
 end)
+
+-- issue 21.3: p:running() reaps the child; what it printed is kept for finish
+test("a role reaped by running() still gives finish its result line", function()
+  local roles = require "qsl.roles"
+  for _ = 1, 5 do
+    local p <close> = roles.start("flow", { orders = 2000 })
+    local deadline = qsl.clock.now_ns() + 20e9
+    while p:running() do
+      assert(qsl.clock.now_ns() < deadline, "flow orders=2000 did not end in 20 s")
+      qsl.clock.sleep_ms(5)
+    end
+    local res, st = roles.finish(p)
+    assert(res.orders == 2000 and st.exited and st.code == 0)
+  end
+  local q <close> = assert(qsl.proc.spawn{ argv = { "sh", "-c", "echo result pid=$$ a=7" } })
+  local deadline = qsl.clock.now_ns() + 5e9
+  while q:running() do
+    assert(qsl.clock.now_ns() < deadline)
+    qsl.clock.sleep_ms(2)
+  end
+  assert(assert(q:line("result", 1000)).a == 7)
+  assert(assert(q:result()).a == 7)
+end)
