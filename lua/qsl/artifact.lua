@@ -157,11 +157,59 @@ function M:set(key, value)
   end
 end
 
--- A field or column given as "key" or "key %.1f" (with its format), or as a table.
-local function field(f)
-  if type(f) ~= "string" then return f end
-  local key, fmt = f:match("^(%S+)%s*(%S*)$")
-  return { key = key, format = fmt ~= "" and fmt or nil }
+-- A format a number can be printed with: one %d/%i/%u/%x/%X/%o/%c/%e/%E/%f/%g/%G/%a/%A
+-- conversion (flags, width and precision allowed) and otherwise plain text.
+local function check_format(fmt, where, level)
+  if type(fmt) ~= "string" then
+    error(("%s: format must be a string like \"%%.1f\", not a %s"):format(where, type(fmt)), level + 1)
+  end
+  local n = 0
+  for conv in fmt:gmatch("%%[-+ #0]*%d*%.?%d*(.)") do
+    if conv ~= "%" then n = n + 1 end
+    if conv ~= "%" and not conv:match("[diuxXocaAeEfgG]") then n = 99 end
+  end
+  if n ~= 1 or not pcall(string.format, fmt, 1.5) then
+    error(("%s: format %q must print one number (like \"%%.1f\" or \"%%d\")"):format(where, fmt),
+          level + 1)
+  end
+end
+
+-- A field or column: the short string "key" or "key %.1f" (with its format), or the
+-- named table {key=, label=, format=}. Anything else - a positional table such as
+-- {"b", "b_label", "%.1f"}, an unknown name, a bad format - is an error where it is
+-- declared, naming it, never a failure at write time after the run.
+local FIELD_NAMES = { key = true, label = true, format = true }
+local function field(f, where, level)
+  level = (level or 1) + 1
+  if type(f) == "string" then
+    local key, fmt = f:match("^([%w_]+)%s*(%S*)$")
+    if not key then
+      error(("%s: %q is not \"key\" or \"key %%.1f\""):format(where, f), level)
+    end
+    if fmt ~= "" then check_format(fmt, where, level) end
+    return { key = key, format = fmt ~= "" and fmt or nil }
+  end
+  if type(f) ~= "table" then
+    error(("%s: a %s; give \"key\", \"key %%.1f\" or {key=, label=, format=}"):format(where, type(f)),
+          level)
+  end
+  if f[1] ~= nil then
+    local parts = {}
+    for _, v in ipairs(f) do parts[#parts + 1] = ("%q"):format(tostring(v)) end
+    error(("%s: {%s} is a positional table; name its parts: {key = %s, label = ..., format = ...}, " ..
+           "or write the short form \"key %%.1f\""):format(where, table.concat(parts, ", "), parts[1]),
+          level)
+  end
+  for k in pairs(f) do
+    if not FIELD_NAMES[k] then
+      error(("%s: unknown name %q (a column has key, label and format)"):format(where, tostring(k)),
+            level)
+    end
+  end
+  if type(f.key) ~= "string" or f.key == "" then error(where .. ": key must be a non-empty string", level) end
+  if f.label ~= nil and type(f.label) ~= "string" then error(where .. ": label must be a string", level) end
+  if f.format ~= nil then check_format(f.format, where, level) end
+  return f
 end
 
 -- A table: {title=, columns={{key=, label=, format=}, ...}, rows={{...}, ...}, note=}
@@ -173,7 +221,9 @@ function M:table(t)
     error("artifact:table needs columns and rows", 2)
   end
   finite(t.rows, ("table %q rows"):format(t.title or ""), 2)
-  for i, c in ipairs(t.columns) do t.columns[i] = field(c) end
+  for i, c in ipairs(t.columns) do
+    t.columns[i] = field(c, ("table %q, column %d"):format(t.title or "", i), 2)
+  end
   self.sections[#self.sections + 1] = { kind = "table", t = t }
 end
 
@@ -185,6 +235,9 @@ end
 -- Every point must be two finite numbers: a bad one is an error here, naming the
 -- series and the point, not at write time after the whole run.
 function M:plot(p)
+  if type(p) ~= "table" or (p.series ~= nil and type(p.series) ~= "table") then
+    error("artifact:plot needs a table with series = {{name=, points={{x, y}, ...}}, ...}", 2)
+  end
   for _, s in ipairs(p.series or {}) do
     for i, pt in ipairs(s.points or {}) do
       local x, y = pt[1], pt[2]
@@ -203,10 +256,17 @@ end
 -- {title=, rows=, by=, label=, format= (every field's), fields={"loss", "rate %.0f"}}
 function M:spread(t)
   local stats = require "qsl.stats"
+  if type(t.fields) ~= "table" or type(t.rows) ~= "table" then
+    error("artifact:spread needs fields and rows", 2)
+  end
+  if t.format ~= nil then check_format(t.format, ("spread %q"):format(t.title or ""), 2) end
+  local decl = {}
+  for i, f in ipairs(t.fields) do
+    decl[i] = field(f, ("spread %q, field %d"):format(t.title or "", i), 2)
+  end
   if not t.by then            -- one line per field: what, min, median, max
     local rows = {}
-    for _, f in ipairs(t.fields) do
-      f = field(f)
+    for _, f in ipairs(decl) do
       -- no rows (every trial failed): the line shows "-" and the run is refused for its reasons
       local sm = #t.rows > 0 and stats.summary(stats.column(t.rows, f.key)) or { n = 0 }
       rows[#rows + 1] = { what = f.label or f.key, n = sm.n, min = sm.min, median = sm.median,
@@ -224,8 +284,7 @@ function M:spread(t)
     columns[#columns + 1] = { key = b, label = type(t.by) == "string" and t.label or nil }
   end
   columns[#columns + 1] = { key = "n", label = "trials" }
-  for _, f in ipairs(t.fields) do
-    f = field(f)
+  for _, f in ipairs(decl) do
     keys[#keys + 1] = f.key
     for _, w in ipairs{ "min", "median", "max" } do
       columns[#columns + 1] = { key = f.key .. "_" .. w, label = (f.label or f.key) .. " " .. w,
@@ -481,13 +540,37 @@ function M:write(opts)
   local tag = ("%d.%d"):format(qsl.fs.pid(), math.random(1, 1 << 30))
   local files = { { ext = "txt", content = render_text(self, prov, params) },
                   { ext = "json", content = json .. "\n" } }
-  if #self.plots > 0 then
-    if gnuplot_available() then
-      local svg, err = render_svg(self, ("%s/.%s.plot.%s"):format(dir, self.name, tag), tmps)
-      if not svg then qsl.fail(("%s: plot: %s"):format(self.name, tostring(err))) end
+  -- The data goes in whatever the plot does: a plot with no point is not drawn, and one
+  -- gnuplot cannot draw leaves the text and JSON in place, its script kept and named.
+  local drawable, empty = {}, {}
+  for _, p in ipairs(self.plots) do
+    local points = 0
+    for _, sr in ipairs(p.series or {}) do points = points + #(sr.points or {}) end
+    if points > 0 then drawable[#drawable + 1] = p else empty[#empty + 1] = ("%q"):format(p.title or "") end
+  end
+  if #empty > 0 then
+    files[1].content = files[1].content .. ("(plot %s not drawn: no points)\n"):format(table.concat(empty, ", "))
+  end
+  local plot_failed
+  if #drawable > 0 and not gnuplot_available() then
+    files[1].content = files[1].content .. "(plot skipped: gnuplot is not installed)\n"
+  elseif #drawable > 0 then
+    local plots = self.plots
+    self.plots = drawable
+    local base = ("%s/.%s.plot.%s"):format(dir, self.name, tag)
+    local svg, err = render_svg(self, base, tmps)
+    self.plots = plots
+    if svg then
       files[#files + 1] = { ext = "svg", content = svg }
     else
-      files[1].content = files[1].content .. "(plot skipped: gnuplot is not installed)\n"
+      local titles = {}
+      for _, p in ipairs(drawable) do titles[#titles + 1] = ("%q"):format(p.title or "") end
+      for path in pairs(tmps) do
+        if path:sub(1, #base) == base and not path:match("%.svg$") then tmps[path] = nil end
+      end
+      plot_failed = ("plot %s: %s (its gnuplot script is kept: %s.gp)"):format(
+        table.concat(titles, ", "), tostring(err), base)
+      files[1].content = files[1].content .. ("(plot not drawn: %s)\n"):format(plot_failed)
     end
   end
   for _, f in ipairs(files) do
@@ -516,6 +599,9 @@ function M:write(opts)
     io.stdout:write(summary(self, written))
   end
   io.stdout:flush()
+  if plot_failed then
+    qsl.fail(("%s: wrote %s, but the %s"):format(self.name, table.concat(written, ", "), plot_failed))
+  end
   return written
 end
 

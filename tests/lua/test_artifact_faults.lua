@@ -54,7 +54,8 @@ for _, sig in ipairs{ "INT", "TERM" } do
   os.remove(started)
 end
 
--- 2. gnuplot fails: exit 1 naming the failure, no temporary file
+-- 2. gnuplot fails (issue 21.2): the data is written all the same, the text says the plot
+-- was not drawn, the run exits 1 naming the plot, the reason and the script it kept
 put(bin .. "/gnuplot", "#!/bin/sh\necho 'line 3: bad plot' >&2\nexit 1\n")
 do
   local out = scratch()
@@ -62,8 +63,50 @@ do
     env = { PATH = bin .. ":" .. os.getenv("PATH") } })
   local st = assert(p:wait(20000))
   assert(st.code == 1, "exit " .. tostring(st.code))
-  assert(p:errors():find("gnuplot failed (exit 1): line 3: bad plot", 1, true), p:errors())
-  assert(ls(out) == "", "files left: " .. ls(out))
+  local err = p:errors()
+  assert(err:find('plot "t": gnuplot failed (exit 1): line 3: bad plot', 1, true), err)
+  local gp = err:match("kept: (%S+%.gp)")
+  assert(gp and read(gp):find("plot '", 1, true), "the script named is there: " .. err)
+  assert(read(out .. "/x.txt"):find("(plot not drawn: plot \"t\": gnuplot failed", 1, true))
+  assert(require("cjson").decode(read(out .. "/x.json")).results.mark == "m 1")
+  local temps = ls(out):gsub("%.x%.lock\n", ""):gsub("%.x%.plot%.[%d.]+%.gp\n", "")
+                       :gsub("%.x%.plot%.[%d.]+%.p1%.s1%.dat\n", "")
+  assert(temps == "x.json\nx.txt\n", "files: " .. ls(out))
+end
+
+-- 2b. a plot with no points (plot_rows over no rows) is not drawn, and costs no data
+do
+  local out = scratch()
+  local empty = dir .. "/empty.lua"
+  put(empty, [[
+local s = require("qsl.scenario").new{ name = "e", description = "empty plot", params = {} }
+s:parse(arg)
+local art = require("qsl.artifact").new{ name = "e", scenario = s }
+art:table{ title = "none", columns = { "a", "b %.1f" }, rows = {} }
+art:plot_rows{ title = "nothing to draw", rows = {}, x = "a", y = "b" }
+art:write()
+]])
+  local p <close> = assert(qsl.proc.spawn{ argv = { QSL_RUN, empty, "out=" .. out } })
+  local st = assert(p:wait(20000))
+  assert(st.code == 0, "exit " .. tostring(st.code) .. " " .. p:errors())
+  assert(read(out .. "/e.txt"):find('(plot "nothing to draw" not drawn: no points)', 1, true))
+  assert(read(out .. "/e.json"))
+end
+
+-- 2c. a column declared as a positional table is refused where it is declared, before
+-- any trial, naming the table, the column and the forms that work (issue 21.2, 27)
+do
+  local artifact = require "qsl.artifact"
+  local art = artifact.new{ name = "y" }
+  local e = error_of(art.table, art, { title = "T", columns = { "a", { "b", "b_label", "%.1f" } }, rows = {} })
+  assert(e:find('table "T", column 2: {"b", "b_label", "%.1f"} is a positional table', 1, true), e)
+  assert(e:find('{key = "b", label = ..., format = ...}', 1, true), e)
+  e = error_of(art.table, art, { title = "T", columns = { { key = "a", lable = "A" } }, rows = {} })
+  assert(e:find('unknown name "lable"', 1, true), e)
+  e = error_of(art.table, art, { title = "T", columns = { "a %.1q" }, rows = {} })
+  assert(e:find("must print one number", 1, true), e)
+  e = error_of(art.spread, art, { title = "S", rows = {}, fields = { { "x", "%.1f" } } })
+  assert(e:find('spread "S", field 1', 1, true), e)
 end
 
 -- 3. two runs write the same artifact at once, many times: each final pair is one run's
