@@ -64,7 +64,7 @@ for _, c in ipairs(cells) do
                                    ratio = c.throughput_median / base } or nil
 end
 art:table{ title = "Median throughput against epoll's", rows = ratios, main = true,
-           columns = { "mode", "clients", "ratio %.2f" } }
+           key = { "mode", "clients" }, columns = { "mode", "clients", "ratio %.2f" } }
 art:table{ title = ("Against an echo answering the same bytes: ping-pong (1 connection, %d " ..
   "round trips), pipelined (%d connections x depth %d, %d requests)"):format(p.pingpong,
   p.echo_clients, p.depth, p.requests), rows = pingpong, columns = { "shape", "trial", "mode",

@@ -74,12 +74,13 @@ for _, c in ipairs(cells) do
   c.cpu_vs_epoll = e and c.cpu_ns_per_order_median / e.cpu_ns_per_order_median
 end
 art:table{ title = ("Medians of %d trials, %d requests each"):format(p.trials, p.requests),
-  rows = cells, main = true, columns = { "depth", "connections", "mode", "throughput_median %.0f",
+  rows = cells, main = true, key = { "depth", "connections", "mode" },
+  columns = { "depth", "connections", "mode", "throughput_median %.0f",
   "throughput_vs_epoll %.2f", "p99_us_median %.1f", "p999_us_median %.1f",
   "cpu_ns_per_order_median %.0f", "cpu_vs_epoll %.2f", "enters_per_order_median %.3f" } }
 art:table{ title = ("Under strace -f -c, %d requests per cell"):format(p.strace_requests),
-  rows = traced, main = true, columns = { "depth", "connections", "mode",
-  "syscalls_per_order %.3f", "io_uring_enter_per_order %.3f" } }
+  rows = traced, main = true, key = { "depth", "connections", "mode" },
+  columns = { "depth", "connections", "mode", "syscalls_per_order %.3f", "io_uring_enter_per_order %.3f" } }
 art:plot_rows{ title = "Throughput (median of trials) against connections, per mode and depth",
   rows = cells, by = { "mode", "depth" }, x = "connections", y = "throughput_median",
   ylabel = "requests/s", logx = true }

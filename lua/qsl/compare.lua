@@ -117,6 +117,23 @@ local function row_id(r, keys)
   return table.concat(parts, "\t")
 end
 
+-- The row ids of a table, or nil, why when its key does not name each row once:
+-- pairing rows by a key that two rows share would compare the wrong numbers.
+local function unique_ids(t, keys, path)
+  local seen = {}
+  for i, r in ipairs(t.rows) do
+    local id = row_id(r, keys)
+    if seen[id] then
+      return nil, ("%s: table %q: key (%s) does not identify a row: rows %d and %d are both %q; "
+                   .. "declare the table with key = {...} naming columns that tell its rows apart")
+                  :format(path, t.title or "", table.concat(keys, ", "), seen[id], i,
+                          (id:gsub("\t", " ")))
+    end
+    seen[id] = i
+  end
+  return seen
+end
+
 local function same_columns(a, b)
   if #a.columns ~= #b.columns then return false end
   for i, c in ipairs(a.columns) do
@@ -135,6 +152,9 @@ end
 -- later doc}, format = }}}, or nil, why when a later file's table has other columns.
 local function side_by_side(docs, ti)
   local base = main_tables(docs[1])[ti]
+  local keys = key_columns(base)
+  local ok, why = unique_ids(base, keys, docs[1].path)
+  if not ok then return nil, why, true end
   local index = {}
   for d = 2, #docs do
     local t = main_tables(docs[d])[ti]
@@ -142,11 +162,12 @@ local function side_by_side(docs, ti)
       return nil, ("table %d (%s) has other columns in %s: not compared"):format(ti,
                    base.title or "", docs[d].path)
     end
-    local keys = key_columns(t)
+    local tkeys = key_columns(t)
+    ok, why = unique_ids(t, tkeys, docs[d].path)
+    if not ok then return nil, why, true end
     index[d] = {}
-    for _, r in ipairs(t.rows) do index[d][row_id(r, keys)] = r end
+    for _, r in ipairs(t.rows) do index[d][row_id(r, tkeys)] = r end
   end
-  local keys = key_columns(base)
   local is_key = {}
   for _, k in ipairs(keys) do is_key[k] = true end
   local lines = {}
@@ -239,8 +260,10 @@ function M.compare(docs, opts)
     out[#out + 1] = ""
   end
   for ti = 1, #main_tables(docs[1]) do
-    local sbs, why = side_by_side(docs, ti)
-    if not sbs then
+    local sbs, why, fatal = side_by_side(docs, ti)
+    if fatal then
+      return nil, why
+    elseif not sbs then
       warn[#warn + 1] = "warning: " .. why
     elseif opts.csv then
       as_csv(sbs, #docs, out)

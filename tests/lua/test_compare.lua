@@ -106,3 +106,33 @@ test("compare refuses other scenarios, old and newer schemas, with the reason", 
   assert(c == 1 and e:find("usage: qsl-run compare", 1, true), e)
 end)
 
+
+-- issue 21.4: a main table whose key does not identify a row is refused by name, never
+-- paired silently; a declared key = {...} makes it comparable
+test("compare refuses a key that two rows share, and takes a declared key", function()
+  local dup = tmp .. "/dup.lua"
+  local g = assert(io.open(dup, "w"))
+  g:write([[
+local s = require("qsl.scenario").new{ name = "dup", description = "rows a key cannot tell apart",
+  params = { { "keyed", "boolean", false, "declare key = {mode, clients}" } } }
+local p = s:parse(arg)
+local art = s:artifact()
+art:table{ title = "ratios", main = true, key = p.keyed and { "mode", "clients" } or nil,
+  rows = { { mode = "io_uring", clients = 1, ratio = 1.0 }, { mode = "io_uring", clients = 16, ratio = 2.0 } },
+  columns = { "mode", "clients", "ratio %.2f" } }
+art:write()
+]])
+  g:close()
+  for _, run in ipairs{ { "x", "keyed=false" }, { "y", "keyed=false" }, { "kx", "keyed=true" },
+                        { "ky", "keyed=true" } } do
+    local c, _, e = qsl_run(dup, "out=" .. tmp .. "/" .. run[1], "--quiet", run[2])
+    assert(c == 0, e)
+  end
+  local c, o, e = qsl_run("compare", tmp .. "/x/dup.json", tmp .. "/y/dup.json")
+  assert(c == 1, o)
+  assert(e:find('table "ratios": key (mode) does not identify a row: rows 1 and 2 are both "io_uring"',
+                1, true), e)
+  c, o, e = qsl_run("compare", tmp .. "/kx/dup.json", tmp .. "/ky/dup.json")
+  assert(c == 0, e)
+  assert(o:find("io_uring%s+16%s+ratio%s+2%.00%s+2%.00%s+1%.000"), o)
+end)
