@@ -325,9 +325,21 @@ static int l_exe(lua_State *L)
 #define QSL_CFLAGS "unknown"
 #endif
 
+static const char *build_version = "unknown", *build_commit = "unknown";
+
+void qsl_host_set_build(const char *version, const char *commit)
+{
+    build_version = version;
+    build_commit = commit;
+}
+
 static void push_build(lua_State *L)
 {
-    lua_createtable(L, 0, 3);
+    lua_createtable(L, 0, 5);
+    lua_pushstring(L, build_version);
+    lua_setfield(L, -2, "version");
+    lua_pushstring(L, build_commit);
+    lua_setfield(L, -2, "commit");
     lua_pushstring(L, "gcc-compatible " __VERSION__);
     lua_setfield(L, -2, "compiler");
     lua_pushstring(L, QSL_CFLAGS);

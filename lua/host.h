@@ -61,6 +61,10 @@ void qsl_host_class(lua_State *L, const char *name, const luaL_Reg *meta,
 /* This executable's absolute path (for spawning roles). */
 const char *qsl_host_exe(void);
 
+/* The version and commit qsl-run was built from, for qsl.build (before qsl_host_newstate;
+ * "unknown" when never set, as in the Check suites). */
+void qsl_host_set_build(const char *version, const char *commit);
+
 /* "Did you mean": feed candidates to a qsl_host_nearest started on the word
  * that was not found; best() is the nearest one when it is near enough to be
  * a typo (an edit distance of at most max(2, a third of the word)), else NULL. */

@@ -313,6 +313,7 @@ static int run_lua(const char *script, const char *chunk, int argc, char **argv)
                         "set QSL_LUA_DIR\n", qsl_host_exe());
         return QSL_EXIT_ERROR;
     }
+    qsl_host_set_build(QSL_VERSION, QSL_COMMIT);
     lua_State *L = qsl_host_newstate(ldir);
     if (!L) {
         fprintf(stderr, "qsl-run: out of memory\n");

@@ -47,6 +47,16 @@ local function git_state(script)
   return { commit = commit, dirty = dirty }
 end
 
+-- The scenario file's SHA-256 (sha256sum, run without a shell), or why there is none.
+local function file_sha256(path)
+  if not path or path == "" then return "none (no scenario file)" end
+  local p <close> = qsl.proc.spawn{ argv = { "sha256sum", "--", path } }
+  if not p then return "unknown (sha256sum cannot run)" end
+  local st = p:wait(10000)
+  local sum = st and st.exited and st.code == 0 and p:output():match("^(%x+)")
+  return sum or "unknown (sha256sum failed)"
+end
+
 local DEFAULT_SYSCTLS = {
   "net.core.rmem_default", "net.core.rmem_max", "net.core.wmem_default", "net.core.wmem_max",
   "net.core.netdev_max_backlog", "net.core.busy_poll", "net.core.busy_read",
@@ -82,6 +92,9 @@ function M.provenance(opts)
     strace = strace or "not installed",
     sysctls = sysctls,
     git = git_state(argv[0]),
+    -- what ran, wherever the scenario lives: the binary's own commit, the file's digest
+    qsl_run = ("%s (commit %s)"):format(qsl.build.version, qsl.build.commit),
+    scenario_sha256 = file_sha256(argv[0]),
   }
 end
 
@@ -332,7 +345,8 @@ end
 local function fmt_cell(col, v)
   if v == nil then return "-" end
   if col.format and type(v) == "number" then return col.format:format(v) end
-  if math.type(v) == "float" then return ("%.3f"):format(v) end
+  -- a half is the median of two integers: one decimal says it exactly
+  if math.type(v) == "float" then return (v * 2 % 1 == 0 and "%.1f" or "%.3f"):format(v) end
   return tostring(v)
 end
 
@@ -412,7 +426,8 @@ local function render_text(self, prov, params)
   for _, k in ipairs(keys) do out[#out + 1] = ("  %s = %s"):format(k, scen.show(params[k])) end
   out[#out + 1] = ""
   out[#out + 1] = "Provenance:"
-  for _, k in ipairs({ "command", "date_utc", "kernel", "cpu", "cpus_online", "compiler", "cflags", "lua", "strace" }) do
+  for _, k in ipairs({ "command", "date_utc", "kernel", "cpu", "cpus_online", "compiler", "cflags", "lua", "strace",
+                       "qsl_run", "scenario_sha256" }) do
     out[#out + 1] = ("  %-12s %s"):format(k, tostring(prov[k]))
   end
   out[#out + 1] = ("  %-12s %s%s"):format("git", prov.git.commit,

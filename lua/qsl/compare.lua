@@ -71,7 +71,8 @@ function M.differences(docs)
       end
     end
   end
-  for _, k in ipairs{ "kernel", "cpu", "cpus_online", "compiler", "cflags", "lua" } do
+  for _, k in ipairs{ "kernel", "cpu", "cpus_online", "compiler", "cflags", "lua", "qsl_run",
+                      "scenario_sha256" } do
     check(k, function(d) return d.provenance[k] end)
   end
   check("commit", function(d) return (d.provenance.git or {}).commit end)

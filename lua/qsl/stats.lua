@@ -25,13 +25,19 @@ function M.percentile(xs, p)
   return t[rank]
 end
 
--- Median: the middle value, or the mean of the two middle values.
+-- Median: the middle value, or the mean of the two middle values. The median of
+-- integers is an integer when it is whole (it prints as its values do: 12297, not
+-- 12297.000), and a half otherwise.
 function M.median(xs)
   local t = sorted_copy(xs)
   local n = #t
   if n == 0 then return nil end
   if n % 2 == 1 then return t[(n + 1) // 2] end
-  return (t[n // 2] + t[n // 2 + 1]) / 2
+  local a, b = t[n // 2], t[n // 2 + 1]
+  if math.type(a) == "integer" and math.type(b) == "integer" and (a + b) % 2 == 0 then
+    return a // 2 + b // 2 + (a % 2 + b % 2) // 2
+  end
+  return (a + b) / 2
 end
 
 -- {n, min, median, max, mean, stdev (sample; nil for one value)} of a list. An empty

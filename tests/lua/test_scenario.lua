@@ -48,6 +48,17 @@ test("stats: spread", function()
   local s = st.summary{ 5, 1, 3, 2, 4 }
   assert(s.n == 5 and s.min == 1 and s.median == 3 and s.max == 5 and s.mean == 3)
   assert(st.median{ 1, 2, 3, 4 } == 2.5)
+  -- issue 21.19: a median prints as its column's values do
+  local m = st.median{ 12296, 12298, 1, 99999 }
+  assert(m == 12297 and math.type(m) == "integer", tostring(m))
+  assert(math.type(st.median{ math.maxinteger, math.maxinteger - 2 }) == "integer")
+  local art = require("qsl.artifact").new{ name = "m" }
+  local text = require("qsl.artifact").render_table{ columns = { { key = "a" }, { key = "b" } },
+    rows = { { a = st.median{ 12296, 12298 }, b = st.median{ 1, 2 } } } }
+  assert(text:find("12297%s+1%.5\n") and not text:find("12297.0", 1, true), text)
+  art:spread{ title = "s", rows = { { x = 12296 }, { x = 12298 } }, fields = { "x" } }
+  text = require("qsl.artifact").render_table(art.sections[1].t)
+  assert(text:find("x%s+12296%s+12297%s+12298"), text)
   assert(st.percentile({ 1, 2, 3, 4 }, 75) == 3 and st.percentile({ 1, 2, 3, 4 }, 100) == 4)
   assert(not pcall(st.summary, { 1, 0 / 0 }))
   must_fail_with("an empty list has no min, median or max", st.summary, {})
@@ -156,4 +167,38 @@ test("grid: n rounds of every combination, first list outermost, every row retur
   assert(#rows == 1 and #seen == 2, "the first failure stops the run")
   assert(art.problems[1]:find("trial 1/2 (2): ", 1, true), art.problems[1])
   must_fail_with("two fails", art.write, art)
+end)
+
+local qsl = require "qsl"
+
+-- issue 21.20: a scenario outside any git tree still says what ran: qsl-run's own commit
+-- (as --version gives it) and the scenario file's SHA-256
+test("provenance names qsl-run's commit and the scenario's digest, wherever it lives", function()
+  local dir = scratch()
+  local script = dir .. "/outside.lua"
+  local f = assert(io.open(script, "w"))
+  f:write([[
+local s = require("qsl.scenario").new{ name = "outside", description = "a scenario outside the tree",
+  params = {} }
+s:parse(arg)
+local art = s:artifact()
+art:set("x", 1)
+art:write()
+]])
+  f:close()
+  local p <close> = assert(qsl.proc.spawn{ argv = { QSL_RUN, script, "out=" .. dir, "--quiet" } })
+  local st = assert(p:wait(20000))
+  assert(st.code == 0, p:errors())
+  local v <close> = assert(qsl.proc.spawn{ argv = { QSL_RUN, "--version" } })
+  assert(v:wait(5000))
+  local commit = v:output():match("commit ([%w%-]+)")
+  local h <close> = assert(qsl.proc.spawn{ argv = { "sha256sum", script } })
+  assert(h:wait(5000))
+  local digest = h:output():match("^(%x+)")
+  local doc = require("cjson").decode(read(dir .. "/outside.json"))
+  assert(doc.provenance.git.commit:find("not a git checkout", 1, true), doc.provenance.git.commit)
+  assert(commit and doc.provenance.qsl_run:find("commit " .. commit, 1, true), doc.provenance.qsl_run)
+  assert(doc.provenance.scenario_sha256 == digest, doc.provenance.scenario_sha256)
+  local txt = read(dir .. "/outside.txt")
+  assert(txt:find("scenario_sha256 " .. digest, 1, true) and txt:find("commit " .. commit, 1, true), txt)
 end)
