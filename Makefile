@@ -159,8 +159,7 @@ bench: deps $(BENCH_BIN) $(STARTUP_BIN) $(QSL_RUN)
 
 demo: deps
 	@$(MAKE) --no-print-directory $(QSL_RUN)
-	@mkdir -p results
-	$(QSL_RUN) scenarios/rcvbuf_burst.lua
+	$(QSL_RUN) scenarios/rcvbuf_burst.lua out=results/runs
 
 FUZZ_TARGETS := wire session feed strace procfs params
 FUZZ_SECONDS ?= 30

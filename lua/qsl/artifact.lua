@@ -542,7 +542,7 @@ function M:write(opts)
       table.concat(self.problems, "; ")))
   end
   local params = (self.scenario and self.scenario.values) or {}
-  local dir = opts.dir or params.out or "results"
+  local dir = opts.dir or params.out or "results/runs"
   if dir == "" then qsl.fail(self.name .. ": the output directory is empty") end
   local prov = M.provenance({ sysctls = opts.sysctls, argv = self.scenario and self.scenario.argv })
   local cjson = require "cjson"

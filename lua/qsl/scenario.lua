@@ -11,8 +11,8 @@ local TYPES = {
 
 -- Parameters every scenario has.
 local COMMON = {
-  { name = "out", type = "string", default = "results",
-    help = "directory the artifact is written to" },
+  { name = "out", type = "string", default = "results/runs",
+    help = "directory the artifact is written to (results/ itself holds the reference artifacts)" },
   { name = "progress", type = "boolean", default = false,
     help = "print 'trial i/N' on stderr even when it is not a terminal" },
   { name = "quiet", type = "boolean", default = false,

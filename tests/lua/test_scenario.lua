@@ -14,7 +14,7 @@ end
 test("defaults and overrides", function()
   local s = declare()
   local p = s:parse{}
-  assert(p.n == 4 and p.sizes[2] == 0 and p.mode == "burst" and p.out == "results")
+  assert(p.n == 4 and p.sizes[2] == 0 and p.mode == "burst" and p.out == "results/runs")
   p = s:parse{ "n=7", "sizes=1,2,3", "mode=sweep", "rate=2e3", "on=true" }
   assert(p.n == 7 and #p.sizes == 3 and p.mode == "sweep" and p.rate == 2000 and p.on)
   assert(s:help():find("sizes", 1, true))
@@ -201,4 +201,19 @@ art:write()
   assert(doc.provenance.scenario_sha256 == digest, doc.provenance.scenario_sha256)
   local txt = read(dir .. "/outside.txt")
   assert(txt:find("scenario_sha256 " .. digest, 1, true) and txt:find("commit " .. commit, 1, true), txt)
+end)
+
+-- issue 21.18: a user's runs (make demo's first) never overwrite the reference artifacts:
+-- the default out is results/runs, which git ignores
+test("a run's default output is kept apart from the reference artifacts", function()
+  local s = require("qsl.scenario").new{ name = "d", description = "defaults", params = {} }
+  local p = s:parse{ [0] = "d.lua" }
+  assert(p.out == "results/runs", p.out)
+  local g <close> = assert(qsl.proc.spawn{ argv = { "git", "check-ignore", "-q",
+                                                     "results/runs/rcvbuf_burst.txt" } })
+  local st = assert(g:wait(5000))
+  if st.code == 128 then return end         -- not a git checkout (an installed copy)
+  assert(st.code == 0, "results/runs/ is not ignored by git")
+  local mk = assert(io.open("Makefile")):read("a")
+  assert(mk:find("scenarios/rcvbuf_burst.lua out=results/runs", 1, true), "make demo writes elsewhere")
 end)
