@@ -108,6 +108,8 @@ int qsl_sockopt_parse_list(const char *text, int stream, struct qsl_sockopt_list
                            unsigned long cap)
 {
     memset(l, 0, sizeof *l);
+    if (strcmp(text, "none") == 0)  /* the documented default, said out loud */
+        return 0;
     const char *p = text;
     while (*p) {
         const char *end = strchr(p, ','), *colon = strchr(p, ':');
@@ -120,8 +122,13 @@ int qsl_sockopt_parse_list(const char *text, int stream, struct qsl_sockopt_list
         size_t nlen = (size_t)(colon - p);
         snprintf(name, sizeof name, "%.*s", (int)(nlen < sizeof name ? nlen : sizeof name - 1), p);
         const struct qsl_sockopt *o = qsl_sockopt_find(name);
-        char *vend;
-        long v = strtol(colon + 1, &vend, 10);
+        char *vend = NULL;
+        long v = 0;
+        /* digits only (a leading '-' for linger): strtol would take " 1" or "+1" */
+        int digits = (colon[1] >= '0' && colon[1] <= '9') ||
+                     (colon[1] == '-' && colon[2] >= '0' && colon[2] <= '9');
+        if (digits)
+            v = strtol(colon + 1, &vend, 10);
         if (!o || (o->flags & QSL_SOCKOPT_READONLY)) {
             snprintf(err, cap, "'%s': not a settable socket option", name);
             return -EINVAL;
@@ -130,11 +137,16 @@ int qsl_sockopt_parse_list(const char *text, int stream, struct qsl_sockopt_list
             snprintf(err, cap, "'%s' applies to TCP sockets only", name);
             return -EINVAL;
         }
-        if (vend == colon + 1 || vend != p + len || v < ((o->flags & QSL_SOCKOPT_LINGER) ? -1 : 0) ||
+        if (!digits || vend != p + len || v < ((o->flags & QSL_SOCKOPT_LINGER) ? -1 : 0) ||
             v > 1 << 30) {
             snprintf(err, cap, "'%.*s': the value must be an integer in 0..%d", (int)len, p, 1 << 30);
             return -EINVAL;
         }
+        for (unsigned i = 0; i < l->n; i++)
+            if (l->opt[i] == o) {
+                snprintf(err, cap, "'%s' given twice (which one would hold?)", name);
+                return -EINVAL;
+            }
         if (l->n == QSL_SOCKOPT_LIST_MAX) {
             snprintf(err, cap, "more than %d options", QSL_SOCKOPT_LIST_MAX);
             return -EINVAL;

@@ -50,7 +50,8 @@ struct qsl_sockopt_list {
     unsigned n;
 };
 
-/* Parse text into l; 0, or -EINVAL with what is wrong in err ("" parses to no option).
+/* Parse text into l; 0, or -EINVAL with what is wrong in err ("" and "none" parse to no
+ * option; an option given twice, or a value that is not plain digits, is wrong).
  * stream: the socket will be TCP (a TCP-only option on UDP is an error). */
 int qsl_sockopt_parse_list(const char *text, int stream, struct qsl_sockopt_list *l, char *err,
                            unsigned long cap);

@@ -2,10 +2,12 @@
  * test_roles.c - role declarations: sane tables, parsing by name, lines that
  * can only be printed as declared.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "role.h"
+#include "sockopt.h"
 #include "suites.h"
 
 START_TEST(test_every_declaration_is_sane)
@@ -43,6 +45,8 @@ struct probe {
     uint16_t port;
     int mode;
     uint64_t big;
+    uint32_t on;
+    const char *text;
 };
 
 static const char *const words[] = {"a", "b", NULL};
@@ -51,6 +55,8 @@ static const struct qsl_role_param probe_params[] = {
     QSL_ROLE_U(struct probe, port, 7, 1, 65535, "", "p"),
     QSL_ROLE_WORD(struct probe, mode, 1, words, "m"),
     QSL_ROLE_U(struct probe, big, 5, 0, UINT64_MAX, "bytes", "b"),
+    QSL_ROLE_U(struct probe, on, 0, 0, 1, "", "a boolean"),
+    QSL_ROLE_STR(struct probe, text, "", "t"),
     QSL_ROLE_END,
 };
 static const struct qsl_role_field probe_fields[] = {
@@ -72,16 +78,46 @@ START_TEST(test_parse_binds_by_name)
     ck_assert_int_eq(a.mode, 0);
     ck_assert_str_eq(a.host, "::1");
     ck_assert_uint_eq(a.port, 7);               /* the default, untouched */
-    char bad[][24] = {"port=0", "port=65536", "mode=c", "host=localhost", "nope=1", "port",
-                      "port=-1", "port=1x"};
+    /* issue 21.15: a leading space or '+', an empty text, a boolean named by its forms,
+     * and did-you-mean for a near name */
+    char bad[][24] = {"port=0", "port=65536", "mode=c", "host=localhost", "zzzz=1", "port",
+                      "port=-1", "port=1x", "big= 1", "big=+5", "big= -1", "text=", "on=yes",
+                      "prot=5", "bigg=1"};
     const char *want[] = {"port=0: expected an integer in 1..65535", "port=65536",
                           "mode=c: expected one of a, b", "numeric IPv4 or IPv6",
-                          "unknown parameter 'nope'", "not key=value", "port=-1", "port=1x"};
+                          "unknown parameter 'zzzz' (qsl-run probe --help", "not key=value",
+                          "port=-1", "port=1x", "big= 1: expected an integer",
+                          "big=+5: expected an integer", "big= -1: expected an integer",
+                          "text=: empty; leave it out for the default (none)",
+                          "on=yes: expected 0 (off) or 1 (on)",
+                          "unknown parameter 'prot' (did you mean 'port'?)",
+                          "unknown parameter 'bigg' (did you mean 'big'?)"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char *one[] = {bad[i]};
         ck_assert_int_eq(qsl_role_parse(&probe_role, 1, one, &a, err, sizeof err), -1);
         ck_assert_msg(strstr(err, want[i]) != NULL, "'%s' gave '%s'", bad[i], err);
     }
+    char d1[] = "big=1", d2[] = "port=9", d3[] = "big=2";      /* the same parameter twice */
+    char *twice[] = {d1, d2, d3};
+    ck_assert_int_eq(qsl_role_parse(&probe_role, 3, twice, &a, err, sizeof err), -1);
+    ck_assert_str_eq(err, "parameter 'big' given twice (which one would hold?)");
+}
+END_TEST
+
+/* Issue 21.15: the documented default sockopt=none parses; an option given twice and a
+ * value that is not plain digits do not. */
+START_TEST(test_sockopt_text_is_strict)
+{
+    struct qsl_sockopt_list l;
+    char err[160];
+    ck_assert_int_eq(qsl_sockopt_parse_list("none", 1, &l, err, sizeof err), 0);
+    ck_assert_uint_eq(l.n, 0);
+    ck_assert_int_eq(qsl_sockopt_parse_list("nodelay:0,nodelay:1", 1, &l, err, sizeof err), -EINVAL);
+    ck_assert_str_eq(err, "'nodelay' given twice (which one would hold?)");
+    ck_assert_int_eq(qsl_sockopt_parse_list("rcvbuf: 4096", 0, &l, err, sizeof err), -EINVAL);
+    ck_assert_int_eq(qsl_sockopt_parse_list("rcvbuf:+4096", 0, &l, err, sizeof err), -EINVAL);
+    ck_assert_int_eq(qsl_sockopt_parse_list("rcvbuf:4096", 0, &l, err, sizeof err), 0);
+    ck_assert_uint_eq(l.n, 1);
 }
 END_TEST
 
@@ -120,6 +156,7 @@ Suite *roles_suite(void)
     TCase *tc = tcase_create("roles");
     tcase_add_test(tc, test_every_declaration_is_sane);
     tcase_add_test(tc, test_parse_binds_by_name);
+    tcase_add_test(tc, test_sockopt_text_is_strict);
     tcase_add_test(tc, test_lines_follow_the_declaration);
     suite_add_tcase(s, tc);
     return s;

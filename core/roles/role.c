@@ -147,6 +147,11 @@ static int set_value(void *args, const struct qsl_role_param *p, const char *v, 
         return -1;
     }
     if (p->kind == QSL_ROLE_STR) {
+        if (!*v) {
+            snprintf(err, cap, "%s=: empty; leave it out for the default (%s)", p->name,
+                     *p->def_addr ? p->def_addr : "none");
+            return -1;
+        }
         memcpy((char *)args + p->offset, &v, sizeof v);
         return 0;
     }
@@ -159,16 +164,62 @@ static int set_value(void *args, const struct qsl_role_param *p, const char *v, 
         memcpy((char *)args + p->offset, &v, sizeof v);
         return 0;
     }
-    char *end;
+    char *end = NULL;
     errno = 0;
-    unsigned long long x = strtoull(v, &end, 10);
-    if (!*v || *end || errno || *v == '-' || x < p->min || x > p->max) {
-        snprintf(err, cap, "%s=%s: expected an integer in %" PRIu64 "..%" PRIu64 "%s%s", p->name,
-                 v, p->min, p->max, *p->unit ? " " : "", p->unit);
+    /* digits only: strtoull would take " -1" (as 2^64-1) or "+5" */
+    int digits = *v >= '0' && *v <= '9';
+    unsigned long long x = digits ? strtoull(v, &end, 10) : 0;
+    if (!digits || *end || errno || x < p->min || x > p->max) {
+        if (p->min == 0 && p->max == 1)
+            snprintf(err, cap, "%s=%s: expected 0 (off) or 1 (on)", p->name, v);
+        else
+            snprintf(err, cap, "%s=%s: expected an integer in %" PRIu64 "..%" PRIu64 "%s%s",
+                     p->name, v, p->min, p->max, *p->unit ? " " : "", p->unit);
         return -1;
     }
     store(args, p, x);
     return 0;
+}
+
+/* Edit distance between a and b[0, blen), capped at 9: for "did you mean". */
+static unsigned distance(const char *a, const char *b, size_t blen)
+{
+    size_t alen = strlen(a);
+    if (alen > 31 || blen > 31)
+        return 9;
+    unsigned row[32];
+    for (size_t j = 0; j <= blen; j++)
+        row[j] = (unsigned)j;
+    for (size_t i = 1; i <= alen; i++) {
+        unsigned diag = row[0];
+        row[0] = (unsigned)i;
+        for (size_t j = 1; j <= blen; j++) {
+            unsigned up = row[j];
+            unsigned best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[blen] < 9 ? row[blen] : 9;
+}
+
+/* The declared name nearest to key[0, klen), when it is near enough to be a typo. */
+static const char *nearest(const struct qsl_role *r, const char *key, size_t klen)
+{
+    const char *best = NULL;
+    unsigned d = klen < 4 ? 1 : klen < 8 ? 2 : 3;
+    for (const struct qsl_role_param *p = r->params; p->name; p++) {
+        unsigned x = distance(p->name, key, klen);
+        if (x <= d) {
+            d = x;
+            best = p->name;
+        }
+    }
+    return best;
 }
 
 int qsl_role_parse(const struct qsl_role *r, int argc, char **argv, void *args, char *err,
@@ -188,10 +239,20 @@ int qsl_role_parse(const struct qsl_role *r, int argc, char **argv, void *args, 
         while (p->name && (strlen(p->name) != klen || strncmp(p->name, argv[i], klen)))
             p++;
         if (!p->name) {
-            snprintf(err, cap, "unknown parameter '%.*s' (qsl-run %s --help lists them)", (int)klen,
-                     argv[i], r->name);
+            const char *near = nearest(r, argv[i], klen);
+            if (near)
+                snprintf(err, cap, "unknown parameter '%.*s' (did you mean '%s'?)", (int)klen,
+                         argv[i], near);
+            else
+                snprintf(err, cap, "unknown parameter '%.*s' (qsl-run %s --help lists them)",
+                         (int)klen, argv[i], r->name);
             return -1;
         }
+        for (int j = 0; j < i; j++)
+            if (strncmp(argv[j], argv[i], klen + 1) == 0) {
+                snprintf(err, cap, "parameter '%s' given twice (which one would hold?)", p->name);
+                return -1;
+            }
         if (set_value(args, p, eq + 1, err, cap) != 0)
             return -1;
     }
