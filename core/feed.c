@@ -521,6 +521,7 @@ struct sub_ctx {
     uint64_t last;              /* when the last datagram came */
     int raw;                    /* count datagrams only: no decode, no sequence tracking */
     unsigned work_ns;           /* per message: the slow consumer's busy work */
+    uint64_t first_by;          /* no datagram by then: end (UINT64_MAX: never) */
 };
 
 /* A consumer's work, on the CPU as real work is: a sleep would hand the CPU away. */
@@ -574,11 +575,14 @@ static int sub_wait_ms(struct sub_ctx *s, uint64_t expected, unsigned idle_ms, u
         st->ended_by = QSL_FEED_END_STOP;
     else if (now >= deadline)
         st->ended_by = QSL_FEED_END_DEADLINE;
-    else if (st->datagrams > 0 && now - s->last >= idle)  /* before the first: the deadline */
+    else if (st->datagrams > 0 && now - s->last >= idle)
         st->ended_by = QSL_FEED_END_IDLE;
+    else if (st->datagrams == 0 && now >= s->first_by)   /* idle_ms starts at the first */
+        st->ended_by = QSL_FEED_END_FIRST;
     if (st->ended_by)
         return -1;
-    uint64_t wait = st->datagrams > 0 ? idle - (now - s->last) : deadline - now;
+    uint64_t wait = st->datagrams > 0 ? idle - (now - s->last)
+                    : (s->first_by < deadline ? s->first_by : deadline) - now;
     if (deadline - now < wait)
         wait = deadline - now;
     int ms = (int)(wait / 1000000u) + 1;
@@ -688,7 +692,9 @@ int qsl_feed_subscribe(int fd, struct qsl_feed_rx *rx, uint64_t expected, unsign
     memset(st, 0, sizeof *st);
     int one = 1;
     (void)setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
-    struct sub_ctx ctx = {t, st, now_ns(), rx->mode == QSL_FEED_RX_RAW, rx->work_ns};
+    struct sub_ctx ctx = {t, st, now_ns(), rx->mode == QSL_FEED_RX_RAW, rx->work_ns, UINT64_MAX};
+    if (rx->first_ms)
+        ctx.first_by = ctx.last + (uint64_t)rx->first_ms * 1000000u;
     uint64_t deadline = deadline_ms ? ctx.last + (uint64_t)deadline_ms * 1000000u : UINT64_MAX;
     int rc = rx->mode == QSL_FEED_RX_IO_URING
                  ? fr_subscribe(fd, rx, &ctx, expected, idle_ms, deadline, stop)

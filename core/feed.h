@@ -121,7 +121,8 @@ struct qsl_feed_sub_stats {
     int ended_by;               /* QSL_FEED_END_* */
 };
 
-enum { QSL_FEED_END_COUNT = 1, QSL_FEED_END_IDLE, QSL_FEED_END_DEADLINE, QSL_FEED_END_STOP };
+enum { QSL_FEED_END_COUNT = 1, QSL_FEED_END_IDLE, QSL_FEED_END_DEADLINE, QSL_FEED_END_STOP,
+       QSL_FEED_END_FIRST };
 
 /*
  * Receive buffers, allocated and touched before the subscriber says it is
@@ -139,6 +140,8 @@ struct qsl_feed_rx {
     uint8_t *bufs;
     void *ring;                 /* io_uring mode */
     unsigned work_ns;           /* busy work per message (a slow consumer); set after init */
+    unsigned first_ms;          /* no datagram at all this long after the call: end (0: only
+                                 * the deadline bounds the wait for the first); set after init */
 };
 /* 0, or -errno with why filled (io_uring refused by the kernel, or a build without
  * liburing: -ENOSYS). */
@@ -147,8 +150,9 @@ void qsl_feed_rx_free(struct qsl_feed_rx *rx);
 
 /*
  * Receive until `expected` distinct messages were seen (0: unknown), or no
- * datagram came for idle_ms after the last one (before the first, only the
- * deadline counts), or deadline_ms passed since the call, or *stop.
+ * datagram came for idle_ms after the last one, or none at all within
+ * rx->first_ms of the call (idle_ms does not apply before the first), or
+ * deadline_ms passed since the call, or *stop.
  * Drains with recvmmsg or io_uring (rx's mode), with the same accounting; fills t
  * and st. 0, or -errno.
  */

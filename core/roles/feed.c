@@ -181,7 +181,7 @@ const struct qsl_role qsl_role_publish = {
 struct sub_args {
     const char *bind, *sockopt, *iface;
     uint16_t port;
-    uint32_t rcvbuf, idle_ms, deadline_ms, work_ns;
+    uint32_t rcvbuf, idle_ms, deadline_ms, first_ms, work_ns;
     int force, mode;
     uint64_t expected;
 };
@@ -198,7 +198,10 @@ static const struct qsl_role_param sub_params[] = {
     QSL_ROLE_U(S, rcvbuf, 0, 0, 1u << 30, "bytes", "SO_RCVBUF request; 0 = the OS default"),
     QSL_ROLE_U(S, force, 0, 0, 1, "", "1: SO_RCVBUFFORCE (CAP_NET_ADMIN), past net.core.rmem_max"),
     QSL_ROLE_U(S, expected, 0, 0, 1ull << 34, "messages", "messages the publisher will send; 0 = unknown"),
-    QSL_ROLE_U(S, idle_ms, 200, 1, 600000, "ms", "end this long after the last datagram"),
+    QSL_ROLE_U(S, idle_ms, 200, 1, 600000, "ms", "end this long after the last datagram "
+               "(it starts at the first: with nothing at all, first_ms or deadline_ms ends the wait)"),
+    QSL_ROLE_U(S, first_ms, 0, 0, 3600000, "ms", "end when no datagram at all came this long "
+               "after the start (ended_by=first); 0 = only deadline_ms bounds that wait"),
     QSL_ROLE_U(S, deadline_ms, 60000, 1, 3600000, "ms", "end after this long in any case"),
     QSL_ROLE_WORD(S, mode, 0, rx_modes,
                   "recvmmsg: poll, then up to 64 datagrams a call; io_uring: a multishot "
@@ -232,14 +235,14 @@ static const struct qsl_role_field sub_result[] = {
     {"kernel_drops", QSL_ROLE_INTEGER, "datagrams", "SO_MEMINFO: every datagram the kernel dropped on the socket"},
     {"rxq_ovfl", QSL_ROLE_INTEGER, "datagrams", "SO_RXQ_OVFL: drops before a later arrival (never the tail)"},
     {"duration_ns", QSL_ROLE_INTEGER, "ns", "first datagram to last"},
-    {"ended_by", QSL_ROLE_TEXT, "", "count, idle, deadline or stop"},
+    {"ended_by", QSL_ROLE_TEXT, "", "count, idle, deadline, stop, or first (nothing within first_ms)"},
     QSL_ROLE_FIELDS_END,
 };
 
 static const char *ended_name(int e)
 {
-    static const char *const n[] = {"?", "count", "idle", "deadline", "stop"};
-    return e >= 0 && e <= QSL_FEED_END_STOP ? n[e] : "?";
+    static const char *const n[] = {"?", "count", "idle", "deadline", "stop", "first"};
+    return e >= 0 && e <= QSL_FEED_END_FIRST ? n[e] : "?";
 }
 
 static int run_subscribe(const void *args)
@@ -259,6 +262,7 @@ static int run_subscribe(const void *args)
         return QSL_ROLE_EXIT_SKIPPED;
     }
     rx.work_ns = a->work_ns;
+    rx.first_ms = a->first_ms;
     unsigned ifindex = 0;
     if (multicast_iface("subscribe", a->bind, a->iface, &ifindex) != 0) {
         qsl_feed_rx_free(&rx);

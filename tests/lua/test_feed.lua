@@ -81,3 +81,16 @@ test("subscribe mode=raw counts datagrams and nothing else", function()
          "raw mode neither decodes nor tracks sequences")
   assert(r.sub.ended_by == "idle")
 end)
+
+-- issue 21.17: idle_ms starts at the first datagram; with nothing at all, first_ms ends
+-- the wait (ended_by=first), not the 60 s deadline
+test("a subscriber that hears nothing ends after first_ms, saying so", function()
+  local roles = require "qsl.roles"
+  local t0 = qsl.clock.now_ns()
+  local res = roles.run("subscribe", { first_ms = 300, idle_ms = 50 })
+  local ms = (qsl.clock.now_ns() - t0) / 1e6
+  assert(res.ended_by == "first" and res.datagrams == 0, res.ended_by)
+  assert(ms >= 300 and ms < 5000, ms)
+  res = roles.run("subscribe", { deadline_ms = 200, idle_ms = 50 })
+  assert(res.ended_by == "deadline", res.ended_by)
+end)
