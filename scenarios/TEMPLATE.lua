@@ -15,7 +15,7 @@ local s = scenario.new{
   params = {
     { "datagrams", "integer", 1000, "datagrams sent per trial", min = 1, max = 1000000 },
     { "size", "integer", 64, "bytes each", min = 1, max = 65000 },
-    { "rcvbuf", "integer", 4096, "SO_RCVBUF request (0: the default)", min = 0 },
+    { "rcvbuf", "integer", 4096, "SO_RCVBUF request (0: the default)", min = 0, max = 1 << 30 },
     { "trials", "integer", 5, "trials", min = 1, max = 1000 },
   },
 }

@@ -21,7 +21,7 @@ local s = qsl.scenario.new{
       values = { "epoll", "io_uring", "blocking" } },
     roles.params("load", "depth", { default = 8 }, "requests", { default = 100000 }),
     { "trials", "integer", 3, "trials per cell", min = 1, max = 100 },
-    { "pingpong", "integer", 20000, "ping-pong round trips (0: skip it)", min = 0 },
+    { "pingpong", "integer", 20000, "ping-pong round trips (0: skip it)", min = 0, max = 1000000 },
     { "echo_clients", "integer", 16, "pipelined connections against the echo (0: skip)",
       min = 0, max = 10000 },
     { "pin", "boolean", false, "pin the server to CPU 0 and the load driver to CPU 1" },

@@ -16,11 +16,13 @@ local s = qsl.scenario.new{
   params = {
     { "modes", "enum_list", { "epoll", "io_uring", "blocking" }, "gateway modes",
       values = { "epoll", "io_uring", "blocking" } },
-    { "depths", "integer_list", { 8, 1 }, "requests in flight per connection", min = 1 },
+    { "depths", "integer_list", { 8, 1 }, "requests in flight per connection", min = 1,
+      max = 4096 },
     { "connections", "integer_list", { 1, 16, 64 }, "connection counts", min = 1, max = 4096 },
     roles.params("load", "requests", { default = 50000 }),
     { "trials", "integer", 5, "trials per cell", min = 1, max = 100 },
-    { "strace_requests", "integer", 5000, "requests under strace per cell (0: none)", min = 0 },
+    { "strace_requests", "integer", 5000, "requests under strace per cell (0: none)", min = 0,
+      max = 1000000 },
   },
 }
 local p = s:parse(arg)
@@ -80,7 +82,8 @@ art:table{ title = ("Medians of %d trials, %d requests each"):format(p.trials, p
   "cpu_ns_per_order_median %.0f", "cpu_vs_epoll %.2f", "enters_per_order_median %.3f" } }
 art:table{ title = ("Under strace -f -c, %d requests per cell"):format(p.strace_requests),
   rows = traced, main = true, key = { "depth", "connections", "mode" },
-  columns = { "depth", "connections", "mode", "syscalls_per_order %.3f", "io_uring_enter_per_order %.3f" } }
+  columns = { "depth", "connections", "mode", "syscalls_per_order %.3f",
+              "io_uring_enter_per_order %.3f" } }
 art:plot_rows{ title = "Throughput (median of trials) against connections, per mode and depth",
   rows = cells, by = { "mode", "depth" }, x = "connections", y = "throughput_median",
   ylabel = "requests/s", logx = true }

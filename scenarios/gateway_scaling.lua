@@ -12,8 +12,9 @@ local s = qsl.scenario.new{
   name = "gateway_scaling",
   description = "gateway CPU, context switches and TCP segments per order by connections",
   params = {
-    { "connections", "integer_list", { 1, 4, 16, 64 }, "connection counts", min = 1 },
-    { "depths", "integer_list", { 1, 8 }, "requests in flight per connection", min = 1 },
+    { "connections", "integer_list", { 1, 4, 16, 64 }, "connection counts", min = 1, max = 10000 },
+    { "depths", "integer_list", { 1, 8 }, "requests in flight per connection", min = 1,
+      max = 4096 },
     roles.params("load", "requests", { default = 50000 }),
     roles.param("gateway", "mode"),
     { "trials", "integer", 3, "trials per cell", min = 1, max = 100 },

@@ -22,7 +22,7 @@ local s = qsl.scenario.new{
     roles.params("publish", "seed", "symbols", "flow"),
     roles.param("publish", "orders", { default = 20000 }),
     { "rates", "integer_list", { 25000, 50000, 100000, 200000 }, "publisher rates (messages/s)",
-      min = 1 },
+      min = 1, max = 10000000 },
     { "subscribers", "integer", 3, "subscriber processes", min = 1, max = 16 },
     roles.param("subscribe", "rcvbuf"),
     { "slow_work_ns", "integer", 10000, "the last subscriber's work per message (ns; 0: no " ..
@@ -35,6 +35,10 @@ local s = qsl.scenario.new{
 }
 local p = s:parse(arg)
 if p.ipv6 and p.path == "loopback" then qsl.fail("ipv6=true needs path=veth or star") end
+-- a switch of 16: the publisher's host, and one per subscriber
+if p.path == "star" and p.subscribers > 15 then
+  qsl.fail(("parameter subscribers=%d: path=star holds at most 15"):format(p.subscribers))
+end
 local art = s:artifact{ title = ("Multicast fan-out to %d subscribers (%s%s)"):format(
   p.subscribers, p.path, p.ipv6 and ", IPv6" or "") }
 local expected = feed.messages(p)

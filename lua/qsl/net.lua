@@ -160,6 +160,14 @@ end
 
 local qdisc_keys = { tbf = { "rate", "burst", "limit" }, pfifo = { "limit" },
                     bfifo = { "limit" } }
+-- What can run: a tbf burst or a byte queue smaller than one frame (1514 bytes: a 1500-byte
+-- MTU and the Ethernet header) passes nothing, so every trial would sit out its deadline;
+-- a rate under 1000 bytes/s sends a burst for hours. Counts (pfifo) at least 1.
+local qdisc_bounds = {
+  tbf = { rate = { 1000, 1 << 32 }, burst = { 1514, 1 << 30 }, limit = { 1514, 1 << 30 } },
+  pfifo = { limit = { 1, 1 << 20 } },
+  bfifo = { limit = { 1514, 1 << 30 } },
+}
 
 function M.parse_link(spec)
   if spec == "none" then return nil end
@@ -177,8 +185,10 @@ function M.parse_link(spec)
         table.concat(qdisc_keys[kind], "=, "))
     end
     params[k] = math.tointeger(tonumber(v))
-    if not params[k] or params[k] <= 0 then
-      return nil, ("%q: %s must be a positive integer"):format(spec, k)
+    local lo, hi = table.unpack(qdisc_bounds[kind][k])
+    if not params[k] or params[k] < lo or params[k] > hi then
+      return nil, ("%q: %s must be an integer in %d..%d%s"):format(spec, k, lo, hi,
+        lo == 1514 and " (at least one 1514-byte frame, or nothing passes)" or "")
     end
   end
   for _, k in ipairs(qdisc_keys[kind]) do

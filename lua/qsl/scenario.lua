@@ -45,7 +45,20 @@ local function check_decl(p, where)
   if type(p.help) ~= "string" then
     error(("%s: parameter '%s' needs a help text"):format(where, p.name), 3)
   end
+  -- every number is bounded by what can run: a value past it is refused before trial 1,
+  -- never found out hours later (or as exit 3 at the end)
+  local numeric = p.type == "integer" or p.type == "number" or p.type == "integer_list" or
+                  p.type == "number_list"
+  if numeric and (type(p.min) ~= "number" or type(p.max) ~= "number") then
+    error(("%s: parameter '%s' needs min= and max= (what can run)"):format(where, p.name), 3)
+  end
+  if p.max_items ~= nil and math.type(p.max_items) ~= "integer" then
+    error(("%s: parameter '%s': max_items must be an integer"):format(where, p.name), 3)
+  end
 end
+
+-- A list has at most this many items unless it declares max_items: each is a trial's worth.
+M.LIST_MAX_ITEMS = 32
 
 -- scenario.new{name=, description=, params={...}}
 function M.new(spec)
@@ -121,12 +134,12 @@ function M.convert(p, raw)
         bad(p, raw, "empty list; give at least one element")
       end
       local v = convert_one(p, item, elem, raw)
-      if elem == "enum" then
-        for _, seen in ipairs(out) do
-          if seen == v then bad(p, raw, ("'%s' given twice"):format(v)) end
-        end
+      for _, seen in ipairs(out) do
+        if seen == v then bad(p, raw, ("'%s' given twice"):format(item)) end
       end
       out[#out + 1] = v
+      local most = p.max_items or M.LIST_MAX_ITEMS
+      if #out > most then bad(p, raw, ("more than %d items"):format(most)) end
     end
     if #out == 0 and not p.allow_empty then bad(p, raw, "expected a comma-separated list") end
     return out
@@ -186,6 +199,16 @@ function M:parse(argv)
     if a == "--help" or a == "-h" then
       io.stdout:write(self:help(), "\n")
       qsl.exit(0, "help")
+    end
+    if a == "--params" then   -- the declarations as JSON: what the bounds test walks
+      local list = {}
+      for _, q in ipairs(self.params) do
+        list[#list + 1] = { name = q.name, type = q.type, min = q.min, max = q.max,
+                            values = q.values, max_items = q.max_items or
+                              (q.type:find("_list$") and M.LIST_MAX_ITEMS or nil) }
+      end
+      io.stdout:write(require("cjson").encode(list), "\n")
+      qsl.exit(0, "params")
     end
     local k, raw = a:match("^([^=]+)=(.*)$")
     if FLAGS[a] then k, raw = FLAGS[a], "true" end

@@ -16,7 +16,7 @@ local SCRIPT = [[
 local artifact = require "qsl.artifact"
 local s = require("qsl.scenario").new{ name = "x", description = "plot writer", params = {
   { name = "mark", type = "string", default = "m", help = "text to find in both files" },
-  { name = "times", type = "integer", default = 1, help = "writes" } } }
+  { name = "times", type = "integer", default = 1, help = "writes", min = 1, max = 100 } } }
 local p = s:parse(arg)
 for i = 1, p.times do
   local art = artifact.new{ name = "x", scenario = s }

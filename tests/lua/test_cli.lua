@@ -42,7 +42,7 @@ end)
 
 test("scenario parameters from the command line", function()
   local body = [[local s = require('qsl.scenario').new{name='x', description='d',
-  params={{name='n', type='integer', default=1, help='how many'}}}
+  params={{name='n', type='integer', default=1, help='how many', min=0, max=100}}}
 local p = s:parse(arg) print('n=' .. p.n)]]
   local st, out = run(body, "n=5")
   assert(st.code == 0 and out == "n=5\n", out)

@@ -17,7 +17,8 @@ local script = tmp .. "/known.lua"
 local f = assert(io.open(script, "w"))
 f:write([[
 local s = require("qsl.scenario").new{ name = "known", description = "known numbers", params = {
-  { "scale", "integer", 1, "multiplies every loss" }, { "extra", "boolean", false, "a 16 KiB row" } } }
+  { "scale", "integer", 1, "multiplies every loss", min = 1, max = 1000 },
+  { "extra", "boolean", false, "a 16 KiB row" } } }
 local p = s:parse(arg)
 local art = s:artifact()
 local rows = { { size = "4 KiB", loss = 10 * p.scale }, { size = "4 KiB", loss = 30 * p.scale },

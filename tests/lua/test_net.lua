@@ -114,9 +114,15 @@ test("a scenario's link= text parsed, every fault named", function()
   assert(net.parse_link("none") == nil)
   for spec, why in pairs{
     ["netem:delay=1"] = "KIND tbf, pfifo or bfifo",
-    ["tbf:rate=1,burst=2"] = "tbf needs limit=",
-    ["tbf:rate=1,burst=2,limit=3,limit=4"] = '"limit=4" is not one of',
-    ["bfifo:limit=0"] = "limit must be a positive integer",
+    ["tbf:rate=1000,burst=2000"] = "tbf needs limit=",
+    ["tbf:rate=1000,burst=2000,limit=3000,limit=4000"] = '"limit=4000" is not one of',
+    ["bfifo:limit=0"] = "limit must be an integer in 1514..",
+    -- issue 21.16: what cannot run is refused by name, not left to a 60 s deadline per trial
+    ["tbf:rate=1,burst=1,limit=1"] = "rate must be an integer in 1000..4294967296",
+    ["tbf:rate=2000000,burst=1,limit=8000"] =
+      "burst must be an integer in 1514..1073741824 (at least one 1514-byte frame",
+    ["tbf:rate=2000000,burst=4000,limit=4294967296"] = "limit must be an integer in 1514..",
+    ["pfifo:limit=0"] = "limit must be an integer in 1..1048576",
     ["pfifo:limit=-1"] = '"limit=-1" is not one of',
     ["pfifo:limit=1,"] = '"" is not one of',
     ["pfifo:rate=1"] = '"rate=1" is not one of pfifo',

@@ -5,9 +5,10 @@ local artifact = require "qsl.artifact"
 local function declare()
   return scenario.new{ name = "t", description = "test", params = {
     { name = "n", type = "integer", default = 4, min = 1, max = 10, help = "count" },
-    { name = "sizes", type = "integer_list", default = { 2048, 0 }, help = "sizes" },
+    { name = "sizes", type = "integer_list", default = { 2048, 0 }, help = "sizes", min = 0,
+      max = 1 << 30 },
     { name = "mode", type = "enum", values = { "burst", "sweep" }, default = "burst", help = "m" },
-    { name = "rate", type = "number", default = 1.5, help = "r" },
+    { name = "rate", type = "number", default = 1.5, help = "r", min = 0, max = 1e9 },
     { name = "on", type = "boolean", default = false, help = "b" } } }
 end
 
