@@ -45,21 +45,32 @@ end
 local place = { server_at = hosts.b.at, load_at = hosts.a.at, cpu_server = p.pin and 0 or nil,
                 cpu_load = p.pin and 1 or nil }
 
+-- the unit every figure is per: a request answered, or (short) a round trip on a
+-- connection of its own: connect, NewOrder, Heartbeat, both replies, close
+local per = p.pattern == "short" and "round_trip" or "request"
+local unit = per:gsub("_", " ")
+local function per_(name) return name .. "_per_" .. per end
+local TICKS = 50              -- fewer ticks of CPU over the load: no user/kernel split
 local rows = s:trials(p.trials, function()
-  local lr, gr, st, d, during = qsl.gateway.run("gateway", { mode = p.mode, port = p.port,
+  local lr, gr, _, d, during = qsl.gateway.run("gateway", { mode = p.mode, port = p.port,
     bind = hosts.b.addr }, load(p.requests), place)
   local n = lr.completed
   assert(gr.frames_in >= n, ("the gateway saw %d frames for %d answers"):format(gr.frames_in, n))
   -- the kernel's floor in the same trial: an echo answering the gateway's mean bytes
   local echo = p.pattern == "persistent" and qsl.gateway.floor(gr, load(n), place) or nil
+  -- every figure over the load alone (/proc before and after it): the exact on-CPU time,
+  -- split by the ticks the kernel sampled in that window when there are enough of them
+  local ticks = d.utime_ticks + d.stime_ticks
+  local share = ticks >= TICKS and d.utime_ticks / ticks or nil
+  local cpu = d.cpu_ns / n
   return { requests = n, throughput = lr.throughput, p50_us = lr.p50_ns / 1e3,
-    p99_us = lr.p99_ns / 1e3, cpu_ns_per_order = d.cpu_ns / n, user_ticks = d.utime_ticks,
-    user_ns_per_order = st.utime_us * 1e3 / n, kernel_ns_per_order = st.stime_us * 1e3 / n,
-    kernel_ticks = d.stime_ticks, user_share = st.utime_us / (st.utime_us + st.stime_us + 1),
-    vcsw_per_order = d.nvcsw / n, ivcsw = d.nivcsw, minflt = d.minflt, vmhwm_kb = during.vmhwm_kb,
-    fds = during.fds, enters_per_order = gr.ring_enters / n,
-    completions_per_order = gr.ring_completions / n, echo_cpu_ns = echo and echo.cpu_ns,
-    cpu_vs_echo = echo and d.cpu_ns / n / echo.cpu_ns }
+    p99_us = lr.p99_ns / 1e3, [per_"cpu_ns"] = cpu, user_ticks = d.utime_ticks,
+    kernel_ticks = d.stime_ticks, user_share = share, [per_"user_ns"] = share and cpu * share,
+    [per_"kernel_ns"] = share and cpu * (1 - share), [per_"vcsw"] = d.nvcsw / n,
+    ivcsw = d.nivcsw, minflt = d.minflt, majflt = d.majflt, vmhwm_kb = during.vmhwm_kb,
+    fds = during.fds, [per_"enters"] = gr.ring_enters / n,
+    [per_"completions"] = gr.ring_completions / n, echo_cpu_ns = echo and echo.cpu_ns,
+    cpu_vs_echo = echo and cpu / echo.cpu_ns }
 end, { label = "pass 1" })
 
 local pass2
@@ -80,34 +91,43 @@ if p.strace then
     -- io_uring's accepts, reads and writes are not syscalls: io_uring_enter carries them
     assert(c.io_uring_enter > 0 or c.accept + c.accept4 > 0 and c.recvfrom + c.read + c.recvmsg > 0
            and c.sendto + c.write + c.sendmsg + c.writev > 0, "strace saw no serving syscall")
-    for _, r in ipairs(sum.rows) do r.per_order = r.calls / lr.completed end
+    for _, r in ipairs(sum.rows) do r["per_" .. per] = r.calls / lr.completed end
     table.sort(sum.rows, function(a, b) return a.calls > b.calls end)
     pass2 = { requests = lr.completed, syscalls = sum.rows,
-              syscalls_per_order = sum.total.calls / lr.completed }
+              [per_"syscalls"] = sum.total.calls / lr.completed }
   end)
 end
 
-art:table{ title = ("Pass 1: %d requests, %s, %d connection(s) x depth %d, %s"):format(
-             p.requests, p.pattern, p.connections, p.depth, p.mode), rows = rows,
-  columns = { "trial", "throughput %.0f", "p50_us %.1f", "p99_us %.1f", "cpu_ns_per_order %.0f",
-    "user_ns_per_order %.0f", "kernel_ns_per_order %.0f", "user_ticks", "kernel_ticks",
-    "user_share %.3f", "vcsw_per_order %.3f", "ivcsw", "minflt", "vmhwm_kb", "fds",
-    "enters_per_order %.3f", "completions_per_order %.3f", "echo_cpu_ns %.0f",
-    "cpu_vs_echo %.3f" }, note = "cpu: schedstat over the load alone; user/kernel: wait4 " ..
-    "rusage over its life; echo: an epoll echo answering the gateway's mean bytes, same load" }
-local floor = p.pattern == "persistent" and { "echo_cpu_ns", "cpu_vs_echo" } or {}
+art:table{ title = ("Pass 1: %d %ss, %s, %d connection(s) x depth %d, %s"):format(
+             p.requests, unit, p.pattern, p.connections, p.depth, p.mode), rows = rows,
+  columns = { "trial", "throughput %.0f", "p50_us %.1f", "p99_us %.1f", per_"cpu_ns" .. " %.0f",
+    per_"user_ns" .. " %.0f", per_"kernel_ns" .. " %.0f", "user_ticks", "kernel_ticks",
+    "user_share %.3f", per_"vcsw" .. " %.3f", "ivcsw", "minflt", "majflt", "vmhwm_kb", "fds",
+    per_"enters" .. " %.3f", per_"completions" .. " %.3f", "echo_cpu_ns %.0f",
+    "cpu_vs_echo %.3f" }, note = ("all over the load alone: cpu from schedstat; user/kernel " ..
+    "splits it by the ticks sampled then (none under %d); echo: an epoll echo answering " ..
+    "the gateway's mean bytes, same load"):format(TICKS) }
+local split = true
+for _, r in ipairs(rows) do split = split and r.user_share ~= nil end
+local fields = { "throughput", per_"cpu_ns", "p99_us" }
+if split then table.move({ per_"user_ns", per_"kernel_ns", "user_share" }, 1, 3, 4, fields) end
+if p.pattern == "persistent" then
+  fields[#fields + 1], fields[#fields + 2] = "echo_cpu_ns", "cpu_vs_echo"
+end
 local spread = art:spread{ title = "Pass 1 over trials", rows = rows, format = "%.3f",
-  fields = { "throughput", "cpu_ns_per_order", "user_ns_per_order", "kernel_ns_per_order",
-             "user_share", "p99_us", table.unpack(floor) }, main = true }
+  fields = fields, main = true }
 if pass2 then
-  art:table{ title = ("Pass 2: strace -f -c, %d requests; %.2f syscalls per order"):format(
-               pass2.requests, pass2.syscalls_per_order), rows = pass2.syscalls, main = true,
-             columns = { "syscall", "calls", "per_order %.3f", "errors", "usecs_per_call" } }
+  art:table{ title = ("Pass 2: strace -f -c, %d %ss; %.2f syscalls per %s"):format(
+    pass2.requests, unit, pass2[per_"syscalls"], unit), rows = pass2.syscalls, main = true,
+    columns = { "syscall", "calls", "per_" .. per .. " %.3f", "errors", "usecs_per_call" } }
 end
 art:set{ pass1 = rows, pass1_summary = spread, strace = pass2 }
 art:caveat(("%s: load driver and gateway share %d CPUs"):format(p.path, art.cpus_online()))
-art:caveat("the kernel samples user/kernel at clock ticks: trust it over many (the tick columns)")
-art:caveat("strace stops the gateway at every syscall: pass 2 keeps only its counts; " ..
-           "per order = per request answered (NewOrder, CancelOrder or Heartbeat)")
+art:caveat(("the kernel samples user/kernel at clock ticks: split only over %d or more ticks " ..
+  "of the load (%s); the total is exact"):format(TICKS, split and "every trial" or "not all: -"))
+art:caveat(per == "request" and "per request = per request answered (NewOrder, CancelOrder " ..
+  "or Heartbeat)" or "per round trip = a connection of its own: connect, NewOrder, " ..
+  "Heartbeat, both replies, close (the original's unit)")
+art:caveat("strace stops the gateway at every syscall: pass 2 keeps only its counts")
 art:caveat("io_uring mode: its receives and sends are not syscalls; enters/completions count them")
 art:write()

@@ -90,9 +90,9 @@ check multicast_fanout multicast_fanout \
     orders=2000 rates=20000 trials=1 subscribers=2 path=star slow_work_ns=0
 fi
 check profile_gateway profile_gateway \
-    '#doc.results.pass1 == 1 and doc.results.strace.syscalls_per_order > 0 and #doc.results.strace.syscalls > 3 and doc.results.pass1[1].cpu_vs_echo > 0 and doc.results.pass1[1].echo_cpu_ns > 0' \
+    '#doc.results.pass1 == 1 and doc.results.strace.syscalls_per_request > 0 and #doc.results.strace.syscalls > 3 and doc.results.pass1[1].cpu_vs_echo > 0 and doc.results.pass1[1].echo_cpu_ns > 0' \
     requests=5000 strace_requests=2000 trials=1
-check profile_gateway profile_gateway '#doc.results.pass1 == 1 and doc.results.pass1[1].requests == 50' \
+check profile_gateway profile_gateway '#doc.results.pass1 == 1 and doc.results.pass1[1].requests == 50 and doc.results.pass1[1].cpu_ns_per_round_trip > 0 and doc.results.pass1[1].user_share == nil' \
     pattern=short round_trips=50 trials=1 strace=false
 check gateway_load gateway_load \
     '#doc.results.pingpong >= 4 and #doc.results.cells == #doc.results.pingpong and #doc.results.over_epoll == #doc.results.cells - 2 and doc.results.pingpong[1].shape == "ping-pong" and doc.results.pingpong[#doc.results.pingpong].shape == "pipelined" and doc.results.pingpong[#doc.results.pingpong].cpu_ratio > 0' \
