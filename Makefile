@@ -142,7 +142,7 @@ check: deps
 # the gateway under strace: the smoke tests check leaks in no child (the Check
 # suites still do, in-process).
 asan: deps
-	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 SMOKE_ENV="ASAN_OPTIONS=detect_leaks=0" \
+	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 SMOKE_ENV="ASAN_OPTIONS=detect_leaks=0 QSL_PAIRS=40" \
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" check
 
 nouring: deps

@@ -471,3 +471,88 @@ int qsl_proc_spawn(struct qsl_proc *p, const struct qsl_proc_spec *s, char *err,
     }
     return 0;
 }
+
+/* ------------------------------------------------------------------ run-scoped paths */
+
+static int janitor_fd = -1;     /* the write end of the watcher's pipe */
+
+/* What the watcher runs: collect "rm PATH" / "rmdir PATH" lines until EOF, then remove. */
+static const char janitor_script[] =
+    "trap '' INT TERM HUP\n"
+    "while IFS= read -r l; do set -- \"$@\" \"$l\"; done\n"
+    "for l; do case $l in 'rm '*) rm -rf -- \"${l#rm }\";; "
+    "'rmdir '*) rmdir -- \"${l#rmdir }\" 2>/dev/null;; esac; done\n";
+
+static int janitor_start(void)
+{
+    int pfd[2];
+    if (pipe2(pfd, O_CLOEXEC) != 0)
+        return -errno;
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(pfd[0]);
+        close(pfd[1]);
+        return -e;
+    }
+    if (pid == 0) {             /* async-signal-safe calls only until exec */
+        setsid();
+        signal(SIGINT, SIG_IGN);
+        signal(SIGTERM, SIG_IGN);
+        signal(SIGHUP, SIG_IGN);
+        int null = open("/dev/null", O_RDWR);
+        dup2(pfd[0], 0);
+        if (null >= 0) {        /* hold none of the parent's output pipes open */
+            dup2(null, 1);
+            dup2(null, 2);
+        }
+        syscall(SYS_close_range, 3u, ~0u, 0u);
+        execl("/bin/sh", "sh", "-c", janitor_script, (char *)NULL);
+        _exit(127);
+    }
+    close(pfd[0]);
+    janitor_fd = pfd[1];
+    return 0;
+}
+
+int qsl_proc_remove_at_exit(const char *path, int rmdir_only)
+{
+    if (strchr(path, '\n') || !*path)
+        return -EINVAL;
+    if (janitor_fd < 0) {
+        int rc = janitor_start();
+        if (rc != 0)
+            return rc;
+    }
+    char line[4200];
+    int n = snprintf(line, sizeof line, "%s %s\n", rmdir_only ? "rmdir" : "rm", path);
+    if (n < 0 || (size_t)n >= sizeof line)
+        return -ENAMETOOLONG;
+    for (int off = 0; off < n;) {
+        ssize_t w = write(janitor_fd, line + off, (size_t)(n - off));
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -errno;
+        off += (int)w;
+    }
+    return 0;
+}
+
+const char *qsl_proc_run_dir(void)
+{
+    static char dir[64];
+    if (dir[0])
+        return dir;
+    char tmpl[] = "/tmp/qsl-run.XXXXXX";
+    if (!mkdtemp(tmpl))
+        return NULL;
+    int rc = qsl_proc_remove_at_exit(tmpl, 0);
+    if (rc != 0) {
+        rmdir(tmpl);
+        errno = -rc;
+        return NULL;
+    }
+    memcpy(dir, tmpl, sizeof tmpl);
+    return dir;
+}

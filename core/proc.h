@@ -105,6 +105,23 @@ void qsl_proc_close(struct qsl_proc *p);
 /* Kill and reap every child not yet reaped: the last line of defence on the way out. */
 void qsl_proc_reap_all(void);
 
+/*
+ * Run-scoped paths, removed when this process ends however it ends (SIGKILL
+ * too): a watcher (/bin/sh, started at the first call, in a session of its
+ * own, ignoring INT, TERM and HUP, so a Ctrl-C or a kill of the group does not
+ * take it first) reads paths from a pipe only this process holds open, and at
+ * its end of file removes them: a file or a whole directory ("rm"), or an
+ * empty directory only (rmdir_only). The watcher outlives this process by
+ * design; it exits as soon as it has removed them. 0, or -errno (-EINVAL for
+ * a path with a newline).
+ */
+int qsl_proc_remove_at_exit(const char *path, int rmdir_only);
+
+/* A directory for this run's files (/tmp/qsl-run.XXXXXX, mode 0700), made at
+ * the first call and removed with everything in it when this process ends
+ * (qsl_proc_remove_at_exit). NULL, errno set, when it cannot be made. */
+const char *qsl_proc_run_dir(void);
+
 /* "word key=value key=value": one field at a time. */
 struct qsl_proc_field {
     const char *key, *val;

@@ -6,6 +6,10 @@
  *                 until :unlock(), close or collection; nil, message, errno
  *   mkdir(path) -> true (also when it exists as a directory), or nil, message, errno
  *   writable(dir) -> true, or nil, message, errno (access(W_OK|X_OK))
+ *   run_dir() -> this run's directory (/tmp/qsl-run.XXXXXX), removed with its contents
+ *                when qsl-run ends, SIGKILL included; nil, message, errno
+ *   remove_at_exit(path [, {rmdir = true}]) -> true: path is removed when qsl-run ends
+ *                (rmdir: only if it is an empty directory); nil, message, errno
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +22,7 @@
 #include <lua.h>
 
 #include "host.h"
+#include "proc.h"
 
 #define LOCK_META "qsl.fs.lock"
 
@@ -81,13 +86,45 @@ static int l_writable(lua_State *L)
     return luaL_fileresult(L, access(path, W_OK | X_OK) == 0, path);
 }
 
+static int l_run_dir(lua_State *L)
+{
+    const char *d = qsl_proc_run_dir();
+    if (!d)
+        return luaL_fileresult(L, 0, "/tmp/qsl-run.XXXXXX");
+    lua_pushstring(L, d);
+    return 1;
+}
+
+static int l_remove_at_exit(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    int only = 0;
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        static const char *const known[] = {"rmdir", NULL};
+        qsl_field_known(L, 2, known);
+        lua_getfield(L, 2, "rmdir");
+        only = lua_toboolean(L, -1);
+        lua_pop(L, 1);
+    }
+    luaL_argcheck(L, *path && !strchr(path, '\n'), 1, "a path, without a newline");
+    int rc = qsl_proc_remove_at_exit(path, only);
+    if (rc != 0) {
+        errno = -rc;
+        return luaL_fileresult(L, 0, path);
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 int luaopen_qsl_fs(lua_State *L)
 {
     static const luaL_Reg meta[] = {{"__gc", unlock}, {"__close", unlock}, {NULL, NULL}};
     static const luaL_Reg methods[] = {{"unlock", unlock}, {NULL, NULL}};
     qsl_host_class(L, LOCK_META, meta, methods, "__index");
     static const luaL_Reg funcs[] = {{"pid", l_pid}, {"lock", l_lock}, {"mkdir", l_mkdir},
-                                     {"writable", l_writable}, {NULL, NULL}};
+                                     {"writable", l_writable}, {"run_dir", l_run_dir},
+                                     {"remove_at_exit", l_remove_at_exit}, {NULL, NULL}};
     luaL_newlib(L, funcs);
     return 1;
 }

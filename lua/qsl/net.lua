@@ -105,6 +105,40 @@ local function address(h, len4, len6)
   h.mac = require("cjson").decode(M.run(h, { "ip", "-j", "link", "show", h.ifname }))[1].address
 end
 
+-- Wait until the kernel has a host's end of a link ready to carry a datagram: operstate
+-- UP (both ends of a veth up, the carrier on, the qdisc active: before that a send is
+-- dropped at the device and counted only in its tx dropped), its IPv6 addresses past
+-- tentative and the ff00::/8 multicast route in place. Polled, 10 s deadline.
+local function wait_ready(h)
+  local cjson = require "cjson"
+  local why = "never looked"
+  local function ready()
+    local link = cjson.decode(M.run(h, { "ip", "-j", "link", "show", "dev", h.ifname }))[1]
+    if link.operstate ~= "UP" then
+      why = ("operstate %s"):format(tostring(link.operstate))
+      return false
+    end
+    if not h.addr6 then return true end
+    local addrs = cjson.decode(M.run(h, { "ip", "-6", "-j", "addr", "show", "dev", h.ifname }))
+    for _, a in ipairs(addrs[1].addr_info or {}) do
+      if a.tentative then
+        why = "IPv6 address " .. tostring(a["local"]) .. " tentative"
+        return false
+      end
+    end
+    local routes = M.run(h, { "ip", "-6", "-j", "route", "show", "table", "local" })
+    for _, r in ipairs(cjson.decode(routes)) do
+      if r.dst == "ff00::/8" and r.dev == h.ifname then return true end
+    end
+    why = "no ff00::/8 route yet"
+    return false
+  end
+  if not qsl.measure.poll(10000, ready) then
+    error(("net: %s in host %d not ready after 10 s: %s"):format(h.ifname, h.pid, why), 3)
+  end
+end
+M.wait_ready = wait_ready
+
 -- Static neighbours: h knows every other host's addresses (IPv6 too: no datagram waits
 -- for neighbour discovery).
 local function neighbours(h, others)
@@ -136,6 +170,8 @@ function M.pair(opts)
     -- queue carries the experiment's packets and nothing else
     neighbours(self.a, { self.b })
     neighbours(self.b, { self.a })
+    wait_ready(self.a)
+    wait_ready(self.b)
   end)
   if not ok then
     close_pair(self)
@@ -243,6 +279,7 @@ function M.star(n, opts)
       for j = 1, n do if j ~= i then others[#others + 1] = self[j] end end
       neighbours(self[i], others)
     end
+    for i = 1, n do wait_ready(self[i]) end
   end)
   if not ok then
     close_star(self)
@@ -349,8 +386,13 @@ local Sshd = {}
 Sshd.__index = Sshd
 local function close_sshd(self)
   if self.proc and self.proc:running() then self.proc:stop(2000) end
-  if self.dir then os.execute("rm -rf '" .. self.dir .. "'") end
-  self.proc, self.dir = nil, nil
+  if self.dir then
+    for _, f in ipairs{ "host_key", "host_key.pub", "id", "id.pub", "authorized_keys",
+                        "known_hosts", "sshd_config" } do os.remove(self.dir .. "/" .. f) end
+    os.remove(self.dir)
+  end
+  if self.made_run_sshd then os.remove("/run/sshd") end   -- only if empty, as made
+  self.proc, self.dir, self.made_run_sshd = nil, nil, nil
 end
 Sshd.__close, Sshd.__gc = close_sshd, close_sshd
 
@@ -361,9 +403,15 @@ function M.sshd(pair)
   end
   local self = setmetatable({}, Sshd)
   local ok, err = pcall(function()
-    local h = assert(io.popen("mktemp -d /tmp/qsl-sshd.XXXXXX && id -un"))
-    self.dir, self.user = h:read("l"), h:read("l")
-    h:close()
+    -- keys and configuration in the run's directory: gone when qsl-run ends, SIGKILL too
+    self.dir = ("%s/sshd.%d"):format(assert(qsl.fs.run_dir()), pair.b.pid)
+    assert(qsl.fs.mkdir(self.dir))
+    local uid = tonumber((assert(qsl.procfs.status()).Uid or ""):match("^(%d+)"))
+    for line in io.lines("/etc/passwd") do
+      local name, id = line:match("^([^:]*):[^:]*:(%d+):")
+      if tonumber(id) == uid then self.user = name break end
+    end
+    assert(self.user, "net.sshd: no /etc/passwd entry for uid " .. tostring(uid))
     local d = self.dir
     for _, key in ipairs{ "host_key", "id" } do
       M.run(pair.a, { "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "qsl", "-f",
@@ -379,7 +427,13 @@ function M.sshd(pair)
       "PubkeyAuthentication yes", "PasswordAuthentication no", "KbdInteractiveAuthentication no",
       "PermitRootLogin prohibit-password", "UsePAM no", "StrictModes no", "PidFile none",
       "PrintMotd no", "" }, "\n"))
-    os.execute("mkdir -p -m 755 /run/sshd")     -- sshd's privilege-separation directory
+    -- sshd's privilege-separation directory: made if missing, and then removed at the end
+    -- (close, or qsl-run's end however it ends), as long as it is still empty
+    if not io.open("/run/sshd") then
+      assert(qsl.fs.mkdir("/run/sshd"))
+      self.made_run_sshd = true
+      assert(qsl.fs.remove_at_exit("/run/sshd", { rmdir = true }))
+    end
     self.proc = assert(qsl.proc.spawn{ argv = { "/usr/sbin/sshd", "-D", "-e", "-f",
                                                 d .. "/sshd_config" }, netns_of = pair.b.pid })
     self.at = { ssh = self.user .. "@" .. pair.b.maddr, netns_of = pair.a.pid, qsl_run = qsl.exe(),

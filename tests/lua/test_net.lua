@@ -178,3 +178,47 @@ test("a star: hosts behind a switch reach each other, and leave nothing", functi
   end
   assert(error_of(net.star, 1):find("from 2 to 16", 1, true))
 end)
+
+local PAIRS = tonumber(os.getenv("QSL_PAIRS")) or 200
+-- issue 21.12: pair() returns only once both ends can carry a datagram. 200 fresh pairs,
+-- each sent a burst at once while two busy loops hold both CPUs: every datagram arrives
+-- (none dropped at a device that was not up yet) and the sender's device dropped nothing.
+test("200 fresh pairs under a CPU hog: a burst sent at once is carried whole", function()
+  if not roles.isolated() then
+    io.stderr:write("skipped: no privilege for network namespaces\n")
+    return
+  end
+  local hogs = {}
+  for i = 1, 2 do
+    hogs[i] = assert(qsl.proc.spawn{ argv = { "sh", "-c", "while :; do :; done" } })
+  end
+  local expected = require("qsl.feed").messages{ seed = 42, orders = 40, symbols = 3,
+                                                  flow = "original" }
+  local ok, err = pcall(function()
+    for i = 1, PAIRS do
+      local pair <close> = net.pair{ ipv6 = i % 4 == 0 }
+      for _, h in ipairs{ pair.a, pair.b } do     -- ready the moment pair() returns
+        local l = require("cjson").decode(net.run(h, { "ip", "-j", "link", "show", "dev",
+                                                        h.ifname }))[1]
+        assert(l.operstate == "UP", ("pair %d: %s is %s"):format(i, h.ifname, l.operstate))
+        assert(not h.addr6 or net.run(h, { "ip", "-6", "route", "show", "table", "local" })
+                                :find("ff00::/8 dev " .. h.ifname, 1, true),
+               ("pair %d: no IPv6 multicast route on %s"):format(i, h.ifname))
+      end
+      local to = i % 4 == 0 and pair.b.addr6 or pair.b.addr
+      local sub <close>, ready = roles.start("subscribe", { bind = to, rcvbuf = 4 << 20,
+        force = true, idle_ms = 300, expected = expected }, pair.b.at)
+      local pr = roles.run("publish", { host = to, port = ready.port, orders = 40 }, pair.a.at)
+      local sr = roles.finish(sub)
+      local dev = require("cjson").decode(net.run(pair.a, { "ip", "-j", "-s", "link", "show",
+                                                             "dev", pair.a.ifname }))[1]
+      assert(sr.datagrams == pr.datagrams and sr.kernel_drops == 0,
+             ("pair %d: %d datagrams sent, %d received, %d dropped at the socket"):format(i,
+               pr.datagrams, sr.datagrams, sr.kernel_drops))
+      assert(dev.stats64.tx.dropped == 0, ("pair %d: the sender's device dropped %d"):format(i,
+             dev.stats64.tx.dropped))
+    end
+  end)
+  for _, h in ipairs(hogs) do h:stop(1000) end
+  assert(ok, err)
+end)

@@ -109,3 +109,34 @@ test("a role reaped by running() still gives finish its result line", function()
   assert(assert(q:line("result", 1000)).a == 7)
   assert(assert(q:result()).a == 7)
 end)
+
+-- issue 21.13: run-scoped files go when qsl-run goes, SIGKILL included; a directory given
+-- as rmdir-only goes only if empty
+test("a killed run leaves no temporary file, key or directory behind", function()
+  local keep, empty = scratch(), scratch()
+  assert(io.open(keep .. "/x", "w")):close()
+  local script = scratch() .. "/killed.lua"
+  local f = assert(io.open(script, "w"))
+  f:write(([[
+local qsl = require "qsl"
+local t <close> = qsl.temp()
+assert(io.open(t.path, "w")):write("private"):close()
+assert(qsl.fs.remove_at_exit(%q, { rmdir = true }))
+assert(qsl.fs.remove_at_exit(%q, { rmdir = true }))
+print(("ready path=%%s dir=%%s"):format(t.path, qsl.fs.run_dir()))
+io.stdout:flush()
+qsl.clock.sleep_ms(30000)
+]]):format(keep, empty))
+  f:close()
+  local p <close> = assert(qsl.proc.spawn{ argv = { QSL_RUN, script } })
+  local up = assert(p:ready(10000))
+  assert(io.open(up.path), "the temporary file is there while the run lives")
+  assert(up.path:sub(1, #up.dir + 1) == up.dir .. "/")
+  assert(p:signal("KILL"))
+  assert(p:wait(5000))
+  assert(qsl.measure.poll(5000, function() return not io.open(up.dir) end),
+         up.dir .. " outlived a SIGKILL")
+  assert(qsl.measure.poll(5000, function() return not io.open(empty) end),
+         "the empty directory given with rmdir was left")
+  assert(io.open(keep .. "/x"), "a directory with something in it was removed")
+end)
