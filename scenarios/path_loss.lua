@@ -84,7 +84,7 @@ art:set{ cells = cells, trials = rows, expected_messages = expected,
                   loss = p.loss } }
 art:caveat("a veth link between namespaces: the kernel's queueing and socket paths, no NIC, " ..
            "driver or wire; the wire's loss is a netfilter rule at the receiving host")
-art:caveat("a datagram queued (in the link's queue or a peer socket) still counts against the " ..
-           "sender's SO_SNDBUF: where that fills first, the sender slows (the rate column)")
+art:caveat("a datagram in the link's queue still counts against the sender's SO_SNDBUF (not " ..
+           "once the peer's IP layer took it): where that fills, the sender slows (rate column)")
 art:caveat(("both hosts share this machine's %d CPUs"):format(art.cpus_online()))
 art:write()

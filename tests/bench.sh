@@ -13,7 +13,7 @@ if ! command -v valgrind >/dev/null 2>&1; then
     echo "== callgrind: valgrind not installed, instruction counts skipped"
 else
 echo "== instructions per op (callgrind, inside the timed loop only)"
-echo "   the original's workloads first, with its own count (NOTES.md: g++ 12 -O3) and the ratio"
+echo "   the original's workloads first, with its own count (the original's build: g++ 12 -O3) and the ratio"
 printf '%-9s %14s %14s %8s\n' workload qsl original ratio
 # name:function:ops:divisor:original instructions per op (0: qsl's own workload)
 for spec in obook:bench_run_obook:100000:100000:1025 ocodec:bench_run_codec:200000:200000:374 \

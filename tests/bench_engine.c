@@ -3,7 +3,7 @@
  *
  *   bench_engine [--runs R] [--ops N] [--only NAME] [--once]
  *
- * The original's own workloads (NOTES.md gives its instructions per op on
+ * The original's own workloads (its own build gives its instructions per op on
  * each, so the ratio holds on any machine):
  *   obook    add + modify + cancel on an empty book, one op = all three (the
  *            modify moves the price: the order leaves and re-rests)
