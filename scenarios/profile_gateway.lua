@@ -50,7 +50,6 @@ local place = { server_at = hosts.b.at, load_at = hosts.a.at, cpu_server = p.pin
 local per = p.pattern == "short" and "round_trip" or "request"
 local unit = per:gsub("_", " ")
 local function per_(name) return name .. "_per_" .. per end
-local TICKS = 50              -- fewer ticks of CPU over the load: no user/kernel split
 local rows = s:trials(p.trials, function()
   local lr, gr, _, d, during = qsl.gateway.run("gateway", { mode = p.mode, port = p.port,
     bind = hosts.b.addr }, load(p.requests), place)
@@ -58,19 +57,16 @@ local rows = s:trials(p.trials, function()
   assert(gr.frames_in >= n, ("the gateway saw %d frames for %d answers"):format(gr.frames_in, n))
   -- the kernel's floor in the same trial: an echo answering the gateway's mean bytes
   local echo = p.pattern == "persistent" and qsl.gateway.floor(gr, load(n), place) or nil
-  -- every figure over the load alone (/proc before and after it): the exact on-CPU time,
-  -- split by the ticks the kernel sampled in that window when there are enough of them
-  local ticks = d.utime_ticks + d.stime_ticks
-  local share = ticks >= TICKS and d.utime_ticks / ticks or nil
-  local cpu = d.cpu_ns / n
+  -- every figure over the load alone (/proc before and after it)
+  local c = qsl.measure.cpu_split(d, n)
   return { requests = n, throughput = lr.throughput, p50_us = lr.p50_ns / 1e3,
-    p99_us = lr.p99_ns / 1e3, [per_"cpu_ns"] = cpu, user_ticks = d.utime_ticks,
-    kernel_ticks = d.stime_ticks, user_share = share, [per_"user_ns"] = share and cpu * share,
-    [per_"kernel_ns"] = share and cpu * (1 - share), [per_"vcsw"] = d.nvcsw / n,
+    p99_us = lr.p99_ns / 1e3, [per_"cpu_ns"] = c.cpu_ns, user_ticks = c.user_ticks,
+    kernel_ticks = c.kernel_ticks, user_share = c.user_share, [per_"user_ns"] = c.user_ns,
+    [per_"kernel_ns"] = c.kernel_ns, [per_"vcsw"] = d.nvcsw / n,
     ivcsw = d.nivcsw, minflt = d.minflt, majflt = d.majflt, vmhwm_kb = during.vmhwm_kb,
     fds = during.fds, [per_"enters"] = gr.ring_enters / n,
     [per_"completions"] = gr.ring_completions / n, echo_cpu_ns = echo and echo.cpu_ns,
-    cpu_vs_echo = echo and cpu / echo.cpu_ns }
+    cpu_vs_echo = echo and c.cpu_ns / echo.cpu_ns }
 end, { label = "pass 1" })
 
 local pass2
@@ -106,7 +102,7 @@ art:table{ title = ("Pass 1: %d %ss, %s, %d connection(s) x depth %d, %s"):forma
     per_"enters" .. " %.3f", per_"completions" .. " %.3f", "echo_cpu_ns %.0f",
     "cpu_vs_echo %.3f" }, note = ("all over the load alone: cpu from schedstat; user/kernel " ..
     "splits it by the ticks sampled then (none under %d); echo: an epoll echo answering " ..
-    "the gateway's mean bytes, same load"):format(TICKS) }
+    "the gateway's mean bytes, same load"):format(qsl.measure.SPLIT_TICKS) }
 local split = true
 for _, r in ipairs(rows) do split = split and r.user_share ~= nil end
 local fields = { "throughput", per_"cpu_ns", "p99_us" }
@@ -124,7 +120,8 @@ end
 art:set{ pass1 = rows, pass1_summary = spread, strace = pass2 }
 art:caveat(("%s: load driver and gateway share %d CPUs"):format(p.path, art.cpus_online()))
 art:caveat(("the kernel samples user/kernel at clock ticks: split only over %d or more ticks " ..
-  "of the load (%s); the total is exact"):format(TICKS, split and "every trial" or "not all: -"))
+  "of the load (%s); the total is exact"):format(qsl.measure.SPLIT_TICKS,
+  split and "every trial" or "not all: -"))
 art:caveat(per == "request" and "per request = per request answered (NewOrder, CancelOrder " ..
   "or Heartbeat)" or "per round trip = a connection of its own: connect, NewOrder, " ..
   "Heartbeat, both replies, close (the original's unit)")

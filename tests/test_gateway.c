@@ -475,27 +475,35 @@ START_TEST(test_replies_before_a_malformed_frame_arrive_blocking)
 END_TEST
 
 /* Issue 10.2: blocking mode, heartbeats pipelined far past the reply buffer. */
+/* n heartbeats pipelined on one connection, half-closed after the last, and every reply
+ * read until EOF: fails unless the connection ends with EOF; the reply bytes read. */
+static size_t pipeline_heartbeats(struct server *s, int n, int ms)
+{
+    uint8_t *req = malloc((size_t)n * 24);
+    for (int i = 0; i < n; i++)
+        heartbeat(req + 24 * i, (uint64_t)i);
+    int fd = dial(s->port);
+    struct sender w = {.fd = fd, .buf = req, .len = (size_t)n * 24, .shut = 1};
+    pthread_create(&w.th, NULL, sender_main, &w);
+    size_t got = 0;
+    int end = end_of(fd, ms, &got);
+    pthread_join(w.th, NULL);
+    close(fd);
+    free(req);
+    ck_assert_msg(end == 0, "the connection ended with %s, not EOF", strerror(end));
+    return got;
+}
+
 START_TEST(test_blocking_mode_takes_deep_pipelines)
 {
     struct server s;
     start(&s, BLOCKING, 1, 65536);
     enum { N = 20000 };
-    uint8_t *req = malloc((size_t)N * 24);
-    for (int i = 0; i < N; i++)
-        heartbeat(req + 24 * i, (uint64_t)i);
-    int fd = dial(s.port);
-    struct sender w = {.fd = fd, .buf = req, .len = (size_t)N * 24, .shut = 1};
-    pthread_create(&w.th, NULL, sender_main, &w);
-    size_t got = 0;
-    int end = end_of(fd, 10000, &got);
-    pthread_join(w.th, NULL);
-    ck_assert_int_eq(end, 0);
-    ck_assert_uint_eq(got, (size_t)N * 24);
-    close(fd);
+    size_t got = pipeline_heartbeats(&s, N, 10000);
     finish(&s);
+    ck_assert_uint_eq(got, (size_t)N * 24);
     ck_assert_uint_eq(s.st.heartbeats, N);
     ck_assert_uint_eq(s.st.closed_output_limit, 0);
-    free(req);
 }
 END_TEST
 
@@ -838,22 +846,12 @@ START_TEST(test_frames_in_counts_a_frame_once)
     struct server s;
     start(&s, mode, 16, 128);       /* room for five HeartbeatAcks: frames pause often */
     enum { N = 21000 };
-    uint8_t *req = malloc((size_t)N * 24);
-    for (int i = 0; i < N; i++)
-        heartbeat(req + 24 * i, (uint64_t)i);
-    int fd = dial(s.port);
-    struct sender w = {.fd = fd, .buf = req, .len = (size_t)N * 24, .shut = 1};
-    pthread_create(&w.th, NULL, sender_main, &w);
-    size_t got = 0;
-    ck_assert_int_eq(end_of(fd, 20000, &got), 0);
-    pthread_join(w.th, NULL);
-    close(fd);
+    size_t got = pipeline_heartbeats(&s, N, 20000);
     finish(&s);
     ck_assert_uint_eq(got, (size_t)N * 24);
     ck_assert_uint_eq(s.st.heartbeats, N);
     ck_assert_uint_eq(s.st.frames_in, N);
     ck_assert_uint_eq(s.st.frames_out, N);
-    free(req);
 }
 END_TEST
 
