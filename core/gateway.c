@@ -39,11 +39,6 @@ void qsl_gateway_defaults(struct qsl_gateway_config *c)
     qsl_engine_config_defaults(&c->engine);
 }
 
-int qsl_gateway_listen(const char *host, uint16_t *port, int backlog)
-{
-    return qsl_net_tcp_server(host, port, backlog);    /* numeric only: never a silent wildcard */
-}
-
 #define now_ms qsl_net_now_ms
 
 /* ------------------------------------------------------------------ replies owed */

@@ -79,10 +79,6 @@ struct qsl_gateway_stats {
 
 void qsl_gateway_defaults(struct qsl_gateway_config *c);
 
-/* A listening TCP socket on a numeric address; *port 0 = the kernel picks,
- * and *port is then the port granted. Returns the fd or -errno. */
-int qsl_gateway_listen(const char *host, uint16_t *port, int backlog);
-
 /* 0 when the mode can serve here; else -errno and why (-ENOSYS: built without
  * liburing; the kernel's refusal otherwise: kernel.io_uring_disabled, seccomp, too old). */
 int qsl_gateway_mode_available(enum qsl_gateway_mode mode, char *why, size_t len);

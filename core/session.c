@@ -16,13 +16,6 @@ void qsl_session_init(struct qsl_session *s, struct qsl_engine *engine)
     s->engine = engine;
 }
 
-const char *qsl_session_state_name(enum qsl_session_state st)
-{
-    static const char *const names[] = {"open", "malformed", "unexpected_type",
-                                        "output_limit"};
-    return (unsigned)st < sizeof names / sizeof names[0] ? names[st] : "unknown";
-}
-
 static int room(const struct qsl_session_out *out, uint64_t need)
 {
     return out->len <= out->cap && need <= out->cap - out->len;

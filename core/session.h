@@ -77,6 +77,5 @@ static inline int qsl_session_paused(const struct qsl_session *s)
     return s->paused;
 }
 
-const char *qsl_session_state_name(enum qsl_session_state st);
 
 #endif

@@ -40,7 +40,7 @@ static void start(struct server *s, enum qsl_echo_mode mode, unsigned request, u
     s->c.mode = mode;
     s->c.request = request;
     s->c.reply = reply;
-    s->lfd = qsl_gateway_listen("127.0.0.1", &s->port, 16);
+    s->lfd = qsl_net_tcp_server("127.0.0.1", &s->port, 16);
     ck_assert_int_ge(s->lfd, 0);
     ck_assert_int_eq(pthread_create(&s->t, NULL, serve, s), 0);
 }

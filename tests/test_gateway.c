@@ -23,6 +23,7 @@
 
 #include "client.h"
 #include "gateway.h"
+#include "net.h"
 #include "sockopt.h"
 #include "suites.h"
 #include "wire.h"
@@ -62,7 +63,7 @@ static void start_idle(struct server *s, enum qsl_gateway_mode mode, unsigned ma
     s->c.max_conns = max_conns;
     s->c.out_bytes = out_bytes;
     s->c.engine.capacity = 1 << 16;
-    s->lfd = qsl_gateway_listen("127.0.0.1", &s->port, 1024);
+    s->lfd = qsl_net_tcp_server("127.0.0.1", &s->port, 1024);
     ck_assert_int_ge(s->lfd, 0);
     ck_assert_uint_gt(s->port, 0);
     pthread_create(&s->th, NULL, serve, s);
@@ -597,7 +598,7 @@ START_TEST(test_load_driver_catches_a_wrong_reply)
 {
     /* an echo-like fake server answering every frame with a HeartbeatAck of token 0 */
     uint16_t port = 0;
-    int lfd = qsl_gateway_listen("127.0.0.1", &port, 16);
+    int lfd = qsl_net_tcp_server("127.0.0.1", &port, 16);
     ck_assert_int_ge(lfd, 0);
     pid_t pid = fork();
     if (pid == 0) {
@@ -709,8 +710,8 @@ END_TEST
 START_TEST(test_listen_refuses_a_name)
 {
     uint16_t port = 0;
-    ck_assert_int_eq(qsl_gateway_listen("localhost", &port, 16), -EINVAL);
-    ck_assert_int_eq(qsl_gateway_listen("0.0.0.0.1", &port, 16), -EINVAL);
+    ck_assert_int_eq(qsl_net_tcp_server("localhost", &port, 16), -EINVAL);
+    ck_assert_int_eq(qsl_net_tcp_server("0.0.0.0.1", &port, 16), -EINVAL);
 }
 END_TEST
 
@@ -743,7 +744,7 @@ static void start_tight(struct server *s, enum qsl_gateway_mode mode, size_t out
     s->c.idle_ms = idle_ms;
     s->c.stall_ms = stall_ms;
     s->c.conn_opts = &small_sndbuf;
-    s->lfd = qsl_gateway_listen("127.0.0.1", &s->port, 16);
+    s->lfd = qsl_net_tcp_server("127.0.0.1", &s->port, 16);
     ck_assert_int_ge(s->lfd, 0);
     pthread_create(&s->th, NULL, serve, s);
 }
@@ -925,7 +926,7 @@ START_TEST(test_cost_follows_connections_not_max_conns)
     s.c.idle_ms = 60000;
     s.c.on_ready = on_ready_flag;
     s.c.ready_ctx = &ready;
-    s.lfd = qsl_gateway_listen("127.0.0.1", &s.port, 16);
+    s.lfd = qsl_net_tcp_server("127.0.0.1", &s.port, 16);
     long before = rss_kb();
     pthread_create(&s.th, NULL, serve, &s);
     uint64_t deadline = ms_now() + 5000;
@@ -990,7 +991,7 @@ START_TEST(test_load_against_a_serial_server_with_a_small_backlog)
     qsl_gateway_defaults(&s.c);
     s.c.mode = BLOCKING;
     s.c.engine.capacity = 1 << 16;
-    s.lfd = qsl_gateway_listen("127.0.0.1", &s.port, 1);
+    s.lfd = qsl_net_tcp_server("127.0.0.1", &s.port, 1);
     ck_assert_int_ge(s.lfd, 0);
     pthread_create(&s.th, NULL, serve, &s);
     struct qsl_load_stats *st = malloc(sizeof *st);
@@ -1026,7 +1027,7 @@ static void *stop_later(void *arg)
 START_TEST(test_load_connect_phase_is_stoppable)
 {
     uint16_t port = 0;
-    int lfd = qsl_gateway_listen("127.0.0.1", &port, 0);
+    int lfd = qsl_net_tcp_server("127.0.0.1", &port, 0);
     ck_assert_int_ge(lfd, 0);
     int filler[4];
     for (int i = 0; i < 4; i++) {   /* fill the backlog: later SYNs are dropped */

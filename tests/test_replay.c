@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "gateway.h"
+#include "net.h"
 #include "suites.h"
 #include "wire.h"
 
@@ -369,7 +370,7 @@ static void replay(enum qsl_gateway_mode mode)
     ck_assert_uint_eq(s.c.engine.symbols, 2);
     ck_assert_uint_eq(s.c.engine.risk.max_quantity, 1000000);
     ck_assert_uint_eq(s.c.engine.risk.max_notional, 1000000000);
-    s.lfd = qsl_gateway_listen("127.0.0.1", &s.port, 16);
+    s.lfd = qsl_net_tcp_server("127.0.0.1", &s.port, 16);
     ck_assert_int_ge(s.lfd, 0);
     pthread_create(&s.th, NULL, serve, &s);
 
@@ -534,7 +535,7 @@ static void replies_of(enum qsl_gateway_mode mode, const struct buf *req, uint64
     memset(&s, 0, sizeof s);
     qsl_gateway_defaults(&s.c);
     s.c.mode = mode;
-    s.lfd = qsl_gateway_listen("127.0.0.1", &s.port, 16);
+    s.lfd = qsl_net_tcp_server("127.0.0.1", &s.port, 16);
     ck_assert_int_ge(s.lfd, 0);
     pthread_create(&s.th, NULL, serve, &s);
     struct feeder f = {.fd = dial(s.port), .req = req};

@@ -27,13 +27,12 @@ START_TEST(test_every_declaration_is_sane)
             ck_assert_ptr_nonnull(p->help);
             ck_assert_ptr_nonnull(p->unit);
         }
-        const struct qsl_role_field *lists[] = {r->ready, r->result};
-        for (int k = 0; k < 2; k++)
-            for (const struct qsl_role_field *f = lists[k]; f->name; f++) {
-                ck_assert_msg(strcmp(f->name, "pid") != 0, "%s: pid is implied", r->name);
-                for (const struct qsl_role_field *g = f + 1; g->name; g++)
-                    ck_assert_msg(strcmp(f->name, g->name) != 0, "%s: field %s twice", r->name, f->name);
-            }
+        /* every line's declaration describes the struct it is printed from */
+        char why[160];
+        ck_assert_msg(qsl_role_fields_check(r->ready, r->ready_size, why, sizeof why) == 0,
+                      "%s ready: %s", r->name, why);
+        ck_assert_msg(qsl_role_fields_check(r->result, r->result_size, why, sizeof why) == 0,
+                      "%s result: %s", r->name, why);
     }
     ck_assert_int_eq(roles, 6);
     ck_assert_ptr_null(qsl_role_find("gatewya"));
@@ -59,13 +58,26 @@ static const struct qsl_role_param probe_params[] = {
     QSL_ROLE_STR(struct probe, text, "", "t"),
     QSL_ROLE_END,
 };
+struct probe_line {
+    uint64_t n;
+    double x;
+    const char *w;
+    uint32_t small;
+};
+
 static const struct qsl_role_field probe_fields[] = {
-    {"n", QSL_ROLE_INTEGER, "", "n"}, {"x", QSL_ROLE_NUMBER, "", "x"}, {"w", QSL_ROLE_TEXT, "", "w"},
+    QSL_ROLE_F(struct probe_line, n, "", "n"),
+    QSL_ROLE_F(struct probe_line, x, "", "x"),
+    QSL_ROLE_F(struct probe_line, w, "", "w"),
+    QSL_ROLE_F(struct probe_line, small, "", "a 32-bit member"),
     QSL_ROLE_FIELDS_END,
 };
+
 static const struct qsl_role probe_role = {.name = "probe", .help = "p", .params = probe_params,
                                            .args_size = sizeof(struct probe),
-                                           .ready = probe_fields, .result = probe_fields};
+                                           .ready = probe_fields, .result = probe_fields,
+                                           .ready_size = sizeof(struct probe_line),
+                                           .result_size = sizeof(struct probe_line)};
 
 START_TEST(test_parse_binds_by_name)
 {
@@ -121,32 +133,58 @@ START_TEST(test_sockopt_text_is_strict)
 }
 END_TEST
 
+/* A line is printed from its struct, in declaration order, each value as its type. */
 START_TEST(test_lines_follow_the_declaration)
 {
-    struct qsl_role_line l;
-    qsl_role_line_start(&l, "result", probe_fields);
-    qsl_role_line_int(&l, "n", 3);
-    qsl_role_line_num(&l, "x", 0.5);
-    qsl_role_line_text(&l, "w", "ok");
-    ck_assert_int_eq(l.bad, 0);
-    ck_assert_ptr_nonnull(strstr(l.buf, " n=3 x=0.5 w=ok"));
-    /* a field out of order, one of the wrong type, one missing, a value with a space */
-    qsl_role_line_start(&l, "result", probe_fields);
-    qsl_role_line_num(&l, "x", 1);
-    ck_assert_int_eq(l.bad, 1);
-    qsl_role_line_start(&l, "result", probe_fields);
-    qsl_role_line_num(&l, "n", 1);
-    ck_assert_int_eq(l.bad, 1);
-    qsl_role_line_start(&l, "result", probe_fields);
-    qsl_role_line_int(&l, "n", 1);
-    qsl_role_line_num(&l, "x", 1);
-    ck_assert_int_eq(qsl_role_line_end(&l), -1);
-    ck_assert_ptr_nonnull(strstr(l.why, "'w' declared but not given"));
-    qsl_role_line_start(&l, "result", probe_fields);
-    qsl_role_line_int(&l, "n", 1);
-    qsl_role_line_num(&l, "x", 1);
-    qsl_role_line_text(&l, "w", "a b");
-    ck_assert_int_eq(l.bad, 1);
+    char buf[256], why[160];
+    struct probe_line v = {3, 0.5, "ok", 4000000000u};
+    ck_assert_int_eq(qsl_role_format(buf, sizeof buf, "result", probe_fields, &v, sizeof v, why,
+                                     sizeof why), 0);
+    ck_assert_ptr_nonnull(strstr(buf, " n=3 x=0.5 w=ok small=4000000000"));
+    ck_assert_int_eq(strncmp(buf, "result pid=", 11), 0);
+    v.w = "a b";                                /* a text value with a space */
+    ck_assert_int_eq(qsl_role_format(buf, sizeof buf, "result", probe_fields, &v, sizeof v, why,
+                                     sizeof why), -1);
+    ck_assert_ptr_nonnull(strstr(why, "'w': a value with a space"));
+    v.w = "";
+    ck_assert_int_eq(qsl_role_format(buf, sizeof buf, "result", probe_fields, &v, sizeof v, why,
+                                     sizeof why), -1);
+    v.w = "ok";                                 /* a line longer than its buffer */
+    ck_assert_int_eq(qsl_role_format(buf, 24, "result", probe_fields, &v, sizeof v, why,
+                                     sizeof why), -1);
+    ck_assert_ptr_nonnull(strstr(why, "longer than"));
+}
+END_TEST
+
+/* Issue 23: a declaration that does not match its storage is caught, never printed:
+ * a number declared over a 4-byte member, a field past the end of its struct, a name
+ * twice, pid, a name that is not a key. */
+START_TEST(test_a_mismatched_declaration_fails)
+{
+    char why[160];
+    struct probe_line v = {1, 2.0, "t", 3};
+    const struct qsl_role_field as_number[] = {
+        {"small", QSL_ROLE_NUMBER, "", "", offsetof(struct probe_line, small), sizeof v.small},
+        QSL_ROLE_FIELDS_END};
+    ck_assert_int_eq(qsl_role_fields_check(as_number, sizeof v, why, sizeof why), -1);
+    ck_assert_ptr_nonnull(strstr(why, "'small' has a size its type cannot have"));
+    const struct qsl_role_field past[] = {{"n", QSL_ROLE_INTEGER, "", "", sizeof v, 8},
+                                          QSL_ROLE_FIELDS_END};
+    ck_assert_int_eq(qsl_role_fields_check(past, sizeof v, why, sizeof why), -1);
+    ck_assert_ptr_nonnull(strstr(why, "past the end"));
+    const struct qsl_role_field twice[] = {QSL_ROLE_F(struct probe_line, n, "", ""),
+                                           QSL_ROLE_F_AT(struct probe_line, "n", small, "", ""),
+                                           QSL_ROLE_FIELDS_END};
+    ck_assert_int_eq(qsl_role_fields_check(twice, sizeof v, why, sizeof why), -1);
+    ck_assert_ptr_nonnull(strstr(why, "declared twice"));
+    const struct qsl_role_field pid[] = {QSL_ROLE_F_AT(struct probe_line, "pid", n, "", ""),
+                                         QSL_ROLE_FIELDS_END};
+    ck_assert_int_eq(qsl_role_fields_check(pid, sizeof v, why, sizeof why), -1);
+    const struct qsl_role_field key[] = {QSL_ROLE_F_AT(struct probe_line, "Bad-Key", n, "", ""),
+                                         QSL_ROLE_FIELDS_END};
+    ck_assert_int_eq(qsl_role_fields_check(key, sizeof v, why, sizeof why), -1);
+    /* and print refuses such a line instead of printing it */
+    ck_assert_int_eq(qsl_role_print("result", as_number, &v, sizeof v), -1);
 }
 END_TEST
 
@@ -158,6 +196,7 @@ Suite *roles_suite(void)
     tcase_add_test(tc, test_parse_binds_by_name);
     tcase_add_test(tc, test_sockopt_text_is_strict);
     tcase_add_test(tc, test_lines_follow_the_declaration);
+    tcase_add_test(tc, test_a_mismatched_declaration_fails);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -57,25 +57,38 @@ static const struct qsl_role_param pub_params[] = {
 };
 #undef P
 
+struct pub_ready_line {
+    uint64_t granted_sndbuf;
+    const char *sockopt;
+};
+
 static const struct qsl_role_field pub_ready[] = {
-    {"granted_sndbuf", QSL_ROLE_INTEGER, "bytes", "SO_SNDBUF as the kernel granted it"},
-    QSL_ROLE_SOCKOPT_FIELD,
+    QSL_ROLE_F(struct pub_ready_line, granted_sndbuf, "bytes", "SO_SNDBUF as the kernel granted it"),
+    QSL_ROLE_SOCKOPT_FIELD(struct pub_ready_line),
     QSL_ROLE_FIELDS_END,
 };
 
+struct pub_result_line {
+    uint64_t messages, datagrams, send_failures, failed_messages, send_calls, duration_ns;
+    double msgs_per_s, dgrams_per_s;
+    uint64_t last_errno, stopped;
+};
+
+#define P struct pub_result_line
 static const struct qsl_role_field pub_result[] = {
-    {"messages", QSL_ROLE_INTEGER, "messages", "published: every message the flow produced"},
-    {"datagrams", QSL_ROLE_INTEGER, "datagrams", "datagrams attempted"},
-    {"send_failures", QSL_ROLE_INTEGER, "datagrams", "datagrams the kernel refused (counted, not retried)"},
-    {"failed_messages", QSL_ROLE_INTEGER, "messages", "messages inside those datagrams"},
-    {"send_calls", QSL_ROLE_INTEGER, "calls", "sendmmsg/send calls"},
-    {"duration_ns", QSL_ROLE_INTEGER, "ns", "first send to last"},
-    {"msgs_per_s", QSL_ROLE_NUMBER, "msg/s", "messages over the duration"},
-    {"dgrams_per_s", QSL_ROLE_NUMBER, "datagram/s", "datagrams over the duration"},
-    {"last_errno", QSL_ROLE_INTEGER, "", "errno of the last refused send; 0 none"},
-    {"stopped", QSL_ROLE_INTEGER, "", "1 when a signal cut the run short"},
+    QSL_ROLE_F(P, messages, "messages", "published: every message the flow produced"),
+    QSL_ROLE_F(P, datagrams, "datagrams", "datagrams attempted"),
+    QSL_ROLE_F(P, send_failures, "datagrams", "datagrams the kernel refused (counted, not retried)"),
+    QSL_ROLE_F(P, failed_messages, "messages", "messages inside those datagrams"),
+    QSL_ROLE_F(P, send_calls, "calls", "sendmmsg/send calls"),
+    QSL_ROLE_F(P, duration_ns, "ns", "first send to last"),
+    QSL_ROLE_F(P, msgs_per_s, "msg/s", "messages over the duration"),
+    QSL_ROLE_F(P, dgrams_per_s, "datagram/s", "datagrams over the duration"),
+    QSL_ROLE_F(P, last_errno, "", "errno of the last refused send; 0 none"),
+    QSL_ROLE_F(P, stopped, "", "1 when a signal cut the run short"),
     QSL_ROLE_FIELDS_END,
 };
+#undef P
 
 /* The interface a multicast role names: its index, or why not (1 when it printed why). */
 static int multicast_iface(const char *role, const char *addr, const char *iface, unsigned *ifindex)
@@ -138,11 +151,8 @@ static int run_publish(const void *args)
     /* pacing sleeps to the microsecond, not to the default 50 us timer slack */
     prctl(PR_SET_TIMERSLACK, 1UL);
     qsl_role_stop_on_signals(&stop);
-    struct qsl_role_line l;
-    qsl_role_line_start(&l, "ready", pub_ready);
-    qsl_role_line_int(&l, "granted_sndbuf", (uint64_t)granted);
-    qsl_role_line_text(&l, "sockopt", opts);
-    if (qsl_role_line_end(&l) != 0)
+    struct pub_ready_line ready = {(uint64_t)granted, opts};
+    if (qsl_role_print("ready", pub_ready, &ready, sizeof ready) != 0)
         return 1;
     struct qsl_feed_pub_stats st;
     rc = qsl_feed_publish(fd, &c, &st, &stop);
@@ -156,24 +166,19 @@ static int run_publish(const void *args)
     }
     uint64_t dur = st.end_ns > st.start_ns ? st.end_ns - st.start_ns : 0;
     double secs = dur ? (double)dur / 1e9 : 0;
-    qsl_role_line_start(&l, "result", pub_result);
-    qsl_role_line_int(&l, "messages", st.messages);
-    qsl_role_line_int(&l, "datagrams", st.datagrams);
-    qsl_role_line_int(&l, "send_failures", st.send_failures);
-    qsl_role_line_int(&l, "failed_messages", st.failed_messages);
-    qsl_role_line_int(&l, "send_calls", st.send_calls);
-    qsl_role_line_int(&l, "duration_ns", dur);
-    qsl_role_line_num(&l, "msgs_per_s", secs > 0 ? (double)st.messages / secs : 0);
-    qsl_role_line_num(&l, "dgrams_per_s", secs > 0 ? (double)st.datagrams / secs : 0);
-    qsl_role_line_int(&l, "last_errno", (uint64_t)st.last_errno);
-    qsl_role_line_int(&l, "stopped", (uint64_t)stop);
-    return qsl_role_line_end(&l) == 0 ? 0 : 1;
+    struct pub_result_line res = {st.messages, st.datagrams, st.send_failures,
+                                  st.failed_messages, st.send_calls, dur,
+                                  secs > 0 ? (double)st.messages / secs : 0,
+                                  secs > 0 ? (double)st.datagrams / secs : 0,
+                                  (uint64_t)st.last_errno, (uint64_t)stop};
+    return qsl_role_print("result", pub_result, &res, sizeof res) == 0 ? 0 : 1;
 }
 
 const struct qsl_role qsl_role_publish = {
     "publish", "publish the flow's market data over UDP (burst or paced; single, packed, GSO)",
     "SO_SNDBUF only when sndbuf= is given; PR_SET_TIMERSLACK 1 us (paced sends wake on time)",
-    pub_params, sizeof(struct pub_args), pub_ready, pub_result, run_publish,
+    pub_params, sizeof(struct pub_args), pub_ready, pub_result, sizeof(struct pub_ready_line),
+    sizeof(struct pub_result_line), run_publish,
 };
 
 /* ------------------------------------------------------------------ subscribe */
@@ -212,32 +217,47 @@ static const struct qsl_role_param sub_params[] = {
 };
 #undef S
 
-static const struct qsl_role_field sub_ready[] = {
-    {"port", QSL_ROLE_INTEGER, "", "the port bound"},
-    {"requested_rcvbuf", QSL_ROLE_INTEGER, "bytes", "SO_RCVBUF asked for"},
-    {"granted_rcvbuf", QSL_ROLE_INTEGER, "bytes", "SO_RCVBUF as the kernel granted it (read back)"},
-    {"mode", QSL_ROLE_TEXT, "", "recvmmsg, io_uring or raw"},
-    QSL_ROLE_SOCKOPT_FIELD,
-    QSL_ROLE_FIELDS_END,
+struct sub_ready_line {
+    uint64_t port, requested_rcvbuf, granted_rcvbuf;
+    const char *mode, *sockopt;
 };
 
-static const struct qsl_role_field sub_result[] = {
-    {"datagrams", QSL_ROLE_INTEGER, "datagrams", "datagrams received"},
-    {"messages", QSL_ROLE_INTEGER, "messages", "messages in them"},
-    {"received", QSL_ROLE_INTEGER, "messages", "distinct sequence numbers seen"},
-    {"duplicates", QSL_ROLE_INTEGER, "messages", "arrivals of a number already seen"},
-    {"reordered", QSL_ROLE_INTEGER, "messages", "first arrivals below the highest seen"},
-    {"interior_gaps", QSL_ROLE_INTEGER, "messages", "numbers below the highest seen that never came"},
-    {"tail_loss", QSL_ROLE_INTEGER, "messages", "expected - highest seen: losses no gap can show"},
-    {"highest_seq", QSL_ROLE_INTEGER, "", "the highest sequence number seen"},
-    {"malformed", QSL_ROLE_INTEGER, "datagrams", "datagrams refused whole"},
-    {"out_of_range", QSL_ROLE_INTEGER, "messages", "sequence 0 or past the expected count"},
-    {"kernel_drops", QSL_ROLE_INTEGER, "datagrams", "SO_MEMINFO: every datagram the kernel dropped on the socket"},
-    {"rxq_ovfl", QSL_ROLE_INTEGER, "datagrams", "SO_RXQ_OVFL: drops before a later arrival (never the tail)"},
-    {"duration_ns", QSL_ROLE_INTEGER, "ns", "first datagram to last"},
-    {"ended_by", QSL_ROLE_TEXT, "", "count, idle, deadline, stop, or first (nothing within first_ms)"},
+#define R struct sub_ready_line
+static const struct qsl_role_field sub_ready[] = {
+    QSL_ROLE_F(R, port, "", "the port bound"),
+    QSL_ROLE_F(R, requested_rcvbuf, "bytes", "SO_RCVBUF asked for"),
+    QSL_ROLE_F(R, granted_rcvbuf, "bytes", "SO_RCVBUF as the kernel granted it (read back)"),
+    QSL_ROLE_F(R, mode, "", "recvmmsg, io_uring or raw"),
+    QSL_ROLE_SOCKOPT_FIELD(R),
     QSL_ROLE_FIELDS_END,
 };
+#undef R
+
+struct sub_result_line {
+    uint64_t datagrams, messages, received, duplicates, reordered, interior_gaps, tail_loss;
+    uint64_t highest_seq, malformed, out_of_range, kernel_drops, rxq_ovfl, duration_ns;
+    const char *ended_by;
+};
+
+#define R struct sub_result_line
+static const struct qsl_role_field sub_result[] = {
+    QSL_ROLE_F(R, datagrams, "datagrams", "datagrams received"),
+    QSL_ROLE_F(R, messages, "messages", "messages in them"),
+    QSL_ROLE_F(R, received, "messages", "distinct sequence numbers seen"),
+    QSL_ROLE_F(R, duplicates, "messages", "arrivals of a number already seen"),
+    QSL_ROLE_F(R, reordered, "messages", "first arrivals below the highest seen"),
+    QSL_ROLE_F(R, interior_gaps, "messages", "numbers below the highest seen that never came"),
+    QSL_ROLE_F(R, tail_loss, "messages", "expected - highest seen: losses no gap can show"),
+    QSL_ROLE_F(R, highest_seq, "", "the highest sequence number seen"),
+    QSL_ROLE_F(R, malformed, "datagrams", "datagrams refused whole"),
+    QSL_ROLE_F(R, out_of_range, "messages", "sequence 0 or past the expected count"),
+    QSL_ROLE_F(R, kernel_drops, "datagrams", "SO_MEMINFO: every datagram the kernel dropped on the socket"),
+    QSL_ROLE_F(R, rxq_ovfl, "datagrams", "SO_RXQ_OVFL: drops before a later arrival (never the tail)"),
+    QSL_ROLE_F(R, duration_ns, "ns", "first datagram to last"),
+    QSL_ROLE_F(R, ended_by, "", "count, idle, deadline, stop, or first (nothing within first_ms)"),
+    QSL_ROLE_FIELDS_END,
+};
+#undef R
 
 static const char *ended_name(int e)
 {
@@ -290,14 +310,8 @@ static int run_subscribe(const void *args)
         return 1;
     }
     qsl_role_stop_on_signals(&stop);
-    struct qsl_role_line l;
-    qsl_role_line_start(&l, "ready", sub_ready);
-    qsl_role_line_int(&l, "port", port);
-    qsl_role_line_int(&l, "requested_rcvbuf", a->rcvbuf);
-    qsl_role_line_int(&l, "granted_rcvbuf", (uint64_t)granted);
-    qsl_role_line_text(&l, "mode", rx_modes[a->mode]);
-    qsl_role_line_text(&l, "sockopt", opts);
-    if (qsl_role_line_end(&l) != 0)
+    struct sub_ready_line ready = {port, a->rcvbuf, (uint64_t)granted, rx_modes[a->mode], opts};
+    if (qsl_role_print("ready", sub_ready, &ready, sizeof ready) != 0)
         return 1;
     struct qsl_feed_sub_stats st;
     rc = qsl_feed_subscribe(fd, &rx, a->expected, a->idle_ms, a->deadline_ms, &t, &st, &stop);
@@ -308,27 +322,18 @@ static int run_subscribe(const void *args)
         qsl_seqtrack_free(&t);
         return 1;
     }
-    qsl_role_line_start(&l, "result", sub_result);
-    qsl_role_line_int(&l, "datagrams", st.datagrams);
-    qsl_role_line_int(&l, "messages", st.messages);
-    qsl_role_line_int(&l, "received", t.received);
-    qsl_role_line_int(&l, "duplicates", t.duplicates);
-    qsl_role_line_int(&l, "reordered", t.reordered);
-    qsl_role_line_int(&l, "interior_gaps", qsl_seqtrack_interior_gaps(&t));
-    qsl_role_line_int(&l, "tail_loss", qsl_seqtrack_tail_loss(&t, a->expected));
-    qsl_role_line_int(&l, "highest_seq", t.highest);
-    qsl_role_line_int(&l, "malformed", st.malformed);
-    qsl_role_line_int(&l, "out_of_range", t.out_of_range);
-    qsl_role_line_int(&l, "kernel_drops", st.kernel_drops);
-    qsl_role_line_int(&l, "rxq_ovfl", st.rxq_ovfl);
-    qsl_role_line_int(&l, "duration_ns", st.last_ns > st.first_ns ? st.last_ns - st.first_ns : 0);
-    qsl_role_line_text(&l, "ended_by", ended_name(st.ended_by));
+    struct sub_result_line res = {
+        st.datagrams, st.messages, t.received, t.duplicates, t.reordered,
+        qsl_seqtrack_interior_gaps(&t), qsl_seqtrack_tail_loss(&t, a->expected), t.highest,
+        st.malformed, t.out_of_range, st.kernel_drops, st.rxq_ovfl,
+        st.last_ns > st.first_ns ? st.last_ns - st.first_ns : 0, ended_name(st.ended_by)};
     qsl_seqtrack_free(&t);
-    return qsl_role_line_end(&l) == 0 ? 0 : 1;
+    return qsl_role_print("result", sub_result, &res, sizeof res) == 0 ? 0 : 1;
 }
 
 const struct qsl_role qsl_role_subscribe = {
     "subscribe", "receive market data on UDP: sequence tracking and the kernel's drop count",
     "SO_RCVBUF (or SO_RCVBUFFORCE with force=1) only when rcvbuf= is given; receive buffers (recvmmsg's, or the io_uring ring's) faulted in before ready",
-    sub_params, sizeof(struct sub_args), sub_ready, sub_result, run_subscribe,
+    sub_params, sizeof(struct sub_args), sub_ready, sub_result, sizeof(struct sub_ready_line),
+    sizeof(struct sub_result_line), run_subscribe,
 };

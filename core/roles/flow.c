@@ -30,25 +30,37 @@ static const struct qsl_role_param params[] = {
     QSL_ROLE_END,
 };
 
+struct ready_line {
+    uint64_t seed, orders, symbols;
+    const char *flow;
+};
+
 static const struct qsl_role_field ready[] = {
-    {"seed", QSL_ROLE_INTEGER, "", "flow seed"},
-    {"orders", QSL_ROLE_INTEGER, "orders", "requests it will apply"},
-    {"symbols", QSL_ROLE_INTEGER, "", "symbols"},
-    {"flow", QSL_ROLE_TEXT, "", "the generator"},
+    QSL_ROLE_F(struct ready_line, seed, "", "flow seed"),
+    QSL_ROLE_F(struct ready_line, orders, "orders", "requests it will apply"),
+    QSL_ROLE_F(struct ready_line, symbols, "", "symbols"),
+    QSL_ROLE_F(struct ready_line, flow, "", "the generator"),
     QSL_ROLE_FIELDS_END,
 };
 
+struct result_line {
+    uint64_t orders, accepted, rejects, trades, top_of_book, datagrams, resting;
+    double ns_per_order;
+};
+
+#define R struct result_line
 static const struct qsl_role_field result[] = {
-    {"orders", QSL_ROLE_INTEGER, "orders", "requests applied"},
-    {"accepted", QSL_ROLE_INTEGER, "orders", "new orders accepted"},
-    {"rejects", QSL_ROLE_INTEGER, "requests", "requests rejected (stale cancels and modifies included)"},
-    {"trades", QSL_ROLE_INTEGER, "trades", "fills"},
-    {"top_of_book", QSL_ROLE_INTEGER, "events", "top-of-book changes"},
-    {"datagrams", QSL_ROLE_INTEGER, "messages", "what the feed would publish: trades + top_of_book"},
-    {"resting", QSL_ROLE_INTEGER, "orders", "orders resting at the end"},
-    {"ns_per_order", QSL_ROLE_NUMBER, "ns", "the role's monotonic clock around the loop, per request"},
+    QSL_ROLE_F(R, orders, "orders", "requests applied"),
+    QSL_ROLE_F(R, accepted, "orders", "new orders accepted"),
+    QSL_ROLE_F(R, rejects, "requests", "requests rejected (stale cancels and modifies included)"),
+    QSL_ROLE_F(R, trades, "trades", "fills"),
+    QSL_ROLE_F(R, top_of_book, "events", "top-of-book changes"),
+    QSL_ROLE_F(R, datagrams, "messages", "what the feed would publish: trades + top_of_book"),
+    QSL_ROLE_F(R, resting, "orders", "orders resting at the end"),
+    QSL_ROLE_F(R, ns_per_order, "ns", "the role's monotonic clock around the loop, per request"),
     QSL_ROLE_FIELDS_END,
 };
+#undef R
 
 struct tally {
     uint64_t trades, top_of_book;
@@ -76,13 +88,8 @@ static int run(const void *args)
         free(f);
         return 1;
     }
-    struct qsl_role_line l;
-    qsl_role_line_start(&l, "ready", ready);
-    qsl_role_line_int(&l, "seed", a->seed);
-    qsl_role_line_int(&l, "orders", a->orders);
-    qsl_role_line_int(&l, "symbols", c.symbols);
-    qsl_role_line_text(&l, "flow", qsl_flow_gen_names[a->flow]);
-    if (qsl_role_line_end(&l) != 0)
+    struct ready_line rl = {a->seed, a->orders, c.symbols, qsl_flow_gen_names[a->flow]};
+    if (qsl_role_print("ready", ready, &rl, sizeof rl) != 0)
         return 1;
     struct tally t = {0, 0};
     struct timespec t0, t1;
@@ -104,16 +111,9 @@ static int run(const void *args)
     sigaddset(&hold, SIGINT);
     if (a->hold)
         sigprocmask(SIG_BLOCK, &hold, NULL);
-    qsl_role_line_start(&l, "result", result);
-    qsl_role_line_int(&l, "orders", a->orders);
-    qsl_role_line_int(&l, "accepted", e.stats.accepted);
-    qsl_role_line_int(&l, "rejects", rejects);
-    qsl_role_line_int(&l, "trades", t.trades);
-    qsl_role_line_int(&l, "top_of_book", t.top_of_book);
-    qsl_role_line_int(&l, "datagrams", t.trades + t.top_of_book);
-    qsl_role_line_int(&l, "resting", qsl_engine_resting(&e));
-    qsl_role_line_num(&l, "ns_per_order", ns / (double)a->orders);
-    int rc = qsl_role_line_end(&l);
+    struct result_line res = {a->orders, e.stats.accepted, rejects, t.trades, t.top_of_book,
+                              t.trades + t.top_of_book, qsl_engine_resting(&e), ns / (double)a->orders};
+    int rc = qsl_role_print("result", result, &res, sizeof res);
     qsl_engine_free(&e);
     free(f);
     if (a->hold && rc == 0) {
@@ -126,5 +126,6 @@ static int run(const void *args)
 const struct qsl_role qsl_role_flow = {
     "flow", "run the seeded synthetic order flow through the engine (CPU only, no sockets)",
     "no sockets",
-    params, sizeof(struct flow_args), ready, result, run,
+    params, sizeof(struct flow_args), ready, result, sizeof(struct ready_line),
+    sizeof(struct result_line), run,
 };

@@ -53,65 +53,82 @@ static const struct qsl_role_param gw_params[] = {
 };
 #undef G
 
-static const struct qsl_role_field gw_ready[] = {
-    {"port", QSL_ROLE_INTEGER, "", "the port it listens on"},
-    {"mode", QSL_ROLE_TEXT, "", "epoll, io_uring or blocking"},
-    {"max_conns", QSL_ROLE_INTEGER, "connections", "connections served at once"},
-    {"out_bytes", QSL_ROLE_INTEGER, "bytes", "output bound per connection"},
-    {"idle_ms", QSL_ROLE_INTEGER, "ms", "idle connections end after this (0: never)"},
-    {"stall_ms", QSL_ROLE_INTEGER, "ms", "stalled connections end after this (0: never)"},
-    QSL_ROLE_SOCKOPT_FIELD,
-    QSL_ROLE_FIELDS_END,
+/* The ready line, as printed. */
+struct gw_ready_line {
+    uint64_t port;
+    const char *mode;
+    uint64_t max_conns, out_bytes, idle_ms, stall_ms;
+    const char *sockopt;
 };
 
-#define COUNT(n, h) {n, QSL_ROLE_INTEGER, "connections", h}
-#define FRAMES(n, u, h) {n, QSL_ROLE_INTEGER, u, h}
-static const struct qsl_role_field gw_result[] = {
-    COUNT("connections", "accepted and served"),
-    COUNT("refused", "accepted and closed at once: over max_conns, or shed"),
-    FRAMES("emfile", "events", "accept4 reported EMFILE/ENFILE"),
-    COUNT("active_max", "most served at once"),
-    COUNT("closed", "ended, for any reason: the sum of the eight closed_* below"),
-    COUNT("closed_by_peer", "ended by the client"),
-    COUNT("closed_malformed", "ended by a malformed frame"),
-    COUNT("closed_unexpected", "ended by a type a client may not send"),
-    COUNT("closed_output_limit", "ended by a response larger than the output bound"),
-    COUNT("closed_error", "ended by a socket error"),
-    COUNT("closed_at_stop", "still open at the stop"),
-    COUNT("closed_idle", "ended after idle_ms, owing nothing"),
-    COUNT("closed_stalled", "ended after stall_ms: owed replies its peer did not take"),
-    FRAMES("replies_discarded", "frames", "replies owed but never sent, whole or in part: "
-           "at stall_ms, at a stop that outlasted the drain, or on a socket error"),
-    FRAMES("ring_enters", "calls", "io_uring mode: io_uring_enter calls (0 in the others)"),
-    FRAMES("ring_completions", "completions", "io_uring mode: completions reaped"),
-    FRAMES("frames_in", "frames", "requests decoded"),
-    FRAMES("frames_out", "frames", "replies written"),
-    FRAMES("bytes_in", "bytes", "read from clients"),
-    FRAMES("bytes_out", "bytes", "written to clients"),
-    FRAMES("new_orders", "requests", "NewOrders applied or rejected"),
-    FRAMES("cancels", "requests", "CancelOrders"),
-    FRAMES("heartbeats", "requests", "Heartbeats"),
-    FRAMES("fills", "fills", "Fills sent"),
-    FRAMES("rejects", "requests", "Rejects sent, all reasons"),
-    FRAMES("reject_unknown_symbol", "requests", "Rejects: UnknownSymbol"),
-    FRAMES("reject_invalid_price", "requests", "Rejects: InvalidPrice"),
-    FRAMES("reject_invalid_quantity", "requests", "Rejects: InvalidQuantity"),
-    FRAMES("reject_invalid_side", "requests", "Rejects: InvalidSide"),
-    FRAMES("reject_max_quantity_exceeded", "requests", "Rejects: MaxQuantityExceeded"),
-    FRAMES("reject_max_notional_exceeded", "requests", "Rejects: MaxNotionalExceeded"),
-    FRAMES("reject_duplicate_order_id", "requests", "Rejects: DuplicateOrderId"),
-    FRAMES("reject_unknown_order", "requests", "Rejects: UnknownOrder"),
-    FRAMES("reject_storage_exhausted", "requests", "Rejects: StorageExhausted"),
+#define R struct gw_ready_line
+static const struct qsl_role_field gw_ready[] = {
+    QSL_ROLE_F(R, port, "", "the port it listens on"),
+    QSL_ROLE_F(R, mode, "", "epoll, io_uring or blocking"),
+    QSL_ROLE_F(R, max_conns, "connections", "connections served at once"),
+    QSL_ROLE_F(R, out_bytes, "bytes", "output bound per connection"),
+    QSL_ROLE_F(R, idle_ms, "ms", "idle connections end after this (0: never)"),
+    QSL_ROLE_F(R, stall_ms, "ms", "stalled connections end after this (0: never)"),
+    QSL_ROLE_SOCKOPT_FIELD(R),
     QSL_ROLE_FIELDS_END,
 };
+#undef R
+
+/* The result line: the gateway's counters, and what is summed from them. */
+struct gw_result_line {
+    struct qsl_gateway_stats st;
+    uint64_t closed, rejects;
+};
+
+#define G struct gw_result_line
+#define STAT(f, unit, help) QSL_ROLE_F_AT(G, #f, st.f, unit, help)
+#define REJECT(name, r, wire) \
+    QSL_ROLE_F_AT(G, "reject_" name, st.rejects[QSL_REJECT_##r], "requests", "Rejects: " wire)
+static const struct qsl_role_field gw_result[] = {
+    STAT(connections, "connections", "accepted and served"),
+    STAT(refused, "connections", "accepted and closed at once: over max_conns, or shed"),
+    STAT(emfile, "events", "accept4 reported EMFILE/ENFILE"),
+    STAT(active_max, "connections", "most served at once"),
+    QSL_ROLE_F(G, closed, "connections",
+               "ended, for any reason: the sum of the eight closed_* below"),
+    STAT(closed_by_peer, "connections", "ended by the client"),
+    STAT(closed_malformed, "connections", "ended by a malformed frame"),
+    STAT(closed_unexpected, "connections", "ended by a type a client may not send"),
+    STAT(closed_output_limit, "connections", "ended by a response larger than the output bound"),
+    STAT(closed_error, "connections", "ended by a socket error"),
+    STAT(closed_at_stop, "connections", "still open at the stop"),
+    STAT(closed_idle, "connections", "ended after idle_ms, owing nothing"),
+    STAT(closed_stalled, "connections", "ended after stall_ms: owed replies its peer did not take"),
+    STAT(replies_discarded, "frames", "replies owed but never sent, whole or in part: "
+         "at stall_ms, at a stop that outlasted the drain, or on a socket error"),
+    STAT(ring_enters, "calls", "io_uring mode: io_uring_enter calls (0 in the others)"),
+    STAT(ring_completions, "completions", "io_uring mode: completions reaped"),
+    STAT(frames_in, "frames", "requests decoded"),
+    STAT(frames_out, "frames", "replies written"),
+    STAT(bytes_in, "bytes", "read from clients"),
+    STAT(bytes_out, "bytes", "written to clients"),
+    STAT(new_orders, "requests", "NewOrders applied or rejected"),
+    STAT(cancels, "requests", "CancelOrders"),
+    STAT(heartbeats, "requests", "Heartbeats"),
+    STAT(fills, "fills", "Fills sent"),
+    QSL_ROLE_F(G, rejects, "requests", "Rejects sent, all reasons"),
+    REJECT("unknown_symbol", UNKNOWN_SYMBOL, "UnknownSymbol"),
+    REJECT("invalid_price", INVALID_PRICE, "InvalidPrice"),
+    REJECT("invalid_quantity", INVALID_QUANTITY, "InvalidQuantity"),
+    REJECT("invalid_side", INVALID_SIDE, "InvalidSide"),
+    REJECT("max_quantity_exceeded", MAX_QUANTITY_EXCEEDED, "MaxQuantityExceeded"),
+    REJECT("max_notional_exceeded", MAX_NOTIONAL_EXCEEDED, "MaxNotionalExceeded"),
+    REJECT("duplicate_order_id", DUPLICATE_ORDER_ID, "DuplicateOrderId"),
+    REJECT("unknown_order", UNKNOWN_ORDER, "UnknownOrder"),
+    REJECT("storage_exhausted", STORAGE_EXHAUSTED, "StorageExhausted"),
+    QSL_ROLE_FIELDS_END,
+};
+#undef REJECT
+#undef STAT
+#undef G
 
 struct ready_ctx {
-    uint16_t port;
-    const char *mode;
-    unsigned max_conns;
-    uint64_t out_bytes;
-    uint32_t idle_ms, stall_ms;
-    const char *sockopt;
+    struct gw_ready_line line;
     int failed;
 };
 
@@ -120,16 +137,7 @@ struct ready_ctx {
 static void print_ready(void *ctx)
 {
     struct ready_ctx *r = ctx;
-    struct qsl_role_line l;
-    qsl_role_line_start(&l, "ready", gw_ready);
-    qsl_role_line_int(&l, "port", r->port);
-    qsl_role_line_text(&l, "mode", r->mode);
-    qsl_role_line_int(&l, "max_conns", r->max_conns);
-    qsl_role_line_int(&l, "out_bytes", r->out_bytes);
-    qsl_role_line_int(&l, "idle_ms", r->idle_ms);
-    qsl_role_line_int(&l, "stall_ms", r->stall_ms);
-    qsl_role_line_text(&l, "sockopt", r->sockopt);
-    r->failed = qsl_role_line_end(&l) != 0;
+    r->failed = qsl_role_print("ready", gw_ready, &r->line, sizeof r->line) != 0;
 }
 
 static int run_gateway(const void *args)
@@ -142,7 +150,7 @@ static int run_gateway(const void *args)
         return QSL_ROLE_EXIT_SKIPPED;
     }
     uint16_t port = a->port;
-    int lfd = qsl_gateway_listen(a->bind, &port, (int)a->backlog);
+    int lfd = qsl_net_tcp_server(a->bind, &port, (int)a->backlog);
     if (lfd < 0) {
         fprintf(stderr, "qsl-run gateway: listen on %s port %u: %s\n", a->bind, (unsigned)a->port,
                 strerror(-lfd));
@@ -167,8 +175,8 @@ static int run_gateway(const void *args)
     c.engine.risk.max_notional = a->max_notional;
     c.idle_ms = a->idle_ms ? a->idle_ms : QSL_GATEWAY_IDLE_DEFAULT;
     c.stall_ms = a->stall_ms;
-    struct ready_ctx rc_ready = {port,    modes[c.mode], c.max_conns, c.out_bytes,
-                                 qsl_gateway_idle_ms(&c), c.stall_ms, granted, 0};
+    struct ready_ctx rc_ready = {{port, modes[c.mode], c.max_conns, c.out_bytes,
+                                  qsl_gateway_idle_ms(&c), c.stall_ms, granted}, 0};
     c.on_ready = print_ready;
     c.ready_ctx = &rc_ready;
     qsl_role_stop_on_signals(&stop);
@@ -179,32 +187,20 @@ static int run_gateway(const void *args)
         fprintf(stderr, "qsl-run gateway: %s\n", strerror(-rc));
         return 1;
     }
-    uint64_t rejects = 0;
+    struct gw_result_line res = {.st = st};
     for (int r = 0; r < QSL_REJECT_COUNT; r++)
-        rejects += st.rejects[r];
-    struct qsl_role_line l;
-    qsl_role_line_start(&l, "result", gw_result);
-    uint64_t closed = st.closed_by_peer + st.closed_malformed + st.closed_unexpected +
-                      st.closed_output_limit + st.closed_error + st.closed_at_stop + st.closed_idle +
-                      st.closed_stalled;
-    const uint64_t v[] = {st.connections, st.refused, st.emfile, st.active_max, closed,
-                          st.closed_by_peer, st.closed_malformed, st.closed_unexpected,
-                          st.closed_output_limit, st.closed_error, st.closed_at_stop,
-                          st.closed_idle, st.closed_stalled, st.replies_discarded, st.ring_enters, st.ring_completions, st.frames_in,
-                          st.frames_out, st.bytes_in, st.bytes_out, st.new_orders, st.cancels,
-                          st.heartbeats, st.fills, rejects};
-    unsigned i = 0;
-    for (; i < sizeof v / sizeof v[0]; i++)
-        qsl_role_line_int(&l, gw_result[i].name, v[i]);
-    for (int r = 1; r < QSL_REJECT_COUNT; r++, i++)     /* reject_<reason>, in reason order */
-        qsl_role_line_int(&l, gw_result[i].name, st.rejects[r]);
-    return qsl_role_line_end(&l) == 0 && !rc_ready.failed ? 0 : 1;
+        res.rejects += st.rejects[r];
+    res.closed = st.closed_by_peer + st.closed_malformed + st.closed_unexpected +
+                 st.closed_output_limit + st.closed_error + st.closed_at_stop + st.closed_idle +
+                 st.closed_stalled;
+    return qsl_role_print("result", gw_result, &res, sizeof res) == 0 && !rc_ready.failed ? 0 : 1;
 }
 
 const struct qsl_role qsl_role_gateway = {
     "gateway", "the TCP order gateway (epoll, or one connection at a time); SIGTERM ends it",
     "SO_REUSEADDR on the listener; TCP_NODELAY=1 on every accepted connection (sockopt= comes after, so nodelay:0 turns it off)",
-    gw_params, sizeof(struct gw_args), gw_ready, gw_result, run_gateway,
+    gw_params, sizeof(struct gw_args), gw_ready, gw_result, sizeof(struct gw_ready_line),
+    sizeof(struct gw_result_line), run_gateway,
 };
 
 /* ------------------------------------------------------------------ load */
@@ -249,46 +245,66 @@ static const struct qsl_role_param load_params[] = {
 };
 #undef L
 
-static const struct qsl_role_field load_ready[] = {
-    {"pattern", QSL_ROLE_TEXT, "", "persistent, short or echo"},
-    {"connections", QSL_ROLE_INTEGER, "connections", "connections"},
-    {"depth", QSL_ROLE_INTEGER, "requests", "in flight per connection"},
-    QSL_ROLE_SOCKOPT_FIELD,
-    QSL_ROLE_FIELDS_END,
+struct load_ready_line {
+    const char *pattern;
+    uint64_t connections, depth;
+    const char *sockopt;
 };
 
-#define NS(n, h) {n, QSL_ROLE_INTEGER, "ns", h}
-static const struct qsl_role_field load_result[] = {
-    {"sent", QSL_ROLE_INTEGER, "round trips", "round trips started: one request (persistent, "
-     "echo), or one connection's NewOrder + Heartbeat (short)"},
-    {"completed", QSL_ROLE_INTEGER, "round trips", "round trips answered and verified"},
-    {"recorded", QSL_ROLE_INTEGER, "round trips", "completed after the warm-up: in the histogram"},
-    {"frames_sent", QSL_ROLE_INTEGER, "frames", "protocol frames sent, final_heartbeats "
-     "included (0 in echo); without errors or a stop = acks + rejects + heartbeat_acks"},
-    {"final_heartbeats", QSL_ROLE_INTEGER, "frames", "Heartbeats that end a connection's run "
-     "(persistent: its reply proves every Fill arrived) or a round trip (short); not in sent"},
-    {"acks", QSL_ROLE_INTEGER, "replies", "Acks"},
-    {"rejects", QSL_ROLE_INTEGER, "replies", "Rejects"},
-    {"fills", QSL_ROLE_INTEGER, "replies", "Fills (on top of the Ack of the order that traded)"},
-    {"heartbeat_acks", QSL_ROLE_INTEGER, "replies", "HeartbeatAcks, final_heartbeats' included"},
-    {"connects", QSL_ROLE_INTEGER, "connections", "connections made"},
-    {"errors", QSL_ROLE_INTEGER, "", "wrong or missing replies (the first is on stderr)"},
-    {"connect_seconds", QSL_ROLE_NUMBER, "s", "from the first connect to the last connection up "
-     "(persistent, echo; short connects inside each round trip: 0); not in seconds"},
-    {"seconds", QSL_ROLE_NUMBER, "s", "measured time: from the first connection up, after "
-     "the warm-up, to the end"},
-    {"throughput", QSL_ROLE_NUMBER, "round trips/s", "recorded over seconds"},
-    NS("min_ns", "fastest round trip"),
-    NS("p50_ns", "median round trip"),
-    NS("p90_ns", "90th percentile"),
-    NS("p99_ns", "99th percentile"),
-    NS("p999_ns", "99.9th percentile"),
-    NS("p9999_ns", "99.99th percentile"),
-    NS("max_ns", "slowest round trip"),
-    {"mean_ns", QSL_ROLE_NUMBER, "ns", "mean round trip"},
-    {"stopped", QSL_ROLE_INTEGER, "", "1 when a signal cut the run short"},
+#define R struct load_ready_line
+static const struct qsl_role_field load_ready[] = {
+    QSL_ROLE_F(R, pattern, "", "persistent, short or echo"),
+    QSL_ROLE_F(R, connections, "connections", "connections"),
+    QSL_ROLE_F(R, depth, "requests", "in flight per connection"),
+    QSL_ROLE_SOCKOPT_FIELD(R),
     QSL_ROLE_FIELDS_END,
 };
+#undef R
+
+struct load_result_line {
+    uint64_t sent, completed, recorded, frames_sent, final_heartbeats;
+    uint64_t acks, rejects, fills, heartbeat_acks, connects, errors;
+    double connect_seconds, seconds, throughput;
+    uint64_t min_ns, p50_ns, p90_ns, p99_ns, p999_ns, p9999_ns, max_ns;
+    double mean_ns;
+    uint64_t stopped;
+};
+
+#define L struct load_result_line
+#define NS(f, h) QSL_ROLE_F(L, f, "ns", h)
+static const struct qsl_role_field load_result[] = {
+    QSL_ROLE_F(L, sent, "round trips", "round trips started: one request (persistent, echo), or "
+               "one connection's NewOrder + Heartbeat (short)"),
+    QSL_ROLE_F(L, completed, "round trips", "round trips answered and verified"),
+    QSL_ROLE_F(L, recorded, "round trips", "completed after the warm-up: in the histogram"),
+    QSL_ROLE_F(L, frames_sent, "frames", "protocol frames sent, final_heartbeats included (0 in "
+               "echo); without errors or a stop = acks + rejects + heartbeat_acks"),
+    QSL_ROLE_F(L, final_heartbeats, "frames", "Heartbeats that end a connection's run "
+               "(persistent: its reply proves every Fill arrived) or a round trip (short); not in sent"),
+    QSL_ROLE_F(L, acks, "replies", "Acks"),
+    QSL_ROLE_F(L, rejects, "replies", "Rejects"),
+    QSL_ROLE_F(L, fills, "replies", "Fills (on top of the Ack of the order that traded)"),
+    QSL_ROLE_F(L, heartbeat_acks, "replies", "HeartbeatAcks, final_heartbeats' included"),
+    QSL_ROLE_F(L, connects, "connections", "connections made"),
+    QSL_ROLE_F(L, errors, "", "wrong or missing replies (the first is on stderr)"),
+    QSL_ROLE_F(L, connect_seconds, "s", "from the first connect to the last connection up "
+               "(persistent, echo; short connects inside each round trip: 0); not in seconds"),
+    QSL_ROLE_F(L, seconds, "s", "measured time: from the first connection up, after the "
+               "warm-up, to the end"),
+    QSL_ROLE_F(L, throughput, "round trips/s", "recorded over seconds"),
+    NS(min_ns, "fastest round trip"),
+    NS(p50_ns, "median round trip"),
+    NS(p90_ns, "90th percentile"),
+    NS(p99_ns, "99th percentile"),
+    NS(p999_ns, "99.9th percentile"),
+    NS(p9999_ns, "99.99th percentile"),
+    NS(max_ns, "slowest round trip"),
+    QSL_ROLE_F(L, mean_ns, "ns", "mean round trip"),
+    QSL_ROLE_F(L, stopped, "", "1 when a signal cut the run short"),
+    QSL_ROLE_FIELDS_END,
+};
+#undef NS
+#undef L
 
 static int run_load(const void *args)
 {
@@ -338,13 +354,8 @@ static int run_load(const void *args)
         return 1;
     }
     qsl_role_stop_on_signals(&stop);
-    struct qsl_role_line l;
-    qsl_role_line_start(&l, "ready", load_ready);
-    qsl_role_line_text(&l, "pattern", patterns[c.pattern]);
-    qsl_role_line_int(&l, "connections", c.connections);
-    qsl_role_line_int(&l, "depth", c.depth);
-    qsl_role_line_text(&l, "sockopt", granted);
-    if (qsl_role_line_end(&l) != 0)
+    struct load_ready_line ready = {patterns[c.pattern], c.connections, c.depth, granted};
+    if (qsl_role_print("ready", load_ready, &ready, sizeof ready) != 0)
         return 1;
     struct qsl_load_stats *st = malloc(sizeof *st);
     if (!st)
@@ -369,31 +380,20 @@ static int run_load(const void *args)
     double connect_secs = c.pattern != QSL_LOAD_SHORT && st->connected_ns > st->connect_start_ns
                               ? (double)(st->connected_ns - st->connect_start_ns) / 1e9 : 0;
     const struct qsl_hist *h = &st->hist;
-    qsl_role_line_start(&l, "result", load_result);
-    qsl_role_line_int(&l, "sent", st->sent);
-    qsl_role_line_int(&l, "completed", st->completed);
-    qsl_role_line_int(&l, "recorded", st->recorded);
-    qsl_role_line_int(&l, "frames_sent", st->frames_sent);
-    qsl_role_line_int(&l, "final_heartbeats", st->final_heartbeats);
-    qsl_role_line_int(&l, "acks", st->acks);
-    qsl_role_line_int(&l, "rejects", st->rejects);
-    qsl_role_line_int(&l, "fills", st->fills);
-    qsl_role_line_int(&l, "heartbeat_acks", st->heartbeat_acks);
-    qsl_role_line_int(&l, "connects", st->connects);
-    qsl_role_line_int(&l, "errors", st->errors);
-    qsl_role_line_num(&l, "connect_seconds", connect_secs);
-    qsl_role_line_num(&l, "seconds", secs);
-    qsl_role_line_num(&l, "throughput", secs > 0 ? (double)st->recorded / secs : 0);
-    qsl_role_line_int(&l, "min_ns", h->count ? h->min : 0);
-    qsl_role_line_int(&l, "p50_ns", qsl_hist_percentile(h, 50));
-    qsl_role_line_int(&l, "p90_ns", qsl_hist_percentile(h, 90));
-    qsl_role_line_int(&l, "p99_ns", qsl_hist_percentile(h, 99));
-    qsl_role_line_int(&l, "p999_ns", qsl_hist_percentile(h, 99.9));
-    qsl_role_line_int(&l, "p9999_ns", qsl_hist_percentile(h, 99.99));
-    qsl_role_line_int(&l, "max_ns", h->max);
-    qsl_role_line_num(&l, "mean_ns", qsl_hist_mean(h));
-    qsl_role_line_int(&l, "stopped", (uint64_t)stop);
-    int bad = qsl_role_line_end(&l) != 0 || st->errors != 0 || stop;
+    struct load_result_line res = {
+        .sent = st->sent, .completed = st->completed, .recorded = st->recorded,
+        .frames_sent = st->frames_sent, .final_heartbeats = st->final_heartbeats,
+        .acks = st->acks, .rejects = st->rejects, .fills = st->fills,
+        .heartbeat_acks = st->heartbeat_acks, .connects = st->connects, .errors = st->errors,
+        .connect_seconds = connect_secs, .seconds = secs,
+        .throughput = secs > 0 ? (double)st->recorded / secs : 0,
+        .min_ns = h->count ? h->min : 0, .p50_ns = qsl_hist_percentile(h, 50),
+        .p90_ns = qsl_hist_percentile(h, 90), .p99_ns = qsl_hist_percentile(h, 99),
+        .p999_ns = qsl_hist_percentile(h, 99.9), .p9999_ns = qsl_hist_percentile(h, 99.99),
+        .max_ns = h->max, .mean_ns = qsl_hist_mean(h), .stopped = (uint64_t)stop,
+    };
+    int bad = qsl_role_print("result", load_result, &res, sizeof res) != 0 || st->errors != 0 ||
+              stop;
     free(st);
     return bad;
 }
@@ -401,7 +401,8 @@ static int run_load(const void *args)
 const struct qsl_role qsl_role_load = {
     "load", "drive a gateway: N connections, pipelined, every reply verified, latency histogram",
     "TCP_NODELAY=1 on every connection (sockopt= comes after); SO_RCVTIMEO/SO_SNDTIMEO of timeout_ms in pattern=short",
-    load_params, sizeof(struct load_args), load_ready, load_result, run_load,
+    load_params, sizeof(struct load_args), load_ready, load_result,
+    sizeof(struct load_ready_line), sizeof(struct load_result_line), run_load,
 };
 
 /* ------------------------------------------------------------------ echo */
@@ -428,29 +429,38 @@ static const struct qsl_role_param echo_params[] = {
     QSL_ROLE_END,
 };
 
-static const struct qsl_role_field echo_ready[] = {
-    {"port", QSL_ROLE_INTEGER, "", "the port it listens on"},
-    {"request", QSL_ROLE_INTEGER, "bytes", "bytes per request"},
-    {"reply", QSL_ROLE_INTEGER, "bytes", "bytes per reply"},
-    {"mode", QSL_ROLE_TEXT, "", "blocking or epoll"},
-    QSL_ROLE_FIELDS_END,
+struct echo_ready_line {
+    uint64_t port, request, reply;
+    const char *mode;
 };
 
-static const struct qsl_role_field echo_result[] = {
-    {"connections", QSL_ROLE_INTEGER, "connections", "connections served"},
-    {"refused", QSL_ROLE_INTEGER, "connections", "closed at accept: over max_conns"},
-    {"requests", QSL_ROLE_INTEGER, "requests", "requests answered"},
-    {"bytes_in", QSL_ROLE_INTEGER, "bytes", "read from clients"},
-    {"bytes_out", QSL_ROLE_INTEGER, "bytes", "written to clients"},
+#define R struct echo_ready_line
+static const struct qsl_role_field echo_ready[] = {
+    QSL_ROLE_F(R, port, "", "the port it listens on"),
+    QSL_ROLE_F(R, request, "bytes", "bytes per request"),
+    QSL_ROLE_F(R, reply, "bytes", "bytes per reply"),
+    QSL_ROLE_F(R, mode, "", "blocking or epoll"),
     QSL_ROLE_FIELDS_END,
 };
+#undef R
+
+#define E struct qsl_echo_stats
+static const struct qsl_role_field echo_result[] = {
+    QSL_ROLE_F(E, connections, "connections", "connections served"),
+    QSL_ROLE_F(E, refused, "connections", "closed at accept: over max_conns"),
+    QSL_ROLE_F(E, requests, "requests", "requests answered"),
+    QSL_ROLE_F(E, bytes_in, "bytes", "read from clients"),
+    QSL_ROLE_F(E, bytes_out, "bytes", "written to clients"),
+    QSL_ROLE_FIELDS_END,
+};
+#undef E
 
 static int run_echo(const void *args)
 {
     const struct echo_args *a = args;
     static volatile int stop;
     uint16_t port = a->port;
-    int lfd = qsl_gateway_listen(a->bind, &port, 128);
+    int lfd = qsl_net_tcp_server(a->bind, &port, 128);
     if (lfd < 0) {
         fprintf(stderr, "qsl-run echo: listen: %s\n", strerror(-lfd));
         return 1;
@@ -463,13 +473,8 @@ static int run_echo(const void *args)
     c.max_conns = a->max_conns;
     c.owed_max = a->reply > c.owed_max ? a->reply : c.owed_max;
     qsl_role_stop_on_signals(&stop);
-    struct qsl_role_line l;
-    qsl_role_line_start(&l, "ready", echo_ready);
-    qsl_role_line_int(&l, "port", port);
-    qsl_role_line_int(&l, "request", c.request);
-    qsl_role_line_int(&l, "reply", c.reply);
-    qsl_role_line_text(&l, "mode", echo_modes[a->mode]);
-    if (qsl_role_line_end(&l) != 0)
+    struct echo_ready_line ready = {port, c.request, c.reply, echo_modes[a->mode]};
+    if (qsl_role_print("ready", echo_ready, &ready, sizeof ready) != 0)
         return 1;
     struct qsl_echo_stats st;
     int rc = qsl_echo_serve(lfd, &c, &st, &stop);
@@ -478,17 +483,12 @@ static int run_echo(const void *args)
         fprintf(stderr, "qsl-run echo: %s\n", strerror(-rc));
         return 1;
     }
-    qsl_role_line_start(&l, "result", echo_result);
-    qsl_role_line_int(&l, "connections", st.connections);
-    qsl_role_line_int(&l, "refused", st.refused);
-    qsl_role_line_int(&l, "requests", st.requests);
-    qsl_role_line_int(&l, "bytes_in", st.bytes_in);
-    qsl_role_line_int(&l, "bytes_out", st.bytes_out);
-    return qsl_role_line_end(&l) == 0 ? 0 : 1;
+    return qsl_role_print("result", echo_result, &st, sizeof st) == 0 ? 0 : 1;
 }
 
 const struct qsl_role qsl_role_echo = {
     "echo", "a TCP server with no protocol: `request` bytes in, `reply` bytes out (the kernel's floor)",
     "SO_REUSEADDR on the listener; nothing on connections (the kernel's defaults)",
-    echo_params, sizeof(struct echo_args), echo_ready, echo_result, run_echo,
+    echo_params, sizeof(struct echo_args), echo_ready, echo_result,
+    sizeof(struct echo_ready_line), sizeof(struct qsl_echo_stats), run_echo,
 };

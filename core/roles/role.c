@@ -7,7 +7,6 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -261,88 +260,106 @@ int qsl_role_parse(const struct qsl_role *r, int argc, char **argv, void *args, 
 
 /* ------------------------------------------------------------------ lines */
 
-void qsl_role_line_start(struct qsl_role_line *l, const char *word, const struct qsl_role_field *decl)
+static int is_key(const char *k)
 {
-    l->word = word;
-    l->decl = decl;
-    l->next = 0;
-    l->bad = 0;
-    l->why[0] = '\0';
-    l->len = (size_t)snprintf(l->buf, sizeof l->buf, "%s pid=%d", word, (int)getpid());
-}
-
-/* The next declared field must be `name` of type t. */
-static int expect(struct qsl_role_line *l, const char *name, enum qsl_role_type t)
-{
-    const struct qsl_role_field *d = &l->decl[l->next];
-    if (l->bad)
+    if (!*k || !((*k >= 'a' && *k <= 'z') || *k == '_'))
         return 0;
-    if (!d->name || strcmp(d->name, name) != 0 || d->type != t) {
-        l->bad = 1;
-        snprintf(l->why, sizeof l->why, "field '%s' where the declaration has '%s'", name,
-                 d->name ? d->name : "(end)");
-        return 0;
-    }
-    l->next++;
+    for (const char *c = k; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_'))
+            return 0;
     return 1;
 }
 
-static void append(struct qsl_role_line *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void append(struct qsl_role_line *l, const char *fmt, ...)
+int qsl_role_fields_check(const struct qsl_role_field *decl, size_t size, char *why, size_t cap)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(l->buf + l->len, sizeof l->buf - l->len, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof l->buf - l->len) {
-        l->bad = 1;
-        snprintf(l->why, sizeof l->why, "line longer than %zu bytes", sizeof l->buf);
-        return;
+    for (const struct qsl_role_field *f = decl; f->name; f++) {
+        int fits = f->type == QSL_ROLE_INTEGER ? f->size == 1 || f->size == 2 || f->size == 4 ||
+                                                 f->size == 8
+                   : f->type == QSL_ROLE_NUMBER ? f->size == sizeof(double)
+                                                : f->size == sizeof(const char *);
+        const char *bad = !is_key(f->name) ? "is not a key ([a-z_][a-z0-9_]*)"
+                          : strcmp(f->name, "pid") == 0 ? "is implied (pid comes first)"
+                          : f->offset + f->size > size ? "lies past the end of its struct"
+                          : !fits ? "has a size its type cannot have" : NULL;
+        for (const struct qsl_role_field *g = decl; !bad && g < f; g++)
+            if (strcmp(g->name, f->name) == 0)
+                bad = "is declared twice";
+        if (bad) {
+            snprintf(why, cap, "field '%s' %s", f->name, bad);
+            return -1;
+        }
     }
-    l->len += (size_t)n;
+    return 0;
 }
 
-void qsl_role_line_int(struct qsl_role_line *l, const char *name, uint64_t v)
+static uint64_t read_uint(const char *at, size_t size)
 {
-    if (expect(l, name, QSL_ROLE_INTEGER))
-        append(l, " %s=%" PRIu64, name, v);
-}
-
-void qsl_role_line_sint(struct qsl_role_line *l, const char *name, int64_t v)
-{
-    if (expect(l, name, QSL_ROLE_INTEGER))
-        append(l, " %s=%" PRId64, name, v);
-}
-
-void qsl_role_line_num(struct qsl_role_line *l, const char *name, double v)
-{
-    if (expect(l, name, QSL_ROLE_NUMBER))
-        append(l, " %s=%.10g", name, v);
-}
-
-void qsl_role_line_text(struct qsl_role_line *l, const char *name, const char *v)
-{
-    if (!expect(l, name, QSL_ROLE_TEXT))
-        return;
-    if (!*v || strpbrk(v, " \n=")) {
-        l->bad = 1;
-        snprintf(l->why, sizeof l->why, "field '%s': a value with a space, '=' or nothing", name);
-        return;
+    uint8_t b;
+    uint16_t h;
+    uint32_t w;
+    uint64_t q;
+    switch (size) {
+    case 1: memcpy(&b, at, 1); return b;
+    case 2: memcpy(&h, at, 2); return h;
+    case 4: memcpy(&w, at, 4); return w;
+    default: memcpy(&q, at, 8); return q;
     }
-    append(l, " %s=%s", name, v);
 }
 
-int qsl_role_line_end(struct qsl_role_line *l)
+/* One " name=value" at buf[*len]; 0, or -1 with why. */
+static int format_field(char *buf, size_t cap, size_t *len, const struct qsl_role_field *f,
+                        const char *at, char *why, size_t wcap)
 {
-    if (!l->bad && l->decl[l->next].name) {
-        l->bad = 1;
-        snprintf(l->why, sizeof l->why, "field '%s' declared but not given", l->decl[l->next].name);
+    int n;
+    if (f->type == QSL_ROLE_INTEGER) {
+        n = snprintf(buf + *len, cap - *len, " %s=%" PRIu64, f->name, read_uint(at, f->size));
+    } else if (f->type == QSL_ROLE_NUMBER) {
+        double v;
+        memcpy(&v, at, sizeof v);
+        n = snprintf(buf + *len, cap - *len, " %s=%.10g", f->name, v);
+    } else {
+        const char *v;
+        memcpy(&v, at, sizeof v);
+        if (!v || !*v || strpbrk(v, " \n=")) {
+            snprintf(why, wcap, "field '%s': a value with a space, '=' or nothing", f->name);
+            return -1;
+        }
+        n = snprintf(buf + *len, cap - *len, " %s=%s", f->name, v);
     }
-    if (l->bad) {
-        fprintf(stderr, "qsl-run: %s line does not match its declaration: %s\n", l->word, l->why);
+    if (n < 0 || (size_t)n >= cap - *len) {
+        snprintf(why, wcap, "line longer than %zu bytes", cap);
         return -1;
     }
-    printf("%s\n", l->buf);
+    *len += (size_t)n;
+    return 0;
+}
+
+int qsl_role_format(char *buf, size_t cap, const char *word, const struct qsl_role_field *decl,
+                    const void *values, size_t size, char *why, size_t wcap)
+{
+    if (qsl_role_fields_check(decl, size, why, wcap) != 0)
+        return -1;
+    int n = snprintf(buf, cap, "%s pid=%d", word, (int)getpid());
+    if (n < 0 || (size_t)n >= cap) {
+        snprintf(why, wcap, "line longer than %zu bytes", cap);
+        return -1;
+    }
+    size_t len = (size_t)n;
+    for (const struct qsl_role_field *f = decl; f->name; f++)
+        if (format_field(buf, cap, &len, f, (const char *)values + f->offset, why, wcap) != 0)
+            return -1;
+    return 0;
+}
+
+int qsl_role_print(const char *word, const struct qsl_role_field *decl, const void *values,
+                   size_t size)
+{
+    char buf[4096], why[160];
+    if (qsl_role_format(buf, sizeof buf, word, decl, values, size, why, sizeof why) != 0) {
+        fprintf(stderr, "qsl-run: %s line does not match its declaration: %s\n", word, why);
+        return -1;
+    }
+    printf("%s\n", buf);
     fflush(stdout);
     return 0;
 }

@@ -49,21 +49,38 @@ struct qsl_role_param {
     {#f, QSL_ROLE_STR, offsetof(T, f), sizeof(((T *)0)->f), 0, 0, 0, "", help, d, NULL}
 #define QSL_ROLE_END {NULL, QSL_ROLE_UINT, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL}
 
-/* The `sockopt=` parameter every socket role takes, and its ready-line field. */
+/* The `sockopt=` parameter every socket role takes, and its ready-line field (a member
+ * `const char *sockopt` of the ready line's struct S). */
 #define QSL_ROLE_SOCKOPT(T) \
     QSL_ROLE_STR(T, sockopt, "", "socket options, name:value,... (qsl.sock's names; " \
                  "the ready line echoes what the kernel granted)")
-#define QSL_ROLE_SOCKOPT_FIELD \
-    {"sockopt", QSL_ROLE_TEXT, "", "the sockopt= options as granted, or none"}
+#define QSL_ROLE_SOCKOPT_FIELD(S) QSL_ROLE_F(S, sockopt, "", "the sockopt= options as granted, or none")
 
 enum qsl_role_type { QSL_ROLE_INTEGER, QSL_ROLE_NUMBER, QSL_ROLE_TEXT };
 
+/*
+ * A field of a ready or result line, declared with its storage: the line is printed
+ * from a struct, each field read at its offset, so a declaration and the values it
+ * prints cannot drift apart. The type follows the member's own: an unsigned integer of
+ * any width, a double, or text (const char *: no space, no '=', not empty).
+ */
 struct qsl_role_field {
     const char *name;
     enum qsl_role_type type;
     const char *unit, *help;
+    size_t offset, size;
 };
-#define QSL_ROLE_FIELDS_END {NULL, QSL_ROLE_INTEGER, NULL, NULL}
+#define QSL_ROLE_TYPE_OF(x) _Generic((x), uint8_t: QSL_ROLE_INTEGER, uint16_t: QSL_ROLE_INTEGER, \
+    uint32_t: QSL_ROLE_INTEGER, uint64_t: QSL_ROLE_INTEGER, double: QSL_ROLE_NUMBER,            \
+    const char *: QSL_ROLE_TEXT)
+/* Field f of the line's struct S, named as the member. */
+#define QSL_ROLE_F(S, f, unit, help) \
+    {#f, QSL_ROLE_TYPE_OF(((S *)0)->f), unit, help, offsetof(S, f), sizeof(((S *)0)->f)}
+/* A field named otherwise than its member (an array element: rejects[2]). */
+#define QSL_ROLE_F_AT(S, name, member, unit, help) \
+    {name, QSL_ROLE_TYPE_OF(((S *)0)->member), unit, help, offsetof(S, member), \
+     sizeof(((S *)0)->member)}
+#define QSL_ROLE_FIELDS_END {NULL, QSL_ROLE_INTEGER, NULL, NULL, 0, 0}
 
 struct qsl_role {
     const char *name, *help;
@@ -71,6 +88,7 @@ struct qsl_role {
     const struct qsl_role_param *params;
     size_t args_size;
     const struct qsl_role_field *ready, *result;     /* pid is implied */
+    size_t ready_size, result_size;                  /* the structs they are read from */
     int (*run)(const void *args);
 };
 
@@ -109,26 +127,24 @@ int qsl_role_sockopts(const char *role, const char *text, int stream, int fd,
 void qsl_role_stop_on_signals(volatile int *flag);
 
 /*
- * A ready or result line, built field by field against its declaration:
- * qsl_role_line_end prints it (flushed) only if every declared field was
- * given once, in order, with its type; otherwise it names the stray field on
- * stderr and returns -1 (a role bug, which the role's tests catch).
+ * Whether a declaration can describe a struct of `size` bytes: names [a-z_][a-z0-9_]*,
+ * none twice, none "pid", every field inside the struct with a size its type can have
+ * (an integer 1, 2, 4 or 8 bytes, a number a double, text a pointer). 0, or -1 with why.
  */
-struct qsl_role_line {
-    const char *word;
-    const struct qsl_role_field *decl;
-    unsigned next;
-    int bad;
-    char why[128];
-    size_t len;
-    char buf[4096];
-};
+int qsl_role_fields_check(const struct qsl_role_field *decl, size_t size, char *why, size_t cap);
 
-void qsl_role_line_start(struct qsl_role_line *l, const char *word, const struct qsl_role_field *decl);
-void qsl_role_line_int(struct qsl_role_line *l, const char *name, uint64_t v);
-void qsl_role_line_sint(struct qsl_role_line *l, const char *name, int64_t v);
-void qsl_role_line_num(struct qsl_role_line *l, const char *name, double v);
-void qsl_role_line_text(struct qsl_role_line *l, const char *name, const char *v);
-int qsl_role_line_end(struct qsl_role_line *l);
+/*
+ * The line "word pid=<pid> name=value ..." with every declared field read from the
+ * struct at values (size bytes) into buf. 0, or -1 with why: a declaration the struct
+ * cannot hold (qsl_role_fields_check), a text value with a space, '=' or nothing, a line
+ * longer than cap.
+ */
+int qsl_role_format(char *buf, size_t cap, const char *word, const struct qsl_role_field *decl,
+                    const void *values, size_t size, char *why, size_t wcap);
+
+/* qsl_role_format, then the line on stdout (flushed): 0; or -1 after naming the fault on
+ * stderr (a role bug, which the role's tests catch). */
+int qsl_role_print(const char *word, const struct qsl_role_field *decl, const void *values,
+                   size_t size);
 
 #endif
