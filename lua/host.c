@@ -7,7 +7,9 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <lauxlib.h>
@@ -321,6 +323,36 @@ static int l_exe(lua_State *L)
     return 1;
 }
 
+/* qsl.have(tool) -> its path when an executable of that name is on PATH (or, given a
+ * path, that file is executable), else nil: what `command -v` answers, without a shell. */
+static int l_have(lua_State *L)
+{
+    const char *tool = luaL_checkstring(L, 1);
+    luaL_argcheck(L, *tool, 1, "a program name");
+    if (strchr(tool, '/')) {
+        if (access(tool, X_OK) != 0)
+            return 0;
+        lua_pushstring(L, tool);
+        return 1;
+    }
+    const char *path = getenv("PATH");
+    for (const char *p = path ? path : "/usr/bin:/bin"; p && *p;) {
+        const char *end = strchr(p, ':');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        char full[4096];
+        int w = n > 0 ? snprintf(full, sizeof full, "%.*s/%s", (int)n, p, tool) : -1;
+        if (w > 0 && (size_t)w < sizeof full) {
+            struct stat st;
+            if (access(full, X_OK) == 0 && stat(full, &st) == 0 && S_ISREG(st.st_mode)) {
+                lua_pushstring(L, full);
+                return 1;
+            }
+        }
+        p = end ? end + 1 : NULL;
+    }
+    return 0;
+}
+
 #ifndef QSL_CFLAGS
 #define QSL_CFLAGS "unknown"
 #endif
@@ -386,7 +418,7 @@ int luaopen_qsl(lua_State *L)
 {
     static const luaL_Reg funcs[] = {
         {"skip", l_skip}, {"refuse", l_refuse}, {"fail", l_fail}, {"exit", l_exit},
-        {"exe", l_exe},   {"isatty", l_isatty}, {"suggest", l_suggest},
+        {"exe", l_exe},   {"isatty", l_isatty}, {"suggest", l_suggest}, {"have", l_have},
         {"io_uring", l_io_uring}, {NULL, NULL},
     };
     luaL_newlib(L, funcs);

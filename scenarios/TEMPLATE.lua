@@ -6,7 +6,7 @@
 --   qsl-run scenarios/my_experiment.lua --help
 -- See docs/writing-scenarios.md and docs/lua-api.md.
 local qsl = require "qsl"
-local scenario = require "qsl.scenario"
+local scenario = qsl.scenario
 
 -- 1. Parameters, declared once: `key=value` overrides are checked against these.
 local s = scenario.new{

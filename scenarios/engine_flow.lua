@@ -6,8 +6,9 @@
 -- from /proc/PID/schedstat (nanoseconds, no tick rounding), and user/kernel
 -- CPU from wait4's rusage (microseconds). A pure user-space workload: it is
 -- the baseline a socket-path profile is compared against.
-local scenario = require "qsl.scenario"
-local roles = require "qsl.roles"
+local qsl = require "qsl"
+local scenario = qsl.scenario
+local roles = qsl.roles
 
 local s = scenario.new{
   name = "engine_flow",

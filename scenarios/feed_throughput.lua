@@ -8,9 +8,10 @@
 -- UDP_SEGMENT). Rates are the publisher's (first send to last); loss is what
 -- the subscriber did not get. Ratios are taken within a trial, so load on
 -- the machine affects both sides of each ratio alike.
-local scenario = require "qsl.scenario"
-local roles = require "qsl.roles"
-local feed = require "qsl.feed"
+local qsl = require "qsl"
+local scenario = qsl.scenario
+local roles = qsl.roles
+local feed = qsl.feed
 
 local s = scenario.new{
   name = "feed_throughput",

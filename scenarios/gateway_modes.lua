@@ -26,7 +26,7 @@ local s = qsl.scenario.new{
   },
 }
 local p = s:parse(arg)
-if p.strace_requests > 0 and not os.execute("command -v strace >/dev/null") then
+if p.strace_requests > 0 and not qsl.have("strace") then
   qsl.skip("strace is not installed (apt-get install strace); strace_requests=0 runs without")
 end
 local art = s:artifact{ title = "Gateway modes side by side (loopback)" }

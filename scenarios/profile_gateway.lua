@@ -33,7 +33,7 @@ local s = qsl.scenario.new{
 }
 local p = s:parse(arg)
 if p.pattern == "short" then p.connections, p.depth, p.requests = 1, 1, p.round_trips end
-if p.strace and not os.execute("command -v strace >/dev/null") then
+if p.strace and not qsl.have("strace") then
   qsl.skip("strace is not installed (apt-get install strace); strace=false skips pass 2")
 end
 local hosts <close> = qsl.net.hosts(p.path, qsl.net.link_param(p.link, p.path))

@@ -8,9 +8,9 @@
 -- socket (SO_MEMINFO) - tail drops included, which a sequence-gap counter
 -- cannot see. scenarios/rcvbuf_sweep.lua finds the highest lossless paced rate.
 local qsl = require "qsl"
-local scenario = require "qsl.scenario"
-local roles = require "qsl.roles"
-local feed = require "qsl.feed"
+local scenario = qsl.scenario
+local roles = qsl.roles
+local feed = qsl.feed
 
 local s = scenario.new{
   name = "rcvbuf_burst",

@@ -6,10 +6,10 @@
 -- + kernel drops + send failures). The result is the highest rate with no loss
 -- and the lowest with loss, per size, and loss against rate as a plot.
 local qsl = require "qsl"
-local scenario = require "qsl.scenario"
-local roles = require "qsl.roles"
-local feed = require "qsl.feed"
-local sweep = require "qsl.sweep"
+local scenario = qsl.scenario
+local roles = qsl.roles
+local feed = qsl.feed
+local sweep = qsl.sweep
 
 local s = scenario.new{
   name = "rcvbuf_sweep",

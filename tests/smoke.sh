@@ -43,6 +43,9 @@ check engine_flow engine_flow '#doc.results.trials == 2 and doc.results.trials[1
     orders=20000 trials=2
 check TEMPLATE template '#doc.results.trials == 2 and doc.results.trials[1].kernel_drops > 0' \
     datagrams=1000 trials=2
+check feed_throughput feed_throughput \
+    '#doc.results.runs == 2 and doc.results.runs[1].variant == "raw" and doc.results.runs[2].vs_raw > 0' \
+    orders=2000 trials=1 variants=raw,single
 # No loss is demanded of the large buffer only where the kernel granted room for the whole
 # burst (a small datagram is charged about 832 bytes of truesize here; 1024 leaves headroom):
 # 300 orders fit the 425,984 bytes a distribution's rmem_max of 212,992 grants an 8 MiB request.

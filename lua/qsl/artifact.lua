@@ -18,43 +18,39 @@ local function read_file(path)
   return s
 end
 
-local function first_line_of(cmd)
-  local h = io.popen(cmd .. " 2>/dev/null")
-  if not h then return nil end
-  local s = h:read("l")
-  h:close()
-  return s
+-- What a program prints on stdout when it succeeds (run as a child, no shell), or nil.
+local function output_of(argv)
+  if not qsl.have(argv[1]) then return nil end
+  local p <close> = qsl.proc.spawn{ argv = argv }
+  local st = p and p:wait(10000)
+  if not st or not st.exited or st.code ~= 0 then return nil end
+  return p:output()
 end
 
-local function shell_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+local function first_line_of(argv)
+  return (output_of(argv) or ""):match("^([^\n]+)")
 end
 
 -- Where the scenario lives decides which git tree describes it.
 local function git_state(script)
   local dir = (script or ""):match("^(.*)/[^/]*$") or "."
-  local q = shell_quote(dir)
-  local commit = first_line_of("git -C " .. q .. " rev-parse HEAD")
+  local commit = first_line_of{ "git", "-C", dir, "rev-parse", "HEAD" }
   if not commit then return { commit = "unknown (not a git checkout)", dirty = nil } end
-  local h = io.popen("git -C " .. q .. " status --porcelain --untracked-files=no 2>/dev/null")
+  local status = output_of{ "git", "-C", dir, "status", "--porcelain", "--untracked-files=no" }
   local dirty = false
-  for line in (h and h:read("a") or ""):gmatch("[^\n]+") do
+  for line in (status or ""):gmatch("[^\n]+") do
     -- results/ holds artifacts, outputs rather than inputs: regenerating them one by one
     -- must not mark the later ones as built from a changed tree
     if not line:sub(4):match("^results/") then dirty = true end
   end
-  if h then h:close() end
   return { commit = commit, dirty = dirty }
 end
 
 -- The scenario file's SHA-256 (sha256sum, run without a shell), or why there is none.
 local function file_sha256(path)
   if not path or path == "" then return "none (no scenario file)" end
-  local p <close> = qsl.proc.spawn{ argv = { "sha256sum", "--", path } }
-  if not p then return "unknown (sha256sum cannot run)" end
-  local st = p:wait(10000)
-  local sum = st and st.exited and st.code == 0 and p:output():match("^(%x+)")
-  return sum or "unknown (sha256sum failed)"
+  return (output_of{ "sha256sum", "--", path } or ""):match("^(%x+)") or
+         "unknown (sha256sum failed or missing)"
 end
 
 local DEFAULT_SYSCTLS = {
@@ -64,7 +60,7 @@ local DEFAULT_SYSCTLS = {
 
 -- CPUs online on this machine: caveats say how many the measured processes share.
 function M.cpus_online()
-  return tonumber(first_line_of("nproc")) or 0
+  return tonumber(first_line_of{ "nproc" }) or 0
 end
 
 -- The facts that make a figure reproducible: what ran, where, built how.
@@ -79,7 +75,7 @@ function M.provenance(opts)
   local cmd = {}
   local argv = opts.argv or arg or {}
   for i = 0, #argv do cmd[#cmd + 1] = argv[i] end
-  local strace = first_line_of("strace -V")
+  local strace = first_line_of{ "strace", "-V" }
   return {
     command = "qsl-run " .. table.concat(cmd, " "),
     date_utc = os.date("!%Y-%m-%dT%H:%M:%SZ"),
@@ -471,7 +467,7 @@ local function write_file(path, content)
 end
 
 local function gnuplot_available()
-  return first_line_of("command -v gnuplot") ~= nil
+  return qsl.have("gnuplot") ~= nil
 end
 
 -- The temporary files of one write, removed on every way out: success, an

@@ -370,12 +370,6 @@ end
 
 -- ------------------------------------------------------------------ sshd
 
-local function have(path)
-  local f = io.open(path)
-  if f then f:close() end
-  return f ~= nil
-end
-
 local function write(path, text)
   local f = assert(io.open(path, "w"))
   f:write(text)
@@ -399,7 +393,7 @@ Sshd.__close, Sshd.__gc = close_sshd, close_sshd
 function M.sshd(pair)
   if not pair.b.maddr then error("net.sshd: the pair needs its management link", 2) end
   for _, exe in ipairs{ "/usr/sbin/sshd", "/usr/bin/ssh", "/usr/bin/ssh-keygen" } do
-    if not have(exe) then qsl.skip("net.sshd: no " .. exe .. " (openssh-server, -client)") end
+    if not qsl.have(exe) then qsl.skip("net.sshd: no " .. exe .. " (openssh-server, -client)") end
   end
   local self = setmetatable({}, Sshd)
   local ok, err = pcall(function()
