@@ -44,6 +44,8 @@ local roles = require "qsl.roles"
 local measure = require "qsl.measure"
 local M = {}
 
+-- messages(t): the messages the flow of t's seed, orders, symbols and flow produces
+-- (t may be a scenario's parameters: only those four are read)
 function M.messages(o)
   local e <close> = qsl.engine.new{ symbols = o.symbols }
   local st = e:run_flow{ seed = o.seed, orders = o.orders, flow = o.flow }
@@ -51,6 +53,7 @@ function M.messages(o)
 end
 
 function M.run(o)
+  roles.options("feed.run", o, { "sub", "pub", "path", "link", "timeout" })
   -- path = "veth": publisher and subscriber on two hosts of their own (qsl.net), the
   -- subscriber bound to its host's address; else one namespace of the trial's own
   if o.link and o.path ~= "veth" then error("feed.run: link= needs path = \"veth\"", 2) end
@@ -101,6 +104,7 @@ local function stop_all(procs)
 end
 
 function M.fanout(o)
+  roles.options("feed.fanout", o, { "subs", "pub", "path", "ipv6", "group", "timeout" })
   assert(type(o.subs) == "table" and #o.subs >= 1, "feed.fanout: subs must list subscribers")
   local held <close>, a, host_of, shared = hosts_for(o, #o.subs)
   local group = o.group or (o.ipv6 and "ff15::77" or "239.77.0.1")

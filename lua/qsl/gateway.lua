@@ -19,8 +19,10 @@
 local roles = require "qsl.roles"
 local M = {}
 
+local PLACE = { "cpu_server", "cpu_load", "server_at", "load_at" }
+
 function M.run(server, params, load, opts)
-  opts = opts or {}
+  opts = roles.options("gateway.run", opts, PLACE)
   local srv <close>, ready = roles.start(server, params,
                                          roles.merge({ cpu = opts.cpu_server }, opts.server_at))
   local before = srv:sample()
@@ -55,6 +57,7 @@ function M.floor(gr, load, opts)
 end
 
 function M.versus_echo(o)
+  roles.options("gateway.versus_echo", o, { "mode", "connections", "depth", "requests", "pin" })
   local cpu = o.pin and { cpu_server = 0, cpu_load = 1 } or {}
   local load = { connections = o.connections, depth = o.depth, requests = o.requests }
   local gw, gr = M.run("gateway", { mode = o.mode, max_conns = math.max(o.connections, 16) },

@@ -151,8 +151,8 @@ local function neighbours(h, others)
 end
 
 function M.pair(opts)
-  opts = opts or {}
   local roles = require "qsl.roles"
+  opts = roles.options("net.pair", opts, { "ipv6", "management" })
   if not roles.isolated() then qsl.skip("net.pair: no privilege for network namespaces") end
   local self = setmetatable({}, Pair)
   local ok, err = pcall(function()
@@ -248,7 +248,7 @@ Star.__close, Star.__gc = close_star, close_star
 -- switch without IGMP snooping does), each host's e0 a veth port of it. Host i is
 -- 10.77.2.i (fd77:2::i with ipv6), with every other host as a static neighbour.
 function M.star(n, opts)
-  opts = opts or {}
+  opts = require("qsl.roles").options("net.star", opts, { "ipv6" })
   if math.type(n) ~= "integer" or n < 2 or n > 16 then
     error("net.star: n must be an integer from 2 to 16", 2)
   end

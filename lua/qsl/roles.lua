@@ -21,6 +21,36 @@ do
   end
 end
 
+-- options(where, opts, known...) -> opts (or {} for nil): every key of an option table
+-- must be one the function takes, or it is an error naming the key, with "did you mean"
+-- (a misspelt `ready_timout=` would otherwise pass, silently ignored). known: lists of
+-- names, merged.
+function M.options(where, opts, ...)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then
+    error(("%s: options must be a table, not %s"):format(where, type(opts)), 3)
+  end
+  local known, names = {}, {}
+  for _, list in ipairs{ ... } do
+    for _, k in ipairs(list) do
+      if not known[k] then known[k] = true; names[#names + 1] = k end
+    end
+  end
+  for k in pairs(opts) do
+    if not known[k] then
+      table.sort(names)
+      local near = type(k) == "string" and qsl.suggest(k, names)
+      error(("%s: unknown option %s%s; it takes %s"):format(where, tostring(k),
+        near and (" (did you mean '" .. near .. "'?)") or "", table.concat(names, ", ")), 3)
+    end
+  end
+  return opts
+end
+
+M.START_OPTIONS = { "ready_timeout", "wrap", "netns", "netns_of", "cpu", "nofile", "ssh",
+                    "ssh_args", "qsl_run", "numbers" }
+M.FINISH_OPTIONS = { "timeout", "exit_timeout", "numbers", "stop", "grace" }
+
 local function args_of(t)
   local out = {}
   local keys = {}
@@ -141,17 +171,16 @@ end
 -- -> proc, ready fields. Raises an error naming the role and the step ("gateway: start:
 -- ...", with the child's stderr) when the role cannot start or its ready line is wrong.
 -- The proc is to-be-closed by the caller.
-function M.start(role, params, opts)
-  opts = opts or {}
+local function start(role, params, opts)
   local p, err
   if opts.ssh then
     -- a target is user@machine or machine, never an option ssh would take ("-oProxy...")
     if type(opts.ssh) ~= "string" or opts.ssh == "" or opts.ssh:find("^%-") or
        opts.ssh:find("[%s%c]") then
-      error(("%s: start: ssh= must be user@machine, got %q"):format(role, tostring(opts.ssh)), 2)
+      error(("%s: start: ssh= must be user@machine, got %q"):format(role, tostring(opts.ssh)), 3)
     end
     if opts.wrap or opts.netns or opts.cpu or opts.nofile then
-      error(("%s: start: wrap, netns, cpu and nofile are local; not with ssh"):format(role), 2)
+      error(("%s: start: wrap, netns, cpu and nofile are local; not with ssh"):format(role), 3)
     end
     M.check_remote(opts)
     local words = { "env", "QSL_STOP_ON_EOF=1", opts.qsl_run or "qsl-run", role }
@@ -164,19 +193,23 @@ function M.start(role, params, opts)
                              netns = opts.netns, netns_of = opts.netns_of, cpu = opts.cpu,
                              nofile = opts.nofile }
   end
-  if not p then error(("%s: start: %s"):format(role, err), 2) end
+  if not p then error(("%s: start: %s"):format(role, err), 3) end
   local ready, rerr = p:ready(opts.ready_timeout or 5000)
   if not ready then
     p:stop(500)
-    error(("%s: start: %s"):format(role, rerr), 2)
+    error(("%s: start: %s"):format(role, rerr), 3)
   end
   started[p] = role
   local ok, cerr = check_fields(role, "ready", ready, opts.numbers)
   if not ok then
     p:stop(500)
-    error(("%s: start: %s"):format(role, cerr), 2)
+    error(("%s: start: %s"):format(role, cerr), 3)
   end
   return p, ready
+end
+
+function M.start(role, params, opts)
+  return start(role, params, M.options("roles.start", opts, M.START_OPTIONS))
 end
 
 -- finish(proc, [label], {timeout=, numbers={...}, stop=true, grace=})
@@ -185,9 +218,7 @@ end
 -- KILL), then reads the result line it printed on the way out.
 -- -> result fields (typed by the role's declaration), status. Raises an error naming
 -- the role and what went wrong, with its stderr.
-function M.finish(p, label, opts)
-  if type(label) == "table" then label, opts = nil, label end
-  opts = opts or {}
+local function finish(p, label, opts)
   local role = started[p] or label
   label = label or role or "process"
   local res, err, st
@@ -198,20 +229,25 @@ function M.finish(p, label, opts)
     res, err = p:line("result", opts.timeout or 30000)
     st = p:wait(opts.exit_timeout or 5000) or p:stop(500)
   end
-  if not res then error(("%s: finish: %s%s"):format(label, err, tail(p)), 2) end
+  if not res then error(("%s: finish: %s%s"):format(label, err, tail(p)), 3) end
   if not st.exited or st.code ~= 0 then
     error(("%s ended badly (%s)%s"):format(label,
-      st.signal_name and ("SIG" .. st.signal_name) or ("exit " .. tostring(st.code)), tail(p)), 2)
+      st.signal_name and ("SIG" .. st.signal_name) or ("exit " .. tostring(st.code)), tail(p)), 3)
   end
   local ok, cerr = check_fields(role or label, "result", res, opts.numbers)
-  if not ok then error(cerr, 2) end
+  if not ok then error(cerr, 3) end
   return res, st
+end
+
+function M.finish(p, label, opts)
+  if type(label) == "table" then label, opts = nil, label end
+  return finish(p, label, M.options("roles.finish", opts, M.FINISH_OPTIONS))
 end
 
 -- result(proc, {timeout=}) -> the result line's fields (checked against the role's
 -- declaration), without waiting for the exit: for a role that holds after it (flow hold=1).
 function M.result(p, opts)
-  opts = opts or {}
+  opts = M.options("roles.result", opts, { "timeout", "numbers" })
   local role = started[p] or "process"
   local res, err = p:line("result", opts.timeout or 30000)
   if not res then error(("%s: result: %s%s"):format(role, err, tail(p)), 2) end
@@ -298,8 +334,9 @@ end
 
 -- run(role, params, opts): start a role that ends by itself and finish it -> result, status.
 function M.run(role, params, opts)
-  local p <close> = M.start(role, params, opts)
-  return M.finish(p, role, opts)
+  opts = M.options("roles.run", opts, M.START_OPTIONS, M.FINISH_OPTIONS)
+  local p <close> = start(role, params, opts)
+  return finish(p, role, opts)
 end
 
 return M

@@ -90,3 +90,28 @@ msg = err_of(qsl.proc.spawn, { argv = { "true" }, cpu = -2 })
 assert(msg:find("cpu", 1, true), msg)
 msg = err_of(qsl.proc.spawn, { argv = { "true" }, nofile = 1 << 40 })
 assert(msg:find("nofile", 1, true), msg)
+
+-- issue 23: every option table of the Lua library is checked: an unknown key is an error
+-- naming it (with did-you-mean), before anything starts
+test("an unknown option key to a library function is an error naming it", function()
+  local roles, gateway = require "qsl.roles", require "qsl.gateway"
+  local feed, net = require "qsl.feed", require "qsl.net"
+  local cases = {
+    { "roles.start: unknown option ready_timout (did you mean 'ready_timeout'?)",
+      roles.start, "flow", {}, { ready_timout = 1 } },
+    { "roles.finish: unknown option timout (did you mean 'timeout'?)", roles.finish, {}, { timout = 1 } },
+    { "roles.run: unknown option greace (did you mean 'grace'?)", roles.run, "flow", {}, { greace = 1 } },
+    { "roles.result: unknown option stop", roles.result, {}, { stop = true } },
+    { "gateway.run: unknown option cpu_srever", gateway.run, "gateway", {}, {}, { cpu_srever = 0 } },
+    { "gateway.versus_echo: unknown option conections", gateway.versus_echo, { conections = 1 } },
+    { "feed.run: unknown option subs (did you mean 'sub'?)", feed.run, { subs = {} } },
+    { "feed.fanout: unknown option subscribers", feed.fanout, { subscribers = {} } },
+    { "net.pair: unknown option ipv4", net.pair, { ipv4 = true } },
+    { "net.star: unknown option ipv4", net.star, 2, { ipv4 = true } },
+    { "roles.start: options must be a table, not string", roles.start, "flow", {}, "fast" },
+  }
+  for _, c in ipairs(cases) do
+    local e = error_of(c[2], table.unpack(c, 3))
+    assert(e:find(c[1], 1, true), c[1] .. "\n got: " .. e)
+  end
+end)
