@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "clock.h"
 #include "net.h"
 #include "sockopt.h"
 #include "wire.h"
@@ -68,12 +69,6 @@ struct run {
     uint8_t *echo_req;
 };
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void fail(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void fail(struct run *r, const char *fmt, ...)
@@ -397,7 +392,7 @@ static void conn_read(struct run *r, struct lconn *k)
     for (;;) {
         ssize_t n = recv(k->fd, buf, sizeof buf, 0);
         if (n > 0) {
-            on_bytes(r, k, buf, (size_t)n, now_ns());
+            on_bytes(r, k, buf, (size_t)n, qsl_clock_ns());
             if (k->done || (size_t)n < sizeof buf)
                 return;
             continue;
@@ -473,10 +468,10 @@ static void conn_connect_done(struct run *r, struct lconn *k)
         k->done = 1;
         return;
     }
-    on_connected(r, k, now_ns());
+    on_connected(r, k, qsl_clock_ns());
 }
 
-static int run_persistent(struct run *r, volatile int *stop)
+static int run_persistent(struct run *r, qsl_stop_flag *stop)
 {
     const struct qsl_load_config *c = r->c;
     unsigned n = c->connections;
@@ -498,15 +493,15 @@ static int run_persistent(struct run *r, volatile int *stop)
     }
     for (unsigned i = 0; i < n; i++)
         r->conns[i].quota = c->requests / n + (i < c->requests % n);
-    r->st->connect_start_ns = now_ns();
+    r->st->connect_start_ns = qsl_clock_ns();
     for (unsigned i = 0; rc == 0 && i < n; i++)
-        rc = open_conn(r, &r->conns[i], now_ns());
+        rc = open_conn(r, &r->conns[i], qsl_clock_ns());
     if (rc != 0)
         return rc;
     struct epoll_event evs[256];
     unsigned active = n;
     while (active > 0 && !*stop) {
-        uint64_t now = now_ns();
+        uint64_t now = qsl_clock_ns();
         uint64_t wake = now + 10000000u;        /* at least every 10 ms: timeouts */
         active = 0;
         for (unsigned i = 0; i < n; i++) {
@@ -562,7 +557,7 @@ static int run_persistent(struct run *r, volatile int *stop)
                 conn_read(r, k);
         }
     }
-    r->st->end_ns = now_ns();
+    r->st->end_ns = qsl_clock_ns();
     if (r->st->start_ns == 0)   /* nothing connected: no measured time */
         r->st->start_ns = r->st->measure_ns = r->st->end_ns;
     return 0;
@@ -570,7 +565,7 @@ static int run_persistent(struct run *r, volatile int *stop)
 
 /* ------------------------------------------------------------------ short connections */
 
-static int run_short(struct run *r, volatile int *stop)
+static int run_short(struct run *r, qsl_stop_flag *stop)
 {
     const struct qsl_load_config *c = r->c;
     struct lconn k;
@@ -584,13 +579,13 @@ static int run_short(struct run *r, volatile int *stop)
     k.rng = (c->seed + 1) * 0x9e3779b97f4a7c15ull;
     r->ep = -1;
     r->pairs = 1;
-    uint64_t start = now_ns();
+    uint64_t start = qsl_clock_ns();
     r->st->connect_start_ns = r->st->start_ns = start;
     r->st->measure_ns = start + (uint64_t)c->warmup_ms * 1000000u;
     uint64_t end_at = start + (uint64_t)c->duration_ms * 1000000u;
     struct timeval tv = {(time_t)(c->timeout_ms / 1000), (long)(c->timeout_ms % 1000) * 1000};
-    for (uint64_t i = 0; !*stop && !r->st->errors && (c->requests ? i < c->requests : now_ns() < end_at); i++) {
-        uint64_t t0 = now_ns();
+    for (uint64_t i = 0; !*stop && !r->st->errors && (c->requests ? i < c->requests : qsl_clock_ns() < end_at); i++) {
+        uint64_t t0 = qsl_clock_ns();
         int fd = qsl_net_socket(c->addr.ss_family, SOCK_STREAM);
         if (fd < 0)
             return fd;
@@ -599,7 +594,7 @@ static int run_short(struct run *r, volatile int *stop)
         if (c->conn_opts)
             qsl_sockopt_apply(fd, c->conn_opts, NULL, NULL);
         int rc = qsl_net_connect_until(fd, &c->addr, c->addrlen,
-                                       qsl_net_now_ms() + c->timeout_ms, stop);
+                                       qsl_clock_ms() + c->timeout_ms, stop);
         if (rc == 0)
             rc = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) == 0 ? 0 : -errno;
         if (rc != 0) {
@@ -646,26 +641,26 @@ static int run_short(struct run *r, volatile int *stop)
                      n == 0 ? "the gateway closed the connection early" : strerror(errno));
                 break;
             }
-            on_bytes(r, &k, buf, (size_t)n, now_ns());
+            on_bytes(r, &k, buf, (size_t)n, qsl_clock_ns());
         }
         close(fd);
         if (r->st->errors || !k.done)
             break;
         /* one round trip: connect to the Heartbeat's reply */
-        uint64_t now = now_ns();
+        uint64_t now = qsl_clock_ns();
         r->st->completed++;
         if (now >= r->st->measure_ns) {
             qsl_hist_record(&r->st->hist, now - t0);
             r->st->recorded++;
         }
     }
-    r->st->end_ns = now_ns();
+    r->st->end_ns = qsl_clock_ns();
     return 0;
 }
 
-int qsl_load_run(const struct qsl_load_config *c, struct qsl_load_stats *st, volatile int *stop)
+int qsl_load_run(const struct qsl_load_config *c, struct qsl_load_stats *st, qsl_stop_flag *stop)
 {
-    static volatile int never;
+    static qsl_stop_flag never;
     memset(st, 0, sizeof *st);
     qsl_hist_init(&st->hist);
     if (!stop)

@@ -24,6 +24,7 @@
 
 #include "hist.h"
 #include "sockopt.h"
+#include "stop.h"
 
 enum qsl_load_pattern { QSL_LOAD_PERSISTENT, QSL_LOAD_SHORT, QSL_LOAD_ECHO };
 
@@ -73,6 +74,6 @@ void qsl_load_defaults(struct qsl_load_config *c);
 /* Parse "127.0.0.1" / "::1" and a port into c->addr. -EINVAL if not numeric. */
 int qsl_load_target(struct qsl_load_config *c, const char *host, uint16_t port);
 /* 0, or -errno for a set-up failure; protocol errors are in st->errors. */
-int qsl_load_run(const struct qsl_load_config *c, struct qsl_load_stats *st, volatile int *stop);
+int qsl_load_run(const struct qsl_load_config *c, struct qsl_load_stats *st, qsl_stop_flag *stop);
 
 #endif

@@ -32,7 +32,7 @@ void qsl_echo_defaults(struct qsl_echo_config *c)
 /* ------------------------------------------------------------------ blocking */
 
 static int serve_blocking(int lfd, const struct qsl_echo_config *c, struct qsl_echo_stats *st,
-                          volatile int *stop)
+                          qsl_stop_flag *stop)
 {
     int fl = fcntl(lfd, F_GETFL);
     if (fl < 0 || fcntl(lfd, F_SETFL, fl | O_NONBLOCK) != 0)
@@ -168,7 +168,7 @@ static void accept_all(struct echo_server *sv, int lfd, const struct qsl_echo_co
 }
 
 static int serve_epoll(int lfd, const struct qsl_echo_config *c, struct qsl_echo_stats *st,
-                       volatile int *stop)
+                       qsl_stop_flag *stop)
 {
     struct echo_server sv = {.ep = epoll_create1(EPOLL_CLOEXEC)};
     if (sv.ep < 0)
@@ -199,7 +199,7 @@ static int serve_epoll(int lfd, const struct qsl_echo_config *c, struct qsl_echo
 }
 
 int qsl_echo_serve(int lfd, const struct qsl_echo_config *c, struct qsl_echo_stats *st,
-                   volatile int *stop)
+                   qsl_stop_flag *stop)
 {
     memset(st, 0, sizeof *st);
     if (c->request < 1 || c->reply < 1 || c->reply > ECHO_IO || c->max_conns < 1 ||

@@ -16,6 +16,8 @@
 
 #include <stdint.h>
 
+#include "stop.h"
+
 enum qsl_echo_mode { QSL_ECHO_BLOCKING, QSL_ECHO_EPOLL };
 
 struct qsl_echo_config {
@@ -34,6 +36,6 @@ void qsl_echo_defaults(struct qsl_echo_config *c);
 /* Serve the listening socket lfd until *stop. 0, or -errno (-EINVAL for a bad config,
  * -ENOMEM, or epoll's own failure); a client's error closes only its connection. */
 int qsl_echo_serve(int lfd, const struct qsl_echo_config *c, struct qsl_echo_stats *st,
-                   volatile int *stop);
+                   qsl_stop_flag *stop);
 
 #endif

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "clock.h"
 #include "feed.h"
 #include "flow.h"
 #include "sockopt.h"
@@ -24,12 +25,6 @@
 #define SOL_UDP 17
 #endif
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* ------------------------------------------------------------------ sequence tracking */
 
@@ -241,7 +236,7 @@ static void flush(struct pub *p)
     unsigned off = 0;
     while (off < p->n) {
         if (p->st->start_ns == 0)
-            p->st->start_ns = now_ns();
+            p->st->start_ns = qsl_clock_ns();
         int r = sendmmsg(p->fd, p->mm + off, p->n - off, 0);
         p->st->send_calls++;
         if (r > 0) {
@@ -259,7 +254,7 @@ static void flush(struct pub *p)
             off++;
         }
     }
-    p->st->end_ns = now_ns();
+    p->st->end_ns = qsl_clock_ns();
     p->n = 0;
     /* slot 0 is filled next: its counts start over (a paced flush comes between slots,
      * and a stale count let a packed slot grow past its buffer) */
@@ -326,7 +321,7 @@ static void add_packed(struct pub *p, const uint8_t *frame, size_t flen, uint64_
 static void pace(struct pub *p, uint64_t i)
 {
     uint64_t due = p->t0 + (uint64_t)((double)i * p->ns_per_msg);
-    if (due <= now_ns() + 20000)
+    if (due <= qsl_clock_ns() + 20000)
         return;                 /* due within 20 us: not worth a sleep */
     close_slot(p);
     flush(p);
@@ -413,7 +408,7 @@ static void raw_collect(void *ctx, const struct qsl_event *ev)
 }
 
 static int run_flow(const struct qsl_feed_pub_config *c, qsl_event_fn fn, void *ctx,
-                    volatile int *stop)
+                    qsl_stop_flag *stop)
 {
     struct qsl_engine_config ec;
     qsl_engine_config_defaults(&ec);
@@ -439,14 +434,14 @@ static int run_flow(const struct qsl_feed_pub_config *c, qsl_event_fn fn, void *
 }
 
 static int publish_raw(int fd, const struct qsl_feed_pub_config *c, struct qsl_feed_pub_stats *st,
-                       volatile int *stop)
+                       qsl_stop_flag *stop)
 {
     struct raw r = {0};
     int rc = run_flow(c, raw_collect, &r, stop);
     if (rc == 0 && r.oom)
         rc = -ENOMEM;
     if (rc == 0) {
-        st->start_ns = now_ns();
+        st->start_ns = qsl_clock_ns();
         for (size_t i = 0; i < r.n && !(stop && *stop); i++) {
             st->messages++;
             st->datagrams++;
@@ -457,7 +452,7 @@ static int publish_raw(int fd, const struct qsl_feed_pub_config *c, struct qsl_f
                 st->last_errno = errno;
             }
         }
-        st->end_ns = now_ns();
+        st->end_ns = qsl_clock_ns();
     }
     free(r.frames);
     free(r.lens);
@@ -465,7 +460,7 @@ static int publish_raw(int fd, const struct qsl_feed_pub_config *c, struct qsl_f
 }
 
 int qsl_feed_publish(int fd, const struct qsl_feed_pub_config *c, struct qsl_feed_pub_stats *st,
-                     volatile int *stop)
+                     qsl_stop_flag *stop)
 {
     memset(st, 0, sizeof *st);
     if (c->batch == 0 || c->batch > 1024 || c->rate < 0 || c->symbols == 0 ||
@@ -497,7 +492,7 @@ int qsl_feed_publish(int fd, const struct qsl_feed_pub_config *c, struct qsl_fee
             p.mm[i].msg_hdr.msg_iovlen = 1;
         }
         p.ns_per_msg = c->rate > 0 ? 1e9 / c->rate : 0;
-        p.t0 = now_ns();
+        p.t0 = qsl_clock_ns();
         rc = run_flow(c, on_event, &p, stop);
         close_slot(&p);
         flush(&p);
@@ -527,8 +522,8 @@ struct sub_ctx {
 /* A consumer's work, on the CPU as real work is: a sleep would hand the CPU away. */
 static void sub_work(unsigned ns, int messages)
 {
-    uint64_t until = now_ns() + (uint64_t)ns * (uint64_t)messages;
-    while (now_ns() < until)
+    uint64_t until = qsl_clock_ns() + (uint64_t)ns * (uint64_t)messages;
+    while (qsl_clock_ns() < until)
         ;
 }
 
@@ -555,7 +550,7 @@ static void sub_datagram(struct sub_ctx *s, const uint8_t *d, size_t len, int tr
 
 static void sub_arrived(struct sub_ctx *s)
 {
-    s->last = now_ns();
+    s->last = qsl_clock_ns();
     if (s->st->first_ns == 0)
         s->st->first_ns = s->last;
     s->st->last_ns = s->last;
@@ -564,10 +559,10 @@ static void sub_arrived(struct sub_ctx *s)
 /* How long to wait for more (at most 100 ms, so a stop is seen), or -1 when the
  * subscription is over (ended_by set): count, stop, deadline, idle after the last. */
 static int sub_wait_ms(struct sub_ctx *s, uint64_t expected, unsigned idle_ms, uint64_t deadline,
-                       volatile int *stop)
+                       qsl_stop_flag *stop)
 {
     struct qsl_feed_sub_stats *st = s->st;
-    uint64_t now = now_ns();
+    uint64_t now = qsl_clock_ns();
     uint64_t idle = (uint64_t)idle_ms * 1000000u;
     if (expected && s->t->received >= expected)
         st->ended_by = QSL_FEED_END_COUNT;
@@ -612,7 +607,7 @@ static void fr_free(struct qsl_feed_rx *rx)
 }
 
 static int fr_subscribe(int fd, struct qsl_feed_rx *rx, struct sub_ctx *s, uint64_t expected,
-                        unsigned idle_ms, uint64_t deadline, volatile int *stop)
+                        unsigned idle_ms, uint64_t deadline, qsl_stop_flag *stop)
 {
     (void)fd, (void)rx, (void)s, (void)expected, (void)idle_ms, (void)deadline, (void)stop;
     return -ENOSYS;
@@ -643,7 +638,7 @@ void qsl_feed_rx_free(struct qsl_feed_rx *rx)
 }
 
 static int sub_recvmmsg(int fd, struct qsl_feed_rx *rx, struct sub_ctx *s, uint64_t expected,
-                        unsigned idle_ms, uint64_t deadline, volatile int *stop)
+                        unsigned idle_ms, uint64_t deadline, qsl_stop_flag *stop)
 {
     uint8_t *bufs = rx->bufs;
     _Alignas(struct cmsghdr) char ctl[SUB_VLEN][CMSG_SPACE(sizeof(uint32_t))];
@@ -687,12 +682,12 @@ static int sub_recvmmsg(int fd, struct qsl_feed_rx *rx, struct sub_ctx *s, uint6
 
 int qsl_feed_subscribe(int fd, struct qsl_feed_rx *rx, uint64_t expected, unsigned idle_ms,
                        unsigned deadline_ms, struct qsl_seqtrack *t, struct qsl_feed_sub_stats *st,
-                       volatile int *stop)
+                       qsl_stop_flag *stop)
 {
     memset(st, 0, sizeof *st);
     int one = 1;
     (void)setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
-    struct sub_ctx ctx = {t, st, now_ns(), rx->mode == QSL_FEED_RX_RAW, rx->work_ns, UINT64_MAX};
+    struct sub_ctx ctx = {t, st, qsl_clock_ns(), rx->mode == QSL_FEED_RX_RAW, rx->work_ns, UINT64_MAX};
     if (rx->first_ms)
         ctx.first_by = ctx.last + (uint64_t)rx->first_ms * 1000000u;
     uint64_t deadline = deadline_ms ? ctx.last + (uint64_t)deadline_ms * 1000000u : UINT64_MAX;

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 
 #include "engine.h"
+#include "stop.h"
 #include "wire.h"
 
 #define QSL_FEED_SESSION "QSLFEED001"           /* 10 bytes, the packed session name */
@@ -109,7 +110,7 @@ void qsl_feed_pub_defaults(struct qsl_feed_pub_config *c);
 /* Publish the flow to a connected UDP socket. 0, or -errno for set-up failures
  * (-ENOMEM, -EINVAL for a bad config, -ENOPROTOOPT when GSO is not available). */
 int qsl_feed_publish(int fd, const struct qsl_feed_pub_config *c, struct qsl_feed_pub_stats *st,
-                     volatile int *stop);
+                     qsl_stop_flag *stop);
 
 /* ------------------------------------------------------------------ subscriber */
 
@@ -158,6 +159,6 @@ void qsl_feed_rx_free(struct qsl_feed_rx *rx);
  */
 int qsl_feed_subscribe(int fd, struct qsl_feed_rx *rx, uint64_t expected, unsigned idle_ms,
                        unsigned deadline_ms, struct qsl_seqtrack *t, struct qsl_feed_sub_stats *st,
-                       volatile int *stop);
+                       qsl_stop_flag *stop);
 
 #endif

@@ -101,7 +101,7 @@ static int fr_complete(struct feed_ring *r, struct sub_ctx *s, struct msghdr *mh
 }
 
 static int fr_subscribe(int fd, struct qsl_feed_rx *rx, struct sub_ctx *s, uint64_t expected,
-                        unsigned idle_ms, uint64_t deadline, volatile int *stop)
+                        unsigned idle_ms, uint64_t deadline, qsl_stop_flag *stop)
 {
     struct feed_ring *r = rx->ring;
     if (!r)

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "gateway.h"
 #include "net.h"
 #include "session.h"
@@ -39,7 +40,6 @@ void qsl_gateway_defaults(struct qsl_gateway_config *c)
     qsl_engine_config_defaults(&c->engine);
 }
 
-#define now_ms qsl_net_now_ms
 
 /* ------------------------------------------------------------------ replies owed */
 
@@ -119,16 +119,14 @@ static int discard_input(int fd)
 
 /* ------------------------------------------------------------------ blocking mode */
 
-#define wait_fd qsl_net_wait
-
 /* The session's replies out[0, n), every byte, bounded only by stall_ms (0: none):
  * 0, -1 for a dead peer or a stop, -2 when the peer took nothing for stall_ms.
  * On failure the replies not sent are counted as discarded. */
 static int write_all(int fd, const uint8_t *out, size_t n, const struct qsl_gateway_config *c,
-                     struct qsl_gateway_stats *st, volatile int *stop)
+                     struct qsl_gateway_stats *st, qsl_stop_flag *stop)
 {
     uint64_t stall = c->stall_ms;
-    uint64_t deadline = stall ? now_ms() + stall : 0;
+    uint64_t deadline = stall ? qsl_clock_ms() + stall : 0;
     size_t off = 0;
     int rc = 0;
     while (off < n && rc == 0) {
@@ -136,14 +134,14 @@ static int write_all(int fd, const uint8_t *out, size_t n, const struct qsl_gate
         if (w > 0) {
             off += (size_t)w;
             st->bytes_out += (uint64_t)w;
-            deadline = stall ? now_ms() + stall : 0;
+            deadline = stall ? qsl_clock_ms() + stall : 0;
             continue;
         }
         if (w < 0 && errno != EAGAIN && errno != EINTR) {
             rc = -1;
             break;
         }
-        int r = wait_fd(fd, POLLOUT, deadline, stop);
+        int r = qsl_net_wait(fd, POLLOUT, deadline, stop);
         if (r <= 0)
             rc = r < 0 ? -1 : -2;
     }
@@ -152,11 +150,11 @@ static int write_all(int fd, const uint8_t *out, size_t n, const struct qsl_gate
     return rc;
 }
 
-static void linger_close(int fd, unsigned linger_ms, volatile int *stop)
+static void linger_close(int fd, unsigned linger_ms, qsl_stop_flag *stop)
 {
     shutdown(fd, SHUT_WR);
-    uint64_t deadline = now_ms() + linger_ms;
-    while (discard_input(fd) == 0 && wait_fd(fd, POLLIN, deadline, stop) == 1)
+    uint64_t deadline = qsl_clock_ms() + linger_ms;
+    while (discard_input(fd) == 0 && qsl_net_wait(fd, POLLIN, deadline, stop) == 1)
         ;
     discard_input(fd);          /* nothing unread at close: no RST, and the kernel still
                                  * delivers the replies it holds after we let go */
@@ -166,7 +164,7 @@ static void linger_close(int fd, unsigned linger_ms, volatile int *stop)
 /* Feed one read to the session, writing out as it pauses. 0, or write_all's code. */
 static int serve_chunk(int fd, struct qsl_session *s, const uint8_t *in, size_t n, uint8_t *out,
                        const struct qsl_gateway_config *c, struct qsl_gateway_stats *st,
-                       volatile int *stop)
+                       qsl_stop_flag *stop)
 {
     size_t pos = 0;
     do {
@@ -180,15 +178,15 @@ static int serve_chunk(int fd, struct qsl_session *s, const uint8_t *in, size_t 
 }
 
 static void serve_one(int fd, struct qsl_engine *e, const struct qsl_gateway_config *c,
-                      struct qsl_gateway_stats *st, uint8_t *in, uint8_t *out, volatile int *stop)
+                      struct qsl_gateway_stats *st, uint8_t *in, uint8_t *out, qsl_stop_flag *stop)
 {
     struct qsl_session s;
     qsl_session_init(&s, e);
     unsigned idle = c->idle_ms;
-    uint64_t deadline = idle ? now_ms() + idle : 0;
+    uint64_t deadline = idle ? qsl_clock_ms() + idle : 0;
     int clean = 1;              /* 0: the peer is gone, nothing to linger for */
     for (;;) {
-        int ready = wait_fd(fd, POLLIN, deadline, stop);
+        int ready = qsl_net_wait(fd, POLLIN, deadline, stop);
         if (ready <= 0) {
             ready < 0 ? st->closed_at_stop++ : st->closed_idle++;
             break;
@@ -212,7 +210,7 @@ static void serve_one(int fd, struct qsl_engine *e, const struct qsl_gateway_con
         if (qsl_session_closed(&s))
             break;
         if (idle && s.stats.frames_in != frames)
-            deadline = now_ms() + idle;     /* a partial frame does not count as activity */
+            deadline = qsl_clock_ms() + idle;     /* a partial frame does not count as activity */
     }
     account(st, &s);
     if (clean)
@@ -222,7 +220,7 @@ static void serve_one(int fd, struct qsl_engine *e, const struct qsl_gateway_con
 }
 
 static int run_blocking(int lfd, struct qsl_engine *e, const struct qsl_gateway_config *c,
-                        struct qsl_gateway_stats *st, volatile int *stop)
+                        struct qsl_gateway_stats *st, qsl_stop_flag *stop)
 {
     uint8_t *in = malloc(READ_CHUNK), *out = malloc(c->out_bytes);
     if (!in || !out) {
@@ -234,7 +232,7 @@ static int run_blocking(int lfd, struct qsl_engine *e, const struct qsl_gateway_
     if (c->on_ready)
         c->on_ready(c->ready_ctx);
     /* a stop that lands just before the wait is seen, not slept through until a client comes */
-    while (wait_fd(lfd, POLLIN, 0, stop) > 0) {
+    while (qsl_net_wait(lfd, POLLIN, 0, stop) > 0) {
         int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE) {
@@ -385,7 +383,7 @@ static void conn_watch(struct loop *l, struct conn *k, uint32_t events)
 static void touch(struct loop *l, struct conn *k)
 {
     if (l->bounded)
-        k->active_at = now_ms();
+        k->active_at = qsl_clock_ms();
 }
 
 /* The connection owes its peer replies: some are unsent, or a request waits for room. */
@@ -485,7 +483,7 @@ static int conn_settle(struct loop *l, struct conn *k, int input_done)
     if (k->phase == P_CLOSING) {
         shutdown(k->fd, SHUT_WR);
         k->phase = P_LINGER;
-        set_deadline(l, k, now_ms() + l->c->linger_ms);
+        set_deadline(l, k, qsl_clock_ms() + l->c->linger_ms);
     }
     return 0;
 }
@@ -577,7 +575,7 @@ static void conn_expire(struct loop *l, struct conn *k, uint64_t now)
 /* Deadlines: walks the open connections only, and only when one has a deadline. */
 static void sweep(struct loop *l)
 {
-    uint64_t now = now_ms();
+    uint64_t now = qsl_clock_ms();
     for (struct conn *k = l->open, *next; k && l->timed > 0; k = next) {
         next = k->next;         /* k may close (it moves to the closed list) */
         if (k->deadline != 0 && now >= k->deadline)
@@ -698,8 +696,8 @@ static void drain_and_close(struct loop *l)
 {
     if (l->ep >= 0)
         epoll_ctl(l->ep, EPOLL_CTL_DEL, l->lfd, NULL);
-    uint64_t deadline = now_ms() + 1000;
-    for (int pending = 1; pending && now_ms() < deadline;) {
+    uint64_t deadline = qsl_clock_ms() + 1000;
+    for (int pending = 1; pending && qsl_clock_ms() < deadline;) {
         pending = 0;
         for (struct conn *k = l->open, *next; k; k = next) {
             next = k->next;
@@ -717,7 +715,7 @@ static void drain_and_close(struct loop *l)
     }
     for (struct conn *k = l->open; k; k = k->next)
         shutdown(k->fd, SHUT_WR);
-    for (int open = 1; open && now_ms() < deadline;) {
+    for (int open = 1; open && qsl_clock_ms() < deadline;) {
         open = 0;
         for (struct conn *k = l->open, *next; k; k = next) {
             next = k->next;
@@ -746,7 +744,7 @@ static void loop_free(struct loop *l)
 }
 
 static int run_epoll(int lfd, struct qsl_engine *e, const struct qsl_gateway_config *c,
-                     struct qsl_gateway_stats *st, volatile int *stop)
+                     struct qsl_gateway_stats *st, qsl_stop_flag *stop)
 {
     struct loop l = {.lfd = lfd, .c = c, .st = st, .e = e};
     l.bounded = c->idle_ms || c->stall_ms;
@@ -782,9 +780,9 @@ static int run_epoll(int lfd, struct qsl_engine *e, const struct qsl_gateway_con
             if (k->fd >= 0 && (evs[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
                 conn_progress(&l, k);   /* a dead peer shows up as a failed send */
         }
-        if (l.timed && now_ms() >= next_sweep) {
+        if (l.timed && qsl_clock_ms() >= next_sweep) {
             sweep(&l);
-            next_sweep = now_ms() + 10;
+            next_sweep = qsl_clock_ms() + 10;
         }
         if (l.closed)
             free_closed(&l);
@@ -819,7 +817,7 @@ static int ur_send_cancelled(struct loop *l, struct conn *k)
 }
 
 static int run_uring(int lfd, struct qsl_engine *e, const struct qsl_gateway_config *c,
-                     struct qsl_gateway_stats *st, volatile int *stop)
+                     struct qsl_gateway_stats *st, qsl_stop_flag *stop)
 {
     (void)lfd, (void)e, (void)c, (void)st, (void)stop;
     return -ENOSYS;
@@ -841,7 +839,7 @@ uint32_t qsl_gateway_idle_ms(const struct qsl_gateway_config *c)
 }
 
 int qsl_gateway_run(int listen_fd, const struct qsl_gateway_config *c,
-                    struct qsl_gateway_stats *st, volatile int *stop)
+                    struct qsl_gateway_stats *st, qsl_stop_flag *stop)
 {
     memset(st, 0, sizeof *st);
     if (c->max_conns == 0 || c->out_bytes < QSL_WIRE_MAX_FRAME * 2)

@@ -24,6 +24,7 @@
 
 #include "engine.h"
 #include "sockopt.h"
+#include "stop.h"
 
 #define QSL_GATEWAY_IDLE_DEFAULT UINT32_MAX   /* idle_ms: the mode's default */
 #define QSL_GATEWAY_BLOCKING_IDLE_MS 5000u    /* blocking mode: one idle client holds everyone */
@@ -93,6 +94,6 @@ uint32_t qsl_gateway_idle_ms(const struct qsl_gateway_config *c);
  * 0, or -errno for a set-up failure.
  */
 int qsl_gateway_run(int listen_fd, const struct qsl_gateway_config *c,
-                    struct qsl_gateway_stats *st, volatile int *stop);
+                    struct qsl_gateway_stats *st, qsl_stop_flag *stop);
 
 #endif

@@ -441,8 +441,8 @@ static void ur_quiesce(struct loop *l)
     struct io_uring_sqe *sqe = ur_sqe(l, UR_CANCEL, NULL);
     if (sqe)
         io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
-    uint64_t deadline = now_ms() + 1000;
-    while (u->inflight > 0 && now_ms() < deadline && ur_round(l, 10) == 0)
+    uint64_t deadline = qsl_clock_ms() + 1000;
+    while (u->inflight > 0 && qsl_clock_ms() < deadline && ur_round(l, 10) == 0)
         ;
     for (struct conn *k = l->open; k; k = k->next) {
         ur_drop_held(u, k);
@@ -451,7 +451,7 @@ static void ur_quiesce(struct loop *l)
 }
 
 static int run_uring(int lfd, struct qsl_engine *e, const struct qsl_gateway_config *c,
-                     struct qsl_gateway_stats *st, volatile int *stop)
+                     struct qsl_gateway_stats *st, qsl_stop_flag *stop)
 {
     struct uring u;
     int rc = ur_setup(&u);
@@ -469,9 +469,9 @@ static int run_uring(int lfd, struct qsl_engine *e, const struct qsl_gateway_con
         rc = ur_round(&l, l.timed ? 20 : 100);
         if (u.starved)
             ur_feed_starved(&l);
-        if (l.timed && now_ms() >= next_sweep) {
+        if (l.timed && qsl_clock_ms() >= next_sweep) {
             sweep(&l);
-            next_sweep = now_ms() + 10;
+            next_sweep = qsl_clock_ms() + 10;
         }
         if (l.closed)
             free_closed(&l);

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "net.h"
 
 int qsl_net_addr(const char *host, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
@@ -200,19 +201,12 @@ int qsl_net_multicast_bind(int fd, const char *group, uint16_t port, unsigned if
     return rc == 0 ? 0 : -errno;
 }
 
-uint64_t qsl_net_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-int qsl_net_wait(int fd, short events, uint64_t deadline, volatile int *stop)
+int qsl_net_wait(int fd, short events, uint64_t deadline, qsl_stop_flag *stop)
 {
     for (;;) {
         if (stop && *stop)
             return -1;
-        uint64_t now = qsl_net_now_ms();
+        uint64_t now = qsl_clock_ms();
         if (deadline && now >= deadline)
             return 0;
         int slice = deadline && deadline - now < 100 ? (int)(deadline - now) : 100;
@@ -224,7 +218,7 @@ int qsl_net_wait(int fd, short events, uint64_t deadline, volatile int *stop)
 }
 
 int qsl_net_connect_until(int fd, const struct sockaddr_storage *ss, socklen_t len,
-                          uint64_t deadline, volatile int *stop)
+                          uint64_t deadline, qsl_stop_flag *stop)
 {
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "stop.h"
+
 /* A literal and a port as a socket address; -EINVAL for anything but a numeric literal. */
 int qsl_net_addr(const char *host, uint16_t port, struct sockaddr_storage *ss, socklen_t *len);
 
@@ -22,11 +24,11 @@ int qsl_net_connect(int fd, const char *host, uint16_t port);      /* retries EI
 int qsl_net_connect_addr(int fd, const struct sockaddr_storage *ss, socklen_t len);
 int qsl_net_listen(int fd, int backlog);
 
-/* Connect without blocking past the deadline (qsl_net_now_ms's clock, 0: none) or a
+/* Connect without blocking past the deadline (qsl_clock_ms's clock, 0: none) or a
  * stop: 0, -ETIMEDOUT, -EINTR (stopped), or the connect's -errno. fd ends
  * non-blocking. */
 int qsl_net_connect_until(int fd, const struct sockaddr_storage *ss, socklen_t len,
-                          uint64_t deadline, volatile int *stop);
+                          uint64_t deadline, qsl_stop_flag *stop);
 
 /* The port the socket is bound to (the kernel's pick after port 0). */
 int qsl_net_local_port(int fd, uint16_t *port);
@@ -47,16 +49,13 @@ int qsl_net_multicast_connect(int fd, const char *group, uint16_t port, unsigned
                               int hops, int loop);
 int qsl_net_multicast_bind(int fd, const char *group, uint16_t port, unsigned ifindex);
 
-/* CLOCK_MONOTONIC in milliseconds: the clock of every deadline below. */
-uint64_t qsl_net_now_ms(void);
-
 /*
  * Wait until fd is ready for `events` (poll's), with the stop flag in view: 1 ready
- * (or an error the next call on fd will report), 0 the deadline passed (0: none),
+ * (or an error the next call on fd will report), 0 the deadline (qsl_clock_ms) passed (0: none),
  * -1 *stop became non-zero. A stop that lands between a check and the wait is seen
  * within 100 ms: the wait is taken in slices.
  */
-int qsl_net_wait(int fd, short events, uint64_t deadline, volatile int *stop);
+int qsl_net_wait(int fd, short events, uint64_t deadline, qsl_stop_flag *stop);
 
 /* socket + SO_REUSEADDR + bind + listen; *port 0 = the kernel picks, then *port is it. */
 int qsl_net_tcp_server(const char *host, uint16_t *port, int backlog);

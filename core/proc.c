@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "proc.h"
 
 static struct qsl_proc *live;       /* the registry: started, not yet reaped */
@@ -35,9 +36,7 @@ static void registry_remove(struct qsl_proc *p)
 
 static double now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+    return (double)qsl_clock_ns() / 1e6;
 }
 
 void qsl_proc_init(struct qsl_proc *p)

@@ -16,9 +16,9 @@
 #include <lua.h>
 #include <lualib.h>
 
-#include "gateway.h"
 #include "host.h"
 #include "procfs.h"
+#include "uring.h"
 
 volatile sig_atomic_t qsl_host_signal;
 static lua_State *signal_state;
@@ -290,7 +290,7 @@ const char *qsl_host_nearest_best(const struct qsl_host_nearest *n)
 static int l_io_uring(lua_State *L)
 {
     char why[200];
-    int rc = qsl_gateway_mode_available(QSL_GATEWAY_IO_URING, why, sizeof why);
+    int rc = qsl_uring_available(why, sizeof why);
     lua_pushboolean(L, rc == 0);
     if (rc == 0)
         return 1;
@@ -315,6 +315,29 @@ static int l_suggest(lua_State *L)
     else
         lua_pushnil(L);
     return 1;
+}
+
+void qsl_set_integer(lua_State *L, const char *k, lua_Integer v)
+{
+    lua_pushinteger(L, v);
+    lua_setfield(L, -2, k);
+}
+
+void qsl_set_string(lua_State *L, const char *k, const char *v)
+{
+    lua_pushstring(L, v);
+    lua_setfield(L, -2, k);
+}
+
+int qsl_push_failure(lua_State *L, int rc, const char *what)
+{
+    lua_pushnil(L);
+    if (rc == -EINVAL)
+        lua_pushfstring(L, "%s: unexpected contents", what);
+    else
+        lua_pushfstring(L, "%s: %s", what, strerror(-rc));
+    lua_pushinteger(L, -rc);
+    return 3;
 }
 
 static int l_exe(lua_State *L)

@@ -58,6 +58,15 @@ lua_Integer qsl_opt_range(lua_State *L, int arg, lua_Integer def, lua_Integer lo
 void qsl_host_class(lua_State *L, const char *name, const luaL_Reg *meta,
                     const luaL_Reg *methods, const char *methods_key);
 
+/* t[k] = v, on the table at the top of the stack. */
+void qsl_set_integer(lua_State *L, const char *k, lua_Integer v);
+void qsl_set_string(lua_State *L, const char *k, const char *v);
+
+/* An operating-system failure a scenario may handle, as Lua's io does: pushes nil,
+ * "what: <strerror(-rc)>" ("what: unexpected contents" for a parser's -EINVAL) and
+ * -rc; returns 3. */
+int qsl_push_failure(lua_State *L, int rc, const char *what);
+
 /* This executable's absolute path (for spawning roles). */
 const char *qsl_host_exe(void);
 

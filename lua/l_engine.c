@@ -8,6 +8,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "clock.h"
 #include "engine.h"
 #include "flow.h"
 #include "host.h"
@@ -227,8 +228,7 @@ static int l_run_flow(lua_State *L)
     uint32_t symbols = e->symbols < QSL_FLOW_MAX_SYMBOLS ? e->symbols : QSL_FLOW_MAX_SYMBOLS;
     struct qsl_flow *f = lua_newuserdatauv(L, sizeof *f, 0);      /* freed by the GC */
     qsl_flow_init(f, (enum qsl_flow_gen)gen, seed, symbols);
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint64_t t0 = qsl_clock_ns();
     for (lua_Integer i = 0; i < orders; i++) {
         struct qsl_flow_item it;
         qsl_flow_next(f, e, &it);
@@ -236,9 +236,8 @@ static int l_run_flow(lua_State *L)
         if ((i & 0xffff) == 0)
             qsl_host_check_interrupt(L);
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ns = (double)(qsl_clock_ns() - t0);
     push_stats(L, e);
-    double ns = (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec);
     lua_pushnumber(L, ns / (double)orders);
     lua_setfield(L, -2, "ns_per_order");
     return 1;

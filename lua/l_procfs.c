@@ -23,23 +23,6 @@ static pid_t check_pid(lua_State *L, int idx)
     return (pid_t)pid;
 }
 
-static int fail(lua_State *L, int rc, const char *what)
-{
-    lua_pushnil(L);
-    if (rc == -EINVAL)
-        lua_pushfstring(L, "%s: unexpected contents", what);
-    else
-        lua_pushfstring(L, "%s: %s", what, strerror(-rc));
-    lua_pushinteger(L, -rc);
-    return 3;
-}
-
-static void setint(lua_State *L, const char *k, lua_Integer v)
-{
-    lua_pushinteger(L, v);
-    lua_setfield(L, -2, k);
-}
-
 static int l_stat(lua_State *L)
 {
     pid_t pid = check_pid(L, 1);
@@ -48,23 +31,23 @@ static int l_stat(lua_State *L)
     snprintf(what, sizeof what, "/proc/%d/stat", (int)pid);
     int rc = qsl_procfs_stat(pid, &st);
     if (rc)
-        return fail(L, rc, what);
+        return qsl_push_failure(L, rc, what);
     lua_newtable(L);
-    setint(L, "pid", st.pid);
+    qsl_set_integer(L, "pid", st.pid);
     lua_pushstring(L, st.comm);
     lua_setfield(L, -2, "comm");
     lua_pushlstring(L, &st.state, 1);
     lua_setfield(L, -2, "state");
-    setint(L, "ppid", st.ppid);
-    setint(L, "minflt", (lua_Integer)st.minflt);
-    setint(L, "majflt", (lua_Integer)st.majflt);
-    setint(L, "utime_ticks", (lua_Integer)st.utime);
-    setint(L, "stime_ticks", (lua_Integer)st.stime);
-    setint(L, "num_threads", st.num_threads);
-    setint(L, "starttime_ticks", (lua_Integer)st.starttime);
-    setint(L, "vsize", (lua_Integer)st.vsize);
-    setint(L, "rss_pages", st.rss);
-    setint(L, "processor", st.processor);
+    qsl_set_integer(L, "ppid", st.ppid);
+    qsl_set_integer(L, "minflt", (lua_Integer)st.minflt);
+    qsl_set_integer(L, "majflt", (lua_Integer)st.majflt);
+    qsl_set_integer(L, "utime_ticks", (lua_Integer)st.utime);
+    qsl_set_integer(L, "stime_ticks", (lua_Integer)st.stime);
+    qsl_set_integer(L, "num_threads", st.num_threads);
+    qsl_set_integer(L, "starttime_ticks", (lua_Integer)st.starttime);
+    qsl_set_integer(L, "vsize", (lua_Integer)st.vsize);
+    qsl_set_integer(L, "rss_pages", st.rss);
+    qsl_set_integer(L, "processor", st.processor);
     return 1;
 }
 
@@ -88,10 +71,10 @@ static int l_status(lua_State *L)
     snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
     long n = qsl_procfs_read(path, buf, sizeof buf);
     if (n < 0)
-        return fail(L, (int)n, path);
+        return qsl_push_failure(L, (int)n, path);
     lua_newtable(L);
     int rc = qsl_procfs_parse_kv(buf, (size_t)n, kv_to_table, L);
-    return rc ? fail(L, rc, path) : 1;
+    return rc ? qsl_push_failure(L, rc, path) : 1;
 }
 
 static int l_schedstat(lua_State *L)
@@ -102,11 +85,11 @@ static int l_schedstat(lua_State *L)
     snprintf(what, sizeof what, "/proc/%d/schedstat", (int)pid);
     int rc = qsl_procfs_schedstat(pid, &s);
     if (rc)
-        return fail(L, rc, what);
+        return qsl_push_failure(L, rc, what);
     lua_newtable(L);
-    setint(L, "cpu_ns", (lua_Integer)s.cpu_ns);
-    setint(L, "wait_ns", (lua_Integer)s.wait_ns);
-    setint(L, "timeslices", (lua_Integer)s.timeslices);
+    qsl_set_integer(L, "cpu_ns", (lua_Integer)s.cpu_ns);
+    qsl_set_integer(L, "wait_ns", (lua_Integer)s.wait_ns);
+    qsl_set_integer(L, "timeslices", (lua_Integer)s.timeslices);
     return 1;
 }
 
@@ -117,7 +100,7 @@ static int l_fd_count(lua_State *L)
     snprintf(what, sizeof what, "/proc/%d/fd", (int)pid);
     long n = qsl_procfs_fd_count(pid);
     if (n < 0)
-        return fail(L, (int)n, what);
+        return qsl_push_failure(L, (int)n, what);
     lua_pushinteger(L, n);
     return 1;
 }
@@ -130,7 +113,7 @@ static int l_fds(lua_State *L)
     snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
     DIR *d = opendir(path);
     if (!d)
-        return fail(L, -errno, path);
+        return qsl_push_failure(L, -errno, path);
     lua_newtable(L);
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
@@ -175,7 +158,7 @@ static int l_snmp(lua_State *L)
     const char *text = lua_tolstring(L, -1, &n);
     lua_newtable(L);
     int rc = qsl_procfs_parse_snmp(text, n, counter_to_table, L);
-    return rc ? fail(L, rc, path) : 1;
+    return rc ? qsl_push_failure(L, rc, path) : 1;
 }
 
 static int l_sysctl(lua_State *L)
@@ -186,7 +169,7 @@ static int l_sysctl(lua_State *L)
     if (rc == -EINVAL && (strchr(name, '/') || strstr(name, "..")))
         return luaL_argerror(L, 1, "a dotted sysctl name such as net.core.rmem_max");
     if (rc)
-        return fail(L, rc, name);
+        return qsl_push_failure(L, rc, name);
     lua_pushinteger(L, v);
     return 1;
 }

@@ -96,69 +96,57 @@ static int l_encode(lua_State *L)
     return 1;
 }
 
-static void setint(lua_State *L, const char *k, lua_Integer v)
-{
-    lua_pushinteger(L, v);
-    lua_setfield(L, -2, k);
-}
-
-static void setstr(lua_State *L, const char *k, const char *v)
-{
-    lua_pushstring(L, v);
-    lua_setfield(L, -2, k);
-}
-
 static void push_msg(lua_State *L, const struct qsl_wire_msg *m)
 {
     lua_newtable(L);
-    setstr(L, "type", qsl_wire_type_names[m->type - 1]);
-    setint(L, "seq", (lua_Integer)m->seq);
+    qsl_set_string(L, "type", qsl_wire_type_names[m->type - 1]);
+    qsl_set_integer(L, "seq", (lua_Integer)m->seq);
     switch (m->type) {
     case QSL_WIRE_NEW_ORDER: {
         const struct qsl_wire_new_order *o = &m->u.new_order;
-        setint(L, "order_id", (lua_Integer)o->order_id);
-        setint(L, "symbol", o->symbol);
-        setint(L, "price", o->price);
-        setint(L, "quantity", o->quantity);
-        setstr(L, "side", qsl_side_names[o->side]);
-        setstr(L, "order_type", qsl_order_type_names[o->order_type]);
-        setstr(L, "tif", qsl_tif_names[o->tif]);
+        qsl_set_integer(L, "order_id", (lua_Integer)o->order_id);
+        qsl_set_integer(L, "symbol", o->symbol);
+        qsl_set_integer(L, "price", o->price);
+        qsl_set_integer(L, "quantity", o->quantity);
+        qsl_set_string(L, "side", qsl_side_names[o->side]);
+        qsl_set_string(L, "order_type", qsl_order_type_names[o->order_type]);
+        qsl_set_string(L, "tif", qsl_tif_names[o->tif]);
         break;
     }
     case QSL_WIRE_CANCEL_ORDER:
-        setint(L, "order_id", (lua_Integer)m->u.cancel_order.order_id);
-        setint(L, "symbol", m->u.cancel_order.symbol);
+        qsl_set_integer(L, "order_id", (lua_Integer)m->u.cancel_order.order_id);
+        qsl_set_integer(L, "symbol", m->u.cancel_order.symbol);
         break;
     case QSL_WIRE_MD_TRADE:
-        setint(L, "symbol", m->u.md_trade.symbol);
-        setint(L, "price", m->u.md_trade.price);
-        setint(L, "quantity", m->u.md_trade.quantity);
+        qsl_set_integer(L, "symbol", m->u.md_trade.symbol);
+        qsl_set_integer(L, "price", m->u.md_trade.price);
+        qsl_set_integer(L, "quantity", m->u.md_trade.quantity);
         break;
     case QSL_WIRE_MD_TOP_OF_BOOK:
-        setint(L, "symbol", m->u.md_top_of_book.symbol);
+        qsl_set_integer(L, "symbol", m->u.md_top_of_book.symbol);
         if (m->u.md_top_of_book.bid_present)
-            setint(L, "bid", m->u.md_top_of_book.bid);
+            qsl_set_integer(L, "bid", m->u.md_top_of_book.bid);
         if (m->u.md_top_of_book.ask_present)
-            setint(L, "ask", m->u.md_top_of_book.ask);
+            qsl_set_integer(L, "ask", m->u.md_top_of_book.ask);
         break;
     case QSL_WIRE_HEARTBEAT:
     case QSL_WIRE_HEARTBEAT_ACK:
-        setint(L, "token", (lua_Integer)m->u.heartbeat.token);
+        qsl_set_integer(L, "token", (lua_Integer)m->u.heartbeat.token);
         break;
     case QSL_WIRE_ACK:
-        setint(L, "order_id", (lua_Integer)m->u.ack.order_id);
-        setint(L, "ack_seq", (lua_Integer)m->u.ack.seq);
+        qsl_set_integer(L, "order_id", (lua_Integer)m->u.ack.order_id);
+        qsl_set_integer(L, "ack_seq", (lua_Integer)m->u.ack.seq);
         break;
     case QSL_WIRE_REJECT:
-        setint(L, "order_id", (lua_Integer)m->u.reject.order_id);
-        setstr(L, "reason", qsl_wire_reject_names[m->u.reject.reason]);
+        qsl_set_integer(L, "order_id", (lua_Integer)m->u.reject.order_id);
+        qsl_set_string(L, "reason", qsl_wire_reject_names[m->u.reject.reason]);
         break;
     case QSL_WIRE_FILL:
-        setint(L, "taker_id", (lua_Integer)m->u.fill.taker_id);
-        setint(L, "maker_id", (lua_Integer)m->u.fill.maker_id);
-        setint(L, "price", m->u.fill.price);
-        setint(L, "quantity", m->u.fill.quantity);
-        setint(L, "fill_seq", (lua_Integer)m->u.fill.seq);
+        qsl_set_integer(L, "taker_id", (lua_Integer)m->u.fill.taker_id);
+        qsl_set_integer(L, "maker_id", (lua_Integer)m->u.fill.maker_id);
+        qsl_set_integer(L, "price", m->u.fill.price);
+        qsl_set_integer(L, "quantity", m->u.fill.quantity);
+        qsl_set_integer(L, "fill_seq", (lua_Integer)m->u.fill.seq);
         break;
     }
 }
@@ -218,7 +206,7 @@ int luaopen_qsl_wire(lua_State *L)
         {"frame_size", l_frame_size}, {NULL, NULL},
     };
     luaL_newlib(L, funcs);
-    setint(L, "HEADER_SIZE", QSL_WIRE_HEADER_SIZE);
-    setint(L, "MAX_BODY", QSL_WIRE_MAX_BODY);
+    qsl_set_integer(L, "HEADER_SIZE", QSL_WIRE_HEADER_SIZE);
+    qsl_set_integer(L, "MAX_BODY", QSL_WIRE_MAX_BODY);
     return 1;
 }

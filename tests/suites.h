@@ -23,8 +23,16 @@ Suite *uring_suite(void);
 Suite *net_suite(void);
 Suite *echo_suite(void);
 
-/* Whether the gateway's io_uring mode runs here; when not, says why on stderr for the
- * named test, which then checks nothing (tests/check_main.c). */
+/* Whether io_uring runs here; when not, says why on stderr for the named test (for a
+ * check with an io_uring part among others: tests/check_main.c). */
 int qsl_test_io_uring_runs(const char *test);
+
+/* A loop test's end, its last `uring` iterations being the io_uring passes: where io_uring
+ * cannot run, those are not registered and are reported as skipped (never as passed). */
+int qsl_test_uring_loop(const char *test, int end, int uring);
+#define QSL_URING_LOOP(tc, t, end, uring) \
+    tcase_add_loop_test(tc, t, 0, qsl_test_uring_loop(#t, end, uring))
+/* A test of io_uring alone: registered where io_uring runs, else reported as skipped. */
+void qsl_test_add_uring(TCase *tc, const TTest *t, const char *test);
 
 #endif

@@ -573,10 +573,10 @@ Suite *feed_suite(void)
     suite_add_tcase(s, fm);
     TCase *lo = tcase_create("loopback");
     tcase_set_timeout(lo, 60);
-    tcase_add_loop_test(lo, test_tiny_buffer_drops_are_all_accounted, 0, 2);  /* recvmmsg, io_uring */
-    tcase_add_loop_test(lo, test_large_buffer_loses_nothing, 0, 2);  /* recvmmsg, io_uring */
-    tcase_add_loop_test(lo, test_packed_mode_round_trip, 0, 2);  /* recvmmsg, io_uring */
-    tcase_add_loop_test(lo, test_gso_mode_round_trip, 0, 2);  /* recvmmsg, io_uring */
+    QSL_URING_LOOP(lo, test_tiny_buffer_drops_are_all_accounted, 2, 1);  /* recvmmsg, io_uring */
+    QSL_URING_LOOP(lo, test_large_buffer_loses_nothing, 2, 1);  /* recvmmsg, io_uring */
+    QSL_URING_LOOP(lo, test_packed_mode_round_trip, 2, 1);  /* recvmmsg, io_uring */
+    QSL_URING_LOOP(lo, test_gso_mode_round_trip, 2, 1);  /* recvmmsg, io_uring */
     tcase_add_loop_test(lo, test_paced_packed_round_trip, 0, 2);  /* packed, then GSO */
     tcase_add_test(lo, test_publisher_rejects_bad_configs);
     tcase_add_test(lo, test_default_publisher_equals_the_originals_datagrams);

@@ -750,8 +750,8 @@ static void start_tight(struct server *s, enum qsl_gateway_mode mode, size_t out
 }
 
 /* Every mode, with the idle bound unset and set: ALL[_i / 2], idle 200 ms on odd _i. */
-static const enum qsl_gateway_mode ALL[] = {QSL_GATEWAY_EPOLL, QSL_GATEWAY_IO_URING,
-                                            QSL_GATEWAY_BLOCKING};
+static const enum qsl_gateway_mode ALL[] = {QSL_GATEWAY_EPOLL, QSL_GATEWAY_BLOCKING,
+                                            QSL_GATEWAY_IO_URING};      /* io_uring last */
 #define ANY_MODE(m, i)                                                                       \
     enum qsl_gateway_mode m = ALL[(i)];                                                      \
     if (m == QSL_GATEWAY_IO_URING && !qsl_test_io_uring_runs(__func__))                      \
@@ -1069,29 +1069,29 @@ Suite *gateway_suite(void)
     Suite *s = suite_create("gateway");
     TCase *tc = tcase_create("gateway");
     tcase_set_timeout(tc, 60);
-    tcase_add_loop_test(tc, test_many_pipelined_clients_every_reply_checked, 0, 2);
+    QSL_URING_LOOP(tc, test_many_pipelined_clients_every_reply_checked, 2, 1);
     tcase_add_test(tc, test_blocking_mode_serves_one_at_a_time);
-    tcase_add_loop_test(tc, test_frames_split_across_writes, 0, 2);
-    tcase_add_loop_test(tc, test_malformed_frame_closes_only_that_connection, 0, 2);
-    tcase_add_loop_test(tc, test_peer_that_vanishes_mid_response, 0, 2);
-    tcase_add_loop_test(tc, test_connection_cap_refuses_the_excess, 0, 2);
-    tcase_add_loop_test(tc, test_client_that_never_reads_is_bounded, 0, 2);
+    QSL_URING_LOOP(tc, test_frames_split_across_writes, 2, 1);
+    QSL_URING_LOOP(tc, test_malformed_frame_closes_only_that_connection, 2, 1);
+    QSL_URING_LOOP(tc, test_peer_that_vanishes_mid_response, 2, 1);
+    QSL_URING_LOOP(tc, test_connection_cap_refuses_the_excess, 2, 1);
+    QSL_URING_LOOP(tc, test_client_that_never_reads_is_bounded, 2, 1);
     tcase_add_test(tc, test_load_driver_catches_a_wrong_reply);
-    tcase_add_loop_test(tc, test_hostile_classes_beside_good_clients, 0, 2);
+    QSL_URING_LOOP(tc, test_hostile_classes_beside_good_clients, 2, 1);
     tcase_add_test(tc, test_listen_refuses_a_name);
-    tcase_add_loop_test(tc, test_half_close_gets_every_reply_many, 0, 2);
+    QSL_URING_LOOP(tc, test_half_close_gets_every_reply_many, 2, 1);
     tcase_add_test(tc, test_half_close_gets_every_reply_blocking);
-    tcase_add_loop_test(tc, test_replies_before_a_malformed_frame_arrive_many, 0, 2);
+    QSL_URING_LOOP(tc, test_replies_before_a_malformed_frame_arrive_many, 2, 1);
     tcase_add_test(tc, test_replies_before_a_malformed_frame_arrive_blocking);
     tcase_add_test(tc, test_blocking_mode_takes_deep_pipelines);
     tcase_add_test(tc, test_blocking_mode_stops_while_a_send_is_blocked);
     tcase_add_test(tc, test_blocking_mode_idle_client_is_closed);
-    tcase_add_loop_test(tc, test_many_mode_idle_connections_are_closed, 0, 2);
-    tcase_add_loop_test(tc, test_slow_reader_gets_every_ack, 0, 6);
-    tcase_add_loop_test(tc, test_stalled_close_counts_every_discarded_reply, 0, 3);
-    tcase_add_loop_test(tc, test_frames_in_counts_a_frame_once, 0, 3);
+    QSL_URING_LOOP(tc, test_many_mode_idle_connections_are_closed, 2, 1);
+    QSL_URING_LOOP(tc, test_slow_reader_gets_every_ack, 6, 2);
+    QSL_URING_LOOP(tc, test_stalled_close_counts_every_discarded_reply, 3, 1);
+    QSL_URING_LOOP(tc, test_frames_in_counts_a_frame_once, 3, 1);
     tcase_add_test(tc, test_blocking_mode_stop_between_clients);
-    tcase_add_loop_test(tc, test_cost_follows_connections_not_max_conns, 0, 2);
+    QSL_URING_LOOP(tc, test_cost_follows_connections_not_max_conns, 2, 1);
     tcase_add_test(tc, test_load_counts_reconcile);
     tcase_add_test(tc, test_load_against_a_serial_server_with_a_small_backlog);
     tcase_add_test(tc, test_load_connect_phase_is_stoppable);

@@ -474,8 +474,7 @@ END_TEST
 
 START_TEST(test_golden_session_replayed_io_uring)
 {
-    if (qsl_test_io_uring_runs(__func__))
-        replay(QSL_GATEWAY_IO_URING);
+    replay(QSL_GATEWAY_IO_URING);
 }
 END_TEST
 
@@ -608,7 +607,7 @@ Suite *replay_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_golden_session_replayed_epoll);
     tcase_add_test(tc, test_golden_session_replayed_blocking);
-    tcase_add_test(tc, test_golden_session_replayed_io_uring);
+    qsl_test_add_uring(tc, test_golden_session_replayed_io_uring, "test_golden_session_replayed_io_uring");
     tcase_add_test(tc, test_random_requests_same_replies_in_every_mode);
     suite_add_tcase(s, tc);
     return s;

@@ -29,8 +29,6 @@ END_TEST
 #ifdef QSL_HAVE_URING
 START_TEST(test_provided_buffer_receives_a_datagram)
 {
-    if (!qsl_test_io_uring_runs(__func__))
-        return;
     struct io_uring ring;
     struct qsl_uring_bufs b;
     ck_assert_int_eq(qsl_uring_open(&ring, 8, 16), 0);
@@ -73,7 +71,8 @@ Suite *uring_suite(void)
     TCase *tc = tcase_create("uring");
     tcase_add_test(tc, test_probe_says_yes_or_why_not);
 #ifdef QSL_HAVE_URING
-    tcase_add_test(tc, test_provided_buffer_receives_a_datagram);
+    qsl_test_add_uring(tc, test_provided_buffer_receives_a_datagram,
+                       "test_provided_buffer_receives_a_datagram");
 #endif
     suite_add_tcase(s, tc);
     return s;

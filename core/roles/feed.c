@@ -112,7 +112,7 @@ static int multicast_iface(const char *role, const char *addr, const char *iface
 static int run_publish(const void *args)
 {
     const struct pub_args *a = args;
-    static volatile int stop;
+    static qsl_stop_flag stop;
     if (a->port == 0) {
         fprintf(stderr, "qsl-run publish: port= is required (the subscriber's ready line has it)\n");
         return 1;
@@ -268,7 +268,7 @@ static const char *ended_name(int e)
 static int run_subscribe(const void *args)
 {
     const struct sub_args *a = args;
-    static volatile int stop;
+    static qsl_stop_flag stop;
     struct qsl_feed_rx rx;
     char why[200];
     int rc = qsl_feed_rx_init(&rx, (enum qsl_feed_rx_mode)a->mode, why, sizeof why);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "clock.h"
 #include "engine.h"
 #include "flow.h"
 #include "role.h"
@@ -92,15 +93,13 @@ static int run(const void *args)
     if (qsl_role_print("ready", ready, &rl, sizeof rl) != 0)
         return 1;
     struct tally t = {0, 0};
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint64_t t0 = qsl_clock_ns();
     for (uint64_t i = 0; i < a->orders; i++) {
         struct qsl_flow_item it;
         qsl_flow_next(f, &e, &it);
         qsl_flow_apply(&e, &it, on_event, &t);
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double ns = (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec);
+    double ns = (double)(qsl_clock_ns() - t0);
     uint64_t rejects = 0;
     for (int r = 0; r < QSL_REJECT_COUNT; r++)
         rejects += e.stats.rejects[r];

@@ -143,7 +143,7 @@ static void print_ready(void *ctx)
 static int run_gateway(const void *args)
 {
     const struct gw_args *a = args;
-    static volatile int stop;
+    static qsl_stop_flag stop;
     char why[200];
     if (qsl_gateway_mode_available((enum qsl_gateway_mode)a->mode, why, sizeof why) != 0) {
         fprintf(stderr, "qsl-run gateway: mode=%s is not available here: %s\n", modes[a->mode], why);
@@ -309,7 +309,7 @@ static const struct qsl_role_field load_result[] = {
 static int run_load(const void *args)
 {
     const struct load_args *a = args;
-    static volatile int stop;
+    static qsl_stop_flag stop;
     struct qsl_load_config c;
     qsl_load_defaults(&c);
     if (a->port == 0) {
@@ -458,7 +458,7 @@ static const struct qsl_role_field echo_result[] = {
 static int run_echo(const void *args)
 {
     const struct echo_args *a = args;
-    static volatile int stop;
+    static qsl_stop_flag stop;
     uint16_t port = a->port;
     int lfd = qsl_net_tcp_server(a->bind, &port, 128);
     if (lfd < 0) {

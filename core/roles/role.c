@@ -389,7 +389,7 @@ int qsl_role_sockopts(const char *role, const char *text, int stream, int fd,
 
 /* ------------------------------------------------------------------ running */
 
-static volatile int *stop_flag;
+static qsl_stop_flag *stop_flag;
 
 static void on_stop_signal(int sig)
 {
@@ -398,7 +398,7 @@ static void on_stop_signal(int sig)
         *stop_flag = 1;
 }
 
-void qsl_role_stop_on_signals(volatile int *flag)
+void qsl_role_stop_on_signals(qsl_stop_flag *flag)
 {
     stop_flag = flag;
     struct sigaction sa;

@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "stop.h"
+
 enum qsl_role_kind {
     QSL_ROLE_UINT,              /* an integer in min..max */
     QSL_ROLE_ADDR,              /* a numeric IPv4 or IPv6 address (a const char *) */
@@ -124,7 +126,7 @@ int qsl_role_sockopts(const char *role, const char *text, int stream, int fd,
                       struct qsl_sockopt_list *l, char *granted_text, size_t cap);
 
 /* Make SIGTERM and SIGINT set *flag (and interrupt blocking calls) instead of killing. */
-void qsl_role_stop_on_signals(volatile int *flag);
+void qsl_role_stop_on_signals(qsl_stop_flag *flag);
 
 /*
  * Whether a declaration can describe a struct of `size` bytes: names [a-z_][a-z0-9_]*,
