@@ -65,9 +65,12 @@ static inline uint64_t qsl_seqtrack_tail_loss(const struct qsl_seqtrack *t, uint
 /* ------------------------------------------------------------------ datagram decoding */
 
 /*
- * Decode one datagram of either format, calling fn per message; returns the
- * number of messages, or -1 when the datagram is malformed (then no message
- * of it is reported: a datagram is trusted whole or not at all).
+ * The reference decoder: one datagram of either format fully decoded (qsl_wire_decode
+ * on every frame), fn called per message; the number of messages, or -1 when the
+ * datagram is malformed (then no message of it is reported: a datagram is trusted whole
+ * or not at all). Nothing on a hot path uses it: it is the rule qsl_feed_decode_run (the
+ * subscriber's) is held to, frame by frame in tests/test_feed.c and on every input of
+ * the feed fuzzer (tests/fuzz).
  */
 typedef void (*qsl_feed_msg_fn)(void *ctx, const struct qsl_wire_msg *m);
 int qsl_feed_decode(const uint8_t *d, size_t len, qsl_feed_msg_fn fn, void *ctx);
@@ -76,9 +79,9 @@ int qsl_feed_decode(const uint8_t *d, size_t len, qsl_feed_msg_fn fn, void *ctx)
  * plus its 2-byte length, after the packed header). */
 #define QSL_FEED_DGRAM_MSGS_MAX ((QSL_FEED_DGRAM_MAX - QSL_FEED_PACKED_HEADER) / 34u)
 
-/* The same rules, each message checked once and none decoded: a valid datagram's messages
- * are numbered first, first + 1, ... (a packed datagram's are consecutive by rule); their
- * count with *first set, or -1. The subscriber's decoder. */
+/* The subscriber's decoder: the reference's verdict, each message checked once and none
+ * decoded: a valid datagram's messages are numbered first, first + 1, ... (a packed
+ * datagram's are consecutive by rule); their count with *first set, or -1. */
 int qsl_feed_decode_run(const uint8_t *d, size_t len, uint64_t *first);
 
 /* ------------------------------------------------------------------ publisher */

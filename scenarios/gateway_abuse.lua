@@ -40,17 +40,28 @@ local before = gw:sample()
 local good <close> = roles.start("load", { port = ready.port, connections = 4, depth = 4,
                                            duration_ms = p.load_ms, timeout_ms = 30000 })
 
--- A class of bad client: n connections, fn(i) true when connection i met the expectation.
-local rows, hostile = {}, 0
-local function class(name, n, expected, fn)
+-- A class of bad client: n connections, fn(i) true when connection i met the expectation
+-- as the client sees it. Then what the gateway did, from its own descriptors: it holds the
+-- connections it should (holds: this class's, as the idle ones), every other one closed
+-- (the good clients' 4 may still be open beside them).
+local rows, hostile, held = {}, 0, 0
+local function class(name, n, expected, fn, holds)
   s:trial(name, function()
     local ok = 0
     for i = 1, n do
       if fn(i) then ok = ok + 1 end
     end
-    hostile = hostile + n
-    rows[#rows + 1] = { class = name, connections = n, as_expected = ok, expected = expected }
+    hostile, held = hostile + n, held + (holds and n or 0)
+    local fds
+    local settled = qsl.measure.poll(3000, function()
+      fds = gw:sample().fds - before.fds
+      return fds >= held and fds <= held + 4
+    end)
+    rows[#rows + 1] = { class = name, connections = n, as_expected = ok, expected = expected,
+                        gateway_holds = fds }
     assert(ok == n, ("%d of %d connections: %s"):format(ok, n, expected))
+    assert(settled, ("the gateway holds %d connections after it, not %d (+ up to 4 good ones)")
+                    :format(fds, held))
   end)
 end
 
@@ -58,7 +69,7 @@ local idle = {}                  -- connections that never send, held open throu
 class("idle (never send)", p.idle, "accepted and held", function(i)
   idle[i] = assert(qsl.sock.dial("127.0.0.1", ready.port))
   return true
-end)
+end, true)
 class("random bytes", p.random, "closed by the gateway", function()
   local c <close> = assert(qsl.sock.dial("127.0.0.1", ready.port))
   local junk = ("x"):rep(4096):gsub(".", function() return string.char(math.random(0, 255)) end)
@@ -101,6 +112,7 @@ class("connect and close flood", p.flood, "accepted and forgotten", function()
   return true
 end)
 for _, c in ipairs(idle) do c:close() end
+held = 0
 
 local lr = s:trial("well-behaved clients", roles.finish, good, { timeout = p.load_ms + 60000 })
 local after, gr = {}, nil
@@ -142,7 +154,7 @@ s:trial("descriptor exhaustion", function()
 end)
 
 art:table{ title = "Bad clients, by class", rows = rows,
-           columns = { "class", "connections", "as_expected", "expected" } }
+           columns = { "class", "connections", "as_expected", "expected", "gateway_holds" } }
 art:table{ title = "The gateway afterwards", columns = { "what", "before", "after" }, rows = {
   { what = "descriptors", before = before.fds, after = after.fds },
   { what = "VmHWM kB", before = before.vmhwm_kb, after = after.vmhwm_kb },
