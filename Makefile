@@ -44,7 +44,7 @@ LUA_SRC := $(filter-out lua/qsl_run.c,$(wildcard lua/*.c))
 LUA_OBJ := $(LUA_SRC:%.c=$(BUILD)/%.o)
 QSL_RUN := $(BUILD)/qsl-run
 
-TEST_SRC := $(wildcard tests/test_*.c) tests/check_main.c
+TEST_SRC := $(wildcard tests/test_*.c) tests/check_main.c tests/gateway_harness.c
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(BUILD)/check_core
 LTEST_SRC := $(wildcard tests/lua/test_*.c) tests/lua/check_main.c

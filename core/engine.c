@@ -207,16 +207,29 @@ static void cancel_at(struct qsl_engine *e, qsl_symbol symbol, uint32_t idx)
     emit_tob_if_changed(e, symbol);
 }
 
-enum qsl_reject qsl_engine_cancel(struct qsl_engine *e, qsl_symbol symbol, qsl_order_id id,
-                                  qsl_event_fn fn, void *ctx)
+/* The pool index of a resting order, its events routed to fn; a reject when the symbol
+ * or the order is unknown (cancel and modify answer the same way). */
+static inline enum qsl_reject resting_order(struct qsl_engine *e, qsl_symbol symbol,
+                                            qsl_order_id id, qsl_event_fn fn, void *ctx,
+                                            uint32_t *idx)
 {
     if (symbol >= e->symbols)
         return reject(e, QSL_REJECT_UNKNOWN_SYMBOL);
-    uint32_t idx = qsl_book_pool_find(&e->pool, symbol, id);
-    if (idx == QSL_NIL)
+    *idx = qsl_book_pool_find(&e->pool, symbol, id);
+    if (*idx == QSL_NIL)
         return reject(e, QSL_REJECT_UNKNOWN_ORDER);
     e->fn = fn;
     e->ctx = ctx;
+    return QSL_REJECT_NONE;
+}
+
+enum qsl_reject qsl_engine_cancel(struct qsl_engine *e, qsl_symbol symbol, qsl_order_id id,
+                                  qsl_event_fn fn, void *ctx)
+{
+    uint32_t idx;
+    enum qsl_reject why = resting_order(e, symbol, id, fn, ctx, &idx);
+    if (why != QSL_REJECT_NONE)
+        return why;
     cancel_at(e, symbol, idx);
     return QSL_REJECT_NONE;
 }
@@ -224,13 +237,10 @@ enum qsl_reject qsl_engine_cancel(struct qsl_engine *e, qsl_symbol symbol, qsl_o
 enum qsl_reject qsl_engine_modify(struct qsl_engine *e, qsl_symbol symbol, qsl_order_id id,
                                   qsl_price price, qsl_qty qty, qsl_event_fn fn, void *ctx)
 {
-    if (symbol >= e->symbols)
-        return reject(e, QSL_REJECT_UNKNOWN_SYMBOL);
-    uint32_t idx = qsl_book_pool_find(&e->pool, symbol, id);
-    if (idx == QSL_NIL)
-        return reject(e, QSL_REJECT_UNKNOWN_ORDER);
-    e->fn = fn;
-    e->ctx = ctx;
+    uint32_t idx;
+    enum qsl_reject why = resting_order(e, symbol, id, fn, ctx, &idx);
+    if (why != QSL_REJECT_NONE)
+        return why;
     if (qty == 0) {             /* the original's rule: quantity 0 is a cancel */
         cancel_at(e, symbol, idx);
         return QSL_REJECT_NONE;
@@ -238,7 +248,7 @@ enum qsl_reject qsl_engine_modify(struct qsl_engine *e, qsl_symbol symbol, qsl_o
     struct qsl_book *b = &e->books[symbol];
     const struct qsl_order *o = &e->pool.orders[idx];
     unsigned side = o->side;
-    enum qsl_reject why = qsl_risk_check_limit(&e->risk, side, price, qty);
+    why = qsl_risk_check_limit(&e->risk, side, price, qty);
     if (why != QSL_REJECT_NONE)
         return reject(e, why);
     int keeps_priority = price == o->price && qty <= o->qty;

@@ -23,27 +23,11 @@
 
 #include "client.h"
 #include "gateway.h"
+#include "gateway_harness.h"
 #include "net.h"
 #include "sockopt.h"
 #include "suites.h"
 #include "wire.h"
-
-struct server {
-    int lfd;
-    uint16_t port;
-    struct qsl_gateway_config c;
-    struct qsl_gateway_stats st;
-    volatile int stop;
-    int rc;
-    pthread_t th;
-};
-
-static void *serve(void *arg)
-{
-    struct server *s = arg;
-    s->rc = qsl_gateway_run(s->lfd, &s->c, &s->st, &s->stop);
-    return NULL;
-}
 
 static const enum qsl_gateway_mode MANY[] = {QSL_GATEWAY_EPOLL, QSL_GATEWAY_IO_URING};
 #define BLOCKING QSL_GATEWAY_BLOCKING
@@ -56,17 +40,12 @@ static const enum qsl_gateway_mode MANY[] = {QSL_GATEWAY_EPOLL, QSL_GATEWAY_IO_U
 static void start_idle(struct server *s, enum qsl_gateway_mode mode, unsigned max_conns,
                        size_t out_bytes, uint32_t idle_ms)
 {
-    memset(s, 0, sizeof *s);
-    qsl_gateway_defaults(&s->c);
+    qsl_test_server_init(s, mode);
     s->c.idle_ms = idle_ms;
-    s->c.mode = mode;
     s->c.max_conns = max_conns;
     s->c.out_bytes = out_bytes;
     s->c.engine.capacity = 1 << 16;
-    s->lfd = qsl_net_tcp_server("127.0.0.1", &s->port, 1024);
-    ck_assert_int_ge(s->lfd, 0);
-    ck_assert_uint_gt(s->port, 0);
-    pthread_create(&s->th, NULL, serve, s);
+    qsl_test_server_serve(s, 1024);
 }
 
 static void start(struct server *s, enum qsl_gateway_mode mode, unsigned max_conns,
@@ -75,27 +54,9 @@ static void start(struct server *s, enum qsl_gateway_mode mode, unsigned max_con
     start_idle(s, mode, max_conns, out_bytes, QSL_GATEWAY_IDLE_DEFAULT);
 }
 
-static void finish(struct server *s)
-{
-    s->stop = 1;
-    if (s->c.mode == QSL_GATEWAY_BLOCKING)      /* unblock accept() with a connection of our own */
-        close(socket(AF_INET, SOCK_STREAM, 0));
-    shutdown(s->lfd, SHUT_RDWR);
-    pthread_join(s->th, NULL);
-    close(s->lfd);
-    ck_assert_int_eq(s->rc, 0);
-}
-
-static int dial(uint16_t port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-    struct timeval tv = {5, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    return fd;
-}
+#define finish qsl_test_server_finish
+#define dial qsl_test_dial
+#define ms_now qsl_test_ms
 
 static void load(struct server *s, int pattern, unsigned conns, unsigned depth, uint64_t requests,
                  struct qsl_load_stats *st)
@@ -136,13 +97,6 @@ static size_t heartbeat(uint8_t *b, uint64_t token)
 {
     struct qsl_wire_msg m = {.type = QSL_WIRE_HEARTBEAT, .u.heartbeat.token = token};
     return (size_t)qsl_wire_encode(&m, b, 64);
-}
-
-static uint64_t ms_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 /* Poll a counter the server thread publishes until it reaches want (or fail after 5 s). */
@@ -736,17 +690,13 @@ static void start_tight(struct server *s, enum qsl_gateway_mode mode, size_t out
 {
     char err[128];
     ck_assert_int_eq(qsl_sockopt_parse_list("sndbuf:4096", 1, &small_sndbuf, err, sizeof err), 0);
-    memset(s, 0, sizeof *s);
-    qsl_gateway_defaults(&s->c);
-    s->c.mode = mode;
+    qsl_test_server_init(s, mode);
     s->c.max_conns = 16;
     s->c.out_bytes = out_bytes;
     s->c.idle_ms = idle_ms;
     s->c.stall_ms = stall_ms;
     s->c.conn_opts = &small_sndbuf;
-    s->lfd = qsl_net_tcp_server("127.0.0.1", &s->port, 16);
-    ck_assert_int_ge(s->lfd, 0);
-    pthread_create(&s->th, NULL, serve, s);
+    qsl_test_server_serve(s, 16);
 }
 
 /* Every mode, with the idle bound unset and set: ALL[_i / 2], idle 200 ms on odd _i. */
@@ -919,16 +869,13 @@ START_TEST(test_cost_follows_connections_not_max_conns)
     MANY_MODE(mode);
     struct server s;
     int ready = 0;
-    memset(&s, 0, sizeof s);
-    qsl_gateway_defaults(&s.c);
-    s.c.mode = mode;
+    qsl_test_server_init(&s, mode);
     s.c.max_conns = 1000000;
     s.c.idle_ms = 60000;
     s.c.on_ready = on_ready_flag;
     s.c.ready_ctx = &ready;
-    s.lfd = qsl_net_tcp_server("127.0.0.1", &s.port, 16);
     long before = rss_kb();
-    pthread_create(&s.th, NULL, serve, &s);
+    qsl_test_server_serve(&s, 16);
     uint64_t deadline = ms_now() + 5000;
     while (!__atomic_load_n(&ready, __ATOMIC_ACQUIRE) && ms_now() < deadline)
         sched_yield();
@@ -987,13 +934,9 @@ END_TEST
 START_TEST(test_load_against_a_serial_server_with_a_small_backlog)
 {
     struct server s;
-    memset(&s, 0, sizeof s);
-    qsl_gateway_defaults(&s.c);
-    s.c.mode = BLOCKING;
+    qsl_test_server_init(&s, BLOCKING);
     s.c.engine.capacity = 1 << 16;
-    s.lfd = qsl_net_tcp_server("127.0.0.1", &s.port, 1);
-    ck_assert_int_ge(s.lfd, 0);
-    pthread_create(&s.th, NULL, serve, &s);
+    qsl_test_server_serve(&s, 1);
     struct qsl_load_stats *st = malloc(sizeof *st);
     uint64_t t0 = ms_now();
     load(&s, QSL_LOAD_PERSISTENT, 6, 1, 600, st);

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "gateway.h"
+#include "gateway_harness.h"
 #include "net.h"
 #include "suites.h"
 #include "wire.h"
@@ -225,37 +226,8 @@ static const struct { const char *label, *qsl_end; } differs[] = {
 
 /* ------------------------------------------------------------------ driving the gateway */
 
-struct server {
-    int lfd;
-    uint16_t port;
-    struct qsl_gateway_config c;
-    struct qsl_gateway_stats st;
-    volatile int stop;
-    pthread_t th;
-};
-
-static void *serve(void *arg)
-{
-    struct server *s = arg;
-    qsl_gateway_run(s->lfd, &s->c, &s->st, &s->stop);
-    return NULL;
-}
-
-static int dial(uint16_t port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-    return fd;
-}
-
-static uint64_t ms_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
+#define dial qsl_test_dial
+#define ms_now qsl_test_ms
 
 static void send_all(int fd, const uint8_t *p, size_t n)
 {
@@ -364,15 +336,11 @@ static char *trim(char *s)
 static void replay(enum qsl_gateway_mode mode)
 {
     struct server s;
-    memset(&s, 0, sizeof s);
-    qsl_gateway_defaults(&s.c);         /* the original's limits and 2 symbols */
-    s.c.mode = mode;
+    qsl_test_server_init(&s, mode);     /* the original's limits and 2 symbols */
     ck_assert_uint_eq(s.c.engine.symbols, 2);
     ck_assert_uint_eq(s.c.engine.risk.max_quantity, 1000000);
     ck_assert_uint_eq(s.c.engine.risk.max_notional, 1000000000);
-    s.lfd = qsl_net_tcp_server("127.0.0.1", &s.port, 16);
-    ck_assert_int_ge(s.lfd, 0);
-    pthread_create(&s.th, NULL, serve, &s);
+    qsl_test_server_serve(&s, 16);
 
     FILE *g = fopen("tests/data/gateway_session.txt", "r");
     ck_assert_msg(g != NULL, "tests/data/gateway_session.txt: run from the checkout");
@@ -456,11 +424,7 @@ static void replay(enum qsl_gateway_mode mode)
     fclose(g);
     if (fd >= 0)
         close(fd);
-    s.stop = 1;
-    if (mode == QSL_GATEWAY_BLOCKING)
-        close(dial(s.port));            /* wake accept() */
-    pthread_join(s.th, NULL);
-    close(s.lfd);
+    qsl_test_server_finish(&s);
     ck_assert_int_eq(session_lines, 44);
     ck_assert_int_eq(conn_lines, 29);
     ck_assert_int_eq(differing, 5);
@@ -531,12 +495,8 @@ static void replies_of(enum qsl_gateway_mode mode, const struct buf *req, uint64
                        struct buf *out)
 {
     struct server s;
-    memset(&s, 0, sizeof s);
-    qsl_gateway_defaults(&s.c);
-    s.c.mode = mode;
-    s.lfd = qsl_net_tcp_server("127.0.0.1", &s.port, 16);
-    ck_assert_int_ge(s.lfd, 0);
-    pthread_create(&s.th, NULL, serve, &s);
+    qsl_test_server_init(&s, mode);
+    qsl_test_server_serve(&s, 16);
     struct feeder f = {.fd = dial(s.port), .req = req};
     pthread_create(&f.th, NULL, feeder_main, &f);   /* pipelined: writes and reads at once */
     out->n = 0;
@@ -559,11 +519,7 @@ static void replies_of(enum qsl_gateway_mode mode, const struct buf *req, uint64
     }
     pthread_join(f.th, NULL);
     close(f.fd);
-    s.stop = 1;
-    if (mode == QSL_GATEWAY_BLOCKING)
-        close(dial(s.port));
-    pthread_join(s.th, NULL);
-    close(s.lfd);
+    qsl_test_server_finish(&s);
 }
 
 /* The same request stream gives the same reply bytes in every mode. */
