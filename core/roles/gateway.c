@@ -42,9 +42,10 @@ static const struct qsl_role_param gw_params[] = {
     QSL_ROLE_U(G, capacity, 1u << 16, 1, 1u << 26, "orders", "resting-order pool"),
     QSL_ROLE_U(G, max_quantity, 1000000, 1, UINT32_MAX, "", "risk: largest order quantity"),
     QSL_ROLE_U(G, max_notional, 1000000000ull, 1, INT64_MAX, "", "risk: largest price x quantity"),
-    QSL_ROLE_U(G, idle_ms, 0, 0, 86400000, "ms",
+    QSL_ROLE_U(G, idle_ms, QSL_GATEWAY_IDLE_DEFAULT, 0, QSL_GATEWAY_IDLE_DEFAULT, "ms",
                "end a connection that owes no reply and sent no whole request for this long; "
-               "0 = the mode's default (blocking 5000, epoll and io_uring never)"),
+               "0 = never, as in the core; 4294967295 (the default) = the mode's own: "
+               "blocking 5000, epoll and io_uring never"),
     QSL_ROLE_U(G, stall_ms, 0, 0, 86400000, "ms",
                "end a connection that owes replies and took none of their bytes for this long, "
                "counting the replies it could not deliver (replies_discarded); 0 = never"),
@@ -173,7 +174,7 @@ static int run_gateway(const void *args)
     c.engine.capacity = a->capacity;
     c.engine.risk.max_quantity = a->max_quantity;
     c.engine.risk.max_notional = a->max_notional;
-    c.idle_ms = a->idle_ms ? a->idle_ms : QSL_GATEWAY_IDLE_DEFAULT;
+    c.idle_ms = a->idle_ms;     /* the same meaning as the core's: 0 never, the sentinel the mode's */
     c.stall_ms = a->stall_ms;
     struct ready_ctx rc_ready = {{port, modes[c.mode], c.max_conns, c.out_bytes,
                                   qsl_gateway_idle_ms(&c), c.stall_ms, granted}, 0};

@@ -22,3 +22,17 @@ test("versus_echo: the echo moves the gateway's bytes, give or take the rounding
   assert(v.ratio > 0 and v.cpu_ratio > 0 and v.gateway.cpu_ns > 0 and v.echo.cpu_ns > 0)
   assert(v.request_bytes >= 16 and v.reply_bytes >= 16, "at least a header each way")
 end)
+
+-- issue 23: idle_ms means the same in the role as in the core: 0 is never, in every mode
+-- (blocking mode's 5 s bound can be turned off); left out, each mode's own default
+test("the gateway role's idle_ms=0 is never, blocking mode included", function()
+  local roles = require "qsl.roles"
+  for mode, default in pairs{ blocking = 5000, epoll = 0 } do
+    local off <close>, r0 = roles.start("gateway", { mode = mode, idle_ms = 0 })
+    assert(r0.idle_ms == 0, mode .. ": idle_ms=0 became " .. r0.idle_ms)
+    roles.finish(off, { stop = true })
+    local def <close>, r1 = roles.start("gateway", { mode = mode })
+    assert(r1.idle_ms == default, mode .. ": default " .. r1.idle_ms)
+    roles.finish(def, { stop = true })
+  end
+end)
