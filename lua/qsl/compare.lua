@@ -1,7 +1,8 @@
 -- qsl.compare: read artifacts' JSON back; `qsl-run show A.json` prints one's
 -- summary, `qsl-run compare A.json B.json [...]` puts the same tables side by side
 -- with ratios to the first (B/A) and a warning for every provenance field that
--- differs, because a ratio between two machines or two kernels is not a change.
+-- differs, because a ratio between two machines or two kernels is not a change. A
+-- median is marked a change only when the runs' per-trial ranges do not overlap.
 local artifact = require "qsl.artifact"
 local M = {}
 
@@ -148,21 +149,64 @@ local function ratio(a, b)
   return b / a
 end
 
+-- The range a median comes with in its row: spread's by-form names them FIELD_min and
+-- FIELD_max beside FIELD_median, its one-line-per-field form min and max beside median.
+local function range_keys(key)
+  local field = key:match("^(.*)_median$")
+  if field then return field .. "_min", field .. "_max" end
+  if key == "median" then return "min", "max" end
+end
+
+-- Whether B's median moved out of noise: the per-trial ranges of A and B do not overlap
+-- ("change"), or do ("noise"); nil for a value that is no median, or without its ranges.
+local function noise_mark(key, ra, rb)
+  local lo, hi = range_keys(key)
+  if not lo or not ra or not rb then return nil end
+  local alo, ahi, blo, bhi = ra[lo], ra[hi], rb[lo], rb[hi]
+  for _, v in ipairs{ alo, ahi, blo, bhi } do
+    if type(v) ~= "number" then return nil end
+  end
+  return (bhi < alo or blo > ahi) and "change" or "noise"
+end
+
+-- What changed between two tables' columns: nil when nothing did, else a line naming the
+-- columns only in A and only in B.
+local function column_change(a, b, path)
+  local in_a, in_b, only_a, only_b = {}, {}, {}, {}
+  for _, c in ipairs(a.columns) do in_a[c.key] = true end
+  for _, c in ipairs(b.columns) do
+    in_b[c.key] = true
+    if not in_a[c.key] then only_b[#only_b + 1] = c.key end
+  end
+  for _, c in ipairs(a.columns) do
+    if not in_b[c.key] then only_a[#only_a + 1] = c.key end
+  end
+  if #only_a == 0 and #only_b == 0 then return nil end
+  return ("table %q: its columns changed in %s: %s%s%s; the others are compared"):format(
+    a.title or "", path, #only_a > 0 and ("only in A: " .. table.concat(only_a, ", ")) or "",
+    #only_a > 0 and #only_b > 0 and "; " or "",
+    #only_b > 0 and ("only in this run: " .. table.concat(only_b, ", ")) or "")
+end
+
 -- The i-th main table of every doc, side by side, one line per (row, value column):
 -- {title, keys, lines = {{key = {cells}, column = label, values = {per doc}, ratios = {per
--- later doc}, format = }}}, or nil, why when a later file's table has other columns.
+-- later doc}, marks = {per later doc: "change", "noise" or nil}, format = }}, changed =
+-- {lines saying which columns changed}}, or nil, why (and true: refuse the comparison).
 local function side_by_side(docs, ti)
   local base = main_tables(docs[1])[ti]
   local keys = key_columns(base)
   local ok, why = unique_ids(base, keys, docs[1].path)
   if not ok then return nil, why, true end
-  local index = {}
+  local index, changed, present = {}, {}, {}
   for d = 2, #docs do
     local t = main_tables(docs[d])[ti]
-    if not t or not same_columns(base, t) then
-      return nil, ("table %d (%s) has other columns in %s: not compared"):format(ti,
-                   base.title or "", docs[d].path)
+    if not t or t.title ~= base.title and not same_columns(base, t) then
+      return nil, ("table %d (%s) is not in %s: not compared"):format(ti, base.title or "",
+                   docs[d].path)
     end
+    changed[#changed + 1] = column_change(base, t, docs[d].path)
+    present[d] = {}
+    for _, c in ipairs(t.columns) do present[d][c.key] = true end
     local tkeys = key_columns(t)
     ok, why = unique_ids(t, tkeys, docs[d].path)
     if not ok then return nil, why, true end
@@ -177,13 +221,15 @@ local function side_by_side(docs, ti)
     for j, k in ipairs(keys) do key[j] = flat(r[k]) end
     for _, c in ipairs(base.columns) do
       if not is_key[c.key] then
-        local values, ratios = { r[c.key] }, {}
+        local values, ratios, marks = { r[c.key] }, {}, {}
         for d = 2, #docs do
-          local o = index[d][id] or {}
-          values[d], ratios[d] = o[c.key], ratio(r[c.key], o[c.key])
+          local o = index[d][id]
+          local v = o and present[d][c.key] and o[c.key] or nil
+          values[d], ratios[d] = v, ratio(r[c.key], v)
+          marks[d] = v ~= nil and noise_mark(c.key, r, o) or nil
         end
         lines[#lines + 1] = { key = key, column = c.label or c.key, values = values,
-                              ratios = ratios, format = c.format }
+                              ratios = ratios, marks = marks, format = c.format }
       end
     end
   end
@@ -194,7 +240,7 @@ local function side_by_side(docs, ti)
       if c.key == k and c.label then labels[j] = c.label end
     end
   end
-  return { title = base.title, keys = labels, lines = lines }
+  return { title = base.title, keys = labels, lines = lines, changed = changed }
 end
 
 local function cell(v, format)
@@ -211,15 +257,23 @@ local function as_table(sbs, ndocs, letters)
   for j, k in ipairs(sbs.keys) do columns[#columns + 1] = { key = "k" .. j, label = k } end
   columns[#columns + 1] = { key = "column", label = "value" }
   for d = 1, ndocs do columns[#columns + 1] = { key = "v" .. d, label = letters[d] } end
-  for d = 2, ndocs do columns[#columns + 1] = { key = "r" .. d, label = letters[d] .. "/A" } end
+  for d = 2, ndocs do
+    columns[#columns + 1] = { key = "r" .. d, label = letters[d] .. "/A" }
+    columns[#columns + 1] = { key = "m" .. d, label = letters[d] .. " vs noise" }
+  end
   for _, l in ipairs(sbs.lines) do
     local row = { column = l.column }
     for j, k in ipairs(l.key) do row["k" .. j] = k end
     for d = 1, ndocs do row["v" .. d] = cell(l.values[d], l.format) end
-    for d = 2, ndocs do row["r" .. d] = l.ratios[d] and ("%.3f"):format(l.ratios[d]) or "-" end
+    for d = 2, ndocs do
+      row["r" .. d] = l.ratios[d] and ("%.3f"):format(l.ratios[d]) or "-"
+      row["m" .. d] = l.marks[d] or ""
+    end
     rows[#rows + 1] = row
   end
-  return { title = sbs.title, columns = columns, rows = rows }
+  return { title = sbs.title, columns = columns, rows = rows,
+           note = "change: the per-trial ranges (min-max) do not overlap; noise: they do, " ..
+                  "whatever the ratio says" }
 end
 
 local function csv_cell(v)
@@ -234,6 +288,7 @@ local function as_csv(sbs, ndocs, out)
     local line = { csv_cell(sbs.title), csv_cell(table.concat(l.key, " ")), csv_cell(l.column) }
     for d = 1, ndocs do line[#line + 1] = csv_cell(l.values[d]) end
     for d = 2, ndocs do line[#line + 1] = csv_cell(l.ratios[d]) end
+    for d = 2, ndocs do line[#line + 1] = csv_cell(l.marks[d]) end
     out[#out + 1] = table.concat(line, ",")
   end
 end
@@ -255,6 +310,7 @@ function M.compare(docs, opts)
     local head = { "table", "row", "column" }
     for d = 1, #docs do head[#head + 1] = csv_cell(docs[d].path) end
     for d = 2, #docs do head[#head + 1] = letters[d] .. "/A" end
+    for d = 2, #docs do head[#head + 1] = letters[d] .. " mark" end
     out[#out + 1] = table.concat(head, ",")
   else
     for d, doc in ipairs(docs) do out[#out + 1] = ("%s = %s"):format(letters[d], doc.path) end
@@ -266,10 +322,14 @@ function M.compare(docs, opts)
       return nil, why
     elseif not sbs then
       warn[#warn + 1] = "warning: " .. why
-    elseif opts.csv then
-      as_csv(sbs, #docs, out)
     else
-      out[#out + 1] = artifact.render_table(as_table(sbs, #docs, letters))
+      for _, c in ipairs(sbs.changed) do warn[#warn + 1] = "warning: " .. c end
+      if opts.csv then
+        as_csv(sbs, #docs, out)
+      else
+        for _, c in ipairs(sbs.changed) do out[#out + 1] = c end
+        out[#out + 1] = artifact.render_table(as_table(sbs, #docs, letters))
+      end
     end
   end
   return table.concat(out, "\n") .. "\n", warn

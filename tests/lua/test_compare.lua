@@ -64,8 +64,44 @@ end)
 test("compare --csv: one line per value, full precision", function()
   local c, o = qsl_run("compare", "--csv", a, b)
   assert(c == 0, o)
-  assert(o:find("table,row,column," .. a .. "," .. b .. ",B/A", 1, true), o)
-  assert(o:find("loss over trials,4 KiB,loss median,20,60,3\n", 1, true), o)
+  assert(o:find("table,row,column," .. a .. "," .. b .. ",B/A,B mark", 1, true), o)
+  assert(o:find("loss over trials,4 KiB,loss median,20,60,3,noise\n", 1, true), o)
+  assert(o:find("loss over trials,4 KiB,loss min,10,30,3,\n", 1, true), o)   -- no mark: not a median
+end)
+
+-- issue 27: a ratio is marked a change only when the runs' per-trial ranges do not overlap
+-- (known numbers: A's losses 10, 20, 30 at 4 KiB; scale=3 gives 30, 60, 90, touching A's
+-- range at 30: noise, though the median tripled; scale=10 gives 100-300: a change; the
+-- 8 KiB row, 5 in both, is noise at a ratio of 1)
+test("compare marks a median as a change only beyond the runs' ranges", function()
+  local d = run_known("d", "scale=10")
+  local c, o, e = qsl_run("compare", a, b)
+  assert(c == 0, e)
+  assert(o:find("4 KiB%s+loss median%s+20%.0%s+60%.0%s+3%.000%s+noise"), o)
+  assert(o:find("change: the per-trial ranges (min-max) do not overlap", 1, true), o)
+  c, o, e = qsl_run("compare", a, d)
+  assert(c == 0, e)
+  assert(o:find("4 KiB%s+loss median%s+20%.0%s+200%.0%s+10%.000%s+change"), o)
+  assert(o:find("8 KiB%s+loss median%s+5%.0%s+5%.0%s+1%.000%s+noise"), o)
+  c, o = qsl_run("compare", "--csv", a, d)
+  assert(o:find("loss over trials,4 KiB,loss median,20,200,10,change\n", 1, true), o)
+end)
+
+-- issue 27: a table whose columns changed between the runs is compared on the columns they
+-- share, with what changed said above it, not skipped
+test("compare shows a table whose columns changed, saying which", function()
+  local doc = cjson.decode(assert(io.open(a)):read("a"))
+  local t = doc.tables[2]
+  t.columns[#t.columns + 1] = { key = "extra", label = "extra" }
+  for _, r in ipairs(t.rows) do r.extra = 1 end
+  local path = tmp .. "/more.json"
+  local g = assert(io.open(path, "w"))
+  g:write(cjson.encode(doc))
+  g:close()
+  local c, o, e = qsl_run("compare", a, path)
+  assert(c == 0, e)
+  assert(o:find('its columns changed in ' .. path .. ': only in this run: extra; the others are compared', 1, true), o)
+  assert(o:find("4 KiB%s+loss median%s+20%.0%s+20%.0%s+1%.000"), o)
 end)
 
 test("compare warns for every provenance field that differs", function()
