@@ -12,7 +12,6 @@ local roles = qsl.roles
 
 local s = scenario.new{
   name = "engine_flow",
-  description = "engine cost per order on the synthetic flow, with the child's CPU split",
   params = {
     roles.param("flow", "seed"),
     -- the original flow's book grows without bound: past ~1.4 M orders it fills the pool

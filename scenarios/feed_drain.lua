@@ -12,7 +12,6 @@ local roles, feed = qsl.roles, qsl.feed
 
 local s = qsl.scenario.new{
   name = "feed_drain",
-  description = "subscriber drain rate of a full queue against a raw recvmmsg loop",
   params = {
     roles.params("publish", "seed", "symbols", "flow"),
     roles.param("publish", "orders", { default = 100000 }),

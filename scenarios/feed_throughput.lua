@@ -15,7 +15,6 @@ local feed = qsl.feed
 
 local s = scenario.new{
   name = "feed_throughput",
-  description = "publisher messages/s against a raw send() loop, in the same run",
   params = {
     roles.params("publish", "seed", "flow", "orders", { default = 200000, min = 1000 }),
     { "trials", "integer", 5, "trials", min = 1, max = 100 },

@@ -14,7 +14,6 @@ local roles, wire = qsl.roles, qsl.wire
 
 local s = qsl.scenario.new{
   name = "gateway_abuse",
-  description = "hostile clients against a live gateway; it survives and accounts for each",
   params = {
     { "load_ms", "integer", 3000, "how long the good clients trade", min = 100, max = 600000 },
     { "idle", "integer", 300, "connections that never send", min = 0, max = 5000 },

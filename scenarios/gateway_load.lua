@@ -14,7 +14,6 @@ local roles = qsl.roles
 
 local s = qsl.scenario.new{
   name = "gateway_load",
-  description = "gateway throughput and p99 against client count, in each mode",
   params = {
     { "clients", "integer_list", { 1, 4, 16, 64 }, "client counts", min = 1, max = 10000 },
     { "modes", "enum_list", { "epoll", "io_uring", "blocking" }, "gateway modes to compare",

@@ -12,7 +12,6 @@ local roles = qsl.roles
 
 local s = qsl.scenario.new{
   name = "gateway_modes",
-  description = "gateway modes side by side: throughput, latency, CPU and syscalls per order",
   params = {
     { "modes", "enum_list", { "epoll", "io_uring", "blocking" }, "gateway modes",
       values = { "epoll", "io_uring", "blocking" } },

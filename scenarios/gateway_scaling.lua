@@ -10,7 +10,6 @@ local roles, measure = qsl.roles, qsl.measure
 
 local s = qsl.scenario.new{
   name = "gateway_scaling",
-  description = "gateway CPU, context switches and TCP segments per order by connections",
   params = {
     { "connections", "integer_list", { 1, 4, 16, 64 }, "connection counts", min = 1, max = 10000 },
     { "depths", "integer_list", { 1, 8 }, "requests in flight per connection", min = 1,

@@ -17,7 +17,6 @@ local roles, feed = qsl.roles, qsl.feed
 
 local s = qsl.scenario.new{
   name = "multicast_fanout",
-  description = "per-subscriber loss of a multicast feed with one slow subscriber, by rate",
   params = {
     roles.params("publish", "seed", "symbols", "flow"),
     roles.param("publish", "orders", { default = 20000 }),

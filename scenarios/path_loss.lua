@@ -16,7 +16,6 @@ local roles, feed = qsl.roles, qsl.feed
 
 local s = qsl.scenario.new{
   name = "path_loss",
-  description = "datagram loss over a shaped, lossy link, attributed to where it happened",
   params = {
     roles.params("publish", "seed", "symbols", "flow"),
     roles.param("publish", "orders", { default = 20000 }),

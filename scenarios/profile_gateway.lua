@@ -14,7 +14,6 @@ local roles = qsl.roles
 
 local s = qsl.scenario.new{
   name = "profile_gateway",
-  description = "gateway CPU per order (user/kernel) and its syscall mix under strace",
   params = {
     { "requests", "integer", 1000000, "pass 1 requests per trial", min = 100, max = 100000000 },
     { "strace_requests", "integer", 20000, "pass 2 requests (strace slows syscalls)", min = 100,

@@ -14,7 +14,6 @@ local feed = qsl.feed
 
 local s = scenario.new{
   name = "rcvbuf_burst",
-  description = "UDP burst loss against SO_RCVBUF, reconciled with the kernel's drop count",
   params = {
     roles.params("publish", "seed", "orders", "symbols", "flow"),
     { "sizes", "integer_list", { 2048, 0, 8388608 },

@@ -13,7 +13,6 @@ local sweep = qsl.sweep
 
 local s = scenario.new{
   name = "rcvbuf_sweep",
-  description = "highest zero-loss paced UDP rate per SO_RCVBUF, by bisection",
   params = {
     roles.params("publish", "seed", "symbols", "flow"),
     roles.param("publish", "orders", { default = 3000, help = "orders of the flow per probe" }),

@@ -187,7 +187,7 @@ end
 -- named table {key=, label=, format=}. Anything else - a positional table such as
 -- {"b", "b_label", "%.1f"}, an unknown name, a bad format - is an error where it is
 -- declared, naming it, never a failure at write time after the run.
-local FIELD_NAMES = { key = true, label = true, format = true }
+local FIELD_NAMES = { key = true, label = true, format = true, hidden = true }
 local function field(f, where, level)
   level = (level or 1) + 1
   if type(f) == "string" then
@@ -218,7 +218,18 @@ local function field(f, where, level)
   if type(f.key) ~= "string" or f.key == "" then error(where .. ": key must be a non-empty string", level) end
   if f.label ~= nil and type(f.label) ~= "string" then error(where .. ": label must be a string", level) end
   if f.format ~= nil then check_format(f.format, where, level) end
+  if f.hidden ~= nil and type(f.hidden) ~= "boolean" then error(where .. ": hidden must be a boolean", level) end
   return f
+end
+
+-- "median (min-max)", each as the field's format prints it (a whole number as one).
+local function compact_cell(fmt, lo, mid, hi)
+  if mid == nil then return nil end
+  local function show(v)
+    if fmt then return fmt:format(v) end
+    return math.type(v) == "float" and v ~= math.floor(v) and ("%.3f"):format(v) or ("%d"):format(v)
+  end
+  return ("%s (%s-%s)"):format(show(mid), show(lo), show(hi))
 end
 
 -- A table: {title=, columns={{key=, label=, format=}, ...}, rows={{...}, ...}, note=}
@@ -273,19 +284,23 @@ function M:spread(t)
   for i, f in ipairs(t.fields) do
     decl[i] = field(f, ("spread %q, field %d"):format(t.title or "", i), 2)
   end
+  local compact = t.compact or nil      -- one cell a field: "median (min-max)"
   if not t.by then            -- one line per field: what, min, median, max
     local rows = {}
     for _, f in ipairs(decl) do
       -- no rows (every trial failed): the line shows "-" and the run is refused for its reasons
       local sm = #t.rows > 0 and stats.summary(stats.column(t.rows, f.key)) or { n = 0 }
       rows[#rows + 1] = { what = f.label or f.key, n = sm.n, min = sm.min, median = sm.median,
-                          max = sm.max, format = f.format or t.format }
+                          max = sm.max, spread = compact and compact_cell(f.format or t.format,
+                                                                          sm.min, sm.median, sm.max) }
     end
     local fmt = t.format
-    self:table{ title = t.title, rows = rows, note = t.note, main = t.main, key = { "what" }, columns = {
-      { key = "what" }, { key = "min", format = fmt }, { key = "median", format = fmt },
-      { key = "max", format = fmt } } }
-    for _, r in ipairs(rows) do r.format = nil end
+    local columns = { { key = "what" }, { key = "min", format = fmt, hidden = compact },
+                      { key = "median", format = fmt, hidden = compact },
+                      { key = "max", format = fmt, hidden = compact } }
+    if compact then table.insert(columns, 2, { key = "spread", label = "median (min-max)" }) end
+    self:table{ title = t.title, rows = rows, note = t.note, main = t.main, key = { "what" },
+                columns = columns }
     return rows
   end
   local keys, columns = {}, {}
@@ -295,12 +310,19 @@ function M:spread(t)
   columns[#columns + 1] = { key = "n", label = "trials" }
   for _, f in ipairs(decl) do
     keys[#keys + 1] = f.key
+    if compact then columns[#columns + 1] = { key = f.key .. "_spread", label = f.label or f.key } end
     for _, w in ipairs{ "min", "median", "max" } do
       columns[#columns + 1] = { key = f.key .. "_" .. w, label = (f.label or f.key) .. " " .. w,
-                                format = f.format or t.format }
+                                format = f.format or t.format, hidden = compact }
     end
   end
   local rows = stats.spread(t.rows, keys, t.by)
+  for _, r in ipairs(compact and rows or {}) do
+    for _, f in ipairs(decl) do
+      r[f.key .. "_spread"] = compact_cell(f.format or t.format, r[f.key .. "_min"],
+                                           r[f.key .. "_median"], r[f.key .. "_max"])
+    end
+  end
   self:table{ title = t.title, columns = columns, rows = rows, note = t.note, main = t.main,
               key = type(t.by) == "table" and t.by or { t.by } }
   return rows
@@ -348,6 +370,11 @@ end
 
 local function render_table(t, out)
   if t.title then out[#out + 1] = t.title end
+  local shown = {}            -- a hidden column is data for the JSON (and compare), not text
+  for _, c in ipairs(t.columns) do
+    if not c.hidden then shown[#shown + 1] = c end
+  end
+  t = { columns = shown, rows = t.rows, note = t.note }
   local cells, widths, text = {}, {}, {}
   for j, c in ipairs(t.columns) do widths[j] = #(c.label or c.key) end
   for i, r in ipairs(t.rows) do

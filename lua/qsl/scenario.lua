@@ -60,10 +60,26 @@ end
 -- A list has at most this many items unless it declares max_items: each is a trial's worth.
 M.LIST_MAX_ITEMS = 32
 
--- scenario.new{name=, description=, params={...}}
+-- The script's first comment line (past a shebang), as `qsl-run --list` reads it.
+local function first_comment(path)
+  local f = path and io.open(path)
+  if not f then return nil end
+  local line = f:read("l")
+  if line and line:match("^#") then line = f:read("l") end
+  f:close()
+  return line and line:match("^%-%-+%s*(.-)%s*$")
+end
+
+-- scenario.new{name=, description=, params={...}}: description defaults to the script's
+-- first comment line, the one `qsl-run --list` shows: one text, said once.
 function M.new(spec)
-  if type(spec) ~= "table" or type(spec.name) ~= "string" or type(spec.description) ~= "string" then
-    error("scenario.new: name and description (strings) are required", 2)
+  if type(spec) == "table" and spec.description == nil then
+    spec.description = first_comment(arg and arg[0])
+  end
+  if type(spec) ~= "table" or type(spec.name) ~= "string" or type(spec.description) ~= "string"
+     or spec.description == "" then
+    error("scenario.new: a name, and a description (or a first comment line in the script: " ..
+          "-- what it measures) are required", 2)
   end
   local self = setmetatable({ name = spec.name, description = spec.description,
                               params = {}, by_name = {} }, M)
