@@ -202,7 +202,7 @@ static int l_spawn(lua_State *L)
     env[nenv] = NULL;
 
     /* the handle exists, closed, before any resource is taken */
-    struct qsl_proc *p = lua_newuserdatauv(L, sizeof *p, 0);
+    struct qsl_proc *p = lua_newuserdatauv(L, sizeof *p, 1);   /* 1: where it runs, if remote */
     qsl_proc_init(p);
     luaL_setmetatable(L, PROC_META);
     struct qsl_proc_spec spec = {.argv = argv, .wrapped = wrap, .netns = o.netns,
@@ -375,6 +375,34 @@ static int l_index(lua_State *L)
     return 1;
 }
 
+/* p:runs_on(where): the child is a client for a process on another machine (ssh): its own
+ * /proc says nothing of that process, so p:sample() refuses from then on. */
+static int l_runs_on(lua_State *L)
+{
+    check_proc(L);
+    luaL_checkstring(L, 2);
+    lua_pushvalue(L, 2);
+    lua_setiuservalue(L, 1, 1);
+    return 0;
+}
+
+/* p:sample() -> qsl.measure.sample of the process (its target, when wrapped): CPU, switches,
+ * faults, memory and descriptors from /proc. */
+static int l_sample(lua_State *L)
+{
+    struct qsl_proc *p = check_proc(L);
+    if (lua_getiuservalue(L, 1, 1) == LUA_TSTRING)
+        return luaL_error(L, "process %d runs on %s: its CPU cannot be sampled here", (int)p->pid,
+                          lua_tostring(L, -1));
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "qsl.measure");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "sample");
+    lua_pushinteger(L, p->pid);
+    lua_call(L, 1, 1);
+    return 1;
+}
+
 /* p:close_stdin(): the end of the child's input (spawned with stdin = "pipe"). */
 static int l_close_stdin(lua_State *L)
 {
@@ -398,7 +426,7 @@ static int proc_tostring(lua_State *L)
 static const luaL_Reg methods[] = {
     {"ready", l_ready},   {"line", l_line},     {"wait", l_wait},     {"stop", l_stop},       {"signal", l_signal},
     {"result", l_result}, {"output", l_output}, {"errors", l_errors},   {"running", l_running},
-    {"close_stdin", l_close_stdin}, {NULL, NULL},
+    {"close_stdin", l_close_stdin}, {"sample", l_sample}, {"runs_on", l_runs_on}, {NULL, NULL},
 };
 
 static const luaL_Reg metamethods[] = {

@@ -5,21 +5,9 @@
 local qsl = require "qsl"
 local M = {}
 
--- which role each process started here runs, and which run on another machine (over
--- ssh: the local process is the ssh client; weak: a collected process is forgotten)
+-- which role each process started here runs (weak: a collected process is forgotten)
 local started = setmetatable({}, { __mode = "k" })
-local remote = setmetatable({}, { __mode = "k" })
 
--- Every process handle can sample itself: p:sample() is qsl.measure.sample(p.pid).
-do
-  local measure = require "qsl.measure"
-  local mt = debug.getregistry()["qsl.proc"]
-  mt.methods.sample = function(p)
-    if remote[p] then error(("%s runs on %s: its CPU cannot be sampled here"):format(
-      started[p] or "the role", remote[p]), 2) end
-    return measure.sample(p.pid)
-  end
-end
 
 -- options(where, opts, known...) -> opts (or {} for nil): every key of an option table
 -- must be one the function takes, or it is an error naming the key, with "did you mean"
@@ -187,7 +175,7 @@ local function start(role, params, opts)
     for _, a in ipairs(args_of(params)) do words[#words + 1] = a end
     p, err = qsl.proc.spawn{ argv = ssh_argv(opts, words), netns_of = opts.netns_of,
                              stdin = "pipe" }
-    if p then remote[p] = opts.ssh end
+    if p then p:runs_on(opts.ssh) end    -- its sample() would be the local ssh client's: refused
   else
     p, err = qsl.proc.spawn{ role = role, args = args_of(params), wrap = opts.wrap,
                              netns = opts.netns, netns_of = opts.netns_of, cpu = opts.cpu,
