@@ -36,7 +36,7 @@ URING_CFLAGS = $(shell pkg-config --exists liburing && echo -DQSL_HAVE_URING)
 URING_LIBS = $(shell pkg-config --exists liburing && pkg-config --libs liburing)
 endif
 
-CORE_SRC := $(filter-out core/gateway_uring.c core/feed_uring.c,$(wildcard core/*.c core/roles/*.c))
+CORE_SRC := $(filter-out core/feed_uring.c,$(wildcard core/*.c core/roles/*.c))
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 CORE_LIB := $(BUILD)/libqslcore.a
 
@@ -79,8 +79,8 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-# gateway.c and feed.c include their io_uring modes
-$(BUILD)/core/gateway.o $(BUILD)/core/feed.o $(BUILD)/core/uring.o $(BUILD)/tests/test_uring.o: \
+# the io_uring mode's files (feed.c includes its own)
+$(BUILD)/core/gateway_uring.o $(BUILD)/core/feed.o $(BUILD)/core/uring.o $(BUILD)/tests/test_uring.o: \
     ALL_CFLAGS += $(URING_CFLAGS)
 
 $(BUILD)/tests/%.o: tests/%.c

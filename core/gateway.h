@@ -29,11 +29,26 @@
 #define QSL_GATEWAY_IDLE_DEFAULT UINT32_MAX   /* idle_ms: the mode's default */
 #define QSL_GATEWAY_BLOCKING_IDLE_MS 5000u    /* blocking mode: one idle client holds everyone */
 
+/*
+ * The modes, listed once: X(ENUM, file, name, help). The enum, the names the gateway
+ * role takes (qsl_gateway_mode_names), their help, the backend each runs
+ * (gateway_FILE.c's qsl_gateway_FILE_backend) and the tests' loops all derive from it.
+ */
+#define QSL_GATEWAY_MODES(X)                                                                \
+    X(EPOLL, epoll, "epoll", "one event loop, many connections")                           \
+    X(BLOCKING, blocking, "blocking", "one connection at a time: the original's server")   \
+    X(IO_URING, uring, "io_uring", "epoll's rules, bytes moved by io_uring completions")
+
 enum qsl_gateway_mode {
-    QSL_GATEWAY_EPOLL,          /* one event loop, many connections */
-    QSL_GATEWAY_BLOCKING,       /* one connection at a time: the original's server */
-    QSL_GATEWAY_IO_URING,       /* epoll's rules, bytes moved by io_uring completions */
+#define QSL_GATEWAY_ENUM(e, file, name, help) QSL_GATEWAY_##e,
+    QSL_GATEWAY_MODES(QSL_GATEWAY_ENUM)
+#undef QSL_GATEWAY_ENUM
+    QSL_GATEWAY_MODE_COUNT
 };
+
+/* The modes' names and help, in enum order, NULL-terminated. */
+extern const char *const qsl_gateway_mode_names[];
+extern const char *const qsl_gateway_mode_helps[];
 
 struct qsl_gateway_config {
     enum qsl_gateway_mode mode;

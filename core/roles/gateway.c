@@ -18,7 +18,6 @@
 #include "sockopt.h"
 #include "wire.h"
 
-static const char *const modes[] = {"epoll", "blocking", "io_uring", NULL};   /* enum qsl_gateway_mode */
 
 /* ------------------------------------------------------------------ gateway */
 
@@ -34,7 +33,7 @@ struct gw_args {
 static const struct qsl_role_param gw_params[] = {
     QSL_ROLE_ADDR(G, bind, "127.0.0.1", "address to listen on (numeric; never a silent wildcard)"),
     QSL_ROLE_U(G, port, 0, 0, 65535, "", "port; 0 = the kernel picks (reported in the ready line)"),
-    QSL_ROLE_WORD(G, mode, 0, modes, "epoll: many clients; io_uring: the same, by completions; blocking: one connection at a time"),
+    QSL_ROLE_WORDS(G, mode, 0, qsl_gateway_mode_names, qsl_gateway_mode_helps, "the gateway's mode"),
     QSL_ROLE_U(G, max_conns, 1024, 1, 1000000, "connections", "epoll: connections at once; more are refused"),
     QSL_ROLE_U(G, out_bytes, 65536, 128, 1u << 30, "bytes", "output bound per connection"),
     QSL_ROLE_U(G, backlog, 1024, 1, 65535, "connections", "listen backlog"),
@@ -147,7 +146,7 @@ static int run_gateway(const void *args)
     static qsl_stop_flag stop;
     char why[200];
     if (qsl_gateway_mode_available((enum qsl_gateway_mode)a->mode, why, sizeof why) != 0) {
-        fprintf(stderr, "qsl-run gateway: mode=%s is not available here: %s\n", modes[a->mode], why);
+        fprintf(stderr, "qsl-run gateway: mode=%s is not available here: %s\n", qsl_gateway_mode_names[a->mode], why);
         return QSL_ROLE_EXIT_SKIPPED;
     }
     uint16_t port = a->port;
@@ -176,7 +175,7 @@ static int run_gateway(const void *args)
     c.engine.risk.max_notional = a->max_notional;
     c.idle_ms = a->idle_ms;     /* the same meaning as the core's: 0 never, the sentinel the mode's */
     c.stall_ms = a->stall_ms;
-    struct ready_ctx rc_ready = {{port, modes[c.mode], c.max_conns, c.out_bytes,
+    struct ready_ctx rc_ready = {{port, qsl_gateway_mode_names[c.mode], c.max_conns, c.out_bytes,
                                   qsl_gateway_idle_ms(&c), c.stall_ms, granted}, 0};
     c.on_ready = print_ready;
     c.ready_ctx = &rc_ready;

@@ -48,6 +48,8 @@ void qsl_role_usage(FILE *f, const struct qsl_role *r)
             for (int i = 0; p->words[i]; i++)
                 fprintf(f, "%s%s", i ? "|" : "", p->words[i]);
             fprintf(f, "  %s (default %s)\n", p->help, p->words[p->def]);
+            for (int i = 0; p->word_helps && p->words[i]; i++)
+                fprintf(f, "          %s: %s\n", p->words[i], p->word_helps[i]);
         } else {
             fprintf(f, "      %s=N  %s (default %" PRIu64 ", %" PRIu64 "..%" PRIu64 "%s%s)\n",
                     p->name, p->help, p->def, p->min, p->max, *p->unit ? " " : "", p->unit);
@@ -93,7 +95,10 @@ void qsl_roles_markdown(FILE *f)
                 fprintf(f, "| `%s` | %s | ", p->name, p->words[p->def]);
                 for (int w = 0; p->words[w]; w++)
                     fprintf(f, "%s%s", w ? ", " : "", p->words[w]);
-                fprintf(f, " | | %s |\n", p->help);
+                fprintf(f, " | | %s", p->help);
+                for (int w = 0; p->word_helps && p->words[w]; w++)
+                    fprintf(f, "%s%s: %s", w ? "; " : ": ", p->words[w], p->word_helps[w]);
+                fprintf(f, " |\n");
             } else {
                 fprintf(f, "| `%s` | %" PRIu64 " | %" PRIu64 "..%" PRIu64 " | %s | %s |\n", p->name,
                         p->def, p->min, p->max, p->unit, p->help);

@@ -38,18 +38,22 @@ struct qsl_role_param {
     const char *unit, *help;
     const char *def_addr;       /* ADDR: the default */
     const char *const *words;   /* WORD: NULL-terminated; def is an index */
+    const char *const *word_helps;      /* WORD: one line of help a word (NULL: none) */
 };
 
 /* Declare a parameter by the name of its field in the role's arguments struct T. */
 #define QSL_ROLE_U(T, f, d, lo, hi, unit, help) \
-    {#f, QSL_ROLE_UINT, offsetof(T, f), sizeof(((T *)0)->f), d, lo, hi, unit, help, NULL, NULL}
+    {#f, QSL_ROLE_UINT, offsetof(T, f), sizeof(((T *)0)->f), d, lo, hi, unit, help, NULL, NULL, NULL}
 #define QSL_ROLE_ADDR(T, f, d, help) \
-    {#f, QSL_ROLE_ADDR, offsetof(T, f), sizeof(((T *)0)->f), 0, 0, 0, "", help, d, NULL}
+    {#f, QSL_ROLE_ADDR, offsetof(T, f), sizeof(((T *)0)->f), 0, 0, 0, "", help, d, NULL, NULL}
 #define QSL_ROLE_WORD(T, f, d, words, help) \
-    {#f, QSL_ROLE_WORD, offsetof(T, f), sizeof(((T *)0)->f), d, 0, 0, "", help, NULL, words}
+    {#f, QSL_ROLE_WORD, offsetof(T, f), sizeof(((T *)0)->f), d, 0, 0, "", help, NULL, words, NULL}
+/* A word parameter whose words each have a line of help (a table's names and helps). */
+#define QSL_ROLE_WORDS(T, f, d, words, helps, help) \
+    {#f, QSL_ROLE_WORD, offsetof(T, f), sizeof(((T *)0)->f), d, 0, 0, "", help, NULL, words, helps}
 #define QSL_ROLE_STR(T, f, d, help) \
-    {#f, QSL_ROLE_STR, offsetof(T, f), sizeof(((T *)0)->f), 0, 0, 0, "", help, d, NULL}
-#define QSL_ROLE_END {NULL, QSL_ROLE_UINT, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL}
+    {#f, QSL_ROLE_STR, offsetof(T, f), sizeof(((T *)0)->f), 0, 0, 0, "", help, d, NULL, NULL}
+#define QSL_ROLE_END {NULL, QSL_ROLE_UINT, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL}
 
 /* The `sockopt=` parameter every socket role takes, and its ready-line field (a member
  * `const char *sockopt` of the ready line's struct S). */
