@@ -36,7 +36,7 @@ URING_CFLAGS = $(shell pkg-config --exists liburing && echo -DQSL_HAVE_URING)
 URING_LIBS = $(shell pkg-config --exists liburing && pkg-config --libs liburing)
 endif
 
-CORE_SRC := $(filter-out core/feed_uring.c,$(wildcard core/*.c core/roles/*.c))
+CORE_SRC := $(wildcard core/*.c core/roles/*.c)
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 CORE_LIB := $(BUILD)/libqslcore.a
 
@@ -79,8 +79,8 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-# the io_uring mode's files (feed.c includes its own)
-$(BUILD)/core/gateway_uring.o $(BUILD)/core/feed.o $(BUILD)/core/uring.o $(BUILD)/tests/test_uring.o: \
+# the io_uring modes' files
+$(BUILD)/core/gateway_uring.o $(BUILD)/core/feed_uring.o $(BUILD)/core/uring.o $(BUILD)/tests/test_uring.o: \
     ALL_CFLAGS += $(URING_CFLAGS)
 
 $(BUILD)/tests/%.o: tests/%.c

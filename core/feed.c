@@ -14,9 +14,9 @@
 
 #include "clock.h"
 #include "feed.h"
+#include "feed_sub.h"
 #include "flow.h"
 #include "sockopt.h"
-#include "uring.h"
 
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
@@ -507,18 +507,6 @@ int qsl_feed_publish(int fd, const struct qsl_feed_pub_config *c, struct qsl_fee
 
 /* ------------------------------------------------------------------ subscriber */
 
-#define SUB_VLEN 64
-#define SUB_DGRAM 65536
-
-struct sub_ctx {
-    struct qsl_seqtrack *t;
-    struct qsl_feed_sub_stats *st;
-    uint64_t last;              /* when the last datagram came */
-    int raw;                    /* count datagrams only: no decode, no sequence tracking */
-    unsigned work_ns;           /* per message: the slow consumer's busy work */
-    uint64_t first_by;          /* no datagram by then: end (UINT64_MAX: never) */
-};
-
 /* A consumer's work, on the CPU as real work is: a sleep would hand the CPU away. */
 static void sub_work(unsigned ns, int messages)
 {
@@ -528,7 +516,7 @@ static void sub_work(unsigned ns, int messages)
 }
 
 /* One datagram, however it was received: count, track, decode. */
-static void sub_datagram(struct sub_ctx *s, const uint8_t *d, size_t len, int truncated,
+void qsl_feed_sub_datagram(struct qsl_feed_sub *s, const uint8_t *d, size_t len, int truncated,
                          const uint32_t *ovfl)
 {
     s->st->datagrams++;
@@ -548,7 +536,7 @@ static void sub_datagram(struct sub_ctx *s, const uint8_t *d, size_t len, int tr
         sub_work(s->work_ns, n);
 }
 
-static void sub_arrived(struct sub_ctx *s)
+void qsl_feed_sub_arrived(struct qsl_feed_sub *s)
 {
     s->last = qsl_clock_ns();
     if (s->st->first_ns == 0)
@@ -558,7 +546,7 @@ static void sub_arrived(struct sub_ctx *s)
 
 /* How long to wait for more (at most 100 ms, so a stop is seen), or -1 when the
  * subscription is over (ended_by set): count, stop, deadline, idle after the last. */
-static int sub_wait_ms(struct sub_ctx *s, uint64_t expected, unsigned idle_ms, uint64_t deadline,
+int qsl_feed_sub_wait_ms(struct qsl_feed_sub *s, uint64_t expected, unsigned idle_ms, uint64_t deadline,
                        qsl_stop_flag *stop)
 {
     struct qsl_feed_sub_stats *st = s->st;
@@ -584,7 +572,7 @@ static int sub_wait_ms(struct sub_ctx *s, uint64_t expected, unsigned idle_ms, u
     return ms > 100 ? 100 : ms;
 }
 
-static uint32_t *rxq_ovfl_of(struct cmsghdr *c, uint32_t *v)
+uint32_t *qsl_feed_sub_rxq_ovfl(struct cmsghdr *c, uint32_t *v)
 {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL)
         return NULL;
@@ -592,92 +580,30 @@ static uint32_t *rxq_ovfl_of(struct cmsghdr *c, uint32_t *v)
     return v;
 }
 
-#ifdef QSL_HAVE_URING
-#include "feed_uring.c"
-#else
-static int fr_init(struct qsl_feed_rx *rx, char *why, size_t len)
-{
-    (void)rx;
-    return qsl_uring_available(why, len);      /* says it was built without liburing */
-}
-
-static void fr_free(struct qsl_feed_rx *rx)
-{
-    (void)rx;
-}
-
-static int fr_subscribe(int fd, struct qsl_feed_rx *rx, struct sub_ctx *s, uint64_t expected,
-                        unsigned idle_ms, uint64_t deadline, qsl_stop_flag *stop)
-{
-    (void)fd, (void)rx, (void)s, (void)expected, (void)idle_ms, (void)deadline, (void)stop;
-    return -ENOSYS;
-}
-#endif
+#define NAME(e, file, name, help) name,
+const char *const qsl_feed_rx_mode_names[] = {QSL_FEED_RX_MODES(NAME) NULL};
+#undef NAME
+#define HELP(e, file, name, help) help,
+const char *const qsl_feed_rx_mode_helps[] = {QSL_FEED_RX_MODES(HELP) NULL};
+#undef HELP
+#define BACKEND(e, file, name, help) &qsl_feed_rx_##file##_backend,
+static const struct qsl_feed_rx_backend *const backends[] = {QSL_FEED_RX_MODES(BACKEND)};
+#undef BACKEND
 
 int qsl_feed_rx_init(struct qsl_feed_rx *rx, enum qsl_feed_rx_mode mode, char *why, size_t len)
 {
     memset(rx, 0, sizeof *rx);
-    rx->mode = mode;
     if (len)
         why[0] = '\0';
-    if (mode == QSL_FEED_RX_IO_URING)
-        return fr_init(rx, why, len);
-    rx->bufs = malloc((size_t)SUB_VLEN * SUB_DGRAM);
-    if (!rx->bufs)
-        return -ENOMEM;
-    memset(rx->bufs, 0, (size_t)SUB_VLEN * SUB_DGRAM);    /* fault the pages in now */
-    return 0;
+    if ((unsigned)mode >= QSL_FEED_RX_MODE_COUNT)
+        return -EINVAL;
+    rx->mode = mode;
+    return backends[mode]->init(rx, why, len);
 }
 
 void qsl_feed_rx_free(struct qsl_feed_rx *rx)
 {
-    if (rx->mode == QSL_FEED_RX_IO_URING)
-        fr_free(rx);
-    free(rx->bufs);
-    rx->bufs = NULL;
-}
-
-static int sub_recvmmsg(int fd, struct qsl_feed_rx *rx, struct sub_ctx *s, uint64_t expected,
-                        unsigned idle_ms, uint64_t deadline, qsl_stop_flag *stop)
-{
-    uint8_t *bufs = rx->bufs;
-    _Alignas(struct cmsghdr) char ctl[SUB_VLEN][CMSG_SPACE(sizeof(uint32_t))];
-    struct mmsghdr mm[SUB_VLEN];
-    struct iovec iov[SUB_VLEN];
-    if (!bufs)
-        return -ENOMEM;
-    for (int wait_ms; (wait_ms = sub_wait_ms(s, expected, idle_ms, deadline, stop)) >= 0;) {
-        struct pollfd pf = {.fd = fd, .events = POLLIN};
-        int pr = poll(&pf, 1, wait_ms);
-        if (pr < 0 && errno != EINTR)
-            return -errno;
-        if (pr <= 0)
-            continue;
-        for (unsigned i = 0; i < SUB_VLEN; i++) {
-            iov[i] = (struct iovec){bufs + (size_t)i * SUB_DGRAM, SUB_DGRAM};
-            memset(&mm[i], 0, sizeof mm[i]);
-            mm[i].msg_hdr.msg_iov = &iov[i];
-            mm[i].msg_hdr.msg_iovlen = 1;
-            mm[i].msg_hdr.msg_control = ctl[i];
-            mm[i].msg_hdr.msg_controllen = sizeof ctl[i];
-        }
-        int r = recvmmsg(fd, mm, SUB_VLEN, MSG_DONTWAIT, NULL);
-        if (r < 0) {
-            if (errno == EAGAIN || errno == EINTR)
-                continue;
-            return -errno;
-        }
-        sub_arrived(s);
-        for (int i = 0; i < r; i++) {
-            struct msghdr *h = &mm[i].msg_hdr;
-            uint32_t v, *ovfl = NULL;
-            for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c))
-                ovfl = ovfl ? ovfl : rxq_ovfl_of(c, &v);
-            sub_datagram(s, bufs + (size_t)i * SUB_DGRAM, mm[i].msg_len,
-                         (h->msg_flags & MSG_TRUNC) != 0, ovfl);
-        }
-    }
-    return 0;
+    backends[rx->mode]->free(rx);
 }
 
 int qsl_feed_subscribe(int fd, struct qsl_feed_rx *rx, uint64_t expected, unsigned idle_ms,
@@ -687,13 +613,12 @@ int qsl_feed_subscribe(int fd, struct qsl_feed_rx *rx, uint64_t expected, unsign
     memset(st, 0, sizeof *st);
     int one = 1;
     (void)setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
-    struct sub_ctx ctx = {t, st, qsl_clock_ns(), rx->mode == QSL_FEED_RX_RAW, rx->work_ns, UINT64_MAX};
+    const struct qsl_feed_rx_backend *m = backends[rx->mode];
+    struct qsl_feed_sub ctx = {t, st, qsl_clock_ns(), m->count_only, rx->work_ns, UINT64_MAX};
     if (rx->first_ms)
         ctx.first_by = ctx.last + (uint64_t)rx->first_ms * 1000000u;
     uint64_t deadline = deadline_ms ? ctx.last + (uint64_t)deadline_ms * 1000000u : UINT64_MAX;
-    int rc = rx->mode == QSL_FEED_RX_IO_URING
-                 ? fr_subscribe(fd, rx, &ctx, expected, idle_ms, deadline, stop)
-                 : sub_recvmmsg(fd, rx, &ctx, expected, idle_ms, deadline, stop);
+    int rc = m->subscribe(fd, rx, &ctx, expected, idle_ms, deadline, stop);
     uint32_t drops;
     if (qsl_sockopt_drops(fd, &drops) == 0)
         st->kernel_drops = drops;

@@ -133,11 +133,27 @@ enum { QSL_FEED_END_COUNT = 1, QSL_FEED_END_IDLE, QSL_FEED_END_DEADLINE, QSL_FEE
  * ready: a page fault in the middle of a burst is a drop the experiment
  * would blame on the socket buffer.
  */
+/*
+ * The subscriber's receive modes, listed once: X(ENUM, file, name, help). The enum, the
+ * names the subscribe role takes (qsl_feed_rx_mode_names), their help and each mode's
+ * backend (feed_FILE.c's qsl_feed_rx_FILE_backend) derive from it.
+ */
+#define QSL_FEED_RX_MODES(X)                                                                \
+    X(RECVMMSG, recvmmsg, "recvmmsg", "poll, then up to 64 datagrams a call")              \
+    X(IO_URING, uring, "io_uring", "a multishot recvmsg into a ring of provided buffers")  \
+    X(RAW, raw, "raw", "recvmmsg counting datagrams only (no decode, no sequence "          \
+      "tracking): a receive path's floor")
+
 enum qsl_feed_rx_mode {
-    QSL_FEED_RX_RECVMMSG,       /* poll, then recvmmsg up to 64 datagrams */
-    QSL_FEED_RX_IO_URING,       /* a multishot recvmsg into a ring of provided buffers */
-    QSL_FEED_RX_RAW,            /* recvmmsg, datagrams counted and nothing else: the floor */
+#define QSL_FEED_RX_ENUM(e, file, name, help) QSL_FEED_RX_##e,
+    QSL_FEED_RX_MODES(QSL_FEED_RX_ENUM)
+#undef QSL_FEED_RX_ENUM
+    QSL_FEED_RX_MODE_COUNT
 };
+
+/* The receive modes' names and help, in enum order, NULL-terminated. */
+extern const char *const qsl_feed_rx_mode_names[];
+extern const char *const qsl_feed_rx_mode_helps[];
 
 struct qsl_feed_rx {
     enum qsl_feed_rx_mode mode;

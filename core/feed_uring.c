@@ -1,16 +1,25 @@
 /*
- * feed_uring.c - the subscriber's io_uring mode, included by feed.c (as
- * gateway_uring.c by gateway.c): one multishot recvmsg fills a ring of
+ * feed_uring.c - the subscriber's io_uring mode: one multishot recvmsg fills a ring of
  * provided buffers, each completion one datagram with its control data
- * (SO_RXQ_OVFL); the accounting is recvmmsg mode's (sub_datagram). For UDP a
+ * (SO_RXQ_OVFL); the accounting is recvmmsg mode's (qsl_feed_sub_datagram). For UDP a
  * multishot receive is what is wanted: a datagram the subscriber has no
  * buffer for stays in the socket, and what the socket drops is the
  * measurement. The buffers are touched before the subscriber says it is ready.
  */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "feed_sub.h"
 #include "uring.h"
 
+#ifdef QSL_HAVE_URING
+
 #define FR_BUFS 64u
-#define FR_BUF (SUB_DGRAM + 256u)   /* io_uring_recvmsg_out, control, a whole datagram */
+#define FR_BUF (QSL_FEED_SUB_DGRAM + 256u)   /* io_uring_recvmsg_out, control, a whole datagram */
 #define FR_GROUP 1
 
 struct feed_ring {
@@ -73,7 +82,7 @@ static void fr_arm(struct feed_ring *r, int fd, struct msghdr *mh)
 
 /* One completion: a datagram in a buffer (then recycled), or the end of the multishot
  * receive (0: re-arm it; -errno: a failure to report). */
-static int fr_complete(struct feed_ring *r, struct sub_ctx *s, struct msghdr *mh,
+static int fr_complete(struct feed_ring *r, struct qsl_feed_sub *s, struct msghdr *mh,
                        const struct io_uring_cqe *cqe, int *armed)
 {
     if (!(cqe->flags & IORING_CQE_F_MORE))
@@ -89,18 +98,18 @@ static int fr_complete(struct feed_ring *r, struct sub_ctx *s, struct msghdr *mh
         uint32_t v, *ovfl = NULL;
         for (struct cmsghdr *c = io_uring_recvmsg_cmsg_firsthdr(o, mh); c;
              c = io_uring_recvmsg_cmsg_nexthdr(o, mh, c))
-            ovfl = ovfl ? ovfl : rxq_ovfl_of(c, &v);
-        sub_datagram(s, io_uring_recvmsg_payload(o, mh),
+            ovfl = ovfl ? ovfl : qsl_feed_sub_rxq_ovfl(c, &v);
+        qsl_feed_sub_datagram(s, io_uring_recvmsg_payload(o, mh),
                      io_uring_recvmsg_payload_length(o, cqe->res, mh),
                      (o->flags & MSG_TRUNC) != 0, ovfl);
     } else {
-        sub_datagram(s, NULL, 0, 1, NULL);      /* no room for even its header: malformed */
+        qsl_feed_sub_datagram(s, NULL, 0, 1, NULL);      /* no room for even its header: malformed */
     }
     qsl_uring_bufs_recycle(&r->b, bid);
     return 0;
 }
 
-static int fr_subscribe(int fd, struct qsl_feed_rx *rx, struct sub_ctx *s, uint64_t expected,
+static int fr_subscribe(int fd, struct qsl_feed_rx *rx, struct qsl_feed_sub *s, uint64_t expected,
                         unsigned idle_ms, uint64_t deadline, qsl_stop_flag *stop)
 {
     struct feed_ring *r = rx->ring;
@@ -110,7 +119,7 @@ static int fr_subscribe(int fd, struct qsl_feed_rx *rx, struct sub_ctx *s, uint6
     memset(&mh, 0, sizeof mh);
     mh.msg_controllen = CMSG_SPACE(sizeof(uint32_t));
     int armed = 0, rc = 0;
-    for (int wait_ms; rc == 0 && (wait_ms = sub_wait_ms(s, expected, idle_ms, deadline, stop)) >= 0;) {
+    for (int wait_ms; rc == 0 && (wait_ms = qsl_feed_sub_wait_ms(s, expected, idle_ms, deadline, stop)) >= 0;) {
         if (!armed) {
             fr_arm(r, fd, &mh);
             armed = 1;
@@ -130,7 +139,33 @@ static int fr_subscribe(int fd, struct qsl_feed_rx *rx, struct sub_ctx *s, uint6
         }
         io_uring_cq_advance(&r->ring, n);
         if (s->st->datagrams != before)
-            sub_arrived(s);
+            qsl_feed_sub_arrived(s);
     }
     return rc;
 }
+
+const struct qsl_feed_rx_backend qsl_feed_rx_uring_backend = {0, fr_init, fr_free, fr_subscribe};
+
+#else /* built without liburing: the mode says why it cannot run */
+
+static void fr_free(struct qsl_feed_rx *rx)
+{
+    (void)rx;
+}
+
+static int fr_subscribe(int fd, struct qsl_feed_rx *rx, struct qsl_feed_sub *s, uint64_t expected,
+                        unsigned idle_ms, uint64_t deadline, qsl_stop_flag *stop)
+{
+    (void)fd, (void)rx, (void)s, (void)expected, (void)idle_ms, (void)deadline, (void)stop;
+    return -ENOSYS;
+}
+
+static int fr_init(struct qsl_feed_rx *rx, char *why, size_t len)
+{
+    (void)rx;
+    return qsl_uring_available(why, len);      /* says it was built without liburing */
+}
+
+const struct qsl_feed_rx_backend qsl_feed_rx_uring_backend = {0, fr_init, fr_free, fr_subscribe};
+
+#endif

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "feed.h"
+#include "gateway.h"
 #include "role.h"
 #include "sockopt.h"
 #include "suites.h"
@@ -36,6 +38,42 @@ START_TEST(test_every_declaration_is_sane)
     }
     ck_assert_int_eq(roles, 6);
     ck_assert_ptr_null(qsl_role_find("gatewya"));
+}
+END_TEST
+
+/* Issue 23: the modes are listed once; the roles take their names and help from those
+ * lists (and docs/roles.md from the roles), so no list of modes can drift. */
+static const struct qsl_role_param *param_of(const char *role, const char *name)
+{
+    const struct qsl_role *r = qsl_role_find(role);
+    ck_assert_ptr_nonnull(r);
+    for (const struct qsl_role_param *p = r->params; p->name; p++)
+        if (strcmp(p->name, name) == 0)
+            return p;
+    ck_abort_msg("%s has no parameter %s", role, name);
+    return NULL;
+}
+
+START_TEST(test_modes_are_listed_once)
+{
+    const struct qsl_role_param *g = param_of("gateway", "mode");
+    ck_assert_ptr_eq(g->words, qsl_gateway_mode_names);
+    ck_assert_ptr_eq(g->word_helps, qsl_gateway_mode_helps);
+    int n = 0;
+    while (g->words[n])
+        n++;
+    ck_assert_int_eq(n, QSL_GATEWAY_MODE_COUNT);
+    ck_assert_str_eq(g->words[QSL_GATEWAY_IO_URING], "io_uring");
+    char why[160];
+    for (int m = 0; m < QSL_GATEWAY_MODE_COUNT; m++)    /* every mode has a backend that answers */
+        ck_assert_int_ge(qsl_gateway_mode_available((enum qsl_gateway_mode)m, why, sizeof why), -ENOSYS);
+    ck_assert_int_eq(qsl_gateway_mode_available(QSL_GATEWAY_MODE_COUNT, why, sizeof why), -EINVAL);
+    const struct qsl_role_param *f = param_of("subscribe", "mode");
+    ck_assert_ptr_eq(f->words, qsl_feed_rx_mode_names);
+    ck_assert_ptr_eq(f->word_helps, qsl_feed_rx_mode_helps);
+    for (n = 0; f->words[n]; n++)
+        ;
+    ck_assert_int_eq(n, QSL_FEED_RX_MODE_COUNT);
 }
 END_TEST
 
@@ -193,6 +231,7 @@ Suite *roles_suite(void)
     Suite *s = suite_create("roles");
     TCase *tc = tcase_create("roles");
     tcase_add_test(tc, test_every_declaration_is_sane);
+    tcase_add_test(tc, test_modes_are_listed_once);
     tcase_add_test(tc, test_parse_binds_by_name);
     tcase_add_test(tc, test_sockopt_text_is_strict);
     tcase_add_test(tc, test_lines_follow_the_declaration);

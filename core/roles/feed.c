@@ -191,7 +191,6 @@ struct sub_args {
     uint64_t expected;
 };
 
-static const char *const rx_modes[] = {"recvmmsg", "io_uring", "raw", NULL};  /* qsl_feed_rx_mode */
 
 #define S struct sub_args
 static const struct qsl_role_param sub_params[] = {
@@ -208,10 +207,8 @@ static const struct qsl_role_param sub_params[] = {
     QSL_ROLE_U(S, first_ms, 0, 0, 3600000, "ms", "end when no datagram at all came this long "
                "after the start (ended_by=first); 0 = only deadline_ms bounds that wait"),
     QSL_ROLE_U(S, deadline_ms, 60000, 1, 3600000, "ms", "end after this long in any case"),
-    QSL_ROLE_WORD(S, mode, 0, rx_modes,
-                  "recvmmsg: poll, then up to 64 datagrams a call; io_uring: a multishot "
-                  "recvmsg; raw: recvmmsg counting datagrams only (no decode, no sequence "
-                  "tracking: a receive path's floor)"),
+    QSL_ROLE_WORDS(S, mode, 0, qsl_feed_rx_mode_names, qsl_feed_rx_mode_helps,
+                   "how the subscriber receives"),
     QSL_ROLE_SOCKOPT(S),
     QSL_ROLE_END,
 };
@@ -278,7 +275,7 @@ static int run_subscribe(const void *args)
     }
     if (rc != 0) {
         fprintf(stderr, "qsl-run subscribe: mode=%s is not available here: %s\n",
-                rx_modes[a->mode], why);
+                qsl_feed_rx_mode_names[a->mode], why);
         return QSL_ROLE_EXIT_SKIPPED;
     }
     rx.work_ns = a->work_ns;
@@ -310,7 +307,7 @@ static int run_subscribe(const void *args)
         return 1;
     }
     qsl_role_stop_on_signals(&stop);
-    struct sub_ready_line ready = {port, a->rcvbuf, (uint64_t)granted, rx_modes[a->mode], opts};
+    struct sub_ready_line ready = {port, a->rcvbuf, (uint64_t)granted, qsl_feed_rx_mode_names[a->mode], opts};
     if (qsl_role_print("ready", sub_ready, &ready, sizeof ready) != 0)
         return 1;
     struct qsl_feed_sub_stats st;
