@@ -601,6 +601,15 @@ int qsl_feed_rx_init(struct qsl_feed_rx *rx, enum qsl_feed_rx_mode mode, char *w
     return backends[mode]->init(rx, why, len);
 }
 
+int qsl_feed_rx_mode_available(enum qsl_feed_rx_mode mode, char *why, size_t len)
+{
+    if (len)
+        why[0] = '\0';
+    if ((unsigned)mode >= QSL_FEED_RX_MODE_COUNT)
+        return -EINVAL;
+    return backends[mode]->available(why, len);
+}
+
 void qsl_feed_rx_free(struct qsl_feed_rx *rx)
 {
     backends[rx->mode]->free(rx);

@@ -167,6 +167,8 @@ struct qsl_feed_rx {
  * liburing: -ENOSYS). */
 int qsl_feed_rx_init(struct qsl_feed_rx *rx, enum qsl_feed_rx_mode mode, char *why, size_t len);
 void qsl_feed_rx_free(struct qsl_feed_rx *rx);
+/* 0 when the receive mode can run here; else -errno and why. */
+int qsl_feed_rx_mode_available(enum qsl_feed_rx_mode mode, char *why, size_t len);
 
 /*
  * Receive until `expected` distinct messages were seen (0: unknown), or no

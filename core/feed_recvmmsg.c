@@ -14,6 +14,13 @@
 
 #define SUB_VLEN 64
 
+static int rm_available(char *why, size_t len)
+{
+    if (len)
+        why[0] = '\0';
+    return 0;
+}
+
 static int rm_init(struct qsl_feed_rx *rx, char *why, size_t len)
 {
     (void)why, (void)len;
@@ -73,5 +80,7 @@ static int sub_recvmmsg(int fd, struct qsl_feed_rx *rx, struct qsl_feed_sub *s, 
     return 0;
 }
 
-const struct qsl_feed_rx_backend qsl_feed_rx_recvmmsg_backend = {0, rm_init, rm_free, sub_recvmmsg};
-const struct qsl_feed_rx_backend qsl_feed_rx_raw_backend = {1, rm_init, rm_free, sub_recvmmsg};
+const struct qsl_feed_rx_backend qsl_feed_rx_recvmmsg_backend = {0, rm_available, rm_init, rm_free,
+                                                                 sub_recvmmsg};
+const struct qsl_feed_rx_backend qsl_feed_rx_raw_backend = {1, rm_available, rm_init, rm_free,
+                                                            sub_recvmmsg};

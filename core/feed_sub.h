@@ -27,6 +27,7 @@ struct qsl_feed_sub {
 
 struct qsl_feed_rx_backend {
     int count_only;             /* the mode counts datagrams and nothing else (raw) */
+    int (*available)(char *why, size_t len);
     int (*init)(struct qsl_feed_rx *rx, char *why, size_t len);
     void (*free)(struct qsl_feed_rx *rx);
     int (*subscribe)(int fd, struct qsl_feed_rx *rx, struct qsl_feed_sub *s, uint64_t expected,

@@ -144,7 +144,8 @@ static int fr_subscribe(int fd, struct qsl_feed_rx *rx, struct qsl_feed_sub *s, 
     return rc;
 }
 
-const struct qsl_feed_rx_backend qsl_feed_rx_uring_backend = {0, fr_init, fr_free, fr_subscribe};
+const struct qsl_feed_rx_backend qsl_feed_rx_uring_backend = {0, qsl_uring_available, fr_init, fr_free,
+                                                              fr_subscribe};
 
 #else /* built without liburing: the mode says why it cannot run */
 
@@ -166,6 +167,7 @@ static int fr_init(struct qsl_feed_rx *rx, char *why, size_t len)
     return qsl_uring_available(why, len);      /* says it was built without liburing */
 }
 
-const struct qsl_feed_rx_backend qsl_feed_rx_uring_backend = {0, fr_init, fr_free, fr_subscribe};
+const struct qsl_feed_rx_backend qsl_feed_rx_uring_backend = {0, qsl_uring_available, fr_init, fr_free,
+                                                              fr_subscribe};
 
 #endif

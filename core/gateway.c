@@ -49,9 +49,9 @@ int qsl_gateway_mode_available(enum qsl_gateway_mode mode, char *why, size_t len
 
 uint32_t qsl_gateway_idle_ms(const struct qsl_gateway_config *c)
 {
-    if (c->idle_ms != QSL_GATEWAY_IDLE_DEFAULT)
-        return c->idle_ms;
-    return c->mode == QSL_GATEWAY_BLOCKING ? QSL_GATEWAY_BLOCKING_IDLE_MS : 0;
+    if (c->idle_ms != QSL_GATEWAY_IDLE_DEFAULT || (unsigned)c->mode >= QSL_GATEWAY_MODE_COUNT)
+        return c->idle_ms == QSL_GATEWAY_IDLE_DEFAULT ? 0 : c->idle_ms;
+    return backends[c->mode]->default_idle_ms;
 }
 
 int qsl_gateway_run(int listen_fd, const struct qsl_gateway_config *c,

@@ -158,11 +158,6 @@ static int run_blocking(int lfd, struct qsl_engine *e, const struct qsl_gateway_
     return 0;
 }
 
-static int blocking_available(char *why, size_t len)
-{
-    if (len)
-        why[0] = '\0';
-    return 0;
-}
-
-const struct qsl_gateway_backend qsl_gateway_blocking_backend = {blocking_available, run_blocking};
+/* one idle client holds everyone here: an idle bound by default */
+const struct qsl_gateway_backend qsl_gateway_blocking_backend = {qsl_gwc_always_available, run_blocking,
+                                                                 QSL_GATEWAY_BLOCKING_IDLE_MS};

@@ -444,6 +444,13 @@ void qsl_gwc_loop_free(struct qsl_gwc_loop *l)
     qsl_gwc_free_closed(l);
 }
 
+int qsl_gwc_always_available(char *why, size_t len)
+{
+    if (len)
+        why[0] = '\0';
+    return 0;
+}
+
 void qsl_gwc_loop_init(struct qsl_gwc_loop *l, int lfd, const struct qsl_gateway_config *c,
                        struct qsl_gateway_stats *st, struct qsl_engine *e,
                        const struct qsl_gwc_ops *ops, void *mode)

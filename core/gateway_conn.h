@@ -75,12 +75,17 @@ struct qsl_gwc_loop {
     int bounded;                /* idle_ms or stall_ms: activity times are kept */
 };
 
-/* A mode: whether it runs here, and its server loop (qsl_gateway_run's contract). */
+/* A mode: whether it runs here, its server loop (qsl_gateway_run's contract), and the
+ * idle bound it takes when none is given (QSL_GATEWAY_IDLE_DEFAULT; 0: never). */
 struct qsl_gateway_backend {
     int (*available)(char *why, size_t len);
     int (*run)(int lfd, struct qsl_engine *e, const struct qsl_gateway_config *c,
                struct qsl_gateway_stats *st, qsl_stop_flag *stop);
+    uint32_t default_idle_ms;
 };
+
+/* available() of a mode that runs wherever qsl runs. */
+int qsl_gwc_always_available(char *why, size_t len);
 extern const struct qsl_gateway_backend qsl_gateway_epoll_backend, qsl_gateway_blocking_backend,
     qsl_gateway_uring_backend;
 

@@ -194,11 +194,4 @@ out:
     return rc;
 }
 
-static int ep_available(char *why, size_t len)
-{
-    if (len)
-        why[0] = '\0';
-    return 0;
-}
-
-const struct qsl_gateway_backend qsl_gateway_epoll_backend = {ep_available, run_epoll};
+const struct qsl_gateway_backend qsl_gateway_epoll_backend = {qsl_gwc_always_available, run_epoll, 0};

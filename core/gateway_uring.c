@@ -526,7 +526,7 @@ static int run_uring(int lfd, struct qsl_engine *e, const struct qsl_gateway_con
     return rc;
 }
 
-const struct qsl_gateway_backend qsl_gateway_uring_backend = {qsl_uring_available, run_uring};
+const struct qsl_gateway_backend qsl_gateway_uring_backend = {qsl_uring_available, run_uring, 0};
 
 #else /* built without liburing: the mode says why it cannot run */
 
@@ -537,6 +537,6 @@ static int no_uring(int lfd, struct qsl_engine *e, const struct qsl_gateway_conf
     return -ENOSYS;
 }
 
-const struct qsl_gateway_backend qsl_gateway_uring_backend = {qsl_uring_available, no_uring};
+const struct qsl_gateway_backend qsl_gateway_uring_backend = {qsl_uring_available, no_uring, 0};
 
 #endif

@@ -16,6 +16,8 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include "feed.h"
+#include "gateway.h"
 #include "host.h"
 #include "procfs.h"
 #include "uring.h"
@@ -298,6 +300,28 @@ static int l_io_uring(lua_State *L)
     return 2;
 }
 
+/* qsl.mode_available(name) -> true, or false and why: the gateway's or the subscriber's
+ * mode of that name, asked through its own table's probe (an unknown name is an error). */
+static int l_mode_available(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    char why[200];
+    int rc = 1;
+    for (int m = 0; rc == 1 && qsl_gateway_mode_names[m]; m++)
+        if (strcmp(name, qsl_gateway_mode_names[m]) == 0)
+            rc = qsl_gateway_mode_available((enum qsl_gateway_mode)m, why, sizeof why);
+    for (int m = 0; rc == 1 && qsl_feed_rx_mode_names[m]; m++)
+        if (strcmp(name, qsl_feed_rx_mode_names[m]) == 0)
+            rc = qsl_feed_rx_mode_available((enum qsl_feed_rx_mode)m, why, sizeof why);
+    if (rc == 1)
+        return luaL_argerror(L, 1, "not a gateway or subscriber mode");
+    lua_pushboolean(L, rc == 0);
+    if (rc == 0)
+        return 1;
+    lua_pushstring(L, why);
+    return 2;
+}
+
 static int l_suggest(lua_State *L)
 {
     struct qsl_host_nearest n;
@@ -442,7 +466,7 @@ int luaopen_qsl(lua_State *L)
     static const luaL_Reg funcs[] = {
         {"skip", l_skip}, {"refuse", l_refuse}, {"fail", l_fail}, {"exit", l_exit},
         {"exe", l_exe},   {"isatty", l_isatty}, {"suggest", l_suggest}, {"have", l_have},
-        {"io_uring", l_io_uring}, {NULL, NULL},
+        {"io_uring", l_io_uring}, {"mode_available", l_mode_available}, {NULL, NULL},
     };
     luaL_newlib(L, funcs);
     push_build(L);

@@ -307,8 +307,7 @@ end
 function M.modes(art, list)
   local out, why = {}, {}
   for _, m in ipairs(list) do
-    local ok, reason = true, nil
-    if m == "io_uring" then ok, reason = qsl.io_uring() end
+    local ok, reason = qsl.mode_available(m)
     if ok then
       out[#out + 1] = m
     else
