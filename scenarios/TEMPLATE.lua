@@ -11,6 +11,7 @@ local scenario = qsl.scenario
 -- 1. Parameters, declared once: `key=value` overrides are checked against these.
 local s = scenario.new{
   name = "template",
+  quick = "datagrams=1000 trials=2",
   params = {
     { "datagrams", "integer", 1000, "datagrams sent per trial", min = 1, max = 1000000 },
     { "size", "integer", 64, "bytes each", min = 1, max = 65000 },

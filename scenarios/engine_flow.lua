@@ -12,6 +12,7 @@ local roles = qsl.roles
 
 local s = scenario.new{
   name = "engine_flow",
+  quick = "orders=20000 trials=2",
   params = {
     roles.param("flow", "seed"),
     -- the original flow's book grows without bound: past ~1.4 M orders it fills the pool

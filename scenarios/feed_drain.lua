@@ -12,6 +12,7 @@ local roles, feed = qsl.roles, qsl.feed
 
 local s = qsl.scenario.new{
   name = "feed_drain",
+  quick = "orders=20000 trials=1",
   params = {
     roles.params("publish", "seed", "symbols", "flow"),
     roles.param("publish", "orders", { default = 100000 }),

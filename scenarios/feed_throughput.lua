@@ -15,6 +15,7 @@ local feed = qsl.feed
 
 local s = scenario.new{
   name = "feed_throughput",
+  quick = "orders=2000 trials=1 variants=raw,single",
   params = {
     roles.params("publish", "seed", "flow", "orders", { default = 200000, min = 1000 }),
     { "trials", "integer", 5, "trials", min = 1, max = 100 },

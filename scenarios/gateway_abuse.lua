@@ -14,6 +14,7 @@ local roles, wire = qsl.roles, qsl.wire
 
 local s = qsl.scenario.new{
   name = "gateway_abuse",
+  quick = "load_ms=500 idle=50 random=5 dribble=2 half=5 reset=3 flood=50 over=20",
   params = {
     { "load_ms", "integer", 3000, "how long the good clients trade", min = 100, max = 600000 },
     { "idle", "integer", 300, "connections that never send", min = 0, max = 5000 },

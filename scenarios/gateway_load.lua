@@ -14,6 +14,7 @@ local roles = qsl.roles
 
 local s = qsl.scenario.new{
   name = "gateway_load",
+  quick = "clients=1,4 requests=2000 trials=1 pingpong=500 echo_clients=4",
   params = {
     { "clients", "integer_list", { 1, 4, 16, 64 }, "client counts", min = 1, max = 10000 },
     { "modes", "enum_list", { "epoll", "io_uring", "blocking" }, "gateway modes to compare",

@@ -12,6 +12,8 @@ local roles = qsl.roles
 
 local s = qsl.scenario.new{
   name = "gateway_modes",
+  quick = "modes=epoll,io_uring,blocking connections=2 depths=4 requests=2000 trials=1 " ..
+          "strace_requests=500",
   params = {
     { "modes", "enum_list", { "epoll", "io_uring", "blocking" }, "gateway modes",
       values = { "epoll", "io_uring", "blocking" } },

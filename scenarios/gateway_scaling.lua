@@ -10,6 +10,7 @@ local roles, measure = qsl.roles, qsl.measure
 
 local s = qsl.scenario.new{
   name = "gateway_scaling",
+  quick = "connections=1,2 depths=4 requests=2000 trials=1",
   params = {
     { "connections", "integer_list", { 1, 4, 16, 64 }, "connection counts", min = 1, max = 10000 },
     { "depths", "integer_list", { 1, 8 }, "requests in flight per connection", min = 1,

@@ -17,6 +17,7 @@ local roles, feed = qsl.roles, qsl.feed
 
 local s = qsl.scenario.new{
   name = "multicast_fanout",
+  quick = "orders=2000 rates=20000 trials=1",
   params = {
     roles.params("publish", "seed", "symbols", "flow"),
     roles.param("publish", "orders", { default = 20000 }),

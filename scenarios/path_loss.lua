@@ -16,6 +16,7 @@ local roles, feed = qsl.roles, qsl.feed
 
 local s = qsl.scenario.new{
   name = "path_loss",
+  quick = "orders=3000 rates=100000 rcvbufs=2048 link_rate=100000 loss=0.05 trials=1",
   params = {
     roles.params("publish", "seed", "symbols", "flow"),
     roles.param("publish", "orders", { default = 20000 }),

@@ -14,6 +14,7 @@ local roles = qsl.roles
 
 local s = qsl.scenario.new{
   name = "profile_gateway",
+  quick = "requests=5000 strace_requests=2000 trials=1",
   params = {
     { "requests", "integer", 1000000, "pass 1 requests per trial", min = 100, max = 100000000 },
     { "strace_requests", "integer", 20000, "pass 2 requests (strace slows syscalls)", min = 100,

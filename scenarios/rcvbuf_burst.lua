@@ -14,6 +14,7 @@ local feed = qsl.feed
 
 local s = scenario.new{
   name = "rcvbuf_burst",
+  quick = "sizes=2048,8388608 trials=1 orders=300 modes=recvmmsg",
   params = {
     roles.params("publish", "seed", "orders", "symbols", "flow"),
     { "sizes", "integer_list", { 2048, 0, 8388608 },

@@ -13,6 +13,7 @@ local sweep = qsl.sweep
 
 local s = scenario.new{
   name = "rcvbuf_sweep",
+  quick = "sizes=0 orders=2000 steps=2 rate_min=200000 modes=recvmmsg",
   params = {
     roles.params("publish", "seed", "symbols", "flow"),
     roles.param("publish", "orders", { default = 3000, help = "orders of the flow per probe" }),

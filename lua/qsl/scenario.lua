@@ -81,8 +81,11 @@ function M.new(spec)
     error("scenario.new: a name, and a description (or a first comment line in the script: " ..
           "-- what it measures) are required", 2)
   end
+  if spec.quick ~= nil and type(spec.quick) ~= "string" then
+    error("scenario.new: quick must be a string of key=value words (the quick run's parameters)", 2)
+  end
   local self = setmetatable({ name = spec.name, description = spec.description,
-                              params = {}, by_name = {} }, M)
+                              quick = spec.quick, params = {}, by_name = {} }, M)
   local function add(p)
     p = expand(p)
     check_decl(p, "scenario " .. spec.name)
@@ -210,8 +213,20 @@ function M:parse(argv)
     end
     values[p.name] = d
   end
+  -- --quick: the scenario's own quick run (its declared `quick` words) first; what the
+  -- command line says after them may override them
+  local args, quick = {}, {}
   for i = 1, #(argv or {}) do
-    local a = argv[i]
+    if argv[i] == "--quick" then
+      if not self.quick then qsl.fail(self.name .. " declares no quick run (scenario.new{quick=})") end
+      for w in self.quick:gmatch("%S+") do args[#args + 1], quick[#args + 1] = w, true end
+    end
+  end
+  for i = 1, #(argv or {}) do
+    if argv[i] ~= "--quick" then args[#args + 1] = argv[i] end
+  end
+  for i = 1, #args do
+    local a = args[i]
     if a == "--help" or a == "-h" then
       io.stdout:write(self:help(), "\n")
       qsl.exit(0, "help")
@@ -240,7 +255,7 @@ function M:parse(argv)
     if given[k] then qsl.fail(("parameter '%s' given twice"):format(k)) end
     local ok, v = pcall(M.convert, p, raw)
     if not ok then qsl.fail(type(v) == "table" and v.message or tostring(v)) end
-    values[k], given[k] = v, true
+    values[k], given[k] = v, not quick[i] or nil
   end
   if values.out then M.prepare_out(values.out) end
   self.values, self.argv = values, argv
