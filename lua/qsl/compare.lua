@@ -163,8 +163,9 @@ local function noise_mark(key, ra, rb)
   local lo, hi = range_keys(key)
   if not lo or not ra or not rb then return nil end
   local alo, ahi, blo, bhi = ra[lo], ra[hi], rb[lo], rb[hi]
-  for _, v in ipairs{ alo, ahi, blo, bhi } do
-    if type(v) ~= "number" then return nil end
+  if type(alo) ~= "number" or type(ahi) ~= "number" or type(blo) ~= "number" or
+     type(bhi) ~= "number" then
+    return nil              -- a median shown without its range: no verdict
   end
   return (bhi < alo or blo > ahi) and "change" or "noise"
 end

@@ -87,6 +87,25 @@ test("compare marks a median as a change only beyond the runs' ranges", function
   assert(o:find("loss over trials,4 KiB,loss median,20,200,10,change\n", 1, true), o)
 end)
 
+-- a median shown without its range (a table of medians only) gets no mark, and no error
+test("compare leaves a median without its range unmarked", function()
+  local doc = cjson.decode(assert(io.open(a)):read("a"))
+  local t = doc.tables[2]
+  local cols = {}
+  for _, c in ipairs(t.columns) do
+    if not c.key:match("_min$") and not c.key:match("_max$") then cols[#cols + 1] = c end
+  end
+  t.columns = cols
+  for _, r in ipairs(t.rows) do r.loss_min, r.loss_max = nil, nil end
+  local path = tmp .. "/medians.json"
+  local g = assert(io.open(path, "w"))
+  g:write(cjson.encode(doc))
+  g:close()
+  local c, o, e = qsl_run("compare", path, path)
+  assert(c == 0, e)
+  assert(o:find("4 KiB%s+loss median%s+20%.0%s+20%.0%s+1%.000\n"), o)
+end)
+
 -- issue 27: a table whose columns changed between the runs is compared on the columns they
 -- share, with what changed said above it, not skipped
 test("compare shows a table whose columns changed, saying which", function()
