@@ -286,18 +286,22 @@ const char *qsl_host_nearest_best(const struct qsl_host_nearest *n)
     return n->d <= (third > 2 ? third : 2) ? n->best : NULL;
 }
 
-/* qsl.suggest(word, {candidates}) -> the nearest candidate if it is a likely typo, or nil */
-/* qsl.io_uring() -> true, or false and why (built without liburing, or the kernel refuses:
- * kernel.io_uring_disabled, seccomp, too old). Probed each call: a sysctl may change. */
-static int l_io_uring(lua_State *L)
+/* A probe's answer as Lua gets it: true, or false and why. */
+static int push_verdict(lua_State *L, int rc, const char *why)
 {
-    char why[200];
-    int rc = qsl_uring_available(why, sizeof why);
     lua_pushboolean(L, rc == 0);
     if (rc == 0)
         return 1;
     lua_pushstring(L, why);
     return 2;
+}
+
+/* qsl.io_uring() -> true, or false and why (built without liburing, or the kernel refuses:
+ * kernel.io_uring_disabled, seccomp, too old). Probed each call: a sysctl may change. */
+static int l_io_uring(lua_State *L)
+{
+    char why[200];
+    return push_verdict(L, qsl_uring_available(why, sizeof why), why);
 }
 
 /* qsl.mode_available(name) -> true, or false and why: the gateway's or the subscriber's
@@ -315,13 +319,10 @@ static int l_mode_available(lua_State *L)
             rc = qsl_feed_rx_mode_available((enum qsl_feed_rx_mode)m, why, sizeof why);
     if (rc == 1)
         return luaL_argerror(L, 1, "not a gateway or subscriber mode");
-    lua_pushboolean(L, rc == 0);
-    if (rc == 0)
-        return 1;
-    lua_pushstring(L, why);
-    return 2;
+    return push_verdict(L, rc, why);
 }
 
+/* qsl.suggest(word, {candidates}) -> the nearest candidate if it is a likely typo, or nil */
 static int l_suggest(lua_State *L)
 {
     struct qsl_host_nearest n;

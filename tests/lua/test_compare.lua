@@ -31,6 +31,15 @@ art:write()
 ]])
 f:close()
 
+-- an artifact document written back as JSON (a run's artifact, edited): its path
+local function write_doc(name, doc)
+  local path = tmp .. "/" .. name .. ".json"
+  local g = assert(io.open(path, "w"))
+  g:write(cjson.encode(doc))
+  g:close()
+  return path
+end
+
 local function run_known(name, ...)
   local c, _, e = qsl_run(script, "out=" .. tmp .. "/" .. name, "--quiet", ...)
   assert(c == 0, e)
@@ -97,10 +106,7 @@ test("compare leaves a median without its range unmarked", function()
   end
   t.columns = cols
   for _, r in ipairs(t.rows) do r.loss_min, r.loss_max = nil, nil end
-  local path = tmp .. "/medians.json"
-  local g = assert(io.open(path, "w"))
-  g:write(cjson.encode(doc))
-  g:close()
+  local path = write_doc("medians", doc)
   local c, o, e = qsl_run("compare", path, path)
   assert(c == 0, e)
   assert(o:find("4 KiB%s+loss median%s+20%.0%s+20%.0%s+1%.000\n"), o)
@@ -113,10 +119,7 @@ test("compare shows a table whose columns changed, saying which", function()
   local t = doc.tables[2]
   t.columns[#t.columns + 1] = { key = "extra", label = "extra" }
   for _, r in ipairs(t.rows) do r.extra = 1 end
-  local path = tmp .. "/more.json"
-  local g = assert(io.open(path, "w"))
-  g:write(cjson.encode(doc))
-  g:close()
+  local path = write_doc("more", doc)
   local c, o, e = qsl_run("compare", a, path)
   assert(c == 0, e)
   assert(o:find('its columns changed in ' .. path .. ': only in this run: extra; the others are compared', 1, true), o)
@@ -149,10 +152,7 @@ test("compare refuses other scenarios, old and newer schemas, with the reason", 
   local doc = cjson.decode(assert(io.open(a)):read("a"))
   for _, case in ipairs{ { nil, "older than artifact schemas" }, { 99, "artifact schema 99, this qsl-run reads schema 1" } } do
     doc.schema = case[1]
-    local path = tmp .. "/schema.json"
-    local g = assert(io.open(path, "w"))
-    g:write(cjson.encode(doc))
-    g:close()
+    local path = write_doc("schema", doc)
     c, _, e = qsl_run("compare", a, path)
     assert(c == 1 and e:find(case[2], 1, true), e)
   end
