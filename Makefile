@@ -36,6 +36,15 @@ URING_CFLAGS = $(shell pkg-config --exists liburing && echo -DQSL_HAVE_URING)
 URING_LIBS = $(shell pkg-config --exists liburing && pkg-config --libs liburing)
 endif
 
+# the kernel's account of drops (core/kernel.c) when libbpf, bpftool and clang are there
+# (BPF=0 builds without it: qsl.kernel then says why). Decided when a recipe runs, after
+# `deps`; $(BUILD)/bpf/state holds the decision, so flipping it rebuilds what depends on it.
+BPF ?= auto
+BPF_OK = $(if $(filter 0,$(BPF)),,$(shell pkg-config --exists libbpf && command -v bpftool >/dev/null \
+           && command -v clang >/dev/null && echo yes))
+BPF_LIBS = $(if $(BPF_OK),$(shell pkg-config --libs libbpf))
+BPF_INC = /usr/include/$(shell $(CC) -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)
+
 CORE_SRC := $(wildcard core/*.c core/roles/*.c)
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 CORE_LIB := $(BUILD)/libqslcore.a
@@ -54,7 +63,7 @@ LTEST_BIN := $(BUILD)/check_lua
 BENCH_BIN := $(BUILD)/bench_engine
 STARTUP_BIN := $(BUILD)/bench_startup
 
-.PHONY: all deps check asan nouring bench demo fuzz fuzz-bins install clean help
+.PHONY: all deps check asan nouring nobpf bench demo fuzz fuzz-bins install clean help
 
 all: deps $(CORE_LIB) $(QSL_RUN) $(BENCH_BIN) $(STARTUP_BIN)
 
@@ -65,12 +74,13 @@ help:
 	@echo "  make check    build and run every test suite (Check)"
 	@echo "  make asan     the whole test suite under AddressSanitizer + UBSan"
 	@echo "  make nouring  build without liburing: the io_uring mode must be absent and say why"
+	@echo "  make nobpf    build without libbpf: qsl.kernel.drops must be absent and say why"
 	@echo "  make bench    benchmarks: engine ns/op + instructions, feed vs raw send, gateway vs echo, start-up"
 	@echo "  make fuzz     libFuzzer targets (clang, ASan+UBSan), FUZZ_SECONDS each (default 30)"
 	@echo "  make demo     build and run the main end-to-end job"
 	@echo "  make install  install into \$$(DESTDIR)\$$(PREFIX) (PREFIX=$(PREFIX))"
 	@echo "  make clean    remove build outputs"
-	@echo "variables: CC, OPT, CFLAGS, BUILD, WERROR=1 (CI=true implies it), URING=0 (no io_uring)"
+	@echo "variables: CC, OPT, CFLAGS, BUILD, WERROR=1 (CI=true implies it), URING=0 (no io_uring), BPF=0 (no BPF)"
 
 deps:
 	@sh vendor/install-deps.sh
@@ -78,6 +88,25 @@ deps:
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/bpf/state: FORCE
+	@mkdir -p $(@D)
+	@echo "$(BPF_OK)" > $@.tmp; cmp -s $@.tmp $@ || mv $@.tmp $@; rm -f $@.tmp
+
+# core/kernel.c includes drops.skel.h first (as a system header: bpftool's code is not held
+# to our warnings): the skeleton and QSL_HAVE_BPF, or only a
+# comment saying why there is none
+$(BUILD)/bpf/drops.skel.h: core/bpf/drops.bpf.c core/bpf/drops_map.h $(BUILD)/bpf/state
+	@mkdir -p $(@D)
+	@if [ -n "$(BPF_OK)" ]; then \
+	    echo "clang -target bpf $< && bpftool gen skeleton"; \
+	    clang -g -O2 -target bpf -D__TARGET_ARCH_x86 -I$(BPF_INC) -Icore/bpf -Wall -Werror \
+	        -c $< -o $(BUILD)/bpf/drops.bpf.o && \
+	    { echo "#define QSL_HAVE_BPF 1"; bpftool gen skeleton $(BUILD)/bpf/drops.bpf.o name drops_bpf; } \
+	        > $@.tmp && mv $@.tmp $@; \
+	else echo "/* built without BPF: BPF=0, or libbpf-dev, bpftool or clang absent */" > $@; fi
+$(BUILD)/core/kernel.o: $(BUILD)/bpf/drops.skel.h
+$(BUILD)/core/kernel.o: ALL_CFLAGS += -isystem $(BUILD)/bpf
 
 # the io_uring modes' files
 $(BUILD)/core/gateway_uring.o $(BUILD)/core/feed_uring.o $(BUILD)/core/uring.o $(BUILD)/tests/test_uring.o: \
@@ -109,20 +138,20 @@ $(BUILD)/lua/qsl_run.o: ALL_CFLAGS += -I$(BUILD)
 FORCE:
 
 $(QSL_RUN): $(BUILD)/lua/qsl_run.o $(LUA_OBJ) $(CORE_LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LUA_LIBS) $(URING_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LUA_LIBS) $(URING_LIBS) $(BPF_LIBS)
 
 $(LTEST_BIN): $(LTEST_OBJ) $(LUA_OBJ) $(CORE_LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LUA_LIBS) $(URING_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LUA_LIBS) $(URING_LIBS) $(BPF_LIBS)
 
 $(CORE_LIB): $(CORE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
 $(TEST_BIN): $(TEST_OBJ) $(CORE_LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(CORE_LIB) $(CHECK_LIBS) $(URING_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(CORE_LIB) $(CHECK_LIBS) $(URING_LIBS) $(BPF_LIBS)
 
 $(BENCH_BIN): $(BUILD)/bench/bench_engine.o $(CORE_LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(URING_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(URING_LIBS) $(BPF_LIBS)
 
 $(STARTUP_BIN): $(BUILD)/bench/bench_startup.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
@@ -154,6 +183,15 @@ nouring: deps
 	    else echo "nouring: want exit 2 and 'built without liburing'; got $$rc: $$out"; exit 1; fi; \
 	done
 
+# the scenario still runs, its kernel columns n/a with the reason (never 0)
+nobpf: deps
+	@$(MAKE) --no-print-directory BUILD=build/nobpf BPF=0 build/nobpf/qsl-run
+	@d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT; \
+	build/nobpf/qsl-run scenarios/rcvbuf_burst.lua --quick out=$$d >/dev/null || exit 1; \
+	if grep -q "n/a (built without libbpf" $$d/rcvbuf_burst.txt; \
+	then echo "nobpf: ok: $$(grep -o 'SOCKET_RCVBUFF and.*' $$d/rcvbuf_burst.txt)"; \
+	else echo "nobpf: want the kernel's drop reasons n/a, built without libbpf:"; cat $$d/rcvbuf_burst.txt; exit 1; fi
+
 bench: deps $(BENCH_BIN) $(STARTUP_BIN) $(QSL_RUN)
 	@QSL_RUN=$(QSL_RUN) sh tests/bench.sh $(BENCH_BIN)
 
@@ -177,7 +215,7 @@ $(BUILD)/fuzzobj/%.o: tests/fuzz/%.c
 	$(CC) $(ALL_CFLAGS) -Ilua $(LUA_CFLAGS) -c $< -o $@
 
 $(BUILD)/fuzz_%: $(BUILD)/fuzzobj/fuzz_%.o $(LUA_OBJ) $(CORE_LIB)
-	$(CC) -fsanitize=fuzzer,address,undefined $(LDFLAGS) -o $@ $^ $(LUA_LIBS) $(URING_LIBS)
+	$(CC) -fsanitize=fuzzer,address,undefined $(LDFLAGS) -o $@ $^ $(LUA_LIBS) $(URING_LIBS) $(BPF_LIBS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/qsl \

@@ -1,9 +1,13 @@
 /*
  * check_main.c - runs every core suite; `check_core SUITE` runs one.
  */
+#define _GNU_SOURCE
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "uring.h"
 #include "suites.h"
@@ -15,11 +19,31 @@ static const struct { const char *name; Suite *(*make)(void); } suites[] = {
     {"sockopt", sockopt_suite}, {"feed", feed_suite},     {"gateway", gateway_suite},
     {"replay", replay_suite},   {"proc", proc_suite},       {"roles", roles_suite},
     {"uring", uring_suite},   {"net", net_suite},         {"echo", echo_suite},
+    {"kernel", kernel_suite},
 };
 
 /* Checks not registered because they cannot run here: reported as skipped, never as passed. */
-static int skipped;
+static int skipped, skipped_uring;
 static char skip_why[200];
+
+void qsl_test_skip(const char *test, const char *why)
+{
+    skipped++;
+    fprintf(stderr, "skipped: %s (1 check): %s\n", test, why);
+}
+
+int qsl_test_netns_runs(void)
+{
+    static int runs = -1;
+    if (runs < 0) {
+        pid_t pid = fork();
+        if (pid == 0)
+            _exit(unshare(CLONE_NEWNET) == 0 ? 0 : 1);
+        int st = 1;
+        runs = pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    }
+    return runs;
+}
 
 static int uring_runs(void)
 {
@@ -31,6 +55,7 @@ int qsl_test_uring_loop(const char *test, int end, int uring)
     if (uring_runs())
         return end;
     skipped += uring;
+    skipped_uring += uring;
     fprintf(stderr, "skipped: %s in io_uring mode (%d check%s)\n", test, uring, uring > 1 ? "s" : "");
     return end - uring;
 }
@@ -42,6 +67,7 @@ void qsl_test_add_uring(TCase *tc, const TTest *t, const char *test)
         return;
     }
     skipped++;
+    skipped_uring++;
     fprintf(stderr, "skipped: %s (1 check)\n", test);
 }
 
@@ -62,8 +88,9 @@ int main(int argc, char **argv)
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     if (skipped)
-        printf("%d check%s skipped, not run and not counted above: io_uring cannot run here: %s\n",
-               skipped, skipped > 1 ? "s" : "", skip_why);
+        printf("%d check%s skipped, not run and not counted above (each named on stderr)%s%s\n",
+               skipped, skipped > 1 ? "s" : "", skipped_uring ? "; io_uring cannot run here: " : "",
+               skipped_uring ? skip_why : "");
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 

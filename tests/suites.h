@@ -22,6 +22,13 @@ Suite *roles_suite(void);
 Suite *uring_suite(void);
 Suite *net_suite(void);
 Suite *echo_suite(void);
+Suite *kernel_suite(void);
+
+/* A check not registered because it cannot run here: counted and reported as skipped with
+ * why (never as passed). Call while building a suite, not inside a test (a forked child). */
+void qsl_test_skip(const char *test, const char *why);
+/* Whether a network namespace can be made here (probed once, in a child). */
+int qsl_test_netns_runs(void);
 
 /* Whether io_uring runs here; when not, says why on stderr for the named test (for a
  * check with an io_uring part among others: tests/check_main.c). */

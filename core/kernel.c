@@ -1,0 +1,282 @@
+/*
+ * kernel.c - drops by the kernel's reason (see kernel.h): loads core/bpf/drops.bpf.c
+ * through its bpftool skeleton, names reasons from the kernel's BTF.
+ */
+#define _GNU_SOURCE
+#include "drops.skel.h"                 /* QSL_HAVE_BPF and the skeleton, or neither */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kernel.h"
+
+int qsl_kernel_netns_of(pid_t pid, uint32_t *inode)
+{
+    char path[64];
+    struct stat st;
+    if (pid < 0)
+        return -EINVAL;
+    if (pid == 0)
+        snprintf(path, sizeof path, "/proc/self/ns/net");
+    else
+        snprintf(path, sizeof path, "/proc/%d/ns/net", (int)pid);
+    if (stat(path, &st) != 0)
+        return -errno;
+    *inode = (uint32_t)st.st_ino;
+    return 0;
+}
+
+#ifndef QSL_HAVE_BPF
+
+int qsl_kernel_drops_open(struct qsl_kernel_drops **out, char *why, size_t why_len)
+{
+    *out = NULL;
+    snprintf(why, why_len, "built without libbpf: make nobpf, or libbpf-dev, bpftool or clang absent at build");
+    return -ENOSYS;
+}
+
+void qsl_kernel_drops_close(struct qsl_kernel_drops *k) { (void)k; }
+
+int qsl_kernel_drops_watch(struct qsl_kernel_drops *k, uint32_t netns)
+{
+    (void)k, (void)netns;
+    return -ENOSYS;
+}
+
+int qsl_kernel_drops_unwatch(struct qsl_kernel_drops *k, uint32_t netns)
+{
+    (void)k, (void)netns;
+    return -ENOSYS;
+}
+
+int qsl_kernel_drops_read(struct qsl_kernel_drops *k, uint32_t netns,
+                          struct qsl_kernel_drop *out, size_t cap)
+{
+    (void)k, (void)netns, (void)out, (void)cap;
+    return -ENOSYS;
+}
+
+uint64_t qsl_kernel_drops_overflow(const struct qsl_kernel_drops *k)
+{
+    (void)k;
+    return 0;
+}
+
+const char *qsl_kernel_drop_reason_name(const struct qsl_kernel_drops *k, uint32_t reason,
+                                        char *buf, size_t len)
+{
+    (void)k;
+    snprintf(buf, len, "REASON_%u", reason);
+    return buf;
+}
+
+#else
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <linux/btf.h>
+
+#include "bpf/drops_map.h"
+
+#define NAMES_MAX 1024                  /* core reasons are < 256 today; subsystems apart */
+
+struct qsl_kernel_drops {
+    struct drops_bpf *skel;
+    int drops_fd, watched_fd;
+    char *names[NAMES_MAX];             /* the kernel's enum, by value; NULL: none */
+};
+
+/* libbpf's first warning, to say why a load failed (the later ones only repeat that it
+ * did): a verifier or relocation error. For EPERM its guesses (memlock, kernel config) are
+ * wrong here and left out. The core itself never prints. */
+static char libbpf_first[256];
+
+static int keep_first_warning(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+    if (level == LIBBPF_WARN && !libbpf_first[0]) {
+        char line[sizeof libbpf_first];
+        vsnprintf(line, sizeof line, fmt, ap);
+        line[strcspn(line, "\n")] = '\0';
+        const char *text = strncmp(line, "libbpf: ", 8) == 0 ? line + 8 : line;
+        if (!strstr(text, "RLIMIT_MEMLOCK"))    /* its guess when unprivileged: misleading */
+            memmove(libbpf_first, text, strlen(text) + 1);
+    }
+    return 0;
+}
+
+/* The kernel's own names: enum skb_drop_reason in its BTF, prefixes dropped. */
+static int load_names(struct qsl_kernel_drops *k)
+{
+    struct btf *btf = btf__load_vmlinux_btf();
+    if (!btf)
+        return -errno;
+    int id = btf__find_by_name_kind(btf, "skb_drop_reason", BTF_KIND_ENUM);
+    if (id < 0) {
+        btf__free(btf);
+        return -ENOENT;
+    }
+    const struct btf_type *t = btf__type_by_id(btf, (uint32_t)id);
+    const struct btf_enum *e = btf_enum(t);
+    for (int i = 0; i < btf_vlen(t); i++, e++) {
+        const char *name = btf__name_by_offset(btf, e->name_off);
+        if (!name || e->val < 0 || e->val >= NAMES_MAX)
+            continue;
+        if (strncmp(name, "SKB_DROP_REASON_", 16) == 0)
+            name += 16;
+        else if (strncmp(name, "SKB_", 4) == 0)
+            name += 4;
+        free(k->names[e->val]);
+        k->names[e->val] = strdup(name);
+    }
+    btf__free(btf);
+    return 0;
+}
+
+static int fail(struct qsl_kernel_drops *k, int rc, char *why, size_t len, const char *what)
+{
+    char lock[160] = "";
+    FILE *f = fopen("/sys/kernel/security/lockdown", "r");
+    if (f) {                            /* "none [integrity] confidentiality" */
+        char line[128];
+        if (fgets(line, sizeof line, f) && !strstr(line, "[none]"))
+            snprintf(lock, sizeof lock, "; kernel lockdown: %s", line);
+        fclose(f);
+        lock[strcspn(lock, "\n")] = '\0';
+    }
+    snprintf(why, len, "%s: %s%s%s%s%s", what, strerror(-rc),
+             rc == -EPERM ? " (needs CAP_BPF + CAP_PERFMON, or CAP_SYS_ADMIN)" : "", lock,
+             libbpf_first[0] && rc != -EPERM ? "; libbpf: " : "",
+             rc != -EPERM ? libbpf_first : "");
+    qsl_kernel_drops_close(k);
+    return rc;
+}
+
+int qsl_kernel_drops_open(struct qsl_kernel_drops **out, char *why, size_t why_len)
+{
+    *out = NULL;
+    libbpf_first[0] = '\0';
+    libbpf_set_print(keep_first_warning);
+    if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
+        snprintf(why, why_len, "no kernel BTF (/sys/kernel/btf/vmlinux: %s)", strerror(errno));
+        return -ENOENT;
+    }
+    struct qsl_kernel_drops *k = calloc(1, sizeof *k);
+    if (!k) {
+        snprintf(why, why_len, "out of memory");
+        return -ENOMEM;
+    }
+    int rc = load_names(k);
+    if (rc != 0)
+        return fail(k, rc, why, why_len, "reading enum skb_drop_reason from the kernel's BTF");
+    k->skel = drops_bpf__open();
+    if (!k->skel)
+        return fail(k, -errno, why, why_len, "opening the BPF object");
+    if ((rc = drops_bpf__load(k->skel)) != 0)
+        return fail(k, rc, why, why_len, "loading the BPF program");
+    if ((rc = drops_bpf__attach(k->skel)) != 0)
+        return fail(k, rc, why, why_len, "attaching to tp_btf/kfree_skb");
+    k->drops_fd = bpf_map__fd(k->skel->maps.drops);
+    k->watched_fd = bpf_map__fd(k->skel->maps.watched);
+    *out = k;
+    return 0;
+}
+
+void qsl_kernel_drops_close(struct qsl_kernel_drops *k)
+{
+    if (!k)
+        return;
+    drops_bpf__destroy(k->skel);
+    for (size_t i = 0; i < NAMES_MAX; i++)
+        free(k->names[i]);
+    free(k);
+}
+
+int qsl_kernel_drops_watch(struct qsl_kernel_drops *k, uint32_t netns)
+{
+    __u8 on = 1;
+    if (bpf_map_update_elem(k->watched_fd, &netns, &on, BPF_ANY) != 0)
+        return errno == E2BIG ? -ENOSPC : -errno;
+    return 0;
+}
+
+/* Every key of the drops map (a snapshot: the program may add more meanwhile). */
+static int all_keys(struct qsl_kernel_drops *k, struct qsl_drops_key **keys, size_t *n)
+{
+    struct qsl_drops_key *ks = malloc(QSL_DROPS_MAX_KEYS * sizeof *ks), cur, next;
+    if (!ks)
+        return -ENOMEM;
+    size_t got = 0;
+    const void *prev = NULL;
+    while (got < QSL_DROPS_MAX_KEYS && bpf_map_get_next_key(k->drops_fd, prev, &next) == 0) {
+        ks[got++] = next;
+        cur = next;
+        prev = &cur;
+    }
+    *keys = ks;
+    *n = got;
+    return 0;
+}
+
+int qsl_kernel_drops_unwatch(struct qsl_kernel_drops *k, uint32_t netns)
+{
+    if (bpf_map_delete_elem(k->watched_fd, &netns) != 0 && errno != ENOENT)
+        return -errno;
+    struct qsl_drops_key *keys;
+    size_t n;
+    int rc = all_keys(k, &keys, &n);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        if (keys[i].netns == netns)
+            bpf_map_delete_elem(k->drops_fd, &keys[i]);
+    free(keys);
+    return 0;
+}
+
+int qsl_kernel_drops_read(struct qsl_kernel_drops *k, uint32_t netns,
+                          struct qsl_kernel_drop *out, size_t cap)
+{
+    struct qsl_drops_key *keys;
+    size_t n, found = 0;
+    int rc = all_keys(k, &keys, &n);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        __u64 count;
+        if (keys[i].netns != netns || bpf_map_lookup_elem(k->drops_fd, &keys[i], &count) != 0)
+            continue;
+        if (found < cap)
+            out[found] = (struct qsl_kernel_drop){.netns = netns, .reason = keys[i].reason,
+                                                  .protocol = ntohs(keys[i].protocol),
+                                                  .ip_proto = keys[i].ip_proto, .count = count};
+        found++;
+    }
+    free(keys);
+    return (int)found;
+}
+
+uint64_t qsl_kernel_drops_overflow(const struct qsl_kernel_drops *k)
+{
+    return k->skel->bss->overflow;
+}
+
+const char *qsl_kernel_drop_reason_name(const struct qsl_kernel_drops *k, uint32_t reason,
+                                        char *buf, size_t len)
+{
+    if (reason < NAMES_MAX && k && k->names[reason])
+        return k->names[reason];
+    if (reason >> 16)
+        snprintf(buf, len, "SUBSYS_%u_REASON_%u", reason >> 16, reason & 0xffff);
+    else
+        snprintf(buf, len, "REASON_%u", reason);
+    return buf;
+}
+
+#endif

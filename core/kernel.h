@@ -1,0 +1,57 @@
+/*
+ * kernel.h - the kernel's own account of a run: every packet it drops, with the reason
+ * it gives (enum skb_drop_reason, from a BPF program on skb:kfree_skb), per network
+ * namespace.
+ *
+ * Optional twice: at build (without libbpf, or `make nobpf`, open says so) and at run
+ * time (no CAP_BPF, lockdown, no BTF: open says which). A caller shows "n/a" and the
+ * reason, never a zero.
+ */
+#ifndef QSL_KERNEL_H
+#define QSL_KERNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct qsl_kernel_drops;
+
+/* One count: drops in netns with this reason and protocol (an ethertype, host order) and
+ * IP protocol (17 UDP, 6 TCP, 2 IGMP, 58 ICMPv6...; 0 when the packet had no IP header). */
+struct qsl_kernel_drop {
+    uint32_t netns;
+    uint32_t reason;
+    uint16_t protocol;
+    uint8_t ip_proto;
+    uint64_t count;
+};
+
+/* Loads and attaches the program (once per process is enough). 0, or a negative errno
+ * with why[] saying what failed: -ENOSYS built without BPF, -ENOENT no kernel BTF or
+ * tracepoint, -EPERM no privilege (or lockdown). */
+int qsl_kernel_drops_open(struct qsl_kernel_drops **out, char *why, size_t why_len);
+void qsl_kernel_drops_close(struct qsl_kernel_drops *k);
+
+/* Count drops in a namespace from now on (watching one twice is one watch); -ENOSPC when
+ * QSL_KERNEL_MAX_WATCHED are watched. Unwatch forgets its counts too. */
+#define QSL_KERNEL_MAX_WATCHED 256
+int qsl_kernel_drops_watch(struct qsl_kernel_drops *k, uint32_t netns);
+int qsl_kernel_drops_unwatch(struct qsl_kernel_drops *k, uint32_t netns);
+
+/* The counts of netns into out[cap]: how many there are (more than cap: only cap are
+ * filled; call again with room), or a negative errno. */
+int qsl_kernel_drops_read(struct qsl_kernel_drops *k, uint32_t netns,
+                          struct qsl_kernel_drop *out, size_t cap);
+
+/* Drops the map had no room to count (never expected; a caller shows it if not 0). */
+uint64_t qsl_kernel_drops_overflow(const struct qsl_kernel_drops *k);
+
+/* The kernel's name of a reason, from its BTF, without the SKB_DROP_REASON_ prefix
+ * ("SOCKET_RCVBUFF"); a reason this kernel's enum lacks gets "REASON_<n>" in buf. */
+const char *qsl_kernel_drop_reason_name(const struct qsl_kernel_drops *k, uint32_t reason,
+                                        char *buf, size_t len);
+
+/* The inode of a process's network namespace (pid 0: this process's). */
+int qsl_kernel_netns_of(pid_t pid, uint32_t *inode);
+
+#endif
