@@ -434,6 +434,7 @@ static const struct { const char *name; lua_CFunction open; } modules[] = {
     {"qsl.wire", luaopen_qsl_wire},   {"qsl.engine", luaopen_qsl_engine},
     {"qsl.clock", luaopen_qsl_clock}, {"qsl.hist", luaopen_qsl_hist},
     {"qsl.fs", luaopen_qsl_fs},       {"qsl.role", luaopen_qsl_role},
+    {"qsl.kernel", luaopen_qsl_kernel},
 };
 
 /* qsl.roles, qsl.measure, ...: the Lua modules load on first use, so a scenario needs one

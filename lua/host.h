@@ -97,6 +97,7 @@ int luaopen_qsl_clock(lua_State *L);
 int luaopen_qsl_hist(lua_State *L);
 int luaopen_qsl_fs(lua_State *L);
 int luaopen_qsl_role(lua_State *L);
+int luaopen_qsl_kernel(lua_State *L);
 
 
 #endif

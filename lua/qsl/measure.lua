@@ -6,6 +6,14 @@
 --                       (default: ours): snmp (Ip, Tcp, Udp...), netstat
 --                       (TcpExt, IpExt), softnet (per-CPU backlog drops)
 --   delta(a, b)      -> b - a, field by field (nested tables too)
+--   drops(pids)      -> the kernel's own account of what it drops, by reason (qsl.kernel),
+--                       in the network namespaces of the processes pids lists (each
+--                       namespace counted once) from now on: :read([ip_proto]) -> { total,
+--                       reasons = {REASON = n}, hosts = {[i] = {REASON = n}}, others }
+--                       of that IP protocol's packets ("udp", ...; absent: all), others
+--                       the reasons of the rest; :close(). nil, why where BPF cannot run
+--                       here: a caller shows n/a and why
+--   drop_text(reasons) -> "SOCKET_RCVBUFF 13868, QDISC_DROP 12" (largest first; "none")
 --   poll(ms, fn)     -> fn()'s results once its first is true, or its last call's after
 --                       ms milliseconds: waiting for a state with a deadline, not a sleep
 -- Each raises an error naming what could not be read (a process that died).
@@ -69,6 +77,61 @@ function M.delta(a, b)
     end
   end
   return d
+end
+
+local Drops = {}
+Drops.__index = Drops
+
+function M.drops(pids)
+  local ok, why = qsl.kernel.available()
+  if not ok then return nil, why end
+  local self, by_netns = setmetatable({ counters = {}, of_host = {} }, Drops), {}
+  for i, pid in ipairs(pids) do
+    local c, err = qsl.kernel.drops{ pid = pid }
+    if not c then
+      self:close()
+      return nil, err
+    end
+    local had = by_netns[c:netns()]
+    if had then
+      c:close()
+    else
+      had = #self.counters + 1
+      self.counters[had], by_netns[c:netns()] = c, had
+    end
+    self.of_host[i] = had
+  end
+  return self
+end
+
+function Drops:read(ip_proto)
+  local out, per_ns = { total = 0, reasons = {}, hosts = {}, others = {} }, {}
+  for j, c in ipairs(self.counters) do
+    per_ns[j] = assert(c:read(ip_proto))
+    for reason, n in pairs(per_ns[j]) do
+      out.reasons[reason] = (out.reasons[reason] or 0) + n
+      out.total = out.total + n
+    end
+    for reason, n in pairs(assert(c:read())) do
+      local rest = n - (per_ns[j][reason] or 0)
+      if rest > 0 then out.others[reason] = (out.others[reason] or 0) + rest end
+    end
+  end
+  for i, j in ipairs(self.of_host) do out.hosts[i] = per_ns[j] end
+  return out
+end
+
+function Drops:close()
+  for _, c in ipairs(self.counters) do c:close() end
+end
+Drops.__close = Drops.close
+
+function M.drop_text(reasons)
+  local list = {}
+  for reason, n in pairs(reasons) do list[#list + 1] = { reason, n } end
+  table.sort(list, function(x, y) return x[2] > y[2] or x[2] == y[2] and x[1] < y[1] end)
+  for i, e in ipairs(list) do list[i] = e[1] .. " " .. e[2] end
+  return #list > 0 and table.concat(list, ", ") or "none"
 end
 
 -- Polls from 1 ms, doubling to 20 ms: a state reached quickly costs little waiting, a slow

@@ -1,7 +1,7 @@
 -- run.lua: the Lua test runner, run by qsl-run itself.
 --   qsl-run tests/lua/run.lua [FILE.lua ...]     (default: every tests/lua/test_*.lua)
 -- A test file calls test(name, fn) for each test, and has the helpers below
--- (error_of, must_fail_with, scratch, read, ls); a file that declares none is one
+-- (error_of, must_fail_with, scratch, read, ls, skip); a file that declares none is one
 -- test, its whole body. Each test runs under pcall with a traceback, so a failure
 -- names its file and line; an exit error (qsl.fail, qsl.refuse...) is a failure
 -- too, shown as "exit=N reason". Ends with "N passed, M failed" and exit 1 on any
@@ -69,13 +69,24 @@ function env.must_fail_with(text, fn, ...)
   return msg
 end
 
-local passed, failed = 0, 0
+-- skip(why): the test cannot run here; it ends now and is counted as skipped, never as
+-- passed.
+local SKIP = {}
+function env.skip(why)
+  error(setmetatable({ why = why }, SKIP), 0)
+end
+
+local passed, failed, skipped = 0, 0, 0
 local function run_one(name, fn)
   local ok, err = xpcall(fn, function(e)
+    if getmetatable(e) == SKIP then return e end
     if type(e) == "table" then return describe(e) end
     return debug.traceback(tostring(e), 2)
   end)
-  if ok then
+  if getmetatable(err) == SKIP then
+    skipped = skipped + 1
+    io.stdout:write("SKIP ", name, ": ", tostring(err.why), "\n")
+  elseif ok then
     passed = passed + 1
     io.stdout:write("ok   ", name, "\n")
   else
@@ -103,5 +114,6 @@ for _, file in ipairs(files) do
   end
 end
 for _, d in ipairs(scratches) do os.execute("rm -rf '" .. d .. "'") end
-io.stdout:write(("lua: %d passed, %d failed\n"):format(passed, failed))
+io.stdout:write(("lua: %d passed, %d failed, %d skipped (not run, not counted as passed)\n")
+                :format(passed, failed, skipped))
 if failed > 0 then qsl.exit(1, ("%d Lua test(s) failed"):format(failed)) end

@@ -7,10 +7,7 @@ local roles = require "qsl.roles"
 
 test("mode=io_uring serves verified load, and counts its ring work", function()
   local ok, why = qsl.io_uring()
-  if not ok then
-    io.stderr:write("skipped: io_uring is not available here: ", why, "\n")
-    return
-  end
+  if not ok then return skip("io_uring is not available here: " .. why) end
   local gw <close>, ready = roles.start("gateway", { mode = "io_uring" })
   assert(ready.mode == "io_uring")
   local lr = roles.run("load", { port = ready.port, connections = 8, depth = 8, requests = 20000 })
@@ -23,10 +20,7 @@ test("mode=io_uring serves verified load, and counts its ring work", function()
 end)
 
 test("subscribe mode=io_uring: every datagram received or counted as a kernel drop", function()
-  if not qsl.io_uring() then
-    io.stderr:write("skipped: io_uring is not available here\n")
-    return
-  end
+  if not qsl.io_uring() then return skip("io_uring is not available here") end
   local feed = require "qsl.feed"
   local expected = feed.messages{ seed = 42, orders = 20000, symbols = 3, flow = "original" }
   for _, rcvbuf in ipairs{ 2048, 8 << 20 } do
@@ -41,19 +35,13 @@ end)
 test("refused by the kernel: the role exits 2 naming the reason", function()
   local knob = "/proc/sys/kernel/io_uring_disabled"
   local was = qsl.procfs.read(knob)
-  if not was or not qsl.io_uring() then
-    io.stderr:write("skipped: no ", knob, " or no io_uring to refuse\n")
-    return
-  end
+  if not was or not qsl.io_uring() then return skip("no " .. knob .. " or no io_uring to refuse") end
   local function set(v)
     local f = assert(io.open(knob, "w"))
     f:write(v)
     f:close()
   end
-  if not pcall(set, "2") then
-    io.stderr:write("skipped: cannot write ", knob, " (not root)\n")
-    return
-  end
+  if not pcall(set, "2") then return skip("cannot write " .. knob .. " (not root)") end
   local ok, err = pcall(function()
     local avail, why = qsl.io_uring()
     assert(avail == false and why:find("kernel.io_uring_disabled = 2", 1, true), tostring(why))

@@ -24,10 +24,7 @@ local function host_links()
 end
 
 test("a pair carries datagrams over a shaped link, counts its queue, leaves nothing", function()
-  if not roles.isolated() then
-    io.stderr:write("skipped: no privilege for network namespaces\n")
-    return
-  end
+  if not roles.isolated() then return skip("no privilege for network namespaces") end
   local links_before = host_links()
   local pids
   do
@@ -72,8 +69,7 @@ end)
 
 test("injected loss: every datagram received or counted by the rule", function()
   if not roles.isolated() or not os.execute("command -v nft >/dev/null") then
-    io.stderr:write("skipped: no network namespaces or no nft\n")
-    return
+    return skip("no network namespaces or no nft")
   end
   local pair <close> = net.pair()
   pair:loss(pair.b, 0.05)
@@ -91,10 +87,7 @@ test("injected loss: every datagram received or counted by the rule", function()
 end)
 
 test("IPv6 over the link", function()
-  if not roles.isolated() then
-    io.stderr:write("skipped: no privilege for network namespaces\n")
-    return
-  end
+  if not roles.isolated() then return skip("no privilege for network namespaces") end
   local pair <close> = net.pair{ ipv6 = true }
   local sub <close>, ready = roles.start("subscribe", { bind = pair.b.addr6, idle_ms = 300,
                                                         rcvbuf = 8 << 20 }, pair.b.at)
@@ -184,10 +177,7 @@ local PAIRS = tonumber(os.getenv("QSL_PAIRS")) or 200
 -- each sent a burst at once while two busy loops hold both CPUs: every datagram arrives
 -- (none dropped at a device that was not up yet) and the sender's device dropped nothing.
 test("200 fresh pairs under a CPU hog: a burst sent at once is carried whole", function()
-  if not roles.isolated() then
-    io.stderr:write("skipped: no privilege for network namespaces\n")
-    return
-  end
+  if not roles.isolated() then return skip("no privilege for network namespaces") end
   local hogs = {}
   for i = 1, 2 do
     hogs[i] = assert(qsl.proc.spawn{ argv = { "sh", "-c", "while :; do :; done" } })

@@ -19,16 +19,13 @@ end
 -- Every test gets a pair with a management link and an sshd on b, or is skipped.
 local function with_sshd(fn)
   return function()
-    if not roles.isolated() then return end
+    if not roles.isolated() then return skip("no privilege for network namespaces") end
     local ok, err = pcall(function()
       local pair <close> = net.pair{ management = true }
       local d <close> = net.sshd(pair)
       fn(pair, d)
     end)
-    if not ok and type(err) == "table" and err.exit == 2 then
-      io.stderr:write("  skipped: ", tostring(err.reason), "\n")
-      return
-    end
+    if not ok and type(err) == "table" and err.exit == 2 then return skip(tostring(err.reason)) end
     if not ok then error(err, 0) end
   end
 end
