@@ -53,15 +53,18 @@ local rows = s:grid(p.trials, works, p.rates, function(work, rate)
   local r = feed.fanout{ subs = subs, path = p.path, ipv6 = p.ipv6, pub = { seed = p.seed,
     orders = p.orders, symbols = p.symbols, flow = p.flow, rate = rate } }
   assert(r.pub.messages == expected, "the publisher sent a different flow")
-  assert(not feed.fanout_books(r), feed.fanout_books(r))
-  local out = {}
+  local out, why = {}, feed.fanout_books(r)
+  art:unbalanced(("%s %d/s"):format(slow and "one slow" or "all fast", rate), why)
   for i, sr in ipairs(r.subs) do
     out[i] = { subscriber = i == slow and "slow" or "fast " .. i, target_rate = rate,
                peers = slow and "one slow" or "all fast", rate = r.pub.msgs_per_s,
                granted_rcvbuf = r.readies[i].granted_rcvbuf, received = sr.received,
                lost = expected - sr.received, loss_pct = 100 * (expected - sr.received) / expected,
-               kernel_drops = sr.kernel_drops, path_lost = feed.path_lost(r.pub, sr),
-               send_failures = r.pub.send_failures, group = r.group }
+               kernel_drops = sr.kernel_drops, send_failures = r.pub.send_failures,
+               group = r.group, ok = why and "NO" or "yes",
+               drop_reasons = r.drops and r.drops.reasons,
+               kernel = r.drops and qsl.measure.drop_text(r.drops.reasons) or "n/a",
+               not_udp = r.drops and qsl.measure.drop_text(r.drops.others) or "n/a" }
   end
   return out
 end)
@@ -75,11 +78,16 @@ art:plot_rows{ title = ("%d messages to %d subscribers: loss against the publish
   xlabel = "publisher rate (messages/s)", ylabel = "messages lost (%)" }
 art:table{ title = "Every trial", rows = rows, columns = { "peers", "target_rate", "trial",
   "subscriber", "rate %.0f", "granted_rcvbuf", "received", "lost", "kernel_drops",
-  "path_lost", "send_failures" }, note = "path_lost: lost on the way to this subscriber's " ..
-  "socket (the same for all where one host makes the copies); kernel_drops: at its socket" }
+  "send_failures", "kernel", "ok", "not_udp" }, note = "kernel_drops: at its socket " ..
+  "(SO_MEMINFO); kernel: the kernel's drops of UDP datagrams by reason in all the trial's " ..
+  "namespaces (BPF); ok: the books balance, every copy found again and every such drop a " ..
+  "socket's; not_udp: its other drops there (a subscriber's IGMP report at the publisher's " ..
+  "host: no multicast router there), not ours" }
 art:set{ cells = cells, trials = rows, expected_messages = expected }
 art:caveat(("%s: no NIC, driver or wire; %d subscribers and the publisher share %d CPUs, so " ..
   "a slow subscriber's work takes CPU from the others"):format(p.path, p.subscribers,
   art.cpus_online()))
 art:caveat("rate is what the publisher achieved; the target is what it was paced to")
+if rows[1].kernel == "n/a" then art:caveat("the kernel's drop reasons: n/a (" .. tostring(
+  select(2, qsl.kernel.available()) or "no namespace of the trial's own") .. ")") end
 art:write()

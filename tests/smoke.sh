@@ -68,11 +68,14 @@ check feed_drain feed_drain \
     orders=20000 trials=1
 if can_make_namespaces; then     # path_loss needs two network namespaces (else it skips)
 check path_loss path_loss \
-    '#doc.results.trials == 1 and doc.results.trials[1].queue > 0 and doc.results.trials[1].received + doc.results.trials[1].queue + doc.results.trials[1].wire + doc.results.trials[1].socket + doc.results.trials[1].sender == doc.results.trials[1].sent and doc.results.trials[1].wire > 0' \
+    '#doc.results.trials == 1 and doc.results.trials[1].ok == "yes" and doc.results.trials[1].queue > 0 and doc.results.trials[1].received + doc.results.trials[1].queue + doc.results.trials[1].wire + doc.results.trials[1].socket + doc.results.trials[1].sender == doc.results.trials[1].sent and doc.results.trials[1].wire > 0' \
     orders=3000 rates=100000 rcvbufs=2048 link_rate=100000 loss=0.05 trials=1
 check path_loss path_loss \
     '#doc.results.trials == 1 and doc.parameters.path == "ssh" and doc.results.trials[1].received + doc.results.trials[1].queue + doc.results.trials[1].wire + doc.results.trials[1].socket + doc.results.trials[1].sender == doc.results.trials[1].sent' \
     orders=3000 rates=100000 rcvbufs=2048 link_rate=100000 loss=0.05 trials=1 path=ssh
+check drop_reasons drop_reasons \
+    '#doc.results.trials == 3 and #doc.results.unreconciled == 0 and doc.results.trials[3].wire > 0 and doc.results.trials[1].socket > 0 and (doc.results.trials[1].SOCKET_RCVBUFF == "n/a" or doc.results.trials[1].SOCKET_RCVBUFF == doc.results.trials[1].socket and doc.results.trials[3].NETFILTER_DROP == doc.results.trials[3].wire)' \
+    orders=2000 trials=1
 check rcvbuf_burst rcvbuf_burst \
     '#doc.results.trials == 2 and #doc.results.unreconciled == 0 and doc.parameters.path == "veth"' \
     sizes=2048,8388608 trials=1 orders=300 modes=recvmmsg path=veth
@@ -83,13 +86,13 @@ check profile_gateway profile_gateway \
     '#doc.results.pass1 == 1 and doc.parameters.path == "veth" and doc.results.pass1[1].requests == 5000' \
     requests=5000 trials=1 strace=false path=veth link=pfifo:limit=1000
 check multicast_fanout multicast_fanout \
-    '#doc.results.trials == 6 and doc.results.trials[3].subscriber == "slow" and doc.results.trials[6].peers == "all fast" and doc.results.trials[1].path_lost == 0 and doc.results.trials[1].received + doc.results.trials[1].lost == doc.results.expected_messages' \
+    '#doc.results.trials == 6 and doc.results.trials[3].subscriber == "slow" and doc.results.trials[6].peers == "all fast" and doc.results.trials[1].ok == "yes" and #doc.results.unreconciled == 0 and doc.results.trials[1].received + doc.results.trials[1].lost == doc.results.expected_messages' \
     orders=2000 rates=20000 trials=1
 check multicast_fanout multicast_fanout \
     '#doc.results.trials == 2 and doc.results.trials[1].group == "ff15::77" and doc.parameters.path == "veth"' \
     orders=2000 rates=20000 trials=1 subscribers=2 path=veth ipv6=true slow_work_ns=0
 check multicast_fanout multicast_fanout \
-    '#doc.results.trials == 2 and doc.parameters.path == "star" and doc.results.trials[2].path_lost >= 0 and doc.results.trials[2].received + doc.results.trials[2].lost == doc.results.expected_messages' \
+    '#doc.results.trials == 2 and doc.parameters.path == "star" and doc.results.trials[2].ok == "yes" and doc.results.trials[2].received + doc.results.trials[2].lost == doc.results.expected_messages' \
     orders=2000 rates=20000 trials=1 subscribers=2 path=star slow_work_ns=0
 fi
 check profile_gateway profile_gateway \

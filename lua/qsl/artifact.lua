@@ -114,7 +114,7 @@ function M.new(opts)
   end
   local self = setmetatable({
     name = opts.name, title = opts.title or opts.name, scenario = opts.scenario,
-    sections = {}, caveats = {}, problems = {}, plots = {}, data = {},
+    sections = {}, caveats = {}, problems = {}, plots = {}, data = {}, unreconciled = {},
   }, M)
   if opts.scenario then pending[self] = true end
   return self
@@ -147,6 +147,13 @@ end
 -- A measurement that cannot be trusted: the artifact will be refused.
 function M:invalid(reason)
   self.problems[#self.problems + 1] = tostring(reason)
+end
+
+-- A trial whose books do not balance (why: nil when they do): kept in the artifact, as a
+-- RECONCILIATION FAILED line and results.unreconciled, and once it is written the run
+-- fails (exit 1) - the evidence is kept, never passed as good.
+function M:unbalanced(label, why)
+  if why then self.unreconciled[#self.unreconciled + 1] = label .. ": " .. why end
 end
 
 function M:caveat(text)
@@ -565,6 +572,9 @@ function M:write(opts)
       table.concat(self.problems, "; ")))
   end
   local params = (self.scenario and self.scenario.values) or {}
+  local bad = self.unreconciled
+  if #bad > 0 then self:text("RECONCILIATION FAILED: " .. table.concat(bad, "; ")) end
+  if #bad > 0 or self.data.unreconciled == nil then self.data.unreconciled = bad end
   local dir = opts.dir or params.out or "results/runs"
   if dir == "" then qsl.fail(self.name .. ": the output directory is empty") end
   local prov = M.provenance({ sysctls = opts.sysctls, argv = self.scenario and self.scenario.argv })
@@ -640,6 +650,7 @@ function M:write(opts)
   if plot_failed then
     qsl.fail(("%s: wrote %s, but the %s"):format(self.name, table.concat(written, ", "), plot_failed))
   end
+  if #bad > 0 then qsl.fail(("%s: %d trial(s) do not reconcile"):format(self.name, #bad)) end
   return written
 end
 

@@ -6,17 +6,27 @@
 --       -> {ready = the subscriber's ready line, pub = publish result, sub = subscribe result,
 --           net = the network counters' delta over the trial (measure.net), isolated}
 --       a subscriber started first (its ready line gives the port), then the publisher;
---       both finished, every field checked against the roles' declarations. Both run in a
+--       both finished, every field checked against the roles' declarations. drops: the
+--       kernel's drops of UDP datagrams by reason in the trial's namespaces (measure.drops'
+--       read("udp"); .others: the rest, such as IGMP), or nil and drops_na saying why (no
+--       BPF here, no namespace of the trial's own). Both run in a
 --       network namespace of the trial's own where one can be made (isolated = true), so
 --       net counts this trial's datagrams alone; else in ours, with the machine's traffic.
 --       path = "veth": on two hosts of their own joined by a veth link (qsl.net.pair; net
 --       is then the subscriber's host's); link = net.parse_link's {kind, params}: the
---       queueing discipline of the sender's end of that link (.queue: its counters after)
+--       queueing discipline of the sender's end of that link (.queue: its counters after);
+--       loss = a fraction (0..1) of the datagrams dropped on the way in at b (pair:loss;
+--       .wire: how many); before_send = fn(pair): called once the subscriber is ready,
+--       before the publisher starts (pair nil off veth)
 --   books(r) -> nil when the counts balance, else what does not:
 --       datagrams sent = received + kernel drops + send failures (+ the link's queue drops
---       with a link; SO_MEMINFO sees every drop on the socket, tail drops included), received + interior gaps + tail loss =
---       published, nothing malformed or duplicated, and (isolated) the namespace's Udp
---       RcvbufErrors equal to the kernel drops
+--       with a link; SO_MEMINFO sees every drop on the socket, tail drops included),
+--       received + interior gaps + tail loss =
+--       published, nothing malformed or duplicated, (isolated) the namespace's Udp
+--       RcvbufErrors equal to the kernel drops, and (r.drops: the kernel's account, where
+--       BPF runs) every drop the kernel made in the trial's namespaces a place of the book:
+--       SOCKET_RCVBUFF the socket's drops, QDISC_DROP the link's queue's, NETFILTER_DROP the
+--       wire's (loss=)
 --   fanout{subs={params, ...}, pub={publish params}, path=, ipv6=, group=, timeout=}
 --       -> {readies, subs = their results in order, pub, net, nets, shared, group, iface}:
 --       one publisher to a multicast group (default 239.77.0.1, ff15::77 with ipv6) and
@@ -28,14 +38,28 @@
 --       shared: one host makes every copy (lo, veth); nets[i]: the network counters' delta
 --       of subscriber i's host (net = nets[1]). Skipped (exit 2) where no namespace can be
 --       made: lo takes multicast only in one of qsl's own.
---   path_lost(pub, sub) -> lost on the way to that subscriber's socket
+--       drops: the kernel's drops of UDP datagrams by reason in every namespace of the trial
+--       (publisher's host, hosts[1]; subscriber i's, hosts[i + 1]; a star's switch;
+--       .others: the rest), or drops_na.
 --   fanout_books(r) -> nil when every subscriber's counts balance, else what does not:
---       each subscriber's sequence books as in books(), with what it lost on the way
---       (sent - sender's failures - received - the socket's drops, never negative); where
---       one host makes the copies (shared) that loss the same for every subscriber, since a
---       datagram is copied to each member only once it arrived there, and the namespace's
---       Udp RcvbufErrors = the sum of the socket drops; on a star, each host's
---       RcvbufErrors = its subscriber's drops (IPv4)
+--       each subscriber's copies all found again (received or dropped at its socket: no
+--       remainder called "lost on the way"), its sequence books as in books(); where one
+--       host makes the copies (shared) the namespace's Udp RcvbufErrors = the sum of the
+--       socket drops; on a star, each host's RcvbufErrors and SOCKET_RCVBUFF = its
+--       subscriber's drops; and the kernel's drops in all the trial's namespaces are the
+--       sockets' (SOCKET_RCVBUFF) and, on a star, the switch's own stack's (one per datagram
+--       it floods: r.hub), nothing else: a drop anywhere else is shown by its reason
+--   kernel_book(drops, places) -> nil when the kernel's own account (measure.drops' read)
+--       agrees with the book, else what does not: places = { {name=, reason=, count=,
+--       counter=}, ... }, each place the kernel reason that counts it and qsl's own count of
+--       it (count nil: the kernel's is the only one); every reason dropped must be some
+--       place's, so no drop can pass unnamed
+--   path_books{pub=, sub=, queue= (pair:stats), wire= (pair:lost), sndbuf= (the sender's Udp
+--       SndbufErrors), drops= (measure.drops' read or nil)} -> nil when every datagram sent
+--       over a shaped, lossy link is found again (received, or dropped at the queue, on the
+--       wire, at the socket, refused to the sender), the link carried ours alone, and where
+--       the kernel's account is there it names each place (QDISC_DROP, NETFILTER_DROP,
+--       SOCKET_RCVBUFF) with the same counts and nothing else; else what does not
 --   can_force() -> whether SO_RCVBUFFORCE works here (CAP_NET_ADMIN); false, why, errno
 --   need_force() -> skips the run (exit 2) without CAP_NET_ADMIN, which SO_RCVBUFFORCE needs
 --   size_label(bytes) -> "2 KiB", "8 MiB", "OS default" (0)
@@ -52,26 +76,41 @@ function M.messages(o)
   return st.trades + st.top_of_book
 end
 
+-- The kernel's drops in the trial's namespaces only (ours would mix in the machine's
+-- traffic): a counter, or nil and why.
+local function trial_drops(pair, counted)
+  local ok, why = qsl.kernel.available()
+  if not ok then return nil, why end
+  if not counted then return nil, "no network namespace of the trial's own" end
+  return measure.drops(pair and { pair.a.pid, pair.b.pid } or { counted })
+end
+
 function M.run(o)
-  roles.options("feed.run", o, { "sub", "pub", "path", "link", "timeout" })
+  roles.options("feed.run", o, { "sub", "pub", "path", "link", "loss", "before_send", "timeout" })
   -- path = "veth": publisher and subscriber on two hosts of their own (qsl.net), the
   -- subscriber bound to its host's address; else one namespace of the trial's own
-  if o.link and o.path ~= "veth" then error("feed.run: link= needs path = \"veth\"", 2) end
+  if (o.link or o.loss) and o.path ~= "veth" then
+    error("feed.run: link= and loss= need path = \"veth\"", 2)
+  end
   local pair <close> = o.path == "veth" and require("qsl.net").hosts("veth", o.link) or nil
+  if o.loss then pair:loss(pair.b, o.loss) end
   local ns <close> = not pair and roles.netns() or nil
   local counted = pair and pair.b.pid or (ns and ns.pid)
   local sub_at = pair and pair.b.at or (ns and { netns_of = ns.pid })
   local sub_params, pub_params = roles.merge(o.sub), roles.merge(o.pub)
   if pair then sub_params.bind, pub_params.host = pair.b.addr, pair.b.addr end
   local before = measure.net(counted)
+  local drops <close>, drops_na = trial_drops(pair, counted)
   local sub <close>, ready = roles.start("subscribe", sub_params, sub_at)
   pub_params.port = ready.port
+  if o.before_send then o.before_send(pair) end
   local pub <close> = roles.start("publish", pub_params, pair and pair.a.at or sub_at)
   local pr = roles.finish(pub, { timeout = o.timeout or 120000 })
   local sr = roles.finish(sub, { timeout = o.timeout or 120000 })
   local net = measure.delta(before, measure.net(counted))
   return { ready = ready, pub = pr, sub = sr, net = net, isolated = counted ~= nil,
-           queue = o.link and pair:stats(pair.a) or nil }
+           queue = o.link and pair:stats(pair.a) or nil, drops = drops and drops:read("udp"),
+           drops_na = not drops and drops_na or nil, wire = o.loss and pair:lost(pair.b) or nil }
 end
 
 -- The publisher's host, and subscriber i's: one host for all (lo, or b of a pair: the
@@ -108,8 +147,12 @@ function M.fanout(o)
   assert(type(o.subs) == "table" and #o.subs >= 1, "feed.fanout: subs must list subscribers")
   local held <close>, a, host_of, shared = hosts_for(o, #o.subs)
   local group = o.group or (o.ipv6 and "ff15::77" or "239.77.0.1")
-  local before = {}
-  for i = 1, #o.subs do before[i] = measure.net(host_of(i).pid) end
+  local before, pids = {}, { a.pid }
+  for i = 1, #o.subs do
+    before[i], pids[i + 1] = measure.net(host_of(i).pid), host_of(i).pid
+  end
+  pids[#pids + 1] = held.hub and held.hub.pid         -- a star's switch
+  local drops <close>, drops_na = measure.drops(pids)
   local procs, readies, port = {}, {}, nil
   local ok, err = pcall(function()
     for i, params in ipairs(o.subs) do
@@ -136,13 +179,9 @@ function M.fanout(o)
   stop_all(procs)
   if not ok then error(err, 2) end
   for i = 1, #o.subs do r.nets[i] = measure.delta(before[i], measure.net(host_of(i).pid)) end
-  r.net = r.nets[1]
+  r.net, r.drops, r.drops_na = r.nets[1], drops and drops:read("udp"), drops_na
+  r.hub = held.hub ~= nil
   return r
-end
-
--- Lost before the copy reached this subscriber's socket, as its counts tell it.
-function M.path_lost(pr, sr)
-  return pr.datagrams - pr.send_failures - sr.datagrams - sr.kernel_drops
 end
 
 -- The namespace's Udp RcvbufErrors against the socket drops it should equal (IPv4 only:
@@ -156,31 +195,86 @@ local function udp_check(net, drops, what)
 end
 
 function M.fanout_books(r)
-  local common, drops, shared = nil, 0, r.shared ~= false
+  local drops = 0
   for i, sr in ipairs(r.subs) do
-    local lost = M.path_lost(r.pub, sr)
-    common = common or lost
-    if lost < 0 or (shared and lost ~= common) then
-      return ("subscriber %d: %d lost on the way, subscriber 1: %d (one host copies: the same " ..
-              "for all)"):format(i, lost, common)
+    -- every copy found again: received or dropped at its socket, nothing left over; where
+    -- else the kernel dropped it, its reason is in the kernel's book below
+    local missing = r.pub.datagrams - r.pub.send_failures - sr.datagrams - sr.kernel_drops
+    if missing ~= 0 then
+      return ("subscriber %d: %d datagrams sent (less %d refused) ~= received %d + socket " ..
+        "drops %d; the kernel's drops: %s"):format(i, r.pub.datagrams, r.pub.send_failures,
+        sr.datagrams, sr.kernel_drops, r.drops and measure.drop_text(r.drops.reasons)
+        or "n/a" .. (r.drops_na and " (" .. r.drops_na .. ")" or ""))
     end
-    local why = M.books{ pub = r.pub, sub = sr, path_lost = lost }
-      or not shared and udp_check(r.nets[i], sr.kernel_drops, "its socket drops")
+    local why = M.books{ pub = r.pub, sub = sr }
+      or not r.shared and udp_check(r.nets[i], sr.kernel_drops, "its socket drops")
+      or not r.shared and r.drops and (r.drops.hosts[i + 1].SOCKET_RCVBUFF or 0) ~= sr.kernel_drops
+        and ("its host's SOCKET_RCVBUFF %d ~= its socket drops %d"):format(
+          r.drops.hosts[i + 1].SOCKET_RCVBUFF or 0, sr.kernel_drops)
     if why then return ("subscriber %d: %s"):format(i, why) end
     drops = drops + sr.kernel_drops
   end
-  return shared and udp_check(r.net, drops, "the subscribers' socket drops") or nil
+  local why = r.shared and udp_check(r.net, drops, "the subscribers' socket drops")
+  if why or not r.drops then return why or nil end
+  local reasons, hub = r.drops.reasons, r.hub and r.drops.hosts[#r.drops.hosts]
+  if hub then
+    -- the switch floods each datagram to its own stack too, which has no socket for it
+    -- (no IPv4 address; IPv6 off): a place of its own, one drop per datagram it forwarded
+    local copies, sent = 0, r.pub.datagrams - r.pub.send_failures
+    reasons = {}
+    for reason, n in pairs(r.drops.reasons) do
+      copies = copies + (hub[reason] or 0)
+      reasons[reason] = n - (hub[reason] or 0) > 0 and n - (hub[reason] or 0) or nil
+    end
+    if copies ~= sent then
+      return ("the switch's own stack: the kernel dropped %d (%s), one per datagram sent " ..
+              "would be %d"):format(copies, measure.drop_text(hub), sent)
+    end
+  end
+  return M.kernel_book({ reasons = reasons }, { { name = "the subscribers' sockets",
+    reason = "SOCKET_RCVBUFF", count = drops, counter = "SO_MEMINFO" } })
+end
+
+function M.kernel_book(drops, places)
+  local named, why = {}, {}
+  for _, place in ipairs(places) do
+    named[place.reason] = true
+    local seen = drops.reasons[place.reason] or 0
+    if place.count and seen ~= place.count then
+      why[#why + 1] = ("%s: the kernel dropped %d (%s), %s counted %d"):format(place.name, seen,
+        place.reason, place.counter or "qsl", place.count)
+    end
+  end
+  local stray = {}
+  for reason, n in pairs(drops.reasons) do
+    if not named[reason] then stray[reason] = n end
+  end
+  if next(stray) then
+    why[#why + 1] = "dropped for a reason no place of the book names: " .. measure.drop_text(stray)
+  end
+  local lost = qsl.kernel.overflow() or 0
+  if lost > 0 then why[#why + 1] = lost .. " drops the BPF map had no room to count" end
+  table.sort(why)
+  return why[1] and table.concat(why, "; ") or nil
 end
 
 function M.books(r)
   local pr, sr = r.pub, r.sub
-  local path = r.path_lost or (r.queue and r.queue.drops) or 0
-  if pr.datagrams ~= sr.datagrams + sr.kernel_drops + pr.send_failures + path then
-    return ("datagrams sent %d ~= received %d + kernel drops %d + send failures %d%s"):format(
+  local queue, wire = r.queue and r.queue.drops or 0, r.wire or 0
+  local places = { { name = "socket", reason = "SOCKET_RCVBUFF", count = sr.kernel_drops,
+                     counter = "SO_MEMINFO" } }
+  places[2] = r.queue and { name = "queue", reason = "QDISC_DROP", count = queue, counter = "tc" }
+  places[#places + 1] = r.wire and { name = "wire", reason = "NETFILTER_DROP", count = wire,
+                                     counter = "nft" } or nil
+  local kernel = r.drops and M.kernel_book(r.drops, places)
+  if pr.datagrams ~= sr.datagrams + sr.kernel_drops + pr.send_failures + queue + wire then
+    -- where the missing datagrams went, if the kernel saw it, is said beside the sum
+    return ("datagrams sent %d ~= received %d + kernel drops %d + send failures %d%s%s%s"):format(
       pr.datagrams, sr.datagrams, sr.kernel_drops, pr.send_failures,
-      r.path_lost and (" + lost on the way %d"):format(path)
-      or r.queue and (" + the link's queue drops %d"):format(path) or "")
+      r.queue and (" + the link's queue drops %d"):format(queue) or "",
+      r.wire and (" + lost on the wire %d"):format(wire) or "", kernel and "; " .. kernel or "")
   end
+  if kernel then return kernel end
   if sr.received + sr.interior_gaps + sr.tail_loss ~= pr.messages then
     return ("received %d + gaps %d + tail %d ~= published %d"):format(sr.received,
       sr.interior_gaps, sr.tail_loss, pr.messages)
@@ -193,6 +287,23 @@ function M.books(r)
     return ("%d malformed datagrams, %d duplicates"):format(sr.malformed, sr.duplicates)
   end
   return nil
+end
+
+function M.path_books(t)
+  local pr, sr, q = t.pub, t.sub, t.queue
+  if pr.datagrams ~= sr.datagrams + q.drops + t.wire + sr.kernel_drops + pr.send_failures then
+    return ("%d sent; received %d, queue %d, wire %d, socket %d, sender %d"):format(pr.datagrams,
+      sr.datagrams, q.drops, t.wire, sr.kernel_drops, pr.send_failures)
+  end
+  if q.packets ~= sr.datagrams + t.wire + sr.kernel_drops then
+    return ("the link carried %d packets, %d of them not ours"):format(q.packets,
+      q.packets - sr.datagrams - t.wire - sr.kernel_drops)
+  end
+  if t.sndbuf ~= q.drops then return ("SndbufErrors %d, queue drops %d"):format(t.sndbuf, q.drops) end
+  return t.drops and M.kernel_book(t.drops, {
+    { name = "queue", reason = "QDISC_DROP", count = q.drops, counter = "tc" },
+    { name = "wire", reason = "NETFILTER_DROP", count = t.wire, counter = "nft" },
+    { name = "socket", reason = "SOCKET_RCVBUFF", count = sr.kernel_drops, counter = "SO_MEMINFO" } })
 end
 
 function M.can_force()

@@ -1,0 +1,105 @@
+-- The kernel's own account (qsl.kernel, measure.drops, feed.kernel_book): arguments
+-- checked, a burst's socket drops seen with their reason exactly as SO_MEMINFO and Udp
+-- RcvbufErrors count them, a drop no place names failing the books, and n/a with the
+-- reason (never 0) where BPF cannot run.
+local qsl = require "qsl"
+local feed, measure, roles = qsl.feed, qsl.measure, qsl.roles
+
+local why_not
+local function bpf_and_netns()
+  local ok, why = qsl.kernel.available()
+  why_not = not ok and "BPF cannot run here: " .. why
+    or not roles.netns() and "no network namespace can be made here" or nil
+  return why_not == nil
+end
+
+test("qsl.kernel: arguments are checked, availability says why", function()
+  local ok, why = qsl.kernel.available()
+  assert(ok == true or (ok == false and type(why) == "string" and #why > 10), why)
+  assert(error_of(qsl.kernel.drops, { pid = -1 }):find("pid", 1, true))
+  assert(error_of(qsl.kernel.drops, { pdi = 1 }):find("unknown field 'pdi'", 1, true))
+  if not ok then
+    local c, err = qsl.kernel.drops{}
+    assert(c == nil and err == why)
+    return
+  end
+  local c <close> = assert(qsl.kernel.drops{})
+  assert(next(c:read()) == nil or true)       -- our namespace: whatever the machine drops
+  c:close()
+  assert(error_of(c.read, c):find("closed drop counter", 1, true))
+  assert(select(2, qsl.kernel.drops{ pid = 0x7ffffffe }):find("network namespace", 1, true))
+end)
+
+test("kernel_book: every place's count agrees, a drop no place names is shown", function()
+  local places = { { name = "socket", reason = "SOCKET_RCVBUFF", count = 7, counter = "SO_MEMINFO" },
+                   { name = "queue", reason = "QDISC_DROP", count = 3 } }
+  assert(feed.kernel_book({ reasons = { SOCKET_RCVBUFF = 7, QDISC_DROP = 3 } }, places) == nil)
+  assert(feed.kernel_book({ reasons = { SOCKET_RCVBUFF = 7 } }, places)
+    :find("queue: the kernel dropped 0 (QDISC_DROP), qsl counted 3", 1, true))
+  local why = feed.kernel_book({ reasons = { SOCKET_RCVBUFF = 7, QDISC_DROP = 3,
+                                             NO_SOCKET = 2 } }, places)
+  assert(why:find("no place of the book names: NO_SOCKET 2", 1, true), why)
+  -- a place the kernel alone counts (count nil) names its reason: no failure
+  assert(feed.kernel_book({ reasons = { NETFILTER_DROP = 9 } },
+                          { { name = "wire", reason = "NETFILTER_DROP" } }) == nil)
+  assert(measure.drop_text{ B = 2, A = 2, C = 9 } == "C 9, A 2, B 2")
+  assert(measure.drop_text{} == "none")
+end)
+
+test("a burst into a 2 KiB buffer: SOCKET_RCVBUFF == SO_MEMINFO's drops == RcvbufErrors",
+  function()
+    if not bpf_and_netns() then return skip(why_not) end
+    local o = { seed = 42, orders = 3000, symbols = 8, flow = "original" }
+    local expected = feed.messages(o)
+    for _, path in ipairs{ "loopback", "veth" } do
+      local r = feed.run{ sub = { rcvbuf = 2048, expected = expected, idle_ms = 300 }, pub = o,
+        path = path, link = path == "veth" and qsl.net.parse_link("tbf:rate=2000000,burst=4000,limit=8000") or nil }
+      assert(r.sub.kernel_drops > 0, "the burst overflowed nothing")
+      assert(r.drops.reasons.SOCKET_RCVBUFF == r.sub.kernel_drops, measure.drop_text(r.drops.reasons) .. " vs SO_MEMINFO " .. r.sub.kernel_drops)
+      assert(r.net.Udp.RcvbufErrors == r.sub.kernel_drops)
+      if path == "veth" then
+        -- the queue drops when the publisher outruns the sender's SO_SNDBUF: sometimes none
+        assert((r.drops.reasons.QDISC_DROP or 0) == r.queue.drops, measure.drop_text(r.drops.reasons))
+        assert((r.drops.hosts[1].QDISC_DROP or 0) == r.queue.drops)
+        assert(not r.drops.hosts[1].SOCKET_RCVBUFF, "the sender's host has no receiver")
+      end
+      assert(feed.books(r) == nil, feed.books(r))
+      r.drops.reasons.NO_SOCKET = 1           -- what a stray drop does to the books
+      assert(feed.books(r):find("no place of the book names: NO_SOCKET 1", 1, true))
+    end
+  end)
+
+test("without the privilege for BPF the kernel's columns are n/a with the reason, never 0",
+  function()
+    if not os.execute("command -v setpriv >/dev/null") then return skip("no setpriv here") end
+    if not qsl.kernel.available() then return skip("BPF does not run here at all") end
+    local d = scratch()
+    local cmd = ("setpriv --bounding-set=-bpf,-sys_admin,-perfmon %s scenarios/rcvbuf_burst.lua " ..
+                 "--quick trials=1 sizes=2048 out=%s >%s/out 2>&1"):format(QSL_RUN, d, d)
+    local ok = os.execute(cmd)
+    assert(ok, read(d .. "/out"))
+    local art = require("cjson").decode(read(d .. "/rcvbuf_burst.json"))
+    for _, row in ipairs(art.results.trials) do
+      assert(row.SOCKET_RCVBUFF == "n/a", tostring(row.SOCKET_RCVBUFF))
+      assert(row.drops_na:find("Operation not permitted", 1, true), row.drops_na)
+    end
+    assert(read(d .. "/rcvbuf_burst.txt"):find("drop reasons: n/a (loading the BPF program: " ..
+                                                "Operation not permitted", 1, true))
+  end)
+
+test("a send through a device that is down: NOT_SPECIFIED shown, the trial unbalanced, exit 1",
+  function()
+    if not bpf_and_netns() then return skip(why_not) end
+    local d = scratch()
+    local ok, _, code = os.execute(("%s scenarios/drop_reasons.lua --quick paths=down out=%s " ..
+                                    ">%s/out 2>&1"):format(QSL_RUN, d, d))
+    assert(not ok and code == 1, "exit " .. tostring(code) .. ": " .. read(d .. "/out"))
+    local art = require("cjson").decode(read(d .. "/drop_reasons.json"))
+    local row = art.results.trials[1]
+    assert(row.ok == "NO" and row.received == 0, row.ok)
+    assert(row.drop_reasons.NOT_SPECIFIED == row.sent, measure.drop_text(row.drop_reasons))
+    assert(row.unbalanced:find("no place of the book names: NOT_SPECIFIED " .. math.tointeger(row.sent), 1, true),
+           row.unbalanced)
+    assert(#art.results.unreconciled == 1, #art.results.unreconciled)
+    assert(read(d .. "/drop_reasons.txt"):find("RECONCILIATION FAILED", 1, true))
+  end)
