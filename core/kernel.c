@@ -67,6 +67,12 @@ uint64_t qsl_kernel_drops_overflow(const struct qsl_kernel_drops *k)
     return 0;
 }
 
+int qsl_kernel_drops_misses(const struct qsl_kernel_drops *k, uint64_t *misses)
+{
+    (void)k, (void)misses;
+    return -ENOSYS;
+}
+
 const char *qsl_kernel_drop_reason_name(const struct qsl_kernel_drops *k, uint32_t reason,
                                         char *buf, size_t len)
 {
@@ -265,6 +271,18 @@ int qsl_kernel_drops_read(struct qsl_kernel_drops *k, uint32_t netns,
 uint64_t qsl_kernel_drops_overflow(const struct qsl_kernel_drops *k)
 {
     return k->skel->bss->overflow;
+}
+
+int qsl_kernel_drops_misses(const struct qsl_kernel_drops *k, uint64_t *misses)
+{
+    struct bpf_prog_info info;
+    __u32 len = sizeof info;
+
+    memset(&info, 0, sizeof info);
+    if (bpf_obj_get_info_by_fd(bpf_program__fd(k->skel->progs.on_kfree_skb), &info, &len))
+        return -errno;
+    *misses = info.recursion_misses;
+    return 0;
 }
 
 const char *qsl_kernel_drop_reason_name(const struct qsl_kernel_drops *k, uint32_t reason,

@@ -46,6 +46,11 @@ int qsl_kernel_drops_read(struct qsl_kernel_drops *k, uint32_t netns,
 /* Drops the map had no room to count (never expected; a caller shows it if not 0). */
 uint64_t qsl_kernel_drops_overflow(const struct qsl_kernel_drops *k);
 
+/* Times the kernel did not run the program because it was already running on that CPU
+ * (a drop in an interrupt of the program's own run: bpf_prog_info.recursion_misses),
+ * each a drop in some namespace that went uncounted; a negative errno when unreadable. */
+int qsl_kernel_drops_misses(const struct qsl_kernel_drops *k, uint64_t *misses);
+
 /* The kernel's name of a reason, from its BTF, without the SKB_DROP_REASON_ prefix
  * ("SOCKET_RCVBUFF"); a reason this kernel's enum lacks gets "REASON_<n>" in buf. */
 const char *qsl_kernel_drop_reason_name(const struct qsl_kernel_drops *k, uint32_t reason,

@@ -7,6 +7,8 @@
  *       "igmp", "icmpv6" or its number); c:details() -> {{reason=, protocol= (ethertype),
  *       ip_proto=, count=}, ...}; c:netns(); c:close()
  *   qsl.kernel.overflow() -> drops the program's map had no room for (0 expected)
+ *   qsl.kernel.misses() -> times the kernel skipped the program (already running on that
+ *       CPU): drops in any namespace that went uncounted; nil, why, errno if unreadable
  * The program is loaded once per process and stays attached until it exits: a scenario's
  * trials share it, each counter watching its own namespace, so concurrent runs never mix.
  */
@@ -236,6 +238,22 @@ static int l_overflow(lua_State *L)
     return 1;
 }
 
+static int l_misses(lua_State *L)
+{
+    uint64_t n;
+    if (load() != 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, g.why);
+        lua_pushinteger(L, -g.rc);
+        return 3;
+    }
+    int rc = qsl_kernel_drops_misses(g.k, &n);
+    if (rc != 0)
+        return qsl_push_failure(L, rc, "the BPF program's recursion misses");
+    lua_pushinteger(L, (lua_Integer)n);
+    return 1;
+}
+
 int luaopen_qsl_kernel(lua_State *L)
 {
     static const luaL_Reg meta[] = {{"__gc", l_close}, {"__close", l_close}, {NULL, NULL}};
@@ -243,7 +261,8 @@ int luaopen_qsl_kernel(lua_State *L)
                                        {"netns", l_netns}, {"close", l_close}, {NULL, NULL}};
     qsl_host_class(L, DROPS_META, meta, methods, "__index");
     static const luaL_Reg funcs[] = {{"available", l_available}, {"drops", l_drops},
-                                     {"overflow", l_overflow}, {NULL, NULL}};
+                                     {"overflow", l_overflow}, {"misses", l_misses},
+                                     {NULL, NULL}};
     luaL_newlib(L, funcs);
     return 1;
 }

@@ -43,7 +43,8 @@ local rows = s:grid(p.trials, p.paths, function(path)
   local r = feed.run{ sub = { rcvbuf = p.rcvbuf, expected = expected, idle_ms = 300 },
     pub = { seed = p.seed, orders = p.orders, symbols = p.symbols, flow = p.flow },
     path = way.path, link = way.link, loss = way.loss, before_send = way.before_send }
-  local k, why = r.drops and r.drops.reasons, feed.books(r)
+  local k = r.drops and r.drops.reasons
+  local why, unseen = feed.books(r)
   local function kernel(reason) return k and (k[reason] or 0) or "n/a" end
   local other = {}
   for reason, n in pairs(k or {}) do
@@ -58,17 +59,19 @@ local rows = s:grid(p.trials, p.paths, function(path)
            NETFILTER_DROP = kernel("NETFILTER_DROP"),
            other = k and qsl.measure.drop_text(other) or "n/a", drop_reasons = k,
            not_udp = r.drops and qsl.measure.drop_text(r.drops.others) or "n/a",
-           drops_na = r.drops_na, unbalanced = why, ok = why and "NO" or "yes" }
+           drops_na = r.drops_na, unbalanced = why, ok = why and "NO" or "yes",
+           unseen = unseen and unseen.total or "n/a", unseen_places = unseen and unseen.text }
 end)
 
 art:table{ title = ("Per trial: %d messages, SO_RCVBUF %d requested"):format(expected, p.rcvbuf),
   rows = rows, main = true, columns = { "path", "trial", "sent", "received", "socket",
-    "SOCKET_RCVBUFF", "queue", "QDISC_DROP", "wire", "NETFILTER_DROP", "sender", "other", "ok",
-    "not_udp" },
+    "SOCKET_RCVBUFF", "queue", "QDISC_DROP", "wire", "NETFILTER_DROP", "sender", "other", "unseen",
+    "ok", "not_udp" },
   note = "qsl's counts (socket: SO_MEMINFO, queue: tc, wire: the nft rule, sender: refused " ..
     "sends) beside the kernel's own count of UDP datagrams by reason (BPF on skb:kfree_skb, " ..
     "both hosts' namespaces); ok: sent = received + every place, each place equal to its " ..
-    "reason, no other reason; not_udp: the kernel's other drops there (IGMP, ...), not ours" }
+    "reason or above it by unseen (what the kernel never showed), no other reason; " ..
+    "not_udp: the kernel's other drops there (IGMP, ...), not ours" }
 art:spread{ title = "Over rounds: datagrams dropped, by place", rows = rows, by = "path",
   fields = { "socket", "queue", "wire" }, format = "%.0f" }
 for _, r in ipairs(rows) do
@@ -77,6 +80,7 @@ end
 art:set{ trials = rows, expected_messages = expected, link = p.link, loss = p.loss }
 art:caveat(rows[1].drops_na and "the kernel's drop reasons: n/a (" .. rows[1].drops_na .. ")"
   or "the kernel's reasons are its own names (enum skb_drop_reason, read from its BTF)")
+feed.unseen_caveat(art, rows)
 art:caveat("veth links between namespaces: the kernel's queueing and socket paths, no NIC, " ..
   "driver or wire; the wire's loss is a netfilter rule at the receiving host")
 art:caveat("the queue drops only when the publisher outruns the sender's SO_SNDBUF, which " ..

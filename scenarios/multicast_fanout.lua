@@ -44,6 +44,7 @@ local art = s:artifact{ title = ("Multicast fan-out to %d subscribers (%s%s)"):f
 local expected = feed.messages(p)
 local works = p.slow_work_ns > 0 and { p.slow_work_ns, 0 } or { 0 }
 
+local per_trial = {}                  -- the kernel's unseen drops, one entry per trial
 local rows = s:grid(p.trials, works, p.rates, function(work, rate)
   local subs, slow = {}, work > 0 and p.subscribers
   for i = 1, p.subscribers do
@@ -53,7 +54,9 @@ local rows = s:grid(p.trials, works, p.rates, function(work, rate)
   local r = feed.fanout{ subs = subs, path = p.path, ipv6 = p.ipv6, pub = { seed = p.seed,
     orders = p.orders, symbols = p.symbols, flow = p.flow, rate = rate } }
   assert(r.pub.messages == expected, "the publisher sent a different flow")
-  local out, why = {}, feed.fanout_books(r)
+  local out, why, unseen = {}, feed.fanout_books(r)
+  unseen = unseen and unseen.total or "n/a"
+  per_trial[#per_trial + 1] = { unseen = unseen }
   art:unbalanced(("%s %d/s"):format(slow and "one slow" or "all fast", rate), why)
   for i, sr in ipairs(r.subs) do
     out[i] = { subscriber = i == slow and "slow" or "fast " .. i, target_rate = rate,
@@ -64,7 +67,8 @@ local rows = s:grid(p.trials, works, p.rates, function(work, rate)
                group = r.group, ok = why and "NO" or "yes",
                drop_reasons = r.drops and r.drops.reasons,
                kernel = r.drops and qsl.measure.drop_text(r.drops.reasons) or "n/a",
-               not_udp = r.drops and qsl.measure.drop_text(r.drops.others) or "n/a" }
+               not_udp = r.drops and qsl.measure.drop_text(r.drops.others) or "n/a",
+               unseen = unseen }
   end
   return out
 end)
@@ -78,16 +82,17 @@ art:plot_rows{ title = ("%d messages to %d subscribers: loss against the publish
   xlabel = "publisher rate (messages/s)", ylabel = "messages lost (%)" }
 art:table{ title = "Every trial", rows = rows, columns = { "peers", "target_rate", "trial",
   "subscriber", "rate %.0f", "granted_rcvbuf", "received", "lost", "kernel_drops",
-  "send_failures", "kernel", "ok", "not_udp" }, note = "kernel_drops: at its socket " ..
+  "send_failures", "kernel", "unseen", "ok", "not_udp" }, note = "kernel_drops: at its socket " ..
   "(SO_MEMINFO); kernel: the kernel's drops of UDP datagrams by reason in all the trial's " ..
-  "namespaces (BPF); ok: the books balance, every copy found again and every such drop a " ..
-  "socket's; not_udp: its other drops there (a subscriber's IGMP report at the publisher's " ..
-  "host: no multicast router there), not ours" }
+  "namespaces (BPF); unseen: socket drops it never showed (the trial's); ok: the books " ..
+  "balance, every copy found again and every such drop a socket's; not_udp: its other " ..
+  "drops there (a subscriber's IGMP report at the publisher's host), not ours" }
 art:set{ cells = cells, trials = rows, expected_messages = expected }
 art:caveat(("%s: no NIC, driver or wire; %d subscribers and the publisher share %d CPUs, so " ..
   "a slow subscriber's work takes CPU from the others"):format(p.path, p.subscribers,
   art.cpus_online()))
 art:caveat("rate is what the publisher achieved; the target is what it was paced to")
+feed.unseen_caveat(art, per_trial)
 if rows[1].kernel == "n/a" then art:caveat("the kernel's drop reasons: n/a (" .. tostring(
   select(2, qsl.kernel.available()) or "no namespace of the trial's own") .. ")") end
 art:write()

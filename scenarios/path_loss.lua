@@ -56,14 +56,15 @@ local rows = s:grid(p.trials, p.rcvbufs, p.rates, function(rcvbuf, rate)
   local sndbuf = qsl.measure.delta(before, qsl.measure.net(pair.a.pid)).Udp.SndbufErrors
   local sr = roles.finish(sub, { timeout = 120000 })
   local q, wire, k = pair:stats(pair.a), pair:lost(pair.b), drops and drops:read("udp")
-  local why = feed.path_books{ pub = pr, sub = sr, queue = q, wire = wire, sndbuf = sndbuf,
-                               drops = k }
+  local why, unseen = feed.path_books{ pub = pr, sub = sr, queue = q, wire = wire,
+                                       sndbuf = sndbuf, drops = k }
   return { rcvbuf = feed.size_label(rcvbuf), granted_rcvbuf = ready.granted_rcvbuf,
            target_rate = rate, rate = pr.msgs_per_s, sent = pr.datagrams,
            received = sr.datagrams, queue = q.drops, wire = wire, socket = sr.kernel_drops,
            sender = pr.send_failures, overlimits = q.overlimits, unbalanced = why,
            kernel = k and qsl.measure.drop_text(k.reasons) or "n/a", drops_na = drops_na,
-           drop_reasons = k and k.reasons, ok = why and "NO" or "yes" }
+           drop_reasons = k and k.reasons, ok = why and "NO" or "yes",
+           unseen = unseen and unseen.total or "n/a", unseen_places = unseen and unseen.text }
 end)
 
 local cells = art:spread{ title = "Datagrams lost, by place (over rounds)", rows = rows,
@@ -81,8 +82,9 @@ art:plot_rows{ title = "Datagrams lost (median of rounds) against the publisher'
   xlabel = "publisher rate (messages/s)", ylabel = "datagrams lost" }
 art:table{ title = "Every trial", rows = rows, columns = { "rcvbuf", "target_rate", "trial",
   "rate %.0f", "sent", "received", "queue", "wire", "socket", "sender", "overlimits", "ok",
-  "kernel" }, note = "ok: the books balance; queue, wire, socket: tc's, nft's and SO_MEMINFO's" ..
-  " counts, equal to the kernel's own (kernel: its drops by reason in both hosts, BPF)" }
+  "kernel", "unseen" }, note = "ok: the books balance; queue, wire, socket: tc's, nft's and " ..
+  "SO_MEMINFO's counts, each the kernel's own (kernel: its drops by reason in both hosts, BPF)" ..
+  " plus unseen, what it never showed" }
 art:set{ cells = cells, trials = rows, expected_messages = expected, link = { rate = p.link_rate,
          burst = p.link_burst, limit = p.link_limit, loss = p.loss } }
 art:caveat("a veth link between namespaces: the kernel's queueing and socket paths, no NIC, " ..
@@ -90,6 +92,7 @@ art:caveat("a veth link between namespaces: the kernel's queueing and socket pat
 art:caveat("a datagram in the link's queue still counts against the sender's SO_SNDBUF (not " ..
            "once the peer's IP layer took it): where that fills, the sender slows (rate column)")
 art:caveat(("both hosts share this machine's %d CPUs"):format(art.cpus_online()))
+feed.unseen_caveat(art, rows)
 if rows[1].drops_na then
   art:caveat("the kernel's drop reasons: n/a (" .. rows[1].drops_na .. ")")
 end

@@ -41,7 +41,8 @@ local rows = s:grid(p.trials, p.sizes, roles.modes(art, p.modes), function(size,
                               packed = p.packed, gso = p.gso, datagram_bytes = p.datagram_bytes,
                               batch = p.batch }, path = p.path, link = link }
   assert(r.pub.messages == expected, "the publisher sent a different flow")
-  local pr, sr, unbalanced = r.pub, r.sub, feed.books(r)
+  local pr, sr = r.pub, r.sub
+  local unbalanced, unseen = feed.books(r)
   return { mode = mode, size = feed.size_label(size), requested_rcvbuf = size,
            granted_rcvbuf = r.ready.granted_rcvbuf, published = pr.messages,
            published_datagrams = pr.datagrams, received = sr.received,
@@ -51,6 +52,7 @@ local rows = s:grid(p.trials, p.sizes, roles.modes(art, p.modes), function(size,
            queue_drops = r.queue and r.queue.drops or 0, backlog_drops = r.net.softnet.dropped,
            SOCKET_RCVBUFF = r.drops and (r.drops.reasons.SOCKET_RCVBUFF or 0) or "n/a",
            drop_reasons = r.drops and r.drops.reasons, drops_na = r.drops_na,
+           unseen = unseen and unseen.total or "n/a",
            burst_ms = pr.duration_ns / 1e6, rate = pr.msgs_per_s,
            ok = unbalanced and "NO" or "yes", unbalanced = unbalanced }
 end)
@@ -58,7 +60,7 @@ end)
 art:table{ title = ("Per trial: %d orders (seed %d, %d symbols, flow %s) -> %d messages"):format(
              p.orders, p.seed, p.symbols, p.flow, expected), rows = rows,
            columns = { "size", "mode", "granted_rcvbuf", "trial", "published", "received", "loss",
-             "interior_gaps", "tail_loss", "kernel_drops", "SOCKET_RCVBUFF", "rxq_ovfl",
+             "interior_gaps", "tail_loss", "kernel_drops", "SOCKET_RCVBUFF", "unseen", "rxq_ovfl",
              "send_failures",
              "queue_drops", "rcvbuf_errors", "burst_ms %.1f", "rate %.0f", "ok" },
            note = "loss = published - received (tail drops included); ok = the books balance " ..
@@ -73,6 +75,7 @@ for _, r in ipairs(rows) do
   art:unbalanced(("%s %s trial %d"):format(r.mode, r.size, r.trial), r.unbalanced)
 end
 art:set{ expected_messages = expected, isolated = roles.isolated(), trials = rows }
+feed.unseen_caveat(art, rows)
 art:caveat(("%s: no NIC, driver or wire; publisher and subscriber share %d CPUs")
            :format(p.path, art.cpus_online()))
 art:caveat("kernel_drops is SO_MEMINFO's count, tail drops included; rxq_ovfl (SO_RXQ_OVFL) " ..

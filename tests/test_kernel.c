@@ -63,7 +63,8 @@ static int lo_up(void)
 
 /* In the child, in a namespace of its own: a receiver with the smallest buffer takes 300
  * datagrams it never reads. 0 when the kernel's SOCKET_RCVBUFF count (IPv4) is exactly
- * SO_MEMINFO's drops, the namespace shows no other reason, and unwatching forgets it. */
+ * SO_MEMINFO's drops, the namespace shows no other reason, unwatching forgets it, and the
+ * program's recursion misses can be read. */
 static int overflow_is_counted(struct qsl_kernel_drops *k)
 {
     uint32_t ns;
@@ -99,6 +100,9 @@ static int overflow_is_counted(struct qsl_kernel_drops *k)
         return 8;
     if (qsl_kernel_drops_overflow(k) != 0)
         return 9;
+    uint64_t misses;
+    if (qsl_kernel_drops_misses(k, &misses) != 0)
+        return 10;
     return 0;
 }
 

@@ -32,10 +32,17 @@ end)
 
 test("kernel_book: every place's count agrees, a drop no place names is shown", function()
   local places = { { name = "socket", reason = "SOCKET_RCVBUFF", count = 7, counter = "SO_MEMINFO" },
-                   { name = "queue", reason = "QDISC_DROP", count = 3 } }
+                   { name = "queue", reason = "QDISC_DROP", count = 3, counter = "tc" } }
   assert(feed.kernel_book({ reasons = { SOCKET_RCVBUFF = 7, QDISC_DROP = 3 } }, places) == nil)
-  assert(feed.kernel_book({ reasons = { SOCKET_RCVBUFF = 7 } }, places)
-    :find("queue: the kernel dropped 0 (QDISC_DROP), qsl counted 3", 1, true))
+  -- the kernel counting more than qsl is a failure; less is shown as unseen
+  assert(feed.kernel_book({ reasons = { SOCKET_RCVBUFF = 7, QDISC_DROP = 4 } }, places)
+    :find("queue: the kernel dropped 4 (QDISC_DROP), tc counted 3", 1, true))
+  local why, unseen = feed.kernel_book({ reasons = { SOCKET_RCVBUFF = 5 } }, places)
+  assert(why == nil and unseen.total == 5, why)
+  assert(unseen.text == "socket 2 (SOCKET_RCVBUFF 5, SO_MEMINFO 7), queue 3 (QDISC_DROP 0, tc 3)",
+         unseen.text)
+  assert(select(2, feed.kernel_book({ reasons = { SOCKET_RCVBUFF = 7, QDISC_DROP = 3 } }, places))
+    .text == "none")
   local why = feed.kernel_book({ reasons = { SOCKET_RCVBUFF = 7, QDISC_DROP = 3,
                                              NO_SOCKET = 2 } }, places)
   assert(why:find("no place of the book names: NO_SOCKET 2", 1, true), why)
@@ -55,7 +62,13 @@ test("a burst into a 2 KiB buffer: SOCKET_RCVBUFF == SO_MEMINFO's drops == Rcvbu
       local r = feed.run{ sub = { rcvbuf = 2048, expected = expected, idle_ms = 300 }, pub = o,
         path = path, link = path == "veth" and qsl.net.parse_link("tbf:rate=2000000,burst=4000,limit=8000") or nil }
       assert(r.sub.kernel_drops > 0, "the burst overflowed nothing")
-      assert(r.drops.reasons.SOCKET_RCVBUFF == r.sub.kernel_drops, measure.drop_text(r.drops.reasons) .. " vs SO_MEMINFO " .. r.sub.kernel_drops)
+      -- over veth the tracepoint has been seen to miss a few, now and then (unseen)
+      local seen = r.drops.reasons.SOCKET_RCVBUFF or 0
+      local why, unseen = feed.books(r)
+      assert(why == nil, why)
+      assert(seen + unseen.total == r.sub.kernel_drops and seen > 0.9 * r.sub.kernel_drops,
+             ("SOCKET_RCVBUFF %d, unseen %s, SO_MEMINFO %d"):format(seen, unseen.text,
+                                                                   r.sub.kernel_drops))
       assert(r.net.Udp.RcvbufErrors == r.sub.kernel_drops)
       if path == "veth" then
         -- the queue drops when the publisher outruns the sender's SO_SNDBUF: sometimes none
@@ -63,7 +76,6 @@ test("a burst into a 2 KiB buffer: SOCKET_RCVBUFF == SO_MEMINFO's drops == Rcvbu
         assert((r.drops.hosts[1].QDISC_DROP or 0) == r.queue.drops)
         assert(not r.drops.hosts[1].SOCKET_RCVBUFF, "the sender's host has no receiver")
       end
-      assert(feed.books(r) == nil, feed.books(r))
       r.drops.reasons.NO_SOCKET = 1           -- what a stray drop does to the books
       assert(feed.books(r):find("no place of the book names: NO_SOCKET 1", 1, true))
     end
