@@ -274,10 +274,12 @@ function M.unseen_caveat(art, rows)
     if type(r.unseen) == "number" and r.unseen > 0 then trials, total = trials + 1, total + r.unseen end
   end
   if trials == 0 then return nil end
+  local misses = qsl.kernel.misses()
   art:caveat(("unseen: in %d of %d trials qsl's counters (SO_MEMINFO, nft) counted %d drops in " ..
-    "all that never passed the kernel's skb:kfree_skb tracepoint (the BPF program missed no " ..
-    "run); not explained yet, so there the kernel's counts are lower bounds and the books " ..
-    "balance on qsl's own counters"):format(trials, #rows, total))
+    "all that the kernel's skb:kfree_skb tracepoint never showed (the kernel skipped the BPF " ..
+    "program %s times in the run: recursion_misses); not explained yet, so there the kernel's " ..
+    "counts are lower bounds and the books balance on qsl's own counters"):format(trials,
+    #rows, total, misses and tostring(misses) or "an unknown number of"))
 end
 
 function M.books(r)
