@@ -509,6 +509,7 @@ static int run_persistent(struct run *r, qsl_stop_flag *stop)
             if (k->done) {
                 /* closed as soon as it is done: a one-connection-at-a-time server moves on */
                 if (k->fd >= 0) {
+                    qsl_tcpinfo_account(&r->st->tcp, k->fd);
                     close(k->fd);
                     k->fd = -1;
                 }
@@ -643,6 +644,7 @@ static int run_short(struct run *r, qsl_stop_flag *stop)
             }
             on_bytes(r, &k, buf, (size_t)n, qsl_clock_ns());
         }
+        qsl_tcpinfo_account(&r->st->tcp, fd);
         close(fd);
         if (r->st->errors || !k.done)
             break;
@@ -663,6 +665,7 @@ int qsl_load_run(const struct qsl_load_config *c, struct qsl_load_stats *st, qsl
     static qsl_stop_flag never;
     memset(st, 0, sizeof *st);
     qsl_hist_init(&st->hist);
+    qsl_tcpinfo_sum_init(&st->tcp);
     if (!stop)
         stop = &never;
     if (c->connections == 0 || c->depth == 0 || c->symbols == 0 || c->timeout_ms == 0 ||
@@ -682,8 +685,11 @@ int qsl_load_run(const struct qsl_load_config *c, struct qsl_load_stats *st, qsl
     int rc = !r.echo_req ? -ENOMEM : r.ep < 0 ? -errno : run_persistent(&r, stop);
     if (r.conns)
         for (unsigned i = 0; i < c->connections; i++) {
-            if (r.conns[i].fd >= 0)
+            if (r.conns[i].fd >= 0) {
+                if (!r.conns[i].connecting)
+                    qsl_tcpinfo_account(&st->tcp, r.conns[i].fd);
                 close(r.conns[i].fd);
+            }
             free(r.conns[i].q);
             free(r.conns[i].out);
         }

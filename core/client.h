@@ -25,6 +25,7 @@
 #include "hist.h"
 #include "sockopt.h"
 #include "stop.h"
+#include "tcpinfo.h"
 
 enum qsl_load_pattern { QSL_LOAD_PERSISTENT, QSL_LOAD_SHORT, QSL_LOAD_ECHO };
 
@@ -68,6 +69,7 @@ struct qsl_load_stats {
     uint64_t start_ns, measure_ns, end_ns;  /* the first connection up, end of warm-up, end */
     uint64_t connected_ns;      /* the last connection up (persistent, echo) */
     struct qsl_hist hist;       /* round-trip ns of recorded replies */
+    struct qsl_tcpinfo_sum tcp; /* every connection's TCP_INFO, read as it closes */
 };
 
 void qsl_load_defaults(struct qsl_load_config *c);

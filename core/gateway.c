@@ -58,6 +58,7 @@ int qsl_gateway_run(int listen_fd, const struct qsl_gateway_config *c,
                     struct qsl_gateway_stats *st, qsl_stop_flag *stop)
 {
     memset(st, 0, sizeof *st);
+    qsl_tcpinfo_sum_init(&st->tcp);
     if (c->max_conns == 0 || c->out_bytes < QSL_WIRE_MAX_FRAME * 2 ||
         (unsigned)c->mode >= QSL_GATEWAY_MODE_COUNT)
         return -EINVAL;

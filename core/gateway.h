@@ -25,6 +25,7 @@
 #include "engine.h"
 #include "sockopt.h"
 #include "stop.h"
+#include "tcpinfo.h"
 
 #define QSL_GATEWAY_IDLE_DEFAULT UINT32_MAX   /* idle_ms: the mode's default */
 #define QSL_GATEWAY_BLOCKING_IDLE_MS 5000u    /* blocking mode: one idle client holds everyone */
@@ -91,6 +92,7 @@ struct qsl_gateway_stats {
     /* io_uring: io_uring_enter calls and completions reaped (its work is not syscalls) */
     uint64_t ring_enters, ring_completions;
     uint64_t rejects[QSL_REJECT_COUNT];
+    struct qsl_tcpinfo_sum tcp;     /* every accepted connection's TCP_INFO as it closed */
 };
 
 void qsl_gateway_defaults(struct qsl_gateway_config *c);

@@ -115,6 +115,7 @@ static void serve_one(int fd, struct qsl_engine *e, const struct qsl_gateway_con
             deadline = qsl_clock_ms() + idle;     /* a partial frame does not count as activity */
     }
     qsl_gwc_account(st, &s);
+    qsl_tcpinfo_account(&st->tcp, fd);
     if (clean)
         linger_close(fd, c->linger_ms, stop);
     else

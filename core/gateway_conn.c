@@ -134,6 +134,7 @@ void qsl_gwc_discard(struct qsl_gwc_loop *l, struct qsl_gwc_conn *k)
 void qsl_gwc_close(struct qsl_gwc_loop *l, struct qsl_gwc_conn *k)
 {
     qsl_gwc_account(l->st, &k->s);
+    qsl_tcpinfo_account(&l->st->tcp, k->fd);
     qsl_gwc_discard(l, k);
     qsl_gwc_set_deadline(l, k, 0);
     l->ops->closing(l, k);      /* the mode may keep out/in while the kernel holds them */

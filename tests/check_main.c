@@ -20,6 +20,7 @@ static const struct { const char *name; Suite *(*make)(void); } suites[] = {
     {"replay", replay_suite},   {"proc", proc_suite},       {"roles", roles_suite},
     {"uring", uring_suite},   {"net", net_suite},         {"echo", echo_suite},
     {"kernel", kernel_suite},
+    {"tcpinfo", tcpinfo_suite},
 };
 
 /* Checks not registered because they cannot run here: reported as skipped, never as passed. */

@@ -23,6 +23,7 @@ Suite *uring_suite(void);
 Suite *net_suite(void);
 Suite *echo_suite(void);
 Suite *kernel_suite(void);
+Suite *tcpinfo_suite(void);
 
 /* A check not registered because it cannot run here: counted and reported as skipped with
  * why (never as passed). Call while building a suite, not inside a test (a forked child). */

@@ -18,6 +18,44 @@
 #include "sockopt.h"
 #include "wire.h"
 
+/* TCP_INFO of every connection as it closed, summed (the gateway's and the load's). */
+struct tcp_fields {
+    uint64_t connections, unread, retrans, lost, rtt_p50_us, rtt_max_us, min_rtt_us;
+    uint64_t rttvar_max_us, cwnd_min, delivery_rate_max, busy_us, rwnd_limited_us;
+    uint64_t sndbuf_limited_us, segs_out, segs_in, notsent_max;
+};
+
+static struct tcp_fields tcp_fields_of(const struct qsl_tcpinfo_sum *t)
+{
+    return (struct tcp_fields){
+        .connections = t->connections, .unread = t->unread, .retrans = t->total_retrans,
+        .lost = t->lost, .rtt_p50_us = qsl_hist_percentile(&t->rtt, 50) / 1000,
+        .rtt_max_us = t->rtt.max / 1000, .min_rtt_us = t->min_rtt_us,
+        .rttvar_max_us = t->rttvar_max_us, .cwnd_min = t->cwnd_min,
+        .delivery_rate_max = t->delivery_rate_max, .busy_us = t->busy_us,
+        .rwnd_limited_us = t->rwnd_limited_us, .sndbuf_limited_us = t->sndbuf_limited_us,
+        .segs_out = t->segs_out, .segs_in = t->segs_in, .notsent_max = t->notsent_max,
+    };
+}
+
+#define TCP_F(S, f, unit, help) QSL_ROLE_F_AT(S, "tcp_" #f, tcp.f, unit, help)
+#define TCP_FIELDS(S, whose) \
+    TCP_F(S, connections, "connections", "TCP_INFO read as " whose " closed"), \
+    TCP_F(S, unread, "connections", whose ": closed without a readable TCP_INFO"), \
+    TCP_F(S, retrans, "segments", "retransmitted, summed over " whose " (tcpi_total_retrans)"), \
+    TCP_F(S, lost, "segments", "thought lost at close, summed (tcpi_lost)"), \
+    TCP_F(S, rtt_p50_us, "us", "TCP's smoothed rtt, median over " whose " (tcpi_rtt)"), \
+    TCP_F(S, rtt_max_us, "us", "TCP's smoothed rtt, the largest of " whose), \
+    TCP_F(S, min_rtt_us, "us", "the least rtt any of " whose " saw (tcpi_min_rtt)"), \
+    TCP_F(S, rttvar_max_us, "us", "the largest rtt variation (tcpi_rttvar)"), \
+    TCP_F(S, cwnd_min, "segments", "the smallest congestion window at close"), \
+    TCP_F(S, delivery_rate_max, "bytes/s", "the largest delivery rate sample at close"), \
+    TCP_F(S, busy_us, "us", "time sending data, summed (tcpi_busy_time)"), \
+    TCP_F(S, rwnd_limited_us, "us", "of it held by the peer's receive window, summed"), \
+    TCP_F(S, sndbuf_limited_us, "us", "of it held by the send buffer, summed"), \
+    TCP_F(S, segs_out, "segments", "sent, summed"), \
+    TCP_F(S, segs_in, "segments", "received, summed"), \
+    TCP_F(S, notsent_max, "bytes", "the most written and not yet sent at close")
 
 /* ------------------------------------------------------------------ gateway */
 
@@ -78,6 +116,7 @@ static const struct qsl_role_field gw_ready[] = {
 struct gw_result_line {
     struct qsl_gateway_stats st;
     uint64_t closed, rejects;
+    struct tcp_fields tcp;
 };
 
 #define G struct gw_result_line
@@ -121,6 +160,7 @@ static const struct qsl_role_field gw_result[] = {
     REJECT("duplicate_order_id", DUPLICATE_ORDER_ID, "DuplicateOrderId"),
     REJECT("unknown_order", UNKNOWN_ORDER, "UnknownOrder"),
     REJECT("storage_exhausted", STORAGE_EXHAUSTED, "StorageExhausted"),
+    TCP_FIELDS(G, "its accepted connections"),
     QSL_ROLE_FIELDS_END,
 };
 #undef REJECT
@@ -187,7 +227,7 @@ static int run_gateway(const void *args)
         fprintf(stderr, "qsl-run gateway: %s\n", strerror(-rc));
         return 1;
     }
-    struct gw_result_line res = {.st = st};
+    struct gw_result_line res = {.st = st, .tcp = tcp_fields_of(&st.tcp)};
     for (int r = 0; r < QSL_REJECT_COUNT; r++)
         res.rejects += st.rejects[r];
     res.closed = st.closed_by_peer + st.closed_malformed + st.closed_unexpected +
@@ -268,6 +308,7 @@ struct load_result_line {
     uint64_t min_ns, p50_ns, p90_ns, p99_ns, p999_ns, p9999_ns, max_ns;
     double mean_ns;
     uint64_t stopped;
+    struct tcp_fields tcp;
 };
 
 #define L struct load_result_line
@@ -301,6 +342,7 @@ static const struct qsl_role_field load_result[] = {
     NS(max_ns, "slowest round trip"),
     QSL_ROLE_F(L, mean_ns, "ns", "mean round trip"),
     QSL_ROLE_F(L, stopped, "", "1 when a signal cut the run short"),
+    TCP_FIELDS(L, "its connections"),
     QSL_ROLE_FIELDS_END,
 };
 #undef NS
@@ -391,6 +433,7 @@ static int run_load(const void *args)
         .p90_ns = qsl_hist_percentile(h, 90), .p99_ns = qsl_hist_percentile(h, 99),
         .p999_ns = qsl_hist_percentile(h, 99.9), .p9999_ns = qsl_hist_percentile(h, 99.99),
         .max_ns = h->max, .mean_ns = qsl_hist_mean(h), .stopped = (uint64_t)stop,
+        .tcp = tcp_fields_of(&st->tcp),
     };
     int bad = qsl_role_print("result", load_result, &res, sizeof res) != 0 || st->errors != 0 ||
               stop;
