@@ -33,11 +33,12 @@ local modes = roles.modes(art, p.modes)
 
 -- blocking mode answers one connection at a time: the others wait, so silence is expected
 local rows = s:grid(p.trials, p.clients, modes, function(n, mode)
-  local lr = qsl.gateway.run("gateway", { mode = mode, max_conns = math.max(n, 16) },
+  local lr, gr = qsl.gateway.run("gateway", { mode = mode, max_conns = math.max(n, 16) },
     { connections = n, depth = p.depth, requests = p.requests },
     p.pin and { cpu_server = 0, cpu_load = 1 } or nil)
-  return { mode = mode, clients = n, throughput = lr.throughput, p50_us = lr.p50_ns / 1e3,
-           p99_us = lr.p99_ns / 1e3, p999_us = lr.p999_ns / 1e3, fills = lr.fills }
+  return roles.merge({ mode = mode, clients = n, throughput = lr.throughput,
+    p50_us = lr.p50_ns / 1e3, p99_us = lr.p99_ns / 1e3, p999_us = lr.p999_ns / 1e3,
+    fills = lr.fills }, qsl.gateway.tcp(lr, gr))
 end)
 local shapes = {}
 if p.pingpong > 0 then shapes[1] = "ping-pong" end
@@ -75,7 +76,10 @@ art:spread{ title = "gateway / echo over trials: requests/s, and CPU per request
             rows = pingpong, by = { "shape", "mode" }, fields = { "ratio", "cpu_ratio" },
             format = "%.3f", main = true }
 art:table{ title = "Every run", rows = rows, columns = { "mode", "clients", "trial",
-             "throughput %.0f", "p50_us %.1f", "p99_us %.1f", "p999_us %.1f", "fills" } }
+             "throughput %.0f", "p50_us %.1f", "p99_us %.1f", "p999_us %.1f", "fills", "retrans",
+             "tcp_rtt_p50_us", "tcp_rtt_max_us" },
+  note = "retrans: segments TCP retransmitted, both ends; tcp_rtt: its smoothed rtt of the " ..
+         "load's connections at close, median and largest (TCP_INFO)" }
 art:plot_rows{ title = "Throughput against clients (median of trials)", rows = cells, by = "mode",
                x = "clients", y = "throughput_median", ylabel = "requests/s", logx = true }
 art:plot_rows{ title = "p99 latency against clients (median of trials)", rows = cells, by = "mode",

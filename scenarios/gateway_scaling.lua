@@ -31,10 +31,11 @@ local rows = s:grid(p.trials, p.depths, p.connections, function(depth, n)
   local lr = roles.run("load", { port = ready.port, connections = n, depth = depth,
                                  requests = p.requests }, { netns_of = iso and gw.pid or nil })
   local d, net = measure.delta(before, gw:sample()), measure.delta(net0, measure.net(gw.pid))
-  roles.finish(gw, { stop = true })
-  return { depth = depth, connections = n, throughput = lr.throughput,
+  local gr = roles.finish(gw, { stop = true })
+  return roles.merge({ depth = depth, connections = n, throughput = lr.throughput,
            cpu_ns_per_order = d.cpu_ns / lr.completed, vcsw_per_order = d.nvcsw / lr.completed,
-           segments_per_order = (net.Tcp.InSegs + net.Tcp.OutSegs) / lr.completed }
+           segments_per_order = (net.Tcp.InSegs + net.Tcp.OutSegs) / lr.completed },
+           qsl.gateway.tcp(lr, gr))
 end)
 
 local cells = art:spread{ title = ("Per cell: %d requests, %s gateway"):format(p.requests, p.mode),
@@ -44,6 +45,10 @@ for _, y in ipairs{ "cpu_ns_per_order", "vcsw_per_order", "segments_per_order" }
   art:plot_rows{ title = y .. " against connections (median of trials), per depth", rows = cells,
                  by = "depth", x = "connections", y = y .. "_median", ylabel = y, logx = true }
 end
+art:table{ title = "Every trial: what TCP saw (TCP_INFO of every connection as it closed)",
+  rows = rows, columns = { "depth", "connections", "trial", "retrans", "tcp_rtt_p50_us",
+  "tcp_rtt_max_us" }, note = "retrans: segments retransmitted, both ends; tcp_rtt: TCP's " ..
+  "smoothed rtt of the load's connections, median and largest (us)" }
 art:set{ cells = cells, runs = rows, isolated = iso }
 art:caveat(iso and "each trial in a network namespace of its own: its TCP counters are its own"
            or "no privilege for network namespaces: TCP segments are the whole machine's")

@@ -66,7 +66,9 @@ local rows = s:trials(p.trials, function()
     ivcsw = d.nivcsw, minflt = d.minflt, majflt = d.majflt, vmhwm_kb = during.vmhwm_kb,
     fds = during.fds, [per_"enters"] = gr.ring_enters / n,
     [per_"completions"] = gr.ring_completions / n, echo_cpu_ns = echo and echo.cpu_ns,
-    cpu_vs_echo = echo and c.cpu_ns / echo.cpu_ns }
+    cpu_vs_echo = echo and c.cpu_ns / echo.cpu_ns, retrans = lr.tcp_retrans + gr.tcp_retrans,
+    tcp_rtt_p50_us = lr.tcp_rtt_p50_us, tcp_rtt_max_us = math.max(lr.tcp_rtt_max_us,
+                                                                  gr.tcp_rtt_max_us) }
 end, { label = "pass 1" })
 
 local pass2
@@ -100,9 +102,11 @@ art:table{ title = ("Pass 1: %d %ss, %s, %d connection(s) x depth %d, %s"):forma
     per_"user_ns" .. " %.0f", per_"kernel_ns" .. " %.0f", "user_ticks", "kernel_ticks",
     "user_share %.3f", per_"vcsw" .. " %.3f", "ivcsw", "minflt", "majflt", "vmhwm_kb", "fds",
     per_"enters" .. " %.3f", per_"completions" .. " %.3f", "echo_cpu_ns %.0f",
-    "cpu_vs_echo %.3f" }, note = ("all over the load alone: cpu from schedstat; user/kernel " ..
-    "splits it by the ticks sampled then (none under %d); echo: an epoll echo answering " ..
-    "the gateway's mean bytes, same load"):format(qsl.measure.SPLIT_TICKS) }
+    "cpu_vs_echo %.3f", "retrans", "tcp_rtt_p50_us", "tcp_rtt_max_us" },
+    note = ("all over the load alone: cpu from schedstat; user/kernel splits it by the ticks " ..
+    "sampled then (none under %d); echo: an epoll echo answering the gateway's mean bytes, " ..
+    "same load; retrans: segments TCP retransmitted, both ends; tcp_rtt: TCP's smoothed rtt " ..
+    "of the load's connections at close (TCP_INFO)"):format(qsl.measure.SPLIT_TICKS) }
 local split = true
 for _, r in ipairs(rows) do split = split and r.user_share ~= nil end
 local fields = { "throughput", per_"cpu_ns", "p99_us" }

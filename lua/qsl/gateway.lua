@@ -36,6 +36,13 @@ function M.run(server, params, load, opts)
   return lr, sr, st, d, during
 end
 
+-- What TCP itself saw in a gateway trial (TCP_INFO of every connection as it closed): the
+-- segments both ends retransmitted, and the smoothed rtt of the load's connections.
+function M.tcp(lr, sr)
+  return { retrans = lr.tcp_retrans + sr.tcp_retrans, tcp_rtt_p50_us = lr.tcp_rtt_p50_us,
+           tcp_rtt_max_us = math.max(lr.tcp_rtt_max_us, sr.tcp_rtt_max_us) }
+end
+
 function M.echo_load(load, request, reply)
   local out = roles.merge(load, { pattern = "echo", echo_request = request, echo_reply = reply })
   out.port = nil

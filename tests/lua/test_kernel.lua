@@ -115,3 +115,27 @@ test("a send through a device that is down: NOT_SPECIFIED shown, the trial unbal
     assert(#art.results.unreconciled == 1, #art.results.unreconciled)
     assert(read(d .. "/drop_reasons.txt"):find("RECONCILIATION FAILED", 1, true))
   end)
+
+test("TCP_INFO: over a tbf link with a tiny queue both ways, the load's result shows retransmits",
+  function()
+    if not roles.netns() then return skip("no network namespace can be made here") end
+    local pair <close> = qsl.net.pair()
+    for _, h in ipairs{ pair.a, pair.b } do
+      pair:qdisc(h, "tbf", { rate = 200000, burst = 2000, limit = 3000 })
+    end
+    local lr, gr = qsl.gateway.run("gateway", { bind = pair.b.addr },
+      { host = pair.b.addr, connections = 16, depth = 8, requests = 20000 },
+      { server_at = pair.b.at, load_at = pair.a.at })
+    assert(lr.tcp_connections == 16 and gr.tcp_connections == 16 and lr.tcp_unread == 0,
+           ("%d and %d connections read"):format(lr.tcp_connections, gr.tcp_connections))
+    local drops = pair:stats(pair.a).drops + pair:stats(pair.b).drops
+    assert(drops > 0, "the queues dropped nothing")
+    -- a segment dropped in the peer's queue (or its ACK) is sent again: TCP counts it
+    assert(lr.tcp_retrans > 0, ("the load retransmitted nothing (%d queue drops, the " ..
+                                "gateway %d)"):format(drops, gr.tcp_retrans))
+    -- a 200 kB/s link with a 3 kB queue: TCP's own rtt is milliseconds, loopback's microseconds
+    assert(lr.tcp_rtt_p50_us > 1000 and lr.tcp_rtt_max_us >= lr.tcp_rtt_p50_us,
+           lr.tcp_rtt_p50_us)
+    local t = qsl.gateway.tcp(lr, gr)
+    assert(t.retrans == lr.tcp_retrans + gr.tcp_retrans and t.tcp_rtt_p50_us == lr.tcp_rtt_p50_us)
+  end)
