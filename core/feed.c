@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <linux/net_tstamp.h>
 #include <time.h>
 
 #include "clock.h"
@@ -517,13 +518,20 @@ static void sub_work(unsigned ns, int messages)
 
 /* One datagram, however it was received: count, track, decode. */
 void qsl_feed_sub_datagram(struct qsl_feed_sub *s, const uint8_t *d, size_t len, int truncated,
-                         const uint32_t *ovfl)
+                         const struct qsl_feed_sub_ctl *ctl)
 {
     s->st->datagrams++;
     if (s->raw)
         return;
-    if (ovfl && *ovfl > s->st->rxq_ovfl)
-        s->st->rxq_ovfl = *ovfl;
+    if (ctl && ctl->has_ovfl && ctl->ovfl > s->st->rxq_ovfl)
+        s->st->rxq_ovfl = ctl->ovfl;
+    if (s->timestamps) {
+        /* both stamps are CLOCK_REALTIME: a step of the clock between them is clamped to 0 */
+        if (ctl && ctl->rx_rt)
+            qsl_hist_record(&s->st->socket_wait, s->read_rt > ctl->rx_rt ? s->read_rt - ctl->rx_rt : 0);
+        else
+            s->st->unstamped++;
+    }
     uint64_t first = 0;
     int n = truncated ? -1 : qsl_feed_decode_run(d, len, &first);
     if (n < 0) {
@@ -572,12 +580,26 @@ int qsl_feed_sub_wait_ms(struct qsl_feed_sub *s, uint64_t expected, unsigned idl
     return ms > 100 ? 100 : ms;
 }
 
-uint32_t *qsl_feed_sub_rxq_ovfl(struct cmsghdr *c, uint32_t *v)
+void qsl_feed_sub_read(struct qsl_feed_sub *s)
 {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL)
-        return NULL;
-    memcpy(v, CMSG_DATA(c), sizeof *v);
-    return v;
+    struct timespec now;
+    if (s->timestamps && clock_gettime(CLOCK_REALTIME, &now) == 0)
+        s->read_rt = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
+void qsl_feed_sub_parse_ctl(struct cmsghdr *c, struct qsl_feed_sub_ctl *out)
+{
+    if (c->cmsg_level != SOL_SOCKET)
+        return;
+    if (c->cmsg_type == SO_RXQ_OVFL && c->cmsg_len >= CMSG_LEN(sizeof out->ovfl)) {
+        memcpy(&out->ovfl, CMSG_DATA(c), sizeof out->ovfl);
+        out->has_ovfl = 1;
+    } else if (c->cmsg_type == SCM_TIMESTAMPING && c->cmsg_len >= CMSG_LEN(sizeof(struct timespec))) {
+        struct timespec ts;         /* [0] is the software stamp; [2], hardware, unused */
+        memcpy(&ts, CMSG_DATA(c), sizeof ts);
+        if (ts.tv_sec || ts.tv_nsec)
+            out->rx_rt = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    }
 }
 
 #define NAME(e, file, name, help) name,
@@ -620,10 +642,18 @@ int qsl_feed_subscribe(int fd, struct qsl_feed_rx *rx, uint64_t expected, unsign
                        qsl_stop_flag *stop)
 {
     memset(st, 0, sizeof *st);
+    qsl_hist_init(&st->socket_wait);
     int one = 1;
     (void)setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
     const struct qsl_feed_rx_backend *m = backends[rx->mode];
-    struct qsl_feed_sub ctx = {t, st, qsl_clock_ns(), m->count_only, rx->work_ns, UINT64_MAX};
+    struct qsl_feed_sub ctx = {t, st, qsl_clock_ns(), m->count_only, rx->work_ns, UINT64_MAX,
+                               0, 0};
+    if (rx->timestamps && !m->count_only) {
+        int flags = SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE;
+        if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof flags) != 0)
+            return -errno;
+        ctx.timestamps = 1;
+    }
     if (rx->first_ms)
         ctx.first_by = ctx.last + (uint64_t)rx->first_ms * 1000000u;
     uint64_t deadline = deadline_ms ? ctx.last + (uint64_t)deadline_ms * 1000000u : UINT64_MAX;

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 
 #include "engine.h"
+#include "hist.h"
 #include "stop.h"
 #include "wire.h"
 
@@ -123,6 +124,10 @@ struct qsl_feed_sub_stats {
     uint64_t rxq_ovfl;          /* highest SO_RXQ_OVFL value seen: drops before a later arrival */
     uint64_t first_ns, last_ns;
     int ended_by;               /* QSL_FEED_END_* */
+    /* with rx->timestamps: per datagram, from the kernel's software receive timestamp
+     * (SO_TIMESTAMPING) to the read that returned it, ns; datagrams without a stamp */
+    struct qsl_hist socket_wait;
+    uint64_t unstamped;
 };
 
 enum { QSL_FEED_END_COUNT = 1, QSL_FEED_END_IDLE, QSL_FEED_END_DEADLINE, QSL_FEED_END_STOP,
@@ -162,6 +167,7 @@ struct qsl_feed_rx {
     unsigned work_ns;           /* busy work per message (a slow consumer); set after init */
     unsigned first_ms;          /* no datagram at all this long after the call: end (0: only
                                  * the deadline bounds the wait for the first); set after init */
+    int timestamps;             /* ask for software receive timestamps: socket_wait */
 };
 /* 0, or -errno with why filled (io_uring refused by the kernel, or a build without
  * liburing: -ENOSYS). */

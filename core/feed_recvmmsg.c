@@ -41,7 +41,7 @@ static int sub_recvmmsg(int fd, struct qsl_feed_rx *rx, struct qsl_feed_sub *s, 
                         unsigned idle_ms, uint64_t deadline, qsl_stop_flag *stop)
 {
     uint8_t *bufs = rx->bufs;
-    _Alignas(struct cmsghdr) char ctl[SUB_VLEN][CMSG_SPACE(sizeof(uint32_t))];
+    _Alignas(struct cmsghdr) char ctl[SUB_VLEN][QSL_FEED_SUB_CTL];
     struct mmsghdr mm[SUB_VLEN];
     struct iovec iov[SUB_VLEN];
     if (!bufs)
@@ -67,14 +67,15 @@ static int sub_recvmmsg(int fd, struct qsl_feed_rx *rx, struct qsl_feed_sub *s, 
                 continue;
             return -errno;
         }
+        qsl_feed_sub_read(s);
         qsl_feed_sub_arrived(s);
         for (int i = 0; i < r; i++) {
             struct msghdr *h = &mm[i].msg_hdr;
-            uint32_t v, *ovfl = NULL;
+            struct qsl_feed_sub_ctl cx = {0};
             for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c))
-                ovfl = ovfl ? ovfl : qsl_feed_sub_rxq_ovfl(c, &v);
+                qsl_feed_sub_parse_ctl(c, &cx);
             qsl_feed_sub_datagram(s, bufs + (size_t)i * QSL_FEED_SUB_DGRAM, mm[i].msg_len,
-                         (h->msg_flags & MSG_TRUNC) != 0, ovfl);
+                         (h->msg_flags & MSG_TRUNC) != 0, &cx);
         }
     }
     return 0;

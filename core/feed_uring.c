@@ -95,13 +95,13 @@ static int fr_complete(struct feed_ring *r, struct qsl_feed_sub *s, struct msghd
     uint8_t *buf = qsl_uring_bufs_at(&r->b, bid);
     struct io_uring_recvmsg_out *o = io_uring_recvmsg_validate(buf, cqe->res, mh);
     if (o) {
-        uint32_t v, *ovfl = NULL;
+        struct qsl_feed_sub_ctl cx = {0};
         for (struct cmsghdr *c = io_uring_recvmsg_cmsg_firsthdr(o, mh); c;
              c = io_uring_recvmsg_cmsg_nexthdr(o, mh, c))
-            ovfl = ovfl ? ovfl : qsl_feed_sub_rxq_ovfl(c, &v);
+            qsl_feed_sub_parse_ctl(c, &cx);
         qsl_feed_sub_datagram(s, io_uring_recvmsg_payload(o, mh),
                      io_uring_recvmsg_payload_length(o, cqe->res, mh),
-                     (o->flags & MSG_TRUNC) != 0, ovfl);
+                     (o->flags & MSG_TRUNC) != 0, &cx);
     } else {
         qsl_feed_sub_datagram(s, NULL, 0, 1, NULL);      /* no room for even its header: malformed */
     }
@@ -117,7 +117,7 @@ static int fr_subscribe(int fd, struct qsl_feed_rx *rx, struct qsl_feed_sub *s, 
         return -EINVAL;
     struct msghdr mh;
     memset(&mh, 0, sizeof mh);
-    mh.msg_controllen = CMSG_SPACE(sizeof(uint32_t));
+    mh.msg_controllen = QSL_FEED_SUB_CTL;
     int armed = 0, rc = 0;
     for (int wait_ms; rc == 0 && (wait_ms = qsl_feed_sub_wait_ms(s, expected, idle_ms, deadline, stop)) >= 0;) {
         if (!armed) {
@@ -131,6 +131,7 @@ static int fr_subscribe(int fd, struct qsl_feed_rx *rx, struct qsl_feed_sub *s, 
             return w;
         unsigned head, n = 0;
         uint64_t before = s->st->datagrams;
+        qsl_feed_sub_read(s);
         io_uring_for_each_cqe(&r->ring, head, cqe)
         {
             if (rc == 0)

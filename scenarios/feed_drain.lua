@@ -23,6 +23,8 @@ local s = qsl.scenario.new{
     { "rcvbuf", "integer", 64 << 20, "SO_RCVBUF request (forced where CAP_NET_ADMIN allows)",
       min = 0, max = 1 << 30 },
     { "trials", "integer", 5, "rounds", min = 1, max = 100 },
+    { "socket_wait", "boolean", true, "time each datagram's wait in the socket (recvmmsg, " ..
+      "io_uring: timestamps=1; raw never stamps)" },
   },
 }
 local p = s:parse(arg)
@@ -34,7 +36,8 @@ local rows = s:grid(p.trials, p.packing, roles.modes(art, p.modes), function(pac
   local ns <close> = roles.netns()
   local at = ns and { netns_of = ns.pid } or nil
   local sub <close>, ready = roles.start("subscribe", { mode = mode, rcvbuf = p.rcvbuf,
-    force = force, expected = expected, idle_ms = 300 }, at)
+    force = force, expected = expected, idle_ms = 300,
+    timestamps = p.socket_wait and mode ~= "raw" and 1 or 0 }, at)
   assert(sub:signal("STOP"))
   assert(qsl.measure.poll(2000, function() return qsl.procfs.stat(sub.pid).state == "T" end))
   local pr = roles.run("publish", { port = ready.port, seed = p.seed, orders = p.orders,
@@ -49,9 +52,10 @@ local rows = s:grid(p.trials, p.packing, roles.modes(art, p.modes), function(pac
   local books = mode ~= "raw" and feed.books{ pub = pr, sub = sr }
   assert(not books, books)
   local rate = (sr.datagrams - 1) / (sr.duration_ns / 1e9)
-  return { packing = packing, mode = mode, datagrams = sr.datagrams, dropped = sr.kernel_drops,
-           granted_rcvbuf = ready.granted_rcvbuf, drain_ms = sr.duration_ns / 1e6,
-           datagrams_per_s = rate, messages_per_s = rate * pr.messages / pr.datagrams }
+  return roles.merge({ packing = packing, mode = mode, datagrams = sr.datagrams,
+           dropped = sr.kernel_drops, granted_rcvbuf = ready.granted_rcvbuf,
+           drain_ms = sr.duration_ns / 1e6, datagrams_per_s = rate,
+           messages_per_s = rate * pr.messages / pr.datagrams }, feed.socket_wait(sr))
 end)
 
 local cells = art:spread{ title = "Drain rate over rounds (datagrams/s)", rows = rows, main = true,
@@ -68,11 +72,16 @@ art:table{ title = "Median drain rate against raw recvmmsg's, same rounds", rows
            columns = { "packing", "mode", "datagrams_per_s_median %.0f", "vs_raw %.3f" } }
 art:table{ title = "Every trial", rows = rows, columns = { "packing", "mode", "trial",
   "datagrams", "dropped", "granted_rcvbuf", "drain_ms %.2f", "datagrams_per_s %.0f",
-  "messages_per_s %.0f" } }
+  "messages_per_s %.0f", "socket_wait_p50_us %.0f", "socket_wait_max_us %.0f" },
+  note = "socket_wait: a datagram's time from the kernel's receive to the read (us): the " ..
+         "queue filled while the subscriber was stopped, then drained" }
 art:set{ cells = cells, trials = rows, forced = force, expected_messages = expected }
 art:caveat(force and "SO_RCVBUFFORCE: the burst fits the buffer" or
   "no CAP_NET_ADMIN: the buffer is net.core.rmem_max's, and a burst past it is dropped")
 art:caveat(("loopback; publisher and subscriber share %d CPUs; the subscriber drains alone")
            :format(art.cpus_online()))
 art:caveat("drain time is the subscriber's first to last receive of a queue filled while stopped")
+art:caveat(p.socket_wait and "socket_wait on: recvmmsg and io_uring read a clock per receive " ..
+  "and a stamp per datagram, raw does not (socket_wait=false drains without)" or
+  "socket_wait off: no timestamps")
 art:write()

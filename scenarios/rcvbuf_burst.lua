@@ -22,6 +22,8 @@ local s = scenario.new{
     { "trials", "integer", 4, "trials per size", min = 1, max = 1000 },
     roles.params("publish", "packed", "gso", "datagram_bytes", "batch"),
     roles.params("subscribe", "force", "idle_ms"),
+    { "socket_wait", "boolean", true, "time each datagram's wait in the socket (the " ..
+      "subscriber's timestamps=1: a clock read per receive and a stamp per datagram)" },
     { "modes", "enum_list", { "recvmmsg", "io_uring" }, "subscriber receive modes to compare",
       values = { "recvmmsg", "io_uring" } },
     qsl.net.params.path, qsl.net.params.link,
@@ -36,14 +38,15 @@ local expected = feed.messages(p)
 
 local rows = s:grid(p.trials, p.sizes, roles.modes(art, p.modes), function(size, mode)
   local r = feed.run{ sub = { rcvbuf = size, force = p.force, expected = expected, mode = mode,
-                              idle_ms = p.idle_ms, deadline_ms = 120000 },
+                              idle_ms = p.idle_ms, deadline_ms = 120000,
+                              timestamps = p.socket_wait and 1 or 0 },
                       pub = { seed = p.seed, orders = p.orders, symbols = p.symbols, flow = p.flow,
                               packed = p.packed, gso = p.gso, datagram_bytes = p.datagram_bytes,
                               batch = p.batch }, path = p.path, link = link }
   assert(r.pub.messages == expected, "the publisher sent a different flow")
   local pr, sr = r.pub, r.sub
   local unbalanced, unseen = feed.books(r)
-  return { mode = mode, size = feed.size_label(size), requested_rcvbuf = size,
+  return roles.merge({ mode = mode, size = feed.size_label(size), requested_rcvbuf = size,
            granted_rcvbuf = r.ready.granted_rcvbuf, published = pr.messages,
            published_datagrams = pr.datagrams, received = sr.received,
            loss = pr.messages - sr.received, interior_gaps = sr.interior_gaps,
@@ -54,7 +57,8 @@ local rows = s:grid(p.trials, p.sizes, roles.modes(art, p.modes), function(size,
            drop_reasons = r.drops and r.drops.reasons, drops_na = r.drops_na,
            unseen = unseen and unseen.total or "n/a",
            burst_ms = pr.duration_ns / 1e6, rate = pr.msgs_per_s,
-           ok = unbalanced and "NO" or "yes", unbalanced = unbalanced }
+           ok = unbalanced and "NO" or "yes", unbalanced = unbalanced },
+           feed.socket_wait(sr))
 end)
 
 art:table{ title = ("Per trial: %d orders (seed %d, %d symbols, flow %s) -> %d messages"):format(
@@ -62,10 +66,13 @@ art:table{ title = ("Per trial: %d orders (seed %d, %d symbols, flow %s) -> %d m
            columns = { "size", "mode", "granted_rcvbuf", "trial", "published", "received", "loss",
              "interior_gaps", "tail_loss", "kernel_drops", "SOCKET_RCVBUFF", "unseen", "rxq_ovfl",
              "send_failures",
-             "queue_drops", "rcvbuf_errors", "burst_ms %.1f", "rate %.0f", "ok" },
+             "queue_drops", "rcvbuf_errors", "burst_ms %.1f", "rate %.0f", "ok",
+             "socket_wait_p50_us %.1f", "socket_wait_p99_us %.1f", "socket_wait_max_us %.1f" },
            note = "loss = published - received (tail drops included); ok = the books balance " ..
                   "(datagrams sent = received + kernel drops + send failures + queue drops; " ..
-                  "every drop the kernel made in the trial's namespaces has its place)" }
+                  "every drop the kernel made in the trial's namespaces has its place); " ..
+                  "socket_wait: a datagram's time from the kernel's receive to the read, " ..
+                  "us (SO_TIMESTAMPING)" }
 art:set("summary", art:spread{ title = "Over trials: loss (messages), rate (messages/s)",
   main = true, rows = rows, by = { "size", "mode" }, fields = { "loss", "rate %.0f" } })
 art:plot_rows{ title = ("Burst of %d messages: loss against the granted buffer"):format(expected),

@@ -265,7 +265,7 @@ struct sub_thread {
     uint64_t expected;
     struct qsl_seqtrack t;
     struct qsl_feed_sub_stats st;
-    int rc;
+    int rc, timestamps;
 };
 
 static void *sub_main(void *arg)
@@ -274,6 +274,7 @@ static void *sub_main(void *arg)
     struct qsl_feed_rx rx;
     char why[200];
     s->rc = qsl_feed_rx_init(&rx, s->mode, why, sizeof why);
+    rx.timestamps = s->timestamps;
     if (s->rc == 0)
         s->rc = qsl_feed_subscribe(s->fd, &rx, s->expected, 300, 20000, &s->t, &s->st, NULL);
     qsl_feed_rx_free(&rx);
@@ -334,7 +335,7 @@ static void round_trip(enum qsl_feed_rx_mode mode, int rcvbuf, int packed_mode, 
     c.packed = packed_mode;
     c.gso = gso;
     c.rate = rate;
-    struct sub_thread s = {.expected = 0, .mode = mode};
+    struct sub_thread s = {.expected = 0, .mode = mode, .timestamps = 1};
     struct sockaddr_in a;
     s.fd = udp_socket(rcvbuf, &a);
     if (!expect_loss) {
@@ -374,6 +375,10 @@ static void round_trip(enum qsl_feed_rx_mode mode, int rcvbuf, int packed_mode, 
         ck_assert_uint_eq(s.t.received, ps.messages);
     if (packed_mode && ps.messages >= 1000)
         ck_assert_uint_lt(ps.datagrams, ps.messages / 10);
+    /* every datagram a decoding mode read was stamped by the kernel and its wait timed;
+     * raw counts only */
+    ck_assert_uint_eq(s.st.socket_wait.count, mode == QSL_FEED_RX_RAW ? 0 : s.st.datagrams);
+    ck_assert_uint_eq(s.st.unstamped, 0);
     qsl_seqtrack_free(&s.t);
 }
 

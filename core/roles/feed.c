@@ -187,7 +187,7 @@ struct sub_args {
     const char *bind, *sockopt, *iface;
     uint16_t port;
     uint32_t rcvbuf, idle_ms, deadline_ms, first_ms, work_ns;
-    int force, mode;
+    int force, mode, timestamps;
     uint64_t expected;
 };
 
@@ -209,6 +209,9 @@ static const struct qsl_role_param sub_params[] = {
     QSL_ROLE_U(S, deadline_ms, 60000, 1, 3600000, "ms", "end after this long in any case"),
     QSL_ROLE_WORDS(S, mode, 0, qsl_feed_rx_mode_names, qsl_feed_rx_mode_helps,
                    "how the subscriber receives"),
+    QSL_ROLE_U(S, timestamps, 0, 0, 1, "", "1: the kernel stamps each datagram as it receives "
+               "it (SO_TIMESTAMPING, software) and socket_wait times its wait in the socket "
+               "until read (not in mode=raw)"),
     QSL_ROLE_SOCKOPT(S),
     QSL_ROLE_END,
 };
@@ -234,6 +237,8 @@ struct sub_result_line {
     uint64_t datagrams, messages, received, duplicates, reordered, interior_gaps, tail_loss;
     uint64_t highest_seq, malformed, out_of_range, kernel_drops, rxq_ovfl, duration_ns;
     const char *ended_by;
+    uint64_t socket_wait_count, socket_wait_p50_ns, socket_wait_p99_ns, socket_wait_p999_ns;
+    uint64_t socket_wait_max_ns, unstamped;
 };
 
 #define R struct sub_result_line
@@ -252,6 +257,12 @@ static const struct qsl_role_field sub_result[] = {
     QSL_ROLE_F(R, rxq_ovfl, "datagrams", "SO_RXQ_OVFL: drops before a later arrival (never the tail)"),
     QSL_ROLE_F(R, duration_ns, "ns", "first datagram to last"),
     QSL_ROLE_F(R, ended_by, "", "count, idle, deadline, stop, or first (nothing within first_ms)"),
+    QSL_ROLE_F(R, socket_wait_count, "datagrams", "timestamps=1: datagrams timed in the socket"),
+    QSL_ROLE_F(R, socket_wait_p50_ns, "ns", "median time from the kernel's receive to the read"),
+    QSL_ROLE_F(R, socket_wait_p99_ns, "ns", "99th percentile of it"),
+    QSL_ROLE_F(R, socket_wait_p999_ns, "ns", "99.9th percentile of it"),
+    QSL_ROLE_F(R, socket_wait_max_ns, "ns", "the longest a datagram waited in the socket"),
+    QSL_ROLE_F(R, unstamped, "datagrams", "timestamps=1: datagrams that came without a stamp"),
     QSL_ROLE_FIELDS_END,
 };
 #undef R
@@ -280,6 +291,7 @@ static int run_subscribe(const void *args)
     }
     rx.work_ns = a->work_ns;
     rx.first_ms = a->first_ms;
+    rx.timestamps = a->timestamps;
     unsigned ifindex = 0;
     if (multicast_iface("subscribe", a->bind, a->iface, &ifindex) != 0) {
         qsl_feed_rx_free(&rx);
@@ -310,7 +322,7 @@ static int run_subscribe(const void *args)
     struct sub_ready_line ready = {port, a->rcvbuf, (uint64_t)granted, qsl_feed_rx_mode_names[a->mode], opts};
     if (qsl_role_print("ready", sub_ready, &ready, sizeof ready) != 0)
         return 1;
-    struct qsl_feed_sub_stats st;
+    static struct qsl_feed_sub_stats st;       /* its histogram is 29 KiB */
     rc = qsl_feed_subscribe(fd, &rx, a->expected, a->idle_ms, a->deadline_ms, &t, &st, &stop);
     close(fd);
     qsl_feed_rx_free(&rx);
@@ -323,7 +335,10 @@ static int run_subscribe(const void *args)
         st.datagrams, st.messages, t.received, t.duplicates, t.reordered,
         qsl_seqtrack_interior_gaps(&t), qsl_seqtrack_tail_loss(&t, a->expected), t.highest,
         st.malformed, t.out_of_range, st.kernel_drops, st.rxq_ovfl,
-        st.last_ns > st.first_ns ? st.last_ns - st.first_ns : 0, ended_name(st.ended_by)};
+        st.last_ns > st.first_ns ? st.last_ns - st.first_ns : 0, ended_name(st.ended_by),
+        st.socket_wait.count, qsl_hist_percentile(&st.socket_wait, 50),
+        qsl_hist_percentile(&st.socket_wait, 99), qsl_hist_percentile(&st.socket_wait, 99.9),
+        st.socket_wait.max, st.unstamped};
     qsl_seqtrack_free(&t);
     return qsl_role_print("result", sub_result, &res, sizeof res) == 0 ? 0 : 1;
 }

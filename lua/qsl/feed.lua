@@ -58,6 +58,8 @@
 --       never showed (on veth links, a few in some trials), reported, not a failure.
 --       books, path_books and fanout_books return it as their second value.
 --   unseen_caveat(art, rows): a caveat in art where some row's `unseen` is > 0
+--   socket_wait(sub result) -> {socket_wait_p50_us, _p99_us, _p999_us, _max_us}: how long
+--       datagrams waited in the socket (subscribe timestamps=1), or "n/a" each without
 --   path_books{pub=, sub=, queue= (pair:stats), wire= (pair:lost), sndbuf= (the sender's Udp
 --       SndbufErrors), drops= (measure.drops' read or nil)} -> nil when every datagram sent
 --       over a shaped, lossy link is found again (received, or dropped at the queue, on the
@@ -266,6 +268,16 @@ function M.kernel_book(drops, places)
   table.sort(why)
   unseen.text = #unseen.places > 0 and table.concat(unseen.places, ", ") or "none"
   return why[1] and table.concat(why, "; ") or nil, unseen
+end
+
+-- The subscriber's socket_wait (timestamps=1) as a row's fields, in us; "n/a" without.
+function M.socket_wait(sr)
+  local on = (sr.socket_wait_count or 0) > 0
+  local function us(f) return on and sr[f] / 1e3 or "n/a" end
+  return { socket_wait_p50_us = us("socket_wait_p50_ns"),
+           socket_wait_p99_us = us("socket_wait_p99_ns"),
+           socket_wait_p999_us = us("socket_wait_p999_ns"),
+           socket_wait_max_us = us("socket_wait_max_ns") }
 end
 
 function M.unseen_caveat(art, rows)
