@@ -60,7 +60,8 @@ local rows = s:grid(p.trials, p.paths, function(path)
            other = k and qsl.measure.drop_text(other) or "n/a", drop_reasons = k,
            not_udp = r.drops and qsl.measure.drop_text(r.drops.others) or "n/a",
            drops_na = r.drops_na, unbalanced = why, ok = why and "NO" or "yes",
-           unseen = unseen and unseen.total or "n/a", unseen_places = unseen and unseen.text }
+           unseen = unseen and unseen.total or "n/a", unseen_places = unseen and unseen.text,
+           devices = r.devices }
 end)
 
 art:table{ title = ("Per trial: %d messages, SO_RCVBUF %d requested"):format(expected, p.rcvbuf),

@@ -47,6 +47,7 @@ local rows = s:grid(p.trials, p.rcvbufs, p.rates, function(rcvbuf, rate)
   pair:qdisc(pair.a, "tbf", { rate = p.link_rate, burst = p.link_burst, limit = p.link_limit })
   pair:loss(pair.b, p.loss)
   local sshd <close> = p.path == "ssh" and qsl.net.sshd(pair) or nil
+  local dev0 = { a = pair:stats(pair.a), b = pair:stats(pair.b) }
   local drops <close>, drops_na = qsl.measure.drops{ pair.a.pid, pair.b.pid }
   local sub <close>, ready = roles.start("subscribe", { bind = pair.b.addr, rcvbuf = rcvbuf,
     expected = expected, idle_ms = 500 }, sshd and sshd.at or pair.b.at)
@@ -56,6 +57,8 @@ local rows = s:grid(p.trials, p.rcvbufs, p.rates, function(rcvbuf, rate)
   local sndbuf = qsl.measure.delta(before, qsl.measure.net(pair.a.pid)).Udp.SndbufErrors
   local sr = roles.finish(sub, { timeout = 120000 })
   local q, wire, k = pair:stats(pair.a), pair:lost(pair.b), drops and drops:read("udp")
+  local devices = { a = qsl.net.stats_delta(dev0.a, q),
+                    b = qsl.net.stats_delta(dev0.b, pair:stats(pair.b)) }
   local why, unseen = feed.path_books{ pub = pr, sub = sr, queue = q, wire = wire,
                                        sndbuf = sndbuf, drops = k }
   return { rcvbuf = feed.size_label(rcvbuf), granted_rcvbuf = ready.granted_rcvbuf,
@@ -64,7 +67,8 @@ local rows = s:grid(p.trials, p.rcvbufs, p.rates, function(rcvbuf, rate)
            sender = pr.send_failures, overlimits = q.overlimits, unbalanced = why,
            kernel = k and qsl.measure.drop_text(k.reasons) or "n/a", drops_na = drops_na,
            drop_reasons = k and k.reasons, ok = why and "NO" or "yes",
-           unseen = unseen and unseen.total or "n/a", unseen_places = unseen and unseen.text }
+           unseen = unseen and unseen.total or "n/a", unseen_places = unseen and unseen.text,
+           devices = devices }
 end)
 
 local cells = art:spread{ title = "Datagrams lost, by place (over rounds)", rows = rows,

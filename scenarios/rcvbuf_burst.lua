@@ -57,7 +57,7 @@ local rows = s:grid(p.trials, p.sizes, roles.modes(art, p.modes), function(size,
            drop_reasons = r.drops and r.drops.reasons, drops_na = r.drops_na,
            unseen = unseen and unseen.total or "n/a",
            burst_ms = pr.duration_ns / 1e6, rate = pr.msgs_per_s,
-           ok = unbalanced and "NO" or "yes", unbalanced = unbalanced },
+           ok = unbalanced and "NO" or "yes", unbalanced = unbalanced, devices = r.devices },
            feed.socket_wait(sr))
 end)
 

@@ -17,7 +17,9 @@
 --       queueing discipline of the sender's end of that link (.queue: its counters after);
 --       loss = a fraction (0..1) of the datagrams dropped on the way in at b (pair:loss;
 --       .wire: how many); before_send = fn(pair): called once the subscriber is ready,
---       before the publisher starts (pair nil off veth)
+--       before the publisher starts (pair nil off veth). devices (veth): each end's
+--       counters over the trial, {a =, b =} of net.stats_delta (root qdisc, .qdiscs,
+--       .link's stats64)
 --   books(r) -> nil when the counts balance, else what does not:
 --       datagrams sent = received + kernel drops + send failures (+ the link's queue drops
 --       with a link; SO_MEMINFO sees every drop on the socket, tail drops included),
@@ -106,6 +108,7 @@ function M.run(o)
   local sub_params, pub_params = roles.merge(o.sub), roles.merge(o.pub)
   if pair then sub_params.bind, pub_params.host = pair.b.addr, pair.b.addr end
   local before = measure.net(counted)
+  local dev0 = pair and { a = pair:stats(pair.a), b = pair:stats(pair.b) }
   local drops <close>, drops_na = trial_drops(pair, counted)
   local sub <close>, ready = roles.start("subscribe", sub_params, sub_at)
   pub_params.port = ready.port
@@ -114,9 +117,13 @@ function M.run(o)
   local pr = roles.finish(pub, { timeout = o.timeout or 120000 })
   local sr = roles.finish(sub, { timeout = o.timeout or 120000 })
   local net = measure.delta(before, measure.net(counted))
+  local dev = pair and { a = pair:stats(pair.a), b = pair:stats(pair.b) }
+  local nets = require "qsl.net"
   return { ready = ready, pub = pr, sub = sr, net = net, isolated = counted ~= nil,
-           queue = o.link and pair:stats(pair.a) or nil, drops = drops and drops:read("udp"),
-           drops_na = not drops and drops_na or nil, wire = o.loss and pair:lost(pair.b) or nil }
+           queue = o.link and dev.a or nil, drops = drops and drops:read("udp"),
+           drops_na = not drops and drops_na or nil, wire = o.loss and pair:lost(pair.b) or nil,
+           devices = dev and { a = nets.stats_delta(dev0.a, dev.a),
+                               b = nets.stats_delta(dev0.b, dev.b) } }
 end
 
 -- The publisher's host, and subscriber i's: one host for all (lo, or b of a pair: the

@@ -29,11 +29,17 @@
 --   hosts(path, link) -> a to-be-closed {a, b}: 127.0.0.1 here for "loopback", else a
 --       pair with link's queue on a's end; at(host, opts) -> opts plus host's placement
 --   pair:stats(host) -> { kind, bytes, packets, drops, overlimits, requeues, backlog, qlen }
+--       of the root qdisc of host's end, with .qdiscs (every qdisc there, children too) and
+--       .link (the device's stats64)
 --   pair:loss(host, fraction) -> drops that fraction (0..1, in steps of 1/10000) of the UDP
 --       datagrams arriving at host, at random, before any socket sees them (an nftables
 --       rule on the input hook: silent, as loss on a wire is; the sender sees nothing)
 --   pair:lost(host) -> datagrams the loss rule has dropped (its counter)
---   parse_stats(json) -> the same, from `tc -s -j qdisc show dev X` output
+--   parse_stats(json) -> the same, from `tc -s -j qdisc show dev X` output; parse_qdiscs(json)
+--       every qdisc of it, root first ({kind, handle, parent, root, counts});
+--       parse_link_stats(json) a device's stats64 from `ip -s -j link show dev X`
+--       (rx_/tx_ bytes, packets, errors, dropped); stats_delta(before, after): two
+--       pair:stats samples as counts over the trial (backlog, qlen: at its end)
 --   star(n, {ipv6=}) -> a to-be-closed list of n hosts (2..16) on one switch (a bridge in a
 --       namespace of its own that floods multicast to every port), each host as in a pair
 --       ({pid, ifname = "e0", mac, addr = 10.77.2.i, addr6 = fd77:2::i, at}), every other
@@ -62,24 +68,76 @@ function M.run(host, argv)
 end
 
 -- The root qdisc's counters from tc's JSON; numbers only, a missing field an error.
-function M.parse_stats(json)
+local QDISC_COUNTS = { "bytes", "packets", "drops", "overlimits", "requeues", "backlog", "qlen" }
+
+local function decode(json, what)
   local ok, list = pcall(require("cjson").decode, json)
-  if not ok or type(list) ~= "table" then error("net: tc printed no JSON: " .. json, 2) end
-  for _, q in ipairs(list) do
-    if q.root then
-      local out = { kind = q.kind }
-      for _, k in ipairs{ "bytes", "packets", "drops", "overlimits", "requeues", "backlog",
-                          "qlen" } do
-        local v = type(q[k]) == "number" and math.tointeger(q[k])    -- cjson gives floats
-        if not v or v < 0 then
-          error(("net: tc's %s qdisc has no count %s: %s"):format(q.kind, k, json), 2)
-        end
-        out[k] = v
-      end
-      return out
-    end
+  if not ok or type(list) ~= "table" then error(("net: %s printed no JSON: %s"):format(what,
+                                                                                json), 3) end
+  return list
+end
+
+local function counts(from, names, what, json)
+  local out = {}
+  for _, k in ipairs(names) do
+    local v = type(from[k]) == "number" and math.tointeger(from[k])    -- cjson gives floats
+    if not v or v < 0 then error(("net: %s has no count %s: %s"):format(what, k, json), 3) end
+    out[k] = v
   end
-  error("net: no root qdisc in tc's output: " .. json, 2)
+  return out
+end
+
+-- Every qdisc of the device, root first then in tc's order: {kind, handle, parent, root,
+-- and QDISC_COUNTS}.
+function M.parse_qdiscs(json)
+  local out, list, rooted = {}, decode(json, "tc"), false
+  for _, q in ipairs(list) do rooted = rooted or q.root == true end
+  if not rooted then error("net: no root qdisc in tc's output: " .. json, 2) end
+  for _, q in ipairs(list) do
+    local c = counts(q, QDISC_COUNTS, ("tc's %s qdisc"):format(tostring(q.kind)), json)
+    c.kind, c.handle, c.parent, c.root = q.kind, q.handle, q.parent or "root", q.root == true
+    table.insert(out, c.root and 1 or #out + 1, c)
+  end
+  return out
+end
+
+function M.parse_stats(json)
+  local root = M.parse_qdiscs(json)[1]
+  local out = { kind = root.kind }
+  for _, k in ipairs(QDISC_COUNTS) do out[k] = root[k] end
+  return out
+end
+
+-- A device's stats64 (`ip -s -j link show dev X`): rx_/tx_ bytes, packets, errors, dropped.
+function M.parse_link_stats(json)
+  local dev = decode(json, "ip")[1]
+  local s = type(dev) == "table" and dev.stats64
+  if type(s) ~= "table" or type(s.rx) ~= "table" or type(s.tx) ~= "table" then
+    error("net: ip printed no stats64: " .. json, 2)
+  end
+  local out = {}
+  for _, dir in ipairs{ "rx", "tx" } do
+    local c = counts(s[dir], { "bytes", "packets", "errors", "dropped" }, "stats64 " .. dir, json)
+    for k, v in pairs(c) do out[dir .. "_" .. k] = v end
+  end
+  return out
+end
+
+-- Counters over a trial from two pair:stats samples: counts as differences, backlog and
+-- qlen (levels, not counts) as they were at the end.
+function M.stats_delta(before, after)
+  local function diff(a, b)
+    local d = {}
+    for k, v in pairs(b) do
+      d[k] = (type(v) == "number" and k ~= "backlog" and k ~= "qlen") and v - (a[k] or 0) or v
+    end
+    return d
+  end
+  local out = diff(before, after)
+  out.link = diff(before.link, after.link)
+  out.qdiscs = {}
+  for i, q in ipairs(after.qdiscs) do out.qdiscs[i] = diff(before.qdiscs[i] or {}, q) end
+  return out
 end
 
 local function close_pair(self)
@@ -365,7 +423,12 @@ function Pair:lost(host)
 end
 
 function Pair:stats(host)
-  return M.parse_stats(M.run(host, { "tc", "-s", "-j", "qdisc", "show", "dev", host.ifname }))
+  local json = M.run(host, { "tc", "-s", "-j", "qdisc", "show", "dev", host.ifname })
+  local out = M.parse_stats(json)
+  out.qdiscs = M.parse_qdiscs(json)
+  out.link = M.parse_link_stats(M.run(host, { "ip", "-s", "-j", "link", "show", "dev",
+                                              host.ifname }))
+  return out
 end
 
 -- ------------------------------------------------------------------ sshd

@@ -19,6 +19,32 @@ test("tc's counters parsed from captured output; a bad one named", function()
            :find("no root qdisc", 1, true))
 end)
 
+test("every qdisc, children too, and a device's stats64; counts over a trial", function()
+  local two = [[[{"kind":"pfifo","handle":"10:","parent":"1:1","bytes":100,"packets":2,"drops":3,
+    "overlimits":0,"requeues":0,"backlog":0,"qlen":0},{"kind":"tbf","handle":"1:","root":true,
+    "bytes":900,"packets":9,"drops":1,"overlimits":4,"requeues":0,"backlog":60,"qlen":1}]
+  ]]
+  local q = net.parse_qdiscs(two)
+  assert(#q == 2 and q[1].kind == "tbf" and q[1].root and q[1].parent == "root")
+  assert(q[2].kind == "pfifo" and q[2].parent == "1:1" and q[2].drops == 3 and not q[2].root)
+  assert(error_of(net.parse_qdiscs, two:gsub('"drops":3', '"drops":-1'))
+           :find("tc's pfifo qdisc has no count drops", 1, true))
+  local ip = [[[{"ifname":"qa","stats64":{"rx":{"bytes":10,"packets":1,"errors":0,"dropped":2},
+    "tx":{"bytes":70,"packets":7,"errors":0,"dropped":0,"carrier_changes":1}}}]
+  ]]
+  local l = net.parse_link_stats(ip)
+  assert(l.rx_packets == 1 and l.rx_dropped == 2 and l.tx_bytes == 70 and l.tx_packets == 7)
+  assert(error_of(net.parse_link_stats, '[{"ifname":"qa"}]'):find("no stats64", 1, true))
+  local before = { kind = "tbf", drops = 1, backlog = 60, qdiscs = q, link = l }
+  local after = { kind = "tbf", drops = 5, backlog = 0, link = { rx_packets = 4, rx_dropped = 2,
+    tx_bytes = 70, tx_packets = 9 }, qdiscs = { { kind = "tbf", drops = 5, backlog = 0 },
+    { kind = "pfifo", drops = 10, backlog = 30 } } }
+  local d = net.stats_delta(before, after)
+  assert(d.kind == "tbf" and d.drops == 4 and d.backlog == 0)
+  assert(d.link.rx_packets == 3 and d.link.tx_packets == 2 and d.link.rx_dropped == 0)
+  assert(d.qdiscs[2].drops == 7 and d.qdiscs[2].backlog == 30 and d.qdiscs[2].kind == "pfifo")
+end)
+
 local function host_links()
   return qsl.procfs.read("/proc/net/dev")
 end
@@ -211,4 +237,29 @@ test("200 fresh pairs under a CPU hog: a burst sent at once is carried whole", f
   end)
   for _, h in ipairs(hogs) do h:stop(1000) end
   assert(ok, err)
+end)
+
+test("pair:stats: a tbf with a pfifo child, both counted; the link's stats64 agree", function()
+  if not roles.isolated() then return skip("no privilege for network namespaces") end
+  local pair <close> = net.pair()
+  net.run(pair.a, { "tc", "qdisc", "add", "dev", pair.a.ifname, "root", "handle", "1:", "tbf",
+                    "rate", "2mbit", "burst", "4000", "limit", "100000" })
+  net.run(pair.a, { "tc", "qdisc", "add", "dev", pair.a.ifname, "parent", "1:1", "handle", "10:",
+                    "pfifo", "limit", "5" })
+  local before = pair:stats(pair.a)
+  assert(#before.qdiscs == 2 and before.qdiscs[2].kind == "pfifo", #before.qdiscs)
+  local sub <close>, ready = roles.start("subscribe", { bind = pair.b.addr, idle_ms = 300 },
+                                         pair.b.at)
+  local pr = roles.run("publish", { host = pair.b.addr, port = ready.port, orders = 3000 },
+                       pair.a.at)
+  local sr = roles.finish(sub, { timeout = 30000 })
+  local d = net.stats_delta(before, pair:stats(pair.a))
+  local child = d.qdiscs[2]
+  assert(child.drops > 0, "the 5-packet fifo dropped nothing")
+  -- the tbf counts what its child dropped as its own; all it passed left the device
+  assert(d.drops == child.drops and d.packets == child.packets, d.drops .. " " .. child.drops)
+  assert(d.link.tx_packets == d.packets, d.link.tx_packets .. " sent, " .. d.packets .. " passed")
+  assert(pr.datagrams == sr.datagrams + sr.kernel_drops + child.drops + pr.send_failures,
+         ("%d sent, %d received, %d socket, %d queue"):format(pr.datagrams, sr.datagrams,
+                                                             sr.kernel_drops, child.drops))
 end)
