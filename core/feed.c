@@ -637,27 +637,32 @@ void qsl_feed_rx_free(struct qsl_feed_rx *rx)
     backends[rx->mode]->free(rx);
 }
 
+int qsl_feed_rx_prepare(int fd, const struct qsl_feed_rx *rx)
+{
+    int one = 1;
+    (void)setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
+    if (!rx->timestamps || backends[rx->mode]->count_only)
+        return 0;
+    int flags = SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE;
+    return setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof flags) == 0 ? 0 : -errno;
+}
+
 int qsl_feed_subscribe(int fd, struct qsl_feed_rx *rx, uint64_t expected, unsigned idle_ms,
                        unsigned deadline_ms, struct qsl_seqtrack *t, struct qsl_feed_sub_stats *st,
                        qsl_stop_flag *stop)
 {
     memset(st, 0, sizeof *st);
     qsl_hist_init(&st->socket_wait);
-    int one = 1;
-    (void)setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
+    int rc = qsl_feed_rx_prepare(fd, rx);
+    if (rc != 0)
+        return rc;
     const struct qsl_feed_rx_backend *m = backends[rx->mode];
     struct qsl_feed_sub ctx = {t, st, qsl_clock_ns(), m->count_only, rx->work_ns, UINT64_MAX,
-                               0, 0};
-    if (rx->timestamps && !m->count_only) {
-        int flags = SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE;
-        if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof flags) != 0)
-            return -errno;
-        ctx.timestamps = 1;
-    }
+                               rx->timestamps && !m->count_only, 0};
     if (rx->first_ms)
         ctx.first_by = ctx.last + (uint64_t)rx->first_ms * 1000000u;
     uint64_t deadline = deadline_ms ? ctx.last + (uint64_t)deadline_ms * 1000000u : UINT64_MAX;
-    int rc = m->subscribe(fd, rx, &ctx, expected, idle_ms, deadline, stop);
+    rc = m->subscribe(fd, rx, &ctx, expected, idle_ms, deadline, stop);
     uint32_t drops;
     if (qsl_sockopt_drops(fd, &drops) == 0)
         st->kernel_drops = drops;

@@ -184,6 +184,10 @@ int qsl_feed_rx_mode_available(enum qsl_feed_rx_mode mode, char *why, size_t len
  * Drains with recvmmsg or io_uring (rx's mode), with the same accounting; fills t
  * and st. 0, or -errno.
  */
+/* The socket options the receive reads (SO_RXQ_OVFL; SO_TIMESTAMPING with rx->timestamps),
+ * set before the subscriber says it is ready: a datagram queued before them would come
+ * without its count or stamp. qsl_feed_subscribe sets them too. 0, or -errno. */
+int qsl_feed_rx_prepare(int fd, const struct qsl_feed_rx *rx);
 int qsl_feed_subscribe(int fd, struct qsl_feed_rx *rx, uint64_t expected, unsigned idle_ms,
                        unsigned deadline_ms, struct qsl_seqtrack *t, struct qsl_feed_sub_stats *st,
                        qsl_stop_flag *stop);

@@ -318,6 +318,8 @@ static int run_subscribe(const void *args)
         fprintf(stderr, "qsl-run subscribe: out of memory for the sequence map\n");
         return 1;
     }
+    if ((rc = qsl_feed_rx_prepare(fd, &rx)) != 0)
+        return fail("subscribe", "SO_TIMESTAMPING", rc);
     qsl_role_stop_on_signals(&stop);
     struct sub_ready_line ready = {port, a->rcvbuf, (uint64_t)granted, qsl_feed_rx_mode_names[a->mode], opts};
     if (qsl_role_print("ready", sub_ready, &ready, sizeof ready) != 0)
