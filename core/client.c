@@ -59,6 +59,7 @@ struct lconn {
 };
 
 struct run {
+    uint64_t next_sample;       /* tcp_info_ms: the next sample of the open connections */
     const struct qsl_load_config *c;
     struct qsl_load_stats *st;
     struct lconn *conns;
@@ -180,6 +181,37 @@ static void enqueue(struct lconn *k, struct pending p, uint64_t now)
 }
 
 /* Send the buffered bytes up to `upto` (the whole buffer when upto >= out_len). */
+/* A connection's TCP_INFO: summed as it closes, and handed to the caller's tcp_info. */
+static void conn_tcpinfo(struct run *r, unsigned conn, int fd, int closing)
+{
+    struct qsl_tcpinfo t;
+    if (qsl_tcpinfo_read(fd, &t) != 0) {
+        r->st->tcp.unread += (uint64_t)closing;
+        return;
+    }
+    if (closing)
+        qsl_tcpinfo_add(&r->st->tcp, &t);
+    if (r->c->tcp_info)
+        r->c->tcp_info(r->c->tcp_info_ctx, conn, qsl_clock_ns() - r->st->connect_start_ns,
+                       closing, &t);
+}
+
+/* tcp_info_ms: every open connection's TCP_INFO, when due; the next wake-up no later. */
+static void sample_tcpinfo(struct run *r, uint64_t now, uint64_t *wake)
+{
+    const struct qsl_load_config *c = r->c;
+    if (!c->tcp_info || !c->tcp_info_ms)
+        return;
+    if (now >= r->next_sample) {
+        for (unsigned i = 0; i < c->connections; i++)
+            if (r->conns[i].fd >= 0 && !r->conns[i].connecting && !r->conns[i].done)
+                conn_tcpinfo(r, i, r->conns[i].fd, 0);
+        r->next_sample = now + (uint64_t)c->tcp_info_ms * 1000000u;
+    }
+    if (r->next_sample < *wake)
+        *wake = r->next_sample;
+}
+
 static void conn_flush_upto(struct run *r, struct lconn *k, size_t upto)
 {
     size_t end = upto < k->out_len ? upto : k->out_len;
@@ -509,7 +541,7 @@ static int run_persistent(struct run *r, qsl_stop_flag *stop)
             if (k->done) {
                 /* closed as soon as it is done: a one-connection-at-a-time server moves on */
                 if (k->fd >= 0) {
-                    qsl_tcpinfo_account(&r->st->tcp, k->fd);
+                    conn_tcpinfo(r, i, k->fd, 1);
                     close(k->fd);
                     k->fd = -1;
                 }
@@ -538,6 +570,7 @@ static int run_persistent(struct run *r, qsl_stop_flag *stop)
         }
         if (active == 0)
             break;
+        sample_tcpinfo(r, now, &wake);
         struct timespec ts = {0, 0};
         if (wake > now) {
             ts.tv_sec = (time_t)((wake - now) / 1000000000u);
@@ -644,7 +677,7 @@ static int run_short(struct run *r, qsl_stop_flag *stop)
             }
             on_bytes(r, &k, buf, (size_t)n, qsl_clock_ns());
         }
-        qsl_tcpinfo_account(&r->st->tcp, fd);
+        conn_tcpinfo(r, 0, fd, 1);
         close(fd);
         if (r->st->errors || !k.done)
             break;
@@ -687,7 +720,7 @@ int qsl_load_run(const struct qsl_load_config *c, struct qsl_load_stats *st, qsl
         for (unsigned i = 0; i < c->connections; i++) {
             if (r.conns[i].fd >= 0) {
                 if (!r.conns[i].connecting)
-                    qsl_tcpinfo_account(&st->tcp, r.conns[i].fd);
+                    conn_tcpinfo(&r, i, r.conns[i].fd, 1);
                 close(r.conns[i].fd);
             }
             free(r.conns[i].q);

@@ -47,6 +47,13 @@ struct qsl_load_config {
     int split_writes;           /* each request in two writes: header, then body */
     /* set on every connection after qsl's TCP_NODELAY=1 (NULL: none) */
     const struct qsl_sockopt_list *conn_opts;
+    /* Each connection's TCP_INFO as it closes (closing = 1), and with tcp_info_ms every
+     * that many ms while it is open (persistent, echo); when_ns: since the first connect.
+     * NULL: only the sums in qsl_load_stats.tcp. */
+    void (*tcp_info)(void *ctx, unsigned conn, uint64_t when_ns, int closing,
+                     const struct qsl_tcpinfo *t);
+    void *tcp_info_ctx;
+    unsigned tcp_info_ms;
 };
 
 /*

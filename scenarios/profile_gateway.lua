@@ -52,7 +52,7 @@ local unit = per:gsub("_", " ")
 local function per_(name) return name .. "_per_" .. per end
 local rows = s:trials(p.trials, function()
   local lr, gr, _, d, during = qsl.gateway.run("gateway", { mode = p.mode, port = p.port,
-    bind = hosts.b.addr }, load(p.requests), place)
+    bind = hosts.b.addr }, load(p.requests), roles.merge(place, { tcp_info = true }))
   local n = lr.completed
   assert(gr.frames_in >= n, ("the gateway saw %d frames for %d answers"):format(gr.frames_in, n))
   -- the kernel's floor in the same trial: an echo answering the gateway's mean bytes
@@ -67,6 +67,7 @@ local rows = s:trials(p.trials, function()
     fds = during.fds, [per_"enters"] = gr.ring_enters / n,
     [per_"completions"] = gr.ring_completions / n, echo_cpu_ns = echo and echo.cpu_ns,
     cpu_vs_echo = echo and c.cpu_ns / echo.cpu_ns, retrans = lr.tcp_retrans + gr.tcp_retrans,
+    tcp_info = lr.tcp_info,
     tcp_rtt_p50_us = lr.tcp_rtt_p50_us, tcp_rtt_max_us = math.max(lr.tcp_rtt_max_us,
                                                                   gr.tcp_rtt_max_us) }
 end, { label = "pass 1" })

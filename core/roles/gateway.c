@@ -248,7 +248,8 @@ const struct qsl_role qsl_role_gateway = {
 static const char *const patterns[] = {"persistent", "short", "echo", NULL};
 
 struct load_args {
-    const char *host, *sockopt;
+    const char *host, *sockopt, *tcp_info;
+    uint32_t tcp_info_ms;
     int split;
     uint16_t port;
     int pattern;
@@ -280,10 +281,30 @@ static const struct qsl_role_param load_params[] = {
     QSL_ROLE_U(L, echo_reply, 32, 1, 4096, "bytes", "echo: bytes per reply"),
     QSL_ROLE_U(L, split, 0, 0, 1, "", "1: each request in two writes, header then body " \
                "(what Nagle's algorithm and delayed ACKs act on)"),
+    QSL_ROLE_STR(L, tcp_info, "", "a file to write every connection's TCP_INFO to, a line "
+                 "each as it closes (and every tcp_info_ms while open): conn, t_ms, closing, "
+                 "rtt_us, rttvar_us, ... (empty: none)"),
+    QSL_ROLE_U(L, tcp_info_ms, 0, 0, 600000, "ms", "with tcp_info: sample every open "
+               "connection this often (persistent, echo); 0 = only as each closes"),
     QSL_ROLE_SOCKOPT(L),
     QSL_ROLE_END,
 };
 #undef L
+
+/* tcp_info=: one line per sample, key=value, the names qsl_tcpinfo's. */
+static void write_tcpinfo(void *ctx, unsigned conn, uint64_t when_ns, int closing,
+                          const struct qsl_tcpinfo *t)
+{
+    fprintf(ctx, "conn=%u t_ms=%.3f closing=%d rtt_us=%" PRIu32 " rttvar_us=%" PRIu32
+            " min_rtt_us=%" PRIu32 " snd_cwnd=%" PRIu32 " retransmits=%" PRIu32
+            " total_retrans=%" PRIu32 " lost=%" PRIu32 " delivery_rate=%" PRIu64
+            " busy_us=%" PRIu64 " rwnd_limited_us=%" PRIu64 " sndbuf_limited_us=%" PRIu64
+            " segs_out=%" PRIu32 " segs_in=%" PRIu32 " notsent_bytes=%" PRIu32 "\n",
+            conn, (double)when_ns / 1e6, closing, t->rtt_us, t->rttvar_us,
+            t->min_rtt_us == UINT32_MAX ? 0 : t->min_rtt_us, t->snd_cwnd, t->retransmits,
+            t->total_retrans, t->lost, t->delivery_rate, t->busy_us, t->rwnd_limited_us,
+            t->sndbuf_limited_us, t->segs_out, t->segs_in, t->notsent_bytes);
+}
 
 struct load_ready_line {
     const char *pattern;
@@ -395,6 +416,19 @@ static int run_load(const void *args)
         fprintf(stderr, "qsl-run load: pattern=short runs its connections one after another: connections=1\n");
         return 1;
     }
+    FILE *tcp_log = NULL;
+    if (a->tcp_info[0]) {
+        if (!(tcp_log = fopen(a->tcp_info, "w"))) {
+            fprintf(stderr, "qsl-run load: tcp_info=%s: %s\n", a->tcp_info, strerror(errno));
+            return 1;
+        }
+        c.tcp_info = write_tcpinfo;
+        c.tcp_info_ctx = tcp_log;
+        c.tcp_info_ms = a->tcp_info_ms;
+    } else if (a->tcp_info_ms) {
+        fprintf(stderr, "qsl-run load: tcp_info_ms= needs tcp_info= (the file to write to)\n");
+        return 1;
+    }
     qsl_role_stop_on_signals(&stop);
     struct load_ready_line ready = {patterns[c.pattern], c.connections, c.depth, granted};
     if (qsl_role_print("ready", load_ready, &ready, sizeof ready) != 0)
@@ -403,6 +437,11 @@ static int run_load(const void *args)
     if (!st)
         return 1;
     int rc = qsl_load_run(&c, st, &stop);
+    if (tcp_log && fclose(tcp_log) != 0 && rc == 0) {
+        fprintf(stderr, "qsl-run load: tcp_info=%s: %s\n", a->tcp_info, strerror(errno));
+        free(st);
+        return 1;
+    }
     if (rc != 0) {
         fprintf(stderr, "qsl-run load: %s\n",
                 rc == -EINVAL ? "invalid parameters (the mix must add up to 100)" : strerror(-rc));

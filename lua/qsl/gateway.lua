@@ -19,15 +19,43 @@
 local roles = require "qsl.roles"
 local M = {}
 
-local PLACE = { "cpu_server", "cpu_load", "server_at", "load_at" }
+local PLACE = { "cpu_server", "cpu_load", "server_at", "load_at", "tcp_info" }
+
+-- The load role's tcp_info= file: a record per line, key=value, every value a number.
+function M.parse_tcp_info(text)
+  local out = {}
+  for line in text:gmatch("[^\n]+") do
+    local r = {}
+    for k, v in line:gmatch("(%S+)=(%S+)") do
+      r[k] = math.tointeger(tonumber(v)) or tonumber(v)
+      if r[k] == nil then error(("gateway: tcp_info line %d: %s=%s is not a number"):format(
+        #out + 1, k, v), 2) end
+    end
+    if not (r.conn and r.t_ms and r.closing and r.rtt_us) then
+      error(("gateway: tcp_info line %d is not a record: %s"):format(#out + 1, line), 2)
+    end
+    out[#out + 1] = r
+  end
+  return out
+end
 
 function M.run(server, params, load, opts)
   opts = roles.options("gateway.run", opts, PLACE)
   local srv <close>, ready = roles.start(server, params,
                                          roles.merge({ cpu = opts.cpu_server }, opts.server_at))
+  local log <close> = opts.tcp_info and require("qsl.temp")() or nil
+  if log then
+    load = roles.merge(load, { tcp_info = log.path,
+                               tcp_info_ms = opts.tcp_info ~= true and opts.tcp_info or nil })
+  end
   local before = srv:sample()
   local lr = roles.run("load", roles.merge({ timeout_ms = 600000 }, load, { port = ready.port }),
                        roles.merge({ cpu = opts.cpu_load, timeout = 600000 }, opts.load_at))
+  if log then
+    local f = assert(io.open(log.path))
+    lr.tcp_info = M.parse_tcp_info(f:read("a"))
+    f:close()
+  end
   local during = srv:sample()
   local d = require("qsl.measure").delta(before, during)
   lr.cpu_ns = d.cpu_ns / lr.completed

@@ -128,7 +128,7 @@ test("TCP_INFO: over a tbf link with a tiny queue both ways, the load's result s
     end
     local lr, gr = qsl.gateway.run("gateway", { bind = pair.b.addr },
       { host = pair.b.addr, connections = 16, depth = 8, requests = 20000 },
-      { server_at = pair.b.at, load_at = pair.a.at })
+      { server_at = pair.b.at, load_at = pair.a.at, tcp_info = 50 })
     assert(lr.tcp_connections == 16 and gr.tcp_connections == 16 and lr.tcp_unread == 0,
            ("%d and %d connections read"):format(lr.tcp_connections, gr.tcp_connections))
     local drops = pair:stats(pair.a).drops + pair:stats(pair.b).drops
@@ -141,7 +141,30 @@ test("TCP_INFO: over a tbf link with a tiny queue both ways, the load's result s
            lr.tcp_rtt_p50_us)
     local t = qsl.gateway.tcp(lr, gr)
     assert(t.retrans == lr.tcp_retrans + gr.tcp_retrans and t.tcp_rtt_p50_us == lr.tcp_rtt_p50_us)
+    -- every connection's own record as it closed, and samples every 50 ms while open
+    local closing, sampled, retrans, seen = 0, 0, 0, {}
+    for _, rec in ipairs(lr.tcp_info) do
+      if rec.closing == 1 then
+        closing, retrans, seen[rec.conn] = closing + 1, retrans + rec.total_retrans, true
+      else
+        sampled = sampled + 1
+      end
+    end
+    assert(closing == 16 and #seen == 15 and seen[0], closing .. " records at close")
+    assert(retrans == lr.tcp_retrans, retrans .. " ~= " .. lr.tcp_retrans)
+    assert(sampled >= 16 or lr.seconds < 0.05, sampled .. " samples in " .. lr.seconds .. " s")
   end)
+
+test("tcp_info records parsed; a bad line named; tcp_info_ms alone refused", function()
+  local r = qsl.gateway.parse_tcp_info("conn=3 t_ms=1.5 closing=1 rtt_us=40 lost=0\n")
+  assert(#r == 1 and r[1].conn == 3 and r[1].t_ms == 1.5 and r[1].rtt_us == 40)
+  assert(error_of(qsl.gateway.parse_tcp_info, "conn=1 t_ms=x closing=0 rtt_us=1\n")
+           :find("t_ms=x is not a number", 1, true))
+  assert(error_of(qsl.gateway.parse_tcp_info, "hello\n"):find("is not a record", 1, true))
+  local p <close> = assert(qsl.proc.spawn{ argv = { QSL_RUN, "load", "port=1", "tcp_info_ms=5" } })
+  local st = assert(p:wait(10000))
+  assert(st.code == 1 and p:errors():find("tcp_info_ms= needs tcp_info=", 1, true), p:errors())
+end)
 
 -- A paced feed into a subscriber that asks for receive timestamps; stop_ms > 0 stops the
 -- subscriber (SIGSTOP) that long once the feed flows, then lets it go on.
