@@ -51,8 +51,8 @@ for _, y in ipairs{ "cpu_ns_per_order", "vcsw_per_order", "segments_per_order" }
                  by = "depth", x = "connections", y = y .. "_median", ylabel = y, logx = true }
 end
 art:table{ title = "Every trial: what TCP saw (TCP_INFO of every connection as it closed)",
-  rows = rows, columns = { "depth", "connections", "trial", "retrans", "tcp_rtt_p50_us",
-  "tcp_rtt_max_us" }, note = "retrans: segments retransmitted, both ends; tcp_rtt: TCP's " ..
+  rows = rows, key = { "depth", "connections", "trial" }, columns = { "depth", "connections",
+  "trial", "retrans", "tcp_rtt_p50_us", "tcp_rtt_max_us" }, note = "retrans: segments retransmitted, both ends; tcp_rtt: TCP's " ..
   "smoothed rtt of the load's connections, median and largest (us)" }
 art:set{ cells = cells, runs = rows, isolated = iso }
 art:caveat(iso and "each trial in a network namespace of its own: its TCP counters are its own"
