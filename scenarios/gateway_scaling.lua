@@ -52,7 +52,8 @@ for _, y in ipairs{ "cpu_ns_per_order", "vcsw_per_order", "segments_per_order" }
 end
 art:table{ title = "Every trial: what TCP saw (TCP_INFO of every connection as it closed)",
   rows = rows, key = { "depth", "connections", "trial" }, columns = { "depth", "connections",
-  "trial", "retrans", "tcp_rtt_p50_us", "tcp_rtt_max_us" }, note = "retrans: segments retransmitted, both ends; tcp_rtt: TCP's " ..
+  "trial", "retrans", "tcp_rtt_p50_us", "tcp_rtt_max_us" },
+  note = "retrans: segments retransmitted, both ends; tcp_rtt: TCP's " ..
   "smoothed rtt of the load's connections, median and largest (us)" }
 art:set{ cells = cells, runs = rows, isolated = iso }
 art:caveat(iso and "each trial in a network namespace of its own: its TCP counters are its own"
