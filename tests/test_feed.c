@@ -349,6 +349,10 @@ static void round_trip(enum qsl_feed_rx_mode mode, int rcvbuf, int packed_mode, 
     }
     c.orders = orders;
     ck_assert_int_eq(qsl_seqtrack_init(&s.t, 1u << 20), 0);
+    /* the stamps asked for before the first datagram can come, as the role does before
+     * it says it is ready: the publisher below does not wait for the thread */
+    struct qsl_feed_rx pre = {.mode = mode, .timestamps = s.timestamps};
+    ck_assert_int_eq(qsl_feed_rx_prepare(s.fd, &pre), 0);
     pthread_t th;
     pthread_create(&th, NULL, sub_main, &s);
     int tx = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
