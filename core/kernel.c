@@ -97,6 +97,7 @@ struct qsl_kernel_drops {
     struct drops_bpf *skel;
     int drops_fd, watched_fd;
     char *names[NAMES_MAX];             /* the kernel's enum, by value; NULL: none */
+    bool rx_sk;                         /* kfree_skb passes the receiving socket (6.11+) */
 };
 
 /* libbpf's first warning, to say why a load failed (the later ones only repeat that it
@@ -117,7 +118,21 @@ static int keep_first_warning(enum libbpf_print_level level, const char *fmt, va
     return 0;
 }
 
-/* The kernel's own names: enum skb_drop_reason in its BTF, prefixes dropped. */
+/* A tracepoint's arguments: its btf_trace_NAME typedef is a pointer to a function whose
+ * first parameter is the context, then the tracepoint's own. -1 when not found. */
+static int tracepoint_args(const struct btf *btf, const char *typedef_name)
+{
+    int id = btf__find_by_name_kind(btf, typedef_name, BTF_KIND_TYPEDEF);
+    if (id < 0)
+        return -1;
+    const struct btf_type *t = btf__type_by_id(btf, (uint32_t)id);
+    for (int hops = 0; t && hops < 4 && !btf_is_func_proto(t); hops++)
+        t = btf__type_by_id(btf, t->type);   /* typedef -> pointer -> function */
+    return t && btf_is_func_proto(t) ? btf_vlen(t) - 1 : -1;
+}
+
+/* The kernel's own names: enum skb_drop_reason in its BTF, prefixes dropped; and whether
+ * kfree_skb names the receiving socket (rx_sk). */
 static int load_names(struct qsl_kernel_drops *k)
 {
     struct btf *btf = btf__load_vmlinux_btf();
@@ -141,6 +156,7 @@ static int load_names(struct qsl_kernel_drops *k)
         free(k->names[e->val]);
         k->names[e->val] = strdup(name);
     }
+    k->rx_sk = tracepoint_args(btf, "btf_trace_kfree_skb") >= 4;
     btf__free(btf);
     return 0;
 }
@@ -184,6 +200,8 @@ int qsl_kernel_drops_open(struct qsl_kernel_drops **out, char *why, size_t why_l
     k->skel = drops_bpf__open();
     if (!k->skel)
         return fail(k, -errno, why, why_len, "opening the BPF object");
+    bpf_program__set_autoload(k->skel->progs.on_kfree_skb, !k->rx_sk);
+    bpf_program__set_autoload(k->skel->progs.on_kfree_skb_rx_sk, k->rx_sk);
     if ((rc = drops_bpf__load(k->skel)) != 0)
         return fail(k, rc, why, why_len, "loading the BPF program");
     if ((rc = drops_bpf__attach(k->skel)) != 0)
@@ -279,7 +297,8 @@ int qsl_kernel_drops_misses(const struct qsl_kernel_drops *k, uint64_t *misses)
     __u32 len = sizeof info;
 
     memset(&info, 0, sizeof info);
-    if (bpf_obj_get_info_by_fd(bpf_program__fd(k->skel->progs.on_kfree_skb), &info, &len))
+    if (bpf_obj_get_info_by_fd(bpf_program__fd(k->rx_sk ? k->skel->progs.on_kfree_skb_rx_sk
+                                                      : k->skel->progs.on_kfree_skb), &info, &len))
         return -errno;
     *misses = info.recursion_misses;
     return 0;
