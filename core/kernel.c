@@ -81,9 +81,37 @@ const char *qsl_kernel_drop_reason_name(const struct qsl_kernel_drops *k, uint32
     return buf;
 }
 
+int qsl_kernel_drop_reason_value(const struct qsl_kernel_drops *k, const char *name,
+                                 uint32_t *value)
+{
+    (void)k, (void)name, (void)value;
+    return -ENOSYS;
+}
+
+int qsl_kernel_audit_open(struct qsl_kernel_drops *k, const uint32_t *reasons, size_t n,
+                          struct qsl_kernel_audit **out, char *why, size_t why_len)
+{
+    (void)k, (void)reasons, (void)n;
+    *out = NULL;
+    snprintf(why, why_len, "built without libbpf");
+    return -ENOSYS;
+}
+
+int qsl_kernel_audit_read(struct qsl_kernel_audit *a, struct qsl_kernel_audit_count *out,
+                          size_t n)
+{
+    (void)a, (void)out, (void)n;
+    return -ENOSYS;
+}
+
+void qsl_kernel_audit_close(struct qsl_kernel_audit *a) { (void)a; }
+
 #else
 
 #include <arpa/inet.h>
+#include <linux/perf_event.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -314,6 +342,184 @@ const char *qsl_kernel_drop_reason_name(const struct qsl_kernel_drops *k, uint32
     else
         snprintf(buf, len, "REASON_%u", reason);
     return buf;
+}
+
+
+int qsl_kernel_drop_reason_value(const struct qsl_kernel_drops *k, const char *name,
+                                 uint32_t *value)
+{
+    for (uint32_t i = 0; i < NAMES_MAX; i++)
+        if (k->names[i] && strcmp(k->names[i], name) == 0) {
+            *value = i;
+            return 0;
+        }
+    return -ENOENT;
+}
+
+struct qsl_kernel_audit {
+    struct qsl_kernel_drops *k;
+    size_t n, cpus;
+    uint32_t reasons[QSL_KERNEL_AUDIT_MAX];
+    struct qsl_kernel_audit_count base[QSL_KERNEL_AUDIT_MAX];
+    int *fds;                           /* [reason * cpus + cpu], -1 where a CPU is absent */
+};
+
+/* The tracepoint's id, from tracefs (where mounted) or debugfs's copy of it. */
+static int tracepoint_id(const char *event, uint64_t *id)
+{
+    static const char *const roots[] = {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"};
+    for (size_t i = 0; i < sizeof roots / sizeof roots[0]; i++) {
+        char path[160];
+        snprintf(path, sizeof path, "%s/events/%s/id", roots[i], event);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        unsigned long long v;
+        int ok = fscanf(f, "%llu", &v) == 1;
+        fclose(f);
+        if (ok) {
+            *id = v;
+            return 0;
+        }
+    }
+    return -ENOENT;
+}
+
+static int open_counter(uint64_t id, int cpu, uint32_t reason)
+{
+    struct perf_event_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.type = PERF_TYPE_TRACEPOINT;
+    attr.size = sizeof attr;
+    attr.config = id;
+    int fd = (int)syscall(SYS_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    if (reason != QSL_KERNEL_AUDIT_ALL) {
+        char filter[32];
+        snprintf(filter, sizeof filter, "reason == %u", reason);
+        if (ioctl(fd, PERF_EVENT_IOC_SET_FILTER, filter) != 0) {
+            int rc = -errno;
+            close(fd);
+            return rc;
+        }
+    }
+    return fd;
+}
+
+/* The program's runs: by reason (a slot per core reason; the rest share the last) or, for
+ * QSL_KERNEL_AUDIT_ALL, all of them. */
+static int ran_count(struct qsl_kernel_drops *k, uint32_t reason, uint64_t *out)
+{
+    int fd = bpf_map__fd(k->skel->maps.ran);
+    *out = 0;
+    for (uint32_t slot = 0; slot < QSL_DROPS_RAN_SLOTS; slot++) {
+        if (reason != QSL_KERNEL_AUDIT_ALL && slot != qsl_drops_ran_slot(reason))
+            continue;
+        __u64 v;
+        if (bpf_map_lookup_elem(fd, &slot, &v) != 0)
+            return -errno;
+        *out += v;
+    }
+    return 0;
+}
+
+static int audit_counts(struct qsl_kernel_audit *a, struct qsl_kernel_audit_count *out)
+{
+    for (size_t r = 0; r < a->n; r++) {
+        out[r] = (struct qsl_kernel_audit_count){.reason = a->reasons[r]};
+        /* ran first, then fired: a drop between the two reads counts as fired only, so
+         * an audit errs towards finding a skip, never towards hiding one */
+        int rc = ran_count(a->k, a->reasons[r], &out[r].ran);
+        if (rc != 0)
+            return rc;
+        for (size_t c = 0; c < a->cpus; c++) {
+            uint64_t v;
+            int fd = a->fds[r * a->cpus + c];
+            if (fd >= 0 && read(fd, &v, sizeof v) == (ssize_t)sizeof v)
+                out[r].fired += v;
+            else if (fd >= 0)
+                return errno ? -errno : -EIO;
+        }
+    }
+    return 0;
+}
+
+void qsl_kernel_audit_close(struct qsl_kernel_audit *a)
+{
+    if (!a)
+        return;
+    for (size_t i = 0; a->fds && i < a->n * a->cpus; i++)
+        if (a->fds[i] >= 0)
+            close(a->fds[i]);
+    free(a->fds);
+    free(a);
+}
+
+int qsl_kernel_audit_open(struct qsl_kernel_drops *k, const uint32_t *reasons, size_t n,
+                          struct qsl_kernel_audit **out, char *why, size_t why_len)
+{
+    *out = NULL;
+    if (n == 0 || n > QSL_KERNEL_AUDIT_MAX) {
+        snprintf(why, why_len, "an audit follows 1 to %d reasons, not %zu", QSL_KERNEL_AUDIT_MAX, n);
+        return -E2BIG;
+    }
+    uint64_t id;
+    if (tracepoint_id("skb/kfree_skb", &id) != 0) {
+        snprintf(why, why_len, "skb:kfree_skb's id: no tracefs at /sys/kernel/tracing "
+                 "(mount -t tracefs nodev /sys/kernel/tracing)");
+        return -ENOENT;
+    }
+    long conf = sysconf(_SC_NPROCESSORS_CONF);
+    struct qsl_kernel_audit *a = calloc(1, sizeof *a);
+    if (!a || conf < 1 || !(a->fds = malloc(n * (size_t)conf * sizeof *a->fds))) {
+        free(a);
+        snprintf(why, why_len, "out of memory");
+        return -ENOMEM;
+    }
+    a->k = k, a->n = n, a->cpus = (size_t)conf;
+    memcpy(a->reasons, reasons, n * sizeof *reasons);
+    for (size_t i = 0; i < n * a->cpus; i++)
+        a->fds[i] = -1;
+    size_t opened = 0;
+    for (size_t r = 0; r < n; r++)
+        for (size_t c = 0; c < a->cpus; c++) {
+            int fd = open_counter(id, (int)c, reasons[r]);
+            if (fd == -ENODEV)          /* that CPU is offline */
+                continue;
+            if (fd < 0) {
+                snprintf(why, why_len, "perf_event_open(skb:kfree_skb, cpu %zu): %s%s", c,
+                         strerror(-fd), fd == -EPERM || fd == -EACCES ?
+                         " (needs CAP_PERFMON or CAP_SYS_ADMIN)" : "");
+                qsl_kernel_audit_close(a);
+                return fd;
+            }
+            a->fds[r * a->cpus + c] = fd;
+            opened++;
+        }
+    int rc = opened ? audit_counts(a, a->base) : -ENODEV;
+    if (rc != 0) {
+        snprintf(why, why_len, "reading the audit's counters: %s", strerror(-rc));
+        qsl_kernel_audit_close(a);
+        return rc;
+    }
+    *out = a;
+    return 0;
+}
+
+int qsl_kernel_audit_read(struct qsl_kernel_audit *a, struct qsl_kernel_audit_count *out,
+                          size_t n)
+{
+    if (n < a->n)
+        return -ENOSPC;
+    int rc = audit_counts(a, out);
+    if (rc != 0)
+        return rc;
+    for (size_t r = 0; r < a->n; r++) {
+        out[r].fired -= a->base[r].fired;
+        out[r].ran -= a->base[r].ran;
+    }
+    return (int)a->n;
 }
 
 #endif

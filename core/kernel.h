@@ -56,6 +56,36 @@ int qsl_kernel_drops_misses(const struct qsl_kernel_drops *k, uint64_t *misses);
 const char *qsl_kernel_drop_reason_name(const struct qsl_kernel_drops *k, uint32_t reason,
                                         char *buf, size_t len);
 
+/* The value of a reason by its name ("SOCKET_RCVBUFF"); -ENOENT when this kernel's enum
+ * has no such reason. */
+int qsl_kernel_drop_reason_value(const struct qsl_kernel_drops *k, const char *name,
+                                 uint32_t *value);
+
+/*
+ * The audit: how often the kernel fired skb:kfree_skb with a reason (perf's own counter of
+ * the tracepoint, on every CPU, filtered by reason) against how often the program ran
+ * for it (in every namespace). fired - ran are drops the kernel made but never showed
+ * the program, with no recursion miss to say so: observed on 6.18 over veth, a few in a
+ * thousand trials' worth. QSL_KERNEL_AUDIT_ALL as a reason counts every reason.
+ */
+#define QSL_KERNEL_AUDIT_ALL UINT32_MAX
+#define QSL_KERNEL_AUDIT_MAX 16          /* reasons one audit follows */
+struct qsl_kernel_audit;
+struct qsl_kernel_audit_count {
+    uint32_t reason;
+    uint64_t fired;                     /* the tracepoint's own count (perf) */
+    uint64_t ran;                       /* the program's runs for that reason */
+};
+/* 0, or a negative errno with why[]: -ENOENT no tracefs (the tracepoint's id), -EPERM
+ * perf_event_open refused (needs CAP_PERFMON or CAP_SYS_ADMIN), -E2BIG too many reasons. */
+int qsl_kernel_audit_open(struct qsl_kernel_drops *k, const uint32_t *reasons, size_t n,
+                          struct qsl_kernel_audit **out, char *why, size_t why_len);
+/* The counts since the audit opened, one per reason in the order given: how many, or a
+ * negative errno (-ENOSPC: n too small). */
+int qsl_kernel_audit_read(struct qsl_kernel_audit *a, struct qsl_kernel_audit_count *out,
+                          size_t n);
+void qsl_kernel_audit_close(struct qsl_kernel_audit *a);
+
 /* The inode of a process's network namespace (pid 0: this process's). */
 int qsl_kernel_netns_of(pid_t pid, uint32_t *inode);
 

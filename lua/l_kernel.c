@@ -9,6 +9,12 @@
  *   qsl.kernel.overflow() -> drops the program's map had no room for (0 expected)
  *   qsl.kernel.misses() -> times the kernel skipped the program (already running on that
  *       CPU): drops in any namespace that went uncounted; nil, why, errno if unreadable
+ *   a = qsl.kernel.audit{reasons = {"SOCKET_RCVBUFF", ..., "all"}}: from now on, how often
+ *       the kernel fired skb:kfree_skb with each reason (perf's counter of the tracepoint,
+ *       every CPU) against how often the program ran for it (every namespace); nil, why,
+ *       errno where it cannot (no tracefs, no CAP_PERFMON). a:read() -> {REASON = {fired=,
+ *       ran=, skipped=}}; a:close(). A reason this kernel lacks is a caller's mistake.
+ *   qsl.kernel.reason(name) -> the reason's value in this kernel's enum, or nothing
  * The program is loaded once per process and stays attached until it exits: a scenario's
  * trials share it, each counter watching its own namespace, so concurrent runs never mix.
  */
@@ -24,6 +30,7 @@
 #include "kernel.h"
 
 #define DROPS_META "qsl.kernel.drops"
+#define AUDIT_META "qsl.kernel.audit"
 #define BASE_MAX 256                    /* (reason, protocol) pairs one namespace holds */
 
 static struct {
@@ -47,6 +54,15 @@ static int load(void)
         g.rc = qsl_kernel_drops_open(&g.k, g.why, sizeof g.why);
     }
     return g.rc;
+}
+
+/* nil, why, errno: BPF cannot run here (load() said why). */
+static int push_unavailable(lua_State *L)
+{
+    lua_pushnil(L);
+    lua_pushstring(L, g.why);
+    lua_pushinteger(L, -g.rc);
+    return 3;
 }
 
 static int l_available(lua_State *L)
@@ -106,12 +122,8 @@ static int l_drops(lua_State *L)
         pid = (pid_t)qsl_field_integer(L, 1, "pid", 0, 0, 1, 0x7fffffff);
     }
     int rc = load();
-    if (rc != 0) {
-        lua_pushnil(L);
-        lua_pushstring(L, g.why);
-        lua_pushinteger(L, -rc);
-        return 3;
-    }
+    if (rc != 0)
+        return push_unavailable(L);
     uint32_t netns;
     if ((rc = qsl_kernel_netns_of(pid, &netns)) != 0)
         return qsl_push_failure(L, rc, "the process's network namespace (/proc/PID/ns/net)");
@@ -143,7 +155,8 @@ static struct counter *check_counter(lua_State *L)
 static uint64_t baseline(const struct counter *c, const struct qsl_kernel_drop *d)
 {
     for (size_t i = 0; i < c->nbase; i++)
-        if (c->base[i].reason == d->reason && c->base[i].protocol == d->protocol)
+        if (c->base[i].reason == d->reason && c->base[i].protocol == d->protocol &&
+            c->base[i].ip_proto == d->ip_proto)
             return c->base[i].count;
     return 0;
 }
@@ -241,12 +254,8 @@ static int l_overflow(lua_State *L)
 static int l_misses(lua_State *L)
 {
     uint64_t n;
-    if (load() != 0) {
-        lua_pushnil(L);
-        lua_pushstring(L, g.why);
-        lua_pushinteger(L, -g.rc);
-        return 3;
-    }
+    if (load() != 0)
+        return push_unavailable(L);
     int rc = qsl_kernel_drops_misses(g.k, &n);
     if (rc != 0)
         return qsl_push_failure(L, rc, "the BPF program's recursion misses");
@@ -254,14 +263,105 @@ static int l_misses(lua_State *L)
     return 1;
 }
 
+struct audit {
+    struct qsl_kernel_audit *a;        /* NULL: closed */
+};
+
+static int l_audit(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    static const char *const known[] = {"reasons", NULL};
+    qsl_field_known(L, 1, known);
+    if (lua_getfield(L, 1, "reasons") != LUA_TTABLE)
+        return luaL_argerror(L, 1, "reasons: a list of reason names");
+    size_t n = lua_rawlen(L, -1);
+    if (n == 0 || n > QSL_KERNEL_AUDIT_MAX)
+        return luaL_argerror(L, 1, lua_pushfstring(L, "reasons: 1 to %d names, not %d",
+                                                   QSL_KERNEL_AUDIT_MAX, (int)n));
+    int rc = load();
+    if (rc != 0)
+        return push_unavailable(L);
+    uint32_t reasons[QSL_KERNEL_AUDIT_MAX];
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, -1, (lua_Integer)i + 1);
+        const char *name = lua_tostring(L, -1);
+        if (!name)
+            return luaL_argerror(L, 1, "reasons: names (strings)");
+        if (strcmp(name, "all") == 0)
+            reasons[i] = QSL_KERNEL_AUDIT_ALL;
+        else if (qsl_kernel_drop_reason_value(g.k, name, &reasons[i]) != 0)
+            return luaL_argerror(L, 1, lua_pushfstring(L, "reasons: this kernel has no "
+                                                       "drop reason %s", name));
+        lua_pop(L, 1);
+    }
+    struct audit *u = lua_newuserdatauv(L, sizeof *u, 0);
+    u->a = NULL;
+    luaL_setmetatable(L, AUDIT_META);
+    char why[256];
+    if ((rc = qsl_kernel_audit_open(g.k, reasons, n, &u->a, why, sizeof why)) != 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, why);
+        lua_pushinteger(L, -rc);
+        return 3;
+    }
+    return 1;
+}
+
+static int l_reason(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    uint32_t v;
+    if (load() != 0 || qsl_kernel_drop_reason_value(g.k, name, &v) != 0)
+        return 0;
+    lua_pushinteger(L, v);
+    return 1;
+}
+
+static int l_audit_read(lua_State *L)
+{
+    struct audit *u = luaL_checkudata(L, 1, AUDIT_META);
+    if (!u->a)
+        return luaL_error(L, "attempt to use a closed audit");
+    struct qsl_kernel_audit_count c[QSL_KERNEL_AUDIT_MAX];
+    int n = qsl_kernel_audit_read(u->a, c, QSL_KERNEL_AUDIT_MAX);
+    if (n < 0)
+        return qsl_push_failure(L, n, "reading the audit's counters");
+    lua_newtable(L);
+    for (int i = 0; i < n; i++) {
+        char buf[48];
+        lua_createtable(L, 0, 3);
+        qsl_set_integer(L, "fired", (lua_Integer)c[i].fired);
+        qsl_set_integer(L, "ran", (lua_Integer)c[i].ran);
+        /* a drop between the two reads can make ran pass fired by one: not a skip */
+        qsl_set_integer(L, "skipped", c[i].fired > c[i].ran ? (lua_Integer)(c[i].fired - c[i].ran) : 0);
+        lua_setfield(L, -2, c[i].reason == QSL_KERNEL_AUDIT_ALL ? "all"
+                     : qsl_kernel_drop_reason_name(g.k, c[i].reason, buf, sizeof buf));
+    }
+    return 1;
+}
+
+static int l_audit_close(lua_State *L)
+{
+    struct audit *u = luaL_checkudata(L, 1, AUDIT_META);
+    qsl_kernel_audit_close(u->a);
+    u->a = NULL;
+    return 0;
+}
+
 int luaopen_qsl_kernel(lua_State *L)
 {
+    static const luaL_Reg ameta[] = {{"__gc", l_audit_close}, {"__close", l_audit_close},
+                                     {NULL, NULL}};
+    static const luaL_Reg amethods[] = {{"read", l_audit_read}, {"close", l_audit_close},
+                                        {NULL, NULL}};
+    qsl_host_class(L, AUDIT_META, ameta, amethods, "__index");
     static const luaL_Reg meta[] = {{"__gc", l_close}, {"__close", l_close}, {NULL, NULL}};
     static const luaL_Reg methods[] = {{"read", l_read}, {"details", l_details},
                                        {"netns", l_netns}, {"close", l_close}, {NULL, NULL}};
     qsl_host_class(L, DROPS_META, meta, methods, "__index");
     static const luaL_Reg funcs[] = {{"available", l_available}, {"drops", l_drops},
                                      {"overflow", l_overflow}, {"misses", l_misses},
+                                     {"audit", l_audit}, {"reason", l_reason},
                                      {NULL, NULL}};
     luaL_newlib(L, funcs);
     return 1;

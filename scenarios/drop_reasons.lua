@@ -52,7 +52,7 @@ local rows = s:grid(p.trials, p.paths, function(path)
       other[reason] = n
     end
   end
-  return { path = path, sent = r.pub.datagrams, received = r.sub.datagrams,
+  return roles.merge({ path = path, sent = r.pub.datagrams, received = r.sub.datagrams,
            socket = r.sub.kernel_drops, queue = r.queue and r.queue.drops or 0,
            wire = r.wire or 0, sender = r.pub.send_failures,
            SOCKET_RCVBUFF = kernel("SOCKET_RCVBUFF"), QDISC_DROP = kernel("QDISC_DROP"),
@@ -60,8 +60,7 @@ local rows = s:grid(p.trials, p.paths, function(path)
            other = k and qsl.measure.drop_text(other) or "n/a", drop_reasons = k,
            not_udp = r.drops and qsl.measure.drop_text(r.drops.others) or "n/a",
            drops_na = r.drops_na, unbalanced = why, ok = why and "NO" or "yes",
-           unseen = unseen and unseen.total or "n/a", unseen_places = unseen and unseen.text,
-           devices = r.devices }
+           devices = r.devices }, feed.unseen_fields(unseen))
 end)
 
 art:table{ title = ("Per trial: %d messages, SO_RCVBUF %d requested"):format(expected, p.rcvbuf),

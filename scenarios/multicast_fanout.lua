@@ -55,8 +55,8 @@ local rows = s:grid(p.trials, works, p.rates, function(work, rate)
     orders = p.orders, symbols = p.symbols, flow = p.flow, rate = rate } }
   assert(r.pub.messages == expected, "the publisher sent a different flow")
   local out, why, unseen = {}, feed.fanout_books(r)
-  unseen = unseen and unseen.total or "n/a"
-  per_trial[#per_trial + 1] = { unseen = unseen }
+  per_trial[#per_trial + 1] = feed.unseen_fields(unseen)
+  unseen = per_trial[#per_trial].unseen
   art:unbalanced(("%s %d/s"):format(slow and "one slow" or "all fast", rate), why)
   for i, sr in ipairs(r.subs) do
     out[i] = { subscriber = i == slow and "slow" or "fast " .. i, target_rate = rate,

@@ -61,14 +61,13 @@ local rows = s:grid(p.trials, p.rcvbufs, p.rates, function(rcvbuf, rate)
                     b = qsl.net.stats_delta(dev0.b, pair:stats(pair.b)) }
   local why, unseen = feed.path_books{ pub = pr, sub = sr, queue = q, wire = wire,
                                        sndbuf = sndbuf, drops = k }
-  return { rcvbuf = feed.size_label(rcvbuf), granted_rcvbuf = ready.granted_rcvbuf,
+  return roles.merge({ rcvbuf = feed.size_label(rcvbuf), granted_rcvbuf = ready.granted_rcvbuf,
            target_rate = rate, rate = pr.msgs_per_s, sent = pr.datagrams,
            received = sr.datagrams, queue = q.drops, wire = wire, socket = sr.kernel_drops,
            sender = pr.send_failures, overlimits = q.overlimits, unbalanced = why,
            kernel = k and qsl.measure.drop_text(k.reasons) or "n/a", drops_na = drops_na,
            drop_reasons = k and k.reasons, ok = why and "NO" or "yes",
-           unseen = unseen and unseen.total or "n/a", unseen_places = unseen and unseen.text,
-           devices = devices }
+           devices = devices }, feed.unseen_fields(unseen))
 end)
 
 local cells = art:spread{ title = "Datagrams lost, by place (over rounds)", rows = rows,

@@ -55,10 +55,9 @@ local rows = s:grid(p.trials, p.sizes, roles.modes(art, p.modes), function(size,
            queue_drops = r.queue and r.queue.drops or 0, backlog_drops = r.net.softnet.dropped,
            SOCKET_RCVBUFF = r.drops and (r.drops.reasons.SOCKET_RCVBUFF or 0) or "n/a",
            drop_reasons = r.drops and r.drops.reasons, drops_na = r.drops_na,
-           unseen = unseen and unseen.total or "n/a",
            burst_ms = pr.duration_ns / 1e6, rate = pr.msgs_per_s,
            ok = unbalanced and "NO" or "yes", unbalanced = unbalanced, devices = r.devices },
-           feed.socket_wait(sr))
+           feed.socket_wait(sr), feed.unseen_fields(unseen))
 end)
 
 art:table{ title = ("Per trial: %d orders (seed %d, %d symbols, flow %s) -> %d messages"):format(

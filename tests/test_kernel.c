@@ -61,17 +61,11 @@ static int lo_up(void)
     return rc;
 }
 
-/* In the child, in a namespace of its own: a receiver with the smallest buffer takes 300
- * datagrams it never reads. 0 when the kernel's SOCKET_RCVBUFF count (IPv4) is exactly
- * SO_MEMINFO's drops, the namespace shows no other reason, unwatching forgets it, and the
- * program's recursion misses can be read. */
-static int overflow_is_counted(struct qsl_kernel_drops *k)
+/* A receiver on lo with the smallest buffer takes 300 datagrams it never reads; mem: its
+ * SO_MEMINFO after. 0, or the step that failed (2 to 4). The socket stays open (a child's,
+ * closed at its exit) so its drops stay the kernel's to count. */
+static int overflow_lo(uint32_t mem[SK_MEMINFO_VARS])
 {
-    uint32_t ns;
-    if (unshare(CLONE_NEWNET) != 0)
-        return 100;
-    if (lo_up() != 0 || qsl_kernel_netns_of(0, &ns) != 0 || qsl_kernel_drops_watch(k, ns) != 0)
-        return 1;
     int rx = socket(AF_INET, SOCK_DGRAM, 0), tx = socket(AF_INET, SOCK_DGRAM, 0), one = 1;
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof a;
@@ -83,10 +77,27 @@ static int overflow_is_counted(struct qsl_kernel_drops *k)
     for (int i = 0; i < 300; i++)
         if (sendto(tx, payload, sizeof payload, 0, (struct sockaddr *)&a, sizeof a) < 0)
             return 3;
-    uint32_t mem[SK_MEMINFO_VARS];
-    len = sizeof mem;
+    len = SK_MEMINFO_VARS * sizeof mem[0];
     if (getsockopt(rx, SOL_SOCKET, SO_MEMINFO, mem, &len) != 0 || mem[SK_MEMINFO_DROPS] == 0)
         return 4;
+    return 0;
+}
+
+/* In the child, in a namespace of its own: a receiver with the smallest buffer takes 300
+ * datagrams it never reads. 0 when the kernel's SOCKET_RCVBUFF count (IPv4) is exactly
+ * SO_MEMINFO's drops, the namespace shows no other reason, unwatching forgets it, and the
+ * program's recursion misses can be read. */
+static int overflow_is_counted(struct qsl_kernel_drops *k)
+{
+    uint32_t ns;
+    if (unshare(CLONE_NEWNET) != 0)
+        return 100;
+    if (lo_up() != 0 || qsl_kernel_netns_of(0, &ns) != 0 || qsl_kernel_drops_watch(k, ns) != 0)
+        return 1;
+    uint32_t mem[SK_MEMINFO_VARS];
+    int rc = overflow_lo(mem);
+    if (rc != 0)
+        return rc;
     struct qsl_kernel_drop d[16];
     int n = qsl_kernel_drops_read(k, ns, d, 16);
     char buf[48];
@@ -106,6 +117,18 @@ static int overflow_is_counted(struct qsl_kernel_drops *k)
     return 0;
 }
 
+static void run_in_child(struct qsl_kernel_drops *k, int (*step)(struct qsl_kernel_drops *))
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+        _exit(step(k));
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert(WIFEXITED(st));
+    ck_assert_msg(WEXITSTATUS(st) == 0, "step %d failed", WEXITSTATUS(st));
+}
+
 START_TEST(test_a_full_receive_buffer_is_counted_with_its_reason)
 {
     struct qsl_kernel_drops *k;
@@ -113,17 +136,58 @@ START_TEST(test_a_full_receive_buffer_is_counted_with_its_reason)
     ck_assert_msg(qsl_kernel_drops_open(&k, why, sizeof why) == 0, "%s", why);
     uint32_t outside;
     ck_assert_int_eq(qsl_kernel_netns_of(0, &outside), 0);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0)
-        _exit(overflow_is_counted(k));
-    int st;
-    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-    ck_assert(WIFEXITED(st));
-    ck_assert_msg(WEXITSTATUS(st) == 0, "step %d failed", WEXITSTATUS(st));
+    run_in_child(k, overflow_is_counted);
     /* our namespace was never watched: nothing of it is counted */
     struct qsl_kernel_drop d[4];
     ck_assert_int_eq(qsl_kernel_drops_read(k, outside, d, 4), 0);
+    qsl_kernel_drops_close(k);
+}
+END_TEST
+
+/* In the child, in a namespace of its own: the same overflow under an audit. 0 when the
+ * tracepoint fired at least as often as SO_MEMINFO counted drops, every drop the program
+ * did not count in the namespace is one the kernel skipped it for (fired - ran), and the
+ * count of every reason is at least that of one. */
+static int audit_accounts(struct qsl_kernel_drops *k)
+{
+    uint32_t ns, reasons[2] = {0, QSL_KERNEL_AUDIT_ALL};
+    char why[256];
+    struct qsl_kernel_audit *a;
+    if (unshare(CLONE_NEWNET) != 0)
+        return 100;
+    if (lo_up() != 0 || qsl_kernel_netns_of(0, &ns) != 0 || qsl_kernel_drops_watch(k, ns) != 0 ||
+        qsl_kernel_drop_reason_value(k, "SOCKET_RCVBUFF", &reasons[0]) != 0)
+        return 1;
+    if (qsl_kernel_audit_open(k, reasons, 0, &a, why, sizeof why) != -E2BIG || a)
+        return 12;
+    if (qsl_kernel_audit_open(k, reasons, 2, &a, why, sizeof why) != 0)
+        return 13;
+    uint32_t mem[SK_MEMINFO_VARS];
+    struct qsl_kernel_drop d[16];
+    struct qsl_kernel_audit_count c[2];
+    int rc = overflow_lo(mem);
+    if (rc != 0)
+        return rc;
+    if (qsl_kernel_drops_read(k, ns, d, 16) != 1)
+        return 6;
+    if (qsl_kernel_audit_read(a, c, 1) != -ENOSPC || qsl_kernel_audit_read(a, c, 2) != 2)
+        return 7;
+    qsl_kernel_audit_close(a);
+    if (c[0].reason != reasons[0] || c[0].fired < mem[SK_MEMINFO_DROPS] || c[0].fired < c[0].ran)
+        return 8;
+    if (mem[SK_MEMINFO_DROPS] - d[0].count > c[0].fired - c[0].ran)
+        return 9;
+    if (c[1].fired < c[0].fired)
+        return 10;
+    return 0;
+}
+
+START_TEST(test_the_audit_sees_every_drop_the_program_missed)
+{
+    struct qsl_kernel_drops *k;
+    char why[512];
+    ck_assert_msg(qsl_kernel_drops_open(&k, why, sizeof why) == 0, "%s", why);
+    run_in_child(k, audit_accounts);
     qsl_kernel_drops_close(k);
 }
 END_TEST
@@ -158,8 +222,16 @@ Suite *kernel_suite(void)
     else if (!qsl_test_netns_runs())
         qsl_test_skip("test_a_full_receive_buffer_is_counted_with_its_reason",
                       "no network namespace can be made here");
-    else
+    else {
         tcase_add_test(tc, test_a_full_receive_buffer_is_counted_with_its_reason);
+        uint32_t all = QSL_KERNEL_AUDIT_ALL;
+        struct qsl_kernel_audit *a;
+        if (qsl_kernel_audit_open(k, &all, 1, &a, why, sizeof why) != 0)
+            qsl_test_skip("test_the_audit_sees_every_drop_the_program_missed", why);
+        else
+            tcase_add_test(tc, test_the_audit_sees_every_drop_the_program_missed);
+        qsl_kernel_audit_close(a);
+    }
     qsl_kernel_drops_close(k);
     suite_add_tcase(s, tc);
     return s;

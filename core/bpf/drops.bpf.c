@@ -46,6 +46,15 @@ struct {
     __type(value, __u64);
 } drops SEC(".maps");
 
+/* Every run, by reason, in every namespace: set against the tracepoint's own count (perf)
+ * it shows whether the kernel ran the program for every drop it made. */
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, QSL_DROPS_RAN_SLOTS);
+    __type(key, __u32);
+    __type(value, __u64);
+} ran SEC(".maps");
+
 /* Counted where the map had no room: never silently lost. */
 __u64 overflow = 0;
 
@@ -87,6 +96,10 @@ static __always_inline __u8 ip_proto_of(struct sk_buff *skb, __u16 ethertype)
 static __always_inline int count(struct sk_buff *skb, unsigned int reason, struct sock *rx_sk)
 {
     struct qsl_drops_key k = {0};
+    __u32 slot = qsl_drops_ran_slot(reason);
+    __u64 *runs = bpf_map_lookup_elem(&ran, &slot);
+    if (runs)
+        __sync_fetch_and_add(runs, 1);
     k.netns = netns_of(skb, rx_sk);
     if (!bpf_map_lookup_elem(&watched, &k.netns))
         return 0;

@@ -11,8 +11,11 @@
 --                       namespace counted once) from now on: :read([ip_proto]) -> { total,
 --                       reasons = {REASON = n}, hosts = {[i] = {REASON = n}}, others }
 --                       of that IP protocol's packets ("udp", ...; absent: all), others
---                       the reasons of the rest; :close(). nil, why where BPF cannot run
---                       here: a caller shows n/a and why
+--                       the reasons of the rest, skipped = {REASON = n} (the audit: drops
+--                       of that reason the kernel made, perf counted, and the program never
+--                       ran for, in any namespace; nil and audit_na = why where perf
+--                       cannot count); :close(). nil, why where BPF cannot run here: a
+--                       caller shows n/a and why
 --   drop_text(reasons) -> "SOCKET_RCVBUFF 13868, QDISC_DROP 12" (largest first; "none")
 --   poll(ms, fn)     -> fn()'s results once its first is true, or its last call's after
 --                       ms milliseconds: waiting for a state with a deadline, not a sleep
@@ -82,6 +85,10 @@ end
 local Drops = {}
 Drops.__index = Drops
 
+-- The reasons qsl's books name, audited where this kernel has them.
+M.audited = { "SOCKET_RCVBUFF", "PROTO_MEM", "QDISC_DROP", "NETFILTER_DROP", "NOT_SPECIFIED",
+              "IPV6DISABLED", "all" }
+
 function M.drops(pids)
   local ok, why = qsl.kernel.available()
   if not ok then return nil, why end
@@ -101,6 +108,11 @@ function M.drops(pids)
     end
     self.of_host[i] = had
   end
+  local reasons = {}
+  for _, name in ipairs(M.audited) do
+    if name == "all" or qsl.kernel.reason(name) then reasons[#reasons + 1] = name end
+  end
+  self.audit, self.audit_na = qsl.kernel.audit{ reasons = reasons }
   return self
 end
 
@@ -118,11 +130,18 @@ function Drops:read(ip_proto)
     end
   end
   for i, j in ipairs(self.of_host) do out.hosts[i] = per_ns[j] end
+  if self.audit then
+    out.skipped = {}
+    for reason, a in pairs(assert(self.audit:read())) do out.skipped[reason] = a.skipped end
+  else
+    out.audit_na = self.audit_na
+  end
   return out
 end
 
 function Drops:close()
   for _, c in ipairs(self.counters) do c:close() end
+  if self.audit then self.audit:close() end
 end
 Drops.__close = Drops.close
 
