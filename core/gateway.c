@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clock.h"
 #include "gateway.h"
 #include "gateway_conn.h"
 #include "wire.h"
@@ -59,6 +60,7 @@ int qsl_gateway_run(int listen_fd, const struct qsl_gateway_config *c,
 {
     memset(st, 0, sizeof *st);
     qsl_tcpinfo_sum_init(&st->tcp);
+    st->started_ns = qsl_clock_ns();
     if (c->max_conns == 0 || c->out_bytes < QSL_WIRE_MAX_FRAME * 2 ||
         (unsigned)c->mode >= QSL_GATEWAY_MODE_COUNT)
         return -EINVAL;

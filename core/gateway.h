@@ -75,6 +75,14 @@ struct qsl_gateway_config {
     /* called once everything is allocated and the loop is about to serve */
     void (*on_ready)(void *ctx);
     void *ready_ctx;
+    /* Each accepted connection's TCP_INFO as it closes (closing = 1) and, with
+     * tcp_info_ms, every that many ms while it is open (closing = 0; the blocking mode
+     * samples between reads): conn its ordinal (1: the first accepted), when_ns since the
+     * run began. NULL: only the sums in qsl_gateway_stats.tcp. */
+    void (*tcp_info)(void *ctx, unsigned conn, uint64_t when_ns, int closing,
+                     const struct qsl_tcpinfo *t);
+    void *tcp_info_ctx;
+    unsigned tcp_info_ms;
 };
 
 struct qsl_gateway_stats {
@@ -93,6 +101,7 @@ struct qsl_gateway_stats {
     uint64_t ring_enters, ring_completions;
     uint64_t rejects[QSL_REJECT_COUNT];
     struct qsl_tcpinfo_sum tcp;     /* every accepted connection's TCP_INFO as it closed */
+    uint64_t started_ns;            /* qsl_clock_ns() as the run began (tcp_info's when) */
 };
 
 void qsl_gateway_defaults(struct qsl_gateway_config *c);

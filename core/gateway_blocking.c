@@ -79,6 +79,19 @@ static int serve_chunk(int fd, struct qsl_session *s, const uint8_t *in, size_t 
     return 0;
 }
 
+/* tcp_info_ms: the connection's TCP_INFO when due; the next sample's time (0: none). */
+static uint64_t sample(int fd, const struct qsl_gateway_config *c,
+                       const struct qsl_gateway_stats *st, uint64_t next)
+{
+    if (!next || qsl_clock_ms() < next)
+        return next;
+    struct qsl_tcpinfo t;
+    if (qsl_tcpinfo_read(fd, &t) == 0)
+        c->tcp_info(c->tcp_info_ctx, (unsigned)st->connections, qsl_clock_ns() - st->started_ns,
+                    0, &t);
+    return qsl_clock_ms() + c->tcp_info_ms;
+}
+
 static void serve_one(int fd, struct qsl_engine *e, const struct qsl_gateway_config *c,
                       struct qsl_gateway_stats *st, uint8_t *in, uint8_t *out, qsl_stop_flag *stop)
 {
@@ -86,9 +99,16 @@ static void serve_one(int fd, struct qsl_engine *e, const struct qsl_gateway_con
     qsl_session_init(&s, e);
     unsigned idle = c->idle_ms;
     uint64_t deadline = idle ? qsl_clock_ms() + idle : 0;
+    uint64_t next_sample = c->tcp_info && c->tcp_info_ms ? qsl_clock_ms() + c->tcp_info_ms : 0;
     int clean = 1;              /* 0: the peer is gone, nothing to linger for */
     for (;;) {
-        int ready = qsl_net_wait(fd, POLLIN, deadline, stop);
+        uint64_t until = next_sample && (!deadline || next_sample < deadline) ? next_sample
+                                                                               : deadline;
+        int ready = qsl_net_wait(fd, POLLIN, until, stop);
+        if (ready == 0 && until == next_sample && until != deadline) {
+            next_sample = sample(fd, c, st, next_sample);
+            continue;
+        }
         if (ready <= 0) {
             ready < 0 ? st->closed_at_stop++ : st->closed_idle++;
             break;
@@ -113,9 +133,10 @@ static void serve_one(int fd, struct qsl_engine *e, const struct qsl_gateway_con
             break;
         if (idle && s.stats.frames_in != frames)
             deadline = qsl_clock_ms() + idle;     /* a partial frame does not count as activity */
+        next_sample = sample(fd, c, st, next_sample);   /* a busy connection is sampled too */
     }
     qsl_gwc_account(st, &s);
-    qsl_tcpinfo_account(&st->tcp, fd);
+    qsl_gwc_tcpinfo(c, st, fd, (unsigned)st->connections);
     if (clean)
         linger_close(fd, c->linger_ms, stop);
     else

@@ -131,10 +131,18 @@ void qsl_gwc_discard(struct qsl_gwc_loop *l, struct qsl_gwc_conn *k)
 }
 
 
+void qsl_gwc_tcpinfo(const struct qsl_gateway_config *c, struct qsl_gateway_stats *st, int fd,
+                     unsigned conn)
+{
+    struct qsl_tcpinfo t;
+    if (qsl_tcpinfo_account(&st->tcp, fd, &t) == 0 && c->tcp_info)
+        c->tcp_info(c->tcp_info_ctx, conn, qsl_clock_ns() - st->started_ns, 1, &t);
+}
+
 void qsl_gwc_close(struct qsl_gwc_loop *l, struct qsl_gwc_conn *k)
 {
     qsl_gwc_account(l->st, &k->s);
-    qsl_tcpinfo_account(&l->st->tcp, k->fd);
+    qsl_gwc_tcpinfo(l->c, l->st, k->fd, k->id);
     qsl_gwc_discard(l, k);
     qsl_gwc_set_deadline(l, k, 0);
     l->ops->closing(l, k);      /* the mode may keep out/in while the kernel holds them */
@@ -376,6 +384,7 @@ void qsl_gwc_unopen(struct qsl_gwc_loop *l, struct qsl_gwc_conn *k)
 void qsl_gwc_count(struct qsl_gwc_loop *l, struct qsl_gwc_conn *k)
 {
     QSL_GWC_BUMP(l->st->connections);
+    k->id = (unsigned)l->st->connections;
     QSL_GWC_BUMP(l->st->active);
     if (l->st->active > l->st->active_max)
         l->st->active_max = l->st->active;
@@ -465,4 +474,32 @@ void qsl_gwc_loop_init(struct qsl_gwc_loop *l, int lfd, const struct qsl_gateway
     l->mode = mode;
     l->bounded = c->idle_ms || c->stall_ms;
     l->reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (c->tcp_info && c->tcp_info_ms)
+        l->next_sample = qsl_clock_ms() + c->tcp_info_ms;
+}
+
+void qsl_gwc_sample(struct qsl_gwc_loop *l)
+{
+    const struct qsl_gateway_config *c = l->c;
+    uint64_t now = qsl_clock_ms();
+    if (!l->next_sample || now < l->next_sample)
+        return;
+    for (struct qsl_gwc_conn *k = l->open; k; k = k->next) {
+        struct qsl_tcpinfo t;
+        if (k->fd >= 0 && qsl_tcpinfo_read(k->fd, &t) == 0)
+            c->tcp_info(c->tcp_info_ctx, k->id, qsl_clock_ns() - l->st->started_ns, 0, &t);
+    }
+    l->next_sample = now + c->tcp_info_ms;
+}
+
+int qsl_gwc_wait_ms(const struct qsl_gwc_loop *l)
+{
+    int ms = l->timed ? 20 : 100;
+    if (l->next_sample) {
+        uint64_t now = qsl_clock_ms();
+        uint64_t left = l->next_sample > now ? l->next_sample - now : 0;
+        if (left < (uint64_t)ms)
+            ms = (int)left;
+    }
+    return ms;
 }

@@ -43,6 +43,7 @@ struct qsl_gwc_conn {
     size_t out_head;            /* a reply frame boundary in out (qsl_gwc_replies_unsent) */
     uint64_t active_at;         /* last whole request handled or reply byte taken */
     uint64_t deadline;          /* idle/stall (open, closing) or linger deadline; 0 none */
+    unsigned id;                /* its ordinal: 1 for the first accepted (tcp_info) */
     uint8_t zombie;             /* closed, but the kernel still holds its memory */
     uint8_t stalled;            /* stall_ms passed: what is unsent is discarded, counted */
 };
@@ -73,6 +74,7 @@ struct qsl_gwc_loop {
     unsigned zombies;           /* closed ones the kernel still holds */
     unsigned timed;             /* connections with a deadline */
     int bounded;                /* idle_ms or stall_ms: activity times are kept */
+    uint64_t next_sample;       /* tcp_info_ms: when the open connections are sampled next */
 };
 
 /* A mode: whether it runs here, its server loop (qsl_gateway_run's contract), and the
@@ -101,7 +103,15 @@ void qsl_gwc_loop_init(struct qsl_gwc_loop *l, int lfd, const struct qsl_gateway
 void qsl_gwc_set_deadline(struct qsl_gwc_loop *l, struct qsl_gwc_conn *k, uint64_t at);
 void qsl_gwc_discard(struct qsl_gwc_loop *l, struct qsl_gwc_conn *k);
 void qsl_gwc_close(struct qsl_gwc_loop *l, struct qsl_gwc_conn *k);
+/* A connection's TCP_INFO as it closes (every mode): summed into st->tcp and handed to the
+ * config's tcp_info, conn its ordinal. */
+void qsl_gwc_tcpinfo(const struct qsl_gateway_config *c, struct qsl_gateway_stats *st, int fd,
+                     unsigned conn);
 void qsl_gwc_free_closed(struct qsl_gwc_loop *l);
+/* tcp_info_ms: every open connection's TCP_INFO, when due. */
+void qsl_gwc_sample(struct qsl_gwc_loop *l);
+/* How long a mode may wait for events: its sweep period, or less to the next sample. */
+int qsl_gwc_wait_ms(const struct qsl_gwc_loop *l);
 void qsl_gwc_touch(struct qsl_gwc_loop *l, struct qsl_gwc_conn *k);
 void qsl_gwc_timer(struct qsl_gwc_loop *l, struct qsl_gwc_conn *k);
 int qsl_gwc_flush(struct qsl_gwc_loop *l, struct qsl_gwc_conn *k);

@@ -162,7 +162,7 @@ static int run_epoll(int lfd, struct qsl_engine *e, const struct qsl_gateway_con
     struct epoll_event evs[256];
     uint64_t next_sweep = 0;
     while (!*stop) {
-        int n = epoll_wait(ep, evs, 256, l.timed ? 20 : 100);
+        int n = epoll_wait(ep, evs, 256, qsl_gwc_wait_ms(&l));
         for (int i = 0; i < n; i++) {
             struct qsl_gwc_conn *k = evs[i].data.ptr;
             if (!k) {
@@ -180,6 +180,7 @@ static int run_epoll(int lfd, struct qsl_engine *e, const struct qsl_gateway_con
             qsl_gwc_sweep(&l);
             next_sweep = qsl_clock_ms() + 10;
         }
+        qsl_gwc_sample(&l);
         if (l.closed)
             qsl_gwc_free_closed(&l);
     }

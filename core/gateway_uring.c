@@ -507,13 +507,14 @@ static int run_uring(int lfd, struct qsl_engine *e, const struct qsl_gateway_con
         c->on_ready(c->ready_ctx);
     uint64_t next_sweep = 0;
     while (!*stop && rc == 0) {
-        rc = ur_round(&l, l.timed ? 20 : 100);
+        rc = ur_round(&l, qsl_gwc_wait_ms(&l));
         if (u.starved)
             ur_feed_starved(&l);
         if (l.timed && qsl_clock_ms() >= next_sweep) {
             qsl_gwc_sweep(&l);
             next_sweep = qsl_clock_ms() + 10;
         }
+        qsl_gwc_sample(&l);
         if (l.closed)
             qsl_gwc_free_closed(&l);
     }

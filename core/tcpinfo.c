@@ -61,11 +61,12 @@ void qsl_tcpinfo_add(struct qsl_tcpinfo_sum *s, const struct qsl_tcpinfo *t)
     s->connections++;
 }
 
-void qsl_tcpinfo_account(struct qsl_tcpinfo_sum *s, int fd)
+int qsl_tcpinfo_account(struct qsl_tcpinfo_sum *s, int fd, struct qsl_tcpinfo *t)
 {
-    struct qsl_tcpinfo t;
-    if (qsl_tcpinfo_read(fd, &t) == 0)
-        qsl_tcpinfo_add(s, &t);
+    int rc = qsl_tcpinfo_read(fd, t);
+    if (rc == 0)
+        qsl_tcpinfo_add(s, t);
     else
         s->unread++;
+    return rc;
 }

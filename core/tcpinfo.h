@@ -38,7 +38,8 @@ struct qsl_tcpinfo_sum {
 
 void qsl_tcpinfo_sum_init(struct qsl_tcpinfo_sum *s);
 void qsl_tcpinfo_add(struct qsl_tcpinfo_sum *s, const struct qsl_tcpinfo *t);
-/* Reads fd's TCP_INFO into s (or counts it unread); for a connection about to close. */
-void qsl_tcpinfo_account(struct qsl_tcpinfo_sum *s, int fd);
+/* Reads fd's TCP_INFO into t and adds it to s (or counts it unread): for a connection about
+ * to close. 0, or qsl_tcpinfo_read's error. */
+int qsl_tcpinfo_account(struct qsl_tcpinfo_sum *s, int fd, struct qsl_tcpinfo *t);
 
 #endif

@@ -38,7 +38,8 @@ local rows = s:grid(p.trials, p.clients, modes, function(n, mode)
     { cpu_server = p.pin and 0 or nil, cpu_load = p.pin and 1 or nil, tcp_info = true })
   return roles.merge({ mode = mode, clients = n, throughput = lr.throughput,
     p50_us = lr.p50_ns / 1e3, p99_us = lr.p99_ns / 1e3, p999_us = lr.p999_ns / 1e3,
-    fills = lr.fills, tcp_info = lr.tcp_info }, qsl.gateway.tcp(lr, gr))
+    fills = lr.fills, tcp_info = lr.tcp_info, server_tcp_info = gr.tcp_info },
+    qsl.gateway.tcp(lr, gr))
 end)
 local shapes = {}
 if p.pingpong > 0 then shapes[1] = "ping-pong" end

@@ -25,21 +25,20 @@ local art = s:artifact{ title = "Gateway cost per order against connections and 
 local iso = roles.isolated()
 
 local rows = s:grid(p.trials, p.depths, p.connections, function(depth, n)
-  local gw <close>, ready = roles.start("gateway", { mode = p.mode, max_conns = n + 16 },
-                                        { netns = iso })
+  local log <close>, slog <close> = require("qsl.temp")(), require("qsl.temp")()
+  local gw <close>, ready = roles.start("gateway", { mode = p.mode, max_conns = n + 16,
+                                                     tcp_info = slog.path }, { netns = iso })
   local before, net0 = gw:sample(), measure.net(gw.pid)
-  local log <close> = require("qsl.temp")()
   local lr = roles.run("load", { port = ready.port, connections = n, depth = depth,
     requests = p.requests, tcp_info = log.path }, { netns_of = iso and gw.pid or nil })
-  local f = assert(io.open(log.path))
-  lr.tcp_info = qsl.gateway.parse_tcp_info(f:read("a"))
-  f:close()
+  lr.tcp_info = qsl.gateway.read_tcp_info(log.path)
   local d, net = measure.delta(before, gw:sample()), measure.delta(net0, measure.net(gw.pid))
   local gr = roles.finish(gw, { stop = true })
+  gr.tcp_info = qsl.gateway.read_tcp_info(slog.path)
   return roles.merge({ depth = depth, connections = n, throughput = lr.throughput,
            cpu_ns_per_order = d.cpu_ns / lr.completed, vcsw_per_order = d.nvcsw / lr.completed,
            segments_per_order = (net.Tcp.InSegs + net.Tcp.OutSegs) / lr.completed,
-           tcp_info = lr.tcp_info },
+           tcp_info = lr.tcp_info, server_tcp_info = gr.tcp_info },
            qsl.gateway.tcp(lr, gr))
 end)
 

@@ -67,7 +67,7 @@ local rows = s:trials(p.trials, function()
     fds = during.fds, [per_"enters"] = gr.ring_enters / n,
     [per_"completions"] = gr.ring_completions / n, echo_cpu_ns = echo and echo.cpu_ns,
     cpu_vs_echo = echo and c.cpu_ns / echo.cpu_ns, retrans = lr.tcp_retrans + gr.tcp_retrans,
-    tcp_info = lr.tcp_info,
+    tcp_info = lr.tcp_info, server_tcp_info = gr.tcp_info,
     tcp_rtt_p50_us = lr.tcp_rtt_p50_us, tcp_rtt_max_us = math.max(lr.tcp_rtt_max_us,
                                                                   gr.tcp_rtt_max_us) }
 end, { label = "pass 1" })

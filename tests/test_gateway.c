@@ -806,6 +806,67 @@ START_TEST(test_frames_in_counts_a_frame_once)
 }
 END_TEST
 
+/* What the gateway hands its tcp_info callback, by connection (from its thread). */
+struct tcp_records {
+    pthread_mutex_t mu;
+    unsigned closing[4], samples[4], other;
+};
+
+static void on_tcpinfo(void *ctx, unsigned conn, uint64_t when_ns, int closing,
+                       const struct qsl_tcpinfo *t)
+{
+    struct tcp_records *r = ctx;
+    (void)when_ns;
+    pthread_mutex_lock(&r->mu);
+    if (conn >= 1 && conn < 4 && t->segs_in > 0)
+        (closing ? r->closing : r->samples)[conn]++;
+    else
+        r->other++;
+    pthread_mutex_unlock(&r->mu);
+}
+
+static unsigned samples_of(struct tcp_records *r, unsigned conn)
+{
+    pthread_mutex_lock(&r->mu);
+    unsigned n = r->samples[conn];
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}
+
+/* Issue 22: every accepted connection's TCP_INFO as it closes, once, by its ordinal; with
+ * tcp_info_ms, samples while it is open (the blocking mode's between reads too). */
+START_TEST(test_tcp_info_of_every_connection_at_close_and_while_open)
+{
+    ANY_MODE(mode, _i);
+    struct tcp_records r = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    struct server s;
+    qsl_test_server_init(&s, mode);
+    s.c.tcp_info = on_tcpinfo;
+    s.c.tcp_info_ctx = &r;
+    s.c.tcp_info_ms = 10;
+    qsl_test_server_serve(&s, 16);
+    for (unsigned conn = 1; conn <= 2; conn++) {
+        int fd = dial(s.port);
+        uint8_t req[64], reply[24];
+        size_t n = heartbeat(req, conn);
+        ck_assert_int_eq(send(fd, req, n, 0), (ssize_t)n);
+        read_n(fd, reply, sizeof reply);
+        uint64_t until = ms_now() + 5000;       /* open until sampled twice (or 5 s) */
+        while (samples_of(&r, conn) < 2 && ms_now() < until)
+            poll(NULL, 0, 5);
+        close(fd);
+    }
+    finish(&s);
+    ck_assert_uint_eq(s.st.connections, 2);
+    ck_assert_uint_eq(s.st.tcp.connections, 2);
+    for (unsigned conn = 1; conn <= 2; conn++) {
+        ck_assert_uint_eq(r.closing[conn], 1);
+        ck_assert_uint_ge(r.samples[conn], 2);
+    }
+    ck_assert_uint_eq(r.other, 0);
+}
+END_TEST
+
 /* Issue 21.11: a stop that comes while the blocking server waits for a client, with
  * no signal to interrupt the wait, ends it within the wait's slice. */
 START_TEST(test_blocking_mode_stop_between_clients)
@@ -1033,6 +1094,8 @@ Suite *gateway_suite(void)
     QSL_URING_LOOP(tc, test_slow_reader_gets_every_ack, 2 * QSL_GATEWAY_MODE_COUNT, 2);
     QSL_URING_LOOP(tc, test_stalled_close_counts_every_discarded_reply, QSL_GATEWAY_MODE_COUNT, 1);
     QSL_URING_LOOP(tc, test_frames_in_counts_a_frame_once, QSL_GATEWAY_MODE_COUNT, 1);
+    QSL_URING_LOOP(tc, test_tcp_info_of_every_connection_at_close_and_while_open,
+                   QSL_GATEWAY_MODE_COUNT, 1);
     tcase_add_test(tc, test_blocking_mode_stop_between_clients);
     QSL_URING_LOOP(tc, test_cost_follows_connections_not_max_conns, 2, 1);
     tcase_add_test(tc, test_load_counts_reconcile);

@@ -57,13 +57,28 @@ static struct tcp_fields tcp_fields_of(const struct qsl_tcpinfo_sum *t)
     TCP_F(S, segs_in, "segments", "received, summed"), \
     TCP_F(S, notsent_max, "bytes", "the most written and not yet sent at close")
 
+/* tcp_info=: one line per sample, key=value, the names qsl_tcpinfo's. */
+static void write_tcpinfo(void *ctx, unsigned conn, uint64_t when_ns, int closing,
+                          const struct qsl_tcpinfo *t)
+{
+    fprintf(ctx, "conn=%u t_ms=%.3f closing=%d rtt_us=%" PRIu32 " rttvar_us=%" PRIu32
+            " min_rtt_us=%" PRIu32 " snd_cwnd=%" PRIu32 " retransmits=%" PRIu32
+            " total_retrans=%" PRIu32 " lost=%" PRIu32 " delivery_rate=%" PRIu64
+            " busy_us=%" PRIu64 " rwnd_limited_us=%" PRIu64 " sndbuf_limited_us=%" PRIu64
+            " segs_out=%" PRIu32 " segs_in=%" PRIu32 " notsent_bytes=%" PRIu32 "\n",
+            conn, (double)when_ns / 1e6, closing, t->rtt_us, t->rttvar_us,
+            t->min_rtt_us == UINT32_MAX ? 0 : t->min_rtt_us, t->snd_cwnd, t->retransmits,
+            t->total_retrans, t->lost, t->delivery_rate, t->busy_us, t->rwnd_limited_us,
+            t->sndbuf_limited_us, t->segs_out, t->segs_in, t->notsent_bytes);
+}
+
 /* ------------------------------------------------------------------ gateway */
 
 struct gw_args {
-    const char *bind, *sockopt;
+    const char *bind, *sockopt, *tcp_info;
     uint16_t port;
     int mode;
-    uint32_t max_conns, backlog, symbols, capacity, max_quantity, idle_ms, stall_ms;
+    uint32_t tcp_info_ms, max_conns, backlog, symbols, capacity, max_quantity, idle_ms, stall_ms;
     uint64_t out_bytes, max_notional;
 };
 
@@ -86,6 +101,12 @@ static const struct qsl_role_param gw_params[] = {
     QSL_ROLE_U(G, stall_ms, 0, 0, 86400000, "ms",
                "end a connection that owes replies and took none of their bytes for this long, "
                "counting the replies it could not deliver (replies_discarded); 0 = never"),
+    QSL_ROLE_STR(G, tcp_info, "", "a file to write every accepted connection's TCP_INFO to, "
+                 "a line each as it closes (and every tcp_info_ms while open): conn (1: the "
+                 "first accepted), t_ms (since it began serving), closing, rtt_us, rttvar_us, "
+                 "... as the load's (empty: none)"),
+    QSL_ROLE_U(G, tcp_info_ms, 0, 0, 600000, "ms", "with tcp_info: sample every open "
+               "connection this often (blocking: between reads); 0 = only as each closes"),
     QSL_ROLE_SOCKOPT(G),
     QSL_ROLE_END,
 };
@@ -219,10 +240,28 @@ static int run_gateway(const void *args)
                                   qsl_gateway_idle_ms(&c), c.stall_ms, granted}, 0};
     c.on_ready = print_ready;
     c.ready_ctx = &rc_ready;
+    FILE *tcp_log = NULL;
+    if (a->tcp_info[0] && !(tcp_log = fopen(a->tcp_info, "w"))) {
+        fprintf(stderr, "qsl-run gateway: tcp_info=%s: %s\n", a->tcp_info, strerror(errno));
+        close(lfd);
+        return 1;
+    }
+    if (!tcp_log && a->tcp_info_ms) {
+        fprintf(stderr, "qsl-run gateway: tcp_info_ms= needs tcp_info= (the file to write to)\n");
+        close(lfd);
+        return 1;
+    }
+    c.tcp_info = tcp_log ? write_tcpinfo : NULL;
+    c.tcp_info_ctx = tcp_log;
+    c.tcp_info_ms = a->tcp_info_ms;
     qsl_role_stop_on_signals(&stop);
     struct qsl_gateway_stats st;
     int rc = qsl_gateway_run(lfd, &c, &st, &stop);
     close(lfd);
+    if (tcp_log && fclose(tcp_log) != 0 && rc == 0) {
+        fprintf(stderr, "qsl-run gateway: tcp_info=%s: %s\n", a->tcp_info, strerror(errno));
+        return 1;
+    }
     if (rc != 0) {
         fprintf(stderr, "qsl-run gateway: %s\n", strerror(-rc));
         return 1;
@@ -290,21 +329,6 @@ static const struct qsl_role_param load_params[] = {
     QSL_ROLE_END,
 };
 #undef L
-
-/* tcp_info=: one line per sample, key=value, the names qsl_tcpinfo's. */
-static void write_tcpinfo(void *ctx, unsigned conn, uint64_t when_ns, int closing,
-                          const struct qsl_tcpinfo *t)
-{
-    fprintf(ctx, "conn=%u t_ms=%.3f closing=%d rtt_us=%" PRIu32 " rttvar_us=%" PRIu32
-            " min_rtt_us=%" PRIu32 " snd_cwnd=%" PRIu32 " retransmits=%" PRIu32
-            " total_retrans=%" PRIu32 " lost=%" PRIu32 " delivery_rate=%" PRIu64
-            " busy_us=%" PRIu64 " rwnd_limited_us=%" PRIu64 " sndbuf_limited_us=%" PRIu64
-            " segs_out=%" PRIu32 " segs_in=%" PRIu32 " notsent_bytes=%" PRIu32 "\n",
-            conn, (double)when_ns / 1e6, closing, t->rtt_us, t->rttvar_us,
-            t->min_rtt_us == UINT32_MAX ? 0 : t->min_rtt_us, t->snd_cwnd, t->retransmits,
-            t->total_retrans, t->lost, t->delivery_rate, t->busy_us, t->rwnd_limited_us,
-            t->sndbuf_limited_us, t->segs_out, t->segs_in, t->notsent_bytes);
-}
 
 struct load_ready_line {
     const char *pattern;

@@ -1,10 +1,14 @@
 -- qsl.gateway: a server role under the load driver, measured; and the echo floor that
 -- answers the same bytes, so a gateway's cost over the kernel's is a ratio from one round.
---   run(server, params, load, {cpu_server=, cpu_load=, server_at=, load_at=})
+--   run(server, params, load, {cpu_server=, cpu_load=, server_at=, load_at=, tcp_info=})
 --       -> the load's result (every request answered, else an error) with cpu_ns = the
 --          server's on-CPU ns per request (schedstat over the load alone); the server's
 --          result line; its exit status (wait4's rusage); the delta of its /proc sample
---          over the load (measure.delta), and the sample at the load's end
+--          over the load (measure.delta), and the sample at the load's end; tcp_info =
+--          true or ms: every connection's TCP_INFO records in the load's result (tcp_info)
+--          and, for qsl's gateway, in the server's result line's table too
+--   parse_tcp_info(text), read_tcp_info(path) -> the records of a tcp_info= file (the load's
+--       or the gateway's): {{conn=, t_ms=, closing=, rtt_us=, ...}, ...}
 --   echo_load(load, request, reply) -> the same load in the echo pattern at those sizes
 --   floor(gr, load, opts) -> run(...) of an epoll echo answering the mean bytes per request
 --       of the gateway result gr, under the same load (its host, connections, depth,
@@ -39,27 +43,33 @@ function M.parse_tcp_info(text)
   return out
 end
 
+function M.read_tcp_info(path)
+  local f = assert(io.open(path))
+  local records = M.parse_tcp_info(f:read("a"))
+  f:close()
+  return records
+end
+
 function M.run(server, params, load, opts)
   opts = roles.options("gateway.run", opts, PLACE)
+  local temp = require("qsl.temp")
+  local log <close> = opts.tcp_info and temp() or nil
+  -- qsl's gateway keeps its side's records too (an echo or another server has none)
+  local slog <close> = opts.tcp_info and server == "gateway" and temp() or nil
+  local ms = opts.tcp_info ~= true and opts.tcp_info or nil
+  if log then load = roles.merge(load, { tcp_info = log.path, tcp_info_ms = ms }) end
+  if slog then params = roles.merge(params, { tcp_info = slog.path, tcp_info_ms = ms }) end
   local srv <close>, ready = roles.start(server, params,
                                          roles.merge({ cpu = opts.cpu_server }, opts.server_at))
-  local log <close> = opts.tcp_info and require("qsl.temp")() or nil
-  if log then
-    load = roles.merge(load, { tcp_info = log.path,
-                               tcp_info_ms = opts.tcp_info ~= true and opts.tcp_info or nil })
-  end
   local before = srv:sample()
   local lr = roles.run("load", roles.merge({ timeout_ms = 600000 }, load, { port = ready.port }),
                        roles.merge({ cpu = opts.cpu_load, timeout = 600000 }, opts.load_at))
-  if log then
-    local f = assert(io.open(log.path))
-    lr.tcp_info = M.parse_tcp_info(f:read("a"))
-    f:close()
-  end
+  if log then lr.tcp_info = M.read_tcp_info(log.path) end
   local during = srv:sample()
   local d = require("qsl.measure").delta(before, during)
   lr.cpu_ns = d.cpu_ns / lr.completed
   local sr, st = roles.finish(srv, { stop = true })
+  if slog then sr.tcp_info = M.read_tcp_info(slog.path) end
   assert(lr.completed == load.requests, ("%d of %d answered"):format(lr.completed, load.requests))
   return lr, sr, st, d, during
 end

@@ -177,18 +177,28 @@ test("TCP_INFO: over a tbf link with a tiny queue both ways, the load's result s
            lr.tcp_rtt_p50_us)
     local t = qsl.gateway.tcp(lr, gr)
     assert(t.retrans == lr.tcp_retrans + gr.tcp_retrans and t.tcp_rtt_p50_us == lr.tcp_rtt_p50_us)
-    -- every connection's own record as it closed, and samples every 50 ms while open
-    local closing, sampled, retrans, seen = 0, 0, 0, {}
-    for _, rec in ipairs(lr.tcp_info) do
-      if rec.closing == 1 then
-        closing, retrans, seen[rec.conn] = closing + 1, retrans + rec.total_retrans, true
-      else
-        sampled = sampled + 1
+    -- every connection's own record as it closed, and samples every 50 ms while open: the
+    -- load's (connections 0..15) and the gateway's (accepted 1..16), each summing to its line
+    local function records(list, first)
+      local closing, sampled, retrans, seen = 0, 0, 0, {}
+      for _, rec in ipairs(list) do
+        if rec.closing == 1 then
+          closing, retrans, seen[rec.conn] = closing + 1, retrans + rec.total_retrans, true
+        else
+          sampled = sampled + 1
+        end
       end
+      for conn = first, first + 15 do assert(seen[conn], "no record at close of " .. conn) end
+      return closing, sampled, retrans
     end
-    assert(closing == 16 and #seen == 15 and seen[0], closing .. " records at close")
+    local closing, sampled, retrans = records(lr.tcp_info, 0)
+    assert(closing == 16, closing .. " records at close")
     assert(retrans == lr.tcp_retrans, retrans .. " ~= " .. lr.tcp_retrans)
     assert(sampled >= 16 or lr.seconds < 0.05, sampled .. " samples in " .. lr.seconds .. " s")
+    closing, sampled, retrans = records(gr.tcp_info, 1)
+    assert(closing == 16 and retrans == gr.tcp_retrans, closing .. ", " .. retrans .. " ~= " ..
+           gr.tcp_retrans)
+    assert(sampled >= 16 or lr.seconds < 0.05, sampled .. " gateway samples")
   end)
 
 test("tcp_info records parsed; a bad line named; tcp_info_ms alone refused", function()
@@ -197,9 +207,12 @@ test("tcp_info records parsed; a bad line named; tcp_info_ms alone refused", fun
   assert(error_of(qsl.gateway.parse_tcp_info, "conn=1 t_ms=x closing=0 rtt_us=1\n")
            :find("t_ms=x is not a number", 1, true))
   assert(error_of(qsl.gateway.parse_tcp_info, "hello\n"):find("is not a record", 1, true))
-  local p <close> = assert(qsl.proc.spawn{ argv = { QSL_RUN, "load", "port=1", "tcp_info_ms=5" } })
-  local st = assert(p:wait(10000))
-  assert(st.code == 1 and p:errors():find("tcp_info_ms= needs tcp_info=", 1, true), p:errors())
+  for _, argv in ipairs{ { QSL_RUN, "load", "port=1", "tcp_info_ms=5" },
+                        { QSL_RUN, "gateway", "tcp_info_ms=5" } } do
+    local p <close> = assert(qsl.proc.spawn{ argv = argv })
+    local st = assert(p:wait(10000))
+    assert(st.code == 1 and p:errors():find("tcp_info_ms= needs tcp_info=", 1, true), p:errors())
+  end
 end)
 
 -- A paced feed into a subscriber that asks for receive timestamps; stop_ms > 0 stops the
