@@ -2,10 +2,11 @@
 --
 -- Four ways per round, in an order that turns from round to round: off; drops (the kernel's
 -- drop program attached: BPF on skb:kfree_skb, held by a helper process watching the
--- trial's namespace); stamps (the subscriber timing each datagram's wait in the socket,
--- timestamps=1); both. Each: the subscriber stopped, the publisher bursts the flow into its
--- (large) buffer, its rate taken; then the subscriber, continued, drains the queue, its
--- drain rate taken. Each way's rates against off's in the same round say what it costs.
+-- trial's namespace as the scenarios do, measure.drops: the audit's perf counters too);
+-- stamps (the subscriber timing each datagram's wait in the socket, timestamps=1); both.
+-- Each: the subscriber stopped, the publisher bursts the flow into its (large) buffer, its
+-- rate taken; then the subscriber, continued, drains the queue, its drain rate taken. Each
+-- way's rates against off's in the same round say what it costs.
 local qsl = require "qsl"
 local roles, feed = qsl.roles, qsl.feed
 
@@ -27,9 +28,9 @@ local force, expected = feed.can_force(), feed.messages(p)
 local helper <close> = require("qsl.temp")()
 assert(io.open(helper.path, "w")):write([[
 local qsl = require "qsl"
-local c, why = qsl.kernel.drops{ pid = tonumber(arg[1]) }
-if not c then io.stderr:write(why, "\n") os.exit(1) end
-print("ready attached=1")
+local d, why = qsl.measure.drops{ tonumber(arg[1]) }
+if not d then io.stderr:write(why, "\n") os.exit(1) end
+print(("ready attached=1 audited=%d"):format(d.audit and 1 or 0))
 io.stdout:flush()
 io.read("a")
 ]]):close()
@@ -80,7 +81,8 @@ art:spread{ title = "Against off, over rounds (1.000: no cost; below: slower whe
   main = true }
 art:table{ title = "Every round", rows = rows, columns = { "trial", "counting",
   "publish_rate %.0f", "drain_rate %.0f", "dropped" },
-  note = "counting: off, drops (the drop program attached), stamps (the subscriber's " ..
+  note = "counting: off, drops (the drop program and the audit's perf counters), stamps (the " ..
+         "subscriber's " ..
          "timestamps), both; publish_rate: the burst's messages/s; drain_rate: datagrams/s, " ..
          "first to last receive of the queue filled while the subscriber was stopped" }
 art:set{ rows = rows, ratios = ratios, forced = force, expected_messages = expected }
@@ -88,7 +90,7 @@ art:caveat(force and "SO_RCVBUFFORCE: the burst fits the buffer" or
   "no CAP_NET_ADMIN: the buffer is net.core.rmem_max's, and a burst past it is dropped")
 art:caveat(("loopback; publisher and subscriber share %d CPUs; one round's four ways run " ..
   "back to back, each round starting one way further on"):format(art.cpus_online()))
-art:caveat(bpf_ok and "the drop program runs on every packet the kernel frees, in any " ..
-  "namespace: with no drop in the trial its cost here is what it adds to the machine's " ..
-  "other drops" or "drops and both: n/a (" .. bpf_why .. ")")
+art:caveat(bpf_ok and "the drop program (and the audit's perf counter) runs on every packet " ..
+  "the kernel frees, in any namespace: with no drop in the trial its cost here is what it " ..
+  "adds to the machine's other drops" or "drops and both: n/a (" .. bpf_why .. ")")
 art:write()
