@@ -51,8 +51,7 @@ local function trial(what)
   if hold then assert(hold:ready(10000), "the helper did not attach the drop program") end
   local sub <close>, ready = roles.start("subscribe", { rcvbuf = p.rcvbuf, force = force,
     expected = expected, idle_ms = 300, timestamps = stamps and 1 or 0 }, sub_at)
-  assert(sub:signal("STOP"))
-  assert(qsl.measure.poll(2000, function() return qsl.procfs.stat(sub.pid).state == "T" end))
+  roles.pause(sub)
   local pr = roles.run("publish", { port = ready.port, seed = p.seed, orders = p.orders,
     symbols = p.symbols, flow = p.flow }, pub_at)
   assert(sub:signal("CONT"))

@@ -39,8 +39,7 @@ local rows = s:grid(p.trials, p.packing, roles.modes(art, p.modes), function(pac
   local sub <close>, ready = roles.start("subscribe", { mode = mode, rcvbuf = p.rcvbuf,
     force = force, expected = expected, idle_ms = 300,
     timestamps = p.socket_wait and mode ~= "raw" and 1 or 0 }, at)
-  assert(sub:signal("STOP"))
-  assert(qsl.measure.poll(2000, function() return qsl.procfs.stat(sub.pid).state == "T" end))
+  roles.pause(sub)
   local pr = roles.run("publish", { port = ready.port, seed = p.seed, orders = p.orders,
     symbols = p.symbols, flow = p.flow, packed = packing == "packed" }, at)
   assert(sub:signal("CONT"))

@@ -232,6 +232,21 @@ function M.finish(p, label, opts)
   return finish(p, label, M.options("roles.finish", opts, M.FINISH_OPTIONS))
 end
 
+-- pause(proc, [ms]) -> proc, stopped (SIGSTOP) and seen stopped (state T in /proc) within
+-- ms (default 2000), else an error naming it: a signal is asynchronous, and a measurement
+-- that assumes the stop took before it did times the wrong thing. proc:signal("CONT") ends it.
+function M.pause(p, ms)
+  local role = started[p] or "process"
+  local ok, err = p:signal("STOP")
+  if not ok then error(("%s: SIGSTOP: %s"):format(role, err), 2) end
+  local stopped = require("qsl.measure").poll(ms or 2000, function()
+    local st = require("qsl").procfs.stat(p.pid)
+    return st and st.state == "T" end)
+  if not stopped then error(("%s (pid %d) did not stop within %d ms"):format(role, p.pid,
+                                                                             ms or 2000), 2) end
+  return p
+end
+
 -- result(proc, {timeout=}) -> the result line's fields (checked against the role's
 -- declaration), without waiting for the exit: for a role that holds after it (flow hold=1).
 function M.result(p, opts)

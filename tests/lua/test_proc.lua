@@ -110,6 +110,18 @@ test("a role reaped by running() still gives finish its result line", function()
   assert(assert(q:result()).a == 7)
 end)
 
+test("roles.pause: stopped and seen stopped, or an error naming the process", function()
+  local roles = require "qsl.roles"
+  local p <close> = roles.start("subscribe", { idle_ms = 60000, first_ms = 60000 })
+  assert(roles.pause(p) == p and qsl.procfs.stat(p.pid).state == "T")
+  assert(p:signal("CONT"))
+  -- one already gone cannot be stopped: said, not assumed
+  local q <close> = assert(qsl.proc.spawn{ argv = { "sh", "-c", "exit 0" } })
+  assert(q:wait(5000))
+  local ok, err = pcall(roles.pause, q)
+  assert(not ok and err:find("already been reaped", 1, true), err)
+end)
+
 -- issue 21.13: run-scoped files go when qsl-run goes, SIGKILL included; a directory given
 -- as rmdir-only goes only if empty
 test("a killed run leaves no temporary file, key or directory behind", function()
