@@ -63,6 +63,13 @@ function M.cpus_online()
   return tonumber(first_line_of{ "nproc" }) or 0
 end
 
+-- The operating system's own name for itself (os-release's PRETTY_NAME), or "unknown".
+local function os_name()
+  local text = read_file("/etc/os-release") or read_file("/usr/lib/os-release") or ""
+  local name = text:match('\nPRETTY_NAME="?([^"\n]*)') or text:match('^PRETTY_NAME="?([^"\n]*)')
+  return name and #name > 0 and name or "unknown"
+end
+
 -- The facts that make a figure reproducible: what ran, where, built how.
 function M.provenance(opts)
   opts = opts or {}
@@ -80,6 +87,10 @@ function M.provenance(opts)
     command = "qsl-run " .. table.concat(cmd, " "),
     date_utc = os.date("!%Y-%m-%dT%H:%M:%SZ"),
     kernel = ((read_file("/proc/sys/kernel/osrelease") or "unknown"):gsub("%s+$", "")),
+    machine = first_line_of{ "uname", "-m" } or "unknown",
+    os = os_name(),
+    -- the unit of /proc's utime and stime: a CPU split in ticks means nothing without it
+    clk_tck = tonumber(first_line_of{ "getconf", "CLK_TCK" }) or "unknown",
     cpu = cpu,
     cpus_online = M.cpus_online() > 0 and M.cpus_online() or "unknown",
     compiler = qsl.build.compiler,
@@ -456,9 +467,10 @@ local function render_text(self, prov, params)
   for _, k in ipairs(keys) do out[#out + 1] = ("  %s = %s"):format(k, scen.show(params[k])) end
   out[#out + 1] = ""
   out[#out + 1] = "Provenance:"
-  for _, k in ipairs({ "command", "date_utc", "kernel", "cpu", "cpus_online", "compiler", "cflags", "lua", "strace",
-                       "qsl_run", "scenario_sha256" }) do
-    out[#out + 1] = ("  %-12s %s"):format(k, tostring(prov[k]))
+  for _, k in ipairs({ "command", "date_utc", "kernel", "machine", "os", "clk_tck", "cpu",
+                       "cpus_online", "compiler", "cflags", "lua", "strace", "qsl_run",
+                       "scenario_sha256" }) do
+    if prov[k] ~= nil then out[#out + 1] = ("  %-12s %s"):format(k, tostring(prov[k])) end
   end
   out[#out + 1] = ("  %-12s %s%s"):format("git", prov.git.commit,
     prov.git.dirty == nil and "" or (prov.git.dirty and " (dirty tree)" or " (clean tree)"))

@@ -86,6 +86,16 @@ test("an artifact is written atomically, with its provenance", function()
   assert(txt:find("kernel", 1, true) and txt:find("git", 1, true))
   local doc = require("cjson").decode(read(dir .. "/demo.json"))
   assert(doc.results.trials[1].y == 2.5 and doc.provenance.kernel and doc.provenance.date_utc)
+  -- where it ran: the machine, the OS by its own name, the tick /proc's CPU times count in
+  local prov = doc.provenance
+  local uname <close> = assert(io.popen("uname -m"))
+  assert(prov.machine == uname:read("l"), prov.machine)
+  assert(txt:find("\n  machine +" .. prov.machine) and txt:find("\n  clk_tck +%d+\n") and
+         txt:find("\n  os +%S"), txt)
+  assert(prov.os ~= "unknown" and prov.os:find("%a"), prov.os)
+  assert(type(prov.clk_tck) == "number" and prov.clk_tck == math.floor(prov.clk_tck) and
+         prov.clk_tck > 0, tostring(prov.clk_tck))
+  assert(prov.strace ~= nil)
   if #paths == 3 then assert(read(dir .. "/demo.svg"):find("<svg", 1, true)) end
   assert(not ls(dir):find("tmp", 1, true), "temporary files left: " .. ls(dir))
 end)
