@@ -63,7 +63,7 @@ LTEST_BIN := $(BUILD)/check_lua
 BENCH_BIN := $(BUILD)/bench_engine
 STARTUP_BIN := $(BUILD)/bench_startup
 
-.PHONY: all deps check asan nouring nobpf bench demo fuzz fuzz-bins install clean help
+.PHONY: all deps check asan nouring nobpf bench demo profile-io socket-stress fuzz fuzz-bins install clean help
 
 all: deps $(CORE_LIB) $(QSL_RUN) $(BENCH_BIN) $(STARTUP_BIN)
 
@@ -76,6 +76,8 @@ help:
 	@echo "  make nouring  build without liburing: the io_uring mode must be absent and say why"
 	@echo "  make nobpf    build without libbpf: qsl.kernel.drops must be absent and say why"
 	@echo "  make bench    benchmarks: engine ns/op + instructions, feed vs raw send, gateway vs echo, start-up"
+	@echo "  make profile-io     the original's profile: scenarios/profile_gateway.lua into results/runs (ARGS=...)"
+	@echo "  make socket-stress  the original's UDP experiment: scenarios/rcvbuf_burst.lua into results/runs"
 	@echo "  make fuzz     libFuzzer targets (clang, ASan+UBSan), FUZZ_SECONDS each (default 30)"
 	@echo "  make demo     build and run the main end-to-end job"
 	@echo "  make install  install into \$$(DESTDIR)\$$(PREFIX) (PREFIX=$(PREFIX))"
@@ -198,6 +200,16 @@ bench: deps $(BENCH_BIN) $(STARTUP_BIN) $(QSL_RUN)
 demo: deps
 	@$(MAKE) --no-print-directory $(QSL_RUN)
 	$(QSL_RUN) scenarios/rcvbuf_burst.lua out=results/runs
+
+# The original's make targets, for its users' habits: its profile script and its UDP
+# socket experiment, as qsl's scenarios (ARGS= passes parameters: ARGS="trials=5").
+profile-io: deps
+	@$(MAKE) --no-print-directory $(QSL_RUN)
+	$(QSL_RUN) scenarios/profile_gateway.lua out=results/runs $(ARGS)
+
+socket-stress: deps
+	@$(MAKE) --no-print-directory $(QSL_RUN)
+	$(QSL_RUN) scenarios/rcvbuf_burst.lua out=results/runs $(ARGS)
 
 FUZZ_TARGETS := wire session feed strace procfs params
 FUZZ_SECONDS ?= 30

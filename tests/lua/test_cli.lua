@@ -125,3 +125,17 @@ for i, case in ipairs{
     assert(not files:find("profile_gateway", 1, true), "an artifact was written: " .. files)
   end)
 end
+
+-- The original's make targets run qsl's scenarios (a dry run: what each would do).
+test("make profile-io and make socket-stress run the scenarios, ARGS passed", function()
+  if not qsl.have("make") then return skip("make is not installed") end
+  for target, scenario in pairs{ ["profile-io"] = "scenarios/profile_gateway.lua",
+                                 ["socket-stress"] = "scenarios/rcvbuf_burst.lua" } do
+    local p <close> = assert(qsl.proc.spawn{ argv = { "make", "-n", "--no-print-directory",
+      target, "ARGS=trials=2" } })
+    local st = assert(p:wait(60000))
+    local out = p:output()
+    assert(st.code == 0, p:errors())
+    assert(out:find(scenario .. " out=results/runs trials=2", 1, true), out)
+  end
+end)
