@@ -21,6 +21,7 @@ static const struct { const char *name; Suite *(*make)(void); } suites[] = {
     {"uring", uring_suite},   {"net", net_suite},         {"echo", echo_suite},
     {"kernel", kernel_suite},
     {"tcpinfo", tcpinfo_suite},
+    {"oneshot", oneshot_suite},
 };
 
 /* Checks not registered because they cannot run here: reported as skipped, never as passed. */

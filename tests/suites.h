@@ -24,6 +24,7 @@ Suite *net_suite(void);
 Suite *echo_suite(void);
 Suite *kernel_suite(void);
 Suite *tcpinfo_suite(void);
+Suite *oneshot_suite(void);
 
 /* A check not registered because it cannot run here: counted and reported as skipped with
  * why (never as passed). Call while building a suite, not inside a test (a forked child). */

@@ -7,13 +7,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "client.h"
+#include "clock.h"
 #include "echo.h"
 #include "gateway.h"
 #include "net.h"
+#include "oneshot.h"
 #include "role.h"
 #include "sockopt.h"
 #include "wire.h"
@@ -597,4 +601,119 @@ const struct qsl_role qsl_role_echo = {
     "SO_REUSEADDR on the listener; nothing on connections (the kernel's defaults)",
     echo_params, sizeof(struct echo_args), echo_ready, echo_result,
     sizeof(struct echo_ready_line), sizeof(struct qsl_echo_stats), run_echo,
+};
+
+/* ------------------------------------------------------------------ client */
+
+/* Its exit when every request was answered and some were rejected: an outcome, not an
+ * error (1), so a script can tell the two apart. */
+#define CLIENT_EXIT_REJECTED 4
+
+struct client_args {
+    const char *host, *send;
+    uint16_t port;
+    uint32_t timeout_ms;
+};
+
+#define C struct client_args
+static const struct qsl_role_param client_params[] = {
+    QSL_ROLE_ADDR(C, host, "127.0.0.1", "the server's address (numeric)"),
+    QSL_ROLE_U(C, port, 0, 1, 65535, "", "the server's port"),
+    QSL_ROLE_STR(C, send, "new 1 0 buy 100 10; heartbeat 42", "requests, ';' between them: "
+                 "new ID SYMBOL buy|sell PRICE QUANTITY [limit|market] [gtc|ioc]; cancel ID "
+                 "SYMBOL; heartbeat TOKEN"),
+    QSL_ROLE_U(C, timeout_ms, 5000, 1, 600000, "ms", "the longest wait for a connection or an "
+               "answer"),
+    QSL_ROLE_END,
+};
+#undef C
+
+struct client_ready_line {
+    uint64_t port, requests;
+};
+
+#define R struct client_ready_line
+static const struct qsl_role_field client_ready[] = {
+    QSL_ROLE_F(R, port, "", "the server's port, connected"),
+    QSL_ROLE_F(R, requests, "requests", "to send"),
+    QSL_ROLE_FIELDS_END,
+};
+#undef R
+
+#define S struct qsl_oneshot_stats
+static const struct qsl_role_field client_result[] = {
+    QSL_ROLE_F(S, requests, "requests", "sent"),
+    QSL_ROLE_F(S, answered, "requests", "answered by Ack, Reject or HeartbeatAck"),
+    QSL_ROLE_F(S, acks, "frames", "Acks"),
+    QSL_ROLE_F(S, rejects, "frames", "Rejects"),
+    QSL_ROLE_F(S, fills, "frames", "Fills"),
+    QSL_ROLE_F(S, heartbeat_acks, "frames", "HeartbeatAcks"),
+    QSL_ROLE_FIELDS_END,
+};
+#undef S
+
+/* Each request and reply on a line of its own: "> " sent, "< " received. */
+static void client_line(void *ctx, int sent, const struct qsl_wire_msg *m)
+{
+    char text[200];
+    (void)ctx;
+    qsl_oneshot_format(m, text, sizeof text);
+    printf("%s %s\n", sent ? ">" : "<", text);
+    fflush(stdout);
+}
+
+static int run_client(const void *args)
+{
+    const struct client_args *a = args;
+    static struct qsl_wire_msg reqs[QSL_ONESHOT_MAX];
+    static qsl_stop_flag stop;
+    char why[256];
+    int n = qsl_oneshot_parse(a->send, reqs, QSL_ONESHOT_MAX, why, sizeof why);
+    if (n < 0) {
+        fprintf(stderr, "qsl-run client: send=: %s\n", why);
+        return 1;
+    }
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int rc = qsl_net_addr(a->host, a->port, &ss, &len);
+    int fd = rc == 0 ? socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0) : -1;
+    qsl_role_stop_on_signals(&stop);
+    if (fd >= 0)
+        rc = qsl_net_connect_until(fd, &ss, len, qsl_clock_ms() + a->timeout_ms, &stop);
+    if (rc != 0 || fd < 0) {
+        fprintf(stderr, "qsl-run client: connect to %s port %u: %s\n", a->host,
+                (unsigned)a->port, strerror(rc ? -rc : errno));
+        if (fd >= 0)
+            close(fd);
+        return 1;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct client_ready_line ready = {a->port, (uint64_t)n};
+    if (qsl_role_print("ready", client_ready, &ready, sizeof ready) != 0) {
+        close(fd);
+        return 1;
+    }
+    struct qsl_oneshot_stats st;
+    why[0] = '\0';
+    rc = qsl_oneshot_run(fd, reqs, (size_t)n, a->timeout_ms, client_line, NULL, &st, &stop,
+                         why, sizeof why);
+    close(fd);
+    if (rc != 0)
+        fprintf(stderr, "qsl-run client: after %" PRIu64 " of %" PRIu64 " answers: %s\n",
+                st.answered, st.requests,
+                rc == -EPROTO ? why : rc == -ECONNRESET ? "the server closed the connection"
+                : rc == -ETIMEDOUT ? "no answer within timeout_ms" : strerror(-rc));
+    if (qsl_role_print("result", client_result, &st, sizeof st) != 0)
+        return 1;
+    return rc != 0 ? 1 : st.rejects ? CLIENT_EXIT_REJECTED : 0;
+}
+
+const struct qsl_role qsl_role_client = {
+    "client", "one connection, a few requests, every reply decoded and printed (the original's "
+    "qsl-client, for a server by hand): exit 0 all answered, 4 answered with a Reject, 1 not "
+    "all answered (no connection, a close, a timeout, a malformed or stray reply)",
+    "TCP_NODELAY=1; a fence Heartbeat after the last answer, so every Fill is in before it ends",
+    client_params, sizeof(struct client_args), client_ready, client_result,
+    sizeof(struct client_ready_line), sizeof(struct qsl_oneshot_stats), run_client,
 };

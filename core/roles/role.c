@@ -16,11 +16,11 @@
 #include "sockopt.h"
 
 extern const struct qsl_role qsl_role_flow, qsl_role_publish, qsl_role_subscribe,
-    qsl_role_gateway, qsl_role_load, qsl_role_echo;
+    qsl_role_gateway, qsl_role_load, qsl_role_echo, qsl_role_client;
 
 const struct qsl_role *const qsl_roles[] = {
     &qsl_role_flow, &qsl_role_publish, &qsl_role_subscribe,
-    &qsl_role_gateway, &qsl_role_load, &qsl_role_echo, NULL,
+    &qsl_role_gateway, &qsl_role_load, &qsl_role_echo, &qsl_role_client, NULL,
 };
 
 const struct qsl_role *qsl_role_find(const char *name)

@@ -36,3 +36,30 @@ test("the gateway role's idle_ms=0 is never, blocking mode included", function()
     roles.finish(def, { stop = true })
   end
 end)
+
+-- qsl-run client, the original's qsl-client: each reply decoded, the exit by outcome.
+test("qsl-run client: Ack and HeartbeatAck printed; a Reject by name, exit 4; no server, 1",
+  function()
+    local roles = require "qsl.roles"
+    local gw <close>, ready = roles.start("gateway", {})
+    local function client(...)
+      local p <close> = assert(qsl.proc.spawn{ argv = { QSL_RUN, "client", ... } })
+      local st = assert(p:wait(20000))
+      return st.code, p:output(), p:errors()
+    end
+    local code, out, err = client("port=" .. ready.port)
+    assert(code == 0, err)
+    assert(out:find("> NewOrder(oid=1,sym=0,buy,px=100,qty=10,limit,gtc)\n< Ack(oid=1,seq=1)\n" ..
+                    "> Heartbeat(token=42)\n< HeartbeatAck(token=42)\n", 1, true), out)
+    assert(out:find("result pid=%d+ requests=2 answered=2 acks=1 rejects=0"), out)
+    code, out, err = client("port=" .. ready.port, "send=new 2 0 sell 100 4; cancel 2 0; cancel 77 5")
+    assert(code == 4, err)
+    assert(out:find("< Fill(taker=2,maker=1,px=100,qty=4,seq=3)", 1, true), out)
+    assert(out:find("< Reject(oid=2,reason=UnknownOrder)", 1, true), out)
+    assert(out:find("< Reject(oid=77,reason=UnknownSymbol)", 1, true), out)
+    code, _, err = client("port=" .. ready.port, "send=new 1 0 up 100 1")
+    assert(code == 1 and err:find("not understood: up", 1, true), err)
+    roles.finish(gw, { stop = true })
+    code, _, err = client("port=" .. ready.port, "timeout_ms=2000")
+    assert(code == 1 and err:find("Connection refused", 1, true), err)
+  end)
