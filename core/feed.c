@@ -539,6 +539,8 @@ void qsl_feed_sub_datagram(struct qsl_feed_sub *s, const uint8_t *d, size_t len,
         return;
     }
     s->st->messages += (uint64_t)n;
+    if (s->on_message)
+        qsl_feed_decode(d, len, s->on_message, s->on_message_ctx);
     qsl_seqtrack_add_run(s->t, first, (uint64_t)n);
     if (s->work_ns)
         sub_work(s->work_ns, n);
@@ -658,7 +660,8 @@ int qsl_feed_subscribe(int fd, struct qsl_feed_rx *rx, uint64_t expected, unsign
         return rc;
     const struct qsl_feed_rx_backend *m = backends[rx->mode];
     struct qsl_feed_sub ctx = {t, st, qsl_clock_ns(), m->count_only, rx->work_ns, UINT64_MAX,
-                               rx->timestamps && !m->count_only, 0};
+                               rx->timestamps && !m->count_only, 0, rx->on_message,
+                               rx->on_message_ctx};
     if (rx->first_ms)
         ctx.first_by = ctx.last + (uint64_t)rx->first_ms * 1000000u;
     uint64_t deadline = deadline_ms ? ctx.last + (uint64_t)deadline_ms * 1000000u : UINT64_MAX;

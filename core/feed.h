@@ -168,6 +168,10 @@ struct qsl_feed_rx {
     unsigned first_ms;          /* no datagram at all this long after the call: end (0: only
                                  * the deadline bounds the wait for the first); set after init */
     int timestamps;             /* ask for software receive timestamps: socket_wait */
+    /* each message decoded, as it is received (a verbose subscriber: it slows the
+     * consumer); NULL: none. Not in the count-only mode. */
+    qsl_feed_msg_fn on_message;
+    void *on_message_ctx;
 };
 /* 0, or -errno with why filled (io_uring refused by the kernel, or a build without
  * liburing: -ENOSYS). */

@@ -28,6 +28,8 @@ struct qsl_feed_sub {
     uint64_t first_by;          /* no datagram by then: end (UINT64_MAX: never) */
     int timestamps;             /* the socket stamps each datagram as the kernel receives it */
     uint64_t read_rt;           /* CLOCK_REALTIME ns when the receive in hand returned */
+    qsl_feed_msg_fn on_message; /* each message decoded (qsl_feed_rx.on_message) */
+    void *on_message_ctx;
 };
 
 struct qsl_feed_rx_backend {

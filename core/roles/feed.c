@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <inttypes.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "feed.h"
 #include "flow.h"
 #include "net.h"
+#include "oneshot.h"
 #include "role.h"
 #include "sockopt.h"
 
@@ -187,7 +189,7 @@ struct sub_args {
     const char *bind, *sockopt, *iface;
     uint16_t port;
     uint32_t rcvbuf, idle_ms, deadline_ms, first_ms, work_ns;
-    int force, mode, timestamps;
+    int force, mode, timestamps, print;
     uint64_t expected;
 };
 
@@ -212,6 +214,9 @@ static const struct qsl_role_param sub_params[] = {
     QSL_ROLE_U(S, timestamps, 0, 0, 1, "", "1: the kernel stamps each datagram as it receives "
                "it (SO_TIMESTAMPING, software) and socket_wait times its wait in the socket "
                "until read (not in mode=raw)"),
+    QSL_ROLE_U(S, print, 0, 0, 1, "", "1: print each message decoded, a line each, with a "
+               "mark where sequence numbers were skipped, as the original's subscriber does: for "
+               "looking, not for measuring (printing slows the consumer; not in mode=raw)"),
     QSL_ROLE_SOCKOPT(S),
     QSL_ROLE_END,
 };
@@ -273,6 +278,28 @@ static const char *ended_name(int e)
     return e >= 0 && e <= QSL_FEED_END_FIRST ? n[e] : "?";
 }
 
+/* print=1: each message on a line, and a mark where the sequence skipped forward (or
+ * went back: a duplicate or a late one). */
+struct printer {
+    uint64_t next;              /* the sequence number expected next; 0 before the first */
+};
+
+static void print_message(void *ctx, const struct qsl_wire_msg *m)
+{
+    struct printer *p = ctx;
+    char text[200];
+    if (m->seq > p->next && p->next != 0)
+        printf("gap: %" PRIu64 " missing (seq %" PRIu64 "..%" PRIu64 ")\n", m->seq - p->next,
+               p->next, m->seq - 1);
+    else if (p->next == 0 && m->seq > 1)
+        printf("gap: %" PRIu64 " missing before the first (seq 1..%" PRIu64 ")\n", m->seq - 1,
+               m->seq - 1);
+    qsl_oneshot_format(m, text, sizeof text);
+    printf("%s%s\n", text, m->seq < p->next ? " (behind: a duplicate or late)" : "");
+    if (m->seq >= p->next)
+        p->next = m->seq + 1;
+}
+
 static int run_subscribe(const void *args)
 {
     const struct sub_args *a = args;
@@ -292,6 +319,11 @@ static int run_subscribe(const void *args)
     rx.work_ns = a->work_ns;
     rx.first_ms = a->first_ms;
     rx.timestamps = a->timestamps;
+    static struct printer printer;
+    if (a->print) {
+        rx.on_message = print_message;
+        rx.on_message_ctx = &printer;
+    }
     unsigned ifindex = 0;
     if (multicast_iface("subscribe", a->bind, a->iface, &ifindex) != 0) {
         qsl_feed_rx_free(&rx);

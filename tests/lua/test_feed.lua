@@ -94,3 +94,25 @@ test("a subscriber that hears nothing ends after first_ms, saying so", function(
   res = roles.run("subscribe", { deadline_ms = 200, idle_ms = 50 })
   assert(res.ended_by == "deadline", res.ended_by)
 end)
+
+-- subscribe print=1, as the original's subscriber: each message a line, each forward skip
+-- marked with how many numbers it missed, so the marks sum to the interior gaps.
+test("subscribe print=1: every message decoded on a line, the gaps marked and counted", function()
+  local roles = require "qsl.roles"
+  local sub <close>, ready = roles.start("subscribe", { print = 1, rcvbuf = 2048, idle_ms = 300 })
+  roles.run("publish", { port = ready.port, orders = 3000, symbols = 2 })
+  local sr = roles.finish(sub)
+  local lines, missing = 0, 0
+  for l in sub:output():gmatch("[^\n]+") do
+    if l:find("^Md") then
+      lines = lines + 1
+      assert(l:find("^MdTrade%(seq=%d+,sym=%d+,px=%-?%d+,qty=%d+%)$") or
+             l:find("^MdTopOfBook%(seq=%d+,sym=%d+,bid=[-%d]+,ask=[-%d]+%)$"), l)
+    elseif l:find("^gap:") then
+      missing = missing + assert(tonumber(l:match("^gap: (%d+) missing")), l)
+    end
+  end
+  assert(lines == sr.messages and sr.messages > 0, lines .. " lines, " .. sr.messages)
+  assert(sr.duplicates == 0 and sr.reordered == 0, "loopback reordered")
+  assert(missing == sr.interior_gaps, missing .. " marked, " .. sr.interior_gaps .. " gaps")
+end)
