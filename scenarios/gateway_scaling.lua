@@ -25,7 +25,8 @@ local art = s:artifact{ title = "Gateway cost per order against connections and 
 local iso = roles.isolated()
 
 local rows = s:grid(p.trials, p.depths, p.connections, function(depth, n)
-  local log <close>, slog <close> = require("qsl.temp")(), require("qsl.temp")()
+  local log <close> = require("qsl.temp")()
+  local slog <close> = require("qsl.temp")()
   local gw <close>, ready = roles.start("gateway", { mode = p.mode, max_conns = n + 16,
                                                      tcp_info = slog.path }, { netns = iso })
   local before, net0 = gw:sample(), measure.net(gw.pid)

@@ -98,7 +98,7 @@ art:caveat(("Linux doubles a request and clamps it to net.core.rmem_max (%s) unl
            :format(tostring(qsl.procfs.sysctl("net.core.rmem_max"))))
 art:caveat("loss depends on when the subscriber gets to run during the burst: report ranges")
 if p.socket_wait then
-  art:caveat("socket_wait on: the stamps change how fast the subscriber drains (counting_cost), " ..
-             "and with it the loss; compare runs made the same way")
+  art:caveat("socket_wait on: the stamps change how fast the subscriber drains " ..
+             "(counting_cost), and with it the loss; compare runs made the same way")
 end
 art:write()
