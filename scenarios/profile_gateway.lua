@@ -61,7 +61,8 @@ local rows = s:trials(p.trials, function()
   local c = qsl.measure.cpu_split(d, n)
   return { requests = n, throughput = lr.throughput, p50_us = lr.p50_ns / 1e3,
     p99_us = lr.p99_ns / 1e3, [per_"cpu_ns"] = c.cpu_ns, user_ticks = c.user_ticks,
-    kernel_ticks = c.kernel_ticks, user_share = c.user_share, [per_"user_ns"] = c.user_ns,
+    kernel_ticks = c.kernel_ticks, user_s = c.user_s, kernel_s = c.kernel_s,
+    user_share = c.user_share, [per_"user_ns"] = c.user_ns,
     [per_"kernel_ns"] = c.kernel_ns, [per_"vcsw"] = d.nvcsw / n,
     ivcsw = d.nivcsw, minflt = d.minflt, majflt = d.majflt, vmhwm_kb = during.vmhwm_kb,
     fds = during.fds, [per_"enters"] = gr.ring_enters / n,
@@ -92,7 +93,8 @@ if p.strace then
            and c.sendto + c.write + c.sendmsg + c.writev > 0, "strace saw no serving syscall")
     for _, r in ipairs(sum.rows) do r["per_" .. per] = r.calls / lr.completed end
     table.sort(sum.rows, function(a, b) return a.calls > b.calls end)
-    pass2 = { requests = lr.completed, syscalls = sum.rows,
+    sum.total["per_" .. per] = sum.total.calls / lr.completed
+    pass2 = { requests = lr.completed, syscalls = sum.rows, total = sum.total,
               [per_"syscalls"] = sum.total.calls / lr.completed }
   end)
 end
@@ -101,13 +103,15 @@ art:table{ title = ("Pass 1: %d %ss, %s, %d connection(s) x depth %d, %s"):forma
              p.requests, unit, p.pattern, p.connections, p.depth, p.mode), rows = rows,
   columns = { "trial", "throughput %.0f", "p50_us %.1f", "p99_us %.1f", per_"cpu_ns" .. " %.0f",
     per_"user_ns" .. " %.0f", per_"kernel_ns" .. " %.0f", "user_ticks", "kernel_ticks",
+    "user_s %.2f", "kernel_s %.2f",
     "user_share %.3f", per_"vcsw" .. " %.3f", "ivcsw", "minflt", "majflt", "vmhwm_kb", "fds",
     per_"enters" .. " %.3f", per_"completions" .. " %.3f", "echo_cpu_ns %.0f",
     "cpu_vs_echo %.3f", "retrans", "tcp_rtt_p50_us", "tcp_rtt_max_us" },
     note = ("all over the load alone: cpu from schedstat; user/kernel splits it by the ticks " ..
     "sampled then (none under %d); echo: an epoll echo answering the gateway's mean bytes, " ..
     "same load; retrans: segments TCP retransmitted, both ends; tcp_rtt: TCP's smoothed rtt " ..
-    "of the load's connections at close (TCP_INFO)"):format(qsl.measure.SPLIT_TICKS) }
+    "of the load's connections at close (TCP_INFO); user_s, kernel_s: the ticks in seconds " ..
+    "(CLK_TCK %d)"):format(qsl.measure.SPLIT_TICKS, qsl.procfs.clock_ticks()) }
 local split = true
 for _, r in ipairs(rows) do split = split and r.user_share ~= nil end
 local fields = { "throughput", per_"cpu_ns", "p99_us" }
@@ -118,9 +122,16 @@ end
 local spread = art:spread{ title = "Pass 1 over trials", rows = rows, format = "%.3f",
   fields = fields, main = true }
 if pass2 then
+  -- strace's own layout: % time, seconds, usecs/call, calls, errors, syscall, and its total
+  local shown = table.move(pass2.syscalls, 1, #pass2.syscalls, 1, {})
+  shown[#shown + 1] = setmetatable({ syscall = "total" }, { __index = pass2.total })
   art:table{ title = ("Pass 2: strace -f -c, %d %ss; %.2f syscalls per %s"):format(
-    pass2.requests, unit, pass2[per_"syscalls"], unit), rows = pass2.syscalls, main = true,
-    columns = { "syscall", "calls", "per_" .. per .. " %.3f", "errors", "usecs_per_call" } }
+    pass2.requests, unit, pass2[per_"syscalls"], unit), rows = shown, main = true,
+    columns = { { key = "percent", label = "% time", format = "%.2f" },
+      { key = "seconds", format = "%.6f" }, "usecs_per_call", "calls", "errors", "syscall",
+      "per_" .. per .. " %.3f" },
+    note = "strace's columns and its total row (its times are the traced gateway's, slowed " ..
+           "by the tracing: read the calls, not the times)" }
 end
 art:set{ pass1 = rows, pass1_summary = spread, strace = pass2 }
 art:caveat(("%s: load driver and gateway share %d CPUs"):format(p.path, art.cpus_online()))

@@ -99,8 +99,18 @@ check multicast_fanout multicast_fanout \
     orders=2000 rates=20000 trials=1 subscribers=2 path=star slow_work_ns=0
 fi
 check profile_gateway profile_gateway \
-    '#doc.results.pass1 == 1 and doc.results.strace.syscalls_per_request > 0 and #doc.results.strace.syscalls > 3 and doc.results.pass1[1].cpu_vs_echo > 0 and doc.results.pass1[1].echo_cpu_ns > 0' \
+    '#doc.results.pass1 == 1 and doc.results.strace.syscalls_per_request > 0 and #doc.results.strace.syscalls > 3 and doc.results.pass1[1].cpu_vs_echo > 0 and doc.results.pass1[1].echo_cpu_ns > 0 and doc.results.strace.total.calls > 0 and doc.results.pass1[1].majflt ~= nil and doc.results.pass1[1].user_s ~= nil and doc.provenance.clk_tck > 0 and doc.provenance.machine ~= "unknown"' \
     requests=5000 strace_requests=2000 trials=1
+# what the original's profile reports, in the text too: strace's % time, seconds and total
+# row, major faults, user and kernel seconds, CLK_TCK, the machine and the OS
+txt="$out/profile_gateway.txt"
+if [ -f "$txt" ] && grep -q '% time' "$txt" && grep -q ' total ' "$txt" && grep -q 'majflt' "$txt" &&
+   grep -q 'user_s' "$txt" && grep -q '^  clk_tck ' "$txt" && grep -q '^  machine ' "$txt" &&
+   grep -q '^  os ' "$txt"; then
+    passed=$((passed + 1)); echo "smoke: profile_gateway's text has the original's figures"
+else
+    failed=$((failed + 1)); echo "smoke: profile_gateway's text lacks some of the original's figures"
+fi
 check profile_gateway profile_gateway '#doc.results.pass1 == 1 and doc.results.pass1[1].requests == 50 and doc.results.pass1[1].cpu_ns_per_round_trip > 0 and doc.results.pass1[1].user_share == nil' \
     pattern=short round_trips=50 trials=1 strace=false
 check gateway_load gateway_load \

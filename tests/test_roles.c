@@ -36,7 +36,7 @@ START_TEST(test_every_declaration_is_sane)
         ck_assert_msg(qsl_role_fields_check(r->result, r->result_size, why, sizeof why) == 0,
                       "%s result: %s", r->name, why);
     }
-    ck_assert_int_eq(roles, 6);
+    ck_assert_int_eq(roles, 7);
     ck_assert_ptr_null(qsl_role_find("gatewya"));
 }
 END_TEST

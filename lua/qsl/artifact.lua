@@ -90,7 +90,7 @@ function M.provenance(opts)
     machine = first_line_of{ "uname", "-m" } or "unknown",
     os = os_name(),
     -- the unit of /proc's utime and stime: a CPU split in ticks means nothing without it
-    clk_tck = tonumber(first_line_of{ "getconf", "CLK_TCK" }) or "unknown",
+    clk_tck = qsl.procfs.clock_ticks(),
     cpu = cpu,
     cpus_online = M.cpus_online() > 0 and M.cpus_online() or "unknown",
     compiler = qsl.build.compiler,

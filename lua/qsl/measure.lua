@@ -59,14 +59,16 @@ end
 -- The on-CPU time of a sample delta per unit (n units), exact (schedstat), and its split
 -- into user and kernel by the clock ticks the kernel sampled over the same window - given
 -- only over min_ticks or more (else nil: a split made of a few ticks says nothing).
--- -> { cpu_ns, user_ns, kernel_ns, user_share, user_ticks, kernel_ticks }
+-- -> { cpu_ns, user_ns, kernel_ns, user_share, user_ticks, kernel_ticks, user_s, kernel_s }
+-- (user_s, kernel_s: the ticks as seconds, qsl.procfs.clock_ticks() to a second)
 M.SPLIT_TICKS = 50
 function M.cpu_split(d, n, min_ticks)
   local ticks = d.utime_ticks + d.stime_ticks
   local share = ticks >= (min_ticks or M.SPLIT_TICKS) and d.utime_ticks / ticks or nil
-  local cpu = d.cpu_ns / n
+  local cpu, hz = d.cpu_ns / n, qsl.procfs.clock_ticks()
   return { cpu_ns = cpu, user_ns = share and cpu * share, kernel_ns = share and cpu * (1 - share),
-           user_share = share, user_ticks = d.utime_ticks, kernel_ticks = d.stime_ticks }
+           user_share = share, user_ticks = d.utime_ticks, kernel_ticks = d.stime_ticks,
+           user_s = d.utime_ticks / hz, kernel_s = d.stime_ticks / hz }
 end
 
 function M.delta(a, b)
