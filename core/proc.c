@@ -2,6 +2,7 @@
  * proc.c - spawn, watch, stop and reap child processes.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -22,6 +23,7 @@
 
 #include "clock.h"
 #include "proc.h"
+#include "procfs.h"
 
 static struct qsl_proc *live;       /* the registry: started, not yet reaped */
 
@@ -554,4 +556,37 @@ const char *qsl_proc_run_dir(void)
     }
     memcpy(dir, tmpl, sizeof tmpl);
     return dir;
+}
+
+int qsl_proc_adopt_child(struct qsl_proc *p)
+{
+    if (!p->wrapped || p->pid <= 0)
+        return -EINVAL;
+    struct qsl_proc_stat self;
+    int rc = qsl_procfs_stat(p->pid, &self);
+    if (rc != 0)
+        return rc;
+    DIR *d = opendir("/proc");
+    if (!d)
+        return -errno;
+    pid_t found = 0;
+    int many = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        struct qsl_proc_stat st;
+        /* a child still named as the wrapper has not exec'd the program yet, or is one of
+         * the wrapper's own (strace forks one to probe ptrace): not it */
+        if (*end || pid <= 0 || qsl_procfs_stat((pid_t)pid, &st) != 0 || st.ppid != p->pid ||
+            strcmp(st.comm, self.comm) == 0)
+            continue;
+        many |= found != 0;
+        found = (pid_t)pid;
+    }
+    closedir(d);
+    if (many)
+        return -EBUSY;
+    if (found)
+        p->target = found;
+    return found;
 }

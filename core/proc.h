@@ -86,6 +86,12 @@ const char *qsl_proc_last_line(struct qsl_proc *p, const char *word, size_t *len
 /* 1 when the child is (now) reaped, without blocking. */
 int qsl_proc_try_reap(struct qsl_proc *p);
 
+/* A wrapped child that prints no ready line (a program qsl did not write, under strace):
+ * its wrapper's own child, once the wrapper has started it (exec'd: named otherwise than
+ * the wrapper), becomes the process stop() and signals reach. The pid, 0 while the wrapper has none yet, -EBUSY when it has
+ * several (which one is meant is not known), -EINVAL when p is not wrapped. */
+int qsl_proc_adopt_child(struct qsl_proc *p);
+
 /* Close the child's stdin pipe (its end of input: a remote role's stop); no-op without one. */
 void qsl_proc_close_stdin(struct qsl_proc *p);
 

@@ -386,6 +386,27 @@ static int l_runs_on(lua_State *L)
     return 0;
 }
 
+/* p:adopt_child() -> the pid stop() and signals now reach: a wrapped child's own child
+ * (its wrapper started it), for a program that prints no ready line; nil while the
+ * wrapper has none yet; an error when p is not wrapped or has several. */
+static int l_adopt_child(lua_State *L)
+{
+    struct qsl_proc *p = check_proc(L);
+    int rc = qsl_proc_adopt_child(p);
+    if (rc == -EINVAL)
+        return luaL_error(L, "adopt_child: process %d is not wrapped", (int)p->pid);
+    if (rc == -EBUSY)
+        return luaL_error(L, "adopt_child: the wrapper %d has several children", (int)p->pid);
+    if (rc < 0)
+        return qsl_push_failure(L, rc, "adopt_child: /proc");
+    if (rc == 0) {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_pushinteger(L, rc);
+    return 1;
+}
+
 /* p:sample() -> qsl.measure.sample of the process (its target, when wrapped): CPU, switches,
  * faults, memory and descriptors from /proc. */
 static int l_sample(lua_State *L)
@@ -426,7 +447,8 @@ static int proc_tostring(lua_State *L)
 static const luaL_Reg methods[] = {
     {"ready", l_ready},   {"line", l_line},     {"wait", l_wait},     {"stop", l_stop},       {"signal", l_signal},
     {"result", l_result}, {"output", l_output}, {"errors", l_errors},   {"running", l_running},
-    {"close_stdin", l_close_stdin}, {"sample", l_sample}, {"runs_on", l_runs_on}, {NULL, NULL},
+    {"close_stdin", l_close_stdin}, {"sample", l_sample}, {"runs_on", l_runs_on},
+    {"adopt_child", l_adopt_child}, {NULL, NULL},
 };
 
 static const luaL_Reg metamethods[] = {

@@ -29,6 +29,7 @@ local s = qsl.scenario.new{
     { "strace", "boolean", true, "run pass 2 (the syscall mix under strace)" },
     { "port", "integer", 0, "gateway port; 0: the kernel picks one", min = 0, max = 65535 },
     { "pin", "boolean", false, "pin the gateway to CPU 0 and the load driver to CPU 1" },
+    qsl.target.params,
   },
 }
 local p = s:parse(arg)
@@ -44,6 +45,14 @@ local function load(requests, port)
 end
 local place = { server_at = hosts.b.at, load_at = hosts.a.at, cpu_server = p.pin and 0 or nil,
                 cpu_load = p.pin and 1 or nil }
+-- target= or connect=: another server, measured from the outside (checked to answer the
+-- protocol first, exit 3 if not); what only qsl's gateway counts is absent, not guessed
+if p.connect ~= "" and p.pid == 0 then qsl.fail("connect= needs pid= here: CPU per request is " ..
+                                                "read from the server's /proc") end
+local target <close> = qsl.target.start(p, hosts.b.addr,
+  roles.merge(hosts.b.at, { cpu = place.cpu_server }), hosts.a.at)
+if target and target.serial then p.connections, p.depth = 1, 1 end
+local server = target or "gateway"
 
 -- the unit every figure is per: a request answered, or (short) a round trip on a
 -- connection of its own: connect, NewOrder, Heartbeat, both replies, close
@@ -51,12 +60,16 @@ local per = p.pattern == "short" and "round_trip" or "request"
 local unit = per:gsub("_", " ")
 local function per_(name) return name .. "_per_" .. per end
 local rows = s:trials(p.trials, function()
-  local lr, gr, _, d, during = qsl.gateway.run("gateway", { mode = p.mode, port = p.port,
+  local lr, gr, _, d, during = qsl.gateway.run(server, { mode = p.mode, port = p.port,
     bind = hosts.b.addr }, load(p.requests), roles.merge(place, { tcp_info = true }))
   local n = lr.completed
-  assert(gr.frames_in >= n, ("the gateway saw %d frames for %d answers"):format(gr.frames_in, n))
-  -- the kernel's floor in the same trial: an echo answering the gateway's mean bytes
-  local echo = p.pattern == "persistent" and qsl.gateway.floor(gr, load(n), place) or nil
+  if not target then
+    assert(gr.frames_in >= n, ("the gateway saw %d frames for %d answers"):format(gr.frames_in, n))
+  end
+  -- the kernel's floor in the same trial: an echo answering the gateway's mean bytes (its
+  -- byte counts are qsl's gateway's own: none for a target)
+  local echo = p.pattern == "persistent" and not target and qsl.gateway.floor(gr, load(n), place)
+               or nil
   -- every figure over the load alone (/proc before and after it)
   local c = qsl.measure.cpu_split(d, n)
   return { requests = n, throughput = lr.throughput, p50_us = lr.p50_ns / 1e3,
@@ -65,26 +78,30 @@ local rows = s:trials(p.trials, function()
     user_share = c.user_share, [per_"user_ns"] = c.user_ns,
     [per_"kernel_ns"] = c.kernel_ns, [per_"vcsw"] = d.nvcsw / n,
     ivcsw = d.nivcsw, minflt = d.minflt, majflt = d.majflt, vmhwm_kb = during.vmhwm_kb,
-    fds = during.fds, [per_"enters"] = gr.ring_enters / n,
-    [per_"completions"] = gr.ring_completions / n, echo_cpu_ns = echo and echo.cpu_ns,
-    cpu_vs_echo = echo and c.cpu_ns / echo.cpu_ns, retrans = lr.tcp_retrans + gr.tcp_retrans,
+    fds = during.fds, [per_"enters"] = gr.ring_enters and gr.ring_enters / n,
+    [per_"completions"] = gr.ring_completions and gr.ring_completions / n,
+    echo_cpu_ns = echo and echo.cpu_ns, cpu_vs_echo = echo and c.cpu_ns / echo.cpu_ns,
+    retrans = lr.tcp_retrans + (gr.tcp_retrans or 0),
     tcp_info = lr.tcp_info, server_tcp_info = gr.tcp_info,
     tcp_rtt_p50_us = lr.tcp_rtt_p50_us, tcp_rtt_max_us = math.max(lr.tcp_rtt_max_us,
-                                                                  gr.tcp_rtt_max_us) }
+                                                                  gr.tcp_rtt_max_us or 0) }
 end, { label = "pass 1" })
 
 local pass2
 if p.strace then
   s:trial("pass 2 (under strace)", function()
     local out <close> = qsl.temp()
-    local gw <close>, ready = roles.start("gateway", { mode = p.mode, port = p.port,
-      bind = hosts.b.addr }, qsl.net.at(hosts.b, { wrap = { "strace", "-f", "-c", "-o", out.path },
-      ready_timeout = 10000 }))
-    local lr = roles.run("load", load(math.min(p.requests, p.strace_requests), ready.port),
+    local traced <close>, port, done = qsl.target.traced(target, out.path, function(wrap)
+      local gw, ready = roles.start("gateway", { mode = p.mode, port = p.port,
+        bind = hosts.b.addr }, qsl.net.at(hosts.b, { wrap = wrap, ready_timeout = 10000 }))
+      -- stop() signals the gateway (its ready line named it), not strace: strace then sees
+      -- its tracee exit and writes the summary
+      return gw, ready.port, function() roles.finish(gw, "gateway under strace",
+                                                     { stop = true, grace = 5000 }) end
+    end)
+    local lr = roles.run("load", load(math.min(p.requests, p.strace_requests), port),
                          qsl.net.at(hosts.a, { timeout = 300000 }))
-    -- stop() signals the gateway (its ready line named it), not strace: strace then sees
-    -- its tracee exit and writes the summary
-    roles.finish(gw, "gateway under strace", { stop = true, grace = 5000 })
+    done()
     local sum, err = qsl.strace.parse_file(out.path)
     assert(sum, "strace ran but wrote no usable summary: " .. tostring(err))
     local c = setmetatable(sum.calls, { __index = function() return 0 end })
@@ -100,7 +117,8 @@ if p.strace then
 end
 
 art:table{ title = ("Pass 1: %d %ss, %s, %d connection(s) x depth %d, %s"):format(
-             p.requests, unit, p.pattern, p.connections, p.depth, p.mode), rows = rows,
+             p.requests, unit, p.pattern, p.connections, p.depth,
+             target and target.label or p.mode), rows = rows,
   columns = { "trial", "throughput %.0f", "p50_us %.1f", "p99_us %.1f", per_"cpu_ns" .. " %.0f",
     per_"user_ns" .. " %.0f", per_"kernel_ns" .. " %.0f", "user_ticks", "kernel_ticks",
     "user_s %.2f", "kernel_s %.2f",
@@ -116,7 +134,7 @@ local split = true
 for _, r in ipairs(rows) do split = split and r.user_share ~= nil end
 local fields = { "throughput", per_"cpu_ns", "p99_us" }
 if split then table.move({ per_"user_ns", per_"kernel_ns", "user_share" }, 1, 3, 4, fields) end
-if p.pattern == "persistent" then
+if p.pattern == "persistent" and not target then
   fields[#fields + 1], fields[#fields + 2] = "echo_cpu_ns", "cpu_vs_echo"
 end
 local spread = art:spread{ title = "Pass 1 over trials", rows = rows, format = "%.3f",
@@ -143,4 +161,12 @@ art:caveat(per == "request" and "per request = per request answered (NewOrder, C
   "Heartbeat, both replies, close (the original's unit)")
 art:caveat("strace stops the gateway at every syscall: pass 2 keeps only its counts")
 art:caveat("io_uring mode: its receives and sends are not syscalls; enters/completions count them")
+if target then
+  art:caveat(("measured from the outside: %s, one process for every pass-1 trial (pass 2 %s); " ..
+    "what only qsl's gateway counts (frames, ring enters, its side's TCP_INFO) is absent, " ..
+    "not guessed; no echo floor (its sizes come from the gateway's own byte counts); retrans " ..
+    "is the load's end alone"):format(target.label, target.words and "a fresh one under strace"
+    or "strace attached to its pid"))
+  if target.serial then art:caveat("serial=true: one connection, depth 1") end
+end
 art:write()

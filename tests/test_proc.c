@@ -75,6 +75,36 @@ START_TEST(test_child_that_never_prints_times_out)
 }
 END_TEST
 
+/* A wrapped program that prints no ready line: its wrapper's exec'd child is adopted (not
+ * the wrapper, nor a child still named as the wrapper), and stop reaches it, not the
+ * wrapper, which then ends by itself. */
+START_TEST(test_a_wrapped_program_is_adopted_and_stopped)
+{
+    const char *argv[] = {"sh", "-c", "\"$@\"; echo wrapper-saw-it-end", "sh", "sleep", "30", NULL};
+    struct qsl_proc_spec s = {.argv = argv, .cpu = -1, .wrapped = 1};
+    char err[64];
+    ck_assert_int_eq(qsl_proc_spawn(&p, &s, err, sizeof err), 0);
+    int child = 0;
+    for (int i = 0; i < 500 && child == 0; i++) {
+        child = qsl_proc_adopt_child(&p);
+        if (child == 0) {
+            struct timespec ts = {0, 10000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    ck_assert_int_gt(child, 0);
+    ck_assert_int_eq(p.target, child);
+    struct qsl_proc_stat st;
+    ck_assert_int_eq(qsl_procfs_stat(child, &st), 0);
+    ck_assert_str_eq(st.comm, "sleep");
+    qsl_proc_stop(&p, 2000, NULL, NULL);
+    ck_assert(p.reaped && !p.killed);       /* the wrapper ended when its child did */
+    struct qsl_proc plain;
+    qsl_proc_init(&plain);
+    ck_assert_int_eq(qsl_proc_adopt_child(&plain), -EINVAL);
+}
+END_TEST
+
 START_TEST(test_child_ignoring_term_is_killed_after_grace)
 {
     sh("trap '' TERM; echo ready pid=$$; while :; do sleep 1; done");
@@ -273,6 +303,7 @@ Suite *proc_suite(void)
     tcase_add_test(tc, test_fields_refuse_bad_tokens);
     tcase_add_test(tc, test_output_is_capped_and_drained);
     tcase_add_test(tc, test_reap_all_leaves_nothing);
+    tcase_add_test(tc, test_a_wrapped_program_is_adopted_and_stopped);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -6,7 +6,9 @@
 --          result line; its exit status (wait4's rusage); the delta of its /proc sample
 --          over the load (measure.delta), and the sample at the load's end; tcp_info =
 --          true or ms: every connection's TCP_INFO records in the load's result (tcp_info)
---          and, for qsl's gateway, in the server's result line's table too
+--          and, for qsl's gateway, in the server's result line's table too. server may be
+--          a qsl.target (a server qsl did not write, running): sampled the same way, left
+--          running; its result line is {} (its own counters are not ours to read)
 --   parse_tcp_info(text), read_tcp_info(path) -> the records of a tcp_info= file (the load's
 --       or the gateway's): {{conn=, t_ms=, closing=, rtt_us=, ...}, ...}
 --   echo_load(load, request, reply) -> the same load in the echo pattern at those sizes
@@ -59,16 +61,23 @@ function M.run(server, params, load, opts)
   local ms = opts.tcp_info ~= true and opts.tcp_info or nil
   if log then load = roles.merge(load, { tcp_info = log.path, tcp_info_ms = ms }) end
   if slog then params = roles.merge(params, { tcp_info = slog.path, tcp_info_ms = ms }) end
-  local srv <close>, ready = roles.start(server, params,
-                                         roles.merge({ cpu = opts.cpu_server }, opts.server_at))
-  local before = srv:sample()
+  -- a target (qsl.target) is already running, and stays the caller's
+  local target = type(server) == "table" and server or nil
+  local function start()
+    if target then return nil, { port = target.port } end
+    return roles.start(server, params, roles.merge({ cpu = opts.cpu_server }, opts.server_at))
+  end
+  local srv <close>, ready = start()
+  local proc = target or srv
+  local before = proc:sample()
   local lr = roles.run("load", roles.merge({ timeout_ms = 600000 }, load, { port = ready.port }),
                        roles.merge({ cpu = opts.cpu_load, timeout = 600000 }, opts.load_at))
   if log then lr.tcp_info = M.read_tcp_info(log.path) end
-  local during = srv:sample()
+  local during = proc:sample()
   local d = require("qsl.measure").delta(before, during)
   lr.cpu_ns = d.cpu_ns / lr.completed
-  local sr, st = roles.finish(srv, { stop = true })
+  local sr, st = {}, nil
+  if srv then sr, st = roles.finish(srv, { stop = true }) end
   if slog then sr.tcp_info = M.read_tcp_info(slog.path) end
   assert(lr.completed == load.requests, ("%d of %d answered"):format(lr.completed, load.requests))
   return lr, sr, st, d, during
