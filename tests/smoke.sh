@@ -113,6 +113,9 @@ else
 fi
 check profile_gateway profile_gateway '#doc.results.pass1 == 1 and doc.results.pass1[1].requests == 50 and doc.results.pass1[1].cpu_ns_per_round_trip > 0 and doc.results.pass1[1].user_share == nil' \
     pattern=short round_trips=50 trials=1 strace=false
+check versus versus \
+    '#doc.results.ratios == 4 and doc.results.ratios[1].throughput_ratio == 1 and doc.results.ratios[3].server == "target 1" and doc.results.ratios[3].cpu_ratio > 0 and doc.results.ratios[4].server == "echo"' \
+    modes=epoll,blocking requests=3000 trials=1 connections=1 "targets=$run gateway port={port} mode=epoll"
 check gateway_load gateway_load \
     '#doc.results.pingpong >= 4 and #doc.results.cells == #doc.results.pingpong and #doc.results.over_epoll == #doc.results.cells - 2 and doc.results.pingpong[1].shape == "ping-pong" and doc.results.pingpong[#doc.results.pingpong].shape == "pipelined" and doc.results.pingpong[#doc.results.pingpong].cpu_ratio > 0' \
     clients=1,4 requests=2000 trials=1 pingpong=500 echo_clients=4

@@ -82,3 +82,26 @@ test("connect= and pid=: a server started outside qsl, profiled in place, still 
     local res = gw:result()
     assert(res and res.frames_in > 7000, "the gateway did not serve both passes")
   end)
+
+test("versus: qsl's gateway as an outside command beside itself; a non-speaker refused", function()
+  local dir = scratch()
+  local function versus(...)
+    local p <close> = assert(qsl.proc.spawn{ argv = { QSL_RUN, "scenarios/versus.lua",
+      "out=" .. dir, "requests=3000", "trials=1", "connections=1", ... } })
+    local st = assert(p:wait(120000))
+    return st.code, p:errors()
+  end
+  local code, err = versus("modes=epoll", "echo=false",
+                           "targets=" .. QSL_RUN .. " gateway port={port} mode=epoll")
+  assert(code == 0, err)
+  local f = assert(io.open(dir .. "/versus.json"))
+  local doc = cjson.decode(f:read("a"))
+  f:close()
+  local r = doc.results.ratios
+  assert(#r == 2 and r[1].server == "gateway epoll" and r[2].server == "target 1", #r)
+  assert(r[2].throughput_ratio > 0 and r[2].cpu_ratio > 0)
+  os.remove(dir .. "/versus.json")
+  code, err = versus("modes=epoll", "targets=" .. QSL_RUN .. " echo port={port}")
+  assert(code == 3 and err:find("does not answer the protocol", 1, true), err)
+  assert(not io.open(dir .. "/versus.json"), "an artifact was written")
+end)
