@@ -25,15 +25,25 @@ local s = qsl.scenario.new{
     { "echo_clients", "integer", 16, "pipelined connections against the echo (0: skip)",
       min = 0, max = 10000 },
     { "pin", "boolean", false, "pin the server to CPU 0 and the load driver to CPU 1" },
+    qsl.target.params,
   },
 }
 local p = s:parse(arg)
 local art = s:artifact{ title = "Gateway load: throughput and latency against clients (loopback)" }
 local modes = roles.modes(art, p.modes)
+if p.connect ~= "" and p.pid == 0 then qsl.fail("connect= needs pid= here: CPU per request is " ..
+                                                "read from the server's /proc") end
+-- target= or connect=: a server qsl did not write, one more column beside the modes
+-- (checked first to answer the protocol, exit 3 if not)
+local target <close> = qsl.target.start(p, "127.0.0.1", { cpu = p.pin and 0 or nil })
+local servers = table.move(modes, 1, #modes, 1, {})
+if target then servers[#servers + 1] = "target" end
 
 -- blocking mode answers one connection at a time: the others wait, so silence is expected
-local rows = s:grid(p.trials, p.clients, modes, function(n, mode)
-  local lr, gr = qsl.gateway.run("gateway", { mode = mode, max_conns = math.max(n, 16) },
+local rows = s:grid(p.trials, p.clients, servers, function(n, mode)
+  if mode == "target" and target.serial and n > 1 then return end   -- one connection at a time
+  local lr, gr = qsl.gateway.run(mode == "target" and target or "gateway",
+    mode ~= "target" and { mode = mode, max_conns = math.max(n, 16) } or {},
     { connections = n, depth = p.depth, requests = p.requests },
     { cpu_server = p.pin and 0 or nil, cpu_load = p.pin and 1 or nil, tcp_info = true })
   return roles.merge({ mode = mode, clients = n, throughput = lr.throughput,
@@ -92,4 +102,10 @@ art:caveat("latency: send to verified reply (closed loop); blocking mode serves 
            "at a time, so the others' latency includes waiting their turn")
 art:caveat("the echo (epoll, no protocol) answers the gateway's mean request/reply bytes of " ..
   "the same round: equal in total, not per request (the gateway's replies vary with fills)")
+if target then
+  art:caveat(("target: %s, one process for every run%s; what only qsl's gateway counts (its " ..
+    "side's TCP_INFO) is absent, so its retrans is the load's end alone; no echo comparison " ..
+    "(its sizes come from the gateway's own byte counts)"):format(target.label,
+    target.serial and "; serial=true: one client only" or ""))
+end
 art:write()

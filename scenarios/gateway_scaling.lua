@@ -18,24 +18,47 @@ local s = qsl.scenario.new{
     roles.params("load", "requests", { default = 50000 }),
     roles.param("gateway", "mode"),
     { "trials", "integer", 3, "trials per cell", min = 1, max = 100 },
+    qsl.target.params,
   },
 }
 local p = s:parse(arg)
 local art = s:artifact{ title = "Gateway cost per order against connections and depth (loopback)" }
 local iso = roles.isolated()
+if p.connect ~= "" and p.pid == 0 then qsl.fail("connect= needs pid= here: CPU per order is " ..
+                                                "read from the server's /proc") end
+-- target= or connect=: a server qsl did not write instead of qsl's gateway, one process for
+-- the whole run (a target= command in a namespace of its own where the privilege exists)
+local target <close> = qsl.target.start(p, "127.0.0.1", { netns = iso or nil })
+if target and target.serial then p.connections = { 1 } end
+
+-- One cell against the target: its /proc and its namespace's TCP counters over the load.
+local function target_cell(depth, n, log)
+  local at = target.proc and iso and { netns_of = target.pid } or {}
+  local before, net0 = target:sample(), measure.net(target.pid)
+  local lr = roles.run("load", { host = target.host, port = target.port, connections = n,
+    depth = depth, requests = p.requests, tcp_info = log.path }, at)
+  lr.tcp_info = qsl.gateway.read_tcp_info(log.path)
+  return lr, measure.delta(before, target:sample()), measure.delta(net0, measure.net(target.pid)),
+         {}
+end
 
 local rows = s:grid(p.trials, p.depths, p.connections, function(depth, n)
   local log <close> = require("qsl.temp")()
-  local slog <close> = require("qsl.temp")()
-  local gw <close>, ready = roles.start("gateway", { mode = p.mode, max_conns = n + 16,
-                                                     tcp_info = slog.path }, { netns = iso })
-  local before, net0 = gw:sample(), measure.net(gw.pid)
-  local lr = roles.run("load", { port = ready.port, connections = n, depth = depth,
-    requests = p.requests, tcp_info = log.path }, { netns_of = iso and gw.pid or nil })
-  lr.tcp_info = qsl.gateway.read_tcp_info(log.path)
-  local d, net = measure.delta(before, gw:sample()), measure.delta(net0, measure.net(gw.pid))
-  local gr = roles.finish(gw, { stop = true })
-  gr.tcp_info = qsl.gateway.read_tcp_info(slog.path)
+  local lr, d, net, gr
+  if target then
+    lr, d, net, gr = target_cell(depth, n, log)
+  else
+    local slog <close> = require("qsl.temp")()
+    local gw <close>, ready = roles.start("gateway", { mode = p.mode, max_conns = n + 16,
+                                                       tcp_info = slog.path }, { netns = iso })
+    local before, net0 = gw:sample(), measure.net(gw.pid)
+    lr = roles.run("load", { port = ready.port, connections = n, depth = depth,
+      requests = p.requests, tcp_info = log.path }, { netns_of = iso and gw.pid or nil })
+    lr.tcp_info = qsl.gateway.read_tcp_info(log.path)
+    d, net = measure.delta(before, gw:sample()), measure.delta(net0, measure.net(gw.pid))
+    gr = roles.finish(gw, { stop = true })
+    gr.tcp_info = qsl.gateway.read_tcp_info(slog.path)
+  end
   return roles.merge({ depth = depth, connections = n, throughput = lr.throughput,
            cpu_ns_per_order = d.cpu_ns / lr.completed, vcsw_per_order = d.nvcsw / lr.completed,
            segments_per_order = (net.Tcp.InSegs + net.Tcp.OutSegs) / lr.completed,
@@ -43,7 +66,8 @@ local rows = s:grid(p.trials, p.depths, p.connections, function(depth, n)
            qsl.gateway.tcp(lr, gr))
 end)
 
-local cells = art:spread{ title = ("Per cell: %d requests, %s gateway"):format(p.requests, p.mode),
+local cells = art:spread{ title = ("Per cell: %d requests, %s"):format(p.requests,
+    target and target.label or p.mode .. " gateway"),
   rows = rows, by = { "depth", "connections" }, format = "%.2f",
   fields = { "cpu_ns_per_order %.0f", "vcsw_per_order", "segments_per_order", "throughput %.0f" } }
 for _, y in ipairs{ "cpu_ns_per_order", "vcsw_per_order", "segments_per_order" } do
@@ -60,4 +84,9 @@ art:caveat(iso and "each trial in a network namespace of its own: its TCP counte
            or "no privilege for network namespaces: TCP segments are the whole machine's")
 art:caveat(("loopback; load driver and gateway share %d CPUs"):format(art.cpus_online()))
 art:caveat("a segment counts each way once; per order = per request answered")
+if target then
+  art:caveat(("measured from the outside: %s, one process for every cell; its side's " ..
+    "TCP_INFO is absent, so retrans is the load's end alone%s"):format(target.label,
+    target.proc and iso and "" or "; its namespace's TCP counters are the machine's"))
+end
 art:write()

@@ -122,6 +122,13 @@ check gateway_load gateway_load \
 check gateway_scaling gateway_scaling \
     '#doc.results.cells == 2 and doc.results.cells[1].segments_per_order_median > 0' \
     connections=1,2 depths=4 requests=2000 trials=1
+# qsl's own gateway as a server qsl did not write: the same columns, measured from outside
+check gateway_load gateway_load \
+    '#doc.results.cells == 4 and doc.results.cells[2].mode == "target" and doc.results.cells[2].throughput_median > 0 and doc.results.runs[2].server_tcp_info == nil' \
+    clients=1,2 modes=epoll requests=2000 trials=1 pingpong=0 echo_clients=0 "target=$run gateway port={port}"
+check gateway_scaling gateway_scaling \
+    '#doc.results.cells == 2 and doc.results.cells[1].cpu_ns_per_order_median > 0 and doc.results.cells[1].segments_per_order_median > 0' \
+    connections=1,2 depths=4 requests=2000 trials=1 "target=$run gateway port={port}"
 check gateway_modes gateway_modes \
     '#doc.results.cells >= 1 and #doc.results.cells == #doc.results.strace and doc.results.cells[1].throughput_median > 0' \
     modes=epoll,io_uring,blocking connections=2 depths=4 requests=2000 trials=1 strace_requests=500

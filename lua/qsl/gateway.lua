@@ -86,8 +86,9 @@ end
 -- What TCP itself saw in a gateway trial (TCP_INFO of every connection as it closed): the
 -- segments both ends retransmitted, and the smoothed rtt of the load's connections.
 function M.tcp(lr, sr)
-  return { retrans = lr.tcp_retrans + sr.tcp_retrans, tcp_rtt_p50_us = lr.tcp_rtt_p50_us,
-           tcp_rtt_max_us = math.max(lr.tcp_rtt_max_us, sr.tcp_rtt_max_us) }
+  -- a target's result line is {}: its side is absent, the load's is still there
+  return { retrans = lr.tcp_retrans + (sr.tcp_retrans or 0), tcp_rtt_p50_us = lr.tcp_rtt_p50_us,
+           tcp_rtt_max_us = math.max(lr.tcp_rtt_max_us, sr.tcp_rtt_max_us or 0) }
 end
 
 function M.echo_load(load, request, reply)

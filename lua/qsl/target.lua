@@ -86,8 +86,8 @@ local function spawn(t, wrap)
     argv[#argv + 1] = w:gsub("{port}", tostring(t.port)):gsub("{host}", t.host)
   end
   local at = t.server_at or {}
-  local proc, err = qsl.proc.spawn{ argv = argv, wrap = wrap, netns_of = at.netns_of,
-                                    cpu = at.cpu }
+  local proc, err = qsl.proc.spawn{ argv = argv, wrap = wrap, netns = at.netns,
+                                    netns_of = at.netns_of, cpu = at.cpu }
   if not proc then qsl.fail(("%s: %s"):format(t.label, err)) end
   if wrap then
     -- no ready line names the wrapped server: the wrapper's child is it, once started
@@ -129,7 +129,9 @@ function M.start(p, host, server_at, client_at)
     t.proc = spawn(t)
     t.pid = t.proc.pid
   end
-  t.client_at = client_at or {}
+  -- in a namespace of its own (server_at.netns), the client and the load go into it
+  t.client_at = client_at or (server_at and server_at.netns and t.proc and
+                              { netns_of = t.pid }) or {}
   return check(t, t.client_at)
 end
 
