@@ -106,6 +106,7 @@ if target then
   art:caveat(("target: %s, one process for every run%s; what only qsl's gateway counts (its " ..
     "side's TCP_INFO) is absent, so its retrans is the load's end alone; no echo comparison " ..
     "(its sizes come from the gateway's own byte counts)"):format(target.label,
-    target.serial and "; serial=true: one client only" or ""))
+    target.serial and "; " .. qsl.target.serial_text(target) or ""))
 end
+qsl.target.report(art, target)
 art:write()

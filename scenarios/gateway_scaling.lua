@@ -88,5 +88,7 @@ if target then
   art:caveat(("measured from the outside: %s, one process for every cell; its side's " ..
     "TCP_INFO is absent, so retrans is the load's end alone%s"):format(target.label,
     target.proc and iso and "" or "; its namespace's TCP counters are the machine's"))
+  if target.serial then art:caveat(qsl.target.serial_text(target)) end
 end
+qsl.target.report(art, target)
 art:write()

@@ -51,7 +51,7 @@ if p.connect ~= "" and p.pid == 0 then qsl.fail("connect= needs pid= here: CPU p
                                                 "read from the server's /proc") end
 local target <close> = qsl.target.start(p, hosts.b.addr,
   roles.merge(hosts.b.at, { cpu = place.cpu_server }), hosts.a.at)
-if target and target.serial then p.connections, p.depth = 1, 1 end
+if target and target.serial then p.connections = 1 end
 local server = target or "gateway"
 
 -- the unit every figure is per: a request answered, or (short) a round trip on a
@@ -167,6 +167,7 @@ if target then
     "not guessed; no echo floor (its sizes come from the gateway's own byte counts); retrans " ..
     "is the load's end alone"):format(target.label, target.words and "a fresh one under strace"
     or "strace attached to its pid"))
-  if target.serial then art:caveat("serial=true: one connection, depth 1") end
+  if target.serial then art:caveat(qsl.target.serial_text(target)) end
 end
+qsl.target.report(art, target)
 art:write()

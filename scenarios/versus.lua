@@ -60,7 +60,6 @@ local rows = s:grid(p.trials, names, function(name)
   return { server = sv.name, throughput = lr.throughput, p50_us = lr.p50_ns / 1e3,
            p99_us = lr.p99_ns / 1e3, p999_us = lr.p999_ns / 1e3, cpu_ns = lr.cpu_ns }
 end)
-for _, t in ipairs(targets) do t:close() end
 
 local cells = art:spread{ rows = rows, by = "server", format = "%.1f", main = true,
   title = ("Per server: %d requests, %d connection(s) x depth %d"):format(p.requests,
@@ -94,4 +93,5 @@ if #targets > 0 then
   art:caveat("targets are one process each for the whole run, checked first to answer the " ..
              "protocol (qsl-run client); qsl's gateways are a fresh process each run")
 end
+for _, t in ipairs(targets) do qsl.target.report(art, t) end
 art:write()

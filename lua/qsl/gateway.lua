@@ -70,8 +70,12 @@ function M.run(server, params, load, opts)
   local srv <close>, ready = start()
   local proc = target or srv
   local before = proc:sample()
-  local lr = roles.run("load", roles.merge({ timeout_ms = 600000 }, load, { port = ready.port }),
-                       roles.merge({ cpu = opts.cpu_load, timeout = 600000 }, opts.load_at))
+  local ok, lr = pcall(roles.run, "load", roles.merge({ timeout_ms = 600000 }, load,
+    { port = ready.port }), roles.merge({ cpu = opts.cpu_load, timeout = 600000 }, opts.load_at))
+  if not ok then
+    -- a target that died or stopped answering says why in its own output, not the load's
+    error(target and ("%s; %s"):format(lr, target:state()) or lr, 0)
+  end
   if log then lr.tcp_info = M.read_tcp_info(log.path) end
   local during = proc:sample()
   local d = require("qsl.measure").delta(before, during)

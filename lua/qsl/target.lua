@@ -10,7 +10,11 @@
 --   t.port, t.host, t.pid (nil: connect= without pid=), t.serial, t.label
 --   t:sample() -> measure.sample of its process (an error without a pid)
 --   t:finish() -> {} (a target prints no result line: what only qsl's gateway counts is
---       absent), its exit status (started ones; nil for connect=)
+--       absent), its exit status (started ones, stopped then; nil for connect=)
+--   t:state() -> running, or how it ended, and the end of its stderr, in words
+--   report(art, t) -> ends a started target and puts t:state() in art's caveats
+--   t.serial: declared (serial=true) or detected: from here, with one connection held
+--       open and idle, a second one's check goes unanswered (t.serial_detected)
 --   t:restart(wrap) -> the same command again under a wrapper (strace -f -c -o FILE),
 --       checked as at the start; nil for connect= (strace attaches to its pid instead)
 local qsl = require "qsl"
@@ -62,11 +66,26 @@ local function answers(t, at)
 end
 
 -- Waits (up to 10 s) for the target to listen and answer; refuses it otherwise.
+-- Whether it serves one connection at a time: with one connection held open and idle, the
+-- check on a second goes unanswered. Only where the target is reachable from here.
+local function serves_one_at_a_time(t)
+  local held <close> = qsl.sock.tcp(t.host:find(":") and "inet6" or "inet")
+  if not held or not held:connect(t.host, t.port) then return false end
+  local ok = pcall(roles.run, "client", { host = t.host, port = t.port, timeout_ms = 1000,
+                                          send = "heartbeat 2" }, { timeout = 10000 })
+  return not ok
+end
+
 local function check(t, at)
   local deadline = qsl.clock.now_ns() + 10e9
   while true do
     local ok, why, refused = answers(t, at)
-    if ok then return t end
+    if ok then
+      if not t.serial and not next(at) and serves_one_at_a_time(t) then
+        t.serial, t.serial_detected = true, true
+      end
+      return t
+    end
     local gone = t.proc and not t.proc:running()
     if not refused or gone or qsl.clock.now_ns() > deadline then
       local tail = t.proc and t.proc:errors() or ""
@@ -141,6 +160,7 @@ function Target:restart(wrap)
   if not self.words then return nil end
   local t = setmetatable({}, Target)
   for k, v in pairs(self) do t[k] = v end
+  t.status = nil              -- the first's end, not this one's
   t.port = free_port(t.host)  -- the first may still hold its old port (TIME_WAIT)
   t.proc = spawn(t, wrap)
   return check(t, t.client_at)
@@ -173,6 +193,13 @@ function M.traced(t, file, own)
   end
 end
 
+-- The caveat of a serial target: declared or detected, and what the load did about it.
+function M.serial_text(t)
+  return ("%s serves one connection at a time (%s): the load used one connection"):format(
+    t.label, t.serial_detected and "detected: with one connection open, a second went " ..
+    "unanswered for a second" or "serial=true")
+end
+
 function Target:sample()
   if not self.pid then error(self.label .. ": no pid= to sample its CPU", 2) end
   if self.proc then return self.proc:sample() end
@@ -181,13 +208,31 @@ end
 
 function Target:finish()
   if not self.proc then return {}, nil end
-  local st = self.proc:stop(2000)
-  return {}, st
+  if not self.status then self.status = self.proc:stop(2000) end
+  return {}, self.status
+end
+
+-- How it is now, in words: running, or how it ended, and the end of its stderr.
+function Target:state()
+  if not self.proc then return self.label .. " (connect=): left running" end
+  local running = not self.status and self.proc:running()
+  local st = self.status or (not running and self.proc:wait(100)) or nil
+  local tail = self.proc:errors():sub(-400)
+  return ("%s %s%s"):format(self.label, running and "is running" or st and (st.signal_name and
+    ("ended by SIG" .. st.signal_name) or ("exited " .. tostring(st.code))) or "ended",
+    #tail > 0 and ("; its stderr ends: " .. tail:gsub("%s+$", "")) or "")
+end
+
+-- Ends a started target and says in art how it ended (its exit status, its stderr's end);
+-- a connect= one is said to be left running.
+function M.report(art, t)
+  if not t then return end
+  if t.proc then t:finish() end
+  art:caveat(t:state())
 end
 
 function Target:close()
-  if self.proc and self.proc:running() then self.proc:stop(2000) end
-  self.proc = nil
+  if self.proc then self:finish() end
 end
 Target.__close = Target.close
 

@@ -65,6 +65,11 @@ test("qsl's gateway as an outside command profiles as qsl's own: same syscalls, 
       "target; the runs spread %.2fx"):format(a, b, spread))
     -- what only qsl's gateway counts is absent for a target, not guessed
     assert(doc.results.pass1[1].echo_cpu_ns == nil and own.results.pass1[1].echo_cpu_ns)
+    -- the blocking gateway serves one connection at a time: found so, not told; and how the
+    -- target ended is in the artifact
+    local caveats = table.concat(doc.caveats, "\n")
+    assert(caveats:find("serves one connection at a time (detected", 1, true), caveats)
+    assert(caveats:find("mode=blocking) exited 0", 1, true), caveats)
   end)
 
 test("connect= and pid=: a server started outside qsl, profiled in place, still running",
@@ -100,6 +105,8 @@ test("versus: qsl's gateway as an outside command beside itself; a non-speaker r
   local r = doc.results.ratios
   assert(#r == 2 and r[1].server == "gateway epoll" and r[2].server == "target 1", #r)
   assert(r[2].throughput_ratio > 0 and r[2].cpu_ratio > 0)
+  local caveats = table.concat(doc.caveats, "\n")
+  assert(not caveats:find("one connection at a time", 1, true), "epoll taken for serial")
   os.remove(dir .. "/versus.json")
   code, err = versus("modes=epoll", "targets=" .. QSL_RUN .. " echo port={port}")
   assert(code == 3 and err:find("does not answer the protocol", 1, true), err)
