@@ -1,8 +1,9 @@
 -- qsl.target: a server qsl did not write, measured from the outside as qsl's gateway is.
 --   params: the scenario parameters that name one (target=, connect=, pid=, serial=)
---   start(p, host, at) -> t or nil (p names none): target="COMMAND ... {port} ..." is
---       started (its words split on spaces, no shell; {port} a free port; in `at`'s
---       placement, a host's namespace), watched and stopped like a role, its output kept;
+--   start(p, host, server_at, client_at) -> t or nil (p names none): target="COMMAND ...
+--       {port} ..." is started (its words split on spaces, no shell; {port} a free port,
+--       {host} host; in server_at's placement: a host's namespace, a CPU, netns=true for
+--       one of its own), watched and stopped like a role, its output kept;
 --       connect="HOST:PORT" (with pid=N to measure its CPU) is one already running. Either
 --       way, before anything is measured, qsl-run client sends it one NewOrder and one
 --       Heartbeat and reads both answers: a server that does not answer the protocol is
@@ -65,7 +66,6 @@ local function answers(t, at)
   return nil, why, why:find("Connection refused", 1, true) ~= nil
 end
 
--- Waits (up to 10 s) for the target to listen and answer; refuses it otherwise.
 -- Whether it serves one connection at a time: with one connection held open and idle, the
 -- check on a second goes unanswered. Only where the target is reachable from here.
 local function serves_one_at_a_time(t)
@@ -76,6 +76,9 @@ local function serves_one_at_a_time(t)
   return not ok
 end
 
+-- Waits (up to 10 s) for the target to listen and answer; refuses it otherwise. `at`: where
+-- the client runs (the load's placement); from here, it is also tested for serving one
+-- connection at a time.
 local function check(t, at)
   local deadline = qsl.clock.now_ns() + 10e9
   while true do
