@@ -1,176 +1,389 @@
 /*
- * book.c - price-time order book: pool, id index, sorted levels, matching.
+ * book.c - price-time order book: chunked pool, growing id index, price
+ * ladders with an overflow, matching.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "book.h"
 
-/* ------------------------------------------------------------------ pool and index */
+#define MOVED UINT32_MAX        /* an old table's slot whose entry was moved on */
+#define DRAIN_STEP 8u           /* old slots moved per insert: done long before the new fills */
+#define INDEX_MIN 64u
 
-/* Fibonacci hashing: one multiply, the top bits. (symbol, id) pairs from a
- * client are no less predictable under a stronger mix, which is as
- * invertible; the probe length stays bounded by the load factor of 1/2. */
-static uint32_t home_of(const struct qsl_book_pool *p, qsl_symbol symbol, qsl_order_id id)
+static inline int clz(uint64_t x) { return __builtin_clzll(x); }
+static inline int ctz(uint64_t x) { return __builtin_ctzll(x); }
+
+/* ------------------------------------------------------------------ index */
+
+#define home_of qsl_book_home
+#define table_find qsl_book_table_find
+
+static int table_alloc(struct qsl_index_table *t, uint32_t nslots)
 {
-    uint64_t x = (id ^ ((uint64_t)symbol << 40)) * 0x9e3779b97f4a7c15ull;
-    return (uint32_t)(x >> p->shift);
+    t->slot = calloc(nslots, sizeof *t->slot);
+    if (!t->slot)
+        return -ENOMEM;
+    t->mask = nslots - 1;
+    t->shift = 64;
+    for (uint32_t b = nslots; b > 1; b >>= 1)
+        t->shift--;
+    return 0;
 }
 
-int qsl_book_pool_init(struct qsl_book_pool *p, uint32_t capacity)
+static inline void table_put(struct qsl_index_table *t, const struct qsl_index_slot *e)
+{
+    uint32_t i = home_of(t, e->symbol, e->id);
+    while (t->slot[i].ref != 0)
+        i = (i + 1) & t->mask;
+    t->slot[i] = *e;
+}
+
+/* Backward-shift deletion keeps probe chains intact without tombstones. */
+static void table_delete(struct qsl_index_table *t, uint32_t i)
+{
+    for (uint32_t j = i;;) {
+        j = (j + 1) & t->mask;
+        const struct qsl_index_slot *s = &t->slot[j];
+        if (s->ref == 0)
+            break;
+        uint32_t home = home_of(t, s->symbol, s->id);
+        int stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+        if (!stays) {
+            t->slot[i] = *s;
+            i = j;
+        }
+    }
+    t->slot[i].ref = 0;
+}
+
+/* While the old table drains, an entry is in one of the two. */
+uint32_t qsl_book_pool_find_draining(const struct qsl_book_pool *p, qsl_symbol symbol,
+                                     qsl_order_id id)
+{
+    uint32_t i = table_find(&p->index, symbol, id);
+    if (i != QSL_NIL)
+        return p->index.slot[i].ref - 1;
+    if (p->old.slot && (i = table_find(&p->old, symbol, id)) != QSL_NIL)
+        return p->old.slot[i].ref - 1;
+    return QSL_NIL;
+}
+
+/* Move up to n of the old table's slots into the new one; free the old when done. */
+static void drain(struct qsl_book_pool *p, uint32_t n)
+{
+    while (p->old.slot && n-- > 0) {
+        if (p->drained > p->old.mask) {
+            free(p->old.slot);
+            p->old.slot = NULL;
+            break;
+        }
+        struct qsl_index_slot *s = &p->old.slot[p->drained++];
+        if (s->ref != 0 && s->ref != MOVED) {
+            table_put(&p->index, s);
+            s->ref = MOVED;
+        }
+    }
+}
+
+static inline void index_insert(struct qsl_book_pool *p, uint32_t idx)
+{
+    if (p->old.slot)
+        drain(p, DRAIN_STEP);
+    const struct qsl_order *o = qsl_book_order(p, idx);
+    struct qsl_index_slot e = {.id = o->id, .symbol = o->symbol, .ref = idx + 1};
+    table_put(&p->index, &e);
+}
+
+static inline void index_delete(struct qsl_book_pool *p, uint32_t idx)
+{
+    const struct qsl_order *o = qsl_book_order(p, idx);
+    uint32_t i = table_find(&p->index, o->symbol, o->id);
+    if (i != QSL_NIL)
+        table_delete(&p->index, i);
+    else                        /* not moved yet: the old table only loses it */
+        p->old.slot[table_find(&p->old, o->symbol, o->id)].ref = MOVED;
+}
+
+/* Room for one more entry at a load of at most 1/2. Past it the table doubles,
+ * and the old one drains DRAIN_STEP slots per insert: with S old slots it is
+ * empty after S/8 inserts, when the new one (2S slots) holds at most 5S/8. */
+static int index_reserve(struct qsl_book_pool *p)
+{
+    uint64_t slots = (uint64_t)p->index.mask + 1;
+    if (((uint64_t)p->used + 1) * 2 <= slots)
+        return 0;
+    if (p->old.slot)
+        drain(p, UINT32_MAX);
+    struct qsl_index_table t;
+    if (slots * 2 > (1ull << 31) || table_alloc(&t, (uint32_t)(slots * 2)) != 0)
+        return -ENOMEM;
+    p->old = p->index;
+    p->index = t;
+    p->drained = 0;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ pool */
+
+/*
+ * Address space for every order the pool may hold, reserved and not
+ * committed (PROT_NONE costs no memory). Unbounded, a limit on address space
+ * may refuse the whole of it: then as much as is granted, halving down to a
+ * chunk; growing past that is refused like any failed allocation.
+ */
+static int reserve_space(struct qsl_book_pool *p, uint32_t orders)
+{
+    for (;;) {
+        void *a = mmap(NULL, (size_t)orders * sizeof(struct qsl_order), PROT_NONE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (a != MAP_FAILED) {
+            p->orders = a;
+            p->reserved = orders;
+            return 0;
+        }
+        if (p->max_orders || orders <= QSL_BOOK_CHUNK)
+            return -ENOMEM;
+        orders /= 2;
+    }
+}
+
+int qsl_book_pool_init(struct qsl_book_pool *p, uint32_t max_orders)
 {
     memset(p, 0, sizeof *p);
-    if (capacity == 0 || capacity > (1u << 30))
+    if (max_orders > QSL_BOOK_ORDERS_MAX)
         return -EINVAL;
-    uint32_t nslots = 2;
-    while (nslots < capacity * 2u)
-        nslots <<= 1;
-    p->orders = malloc((size_t)capacity * sizeof *p->orders);
-    p->slots = calloc(nslots, sizeof *p->slots);
-    if (!p->orders || !p->slots) {
+    p->max_orders = max_orders;
+    p->free_head = QSL_NIL;
+    uint32_t room = max_orders ? max_orders + QSL_BOOK_CHUNK : QSL_BOOK_ORDERS_MAX;
+    int rc = reserve_space(p, room);
+    if (rc == 0 && (rc = table_alloc(&p->index, INDEX_MIN)) != 0)
         qsl_book_pool_free(p);
-        return -ENOMEM;
-    }
-    p->mask = nslots - 1;
-    p->shift = 64;
-    for (uint32_t b = nslots; b > 1; b >>= 1)
-        p->shift--;
-    p->capacity = capacity;
-    for (uint32_t i = 0; i < capacity; i++)
-        p->orders[i].next = i + 1 < capacity ? i + 1 : QSL_NIL;
-    p->free_head = 0;
-    return 0;
+    return rc;
 }
 
 void qsl_book_pool_free(struct qsl_book_pool *p)
 {
-    free(p->orders);
-    free(p->slots);
+    if (p->orders)
+        munmap(p->orders, (size_t)p->reserved * sizeof *p->orders);
+    free(p->index.slot);
+    free(p->old.slot);
     memset(p, 0, sizeof *p);
 }
 
-uint32_t qsl_book_pool_find(const struct qsl_book_pool *p, qsl_symbol symbol, qsl_order_id id)
+size_t qsl_book_pool_bytes(const struct qsl_book_pool *p)
 {
-    for (uint32_t i = home_of(p, symbol, id);; i = (i + 1) & p->mask) {
-        uint32_t s = p->slots[i];
-        if (s == 0)
-            return QSL_NIL;
-        const struct qsl_order *o = &p->orders[s - 1];
-        if (o->id == id && o->symbol == symbol)
-            return s - 1;
-    }
+    size_t n = (size_t)p->committed * sizeof(struct qsl_order) +
+               ((size_t)p->index.mask + 1) * sizeof(struct qsl_index_slot);
+    if (p->old.slot)
+        n += ((size_t)p->old.mask + 1) * sizeof(struct qsl_index_slot);
+    return n;
 }
 
-static void index_insert(struct qsl_book_pool *p, uint32_t idx)
+/* Commit the next chunk's pages (whole pages: a chunk may end mid-page, the next
+ * starts there) and hand its orders to the free list; none before it move. */
+static int pool_grow(struct qsl_book_pool *p)
 {
-    const struct qsl_order *o = &p->orders[idx];
-    uint32_t i = home_of(p, o->symbol, o->id);
-    while (p->slots[i] != 0)
-        i = (i + 1) & p->mask;
-    p->slots[i] = idx + 1;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), sz = sizeof(struct qsl_order);
+    size_t from = ((size_t)p->committed * sz + page - 1) / page * page;
+    size_t want = (size_t)p->committed + QSL_BOOK_CHUNK;
+    if (want > p->reserved)
+        want = p->reserved;
+    size_t to = (want * sz + page - 1) / page * page;
+    if (to > (size_t)p->reserved * sz)
+        to = (size_t)p->reserved * sz / page * page;
+    if (want <= p->committed || to < from ||
+        (to > from && mprotect((char *)p->orders + from, to - from, PROT_READ | PROT_WRITE)))
+        return -ENOMEM;
+    uint32_t first = p->committed, last = (uint32_t)(to / sz);
+    if (last <= first)
+        return -ENOMEM;
+    for (uint32_t i = first; i < last; i++)
+        p->orders[i].next = i + 1 < last ? i + 1 : p->free_head;
+    p->committed = last;
+    p->free_head = first;
+    return 0;
 }
 
-/* Backward-shift deletion keeps probe chains intact without tombstones. */
-static void index_delete(struct qsl_book_pool *p, uint32_t idx)
+/* A free slot and its index entry for one more order, unless the bound is
+ * reached (then only an order that leaves first makes room). */
+static int pool_reserve(struct qsl_book_pool *p)
 {
-    const struct qsl_order *o = &p->orders[idx];
-    uint32_t i = home_of(p, o->symbol, o->id);
-    while (p->slots[i] != idx + 1)
-        i = (i + 1) & p->mask;
-    for (uint32_t j = i;;) {
-        j = (j + 1) & p->mask;
-        uint32_t s = p->slots[j];
-        if (s == 0)
-            break;
-        const struct qsl_order *m = &p->orders[s - 1];
-        uint32_t home = home_of(p, m->symbol, m->id);
-        int stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
-        if (!stays) {
-            p->slots[i] = s;
-            i = j;
-        }
-    }
-    p->slots[i] = 0;
+    if (qsl_book_pool_full(p))
+        return 0;
+    int rc = p->free_head == QSL_NIL ? pool_grow(p) : 0;
+    return rc ? rc : index_reserve(p);
 }
 
-static uint32_t pool_take(struct qsl_book_pool *p)
+static inline uint32_t pool_take(struct qsl_book_pool *p)
 {
     uint32_t idx = p->free_head;
-    p->free_head = p->orders[idx].next;
+    p->free_head = qsl_book_order(p, idx)->next;
     p->used++;
     return idx;
 }
 
-static void pool_release(struct qsl_book_pool *p, uint32_t idx)
+static inline void pool_release(struct qsl_book_pool *p, uint32_t idx)
 {
     index_delete(p, idx);
-    p->orders[idx].next = p->free_head;
+    qsl_book_order(p, idx)->next = p->free_head;
     p->free_head = idx;
     p->used--;
 }
 
-/* ------------------------------------------------------------------ levels */
+/* ------------------------------------------------------------------ bitmap */
 
-int qsl_book_init(struct qsl_book *b, struct qsl_book_pool *p, qsl_symbol symbol)
+static inline void bit_set(struct qsl_book_side *s, uint32_t i)
 {
-    memset(b, 0, sizeof *b);
-    b->pool = p;
-    b->symbol = symbol;
-    b->level_free = QSL_NIL;
-    return 0;
+    s->bits[i >> 6] |= 1ull << (i & 63);
+    s->mid[i >> 12] |= 1ull << ((i >> 6) & 63);
+    s->top |= 1ull << (i >> 12);
 }
 
-void qsl_book_free(struct qsl_book *b)
+static inline void bit_clear(struct qsl_book_side *s, uint32_t i)
 {
-    free(b->side[QSL_BUY].ref);
-    free(b->side[QSL_SELL].ref);
-    free(b->levels);
-    memset(b, 0, sizeof *b);
+    uint64_t *b = &s->bits[i >> 6];
+    if ((*b &= ~(1ull << (i & 63))) != 0)
+        return;
+    uint64_t *m = &s->mid[i >> 12];
+    if ((*m &= ~(1ull << ((i >> 6) & 63))) != 0)
+        return;
+    s->top &= ~(1ull << (i >> 12));
 }
 
-static int grow_levels(struct qsl_book *b)
+/* The highest (descend) or lowest (ascend) set bit under summary word k. */
+static inline uint32_t descend(const struct qsl_book_side *s, uint32_t k)
 {
-    uint32_t old = b->levels_cap, cap = old ? old * 2 : 64;
-    struct qsl_level *lv = realloc(b->levels, (size_t)cap * sizeof *lv);
-    if (!lv)
-        return -ENOMEM;
-    for (uint32_t i = old; i < cap; i++)
-        lv[i].head = i + 1 < cap ? i + 1 : b->level_free;
-    b->levels = lv;
-    b->levels_cap = cap;
-    b->level_free = old;
-    return 0;
+    uint32_t j = k * 64u + 63u - (uint32_t)clz(s->mid[k]);
+    return j * 64u + 63u - (uint32_t)clz(s->bits[j]);
 }
 
-int qsl_book_reserve(struct qsl_book *b, enum qsl_side side)
+static inline uint32_t ascend(const struct qsl_book_side *s, uint32_t k)
 {
-    struct qsl_book_side *s = &b->side[side];
-    if (b->level_free == QSL_NIL && grow_levels(b) != 0)
-        return -ENOMEM;
-    if (s->n < s->cap)
-        return 0;
-    uint32_t cap = s->cap ? s->cap * 2 : 64;
-    struct qsl_level_ref *ref = realloc(s->ref, (size_t)cap * sizeof *ref);
-    if (!ref)
-        return -ENOMEM;
-    s->ref = ref;
-    s->cap = cap;
-    return 0;
+    uint32_t j = k * 64u + (uint32_t)ctz(s->mid[k]);
+    return j * 64u + (uint32_t)ctz(s->bits[j]);
 }
 
-static qsl_price key_of(unsigned side, qsl_price price)
+/* The highest set bit; the side must have a level in its window. */
+static uint32_t bit_last(const struct qsl_book_side *s)
 {
-    return side == QSL_BUY ? price : -price;
+    return descend(s, 63u - (uint32_t)clz(s->top));
 }
 
-/* First ref whose key is >= key (n when none). */
-static uint32_t lower_bound(const struct qsl_book_side *s, qsl_price key)
+/* The lowest set bit; the side must have a level in its window. */
+static uint32_t bit_first(const struct qsl_book_side *s)
 {
-    uint32_t lo = 0, n = s->n;
+    return ascend(s, (uint32_t)ctz(s->top));
+}
+
+/* The highest set bit below i, -1 when none. */
+static int64_t bit_below(const struct qsl_book_side *s, uint32_t i)
+{
+    uint32_t j = i >> 6, k = i >> 12;
+    uint64_t x = s->bits[j] & ((1ull << (i & 63)) - 1);
+    if (x)
+        return (int64_t)(j * 64u + 63u - (uint32_t)clz(x));
+    x = s->mid[k] & ((1ull << (j & 63)) - 1);
+    if (x) {
+        j = k * 64u + 63u - (uint32_t)clz(x);
+        return (int64_t)(j * 64u + 63u - (uint32_t)clz(s->bits[j]));
+    }
+    x = s->top & ((1ull << k) - 1);
+    return x ? (int64_t)descend(s, 63u - (uint32_t)clz(x)) : -1;
+}
+
+/* The lowest set bit above i, -1 when none. */
+static int64_t bit_above(const struct qsl_book_side *s, uint32_t i)
+{
+    uint32_t j = i >> 6, k = i >> 12;
+    uint64_t x = (i & 63) == 63 ? 0 : s->bits[j] & (~0ull << ((i & 63) + 1));
+    if (x)
+        return (int64_t)(j * 64u + (uint32_t)ctz(x));
+    x = (j & 63) == 63 ? 0 : s->mid[k] & (~0ull << ((j & 63) + 1));
+    if (x) {
+        j = k * 64u + (uint32_t)ctz(x);
+        return (int64_t)(j * 64u + (uint32_t)ctz(s->bits[j]));
+    }
+    x = k == 63 ? 0 : s->top & (~0ull << (k + 1));
+    return x ? (int64_t)ascend(s, (uint32_t)ctz(x)) : -1;
+}
+
+static size_t words0(uint32_t w) { return w / 64; }
+static size_t words1(uint32_t w) { return w > 4096 ? w / 4096 : 1; }
+
+/* The summaries from the bottom words, after the bottom words moved. */
+static void bit_summarize(struct qsl_book_side *s)
+{
+    memset(s->mid, 0, words1(s->w) * sizeof *s->mid);
+    s->top = 0;
+    for (size_t j = 0; j < words0(s->w); j++)
+        if (s->bits[j]) {
+            s->mid[j >> 6] |= 1ull << (j & 63);
+            s->top |= 1ull << (j >> 6);
+        }
+}
+
+/* Bit i moves to i - d (d > 0) or i + |d| (d < 0); bits that leave the window are lost
+ * (the caller has moved their levels out first). */
+static void bit_shift(struct qsl_book_side *s, int64_t d)
+{
+    size_t n = words0(s->w);
+    uint64_t *b = s->bits;
+    uint64_t a = (uint64_t)(d < 0 ? -d : d);
+    size_t q = (size_t)(a >> 6);
+    unsigned r = (unsigned)(a & 63);
+    if (d > 0) {
+        for (size_t j = 0; j < n; j++) {
+            uint64_t lo = j + q < n ? b[j + q] >> r : 0;
+            uint64_t hi = r && j + q + 1 < n ? b[j + q + 1] << (64 - r) : 0;
+            b[j] = lo | hi;
+        }
+    } else {
+        for (size_t j = n; j-- > 0;) {
+            uint64_t hi = j >= q ? b[j - q] << r : 0;
+            uint64_t lo = r && j >= q + 1 ? b[j - q - 1] >> (64 - r) : 0;
+            b[j] = lo | hi;
+        }
+    }
+    bit_summarize(s);
+}
+
+/* ------------------------------------------------------------------ ladder */
+
+static inline int in_window(const struct qsl_book_side *s, uint64_t key)
+{
+    return key - s->base < s->w;
+}
+
+static inline struct qsl_level *slot_of(const struct qsl_book_side *s, uint64_t key)
+{
+    return &s->lv[key & (s->w - 1)];
+}
+
+/* A window of w slots holding keys lo .. hi: hi a quarter below its top when
+ * there is room (the best price moves up without a move), never past the
+ * largest key. */
+static uint64_t place(uint64_t lo, uint64_t hi, uint32_t w)
+{
+    uint64_t below = w - w / 4 - 1;
+    uint64_t nb = hi >= below ? hi - below : 0;
+    if (nb > lo)
+        nb = lo;
+    if (nb > UINT64_MAX - (w - 1))
+        nb = UINT64_MAX - (w - 1);
+    return nb;
+}
+
+/* First far level whose key is >= key (nfar when none). */
+static uint32_t far_find(const struct qsl_book_side *s, uint64_t key)
+{
+    uint32_t lo = 0, n = s->nfar;
     while (n > 0) {
         uint32_t half = n / 2;
-        if (s->ref[lo + half].key < key) {
+        if (s->far[lo + half].key < key) {
             lo += half + 1;
             n -= half + 1;
         } else {
@@ -180,32 +393,233 @@ static uint32_t lower_bound(const struct qsl_book_side *s, qsl_price key)
     return lo;
 }
 
-static uint32_t level_take(struct qsl_book *b)
+/* The far levels at or above the window's base come into it. */
+static void pull(struct qsl_book_side *s)
 {
-    uint32_t i = b->level_free;
-    b->level_free = b->levels[i].head;
-    b->levels[i] = (struct qsl_level){.head = QSL_NIL, .tail = QSL_NIL};
-    return i;
+    while (s->nfar > 0 && s->far[s->nfar - 1].key >= s->base) {
+        const struct qsl_far_level *f = &s->far[--s->nfar];
+        *slot_of(s, f->key) = f->l;
+        bit_set(s, (uint32_t)(f->key - s->base));
+        s->near++;
+    }
+    if (s->near)
+        s->hi = bit_last(s);
 }
 
-/* Remove an empty level from its side and give it back to the pool. */
-static void level_drop(struct qsl_book *b, struct qsl_book_side *s, uint32_t at)
+/*
+ * Move the window (same size) to start at nb. Levels below nb go to the far
+ * end of the overflow (they are above every key there); overflow levels at
+ * or above nb come in. No level may be at or above nb + w. Never allocates:
+ * the overflow has room for every level of the side (qsl_book_reserve).
+ */
+static void rebase(struct qsl_book_side *s, uint64_t nb)
 {
-    uint32_t li = s->ref[at].level;
-    if (at + 1 < s->n)          /* the best level is last: dropping it moves nothing */
-        memmove(&s->ref[at], &s->ref[at + 1], (size_t)(s->n - at - 1) * sizeof *s->ref);
-    else
-        b->best_moved = 1;
-    s->n--;
-    b->levels[li].head = b->level_free;
-    b->level_free = li;
+    if (s->near == 0) {
+        s->base = nb;
+        pull(s);
+        return;
+    }
+    if (nb > s->base) {
+        uint64_t d = nb - s->base;
+        for (int64_t i = bit_first(s); i >= 0 && (uint64_t)i < d; i = bit_above(s, (uint32_t)i)) {
+            uint64_t key = s->base + (uint64_t)i;
+            struct qsl_level *l = slot_of(s, key);
+            s->far[s->nfar++] = (struct qsl_far_level){.key = key, .l = *l};
+            l->count = 0;
+            s->near--;
+        }
+    }
+    if (s->near == 0) {
+        memset(s->bits, 0, words0(s->w) * sizeof *s->bits);
+        bit_summarize(s);
+    } else {
+        bit_shift(s, (int64_t)(nb - s->base));
+    }
+    s->base = nb;
+    pull(s);
+}
+
+/* A new window of w slots starting at nb with the levels of the old one. */
+static int regrow(struct qsl_book_side *s, uint32_t w, uint64_t nb)
+{
+    struct qsl_level *lv = calloc(w, sizeof *lv);
+    uint64_t *bits = calloc(words0(w) + words1(w), sizeof *bits);
+    if (!lv || !bits) {
+        free(lv);
+        free(bits);
+        return -ENOMEM;
+    }
+    struct qsl_book_side n = *s;
+    n.lv = lv;
+    n.bits = bits;
+    n.mid = bits + words0(w);
+    n.top = 0;
+    n.w = w;
+    n.base = nb;
+    if (s->w)
+        for (int64_t i = s->near ? (int64_t)bit_first(s) : -1; i >= 0; i = bit_above(s, (uint32_t)i)) {
+            uint64_t key = s->base + (uint64_t)i;
+            *slot_of(&n, key) = *slot_of(s, key);
+            bit_set(&n, (uint32_t)(key - nb));
+        }
+    free(s->lv);
+    free(s->bits);
+    *s = n;
+    pull(s);
+    return 0;
+}
+
+/*
+ * Make key fit the window where that is cheap: move the window when the
+ * side's levels and the key span no more than it, or double it while the
+ * levels would still fill 1 slot in 16 (any size up to QSL_LADDER_FREE).
+ * Otherwise leave it: a rest then moves the window up for a better key,
+ * pushing the levels it leaves into the overflow, or puts a worse key there.
+ */
+static int fit(struct qsl_book_side *s, uint64_t key)
+{
+    if (s->near == 0) {
+        rebase(s, place(key, key, s->w));
+        return 0;
+    }
+    uint64_t lo = s->base + bit_first(s), hi = s->base + s->hi;
+    if (key < lo)
+        lo = key;
+    if (key > hi)
+        hi = key;
+    uint64_t span = hi - lo;            /* one less than the keys it covers */
+    if (span < s->w) {
+        rebase(s, place(lo, hi, s->w));
+        return 0;
+    }
+    if (span >= QSL_LADDER_MAX)
+        return 0;
+    uint32_t w = s->w * 2;
+    while (w < QSL_LADDER_MAX && w <= span + span / 4)
+        w *= 2;
+    uint64_t levels = (uint64_t)s->near + s->nfar + 1;
+    if (w > QSL_LADDER_FREE && w > 16 * levels)
+        return 0;
+    return regrow(s, w, place(lo, hi, w));
+}
+
+static int far_reserve(struct qsl_book_side *s)
+{
+    uint64_t need = (uint64_t)s->near + s->nfar + 1;
+    if (s->far_cap >= need)
+        return 0;
+    uint64_t cap = s->far_cap ? (uint64_t)s->far_cap * 2 : 16;
+    while (cap < need)
+        cap *= 2;
+    if (cap > UINT32_MAX)
+        return -ENOMEM;
+    struct qsl_far_level *f = realloc(s->far, (size_t)cap * sizeof *f);
+    if (!f)
+        return -ENOMEM;
+    s->far = f;
+    s->far_cap = (uint32_t)cap;
+    return 0;
+}
+
+int qsl_book_reserve_slow(struct qsl_book *b, enum qsl_side side, qsl_price price)
+{
+    struct qsl_book_side *s = &b->side[side];
+    uint64_t key = qsl_book_key(side, price);
+    int rc = 0;
+    if (s->w == 0)
+        rc = regrow(s, QSL_LADDER_MIN, place(key, key, QSL_LADDER_MIN));
+    else if (!in_window(s, key))
+        rc = fit(s, key);
+    if (rc == 0)
+        rc = far_reserve(s);
+    return rc ? rc : pool_reserve(b->pool);
+}
+
+/* ------------------------------------------------------------------ levels */
+
+static const struct qsl_level empty_level = {0, QSL_NIL, QSL_NIL, 0};
+
+/* A new level for a key outside the window (reserved: nothing allocates). */
+static struct qsl_level *far_level(struct qsl_book_side *s, uint64_t key)
+{
+    if (s->near == 0 || key > s->base) {       /* not in the window: above it */
+        rebase(s, place(key, key, s->w));
+        return NULL;            /* now in the window */
+    }
+    uint32_t at = far_find(s, key);
+    if (at < s->nfar && s->far[at].key == key)
+        return &s->far[at].l;
+    memmove(&s->far[at + 1], &s->far[at], (size_t)(s->nfar - at) * sizeof *s->far);
+    s->nfar++;
+    s->far[at] = (struct qsl_far_level){.key = key, .l = empty_level};
+    return &s->far[at].l;
+}
+
+/* The level for a key, created (empty) when missing. */
+static inline struct qsl_level *level_get(struct qsl_book *b, struct qsl_book_side *s,
+                                          uint64_t key)
+{
+    if (__builtin_expect(!in_window(s, key), 0)) {
+        struct qsl_level *l = far_level(s, key);
+        if (l)
+            return l;
+    }
+    struct qsl_level *l = slot_of(s, key);
+    if (l->count == 0) {
+        uint32_t i = (uint32_t)(key - s->base);
+        if (s->near++ == 0 || i > s->hi) {
+            s->hi = i;
+            b->best_moved |= s->moved;
+        }
+        *l = empty_level;
+        bit_set(s, i);
+    }
+    return l;
+}
+
+/* Level bit i of the window emptied: the next best is the bitmap's next bit down,
+ * and a window left empty takes the best overflow levels. */
+static inline void drop_near(struct qsl_book *b, struct qsl_book_side *s, uint32_t i)
+{
+    bit_clear(s, i);
+    if (--s->near == 0) {
+        b->best_moved |= s->moved;
+        if (s->nfar > 0) {
+            uint64_t best = s->far[s->nfar - 1].key;
+            rebase(s, place(best, best, s->w));
+        }
+    } else if (i == s->hi) {
+        b->best_moved |= s->moved;
+        s->hi = (uint32_t)bit_below(s, i);
+    }
+}
+
+/* The level a resting order's key is at. */
+static inline struct qsl_level *level_of(struct qsl_book_side *s, uint64_t key)
+{
+    if (in_window(s, key))
+        return slot_of(s, key);
+    return &s->far[far_find(s, key)].l;
+}
+
+/* An emptied level goes. */
+static inline void level_drop(struct qsl_book *b, struct qsl_book_side *s, uint64_t key)
+{
+    if (__builtin_expect(!in_window(s, key), 0)) {
+        uint32_t at = far_find(s, key);
+        memmove(&s->far[at], &s->far[at + 1], (size_t)(s->nfar - at - 1) * sizeof *s->far);
+        s->nfar--;
+        return;
+    }
+    drop_near(b, s, (uint32_t)(key - s->base));
 }
 
 /* Order idx joins the back of level l: the last in time priority there. */
-static void level_append(struct qsl_book_pool *p, struct qsl_level *l, uint32_t idx, qsl_qty qty)
+static inline void level_append(struct qsl_book_pool *p, struct qsl_level *l, uint32_t idx,
+                                qsl_qty qty)
 {
     if (l->tail != QSL_NIL)
-        p->orders[l->tail].next = idx;
+        qsl_book_order(p, l->tail)->next = idx;
     else
         l->head = idx;
     l->tail = idx;
@@ -213,60 +627,69 @@ static void level_append(struct qsl_book_pool *p, struct qsl_level *l, uint32_t 
     l->total += qty;
 }
 
-static void level_unlink(struct qsl_book_pool *p, struct qsl_level *l, uint32_t idx)
+static inline void level_unlink(struct qsl_book_pool *p, struct qsl_level *l, uint32_t idx)
 {
-    struct qsl_order *o = &p->orders[idx];
+    struct qsl_order *o = qsl_book_order(p, idx);
     if (o->prev != QSL_NIL)
-        p->orders[o->prev].next = o->next;
+        qsl_book_order(p, o->prev)->next = o->next;
     else
         l->head = o->next;
     if (o->next != QSL_NIL)
-        p->orders[o->next].prev = o->prev;
+        qsl_book_order(p, o->next)->prev = o->prev;
     else
         l->tail = o->prev;
     l->count--;
     l->total -= o->qty;
 }
 
-/* The level for a price on a side, created in place when missing. */
-static int level_for(struct qsl_book *b, unsigned side, qsl_price key, uint32_t *level)
+/* ------------------------------------------------------------------ book */
+
+void qsl_book_init(struct qsl_book *b, struct qsl_book_pool *p, qsl_symbol symbol)
 {
-    struct qsl_book_side *s = &b->side[side];
-    uint32_t at = s->n && s->ref[s->n - 1].key < key ? s->n : lower_bound(s, key);
-    if (at < s->n && s->ref[at].key == key) {
-        *level = s->ref[at].level;
-        return 0;
+    memset(b, 0, sizeof *b);
+    b->pool = p;
+    b->symbol = symbol;
+    b->side[QSL_BUY].moved = 1u << QSL_BUY;
+    b->side[QSL_SELL].moved = 1u << QSL_SELL;
+}
+
+void qsl_book_free(struct qsl_book *b)
+{
+    for (int i = 0; i < 2; i++) {
+        free(b->side[i].lv);
+        free(b->side[i].bits);
+        free(b->side[i].far);
     }
-    if (s->n == s->cap || b->level_free == QSL_NIL) {    /* not reserved by the caller */
-        int rc = qsl_book_reserve(b, side);
-        if (rc)
-            return rc;
+    memset(b, 0, sizeof *b);
+}
+
+size_t qsl_book_bytes(const struct qsl_book *b)
+{
+    size_t n = 0;
+    for (int i = 0; i < 2; i++) {
+        const struct qsl_book_side *s = &b->side[i];
+        if (s->w)
+            n += (size_t)s->w * sizeof *s->lv + (words0(s->w) + words1(s->w)) * sizeof *s->bits;
+        n += (size_t)s->far_cap * sizeof *s->far;
     }
-    if (at < s->n)
-        memmove(&s->ref[at + 1], &s->ref[at], (size_t)(s->n - at) * sizeof *s->ref);
-    else
-        b->best_moved = 1;      /* a new best level */
-    s->ref[at] = (struct qsl_level_ref){.key = key, .level = level_take(b)};
-    s->n++;
-    *level = s->ref[at].level;
-    return 0;
+    return n;
 }
 
 int qsl_book_rest(struct qsl_book *b, qsl_order_id id, enum qsl_side side, qsl_price price,
                   qsl_qty qty)
 {
     struct qsl_book_pool *p = b->pool;
-    if (p->used == p->capacity)
+    struct qsl_book_side *s = &b->side[side];
+    if (qsl_book_pool_full(p))
         return -ENOSPC;
-    uint32_t li;
-    int rc = level_for(b, side, key_of(side, price), &li);
+    int rc = qsl_book_reserve(b, side, price);
     if (rc)
         return rc;
-    struct qsl_level *l = &b->levels[li];
+    struct qsl_level *l = level_get(b, s, qsl_book_key(side, price));
     uint32_t idx = pool_take(p);
-    struct qsl_order *o = &p->orders[idx];
+    struct qsl_order *o = qsl_book_order(p, idx);
     *o = (struct qsl_order){.id = id, .price = price, .prev = l->tail, .next = QSL_NIL,
-                            .level = li, .qty = qty, .symbol = b->symbol, .side = (uint8_t)side};
+                            .qty = qty, .symbol = b->symbol, .side = (uint8_t)side};
     level_append(p, l, idx, qty);
     index_insert(p, idx);
     return 0;
@@ -274,16 +697,13 @@ int qsl_book_rest(struct qsl_book *b, qsl_order_id id, enum qsl_side side, qsl_p
 
 void qsl_book_unlink(struct qsl_book *b, uint32_t idx)
 {
-    struct qsl_order *o = &b->pool->orders[idx];
-    struct qsl_level *l = &b->levels[o->level];
+    const struct qsl_order *o = qsl_book_order(b->pool, idx);
+    struct qsl_book_side *s = &b->side[o->side];
+    uint64_t key = qsl_book_key(o->side, o->price);
+    struct qsl_level *l = level_of(s, key);
     level_unlink(b->pool, l, idx);
-    if (l->count == 0) {
-        struct qsl_book_side *s = &b->side[o->side];
-        /* most often the best level empties: it is last, no search needed */
-        uint32_t at = s->ref[s->n - 1].level == o->level ? s->n - 1
-                                                         : lower_bound(s, key_of(o->side, o->price));
-        level_drop(b, s, at);
-    }
+    if (l->count == 0)
+        level_drop(b, s, key);
 }
 
 void qsl_book_release(struct qsl_book *b, uint32_t idx)
@@ -297,34 +717,28 @@ void qsl_book_remove(struct qsl_book *b, uint32_t idx)
     pool_release(b->pool, idx);
 }
 
-int qsl_book_relink(struct qsl_book *b, uint32_t idx, qsl_price price, qsl_qty qty)
+void qsl_book_relink(struct qsl_book *b, uint32_t idx, qsl_price price, qsl_qty qty)
 {
     struct qsl_book_pool *p = b->pool;
-    struct qsl_order *o = &p->orders[idx];
-    uint32_t li;
-    int rc = level_for(b, o->side, key_of(o->side, price), &li);
-    if (rc)
-        return rc;
-    struct qsl_level *l = &b->levels[li];
+    struct qsl_order *o = qsl_book_order(p, idx);
+    struct qsl_level *l = level_get(b, &b->side[o->side], qsl_book_key(o->side, price));
     o->price = price;
     o->qty = qty;
-    o->level = li;
     o->prev = l->tail;
     o->next = QSL_NIL;
     level_append(p, l, idx, qty);
-    return 0;
 }
 
 void qsl_book_reduce(struct qsl_book *b, uint32_t idx, qsl_qty qty)
 {
-    struct qsl_order *o = &b->pool->orders[idx];
-    b->levels[o->level].total -= o->qty - qty;
+    struct qsl_order *o = qsl_book_order(b->pool, idx);
+    level_of(&b->side[o->side], qsl_book_key(o->side, o->price))->total -= o->qty - qty;
     o->qty = qty;
 }
 
 /* ------------------------------------------------------------------ matching */
 
-static int crosses(enum qsl_side taker, qsl_price limit, int market, qsl_price maker_price)
+static inline int crosses(enum qsl_side taker, qsl_price limit, int market, qsl_price maker_price)
 {
     if (market)
         return 1;
@@ -337,15 +751,16 @@ qsl_qty qsl_book_match(struct qsl_book *b, enum qsl_side side, qsl_price limit, 
     struct qsl_book_pool *p = b->pool;
     enum qsl_side other = side == QSL_BUY ? QSL_SELL : QSL_BUY;
     struct qsl_book_side *s = &b->side[other];
-    while (qty > 0 && s->n > 0) {
-        const struct qsl_level_ref *best = &s->ref[s->n - 1];
-        struct qsl_level *l = &b->levels[best->level];
-        qsl_price price = other == QSL_BUY ? best->key : -best->key;
+    while (qty > 0 && s->near > 0) {
+        uint32_t i = s->hi;
+        uint64_t key = s->base + i;
+        qsl_price price = qsl_book_price(other, key);
         if (!crosses(side, limit, market, price))
             break;
+        struct qsl_level *l = slot_of(s, key);
         while (qty > 0 && l->head != QSL_NIL) {
             uint32_t idx = l->head;
-            struct qsl_order *m = &p->orders[idx];
+            struct qsl_order *m = qsl_book_order(p, idx);
             qsl_qty q = m->qty < qty ? m->qty : qty;
             struct qsl_trade t = {.taker_id = taker, .maker_id = m->id, .price = price,
                                   .qty = q, .taker_side = (uint8_t)side};
@@ -355,7 +770,7 @@ qsl_qty qsl_book_match(struct qsl_book *b, enum qsl_side side, qsl_price limit, 
             if (m->qty == 0) {
                 l->head = m->next;
                 if (l->head != QSL_NIL)
-                    p->orders[l->head].prev = QSL_NIL;
+                    qsl_book_order(p, l->head)->prev = QSL_NIL;
                 else
                     l->tail = QSL_NIL;
                 l->count--;
@@ -365,49 +780,116 @@ qsl_qty qsl_book_match(struct qsl_book *b, enum qsl_side side, qsl_price limit, 
                 fn(ctx, &t);
         }
         if (l->count == 0)
-            level_drop(b, s, s->n - 1);
+            drop_near(b, s, i);
     }
     return qty;
+}
+
+/* Visit a side's levels from the best until fn returns 0. */
+static void walk(const struct qsl_book_side *s, int (*fn)(void *, uint64_t, const struct qsl_level *),
+                 void *ctx)
+{
+    for (int64_t i = s->near ? (int64_t)s->hi : -1; i >= 0;
+         i = i > 0 ? bit_below(s, (uint32_t)i) : -1) {
+        uint64_t key = s->base + (uint64_t)i;
+        if (!fn(ctx, key, slot_of(s, key)))
+            return;
+    }
+    for (uint32_t n = s->nfar; n > 0; n--)
+        if (!fn(ctx, s->far[n - 1].key, &s->far[n - 1].l))
+            return;
+}
+
+struct preview_walk {
+    const struct qsl_book_pool *p;
+    struct qsl_book_preview *out;
+    enum qsl_side side, other;
+    qsl_price limit;
+    int market;
+    qsl_qty qty;
+};
+
+static int preview_level(void *ctx, uint64_t key, const struct qsl_level *l)
+{
+    struct preview_walk *w = ctx;
+    if (!crosses(w->side, w->limit, w->market, qsl_book_price(w->other, key)))
+        return 0;
+    for (uint32_t idx = l->head; w->qty > 0 && idx != QSL_NIL;
+         idx = qsl_book_order(w->p, idx)->next) {
+        qsl_qty mq = qsl_book_order(w->p, idx)->qty;
+        w->out->fills++;
+        if (mq <= w->qty)
+            w->out->makers_emptied++;
+        w->qty -= mq < w->qty ? mq : w->qty;
+    }
+    return w->qty > 0;
 }
 
 void qsl_book_preview(const struct qsl_book *b, enum qsl_side side, qsl_price limit,
                       int market, qsl_qty qty, struct qsl_book_preview *out)
 {
-    const struct qsl_book_pool *p = b->pool;
     enum qsl_side other = side == QSL_BUY ? QSL_SELL : QSL_BUY;
-    const struct qsl_book_side *s = &b->side[other];
+    struct preview_walk w = {b->pool, out, side, other, limit, market, qty};
     *out = (struct qsl_book_preview){0};
-    for (uint32_t n = s->n; qty > 0 && n > 0; n--) {
-        const struct qsl_level_ref *r = &s->ref[n - 1];
-        const struct qsl_level *l = &b->levels[r->level];
-        if (!crosses(side, limit, market, other == QSL_BUY ? r->key : -r->key))
-            break;
-        for (uint32_t idx = l->head; qty > 0 && idx != QSL_NIL; idx = p->orders[idx].next) {
-            qsl_qty mq = p->orders[idx].qty;
-            out->fills++;
-            if (mq <= qty)
-                out->makers_emptied++;
-            qty -= mq < qty ? mq : qty;
-        }
-    }
-    out->remaining = qty;
+    if (qty > 0)
+        walk(&b->side[other], preview_level, &w);
+    out->remaining = w.qty;
 }
 
 /* ------------------------------------------------------------------ queries */
+
+struct user_walk {
+    enum qsl_side side;
+    qsl_level_fn fn;
+    void *ctx;
+};
+
+static int user_level(void *ctx, uint64_t key, const struct qsl_level *l)
+{
+    const struct user_walk *w = ctx;
+    return w->fn(w->ctx, qsl_book_price(w->side, key), l->total, l->count);
+}
+
+void qsl_book_walk(const struct qsl_book *b, enum qsl_side side, qsl_level_fn fn, void *ctx)
+{
+    struct user_walk w = {side, fn, ctx};
+    walk(&b->side[side], user_level, &w);
+}
+
+struct nth_walk {
+    uint32_t left;
+    uint64_t key;
+    const struct qsl_level *l;
+};
+
+static int nth_level(void *ctx, uint64_t key, const struct qsl_level *l)
+{
+    struct nth_walk *w = ctx;
+    if (w->left-- > 0)
+        return 1;
+    w->key = key;
+    w->l = l;
+    return 0;
+}
 
 int qsl_book_level(const struct qsl_book *b, enum qsl_side side, uint32_t i, qsl_price *price,
                    uint64_t *total, uint32_t *count)
 {
     const struct qsl_book_side *s = &b->side[side];
-    if (i >= s->n)
+    if (i >= s->near + s->nfar)
         return 0;
-    const struct qsl_level_ref *r = &s->ref[s->n - 1 - i];
-    const struct qsl_level *l = &b->levels[r->level];
+    struct nth_walk w = {i, 0, NULL};
+    if (i >= s->near) {                         /* straight to the overflow */
+        w.key = s->far[s->nfar - 1 - (i - s->near)].key;
+        w.l = &s->far[s->nfar - 1 - (i - s->near)].l;
+    } else {
+        walk(s, nth_level, &w);
+    }
     if (price)
-        *price = side == QSL_BUY ? r->key : -r->key;
+        *price = qsl_book_price(side, w.key);
     if (total)
-        *total = l->total;
+        *total = w.l->total;
     if (count)
-        *count = l->count;
+        *count = w.l->count;
     return 1;
 }

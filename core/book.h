@@ -1,14 +1,26 @@
 /*
  * book.h - one symbol's price-time order book over a shared order pool.
  *
- * Orders live in a fixed pool (allocated once) and are found by (symbol, id)
- * through an open-addressing index, so cancel is O(1) and steady state never
- * allocates. Levels live in a per-book pool with stable indices (an order
- * knows its level, so cancel needs no search); each side keeps a small array
- * of (key, level) sorted so that the best level is last: matching pops from
- * the end, and a new order finds its level by binary search. Within a level,
- * orders form a FIFO list (time priority). Level storage grows by doubling
- * and is never given back, so a book in steady state does not allocate.
+ * Orders live in one array in address space reserved once (max_orders, or
+ * QSL_BOOK_ORDERS_MAX when unbounded) whose pages are committed a chunk at a
+ * time as orders rest: nothing moves when it grows, an order's index is a
+ * plain array index, and memory is taken only as the book grows. They are
+ * found by (symbol, id) through an open-addressing index that grows by
+ * incremental rehash, so no single order pays for moving the whole index.
+ *
+ * Each side of a book is a price ladder. A side ranks prices by a key
+ * (price for bids, -price for asks: the best level has the highest key).
+ * Keys in a window base .. base + w - 1 have their level at slot key & (w - 1)
+ * of an array, and a three-level bitmap over the window (bit i: key base + i
+ * has a level) finds the best level, and the next one, in a few instructions.
+ * The window follows the best price: a better key outside it moves the window
+ * (levels that fall below go to the overflow), and a side whose window empties
+ * pulls its best overflow levels back in. Keys below the window live in the
+ * overflow, an array sorted by key, so a stray price costs a search there,
+ * never memory in proportion to its distance. The window grows (doubling, up
+ * to QSL_LADDER_MAX slots) only while its levels fill at least 1 slot in 16.
+ * Within a level, orders form a FIFO list (time priority); an order finds its
+ * level from its price.
  */
 #ifndef QSL_BOOK_H
 #define QSL_BOOK_H
@@ -19,51 +31,74 @@
 #include "types.h"
 
 #define QSL_NIL UINT32_MAX
+#define QSL_BOOK_CHUNK 1024u                        /* orders committed at a time (at least) */
+#define QSL_BOOK_ORDERS_MAX (1u << 30)              /* the index's slots fit 32 bits */
+#define QSL_LADDER_MIN 64u                          /* slots of a new window */
+#define QSL_LADDER_FREE 1024u                       /* a window grows to this freely */
+#define QSL_LADDER_MAX (1u << 18)                   /* and never past this */
 
 struct qsl_order {
     qsl_order_id id;
     qsl_price price;
     uint32_t prev, next;        /* FIFO neighbours in the level, QSL_NIL at the ends */
-    uint32_t level;             /* index in the book's level pool */
     qsl_qty qty;                /* open quantity */
     qsl_symbol symbol;
     uint8_t side;
 };
 
-struct qsl_book_pool {
-    struct qsl_order *orders;
-    uint32_t *slots;            /* index: order index + 1, 0 = empty */
-    uint32_t mask;              /* slots - 1 (a power of two minus one) */
+struct qsl_index_slot {
+    qsl_order_id id;
+    qsl_symbol symbol;
+    uint32_t ref;               /* order index + 1; 0 empty; UINT32_MAX moved (old table) */
+};
+
+struct qsl_index_table {
+    struct qsl_index_slot *slot;
+    uint32_t mask;              /* slots - 1 */
     uint32_t shift;             /* 64 - log2(slots): the hash's top bits index the slots */
-    uint32_t capacity;
-    uint32_t used;
-    uint32_t free_head;         /* free list through orders[i].next */
+};
+
+struct qsl_book_pool {
+    struct qsl_order *orders;   /* reserved for `reserved` orders, committed for `committed` */
+    uint32_t reserved, committed;
+    uint32_t max_orders;        /* 0: no bound */
+    uint32_t used;              /* resting orders (and index entries) */
+    uint32_t free_head;         /* free list through orders' next */
+    struct qsl_index_table index;
+    struct qsl_index_table old; /* the table being drained into index, slot NULL when none */
+    uint32_t drained;           /* old slots moved so far */
 };
 
 struct qsl_level {
     uint64_t total;             /* open quantity at the level */
-    uint32_t head, tail;        /* FIFO of orders; head doubles as the free-list link */
-    uint32_t count;
+    uint32_t head, tail;        /* FIFO of orders */
+    uint32_t count;             /* 0: no level here */
 };
 
-struct qsl_level_ref {
-    qsl_price key;              /* price for bids, -price for asks: ascending, best last */
-    uint32_t level;
+struct qsl_far_level {
+    uint64_t key;
+    struct qsl_level l;
 };
 
 struct qsl_book_side {
-    struct qsl_level_ref *ref;
-    uint32_t n, cap;
+    struct qsl_level *lv;       /* w slots: key k at k & (w - 1) */
+    uint64_t *bits;             /* w / 64 words: bit i, key base + i has a level */
+    uint64_t *mid;              /* bit j: bits[j] is not 0 */
+    uint64_t top;               /* bit k: mid[k] is not 0 */
+    uint64_t base;              /* keys are uint64: see qsl_book_key */
+    uint32_t w, near;           /* window slots; levels in it */
+    uint32_t hi;                /* the best level's bit, when near > 0 (the bitmap's last) */
+    uint8_t moved;              /* this side's bit in the book's best_moved */
+    struct qsl_far_level *far;  /* keys below base, ascending (the best last) */
+    uint32_t nfar, far_cap;
 };
 
 struct qsl_book {
     struct qsl_book_side side[2];       /* indexed by enum qsl_side */
-    /* Set when a side's best level was created or dropped: the only ways its
-     * best price or presence can change. The engine clears it per operation
-     * and reads the top of book only when it is set. */
+    /* Bit 1 << side set when a side's best level was created or dropped: the
+     * only ways its best price or presence can change. The engine clears it
+     * per operation and reads that side's top only when it is set. */
     uint8_t best_moved;
-    struct qsl_level *levels;
-    uint32_t levels_cap, level_free;
     struct qsl_book_pool *pool;
     qsl_symbol symbol;
 };
@@ -77,6 +112,23 @@ struct qsl_trade {
 
 typedef void (*qsl_trade_fn)(void *ctx, const struct qsl_trade *t);
 
+/*
+ * A price's rank on a side as an unsigned key: the best level has the
+ * highest. Bids rank by price, asks by its negation; the offset 2^63 keeps
+ * the order of signed prices, and unsigned arithmetic never overflows.
+ */
+#define QSL_BOOK_KEY_ZERO (1ull << 63)
+static inline uint64_t qsl_book_key(unsigned side, qsl_price price)
+{
+    uint64_t u = (uint64_t)price;
+    return (side == QSL_BUY ? u : 0 - u) + QSL_BOOK_KEY_ZERO;
+}
+static inline qsl_price qsl_book_price(unsigned side, uint64_t key)
+{
+    uint64_t u = key - QSL_BOOK_KEY_ZERO;
+    return (qsl_price)(side == QSL_BUY ? u : 0 - u);
+}
+
 /* What an incoming order would do, computed without changing the book. */
 struct qsl_book_preview {
     uint32_t fills;             /* trades it would cause */
@@ -84,19 +136,78 @@ struct qsl_book_preview {
     qsl_qty remaining;          /* quantity left after matching */
 };
 
-int qsl_book_pool_init(struct qsl_book_pool *p, uint32_t capacity);
+/* max_orders 0: the pool grows while memory lasts (up to QSL_BOOK_ORDERS_MAX). */
+int qsl_book_pool_init(struct qsl_book_pool *p, uint32_t max_orders);
 void qsl_book_pool_free(struct qsl_book_pool *p);
-uint32_t qsl_book_pool_find(const struct qsl_book_pool *p, qsl_symbol symbol, qsl_order_id id);
-static inline uint32_t qsl_book_pool_free_slots(const struct qsl_book_pool *p)
+/* Fibonacci hashing: one multiply, the top bits. (symbol, id) pairs from a
+ * client are no less predictable under a stronger mix, which is as
+ * invertible; the probe length stays bounded by the load factor of 1/2. */
+static inline uint32_t qsl_book_home(const struct qsl_index_table *t, qsl_symbol symbol,
+                                     qsl_order_id id)
 {
-    return p->capacity - p->used;
+    uint64_t x = (id ^ ((uint64_t)symbol << 40)) * 0x9e3779b97f4a7c15ull;
+    return (uint32_t)(x >> t->shift);
 }
 
-int qsl_book_init(struct qsl_book *b, struct qsl_book_pool *p, qsl_symbol symbol);
-void qsl_book_free(struct qsl_book *b);
+/* The slot holding (symbol, id), QSL_NIL when none. Slots an old table has
+ * moved on keep their key but never match. */
+static inline uint32_t qsl_book_table_find(const struct qsl_index_table *t, qsl_symbol symbol,
+                                           qsl_order_id id)
+{
+    for (uint32_t i = qsl_book_home(t, symbol, id);; i = (i + 1) & t->mask) {
+        const struct qsl_index_slot *s = &t->slot[i];
+        if (s->ref == 0)
+            return QSL_NIL;
+        if (s->id == id && s->symbol == symbol && s->ref != UINT32_MAX)
+            return i;
+    }
+}
 
-/* Make room for one more level on a side, so a later rest cannot fail. */
-int qsl_book_reserve(struct qsl_book *b, enum qsl_side side);
+uint32_t qsl_book_pool_find_draining(const struct qsl_book_pool *p, qsl_symbol symbol,
+                                     qsl_order_id id);
+
+/* The pool index of the order (symbol, id), QSL_NIL when none rests. */
+static inline uint32_t qsl_book_pool_find(const struct qsl_book_pool *p, qsl_symbol symbol,
+                                          qsl_order_id id)
+{
+    if (p->old.slot)
+        return qsl_book_pool_find_draining(p, symbol, id);
+    uint32_t i = qsl_book_table_find(&p->index, symbol, id);
+    return i == QSL_NIL ? QSL_NIL : p->index.slot[i].ref - 1;
+}
+/* Whether the bound is reached: no order may rest unless one leaves first. */
+static inline int qsl_book_pool_full(const struct qsl_book_pool *p)
+{
+    return p->used >= (p->max_orders ? p->max_orders : QSL_BOOK_ORDERS_MAX);
+}
+static inline struct qsl_order *qsl_book_order(const struct qsl_book_pool *p, uint32_t idx)
+{
+    return &p->orders[idx];
+}
+/* Bytes the pool and its index hold now (committed orders, tables). */
+size_t qsl_book_pool_bytes(const struct qsl_book_pool *p);
+
+void qsl_book_init(struct qsl_book *b, struct qsl_book_pool *p, qsl_symbol symbol);
+void qsl_book_free(struct qsl_book *b);
+/* Bytes one book's two sides hold now (windows, bitmaps, overflow). */
+size_t qsl_book_bytes(const struct qsl_book *b);
+
+/*
+ * Take now whatever memory a later rest at this price on this side could
+ * need (an order slot and its index entry unless the bound is reached, the
+ * window's growth, overflow room), so that the rest cannot fail after
+ * matching has changed the book. -ENOMEM when memory cannot be had.
+ */
+int qsl_book_reserve_slow(struct qsl_book *b, enum qsl_side side, qsl_price price);
+static inline int qsl_book_reserve(struct qsl_book *b, enum qsl_side side, qsl_price price)
+{
+    const struct qsl_book_side *s = &b->side[side];
+    const struct qsl_book_pool *p = b->pool;
+    if (qsl_book_key(side, price) - s->base < s->w && s->far_cap > s->near + s->nfar &&
+        p->free_head != QSL_NIL && ((uint64_t)p->used + 1) * 2 <= (uint64_t)p->index.mask + 1)
+        return 0;
+    return qsl_book_reserve_slow(b, side, price);
+}
 
 /*
  * Match an incoming order against the opposite side: a buy takes asks while
@@ -109,8 +220,8 @@ qsl_qty qsl_book_match(struct qsl_book *b, enum qsl_side side, qsl_price limit, 
 void qsl_book_preview(const struct qsl_book *b, enum qsl_side side, qsl_price limit,
                       int market, qsl_qty qty, struct qsl_book_preview *out);
 
-/* Rest an order at the back of its level. -ENOSPC when the pool is full,
- * -ENOMEM when the level array cannot grow. */
+/* Rest an order at the back of its level. -ENOSPC when the pool is at its
+ * bound, -ENOMEM when memory cannot be had (not after qsl_book_reserve). */
 int qsl_book_rest(struct qsl_book *b, qsl_order_id id, enum qsl_side side, qsl_price price,
                   qsl_qty qty);
 
@@ -121,25 +232,30 @@ void qsl_book_remove(struct qsl_book *b, uint32_t idx);
  * A price change in two steps that keep the order's pool slot and index
  * entry (same symbol, same id): unlink it from its level (it is then in no
  * level, invisible to matching), match its remainder if it crosses, then
- * either relink it at the back of the level for its new price (-ENOMEM only
- * without a level reserve) or release its slot.
+ * either relink it at the back of the level for its new price (reserved
+ * before the unlink) or release its slot.
  */
 void qsl_book_unlink(struct qsl_book *b, uint32_t idx);
-int qsl_book_relink(struct qsl_book *b, uint32_t idx, qsl_price price, qsl_qty qty);
+void qsl_book_relink(struct qsl_book *b, uint32_t idx, qsl_price price, qsl_qty qty);
 void qsl_book_release(struct qsl_book *b, uint32_t idx);
 
 /* Lower a resting order's quantity in place, keeping its time priority. */
 void qsl_book_reduce(struct qsl_book *b, uint32_t idx, qsl_qty qty);
 
-/* Best price of a side: 1 and *price when present, 0 when the side is empty. */
+/* Best price of a side: 1 and *price when present, 0 when the side is empty
+ * (a side with levels always has its best in the window). */
 static inline int qsl_book_best(const struct qsl_book *b, enum qsl_side side, qsl_price *price)
 {
     const struct qsl_book_side *s = &b->side[side];
-    if (s->n == 0)
+    if (s->near == 0)
         return 0;
-    *price = side == QSL_BUY ? s->ref[s->n - 1].key : -s->ref[s->n - 1].key;
+    *price = qsl_book_price(side, s->base + s->hi);
     return 1;
 }
+
+/* Visit a side's levels from the best until fn returns 0. */
+typedef int (*qsl_level_fn)(void *ctx, qsl_price price, uint64_t total, uint32_t count);
+void qsl_book_walk(const struct qsl_book *b, enum qsl_side side, qsl_level_fn fn, void *ctx);
 
 /* Level i of a side counted from the best (0); 0 when there is no such level. */
 int qsl_book_level(const struct qsl_book *b, enum qsl_side side, uint32_t i, qsl_price *price,
@@ -147,7 +263,7 @@ int qsl_book_level(const struct qsl_book *b, enum qsl_side side, uint32_t i, qsl
 
 static inline uint32_t qsl_book_depth(const struct qsl_book *b, enum qsl_side side)
 {
-    return b->side[side].n;
+    return b->side[side].near + b->side[side].nfar;
 }
 
 #endif

@@ -10,7 +10,7 @@
 void qsl_engine_config_defaults(struct qsl_engine_config *c)
 {
     c->symbols = 2;
-    c->capacity = 1u << 16;
+    c->max_orders = 0;
     qsl_risk_defaults(&c->risk);
 }
 
@@ -19,7 +19,7 @@ int qsl_engine_init(struct qsl_engine *e, const struct qsl_engine_config *c)
     memset(e, 0, sizeof *e);
     if (c->symbols == 0 || c->symbols > 1u << 20)
         return -EINVAL;
-    int rc = qsl_book_pool_init(&e->pool, c->capacity);
+    int rc = qsl_book_pool_init(&e->pool, c->max_orders);
     if (rc)
         return rc;
     e->books = calloc(c->symbols, sizeof *e->books);
@@ -47,6 +47,15 @@ void qsl_engine_free(struct qsl_engine *e)
     memset(e, 0, sizeof *e);
 }
 
+size_t qsl_engine_bytes(const struct qsl_engine *e)
+{
+    size_t n = qsl_book_pool_bytes(&e->pool) +
+               (size_t)e->symbols * (sizeof *e->books + sizeof *e->tobs);
+    for (uint32_t s = 0; s < e->symbols; s++)
+        n += qsl_book_bytes(&e->books[s]);
+    return n;
+}
+
 /* ------------------------------------------------------------------ events */
 
 static void emit(struct qsl_engine *e, struct qsl_event *ev)
@@ -63,28 +72,44 @@ static void emit_order(struct qsl_engine *e, enum qsl_event_kind kind, qsl_symbo
     emit(e, &ev);
 }
 
+/* A side's best as last published: 1 when it changed (and is now recorded). */
+static inline int best_changed(const struct qsl_book *b, enum qsl_side side, uint8_t *present,
+                               qsl_price *price)
+{
+    qsl_price p = 0;
+    uint8_t h = (uint8_t)qsl_book_best(b, side, &p);
+    if (h == *present && p == *price)
+        return 0;
+    *present = h;
+    *price = p;
+    return 1;
+}
+
 /*
- * After an operation on a book: its best bid or ask can only have changed if
- * a best level was created or dropped (book->best_moved); only then is the
- * top read and compared with what was last published for the symbol.
+ * After an operation on a book: a side's best bid or ask can only have
+ * changed if its best level was created or dropped (book->best_moved, a bit
+ * per side); only that side's top is read and compared with what was last
+ * published for the symbol.
  */
-static void emit_tob_if_changed(struct qsl_engine *e, qsl_symbol symbol)
+static inline void emit_tob_if_changed(struct qsl_engine *e, qsl_symbol symbol)
 {
     struct qsl_book *b = &e->books[symbol];
-    if (!b->best_moved)
+    unsigned moved = b->best_moved;
+    if (!moved)
         return;
     b->best_moved = 0;
-    struct qsl_engine_tob now = {0, 0, 0, 0}, *last = &e->tobs[symbol];
-    now.bid_present = (uint8_t)qsl_book_best(b, QSL_BUY, &now.bid);
-    now.ask_present = (uint8_t)qsl_book_best(b, QSL_SELL, &now.ask);
-    if (now.bid_present == last->bid_present && now.ask_present == last->ask_present &&
-        now.bid == last->bid && now.ask == last->ask)
+    struct qsl_engine_tob *last = &e->tobs[symbol];
+    int changed = 0;
+    if (moved & (1u << QSL_BUY))
+        changed = best_changed(b, QSL_BUY, &last->bid_present, &last->bid);
+    if (moved & (1u << QSL_SELL))
+        changed |= best_changed(b, QSL_SELL, &last->ask_present, &last->ask);
+    if (!changed)
         return;
-    *last = now;
     e->stats.top_of_book++;
     struct qsl_event ev = {.kind = QSL_EV_TOP_OF_BOOK, .symbol = symbol,
-                           .bid_present = now.bid_present, .ask_present = now.ask_present,
-                           .bid = now.bid, .ask = now.ask};
+                           .bid_present = last->bid_present, .ask_present = last->ask_present,
+                           .bid = last->bid, .ask = last->ask};
     emit(e, &ev);
 }
 
@@ -127,9 +152,9 @@ static enum qsl_reject admit(const struct qsl_engine *e, const struct qsl_order_
                                        : qsl_risk_check_limit(&e->risk, r->side, r->price, r->qty);
     if (why != QSL_REJECT_NONE)
         return why;
-    /* A full pool only matters if a remainder would rest and no maker it
-     * empties hands back a slot: only then is the preview walk worth it. */
-    if (may_rest(r) && qsl_book_pool_free_slots(&e->pool) == 0) {
+    /* A pool at its bound only matters if a remainder would rest and no maker
+     * it empties hands back a slot: only then is the preview walk worth it. */
+    if (may_rest(r) && qsl_book_pool_full(&e->pool)) {
         struct qsl_book_preview pv;
         qsl_book_preview(&e->books[r->symbol], r->side, r->price, 0, r->qty, &pv);
         if (pv.remaining > 0 && pv.makers_emptied == 0)
@@ -155,7 +180,7 @@ enum qsl_reject qsl_engine_preview(const struct qsl_engine *e, const struct qsl_
 
 /* ------------------------------------------------------------------ operations */
 
-/* Match, then rest what is left when allowed. The level reserve was taken
+/* Match, then rest what is left when allowed. Its memory was reserved
  * before, so resting cannot fail here. */
 static void execute(struct qsl_engine *e, struct qsl_book *b, qsl_order_id id, unsigned side,
                     qsl_price price, qsl_qty qty, int market, int rest)
@@ -174,7 +199,7 @@ static inline enum qsl_reject submit_admitted(struct qsl_engine *e, const struct
     if (why != QSL_REJECT_NONE)
         return reject(e, why);
     struct qsl_book *b = &e->books[r->symbol];
-    if (may_rest(r) && qsl_book_reserve(b, r->side) != 0)
+    if (may_rest(r) && qsl_book_reserve(b, r->side, r->price) != 0)
         return reject(e, QSL_REJECT_STORAGE_EXHAUSTED);
     e->fn = fn;
     e->ctx = ctx;
@@ -200,7 +225,7 @@ enum qsl_reject qsl_engine_submit_previewed(struct qsl_engine *e, const struct q
 static void cancel_at(struct qsl_engine *e, qsl_symbol symbol, uint32_t idx)
 {
     struct qsl_book *b = &e->books[symbol];
-    qsl_order_id id = e->pool.orders[idx].id;
+    qsl_order_id id = qsl_book_order(&e->pool, idx)->id;
     qsl_book_remove(b, idx);
     e->stats.canceled++;
     emit_order(e, QSL_EV_CANCELED, symbol, id);
@@ -246,13 +271,13 @@ enum qsl_reject qsl_engine_modify(struct qsl_engine *e, qsl_symbol symbol, qsl_o
         return QSL_REJECT_NONE;
     }
     struct qsl_book *b = &e->books[symbol];
-    const struct qsl_order *o = &e->pool.orders[idx];
+    const struct qsl_order *o = qsl_book_order(&e->pool, idx);
     unsigned side = o->side;
     why = qsl_risk_check_limit(&e->risk, side, price, qty);
     if (why != QSL_REJECT_NONE)
         return reject(e, why);
     int keeps_priority = price == o->price && qty <= o->qty;
-    if (!keeps_priority && qsl_book_reserve(b, side) != 0)
+    if (!keeps_priority && qsl_book_reserve(b, side, price) != 0)
         return reject(e, QSL_REJECT_STORAGE_EXHAUSTED);
     e->stats.modified++;
     if (keeps_priority) {
@@ -266,7 +291,7 @@ enum qsl_reject qsl_engine_modify(struct qsl_engine *e, qsl_symbol symbol, qsl_o
     e->cur_symbol = symbol;
     qsl_qty left = qsl_book_match(b, side, price, 0, qty, id, on_trade, e);
     if (left > 0)
-        (void)qsl_book_relink(b, idx, price, left);     /* the level reserve was taken */
+        qsl_book_relink(b, idx, price, left);   /* reserved above */
     else
         qsl_book_release(b, idx);
     emit_tob_if_changed(e, symbol);

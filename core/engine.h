@@ -14,6 +14,7 @@
 #ifndef QSL_ENGINE_H
 #define QSL_ENGINE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "book.h"
@@ -55,7 +56,7 @@ struct qsl_order_req {
 
 struct qsl_engine_config {
     uint32_t symbols;
-    uint32_t capacity;          /* resting orders across all symbols */
+    uint32_t max_orders;        /* resting orders across all symbols; 0: no bound */
     struct qsl_risk_limits risk;
 };
 
@@ -118,6 +119,9 @@ static inline const struct qsl_book *qsl_engine_book(const struct qsl_engine *e,
 {
     return s < e->symbols ? &e->books[s] : 0;
 }
+/* Bytes the engine's books, order pool and index hold now. */
+size_t qsl_engine_bytes(const struct qsl_engine *e);
+
 static inline uint32_t qsl_engine_resting(const struct qsl_engine *e)
 {
     return e->pool.used;

@@ -414,6 +414,7 @@ static int run_flow(const struct qsl_feed_pub_config *c, qsl_event_fn fn, void *
     struct qsl_engine_config ec;
     qsl_engine_config_defaults(&ec);
     ec.symbols = c->symbols;
+    ec.max_orders = c->max_orders;
     struct qsl_engine e;
     struct qsl_flow *f = malloc(sizeof *f);
     if (!f)

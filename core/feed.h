@@ -90,6 +90,7 @@ int qsl_feed_decode_run(const uint8_t *d, size_t len, uint64_t *first);
 struct qsl_feed_pub_config {
     uint64_t seed, orders;
     uint32_t symbols;
+    uint32_t max_orders;        /* the engine's bound on resting orders; 0: none */
     int flow;                   /* enum qsl_flow_gen: original (default) or drift */
     double rate;                /* messages per second; 0 = unpaced burst */
     unsigned batch;             /* datagrams per sendmmsg (single and packed) */

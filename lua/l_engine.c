@@ -44,7 +44,12 @@ static int l_new(lua_State *L)
     if (!lua_isnoneornil(L, 1)) {
         luaL_checktype(L, 1, LUA_TTABLE);
         c.symbols = (uint32_t)opt_field(L, 1, "symbols", c.symbols, 1, 1 << 20);
-        c.capacity = (uint32_t)opt_field(L, 1, "capacity", c.capacity, 1, 1 << 26);
+        if (lua_getfield(L, 1, "capacity") != LUA_TNIL)
+            luaL_argerror(L, 1, "capacity= is gone: the book grows as orders rest; "
+                                "max_orders= bounds it (0: no bound)");
+        lua_pop(L, 1);
+        c.max_orders = (uint32_t)opt_field(L, 1, "max_orders", c.max_orders, 0,
+                                           QSL_BOOK_ORDERS_MAX);
         c.risk.max_quantity = (qsl_qty)opt_field(L, 1, "max_quantity", c.risk.max_quantity, 1,
                                                  UINT32_MAX);
         c.risk.max_notional = (uint64_t)opt_field(L, 1, "max_notional",
@@ -55,7 +60,7 @@ static int l_new(lua_State *L)
     le->open = 0;
     luaL_setmetatable(L, ENGINE_META);
     if (qsl_engine_init(&le->e, &c) != 0)
-        return luaL_error(L, "engine: out of memory for %d orders", (int)c.capacity);
+        return luaL_error(L, "engine: out of memory for %d symbols", (int)c.symbols);
     le->open = 1;
     return 1;
 }
@@ -168,6 +173,26 @@ static int l_best(lua_State *L)
     return 2;
 }
 
+struct depth_walk {
+    lua_State *L;
+    uint32_t max, n;
+};
+
+static int depth_level(void *ctx, qsl_price price, uint64_t total, uint32_t count)
+{
+    struct depth_walk *w = ctx;
+    lua_State *L = w->L;
+    lua_createtable(L, 0, 3);
+    lua_pushinteger(L, price);
+    lua_setfield(L, -2, "price");
+    lua_pushinteger(L, (lua_Integer)total);
+    lua_setfield(L, -2, "quantity");
+    lua_pushinteger(L, count);
+    lua_setfield(L, -2, "orders");
+    lua_rawseti(L, -2, ++w->n);
+    return w->n < w->max;
+}
+
 static int l_depth(lua_State *L)
 {
     struct qsl_engine *e = check_engine(L);
@@ -175,19 +200,9 @@ static int l_depth(lua_State *L)
     int side = luaL_checkoption(L, 3, NULL, qsl_side_names);
     lua_Integer max = qsl_opt_range(L, 4, 10, 0, 1 << 20);
     lua_newtable(L);
-    qsl_price p;
-    uint64_t total;
-    uint32_t count;
-    for (uint32_t i = 0; i < (uint64_t)max && qsl_book_level(b, (enum qsl_side)side, i, &p, &total, &count); i++) {
-        lua_createtable(L, 0, 3);
-        lua_pushinteger(L, p);
-        lua_setfield(L, -2, "price");
-        lua_pushinteger(L, (lua_Integer)total);
-        lua_setfield(L, -2, "quantity");
-        lua_pushinteger(L, count);
-        lua_setfield(L, -2, "orders");
-        lua_rawseti(L, -2, i + 1);
-    }
+    struct depth_walk w = {L, (uint32_t)max, 0};
+    if (max > 0)
+        qsl_book_walk(b, (enum qsl_side)side, depth_level, &w);
     return 1;
 }
 
@@ -198,6 +213,7 @@ static void push_stats(lua_State *L, const struct qsl_engine *e)
     struct { const char *k; uint64_t v; } f[] = {
         {"accepted", s->accepted}, {"canceled", s->canceled}, {"modified", s->modified},
         {"trades", s->trades}, {"top_of_book", s->top_of_book}, {"resting", e->pool.used},
+        {"bytes", qsl_engine_bytes(e)},
     };
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
         lua_pushinteger(L, (lua_Integer)f[i].v);

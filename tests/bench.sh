@@ -4,11 +4,11 @@
 # is repeatable on a shared, noisy machine.
 set -eu
 bin=${1:-build/bench_engine}
-echo "== qsl core benchmarks ($(uname -m), $(nproc) cores; times vary with load, instruction counts do not)"
-"$bin" --runs "${RUNS:-7}"
-
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
+echo "== qsl core benchmarks ($(uname -m), $(nproc) cores; times vary with load, instruction counts do not)"
+"$bin" --runs "${RUNS:-7}" | tee "$tmp/times.txt"
+
 if ! command -v valgrind >/dev/null 2>&1; then
     echo "== callgrind: valgrind not installed, instruction counts skipped"
 else
@@ -19,7 +19,9 @@ printf '%-9s %14s %14s %8s\n' workload qsl original ratio
 for spec in obook:bench_run_obook:100000:100000:1025 ocodec:bench_run_codec:200000:200000:374 \
             osession:bench_run_session:100000:100000:2394 oflow:bench_run_oflow:100080:100080:929 \
             flow:bench_run_flow:100000:100000:0 deep:bench_run_deep:200000:200000:0 \
-            session:bench_run_session:100000:200000:0; do
+            session:bench_run_session:100000:200000:0 walk:bench_run_walk:100000:200000:0 \
+            wide:bench_run_wide:100000:200000:0 oldest:bench_run_level:100000:200000:0 \
+            newest:bench_run_level:100000:200000:0 sweep:bench_run_sweep:2000:102000:0; do
     name=${spec%%:*}; rest=${spec#*:}; fn=${rest%%:*}; rest=${rest#*:}
     ops=${rest%%:*}; rest=${rest#*:}; per=${rest%%:*}; orig=${rest#*:}
     out="$tmp/$name.out"
@@ -27,11 +29,20 @@ for spec in obook:bench_run_obook:100000:100000:1025 ocodec:bench_run_codec:2000
         "$bin" --only "$name" --ops "$ops" --once >/dev/null 2>"$tmp/$name.log" || {
         echo "$name: callgrind failed:"; cat "$tmp/$name.log"; exit 1; }
     ir=$(awk '/^summary:/ { print $2 }' "$out")
+    echo "$name $ir $per" >> "$tmp/instr.txt"
     awk -v n="$name" -v ir="$ir" -v ops="$per" -v orig="$orig" 'BEGIN {
         q = ir / ops
         if (orig > 0) printf "%-9s %14.1f %14d %8.2f\n", n, q, orig, q / orig
         else          printf "%-9s %14.1f %14s %8s\n", n, q, "-", "-" }'
 done
+echo "== the book's weak spots against the typical workload (flow: one engine call per item), per call"
+awk 'NR == FNR { if ($1 != "==") t[$1] = $(NF - 7); next }
+     { q[$1] = $2 / $3 }
+     END { printf "%-9s %12s %12s\n", "workload", "instr ratio", "ns ratio"
+           n = split("walk wide oldest newest sweep", w, " ")
+           for (i = 1; i <= n; i++)
+               printf "%-9s %12.2f %12.2f\n", w[i], q[w[i]] / q["flow"], t[w[i]] / t["flow"] }' \
+    "$tmp/times.txt" "$tmp/instr.txt"
 fi
 
 if [ -n "${QSL_RUN:-}" ] && [ -x "$QSL_RUN" ]; then

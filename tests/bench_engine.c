@@ -167,7 +167,7 @@ static void deep_op(struct deep *d)
     } else if (k < 90) {
         qsl_order_id id = d->live[deep_rand(d, d->n)];
         uint32_t idx = qsl_book_pool_find(&d->e.pool, 0, id);
-        const struct qsl_order *o = &d->e.pool.orders[idx];
+        const struct qsl_order *o = qsl_book_order(&d->e.pool, idx);
         qsl_qty q = o->qty > 1 ? o->qty - 1 : 2;        /* mostly keeps priority */
         qsl_engine_modify(&d->e, 0, id, o->price, q, deep_on_event, d);
     } else {
@@ -365,7 +365,6 @@ __attribute__((noinline)) void bench_run_oflow(size_t reps)
 {
     for (size_t r = 0; r < reps; r++) {
         struct qsl_engine_config c = config(4);
-        c.capacity = 8192;
         struct qsl_engine e;
         if (qsl_engine_init(&e, &c) != 0)
             exit(1);
@@ -382,6 +381,164 @@ static double run_oflow(size_t n)
     double t0 = now_ns();
     bench_run_oflow(reps);
     return (now_ns() - t0) / (double)(reps * OFLOW_ITEMS);
+}
+
+/* ------------------------------------------------------------------ the book's weak spots */
+
+/*
+ * Each is timed per engine call (submit, cancel) so it compares with the
+ * typical one, flow (one call per item). Every resting order has quantity 1
+ * on one symbol.
+ */
+static void must(enum qsl_reject r)
+{
+    if (r != QSL_REJECT_NONE) {
+        fprintf(stderr, "bench: a weak-spot workload was refused (%d)\n", (int)r);
+        exit(1);
+    }
+}
+
+static void rest1(struct qsl_engine *e, qsl_order_id id, enum qsl_side side, qsl_price px)
+{
+    struct qsl_order_req r = {.order_id = id, .symbol = 0, .price = px, .qty = 1, .side = side,
+                              .order_type = QSL_LIMIT, .tif = QSL_GTC};
+    must(qsl_engine_submit(e, &r, count_events, NULL));
+}
+
+static struct qsl_engine *weak_engine(void)
+{
+    static struct qsl_engine e;
+    struct qsl_engine_config c = config(1);
+    if (qsl_engine_init(&e, &c) != 0)
+        exit(1);
+    return &e;
+}
+
+#define WALK_LIVE 64
+#define WALK_STEP 37            /* 64 live bids span 2,368 ticks: more than a window they can fill */
+
+/* walk: the best bid moves up 37 ticks per op and the oldest of 64 bids goes: the window
+ * keeps moving, the levels it leaves go to the overflow and are cancelled there. */
+__attribute__((noinline)) void bench_run_walk(struct qsl_engine *e, size_t n);
+__attribute__((noinline)) void bench_run_walk(struct qsl_engine *e, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        qsl_order_id id = WALK_LIVE + i + 1;
+        rest1(e, id, QSL_BUY, 1000000 + (qsl_price)id * WALK_STEP);
+        must(qsl_engine_cancel(e, 0, id - WALK_LIVE, count_events, NULL));
+    }
+}
+
+static double run_walk(size_t n)
+{
+    struct qsl_engine *e = weak_engine();
+    for (qsl_order_id id = 1; id <= WALK_LIVE; id++)
+        rest1(e, id, QSL_BUY, 1000000 + (qsl_price)id * WALK_STEP);
+    double t0 = now_ns();
+    bench_run_walk(e, n);
+    double t = now_ns() - t0;
+    qsl_engine_free(e);
+    return t / (double)(2 * n);
+}
+
+#define WIDE_LEVELS 100000
+
+/* wide: 100,000 ask levels; each op cancels the order of a random level and rests a new one
+ * there (the level goes and comes back). */
+static qsl_order_id *wide_ids;
+
+__attribute__((noinline)) void bench_run_wide(struct qsl_engine *e, size_t n);
+__attribute__((noinline)) void bench_run_wide(struct qsl_engine *e, size_t n)
+{
+    uint64_t rng = 42;
+    qsl_order_id next = WIDE_LEVELS + 1;
+    for (size_t i = 0; i < n; i++) {
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        uint32_t j = (uint32_t)((rng >> 33) % WIDE_LEVELS);
+        must(qsl_engine_cancel(e, 0, wide_ids[j], count_events, NULL));
+        wide_ids[j] = next++;
+        rest1(e, wide_ids[j], QSL_SELL, 100000 + j);
+    }
+}
+
+static double run_wide(size_t n)
+{
+    struct qsl_engine *e = weak_engine();
+    wide_ids = malloc(WIDE_LEVELS * sizeof *wide_ids);
+    if (!wide_ids)
+        exit(1);
+    for (uint32_t j = 0; j < WIDE_LEVELS; j++)
+        rest1(e, wide_ids[j] = j + 1, QSL_SELL, 100000 + j);
+    double t0 = now_ns();
+    bench_run_wide(e, n);
+    double t = now_ns() - t0;
+    qsl_engine_free(e);
+    free(wide_ids);
+    return t / (double)(2 * n);
+}
+
+#define DEEP_LEVEL 100000
+
+/* oldest / newest: one level of 100,000 bids; each op cancels its oldest (or newest)
+ * order and rests a new one at its back. */
+__attribute__((noinline)) void bench_run_level(struct qsl_engine *e, size_t n, int oldest);
+__attribute__((noinline)) void bench_run_level(struct qsl_engine *e, size_t n, int oldest)
+{
+    qsl_order_id newest = DEEP_LEVEL;
+    for (size_t i = 0; i < n; i++) {
+        must(qsl_engine_cancel(e, 0, oldest ? i + 1 : newest, count_events, NULL));
+        rest1(e, ++newest, QSL_BUY, 1000);
+    }
+}
+
+static double run_level(size_t n, int oldest)
+{
+    struct qsl_engine *e = weak_engine();
+    for (qsl_order_id id = 1; id <= DEEP_LEVEL; id++)
+        rest1(e, id, QSL_BUY, 1000);
+    double t0 = now_ns();
+    bench_run_level(e, n, oldest);
+    double t = now_ns() - t0;
+    qsl_engine_free(e);
+    return t / (double)(2 * n);
+}
+
+static double run_oldest(size_t n) { return run_level(n, 1); }
+static double run_newest(size_t n) { return run_level(n, 0); }
+
+#define SWEEP_LEVELS 200
+#define SWEEP_DEPTH 50
+
+/* sweep: 200 ask levels; each op is a buy that takes the best 50 levels (50 fills) and
+ * the 50 asks that put them back: 51 calls. */
+__attribute__((noinline)) void bench_run_sweep(struct qsl_engine *e, size_t n);
+__attribute__((noinline)) void bench_run_sweep(struct qsl_engine *e, size_t n)
+{
+    qsl_order_id next = SWEEP_LEVELS + 1;
+    for (size_t i = 0; i < n; i++) {
+        struct qsl_order_req r = {.order_id = next++, .symbol = 0, .price = 1000 + SWEEP_DEPTH,
+                                  .qty = SWEEP_DEPTH, .side = QSL_BUY, .order_type = QSL_LIMIT,
+                                  .tif = QSL_IOC};
+        must(qsl_engine_submit(e, &r, count_events, NULL));
+        for (qsl_price p = 1001; p <= 1000 + SWEEP_DEPTH; p++)
+            rest1(e, next++, QSL_SELL, p);
+    }
+}
+
+static double run_sweep(size_t n)
+{
+    struct qsl_engine *e = weak_engine();
+    for (qsl_order_id id = 1; id <= SWEEP_LEVELS; id++)
+        rest1(e, id, QSL_SELL, 1000 + (qsl_price)id);
+    double t0 = now_ns();
+    bench_run_sweep(e, n);
+    double t = now_ns() - t0;
+    if (qsl_engine_resting(e) != SWEEP_LEVELS || e->stats.trades != n * SWEEP_DEPTH) {
+        fprintf(stderr, "bench: sweep workload went wrong\n");
+        exit(1);
+    }
+    qsl_engine_free(e);
+    return t / (double)(n * (SWEEP_DEPTH + 1));
 }
 
 /* The kernel's floor for anything a mode saves in system calls: the cheapest one
@@ -415,6 +572,14 @@ static const struct workload workloads[] = {
     {"codec", "wire encode+decode NewOrder, ns/frame", 5000000, run_codec},
     {"session", "session framer with fill (decode, engine, encode), ns/frame", 1000000,
      run_session},
+    {"walk", "weak spot: best bid walks up 37 ticks/op, oldest of 64 goes, ns/call", 500000,
+     run_walk},
+    {"wide", "weak spot: 100,000 ask levels, cancel + re-add one, ns/call", 500000, run_wide},
+    {"oldest", "weak spot: one level of 100,000, cancel oldest + add, ns/call", 500000,
+     run_oldest},
+    {"newest", "weak spot: one level of 100,000, cancel newest + add, ns/call", 500000,
+     run_newest},
+    {"sweep", "weak spot: a buy takes 50 levels, 50 asks put back, ns/call", 20000, run_sweep},
     {"syscall", "one system call, getppid: entry + exit, ns/call", 1000000, run_syscall},
 };
 

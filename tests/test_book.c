@@ -12,7 +12,7 @@ static struct qsl_book book;
 
 static void setup(void)
 {
-    ck_assert_int_eq(qsl_book_pool_init(&pool, 64), 0);
+    ck_assert_int_eq(qsl_book_pool_init(&pool, 0), 0);
     qsl_book_init(&book, &pool, 3);
 }
 
@@ -22,10 +22,13 @@ static void teardown(void)
     qsl_book_pool_free(&pool);
 }
 
-START_TEST(test_pool_rejects_zero_capacity)
+START_TEST(test_pool_rejects_a_bound_past_its_max)
 {
     struct qsl_book_pool p;
-    ck_assert_int_eq(qsl_book_pool_init(&p, 0), -EINVAL);
+    ck_assert_int_eq(qsl_book_pool_init(&p, QSL_BOOK_ORDERS_MAX + 1u), -EINVAL);
+    ck_assert_int_eq(qsl_book_pool_init(&p, 0), 0);         /* 0: no bound */
+    ck_assert(!qsl_book_pool_full(&p));
+    qsl_book_pool_free(&p);
 }
 END_TEST
 
@@ -68,7 +71,7 @@ START_TEST(test_find_by_symbol_and_id)
     qsl_book_rest(&book, 77, QSL_BUY, 10, 1);
     uint32_t idx = qsl_book_pool_find(&pool, 3, 77);
     ck_assert_uint_ne(idx, QSL_NIL);
-    ck_assert_uint_eq(pool.orders[idx].id, 77);
+    ck_assert_uint_eq(qsl_book_order(&pool, idx)->id, 77);
     ck_assert_uint_eq(qsl_book_pool_find(&pool, 4, 77), QSL_NIL);
     ck_assert_uint_eq(qsl_book_pool_find(&pool, 3, 78), QSL_NIL);
 }
@@ -90,6 +93,7 @@ END_TEST
 
 START_TEST(test_pool_full_is_enospc)
 {
+    pool.max_orders = 64;
     for (qsl_order_id i = 1; i <= 64; i++)
         ck_assert_int_eq(qsl_book_rest(&book, i, QSL_BUY, (qsl_price)i, 1), 0);
     ck_assert_int_eq(qsl_book_rest(&book, 65, QSL_BUY, 1, 1), -ENOSPC);
@@ -98,31 +102,159 @@ START_TEST(test_pool_full_is_enospc)
 }
 END_TEST
 
-/* Index churn: many inserts and deletes in random order, every id findable. */
+/* Index churn: many inserts and deletes in random order while the index grows
+ * through several incremental rehashes (lookups and deletes meeting entries in
+ * the old table and the new), every id findable throughout. */
 START_TEST(test_index_survives_churn)
 {
     struct qsl_book_pool p;
     struct qsl_book b;
-    ck_assert_int_eq(qsl_book_pool_init(&p, 1000), 0);
+    ck_assert_int_eq(qsl_book_pool_init(&p, 0), 0);
     qsl_book_init(&b, &p, 0);
-    static uint8_t live[5001];
-    unsigned seed = 7;
-    for (int step = 0; step < 20000; step++) {
+    static uint8_t live[50501];             /* ids 1 .. 500 + 300000 / 6 */
+    unsigned seed = 7, draining = 0;
+    for (int step = 0; step < 300000; step++) {
         seed = seed * 1103515245u + 12345u;
-        qsl_order_id id = 1 + (seed >> 8) % 5000;
+        /* ids drawn from a range that widens: the live count keeps growing */
+        qsl_order_id id = 1 + (seed >> 8) % (500 + (unsigned)step / 6);
         uint32_t idx = qsl_book_pool_find(&p, 0, id);
         ck_assert_int_eq(idx != QSL_NIL, live[id]);
-        if (live[id]) {
+        draining += p.old.slot != NULL;
+        if (live[id] && (seed >> 4) % 3 == 0) {
             qsl_book_remove(&b, idx);
             live[id] = 0;
-        } else if (p.used < p.capacity) {
+        } else if (!live[id]) {
             ck_assert_int_eq(qsl_book_rest(&b, id, id & 1 ? QSL_BUY : QSL_SELL,
                                            (qsl_price)(id & 1 ? 100 - id % 50 : 200 + id % 50), 1), 0);
             live[id] = 1;
         }
     }
-    for (qsl_order_id id = 1; id <= 5000; id++)
+    for (qsl_order_id id = 1; id <= 50500; id++)
         ck_assert_int_eq(qsl_book_pool_find(&p, 0, id) != QSL_NIL, live[id]);
+    ck_assert_uint_gt(p.used, 20000);
+    ck_assert_uint_gt(draining, 1000);          /* lookups met a draining index often */
+    ck_assert_uint_ge(p.index.mask + 1, 2 * p.used);
+    qsl_book_free(&b);
+    qsl_book_pool_free(&p);
+}
+END_TEST
+
+/* 70,000 resting orders with no bound: the pool grows a chunk at a time and an
+ * order's slot never moves. */
+START_TEST(test_pool_grows_and_nothing_moves)
+{
+    struct qsl_book_pool p;
+    struct qsl_book b;
+    ck_assert_int_eq(qsl_book_pool_init(&p, 0), 0);
+    qsl_book_init(&b, &p, 0);
+    ck_assert_int_eq(qsl_book_rest(&b, 1, QSL_BUY, 100, 1), 0);
+    const struct qsl_order *first = qsl_book_order(&p, qsl_book_pool_find(&p, 0, 1));
+    for (qsl_order_id id = 2; id <= 70000; id++)
+        ck_assert_int_eq(qsl_book_rest(&b, id, QSL_BUY, 100 - (qsl_price)(id % 7), 1), 0);
+    ck_assert_uint_eq(p.used, 70000);
+    ck_assert_uint_ge(p.committed, 70000);
+    ck_assert_ptr_eq(qsl_book_order(&p, qsl_book_pool_find(&p, 0, 1)), first);
+    ck_assert_uint_eq(first->id, 1);
+    uint64_t total;
+    ck_assert(qsl_book_level(&b, QSL_BUY, 0, NULL, &total, NULL));
+    ck_assert_uint_eq(total, 10001);                         /* ids 7, 14, ..., 70000 and 1 at 100 */
+    ck_assert_uint_gt(qsl_book_pool_bytes(&p), 70000 * sizeof(struct qsl_order));
+    qsl_book_free(&b);
+    qsl_book_pool_free(&p);
+}
+END_TEST
+
+/* Every level of a side, best first, as (price, count) pairs; returns how many. */
+static uint32_t levels_of(const struct qsl_book *b, enum qsl_side side, qsl_price *px,
+                          uint32_t *n, uint32_t max)
+{
+    uint32_t i = 0;
+    while (i < max && qsl_book_level(b, side, i, &px[i], NULL, &n[i]))
+        i++;
+    return i;
+}
+
+/* The window follows the best price up by 10,000 ticks, one at a time, while the
+ * old levels stay: they go to the overflow and come back in order. */
+START_TEST(test_window_follows_the_best_and_keeps_every_level)
+{
+    for (qsl_price p = 1000; p < 11000; p++)
+        ck_assert_int_eq(qsl_book_rest(&book, (qsl_order_id)p, QSL_BUY, p, 1), 0);
+    ck_assert_uint_eq(qsl_book_depth(&book, QSL_BUY), 10000);
+    qsl_price best;
+    ck_assert(qsl_book_best(&book, QSL_BUY, &best));
+    ck_assert_int_eq(best, 10999);
+    static qsl_price px[10001];
+    static uint32_t n[10001];
+    ck_assert_uint_eq(levels_of(&book, QSL_BUY, px, n, 10001), 10000);
+    for (uint32_t i = 0; i < 10000; i++)
+        ck_assert_int_eq(px[i], 10999 - (qsl_price)i);
+    /* a sell sweeps them all, best first, taking the overflow's levels back in */
+    struct qsl_book_preview pv;
+    qsl_book_preview(&book, QSL_SELL, 1, 0, 20000, &pv);
+    ck_assert_uint_eq(pv.fills, 10000);
+    ck_assert_uint_eq(qsl_book_match(&book, QSL_SELL, 1, 0, 20000, 99999, NULL, NULL), 10000);
+    ck_assert_uint_eq(qsl_book_depth(&book, QSL_BUY), 0);
+    ck_assert_uint_eq(pool.used, 0);
+}
+END_TEST
+
+/* A stray price: a far worse bid goes to the overflow (the window does not grow for
+ * it); a far better one takes the window, the others go to the overflow, and when
+ * it leaves they come back. */
+START_TEST(test_strays_do_not_grow_the_window)
+{
+    for (qsl_order_id id = 1; id <= 5; id++)
+        qsl_book_rest(&book, id, QSL_BUY, 1000 + (qsl_price)id, 1);
+    qsl_book_rest(&book, 6, QSL_BUY, 1, 1);
+    qsl_book_rest(&book, 7, QSL_BUY, 900000000, 1);
+    ck_assert_uint_le(book.side[QSL_BUY].w, QSL_LADDER_FREE);
+    ck_assert_uint_eq(qsl_book_bytes(&book) < 64 * 1024, 1);
+    qsl_price px[8];
+    uint32_t n[8];
+    ck_assert_uint_eq(levels_of(&book, QSL_BUY, px, n, 8), 7);
+    qsl_price want[] = {900000000, 1005, 1004, 1003, 1002, 1001, 1};
+    for (int i = 0; i < 7; i++)
+        ck_assert_int_eq(px[i], want[i]);
+    qsl_book_remove(&book, qsl_book_pool_find(&pool, 3, 7));
+    qsl_price best;
+    ck_assert(qsl_book_best(&book, QSL_BUY, &best));
+    ck_assert_int_eq(best, 1005);
+    ck_assert_uint_eq(book.side[QSL_BUY].near, 5);          /* back in the window */
+    qsl_book_remove(&book, qsl_book_pool_find(&pool, 3, 6));
+    ck_assert_uint_eq(qsl_book_depth(&book, QSL_BUY), 5);
+    /* asks rank the other way: the lowest is the best */
+    qsl_book_rest(&book, 20, QSL_SELL, 2000, 1);
+    qsl_book_rest(&book, 21, QSL_SELL, 100000, 1);
+    qsl_book_rest(&book, 22, QSL_SELL, 1999, 1);
+    ck_assert(qsl_book_best(&book, QSL_SELL, &best));
+    ck_assert_int_eq(best, 1999);
+    ck_assert_uint_eq(levels_of(&book, QSL_SELL, px, n, 8), 3);
+    ck_assert_int_eq(px[2], 100000);
+}
+END_TEST
+
+/* 100,000 levels on one side fit the window (it grows while they fill it). */
+START_TEST(test_wide_dense_side_grows_the_window)
+{
+    struct qsl_book_pool p;
+    struct qsl_book b;
+    ck_assert_int_eq(qsl_book_pool_init(&p, 0), 0);
+    qsl_book_init(&b, &p, 0);
+    for (qsl_order_id id = 1; id <= 100000; id++)
+        ck_assert_int_eq(qsl_book_rest(&b, id, QSL_SELL, 500000 + (qsl_price)id, 1), 0);
+    ck_assert_uint_eq(b.side[QSL_SELL].nfar, 0);
+    ck_assert_uint_eq(b.side[QSL_SELL].near, 100000);
+    ck_assert_uint_le(b.side[QSL_SELL].w, QSL_LADDER_MAX);
+    qsl_price best;
+    ck_assert(qsl_book_best(&b, QSL_SELL, &best));
+    ck_assert_int_eq(best, 500001);
+    /* cancel half the levels from the best: the next best is always found */
+    for (qsl_order_id id = 1; id <= 50000; id++) {
+        qsl_book_remove(&b, qsl_book_pool_find(&p, 0, id));
+        ck_assert(qsl_book_best(&b, QSL_SELL, &best));
+        ck_assert_int_eq(best, 500000 + (qsl_price)id + 1);
+    }
     qsl_book_free(&b);
     qsl_book_pool_free(&p);
 }
@@ -151,7 +283,11 @@ Suite *book_suite(void)
     Suite *s = suite_create("book");
     TCase *tc = tcase_create("book");
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, test_pool_rejects_zero_capacity);
+    tcase_add_test(tc, test_pool_rejects_a_bound_past_its_max);
+    tcase_add_test(tc, test_pool_grows_and_nothing_moves);
+    tcase_add_test(tc, test_window_follows_the_best_and_keeps_every_level);
+    tcase_add_test(tc, test_strays_do_not_grow_the_window);
+    tcase_add_test(tc, test_wide_dense_side_grows_the_window);
     tcase_add_test(tc, test_levels_sorted_best_first);
     tcase_add_test(tc, test_same_price_joins_level_and_totals_add);
     tcase_add_test(tc, test_find_by_symbol_and_id);

@@ -12,19 +12,19 @@
 static struct qsl_engine eng;
 static struct recorder rec;
 
-static void setup_cap(uint32_t capacity)
+static void setup_cap(uint32_t max_orders)
 {
     struct qsl_engine_config c;
     qsl_engine_config_defaults(&c);
     c.symbols = 2;
-    c.capacity = capacity;
+    c.max_orders = max_orders;
     c.risk.max_quantity = 1000;
     c.risk.max_notional = 1000000;
     ck_assert_int_eq(qsl_engine_init(&eng, &c), 0);
     memset(&rec, 0, sizeof rec);
 }
 
-static void setup(void) { setup_cap(1024); }
+static void setup(void) { setup_cap(0); }
 static void teardown(void) { qsl_engine_free(&eng); }
 
 static enum qsl_reject submit(struct qsl_order_req r)
@@ -585,25 +585,82 @@ static void compare_depth(qsl_symbol sym)
     }
 }
 
+/*
+ * A flow that finds the ladder's edges: a mid that walks and jumps by up to
+ * 5,000 ticks (the window moves and grows), resting prices up to 40,000 ticks
+ * away and strays anywhere in 1..100,000 (the overflow, and levels that come
+ * back from it when the window empties), crossing orders that sweep.
+ */
+static uint64_t wide_rand(uint64_t *s, uint64_t below)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return (*s >> 33) % below;
+}
+
+static void wide_next(uint64_t *s, uint64_t *next_id, qsl_price *mid, struct qsl_flow_item *it)
+{
+    uint64_t k = wide_rand(s, 100);
+    if (wide_rand(s, 40) == 0)
+        *mid += (qsl_price)wide_rand(s, 10001) - 5000;
+    else
+        *mid += (qsl_price)wide_rand(s, 3) - 1;
+    if (*mid < 45000 || *mid > 55000)
+        *mid = 45000 + (qsl_price)wide_rand(s, 10001);
+    memset(it, 0, sizeof *it);
+    struct qsl_order_req *r = &it->req;
+    r->symbol = (qsl_symbol)wide_rand(s, 3);
+    r->side = (uint8_t)wide_rand(s, 2);
+    r->qty = 1 + (qsl_qty)wide_rand(s, 9);
+    int away = r->side == QSL_BUY ? -1 : 1;
+    uint64_t far = wide_rand(s, 20);
+    qsl_price px = *mid + away * (1 + (qsl_price)wide_rand(s, 20));
+    if (far < 2)
+        px = *mid + away * (1000 + (qsl_price)wide_rand(s, 39000));
+    else if (far < 3)
+        px = 1 + (qsl_price)wide_rand(s, 100000);
+    else if (far < 6)
+        px = *mid - away * (qsl_price)wide_rand(s, 30);   /* crosses */
+    if (k < 62) {
+        it->kind = QSL_FLOW_NEW;
+        r->order_id = (*next_id)++;
+        r->price = px;
+        r->order_type = k < 56 ? QSL_LIMIT : QSL_MARKET;
+        r->tif = k < 8 ? QSL_IOC : QSL_GTC;
+    } else {
+        it->kind = k < 82 ? QSL_FLOW_CANCEL : QSL_FLOW_MODIFY;
+        uint64_t back = wide_rand(s, 400) + 1;
+        r->order_id = *next_id > back ? *next_id - back : 1;
+        r->price = px;
+        r->qty = k < 97 ? r->qty : 0;
+    }
+}
+
 START_TEST(test_long_seeded_flow_matches_reference_and_invariants)
 {
     teardown();
     struct qsl_engine_config c;
     qsl_engine_config_defaults(&c);
     c.symbols = 3;
-    c.capacity = REF_MAX;
+    c.max_orders = REF_MAX;
     c.risk.max_quantity = 9;            /* quantities run to 10-12: some MaxQuantity rejects */
     c.risk.max_notional = 1000000;
     ck_assert_int_eq(qsl_engine_init(&eng, &c), 0);
     ref_n = 0;
     ref_clock = 0;
-    /* both generators: loop index even = original, odd = drift */
+    /* three generators: loop index % 3 = 0 original, 1 drift, 2 wide */
     static struct qsl_flow flow;
-    qsl_flow_init(&flow, (enum qsl_flow_gen)(_i % 2), (uint64_t)_i * 7919 + 42, 3);
+    int wide = _i % 3 == 2;
+    uint64_t wide_s = (uint64_t)_i * 7919 + 42, wide_id = 1;
+    qsl_price wide_mid = 50000;
+    qsl_flow_init(&flow, wide ? QSL_FLOW_DRIFT : (enum qsl_flow_gen)(_i % 3), wide_s, 3);
     uint64_t last_seq = 0, trades = 0, rejects = 0;
+    uint32_t most_far = 0, widest = 0;
     for (int step = 0; step < 20000; step++) {
         struct qsl_flow_item it;
-        qsl_flow_next(&flow, &eng, &it);
+        if (wide)
+            wide_next(&wide_s, &wide_id, &wide_mid, &it);
+        else
+            qsl_flow_next(&flow, &eng, &it);
         memset(&rec, 0, sizeof rec);
         enum qsl_reject got = qsl_flow_apply(&eng, &it, record, &rec);
         enum qsl_reject want = ref_apply(&it, &c.risk);
@@ -641,14 +698,22 @@ START_TEST(test_long_seeded_flow_matches_reference_and_invariants)
         if (ha)
             ck_assert_int_eq(ask, ref[ra].price);
         ck_assert_uint_eq(qsl_engine_resting(&eng), ref_n);
-        if (step % 97 == 0)
+        if (step % 97 == 0 || (wide && step % 7 == 0))
             compare_depth(sym);
+        for (unsigned side = 0; side < 2; side++) {
+            most_far = b->side[side].nfar > most_far ? b->side[side].nfar : most_far;
+            widest = b->side[side].w > widest ? b->side[side].w : widest;
+        }
     }
     for (qsl_symbol s = 0; s < 3; s++)
         compare_depth(s);
     /* the flow really exercised matching and rejects */
     ck_assert_uint_gt(trades, 1000);
     ck_assert_uint_gt(rejects, 100);
+    if (wide) {                         /* the ladder's every path was taken */
+        ck_assert_uint_gt(most_far, 20);
+        ck_assert_uint_gt(widest, QSL_LADDER_MIN);
+    }
 }
 END_TEST
 
@@ -685,7 +750,7 @@ Suite *engine_suite(void)
     TCase *flow = tcase_create("reference");
     tcase_add_checked_fixture(flow, setup, teardown);
     tcase_set_timeout(flow, 120);
-    tcase_add_loop_test(flow, test_long_seeded_flow_matches_reference_and_invariants, 0, 4);
+    tcase_add_loop_test(flow, test_long_seeded_flow_matches_reference_and_invariants, 0, 6);
     suite_add_tcase(s, flow);
     return s;
 }

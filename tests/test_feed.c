@@ -377,8 +377,11 @@ static void round_trip(enum qsl_feed_rx_mode mode, int rcvbuf, int packed_mode, 
         ck_assert_uint_gt(s.st.kernel_drops, 0);
     else
         ck_assert_uint_eq(s.t.received, ps.messages);
+    /* packed means several messages a datagram: a burst fills each, a paced run packs what
+     * fell due while it slept (the timer's overshoot; 9-12 a datagram seen here at 100,000
+     * messages/s), so the bound is loose for a paced run */
     if (packed_mode && ps.messages >= 1000)
-        ck_assert_uint_lt(ps.datagrams, ps.messages / 10);
+        ck_assert_uint_lt(ps.datagrams, ps.messages / (rate > 0 ? 4 : 10));
     /* every datagram a decoding mode read was stamped by the kernel and its wait timed;
      * raw counts only */
     ck_assert_uint_eq(s.st.socket_wait.count, mode == QSL_FEED_RX_RAW ? 0 : s.st.datagrams);

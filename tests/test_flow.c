@@ -95,7 +95,6 @@ START_TEST(test_cancels_name_orders_it_sent)
     struct qsl_engine_config c;
     qsl_engine_config_defaults(&c);
     c.symbols = 2;
-    c.capacity = 1 << 16;
     ck_assert_int_eq(qsl_engine_init(&e, &c), 0);
     unsigned ok = 0, unknown = 0;
     for (int i = 0; i < 50000; i++) {

@@ -44,7 +44,6 @@ static void start_idle(struct server *s, enum qsl_gateway_mode mode, unsigned ma
     s->c.idle_ms = idle_ms;
     s->c.max_conns = max_conns;
     s->c.out_bytes = out_bytes;
-    s->c.engine.capacity = 1 << 16;
     qsl_test_server_serve(s, 1024);
 }
 
@@ -756,6 +755,35 @@ START_TEST(test_slow_reader_gets_every_ack)
 }
 END_TEST
 
+/* The original's book grows: 70,000 resting orders on one connection are all Acked with
+ * the default parameters (a fixed pool once refused those past 65,536), in every mode. */
+START_TEST(test_seventy_thousand_resting_orders_all_acked)
+{
+    ANY_MODE(mode, _i);
+    struct server s;
+    start_idle(&s, mode, 1024, 65536, QSL_GATEWAY_IDLE_DEFAULT);
+    enum { N = 70000 };
+    uint8_t *req = malloc((size_t)N * 43);
+    size_t len = 0;
+    for (uint64_t i = 0; i < N; i++)
+        len += new_order(req + len, i + 1, 0, 1000 - (int64_t)(i % 900), 1, QSL_BUY, QSL_LIMIT,
+                         QSL_GTC);
+    int fd = dial(s.port);
+    struct sender w = {.fd = fd, .buf = req, .len = len, .shut = 1};
+    pthread_create(&w.th, NULL, sender_main, &w);
+    size_t got = 0;
+    int end = end_of(fd, 20000, &got);
+    pthread_join(w.th, NULL);
+    ck_assert_msg(end == 0, "the connection ended with %s, not EOF", strerror(end));
+    close(fd);
+    finish(&s);
+    ck_assert_uint_eq(s.st.new_orders, N);
+    ck_assert_uint_eq(s.st.rejects[QSL_REJECT_STORAGE_EXHAUSTED], 0);
+    ck_assert_uint_eq(got, (size_t)N * 32);          /* an Ack each, nothing else */
+    free(req);
+}
+END_TEST
+
 /*
  * Issue 21.1: when stall_ms forces a close, what the client got and what the
  * gateway counts as discarded add up to every reply it owed: heartbeats
@@ -996,7 +1024,6 @@ START_TEST(test_load_against_a_serial_server_with_a_small_backlog)
 {
     struct server s;
     qsl_test_server_init(&s, BLOCKING);
-    s.c.engine.capacity = 1 << 16;
     qsl_test_server_serve(&s, 1);
     struct qsl_load_stats *st = malloc(sizeof *st);
     uint64_t t0 = ms_now();
@@ -1092,6 +1119,7 @@ Suite *gateway_suite(void)
     tcase_add_test(tc, test_blocking_mode_idle_client_is_closed);
     QSL_URING_LOOP(tc, test_many_mode_idle_connections_are_closed, 2, 1);
     QSL_URING_LOOP(tc, test_slow_reader_gets_every_ack, 2 * QSL_GATEWAY_MODE_COUNT, 2);
+    QSL_URING_LOOP(tc, test_seventy_thousand_resting_orders_all_acked, QSL_GATEWAY_MODE_COUNT, 1);
     QSL_URING_LOOP(tc, test_stalled_close_counts_every_discarded_reply, QSL_GATEWAY_MODE_COUNT, 1);
     QSL_URING_LOOP(tc, test_frames_in_counts_a_frame_once, QSL_GATEWAY_MODE_COUNT, 1);
     QSL_URING_LOOP(tc, test_tcp_info_of_every_connection_at_close_and_while_open,

@@ -15,7 +15,6 @@ static void setup(void)
 {
     struct qsl_engine_config c;
     qsl_engine_config_defaults(&c);
-    c.capacity = 1024;
     ck_assert_int_eq(qsl_engine_init(&eng, &c), 0);
 }
 

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "book.h"
 #include "feed.h"
 #include "flow.h"
 #include "net.h"
@@ -31,7 +32,7 @@ struct pub_args {
     const char *host, *sockopt, *iface;
     uint16_t port;
     uint64_t seed, orders, rate;
-    uint32_t symbols, batch, datagram_bytes, sndbuf, ttl, loop;
+    uint32_t symbols, batch, datagram_bytes, sndbuf, ttl, loop, max_orders;
     int packed, gso, raw, flow;
 };
 
@@ -45,6 +46,8 @@ static const struct qsl_role_param pub_params[] = {
     QSL_ROLE_U(P, seed, 42, 0, UINT64_MAX, "", "flow seed"),
     QSL_ROLE_U(P, orders, 20000, 1, 100000000, "orders", "orders of the flow"),
     QSL_ROLE_U(P, symbols, 3, 1, 64, "", "symbols"),
+    QSL_ROLE_U(P, max_orders, 0, 0, QSL_BOOK_ORDERS_MAX, "orders",
+               "resting orders at most, across symbols; 0 = no bound (the pool grows as the original's book does); past it, StorageExhausted (reason 9)"),
     QSL_ROLE_U(P, rate, 0, 0, 100000000, "msg/s", "messages per second; 0 = unpaced burst"),
     QSL_ROLE_U(P, batch, 64, 1, 1024, "datagrams", "datagrams (GSO sends) per sendmmsg"),
     QSL_ROLE_U(P, packed, 0, 0, 1, "", "1: many messages per datagram (MoldUDP64 framing)"),
@@ -124,6 +127,7 @@ static int run_publish(const void *args)
     c.seed = a->seed;
     c.orders = a->orders;
     c.symbols = a->symbols;
+    c.max_orders = a->max_orders;
     c.rate = (double)a->rate;
     c.batch = a->batch;
     c.packed = a->packed;

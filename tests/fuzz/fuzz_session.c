@@ -10,7 +10,7 @@ static size_t feed_all(const uint8_t *d, size_t n, size_t chunk, size_t cap, uin
 {
     struct qsl_engine_config c;
     qsl_engine_config_defaults(&c);
-    c.capacity = 256;
+    c.max_orders = 256;
     struct qsl_engine e;
     if (qsl_engine_init(&e, &c) != 0)
         abort();

@@ -38,7 +38,7 @@ end
 assert(n >= 20, "swept " .. n .. " functions")
 
 -- methods of each kind of handle
-local e <close> = qsl.engine.new{ symbols = 2, capacity = 64 }
+local e <close> = qsl.engine.new{ symbols = 2, max_orders = 64 }
 sweep("engine", getmetatable(e).__index, e)
 local h = qsl.hist.new()
 sweep("hist", getmetatable(h).__index, h)

@@ -86,7 +86,9 @@ test("wire: round trip and decode errors", function()
 end)
 
 test("engine from Lua", function()
-  local e <close> = qsl.engine.new{ symbols = 2, capacity = 100, max_quantity = 50 }
+  local ok, err = pcall(qsl.engine.new, { capacity = 100 })
+  assert(not ok and err:find("max_orders=", 1, true), err)
+  local e <close> = qsl.engine.new{ symbols = 2, max_orders = 100, max_quantity = 50 }
   local ev, why = e:submit{ order_id = 1, symbol = 0, side = "sell", price = 100, quantity = 5 }
   assert(why == nil and ev[1].kind == "accepted" and ev[1].seq == 1)
   ev = e:submit{ order_id = 2, symbol = 0, side = "buy", price = 101, quantity = 2 }
@@ -99,6 +101,8 @@ test("engine from Lua", function()
   assert(d[1].price == 100 and d[1].quantity == 3 and d[1].orders == 1)
   assert(select(2, e:cancel(0, 99)) == "UnknownOrder")
   assert(e:stats().rejects.UnknownOrder == 1)
+  assert(e:stats().bytes > 0 and math.type(e:stats().bytes) == "integer")
+  assert(#e:depth(0, "sell", 0) == 0)
   local f <close> = qsl.engine.new{ symbols = 3 }
   local s = f:run_flow{ seed = 42, orders = 20000 }
   -- the original's flow: 16,931 market-data messages for seed 42 x 20,000 x 3 symbols
