@@ -211,12 +211,12 @@ socket-stress: deps
 	@$(MAKE) --no-print-directory $(QSL_RUN)
 	$(QSL_RUN) scenarios/rcvbuf_burst.lua out=results/runs $(ARGS)
 
-FUZZ_TARGETS := wire session feed strace procfs params
+FUZZ_TARGETS := wire session engine feed strace procfs params
 FUZZ_SECONDS ?= 30
 
 # libFuzzer: objects instrumented with fuzzer-no-link, targets linked with the fuzzer main
 fuzz: deps
-	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang OPT=-O1 \
+	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang OPT=-O1 BPF=0 \
 	    SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" fuzz-bins
 	sh tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS)
 

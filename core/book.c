@@ -5,8 +5,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "book.h"
 
@@ -129,28 +127,6 @@ static int index_reserve(struct qsl_book_pool *p)
 
 /* ------------------------------------------------------------------ pool */
 
-/*
- * Address space for every order the pool may hold, reserved and not
- * committed (PROT_NONE costs no memory). Unbounded, a limit on address space
- * may refuse the whole of it: then as much as is granted, halving down to a
- * chunk; growing past that is refused like any failed allocation.
- */
-static int reserve_space(struct qsl_book_pool *p, uint32_t orders)
-{
-    for (;;) {
-        void *a = mmap(NULL, (size_t)orders * sizeof(struct qsl_order), PROT_NONE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (a != MAP_FAILED) {
-            p->orders = a;
-            p->reserved = orders;
-            return 0;
-        }
-        if (p->max_orders || orders <= QSL_BOOK_CHUNK)
-            return -ENOMEM;
-        orders /= 2;
-    }
-}
-
 int qsl_book_pool_init(struct qsl_book_pool *p, uint32_t max_orders)
 {
     memset(p, 0, sizeof *p);
@@ -158,17 +134,14 @@ int qsl_book_pool_init(struct qsl_book_pool *p, uint32_t max_orders)
         return -EINVAL;
     p->max_orders = max_orders;
     p->free_head = QSL_NIL;
-    uint32_t room = max_orders ? max_orders + QSL_BOOK_CHUNK : QSL_BOOK_ORDERS_MAX;
-    int rc = reserve_space(p, room);
-    if (rc == 0 && (rc = table_alloc(&p->index, INDEX_MIN)) != 0)
-        qsl_book_pool_free(p);
-    return rc;
+    return table_alloc(&p->index, INDEX_MIN);
 }
 
 void qsl_book_pool_free(struct qsl_book_pool *p)
 {
-    if (p->orders)
-        munmap(p->orders, (size_t)p->reserved * sizeof *p->orders);
+    for (uint32_t c = 0; c < p->chunks; c++)
+        free(p->chunk[c]);
+    free(p->chunk);
     free(p->index.slot);
     free(p->old.slot);
     memset(p, 0, sizeof *p);
@@ -176,34 +149,34 @@ void qsl_book_pool_free(struct qsl_book_pool *p)
 
 size_t qsl_book_pool_bytes(const struct qsl_book_pool *p)
 {
-    size_t n = (size_t)p->committed * sizeof(struct qsl_order) +
+    size_t n = (size_t)p->chunks * QSL_BOOK_CHUNK * sizeof(struct qsl_order) +
+               (size_t)p->chunk_cap * sizeof *p->chunk +
                ((size_t)p->index.mask + 1) * sizeof(struct qsl_index_slot);
     if (p->old.slot)
         n += ((size_t)p->old.mask + 1) * sizeof(struct qsl_index_slot);
     return n;
 }
 
-/* Commit the next chunk's pages (whole pages: a chunk may end mid-page, the next
- * starts there) and hand its orders to the free list; none before it move. */
+/* One more chunk of free slots; the ones before it stay where they are. */
 static int pool_grow(struct qsl_book_pool *p)
 {
-    size_t page = (size_t)sysconf(_SC_PAGESIZE), sz = sizeof(struct qsl_order);
-    size_t from = ((size_t)p->committed * sz + page - 1) / page * page;
-    size_t want = (size_t)p->committed + QSL_BOOK_CHUNK;
-    if (want > p->reserved)
-        want = p->reserved;
-    size_t to = (want * sz + page - 1) / page * page;
-    if (to > (size_t)p->reserved * sz)
-        to = (size_t)p->reserved * sz / page * page;
-    if (want <= p->committed || to < from ||
-        (to > from && mprotect((char *)p->orders + from, to - from, PROT_READ | PROT_WRITE)))
+    if ((uint64_t)(p->chunks + 1) * QSL_BOOK_CHUNK > QSL_BOOK_ORDERS_MAX)
         return -ENOMEM;
-    uint32_t first = p->committed, last = (uint32_t)(to / sz);
-    if (last <= first)
+    if (p->chunks == p->chunk_cap) {
+        uint32_t cap = p->chunk_cap ? p->chunk_cap * 2 : 8;
+        struct qsl_order **dir = realloc(p->chunk, (size_t)cap * sizeof *dir);
+        if (!dir)
+            return -ENOMEM;
+        p->chunk = dir;
+        p->chunk_cap = cap;
+    }
+    struct qsl_order *c = malloc(QSL_BOOK_CHUNK * sizeof *c);
+    if (!c)
         return -ENOMEM;
-    for (uint32_t i = first; i < last; i++)
-        p->orders[i].next = i + 1 < last ? i + 1 : p->free_head;
-    p->committed = last;
+    uint32_t first = p->chunks * QSL_BOOK_CHUNK;
+    for (uint32_t i = 0; i < QSL_BOOK_CHUNK; i++)
+        c[i].next = i + 1 < QSL_BOOK_CHUNK ? first + i + 1 : p->free_head;
+    p->chunk[p->chunks++] = c;
     p->free_head = first;
     return 0;
 }

@@ -1,10 +1,8 @@
 /*
  * book.h - one symbol's price-time order book over a shared order pool.
  *
- * Orders live in one array in address space reserved once (max_orders, or
- * QSL_BOOK_ORDERS_MAX when unbounded) whose pages are committed a chunk at a
- * time as orders rest: nothing moves when it grows, an order's index is a
- * plain array index, and memory is taken only as the book grows. They are
+ * Orders live in chunks of QSL_BOOK_CHUNK allocated as orders rest (nothing
+ * moves when the pool grows; an optional max_orders bounds it). They are
  * found by (symbol, id) through an open-addressing index that grows by
  * incremental rehash, so no single order pays for moving the whole index.
  *
@@ -31,7 +29,8 @@
 #include "types.h"
 
 #define QSL_NIL UINT32_MAX
-#define QSL_BOOK_CHUNK 1024u                        /* orders committed at a time (at least) */
+#define QSL_BOOK_CHUNK_SHIFT 10
+#define QSL_BOOK_CHUNK (1u << QSL_BOOK_CHUNK_SHIFT)  /* orders a chunk */
 #define QSL_BOOK_ORDERS_MAX (1u << 30)              /* the index's slots fit 32 bits */
 #define QSL_LADDER_MIN 64u                          /* slots of a new window */
 #define QSL_LADDER_FREE 1024u                       /* a window grows to this freely */
@@ -59,8 +58,8 @@ struct qsl_index_table {
 };
 
 struct qsl_book_pool {
-    struct qsl_order *orders;   /* reserved for `reserved` orders, committed for `committed` */
-    uint32_t reserved, committed;
+    struct qsl_order **chunk;   /* order i is chunk[i / QSL_BOOK_CHUNK][i % QSL_BOOK_CHUNK] */
+    uint32_t chunks, chunk_cap;
     uint32_t max_orders;        /* 0: no bound */
     uint32_t used;              /* resting orders (and index entries) */
     uint32_t free_head;         /* free list through orders' next */
@@ -182,9 +181,9 @@ static inline int qsl_book_pool_full(const struct qsl_book_pool *p)
 }
 static inline struct qsl_order *qsl_book_order(const struct qsl_book_pool *p, uint32_t idx)
 {
-    return &p->orders[idx];
+    return &p->chunk[idx >> QSL_BOOK_CHUNK_SHIFT][idx & (QSL_BOOK_CHUNK - 1)];
 }
-/* Bytes the pool and its index hold now (committed orders, tables). */
+/* Bytes the pool and its index hold now (chunks, their directory, tables). */
 size_t qsl_book_pool_bytes(const struct qsl_book_pool *p);
 
 void qsl_book_init(struct qsl_book *b, struct qsl_book_pool *p, qsl_symbol symbol);

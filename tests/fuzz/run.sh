@@ -7,7 +7,7 @@ set -u
 dir=$1 seconds=${2:-30}
 status=0
 printf '%-10s %12s %8s %10s  %s\n' target executions seconds exec/s result
-for t in wire session feed strace procfs params; do
+for t in wire session engine feed strace procfs params; do
     corpus="$dir/corpus-$t"
     mkdir -p "$corpus"
     cp tests/fuzz/corpus/$t/* "$corpus/" 2>/dev/null
