@@ -651,21 +651,26 @@ size_t qsl_book_bytes(const struct qsl_book *b)
 int qsl_book_rest(struct qsl_book *b, qsl_order_id id, enum qsl_side side, qsl_price price,
                   qsl_qty qty)
 {
-    struct qsl_book_pool *p = b->pool;
-    struct qsl_book_side *s = &b->side[side];
-    if (qsl_book_pool_full(p))
+    if (qsl_book_pool_full(b->pool))
         return -ENOSPC;
     int rc = qsl_book_reserve(b, side, price);
     if (rc)
         return rc;
-    struct qsl_level *l = level_get(b, s, qsl_book_key(side, price));
+    qsl_book_rest_reserved(b, id, side, price, qty);
+    return 0;
+}
+
+void qsl_book_rest_reserved(struct qsl_book *b, qsl_order_id id, enum qsl_side side,
+                            qsl_price price, qsl_qty qty)
+{
+    struct qsl_book_pool *p = b->pool;
+    struct qsl_level *l = level_get(b, &b->side[side], qsl_book_key(side, price));
     uint32_t idx = pool_take(p);
     struct qsl_order *o = qsl_book_order(p, idx);
     *o = (struct qsl_order){.id = id, .price = price, .prev = l->tail, .next = QSL_NIL,
                             .qty = qty, .symbol = b->symbol, .side = (uint8_t)side};
     level_append(p, l, idx, qty);
     index_insert(p, idx);
-    return 0;
 }
 
 void qsl_book_unlink(struct qsl_book *b, uint32_t idx)

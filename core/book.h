@@ -219,6 +219,25 @@ qsl_qty qsl_book_match(struct qsl_book *b, enum qsl_side side, qsl_price limit, 
 void qsl_book_preview(const struct qsl_book *b, enum qsl_side side, qsl_price limit,
                       int market, qsl_qty qty, struct qsl_book_preview *out);
 
+/* Whether an incoming order would trade at all: the opposite best crosses it. */
+static inline int qsl_book_crosses(const struct qsl_book *b, enum qsl_side side,
+                                   qsl_price limit, int market)
+{
+    enum qsl_side other = side == QSL_BUY ? QSL_SELL : QSL_BUY;
+    const struct qsl_book_side *o = &b->side[other];
+    if (o->near == 0)
+        return 0;
+    if (market)
+        return 1;
+    qsl_price best = qsl_book_price(other, o->base + o->hi);
+    return side == QSL_BUY ? best <= limit : best >= limit;
+}
+
+/* qsl_book_rest after qsl_book_reserve for this price, with nothing added since:
+ * cannot fail. */
+void qsl_book_rest_reserved(struct qsl_book *b, qsl_order_id id, enum qsl_side side,
+                            qsl_price price, qsl_qty qty);
+
 /* Rest an order at the back of its level. -ENOSPC when the pool is at its
  * bound, -ENOMEM when memory cannot be had (not after qsl_book_reserve). */
 int qsl_book_rest(struct qsl_book *b, qsl_order_id id, enum qsl_side side, qsl_price price,

@@ -34,6 +34,8 @@ int qsl_engine_init(struct qsl_engine *e, const struct qsl_engine_config *c)
         qsl_book_init(&e->books[s], &e->pool, s);
     e->symbols = c->symbols;
     e->risk = c->risk;
+    e->ev_trade.kind = QSL_EV_TRADE;
+    e->ev_tob.kind = QSL_EV_TOP_OF_BOOK;
     return 0;
 }
 
@@ -58,18 +60,21 @@ size_t qsl_engine_bytes(const struct qsl_engine *e)
 
 /* ------------------------------------------------------------------ events */
 
-static void emit(struct qsl_engine *e, struct qsl_event *ev)
+static inline void emit(struct qsl_engine *e, const struct qsl_event *ev)
 {
     if (e->fn)
         e->fn(e->ctx, ev);
 }
 
-static void emit_order(struct qsl_engine *e, enum qsl_event_kind kind, qsl_symbol symbol,
-                       qsl_order_id id)
+static inline void emit_order(struct qsl_engine *e, enum qsl_event_kind kind,
+                              qsl_symbol symbol, qsl_order_id id)
 {
-    struct qsl_event ev = {.kind = (uint8_t)kind, .symbol = symbol, .seq = ++e->seq,
-                           .order_id = id};
-    emit(e, &ev);
+    struct qsl_event *ev = &e->ev_order;
+    ev->kind = (uint8_t)kind;
+    ev->symbol = symbol;
+    ev->seq = ++e->seq;
+    ev->order_id = id;
+    emit(e, ev);
 }
 
 /* A side's best as last published: 1 when it changed (and is now recorded). */
@@ -107,20 +112,28 @@ static inline void emit_tob_if_changed(struct qsl_engine *e, qsl_symbol symbol)
     if (!changed)
         return;
     e->stats.top_of_book++;
-    struct qsl_event ev = {.kind = QSL_EV_TOP_OF_BOOK, .symbol = symbol,
-                           .bid_present = last->bid_present, .ask_present = last->ask_present,
-                           .bid = last->bid, .ask = last->ask};
-    emit(e, &ev);
+    struct qsl_event *ev = &e->ev_tob;
+    ev->symbol = symbol;
+    ev->bid_present = last->bid_present;
+    ev->ask_present = last->ask_present;
+    ev->bid = last->bid;
+    ev->ask = last->ask;
+    emit(e, ev);
 }
 
 static void on_trade(void *ctx, const struct qsl_trade *t)
 {
     struct qsl_engine *e = ctx;
     e->stats.trades++;
-    struct qsl_event ev = {.kind = QSL_EV_TRADE, .symbol = e->cur_symbol, .seq = ++e->seq,
-                           .order_id = t->taker_id, .maker_id = t->maker_id,
-                           .price = t->price, .qty = t->qty, .taker_side = t->taker_side};
-    emit(e, &ev);
+    struct qsl_event *ev = &e->ev_trade;
+    ev->symbol = e->cur_symbol;
+    ev->seq = ++e->seq;
+    ev->order_id = t->taker_id;
+    ev->maker_id = t->maker_id;
+    ev->price = t->price;
+    ev->qty = t->qty;
+    ev->taker_side = t->taker_side;
+    emit(e, ev);
 }
 
 static enum qsl_reject reject(struct qsl_engine *e, enum qsl_reject r)
@@ -182,13 +195,17 @@ enum qsl_reject qsl_engine_preview(const struct qsl_engine *e, const struct qsl_
 
 /* Match, then rest what is left when allowed. Its memory was reserved
  * before, so resting cannot fail here. */
-static void execute(struct qsl_engine *e, struct qsl_book *b, qsl_order_id id, unsigned side,
-                    qsl_price price, qsl_qty qty, int market, int rest)
+static inline __attribute__((always_inline)) void
+execute(struct qsl_engine *e, struct qsl_book *b, qsl_order_id id, unsigned side, qsl_price price,
+        qsl_qty qty, int market, int rest)
 {
-    e->cur_symbol = b->symbol;
-    qsl_qty left = qsl_book_match(b, side, price, market, qty, id, on_trade, e);
+    qsl_qty left = qty;
+    if (qsl_book_crosses(b, side, price, market)) {
+        e->cur_symbol = b->symbol;
+        left = qsl_book_match(b, side, price, market, qty, id, on_trade, e);
+    }
     if (left > 0 && rest)
-        (void)qsl_book_rest(b, id, side, price, left);
+        qsl_book_rest_reserved(b, id, side, price, left);
 }
 
 /* Submit with admission's verdict already known: the body of both entry points, inlined
@@ -288,8 +305,11 @@ enum qsl_reject qsl_engine_modify(struct qsl_engine *e, qsl_symbol symbol, qsl_o
     /* out of its level but keeping its slot: the same (symbol, id) re-rests */
     qsl_book_unlink(b, idx);
     emit_order(e, QSL_EV_MODIFIED, symbol, id);
-    e->cur_symbol = symbol;
-    qsl_qty left = qsl_book_match(b, side, price, 0, qty, id, on_trade, e);
+    qsl_qty left = qty;
+    if (qsl_book_crosses(b, side, price, 0)) {
+        e->cur_symbol = symbol;
+        left = qsl_book_match(b, side, price, 0, qty, id, on_trade, e);
+    }
     if (left > 0)
         qsl_book_relink(b, idx, price, left);   /* reserved above */
     else

@@ -83,6 +83,9 @@ struct qsl_engine {
     qsl_event_fn fn;
     void *ctx;
     qsl_symbol cur_symbol;
+    /* One event per kind family, zeroed once: each is written only with its own
+     * kind's fields, so the others stay 0 as a fresh event's would, at no cost. */
+    struct qsl_event ev_order, ev_trade, ev_tob;
 };
 
 void qsl_engine_config_defaults(struct qsl_engine_config *c);
