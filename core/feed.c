@@ -210,6 +210,7 @@ void qsl_feed_pub_defaults(struct qsl_feed_pub_config *c)
     c->symbols = 3;
     c->batch = 64;
     c->datagram_bytes = 1472;       /* an Ethernet MTU's UDP payload */
+    c->catch_up = 1;
 }
 
 struct pub {
@@ -230,6 +231,8 @@ struct pub {
     uint64_t seq;                   /* last market-data sequence handed out */
     uint64_t t0;
     double ns_per_msg;              /* pacing; 0 = burst */
+    uint64_t late_after_ns;         /* catch_up 0: overdue by more than this moves the schedule */
+    uint64_t since_wait;            /* datagrams sent before the last pacing wait */
 };
 
 static void flush(struct pub *p)
@@ -257,6 +260,8 @@ static void flush(struct pub *p)
     }
     p->st->end_ns = qsl_clock_ns();
     p->n = 0;
+    if (p->st->datagrams - p->since_wait > p->st->burst_max)
+        p->st->burst_max = p->st->datagrams - p->since_wait;
     /* slot 0 is filled next: its counts start over (a paced flush comes between slots,
      * and a stale count let a packed slot grow past its buffer) */
     p->slot_dgrams[0] = p->slot_msgs[0] = 0;
@@ -321,14 +326,22 @@ static void add_packed(struct pub *p, const uint8_t *frame, size_t flen, uint64_
 /* Wait for message i's turn; what is already due leaves first. */
 static void pace(struct pub *p, uint64_t i)
 {
-    uint64_t due = p->t0 + (uint64_t)((double)i * p->ns_per_msg);
-    if (due <= qsl_clock_ns() + 20000)
+    uint64_t due = p->t0 + (uint64_t)((double)i * p->ns_per_msg), now = qsl_clock_ns();
+    if (!p->c->catch_up && now > due + p->late_after_ns) {
+        /* a stall: what is overdue leaves at the rate, not in one burst */
+        p->t0 += now - due;
+        p->st->schedule_moved++;
+        p->st->late_ns += now - due;
+        due = now;
+    }
+    if (due <= now + 20000)
         return;                 /* due within 20 us: not worth a sleep */
     close_slot(p);
     flush(p);
     struct timespec ts = {(time_t)(due / 1000000000u), (long)(due % 1000000000u)};
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
         ;
+    p->since_wait = p->st->datagrams;
 }
 
 static void publish_msg(struct pub *p, struct qsl_wire_msg *m)
@@ -494,6 +507,7 @@ int qsl_feed_publish(int fd, const struct qsl_feed_pub_config *c, struct qsl_fee
             p.mm[i].msg_hdr.msg_iovlen = 1;
         }
         p.ns_per_msg = c->rate > 0 ? 1e9 / c->rate : 0;
+        p.late_after_ns = (uint64_t)(p.ns_per_msg * c->batch);     /* a batch's worth */
         p.t0 = qsl_clock_ns();
         rc = run_flow(c, on_event, &p, stop);
         close_slot(&p);

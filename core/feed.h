@@ -93,6 +93,9 @@ struct qsl_feed_pub_config {
     uint32_t max_orders;        /* the engine's bound on resting orders; 0: none */
     int flow;                   /* enum qsl_flow_gen: original (default) or drift */
     double rate;                /* messages per second; 0 = unpaced burst */
+    int catch_up;               /* paced: 1 (default) keeps the absolute schedule, sending what
+                                 * is overdue after a stall at once; 0 moves the schedule on when
+                                 * more than a batch of messages is overdue (counted) */
     unsigned batch;             /* datagrams per sendmmsg (single and packed) */
     int packed;
     unsigned datagram_bytes;    /* packed: bytes per datagram at most */
@@ -108,6 +111,9 @@ struct qsl_feed_pub_stats {
     uint64_t send_calls;
     int last_errno;
     uint64_t start_ns, end_ns;  /* first and last send (CLOCK_MONOTONIC) */
+    uint64_t burst_max;         /* most datagrams sent with no pacing wait between them */
+    uint64_t schedule_moved;    /* catch_up 0: times the schedule moved on after a stall */
+    uint64_t late_ns;           /* ... and the time it moved by, in all */
 };
 
 void qsl_feed_pub_defaults(struct qsl_feed_pub_config *c);

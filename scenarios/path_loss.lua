@@ -20,7 +20,7 @@ local s = qsl.scenario.new{
   name = "path_loss",
   quick = "orders=3000 rates=100000 rcvbufs=2048 link_rate=100000 loss=0.05 trials=1",
   params = {
-    roles.params("publish", "seed", "symbols", "flow"),
+    roles.params("publish", "seed", "symbols", "flow", "catch_up"),
     roles.param("publish", "orders", { default = 20000 }),
     { "rates", "integer_list", { 10000, 30000, 60000, 120000 }, "publisher rates (messages/s)",
       min = 1, max = 10000000 },
@@ -53,7 +53,8 @@ local rows = s:grid(p.trials, p.rcvbufs, p.rates, function(rcvbuf, rate)
     expected = expected, idle_ms = 500 }, sshd and sshd.at or pair.b.at)
   local before = qsl.measure.net(pair.a.pid)
   local pr = roles.run("publish", { host = pair.b.addr, port = ready.port, seed = p.seed,
-    orders = p.orders, symbols = p.symbols, flow = p.flow, rate = rate }, pair.a.at)
+    orders = p.orders, symbols = p.symbols, flow = p.flow, rate = rate,
+    catch_up = p.catch_up }, pair.a.at)
   local sndbuf = qsl.measure.delta(before, qsl.measure.net(pair.a.pid)).Udp.SndbufErrors
   local sr = roles.finish(sub, { timeout = 120000 })
   local q, wire, k = pair:stats(pair.a), pair:lost(pair.b), drops and drops:read("udp")
@@ -62,7 +63,8 @@ local rows = s:grid(p.trials, p.rcvbufs, p.rates, function(rcvbuf, rate)
   local why, unseen = feed.path_books{ pub = pr, sub = sr, queue = q, wire = wire,
                                        sndbuf = sndbuf, drops = k }
   return roles.merge({ rcvbuf = feed.size_label(rcvbuf), granted_rcvbuf = ready.granted_rcvbuf,
-           target_rate = rate, rate = pr.msgs_per_s, sent = pr.datagrams,
+           target_rate = rate, rate = pr.msgs_per_s, burst = pr.burst_max,
+           moved = pr.schedule_moved, sent = pr.datagrams,
            received = sr.datagrams, queue = q.drops, wire = wire, socket = sr.kernel_drops,
            sender = pr.send_failures, overlimits = q.overlimits, unbalanced = why,
            kernel = k and qsl.measure.drop_text(k.reasons) or "n/a", drops_na = drops_na,
@@ -84,11 +86,16 @@ art:plot_rows{ title = "Datagrams lost (median of rounds) against the publisher'
   rows = places, by = { "rcvbuf", "place" }, x = "rate", y = "lost", logx = true,
   xlabel = "publisher rate (messages/s)", ylabel = "datagrams lost" }
 art:table{ title = "Every trial", rows = rows, columns = { "rcvbuf", "target_rate", "trial",
-  "rate %.0f", "sent", "received", "queue", "wire", "socket", "sender", "overlimits", "ok",
-  "kernel", "unseen" }, note = "ok: the books balance; queue, wire, socket: tc's, nft's and " ..
+  "rate %.0f", "burst", "moved", "sent", "received", "queue", "wire", "socket", "sender",
+  "overlimits", "ok", "kernel", "unseen" }, note = "rate: messages/s sent, paced with " ..
+  (p.catch_up and "catch_up=true (after a stall, what is overdue leaves at once)" or
+  "catch_up=false (after a stall the schedule moves on: moved counts it)") ..
+  "; burst: the most datagrams sent with no pacing wait between them; ok: the books " ..
+  "balance; queue, wire, socket: tc's, nft's and " ..
   "SO_MEMINFO's counts, each the kernel's own (kernel: its drops by reason in both hosts, BPF)" ..
   " plus unseen, what it never showed" }
-art:set{ cells = cells, trials = rows, expected_messages = expected, link = { rate = p.link_rate,
+art:set{ cells = cells, trials = rows, expected_messages = expected, catch_up = p.catch_up,
+         link = { rate = p.link_rate,
          burst = p.link_burst, limit = p.link_limit, loss = p.loss } }
 art:caveat("a veth link between namespaces: the kernel's queueing and socket paths, no NIC, " ..
            "driver or wire; the wire's loss is a netfilter rule at the receiving host")

@@ -33,7 +33,7 @@ struct pub_args {
     uint16_t port;
     uint64_t seed, orders, rate;
     uint32_t symbols, batch, datagram_bytes, sndbuf, ttl, loop, max_orders;
-    int packed, gso, raw, flow;
+    int packed, gso, raw, flow, catch_up;
 };
 
 #define P struct pub_args
@@ -49,6 +49,10 @@ static const struct qsl_role_param pub_params[] = {
     QSL_ROLE_U(P, max_orders, 0, 0, QSL_BOOK_ORDERS_MAX, "orders",
                "resting orders at most, across symbols; 0 = no bound (the pool grows as the original's book does); past it, StorageExhausted (reason 9)"),
     QSL_ROLE_U(P, rate, 0, 0, 100000000, "msg/s", "messages per second; 0 = unpaced burst"),
+    QSL_ROLE_U(P, catch_up, 1, 0, 1, "",
+               "paced: 1 keeps the absolute schedule (after a stall, what is overdue leaves at "
+               "once, in batches); 0 moves the schedule on when more than a batch of messages "
+               "is overdue (schedule_moved, late_ms)"),
     QSL_ROLE_U(P, batch, 64, 1, 1024, "datagrams", "datagrams (GSO sends) per sendmmsg"),
     QSL_ROLE_U(P, packed, 0, 0, 1, "", "1: many messages per datagram (MoldUDP64 framing)"),
     QSL_ROLE_U(P, datagram_bytes, 1472, 80, 65507, "bytes", "packed: bytes per datagram at most"),
@@ -76,7 +80,8 @@ static const struct qsl_role_field pub_ready[] = {
 struct pub_result_line {
     uint64_t messages, datagrams, send_failures, failed_messages, send_calls, duration_ns;
     double msgs_per_s, dgrams_per_s;
-    uint64_t last_errno, stopped;
+    uint64_t last_errno, stopped, burst_max, schedule_moved;
+    double late_ms;
 };
 
 #define P struct pub_result_line
@@ -91,6 +96,9 @@ static const struct qsl_role_field pub_result[] = {
     QSL_ROLE_F(P, dgrams_per_s, "datagram/s", "datagrams over the duration"),
     QSL_ROLE_F(P, last_errno, "", "errno of the last refused send; 0 none"),
     QSL_ROLE_F(P, stopped, "", "1 when a signal cut the run short"),
+    QSL_ROLE_F(P, burst_max, "datagrams", "most datagrams sent with no pacing wait between them"),
+    QSL_ROLE_F(P, schedule_moved, "", "catch_up=0: times a stall moved the schedule on"),
+    QSL_ROLE_F(P, late_ms, "ms", "catch_up=0: the time it moved by, in all"),
     QSL_ROLE_FIELDS_END,
 };
 #undef P
@@ -129,6 +137,7 @@ static int run_publish(const void *args)
     c.symbols = a->symbols;
     c.max_orders = a->max_orders;
     c.rate = (double)a->rate;
+    c.catch_up = a->catch_up;
     c.batch = a->batch;
     c.packed = a->packed;
     c.datagram_bytes = a->datagram_bytes;
@@ -176,7 +185,8 @@ static int run_publish(const void *args)
                                   st.failed_messages, st.send_calls, dur,
                                   secs > 0 ? (double)st.messages / secs : 0,
                                   secs > 0 ? (double)st.datagrams / secs : 0,
-                                  (uint64_t)st.last_errno, (uint64_t)stop};
+                                  (uint64_t)st.last_errno, (uint64_t)stop, st.burst_max,
+                                  st.schedule_moved, (double)st.late_ns / 1e6};
     return qsl_role_print("result", pub_result, &res, sizeof res) == 0 ? 0 : 1;
 }
 

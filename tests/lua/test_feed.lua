@@ -116,3 +116,32 @@ test("subscribe print=1: every message decoded on a line, the gaps marked and co
   assert(sr.duplicates == 0 and sr.reordered == 0, "loopback reordered")
   assert(missing == sr.interior_gaps, missing .. " marked, " .. sr.interior_gaps .. " gaps")
 end)
+
+-- A paced publisher stalled mid-run (SIGSTOP for 300 ms, the stimulus): catch_up=1, the
+-- default, keeps its absolute schedule and sends what fell overdue at once; catch_up=0 moves
+-- the schedule on, counts it, and never sends more than a batch without a wait.
+test("publish catch_up=0: a stall never becomes a burst larger than a batch", function()
+  local function stalled(catch_up)
+    local sub <close>, ready = roles.start("subscribe", { idle_ms = 1000 })
+    -- 60,000 orders (51,404 messages) at 20,000 messages/s: ~2.6 s; the stall 0.5 s in
+    local pub <close> = roles.start("publish", { port = ready.port, orders = 60000, rate = 20000,
+                                                 batch = 16, catch_up = catch_up })
+    qsl.clock.sleep_ms(500)
+    roles.pause(pub)
+    assert(not pub:line("result", 0), "the publisher was done before the stall")
+    qsl.clock.sleep_ms(300)
+    assert(pub:signal("CONT"))
+    local pr = roles.finish(pub)
+    local sr = roles.finish(sub)
+    assert(sr.messages > 0 and pr.messages > 0)
+    return pr
+  end
+  local held = stalled(0)
+  assert(held.schedule_moved >= 1 and held.late_ms >= 250,
+         ("moved %d times, %.1f ms"):format(held.schedule_moved, held.late_ms))
+  assert(held.burst_max <= 16, "catch_up=0 sent a burst of " .. held.burst_max)
+  local caught = stalled(1)
+  assert(caught.schedule_moved == 0 and caught.late_ms == 0)
+  assert(caught.burst_max > 16 * 100, "catch_up=1 after a 300 ms stall: burst " ..
+         caught.burst_max)       -- 6,000 messages fell due in it
+end)
