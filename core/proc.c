@@ -388,6 +388,8 @@ static void child(const struct qsl_proc_spec *o, int in_r, int out_w, int err_fd
         if (sched_setaffinity(0, sizeof set, &set) != 0)
             child_fail(report, STAGE_CPU);
     }
+    if (o->cpus && sched_setaffinity(0, sizeof *o->cpus, o->cpus) != 0)
+        child_fail(report, STAGE_CPU);
     /* a role started here dies with its parent even under a wrapper such as
      * strace (its parent is then the wrapper): a role arms PR_SET_PDEATHSIG
      * itself on seeing this, and only then */

@@ -17,6 +17,7 @@
 #ifndef QSL_PROC_H
 #define QSL_PROC_H
 
+#include <sched.h>
 #include <stddef.h>
 #include <sys/resource.h>
 #include <sys/types.h>
@@ -28,6 +29,7 @@ struct qsl_proc_spec {
     pid_t netns_of;                 /* join this process's network namespace; 0 = no */
     long nofile;                    /* RLIMIT_NOFILE; 0 = inherit */
     int cpu;                        /* pin to this CPU; -1 = any */
+    const cpu_set_t *cpus;          /* or to this set; NULL = any */
     const char *const *env;         /* "K=V" to add, NULL-terminated, or NULL */
     int stdin_pipe;                 /* stdin a pipe the parent holds open (else /dev/null) */
 };

@@ -140,6 +140,42 @@ static int push_strings(lua_State *L, int idx, const char *what, const char **v,
     return at;
 }
 
+/*
+ * spawn's cpus = {n, ...}: the set, each a CPU this process may run on (a scenario that asks
+ * for CPUs the machine lacks is refused, naming it); 0 when absent. Not with cpu=.
+ */
+static int check_cpus(lua_State *L, int cpu, cpu_set_t *set)
+{
+    int t = lua_getfield(L, 1, "cpus");
+    if (t == LUA_TNIL) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    if (t != LUA_TTABLE || lua_rawlen(L, -1) == 0)
+        return luaL_argerror(L, 1, "cpus must be a non-empty list of CPU numbers");
+    if (cpu >= 0)
+        return luaL_argerror(L, 1, "give cpu or cpus, not both");
+    cpu_set_t have;
+    CPU_ZERO(&have);
+    if (sched_getaffinity(0, sizeof have, &have) != 0)
+        return luaL_error(L, "cpus: sched_getaffinity: %s", strerror(errno));
+    CPU_ZERO(set);
+    for (lua_Integer i = 1; i <= (lua_Integer)lua_rawlen(L, -1); i++) {
+        lua_rawgeti(L, -1, i);
+        int ok;
+        lua_Integer n = lua_tointegerx(L, -1, &ok);
+        if (!ok || n < 0 || n >= CPU_SETSIZE)
+            return luaL_argerror(L, 1, "cpus must be a list of CPU numbers");
+        if (!CPU_ISSET((int)n, &have))
+            return luaL_argerror(L, 1, lua_pushfstring(L, "cpus: CPU %d is not one this "
+                                 "process may run on (%d here)", (int)n, CPU_COUNT(&have)));
+        CPU_SET((int)n, set);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return 1;
+}
+
 static int l_spawn(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -148,7 +184,7 @@ static int l_spawn(lua_State *L)
     int argc = 0, nenv = 0;
     struct { int netns; long nofile; int cpu; pid_t netns_of; int stdin_pipe; } o = {.cpu = -1};
     static const char *const known[] = {"wrap", "role", "argv", "args", "netns", "nofile",
-                                        "netns_of", "cpu", "env", "stdin", NULL};
+                                        "netns_of", "cpu", "cpus", "env", "stdin", NULL};
     qsl_field_known(L, 1, known);
 
     int wrap = lua_getfield(L, 1, "wrap") == LUA_TTABLE;
@@ -179,6 +215,8 @@ static int l_spawn(lua_State *L)
     o.nofile = (long)qsl_field_integer(L, 1, "nofile", 0, 0, 0, 1 << 30);
     o.netns_of = (pid_t)qsl_field_integer(L, 1, "netns_of", 0, 0, 0, 1 << 22);
     o.cpu = (int)qsl_field_integer(L, 1, "cpu", 0, -1, -1, CPU_SETSIZE - 1);
+    cpu_set_t cpus;
+    int has_cpus = check_cpus(L, o.cpu, &cpus);
     int st = lua_getfield(L, 1, "stdin");
     if (st != LUA_TNIL && (st != LUA_TSTRING || strcmp(lua_tostring(L, -1), "pipe") != 0))
         return luaL_argerror(L, 1, "stdin must be \"pipe\" (or absent: /dev/null)");
@@ -207,6 +245,7 @@ static int l_spawn(lua_State *L)
     luaL_setmetatable(L, PROC_META);
     struct qsl_proc_spec spec = {.argv = argv, .wrapped = wrap, .netns = o.netns,
                                  .netns_of = o.netns_of, .nofile = o.nofile, .cpu = o.cpu,
+                                 .cpus = has_cpus ? &cpus : NULL,
                                  .env = env, .stdin_pipe = o.stdin_pipe};
     char what[64];
     int rc = qsl_proc_spawn(p, &spec, what, sizeof what);

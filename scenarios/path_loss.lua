@@ -36,14 +36,20 @@ local s = qsl.scenario.new{
     { "trials", "integer", 3, "rounds", min = 1, max = 100 },
     { "path", "enum", "veth", "veth; or ssh: the subscriber started on b over ssh",
       values = { "veth", "ssh" } },
+    { "cpus_a", "integer_list", {}, "CPUs host a's roles run on (empty: any)", min = 0,
+      max = 1023, allow_empty = true },
+    { "cpus_b", "integer_list", {}, "CPUs host b's roles run on (empty: any)", min = 0,
+      max = 1023, allow_empty = true },
   },
 }
 local p = s:parse(arg)
 local art = s:artifact{ title = "Where datagrams are lost on a shaped link (two namespaces)" }
 local expected = feed.messages(p)
+local cpus = { a = #p.cpus_a > 0 and p.cpus_a or nil, b = #p.cpus_b > 0 and p.cpus_b or nil }
+for side, c in pairs(cpus) do qsl.net.check_cpus("cpus_" .. side, c) end    -- before any trial
 
 local rows = s:grid(p.trials, p.rcvbufs, p.rates, function(rcvbuf, rate)
-  local pair <close> = qsl.net.pair{ management = p.path == "ssh" }
+  local pair <close> = qsl.net.pair{ management = p.path == "ssh", cpus = cpus }
   pair:qdisc(pair.a, "tbf", { rate = p.link_rate, burst = p.link_burst, limit = p.link_limit })
   pair:loss(pair.b, p.loss)
   local sshd <close> = p.path == "ssh" and qsl.net.sshd(pair) or nil
@@ -95,13 +101,14 @@ art:table{ title = "Every trial", rows = rows, columns = { "rcvbuf", "target_rat
   "SO_MEMINFO's counts, each the kernel's own (kernel: its drops by reason in both hosts, BPF)" ..
   " plus unseen, what it never showed" }
 art:set{ cells = cells, trials = rows, expected_messages = expected, catch_up = p.catch_up,
+         cpus = { a = cpus.a or "any", b = cpus.b or "any" },
          link = { rate = p.link_rate,
          burst = p.link_burst, limit = p.link_limit, loss = p.loss } }
 art:caveat("a veth link between namespaces: the kernel's queueing and socket paths, no NIC, " ..
            "driver or wire; the wire's loss is a netfilter rule at the receiving host")
 art:caveat("a datagram in the link's queue still counts against the sender's SO_SNDBUF (not " ..
            "once the peer's IP layer took it): where that fills, the sender slows (rate column)")
-art:caveat(("both hosts share this machine's %d CPUs"):format(art.cpus_online()))
+art:caveat(qsl.net.cpus_caveat(cpus, art.cpus_online()))
 feed.unseen_caveat(art, rows)
 if rows[1].drops_na then
   art:caveat("the kernel's drop reasons: n/a (" .. rows[1].drops_na .. ")")

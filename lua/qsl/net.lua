@@ -8,9 +8,10 @@
 -- it) the namespaces and the link go with them. Nothing is left behind and two runs never
 -- collide, whatever names and addresses they use. Without the privilege for namespaces
 -- the run is skipped (exit 2) with the reason.
---   pair{ ipv6 = true, management = true } -> a to-be-closed pair with .a and .b, each a host:
---       { pid, ifname, mac, addr (IPv4), addr6 (when ipv6), at = { netns_of = pid },
---         maddr (with management) }
+--   pair{ ipv6 = true, management = true, cpus = {a = {0}, b = {1}} } -> a to-be-closed pair
+--       with .a and .b, each a host: { pid, ifname, mac, addr (IPv4), addr6 (when ipv6),
+--       at = { netns_of = pid, cpus }, cpus, maddr (with management) }; cpus pins every
+--       role started at the host to those CPUs (each must exist here, else an error)
 --       management: a second link (10.77.1.1 - 10.77.1.2) for control traffic such as ssh,
 --       so the experiment's link carries the experiment's packets alone, as a separate
 --       management network does between real machines
@@ -208,15 +209,49 @@ local function neighbours(h, others)
   end
 end
 
+-- cpus = {a = {n, ...}, b = {...}}: every listed CPU one of this machine's, else an error
+-- naming it (a scenario must not silently share CPUs it asked to keep apart).
+function M.check_cpus(what, cpus)
+  if cpus == nil then return nil end
+  local online = require("qsl.artifact").cpus_online()
+  if type(cpus) ~= "table" or #cpus == 0 then
+    error(("%s: cpus must be a non-empty list of CPU numbers"):format(what), 3)
+  end
+  for _, c in ipairs(cpus) do
+    if math.type(c) ~= "integer" or c < 0 or c >= online then
+      error(("%s: CPU %s is not one of this machine's %d (0..%d)"):format(what, tostring(c),
+            online, online - 1), 3)
+    end
+  end
+  return cpus
+end
+
+-- The caveat that says where a pair's hosts ran: sharing every CPU, or pinned (apart or not).
+function M.cpus_caveat(cpus, online)
+  if not cpus.a and not cpus.b then
+    return ("both hosts share this machine's %d CPUs"):format(online)
+  end
+  local function list(c) return c and ("CPUs " .. table.concat(c, ",")) or "any CPU" end
+  local shared = not cpus.a or not cpus.b
+  for _, x in ipairs(cpus.a or {}) do
+    for _, y in ipairs(cpus.b or {}) do shared = shared or x == y end
+  end
+  return ("host a's roles ran on %s, host b's on %s (of this machine's %d)%s"):format(
+    list(cpus.a), list(cpus.b), online, shared and "; they share some" or ": apart")
+end
+
 function M.pair(opts)
   local roles = require "qsl.roles"
-  opts = roles.options("net.pair", opts, { "ipv6", "management" })
+  opts = roles.options("net.pair", opts, { "ipv6", "management", "cpus" })
+  local cpus = roles.options("net.pair cpus", opts.cpus or {}, { "a", "b" })
+  for _, side in ipairs{ "a", "b" } do M.check_cpus("net.pair cpus." .. side, cpus[side]) end
   if not roles.isolated() then qsl.skip("net.pair: no privilege for network namespaces") end
   local self = setmetatable({}, Pair)
   local ok, err = pcall(function()
     for _, side in ipairs{ "a", "b" } do
       local holder = roles.netns()
-      self[side] = { holder = holder, pid = holder.pid, at = { netns_of = holder.pid },
+      self[side] = { holder = holder, pid = holder.pid,
+                     at = { netns_of = holder.pid, cpus = cpus[side] }, cpus = cpus[side],
                      ifname = "q" .. side, addr = side == "a" and "10.77.0.1" or "10.77.0.2",
                      addr6 = opts.ipv6 and (side == "a" and "fd77::1" or "fd77::2") or nil }
     end

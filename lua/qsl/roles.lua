@@ -35,7 +35,7 @@ function M.options(where, opts, ...)
   return opts
 end
 
-M.START_OPTIONS = { "ready_timeout", "wrap", "netns", "netns_of", "cpu", "nofile", "ssh",
+M.START_OPTIONS = { "ready_timeout", "wrap", "netns", "netns_of", "cpu", "cpus", "nofile", "ssh",
                     "ssh_args", "qsl_run", "numbers" }
 M.FINISH_OPTIONS = { "timeout", "exit_timeout", "numbers", "stop", "grace" }
 
@@ -147,8 +147,10 @@ function M.check_remote(opts)
   checked[key] = true
 end
 
--- start(role, {key=value...}, {wrap=, netns=, netns_of=, cpu=, nofile=, ready_timeout=,
--- numbers={...}, ssh=, ssh_args=, qsl_run=}): netns=true gives the role a network namespace
+-- start(role, {key=value...}, {wrap=, netns=, netns_of=, cpu=, cpus=, nofile=, ready_timeout=,
+-- numbers={...}, ssh=, ssh_args=, qsl_run=}): cpu=n pins the role to a CPU, cpus={n,...} to a
+-- set (a host's placement carries its cpus; a cpu given with them must be one of them);
+-- netns=true gives the role a network namespace
 -- of its own; netns_of=pid puts it in that process's (two roles of one trial, counted apart
 -- from the machine). ssh="user@machine" runs it there instead, through OpenSSH (ssh_args
 -- before the target; qsl_run: the remote's qsl-run, default "qsl-run" on its PATH; the
@@ -167,8 +169,9 @@ local function start(role, params, opts)
        opts.ssh:find("[%s%c]") then
       error(("%s: start: ssh= must be user@machine, got %q"):format(role, tostring(opts.ssh)), 3)
     end
-    if opts.wrap or opts.netns or opts.cpu or opts.nofile then
-      error(("%s: start: wrap, netns, cpu and nofile are local; not with ssh"):format(role), 3)
+    if opts.wrap or opts.netns or opts.cpu or opts.cpus or opts.nofile then
+      error(("%s: start: wrap, netns, cpu, cpus and nofile are local; not with ssh"):format(role),
+            3)
     end
     M.check_remote(opts)
     local words = { "env", "QSL_STOP_ON_EOF=1", opts.qsl_run or "qsl-run", role }
@@ -177,9 +180,19 @@ local function start(role, params, opts)
                              stdin = "pipe" }
     if p then p:runs_on(opts.ssh) end    -- its sample() would be the local ssh client's: refused
   else
+    local cpus = opts.cpus
+    if cpus and opts.cpu then       -- a role's own CPU within its host's
+      local among = false
+      for _, c in ipairs(cpus) do among = among or c == opts.cpu end
+      if not among then
+        error(("%s: start: cpu=%d is not one of its host's cpus (%s)"):format(role, opts.cpu,
+              table.concat(cpus, ",")), 3)
+      end
+      cpus = nil
+    end
     p, err = qsl.proc.spawn{ role = role, args = args_of(params), wrap = opts.wrap,
                              netns = opts.netns, netns_of = opts.netns_of, cpu = opts.cpu,
-                             nofile = opts.nofile }
+                             cpus = cpus, nofile = opts.nofile }
   end
   if not p then error(("%s: start: %s"):format(role, err), 3) end
   local ready, rerr = p:ready(opts.ready_timeout or 5000)

@@ -109,7 +109,8 @@ local function spawn(t, wrap)
   end
   local at = t.server_at or {}
   local proc, err = qsl.proc.spawn{ argv = argv, wrap = wrap, netns = at.netns,
-                                    netns_of = at.netns_of, cpu = at.cpu }
+                                    netns_of = at.netns_of, cpu = at.cpu,
+                                    cpus = not at.cpu and at.cpus or nil }
   if not proc then qsl.fail(("%s: %s"):format(t.label, err)) end
   if wrap then
     -- no ready line names the wrapped server: the wrapper's child is it, once started

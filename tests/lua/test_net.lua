@@ -263,3 +263,33 @@ test("pair:stats: a tbf with a pfifo child, both counted; the link's stats64 agr
          ("%d sent, %d received, %d socket, %d queue"):format(pr.datagrams, sr.datagrams,
                                                              sr.kernel_drops, child.drops))
 end)
+
+-- cpus= per host: every role started at a host runs on its CPUs alone (read back from the
+-- kernel), a role's own cpu must be one of them, and CPUs the machine lacks are refused.
+test("cpus per host: each host's roles pinned to its CPUs; absent CPUs refused", function()
+  local online = qsl.artifact.cpus_online()
+  local ok, err = pcall(net.pair, { cpus = { a = { online } } })
+  assert(not ok and err:find(("CPU %d is not one of this machine's %d"):format(online, online),
+                             1, true), err)
+  ok, err = pcall(net.pair, { cpus = { c = { 0 } } })
+  assert(not ok and err:find("net.pair cpus: unknown option c", 1, true), err)
+  local a_cpus, b_cpus = { 0 }, { online > 1 and 1 or 0 }
+  local pair <close> = net.pair{ cpus = { a = a_cpus, b = b_cpus } }
+  local function allowed(pid)
+    local f = assert(io.open("/proc/" .. pid .. "/status"))
+    local s = f:read("a")
+    f:close()
+    return s:match("Cpus_allowed_list:%s*(%S+)")
+  end
+  local sub <close>, ready = roles.start("subscribe", { bind = pair.b.addr, idle_ms = 200 },
+                                         pair.b.at)
+  local flow <close> = roles.start("flow", { orders = 1000, hold = 1 }, pair.a.at)
+  roles.result(flow)
+  assert(allowed(sub.pid) == tostring(b_cpus[1]), allowed(sub.pid))
+  assert(allowed(flow.pid) == tostring(a_cpus[1]), allowed(flow.pid))
+  assert(pair.a.cpus[1] == a_cpus[1] and pair.b.cpus[1] == b_cpus[1])
+  ok, err = pcall(roles.start, "flow", { orders = 10 }, roles.merge(pair.a.at, { cpu = 5 }))
+  assert(not ok and err:find("cpu=5 is not one of its host's cpus (0)", 1, true), err)
+  roles.run("publish", { host = pair.b.addr, port = ready.port, orders = 200 }, pair.a.at)
+  assert(roles.finish(sub).messages > 0)
+end)
