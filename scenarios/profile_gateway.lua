@@ -8,7 +8,7 @@
 -- child of `strace -f -c` under the same load and is stopped itself (never
 -- strace), so strace writes its summary: the syscall table and syscalls per order.
 -- path=veth: the gateway on a host of its own, the load driver on another, across a veth
--- link (its queue shaped by link=).
+-- link (the requests' queue shaped by link=, the replies' by link_back=).
 local qsl = require "qsl"
 local roles = qsl.roles
 
@@ -25,6 +25,7 @@ local s = qsl.scenario.new{
       values = { "persistent", "short" } },
     roles.params("load", "connections", { default = 4 }, "depth", { default = 8 }),
     roles.param("gateway", "mode"), qsl.net.params.path, qsl.net.params.link,
+    qsl.net.params.link_back,
     { "trials", "integer", 3, "pass 1 trials", min = 1, max = 100 },
     { "strace", "boolean", true, "run pass 2 (the syscall mix under strace)" },
     { "port", "integer", 0, "gateway port; 0: the kernel picks one", min = 0, max = 65535 },
@@ -37,7 +38,8 @@ if p.pattern == "short" then p.connections, p.depth, p.requests = 1, 1, p.round_
 if p.strace and not qsl.have("strace") then
   qsl.skip("strace is not installed (apt-get install strace); strace=false skips pass 2")
 end
-local hosts <close> = qsl.net.hosts(p.path, qsl.net.link_param(p.link, p.path))
+local hosts <close> = qsl.net.hosts(p.path, qsl.net.link_param(p.link, p.path),
+                                    qsl.net.link_param(p.link_back, p.path, "link_back"))
 local art = s:artifact{ title = ("Where the gateway's time goes (%s)"):format(p.path) }
 local function load(requests, port)
   return { host = hosts.b.addr, port = port, pattern = p.pattern, connections = p.connections,

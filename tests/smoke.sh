@@ -91,6 +91,9 @@ check rcvbuf_burst rcvbuf_burst \
 check profile_gateway profile_gateway \
     '#doc.results.pass1 == 1 and doc.parameters.path == "veth" and doc.results.pass1[1].requests == 5000' \
     requests=5000 trials=1 strace=false path=veth link=pfifo:limit=1000
+check profile_gateway profile_gateway \
+    '#doc.results.pass1 == 1 and doc.parameters.link_back == "htb:rate=500000,ceil=1000000/pfifo:limit=100" and doc.results.pass1[1].requests == 2000' \
+    requests=2000 trials=1 strace=false path=veth link_back=htb:rate=500000,ceil=1000000/pfifo:limit=100
 check multicast_fanout multicast_fanout \
     '#doc.results.trials == 6 and doc.results.trials[3].subscriber == "slow" and doc.results.trials[6].peers == "all fast" and doc.results.trials[1].ok == "yes" and #doc.results.unreconciled == 0 and doc.results.trials[1].received + doc.results.trials[1].lost == doc.results.expected_messages' \
     orders=2000 rates=20000 trials=1

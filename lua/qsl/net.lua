@@ -19,16 +19,22 @@
 --       neighbours are static, and without ipv6 IPv6 is off on the link: its queue then
 --       carries the experiment's packets alone (with ipv6, its neighbour discovery and
 --       listener reports share the queue).
---   pair:qdisc(host, kind, params) -> sets the root queueing discipline of host's end:
---       "tbf" {rate=, burst=, limit=} (bytes/s, bytes, bytes), "pfifo" {limit=} (packets),
---       "bfifo" {limit=} (bytes); raises naming what the kernel refused (a missing module)
---   parse_link(spec) -> {kind, params} from a scenario's `link=` text, "none" -> nil:
---       "tbf:rate=2000000,burst=4000,limit=8000", "pfifo:limit=100", "bfifo:limit=65536";
---       nil, why for anything else; link_param(spec, path) fails the run (exit 1) saying
---       why, or when a link is given without path=veth; params.path and params.link
---       declare `path=` and `link=`
---   hosts(path, link) -> a to-be-closed {a, b}: 127.0.0.1 here for "loopback", else a
---       pair with link's queue on a's end; at(host, opts) -> opts plus host's placement
+--   pair:qdisc(host, kind, params, [child]) -> sets the root queueing discipline of host's
+--       end: "tbf" {rate=, burst=, limit=} (bytes/s, bytes, bytes), "htb" {rate=, ceil=}
+--       (bytes/s: one class takes every packet), "pfifo" {limit=} (packets), "bfifo"
+--       {limit=} (bytes); child {kind = "pfifo"|"bfifo", params} under a tbf or htb;
+--       raises naming what the kernel refused (a missing module). pair:shape(host, link)
+--       the same from a parsed spec
+--   parse_link(spec) -> {kind, params, child} from a scenario's `link=` text, "none" -> nil:
+--       "tbf:rate=2000000,burst=4000,limit=8000", "htb:rate=1000000,ceil=2000000",
+--       "pfifo:limit=100", "bfifo:limit=65536", a tbf or htb with "/pfifo:limit=10" under
+--       it; nil, why for anything else (netem, fq, codel: absent from this kernel, said so);
+--       link_param(spec, path, [name]) fails the run (exit 1) saying why, or when a link is
+--       given without path=veth; params.path, params.link and params.link_back declare
+--       `path=`, `link=` (a to b) and `link_back=` (b to a)
+--   hosts(path, link, [link_back]) -> a to-be-closed {a, b}: 127.0.0.1 here for
+--       "loopback", else a pair with link's queue on a's end and link_back's on b's;
+--       at(host, opts) -> opts plus host's placement
 --   pair:stats(host) -> { kind, bytes, packets, drops, overlimits, requeues, backlog, qlen }
 --       of the root qdisc of host's end, with .qdiscs (every qdisc there, children too) and
 --       .link (the device's stats64)
@@ -288,7 +294,14 @@ function M.link(pair, name_a, name_b, prefix)
 end
 
 local qdisc_keys = { tbf = { "rate", "burst", "limit" }, pfifo = { "limit" },
-                    bfifo = { "limit" } }
+                    bfifo = { "limit" }, htb = { "rate", "ceil" } }
+-- what may sit under a root: a leaf queue in place of the default one (tbf's inner qdisc,
+-- htb's one class)
+local child_kinds = { pfifo = true, bfifo = true }
+local parent_kinds = { tbf = true, htb = true }
+-- asked for, and absent from this kernel (its tc says "Specified qdisc kind is unknown")
+local absent = { netem = "no delay or jitter emulation here", fq = "no fair queueing",
+                 codel = "no CoDel", fq_codel = "no fq_codel", cake = "no CAKE" }
 -- What can run: a tbf burst or a byte queue smaller than one frame (1514 bytes: a 1500-byte
 -- MTU and the Ethernet header) passes nothing, so every trial would sit out its deadline;
 -- a rate under 1000 bytes/s sends a burst for hours. Counts (pfifo) at least 1.
@@ -296,14 +309,42 @@ local qdisc_bounds = {
   tbf = { rate = { 1000, 1 << 32 }, burst = { 1514, 1 << 30 }, limit = { 1514, 1 << 30 } },
   pfifo = { limit = { 1, 1 << 20 } },
   bfifo = { limit = { 1514, 1 << 30 } },
+  htb = { rate = { 1000, 1 << 32 }, ceil = { 1000, 1 << 32 } },
 }
 
+local parse_qdisc
+-- A link's queue: "none", or a root qdisc, optionally with a leaf under it:
+-- "tbf:rate=2000000,burst=4000,limit=8000/pfifo:limit=10", "htb:rate=1000000,ceil=2000000".
 function M.parse_link(spec)
   if spec == "none" then return nil end
-  local kind, rest = tostring(spec):match("^(%a+):(.+)$")
-  if not qdisc_keys[kind] then
-    return nil, ("%q: give none, or KIND:key=value,... with KIND tbf, pfifo or bfifo"):format(
-      tostring(spec))
+  spec = tostring(spec)
+  local root, child = spec:match("^([^/]*)/(.*)$")
+  if not root then return parse_qdisc(spec, spec) end
+  local r, why = parse_qdisc(spec, root)
+  if not r then return nil, why end
+  if not parent_kinds[r.kind] then
+    return nil, ("%q: %s has no class to put a queue under (tbf or htb can)"):format(spec, r.kind)
+  end
+  local c
+  c, why = parse_qdisc(spec, child)
+  if not c then return nil, why end
+  if not child_kinds[c.kind] then
+    return nil, ("%q: under %s goes pfifo or bfifo, not %s"):format(spec, r.kind, c.kind)
+  end
+  r.child = c
+  return r
+end
+
+parse_qdisc = function(spec, item)
+  local kind, rest = item:match("^([%a_]+):(.+)$")
+  kind = kind or item:match("^([%a_]+)$")
+  if absent[kind] then
+    return nil, ("%q: %s: this kernel has no %s qdisc (%s)"):format(spec, kind, kind,
+                                                                     absent[kind])
+  end
+  if not qdisc_keys[kind] or not rest then
+    return nil, ("%q: give none, or KIND:key=value,...[/pfifo:... or /bfifo:...] with KIND " ..
+                 "tbf, htb, pfifo or bfifo"):format(spec)
   end
   local params, want = {}, {}
   for _, k in ipairs(qdisc_keys[kind]) do want[k] = true end
@@ -322,6 +363,10 @@ function M.parse_link(spec)
   end
   for _, k in ipairs(qdisc_keys[kind]) do
     if not params[k] then return nil, ("%q: %s needs %s="):format(spec, kind, k) end
+  end
+  if kind == "htb" and params.ceil < params.rate then
+    return nil, ("%q: htb's ceil (%d) is below its rate (%d)"):format(spec, params.ceil,
+                                                                      params.rate)
   end
   return { kind = kind, params = params }
 end
@@ -385,20 +430,25 @@ end
 M.params = {
   path = { "path", "enum", "loopback", "loopback, or a veth link between two hosts of their own",
            values = { "loopback", "veth" } },
-  link = { "link", "string", "none", "path=veth: the link's queue (none, tbf:rate=,burst=," ..
-           "limit= in bytes/s and bytes, pfifo:limit= packets, bfifo:limit= bytes)" },
+  link = { "link", "string", "none", "path=veth: the queue from host a to b (none, " ..
+           "tbf:rate=,burst=,limit= in bytes/s and bytes, htb:rate=,ceil= bytes/s, " ..
+           "pfifo:limit= packets, bfifo:limit= bytes; a tbf or htb may have /pfifo:... or " ..
+           "/bfifo:... under it)" },
+  link_back = { "link_back", "string", "none", "path=veth: the queue from host b back to a " ..
+                "(as link=)" },
 }
 
 -- hosts(path, link) -> a to-be-closed {a, b}, the client's and the server's host: on
 -- loopback both are this machine's namespace at 127.0.0.1; on veth a pair (link shaping the
 -- queue of a's end). at(host, opts) -> opts for roles.start with the host's placement.
-function M.hosts(path, link)
+function M.hosts(path, link, link_back)
   if path ~= "veth" then
     local here = { addr = "127.0.0.1", at = {} }
     return setmetatable({ a = here, b = here }, { __close = function() end })
   end
   local pair = M.pair()
-  if link then pair:qdisc(pair.a, link.kind, link.params) end
+  pair:shape(pair.a, link)
+  pair:shape(pair.b, link_back)
   return pair
 end
 
@@ -406,27 +456,69 @@ function M.at(host, opts)
   return require("qsl.roles").merge(opts, host.at)
 end
 
-function M.link_param(spec, path)
+function M.link_param(spec, path, name)
+  name = name or "link"
   local link, why = M.parse_link(spec)
-  if why then qsl.fail("parameter link=" .. why) end
-  if link and path ~= "veth" then qsl.fail("parameter link= needs path=veth") end
+  if why then qsl.fail(("parameter %s=%s"):format(name, why)) end
+  if link and path ~= "veth" then qsl.fail(("parameter %s= needs path=veth"):format(name)) end
   return link
 end
 
-function Pair:qdisc(host, kind, params)
-  params = params or {}
-  local argv = { "tc", "qdisc", "replace", "dev", host.ifname, "root", kind }
-  local allowed = qdisc_keys
-  if not allowed[kind] then error("net: qdisc kind must be tbf, pfifo or bfifo", 2) end
-  for _, k in ipairs(allowed[kind]) do
+-- tc's words for a qdisc's (or htb class's) parameters; rates in bytes/s ("bps" to tc)
+local function tc_args(kind, params, argv, level)
+  if not qdisc_keys[kind] then
+    error("net: qdisc kind must be tbf, htb, pfifo or bfifo", level + 1)
+  end
+  for _, k in ipairs(qdisc_keys[kind]) do
     local v = params[k]
     if math.type(v) ~= "integer" or v <= 0 then
-      error(("net: %s needs %s, a positive integer"):format(kind, k), 2)
+      error(("net: %s needs %s, a positive integer"):format(kind, k), level + 1)
     end
     argv[#argv + 1] = k
-    argv[#argv + 1] = k == "rate" and (v .. "bps") or tostring(v)   -- tc: bps = bytes/s
+    argv[#argv + 1] = (k == "rate" or k == "ceil") and (v .. "bps") or tostring(v)
   end
-  M.run(host, argv)
+  return argv
+end
+
+-- The root qdisc of host's end (handle 1:; a root there before is deleted first: tc
+-- replaces a handle's qdisc only by one of its kind), and child, a leaf queue, under it
+-- (handle 10:). tbf's child takes its inner slot 1:1. htb is a link class 1:1 at the ceil
+-- and, under it, the class 1:10 every packet goes to, at rate and borrowing up to ceil
+-- (a class with no parent class cannot borrow); its child goes under 1:10.
+function Pair:qdisc(host, kind, params, child)
+  params = params or {}
+  if not qdisc_keys[kind] then error("net: qdisc kind must be tbf, htb, pfifo or bfifo", 2) end
+  if child and (not parent_kinds[kind] or not child_kinds[child.kind]) then
+    error("net: a pfifo or bfifo goes under a tbf or htb", 2)
+  end
+  local dev = host.ifname
+  for _, q in ipairs(self:stats(host).qdiscs) do
+    if q.root and q.handle == "1:" then
+      M.run(host, { "tc", "qdisc", "del", "dev", dev, "root" })
+    end
+  end
+  local leaf = "1:1"
+  if kind == "htb" then
+    M.run(host, { "tc", "qdisc", "add", "dev", dev, "root", "handle", "1:", "htb", "default",
+                  "10" })
+    M.run(host, tc_args("htb", { rate = params.ceil, ceil = params.ceil }, { "tc", "class",
+                        "add", "dev", dev, "parent", "1:", "classid", "1:1", "htb" }, 2))
+    M.run(host, tc_args("htb", params, { "tc", "class", "add", "dev", dev, "parent", "1:1",
+                                         "classid", "1:10", "htb" }, 2))
+    leaf = "1:10"
+  else
+    M.run(host, tc_args(kind, params, { "tc", "qdisc", "add", "dev", dev, "root", "handle",
+                                        "1:", kind }, 2))
+  end
+  if child then
+    M.run(host, tc_args(child.kind, child.params or {}, { "tc", "qdisc", "add", "dev", dev,
+                        "parent", leaf, "handle", "10:", child.kind }, 2))
+  end
+end
+
+-- The queue a parsed link spec describes (parse_link), on host's end.
+function Pair:shape(host, link)
+  if link then self:qdisc(host, link.kind, link.params, link.child) end
 end
 
 function Pair:loss(host, fraction)

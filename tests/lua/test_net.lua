@@ -73,7 +73,8 @@ test("a pair carries datagrams over a shaped link, counts its queue, leaves noth
            "the queue carried the experiment's packets alone")
     pair:qdisc(pair.a, "pfifo", { limit = 10000 })
     assert(pair:stats(pair.a).kind == "pfifo")
-    assert(error_of(pair.qdisc, pair, pair.a, "netem", {}):find("tbf, pfifo or bfifo", 1, true))
+    assert(error_of(pair.qdisc, pair, pair.a, "netem", {}):find("tbf, htb, pfifo or bfifo", 1,
+                                                                true))
     assert(error_of(pair.qdisc, pair, pair.a, "tbf", { rate = 1 }):find("needs burst", 1, true))
   end
   local gone = qsl.measure.poll(3000, function()
@@ -132,7 +133,8 @@ test("a scenario's link= text parsed, every fault named", function()
   assert(net.parse_link("pfifo:limit=100").params.limit == 100)
   assert(net.parse_link("none") == nil)
   for spec, why in pairs{
-    ["netem:delay=1"] = "KIND tbf, pfifo or bfifo",
+    ["netem:delay=1"] = "this kernel has no netem qdisc",
+    ["red:limit=1"] = "KIND tbf, htb, pfifo or bfifo",
     ["tbf:rate=1000,burst=2000"] = "tbf needs limit=",
     ["tbf:rate=1000,burst=2000,limit=3000,limit=4000"] = '"limit=4000" is not one of',
     ["bfifo:limit=0"] = "limit must be an integer in 1514..",
@@ -292,4 +294,93 @@ test("cpus per host: each host's roles pinned to its CPUs; absent CPUs refused",
   assert(not ok and err:find("cpu=5 is not one of its host's cpus (0)", 1, true), err)
   roles.run("publish", { host = pair.b.addr, port = ready.port, orders = 200 }, pair.a.at)
   assert(roles.finish(sub).messages > 0)
+end)
+
+test("parse_link: a queue under tbf or htb, htb's rate and ceil; the impossible named", function()
+  local l = assert(net.parse_link("tbf:rate=100000,burst=4000,limit=100000/pfifo:limit=5"))
+  assert(l.kind == "tbf" and l.params.rate == 100000 and l.child.kind == "pfifo" and
+         l.child.params.limit == 5)
+  l = assert(net.parse_link("htb:rate=50000,ceil=100000/bfifo:limit=3000"))
+  assert(l.kind == "htb" and l.params.ceil == 100000 and l.child.kind == "bfifo")
+  local function why(spec) return select(2, net.parse_link(spec)) or "parsed" end
+  assert(why("netem:delay=10"):find("this kernel has no netem qdisc (no delay or jitter", 1,
+                                    true), why("netem:delay=10"))
+  assert(why("fq_codel"):find("no fq_codel qdisc", 1, true), why("fq_codel"))
+  assert(why("pfifo:limit=5/pfifo:limit=3"):find("pfifo has no class", 1, true))
+  assert(why("tbf:rate=100000,burst=4000,limit=8000/htb:rate=1000,ceil=1000"):find(
+           "under tbf goes pfifo or bfifo, not htb", 1, true))
+  assert(why("htb:rate=200000,ceil=100000"):find("ceil (100000) is below its rate", 1, true))
+  assert(why("htb:rate=200000"):find("htb needs ceil=", 1, true))
+  assert(why("tbf:rate=100000,burst=4000,limit=8000/pfifo:limit=0"):find("limit must be", 1,
+                                                                        true))
+end)
+
+-- A tbf that passes everything quickly to a 5-packet pfifo under it: the child drops, and
+-- its drops are in the books (the tbf's own count includes them: every datagram found).
+test("a nested tbf/pfifo link: the child's drops counted, the books balanced", function()
+  if not roles.isolated() then return skip("no privilege for network namespaces") end
+  local pair <close> = net.pair()
+  pair:shape(pair.a, assert(net.parse_link(
+    "tbf:rate=200000,burst=4000,limit=100000/pfifo:limit=5")))
+  local sub <close>, ready = roles.start("subscribe", { bind = pair.b.addr, idle_ms = 500 },
+                                         pair.b.at)
+  local pr = roles.run("publish", { host = pair.b.addr, port = ready.port, orders = 3000 },
+                       pair.a.at)
+  local sr = roles.finish(sub, { timeout = 30000 })
+  local q = pair:stats(pair.a)
+  local child
+  for _, d in ipairs(q.qdiscs) do if d.kind == "pfifo" then child = d end end
+  assert(q.kind == "tbf" and child and child.parent == "1:1", "no pfifo under the tbf")
+  assert(child.drops > 0 and q.drops == child.drops,
+         ("tbf drops %d, pfifo drops %d"):format(q.drops, child and child.drops or -1))
+  assert(pr.datagrams == sr.datagrams + child.drops + sr.kernel_drops + pr.send_failures,
+         ("sent %d, received %d, child drops %d, socket %d"):format(pr.datagrams, sr.datagrams,
+           child.drops, sr.kernel_drops))
+end)
+
+-- htb with rate 40 kB/s and ceil 80 kB/s, alone on the link, borrows up to its ceil and no
+-- further: what crossed it, over the time it took, sits at the ceil, not the rate.
+test("htb caps at its ceil", function()
+  if not roles.isolated() then return skip("no privilege for network namespaces") end
+  local pair <close> = net.pair()
+  pair:shape(pair.a, assert(net.parse_link("htb:rate=40000,ceil=80000/pfifo:limit=20")))
+  local leaf
+  for _, d in ipairs(pair:stats(pair.a).qdiscs) do if d.kind == "pfifo" then leaf = d end end
+  assert(leaf and leaf.parent == "1:10", "the pfifo is not under the leaf class")
+  local sub <close>, ready = roles.start("subscribe", { bind = pair.b.addr, idle_ms = 500 },
+                                         pair.b.at)
+  -- 40,000 messages/s of ~50-byte datagrams offers ~3 MB/s: far past the ceil for ~1 s
+  local pr = roles.run("publish", { host = pair.b.addr, port = ready.port, orders = 40000,
+                                    rate = 40000 }, pair.a.at)
+  local sr = roles.finish(sub, { timeout = 30000 })
+  local q = pair:stats(pair.a)
+  local secs = sr.duration_ns / 1e9
+  local rate = q.bytes / secs
+  assert(q.kind == "htb" and q.drops > 0 and secs > 0.5, ("%s, %d drops over %.2f s"):format(
+    q.kind, q.drops, secs))
+  assert(rate > 80000 * 0.8 and rate < 80000 * 1.15,
+         ("%.0f bytes/s crossed an htb with ceil 80000 (rate 40000)"):format(rate))
+  assert(pr.datagrams == sr.datagrams + q.drops + sr.kernel_drops + pr.send_failures)
+end)
+
+-- link_back shapes b to a alone: the gateway's replies wait in b's queue while the requests
+-- cross unshaped, so round trips slow while a's end has no queue at all.
+test("link_back: replies shaped b to a, requests not: the round trip rises", function()
+  if not roles.isolated() then return skip("no privilege for network namespaces") end
+  local function p50(back)
+    local hosts <close> = net.hosts("veth", nil, back and assert(net.parse_link(back)))
+    local gw <close>, ready = roles.start("gateway", { bind = hosts.b.addr }, hosts.b.at)
+    local lr = roles.run("load", { host = hosts.b.addr, port = ready.port, requests = 400 },
+                         hosts.a.at)
+    roles.finish(gw, { stop = true })
+    local qa, qb = hosts:stats(hosts.a), hosts:stats(hosts.b)
+    assert(qa.kind == "noqueue", "a's end was shaped: " .. qa.kind)
+    return lr.p50_ns, qb
+  end
+  local plain = p50(nil)
+  -- 8 kB/s, one frame of burst: a reply (~100 bytes on the wire) every ~12 ms once it is spent
+  local shaped, qb = p50("tbf:rate=8000,burst=1514,limit=3000")
+  assert(qb.kind == "tbf" and qb.packets > 0)
+  assert(shaped > 10 * plain and shaped > 2e6,
+         ("median round trip %.0f us shaped, %.0f us not"):format(shaped / 1e3, plain / 1e3))
 end)
