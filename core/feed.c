@@ -233,6 +233,7 @@ struct pub {
     double ns_per_msg;              /* pacing; 0 = burst */
     uint64_t late_after_ns;         /* catch_up 0: overdue by more than this moves the schedule */
     uint64_t since_wait;            /* datagrams sent before the last pacing wait */
+    uint64_t msg_at_wait;           /* the message that last waited its turn */
 };
 
 static void flush(struct pub *p)
@@ -327,14 +328,21 @@ static void add_packed(struct pub *p, const uint8_t *frame, size_t flen, uint64_
 static void pace(struct pub *p, uint64_t i)
 {
     uint64_t due = p->t0 + (uint64_t)((double)i * p->ns_per_msg), now = qsl_clock_ns();
-    if (!p->c->catch_up && now > due + p->late_after_ns) {
-        /* a stall: what is overdue leaves at the rate, not in one burst */
-        p->t0 += now - due;
-        p->st->schedule_moved++;
-        p->st->late_ns += now - due;
-        due = now;
+    int capped = 0;
+    if (!p->c->catch_up) {
+        /* a batch sent since the last wait waits now; behind after a stall (more than a batch
+         * overdue) or after a batch, the schedule moves on: what is overdue leaves at the rate
+         * and never more than a batch at once */
+        capped = i - p->msg_at_wait >= p->c->batch;
+        if (now > due && (capped || now > due + p->late_after_ns)) {
+            uint64_t to = now + (capped ? (uint64_t)p->ns_per_msg : 0);
+            p->t0 += to - due;
+            p->st->schedule_moved++;
+            p->st->late_ns += to - due;
+            due = to;
+        }
     }
-    if (due <= now + 20000)
+    if (!capped && due <= now + 20000)
         return;                 /* due within 20 us: not worth a sleep */
     close_slot(p);
     flush(p);
@@ -342,6 +350,7 @@ static void pace(struct pub *p, uint64_t i)
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
         ;
     p->since_wait = p->st->datagrams;
+    p->msg_at_wait = i;
 }
 
 static void publish_msg(struct pub *p, struct qsl_wire_msg *m)

@@ -36,6 +36,7 @@ local s = qsl.scenario.new{
     { "trials", "integer", 3, "rounds", min = 1, max = 100 },
     { "path", "enum", "veth", "veth; or ssh: the subscriber started on b over ssh",
       values = { "veth", "ssh" } },
+    qsl.net.params.mtu, qsl.net.params.offload,
     { "cpus_a", "integer_list", {}, "CPUs host a's roles run on (empty: any)", min = 0,
       max = 1023, allow_empty = true },
     { "cpus_b", "integer_list", {}, "CPUs host b's roles run on (empty: any)", min = 0,
@@ -49,7 +50,8 @@ local cpus = { a = #p.cpus_a > 0 and p.cpus_a or nil, b = #p.cpus_b > 0 and p.cp
 for side, c in pairs(cpus) do qsl.net.check_cpus("cpus_" .. side, c) end    -- before any trial
 
 local rows = s:grid(p.trials, p.rcvbufs, p.rates, function(rcvbuf, rate)
-  local pair <close> = qsl.net.pair{ management = p.path == "ssh", cpus = cpus }
+  local pair <close> = qsl.net.pair(roles.merge({ management = p.path == "ssh", cpus = cpus },
+                                                qsl.net.link_opts(p)))
   pair:qdisc(pair.a, "tbf", { rate = p.link_rate, burst = p.link_burst, limit = p.link_limit })
   pair:loss(pair.b, p.loss)
   local sshd <close> = p.path == "ssh" and qsl.net.sshd(pair) or nil

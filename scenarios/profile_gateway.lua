@@ -25,7 +25,7 @@ local s = qsl.scenario.new{
       values = { "persistent", "short" } },
     roles.params("load", "connections", { default = 4 }, "depth", { default = 8 }),
     roles.param("gateway", "mode"), qsl.net.params.path, qsl.net.params.link,
-    qsl.net.params.link_back,
+    qsl.net.params.link_back, qsl.net.params.mtu, qsl.net.params.offload,
     { "trials", "integer", 3, "pass 1 trials", min = 1, max = 100 },
     { "strace", "boolean", true, "run pass 2 (the syscall mix under strace)" },
     { "port", "integer", 0, "gateway port; 0: the kernel picks one", min = 0, max = 65535 },
@@ -39,7 +39,8 @@ if p.strace and not qsl.have("strace") then
   qsl.skip("strace is not installed (apt-get install strace); strace=false skips pass 2")
 end
 local hosts <close> = qsl.net.hosts(p.path, qsl.net.link_param(p.link, p.path),
-                                    qsl.net.link_param(p.link_back, p.path, "link_back"))
+                                    qsl.net.link_param(p.link_back, p.path, "link_back"),
+                                    qsl.net.link_opts(p))
 local art = s:artifact{ title = ("Where the gateway's time goes (%s)"):format(p.path) }
 local function load(requests, port)
   return { host = hosts.b.addr, port = port, pattern = p.pattern, connections = p.connections,

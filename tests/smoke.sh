@@ -77,8 +77,13 @@ check path_loss path_loss \
     '#doc.results.trials == 1 and doc.parameters.path == "ssh" and doc.results.trials[1].received + doc.results.trials[1].queue + doc.results.trials[1].wire + doc.results.trials[1].socket + doc.results.trials[1].sender == doc.results.trials[1].sent' \
     orders=3000 rates=100000 rcvbufs=2048 link_rate=100000 loss=0.05 trials=1 path=ssh
 check path_loss path_loss \
-    '#doc.results.trials == 1 and doc.results.catch_up == false and doc.results.trials[1].burst <= 64 and doc.results.trials[1].moved >= 0 and doc.results.trials[1].ok == "yes" and doc.results.cpus.a[1] == 0 and doc.results.cpus.b[1] == 0' \
-    orders=3000 rates=100000 rcvbufs=2048 link_rate=100000 loss=0.05 trials=1 catch_up=false cpus_a=0 cpus_b=0
+    '#doc.results.trials == 1 and doc.results.catch_up == false and doc.results.trials[1].burst <= 64 and doc.results.trials[1].moved >= 0 and doc.results.trials[1].ok == "yes" and doc.results.cpus.a[1] == 0 and doc.results.cpus.b[1] == 0 and doc.provenance.links[1].b.mtu == 1280' \
+    orders=3000 rates=100000 rcvbufs=2048 link_rate=100000 loss=0.05 trials=1 catch_up=false cpus_a=0 cpus_b=0 mtu=1280 offload=gro:off
+if [ -f "$out/path_loss.txt" ] && grep -q '^  link         qb mtu 1280, gso [a-z]*, gro off' "$out/path_loss.txt"; then
+    passed=$((passed + 1)); echo "smoke: path_loss's provenance has the link's mtu and offloads"
+else
+    failed=$((failed + 1)); echo "smoke: path_loss's provenance lacks the link's mtu or offloads"
+fi
 check drop_reasons drop_reasons \
     '#doc.results.trials == 3 and #doc.results.unreconciled == 0 and doc.results.trials[3].wire > 0 and doc.results.trials[1].socket > 0 and (doc.results.trials[1].SOCKET_RCVBUFF == "n/a" or doc.results.trials[1].SOCKET_RCVBUFF + doc.results.trials[1].unseen == doc.results.trials[1].socket and doc.results.trials[3].NETFILTER_DROP <= doc.results.trials[3].wire and doc.results.trials[3].NETFILTER_DROP + doc.results.trials[3].unseen >= doc.results.trials[3].wire and (doc.results.trials[3].unseen_skipped == "n/a" or doc.results.trials[3].unseen_skipped == doc.results.trials[3].unseen))' \
     orders=2000 trials=1

@@ -382,10 +382,16 @@ static void round_trip(enum qsl_feed_rx_mode mode, int rcvbuf, int packed_mode, 
      * messages/s), so the bound is loose for a paced run */
     if (packed_mode && ps.messages >= 1000)
         ck_assert_uint_lt(ps.datagrams, ps.messages / (rate > 0 ? 4 : 10));
-    /* every datagram a decoding mode read was stamped by the kernel and its wait timed;
-     * raw counts only */
-    ck_assert_uint_eq(s.st.socket_wait.count, mode == QSL_FEED_RX_RAW ? 0 : s.st.datagrams);
-    ck_assert_uint_eq(s.st.unstamped, 0);
+    /* every datagram a decoding mode read was stamped by the kernel and its wait timed, or
+     * counted unstamped; raw counts only. The kernel turns receive stamps on for the whole
+     * machine lazily, in a work item after the first socket asks (netstamp_needed_key), so
+     * where no other socket had them the first datagrams may come unstamped (5% of a
+     * 15,000-datagram burst seen here, 2 runs in 7) */
+    if (mode == QSL_FEED_RX_RAW)
+        ck_assert_uint_eq(s.st.socket_wait.count + s.st.unstamped, 0);
+    else
+        ck_assert_uint_eq(s.st.socket_wait.count + s.st.unstamped, s.st.datagrams);
+    ck_assert_uint_le(s.st.unstamped, s.st.datagrams / 5);
     qsl_seqtrack_free(&s.t);
 }
 

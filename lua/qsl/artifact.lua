@@ -102,6 +102,9 @@ function M.provenance(opts)
     -- what ran, wherever the scenario lives: the binary's own commit, the file's digest
     qsl_run = ("%s (commit %s)"):format(qsl.build.version, qsl.build.commit),
     scenario_sha256 = file_sha256(argv[0]),
+    -- every link qsl.net made in this run: each end's MTU and offloads, read back
+    links = package.loaded["qsl.net"] and #package.loaded["qsl.net"].links_seen() > 0 and
+            package.loaded["qsl.net"].links_seen() or nil,
   }
 end
 
@@ -478,6 +481,18 @@ local function render_text(self, prov, params)
   for k in pairs(prov.sysctls) do names[#names + 1] = k end
   table.sort(names)
   for _, k in ipairs(names) do out[#out + 1] = ("  %-12s %s = %s"):format("sysctl", k, tostring(prov.sysctls[k])) end
+  for _, l in ipairs(prov.links or {}) do
+    for _, side in ipairs{ "a", "b" } do
+      local e, offs = l[side], {}
+      if type(e.offloads) == "table" then
+        for _, k in ipairs{ "gso", "gro", "tso" } do
+          offs[#offs + 1] = k .. " " .. tostring(e.offloads[k])
+        end
+      end
+      out[#out + 1] = ("  %-12s %s mtu %s, %s"):format("link", e.ifname, tostring(e.mtu),
+        type(e.offloads) == "table" and table.concat(offs, ", ") or tostring(e.offloads))
+    end
+  end
   return table.concat(out, "\n") .. "\n"
 end
 

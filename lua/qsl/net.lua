@@ -8,10 +8,13 @@
 -- it) the namespaces and the link go with them. Nothing is left behind and two runs never
 -- collide, whatever names and addresses they use. Without the privilege for namespaces
 -- the run is skipped (exit 2) with the reason.
---   pair{ ipv6 = true, management = true, cpus = {a = {0}, b = {1}} } -> a to-be-closed pair
---       with .a and .b, each a host: { pid, ifname, mac, addr (IPv4), addr6 (when ipv6),
---       at = { netns_of = pid, cpus }, cpus, maddr (with management) }; cpus pins every
---       role started at the host to those CPUs (each must exist here, else an error)
+--   pair{ ipv6 = true, management = true, cpus = {a = {0}, b = {1}}, mtu = 1280,
+--       offload = "gso:off,gro:off" } -> a to-be-closed pair with .a and .b, each a host:
+--       { pid, ifname, mac, addr (IPv4), addr6 (when ipv6), at = { netns_of = pid, cpus },
+--       cpus, maddr (with management) }; cpus pins every role started at the host to those
+--       CPUs (each must exist here, else an error); mtu and offload (gso, gro, tso :on/:off,
+--       via ethtool) apply to both ends; .state = {a, b}: each end's mtu and offloads read
+--       back; links_seen() every distinct state of this run (artifacts' provenance.links)
 --       management: a second link (10.77.1.1 - 10.77.1.2) for control traffic such as ssh,
 --       so the experiment's link carries the experiment's packets alone, as a separate
 --       management network does between real machines
@@ -32,8 +35,10 @@
 --       link_param(spec, path, [name]) fails the run (exit 1) saying why, or when a link is
 --       given without path=veth; params.path, params.link and params.link_back declare
 --       `path=`, `link=` (a to b) and `link_back=` (b to a)
---   hosts(path, link, [link_back]) -> a to-be-closed {a, b}: 127.0.0.1 here for
---       "loopback", else a pair with link's queue on a's end and link_back's on b's;
+--   hosts(path, link, [link_back], [pair options]) -> a to-be-closed {a, b}: 127.0.0.1 here
+--       for "loopback", else a pair with link's queue on a's end and link_back's on b's;
+--       params.mtu and params.offload declare `mtu=` and `offload=`, link_opts(p) the
+--       pair options they give;
 --       at(host, opts) -> opts plus host's placement
 --   pair:stats(host) -> { kind, bytes, packets, drops, overlimits, requeues, backlog, qlen }
 --       of the root qdisc of host's end, with .qdiscs (every qdisc there, children too) and
@@ -215,6 +220,94 @@ local function neighbours(h, others)
   end
 end
 
+-- Offloads by their short names, as ethtool -k names them.
+local OFFLOADS = { gso = "generic-segmentation-offload", gro = "generic-receive-offload",
+                   tso = "tcp-segmentation-offload" }
+local OFFLOAD_ORDER = { "gso", "gro", "tso" }
+
+-- "gso:off,gro:on" -> {gso = "off", gro = "on"}, or nil, why.
+function M.parse_offload(spec)
+  local out = {}
+  for item in (tostring(spec) .. ","):gmatch("([^,]*),") do
+    local k, v = item:match("^(%a+):(%a+)$")
+    if not OFFLOADS[k] or (v ~= "on" and v ~= "off") or out[k] then
+      return nil, ("%q: %q is not one of gso, gro, tso given once as :on or :off"):format(
+        tostring(spec), item)
+    end
+    out[k] = v
+  end
+  return out
+end
+
+-- `ethtool -k DEV` output -> {gso = "on"|"off", gro = ..., tso = ...}
+function M.parse_offloads(text)
+  local out = {}
+  for short, long in pairs(OFFLOADS) do
+    out[short] = text:match("\n" .. long:gsub("%-", "%%-") .. ": (%a+)") or
+                 text:match("^" .. long:gsub("%-", "%%-") .. ": (%a+)")
+  end
+  return out
+end
+
+-- What one end of a link is, read back from the kernel: its MTU and offloads.
+local function end_state(h)
+  local link = require("cjson").decode(M.run(h, { "ip", "-j", "link", "show", "dev",
+                                                  h.ifname }))[1]
+  local st = { ifname = h.ifname, mtu = math.tointeger(link.mtu) or link.mtu }
+  if qsl.have("ethtool") then
+    st.offloads = M.parse_offloads(M.run(h, { "ethtool", "-k", h.ifname }))
+  else
+    st.offloads = "unknown (ethtool not installed)"
+  end
+  return st
+end
+
+-- Links made in this run, as configured (MTU, offloads of each end), each distinct one once:
+-- artifacts keep them in provenance, since gso= means something else with GRO on or off.
+local seen, seen_keys = {}, {}
+local function record(self)
+  local state = { a = end_state(self.a), b = end_state(self.b) }
+  local key = require("cjson").encode(state)
+  if not seen_keys[key] then
+    seen_keys[key] = true
+    seen[#seen + 1] = state
+  end
+  self.state = state
+end
+function M.links_seen() return seen end
+
+-- mtu= and offload= of a pair: on both ends, before addresses.
+local function configure(self, opts)
+  for _, h in ipairs{ self.a, self.b } do
+    if opts.mtu then
+      M.run(h, { "ip", "link", "set", "dev", h.ifname, "mtu", tostring(opts.mtu) })
+    end
+    if opts.offload then
+      local argv = { "ethtool", "-K", h.ifname }
+      for _, k in ipairs(OFFLOAD_ORDER) do
+        if opts.offload[k] then argv[#argv + 1] = k; argv[#argv + 1] = opts.offload[k] end
+      end
+      M.run(h, argv)
+    end
+  end
+end
+
+local function check_link_opts(opts)
+  if opts.mtu ~= nil and (math.type(opts.mtu) ~= "integer" or opts.mtu < 68 or
+                          opts.mtu > 65535 or (opts.ipv6 and opts.mtu < 1280)) then
+    error(("net.pair: mtu must be an integer in %d..65535%s"):format(opts.ipv6 and 1280 or 68,
+          opts.ipv6 and " (IPv6 needs 1280)" or ""), 3)
+  end
+  if type(opts.offload) == "string" then
+    local o, why = M.parse_offload(opts.offload)
+    if not o then error("net.pair: offload=" .. why, 3) end
+    opts.offload = o
+  end
+  if opts.offload and not qsl.have("ethtool") then
+    error("net.pair: offload= needs ethtool (apt-get install ethtool)", 3)
+  end
+end
+
 -- cpus = {a = {n, ...}, b = {...}}: every listed CPU one of this machine's, else an error
 -- naming it (a scenario must not silently share CPUs it asked to keep apart).
 function M.check_cpus(what, cpus)
@@ -248,7 +341,8 @@ end
 
 function M.pair(opts)
   local roles = require "qsl.roles"
-  opts = roles.options("net.pair", opts, { "ipv6", "management", "cpus" })
+  opts = roles.options("net.pair", opts, { "ipv6", "management", "cpus", "mtu", "offload" })
+  check_link_opts(opts)
   local cpus = roles.options("net.pair cpus", opts.cpus or {}, { "a", "b" })
   for _, side in ipairs{ "a", "b" } do M.check_cpus("net.pair cpus." .. side, cpus[side]) end
   if not roles.isolated() then qsl.skip("net.pair: no privilege for network namespaces") end
@@ -263,6 +357,7 @@ function M.pair(opts)
     end
     M.run(self.a, { "ip", "link", "add", "qa", "type", "veth", "peer", "name", "qb", "netns",
                     tostring(self.b.pid) })
+    configure(self, opts)
     if opts.management then M.link(self, "qma", "qmb", "10.77.1.") end
     for _, h in ipairs{ self.a, self.b } do address(h, 30, 64) end
     -- each end knows the other's address: no ARP on the link, so with IPv6 off the
@@ -271,6 +366,7 @@ function M.pair(opts)
     neighbours(self.b, { self.a })
     wait_ready(self.a)
     wait_ready(self.b)
+    record(self)
   end)
   if not ok then
     close_pair(self)
@@ -436,17 +532,33 @@ M.params = {
            "/bfifo:... under it)" },
   link_back = { "link_back", "string", "none", "path=veth: the queue from host b back to a " ..
                 "(as link=)" },
+  mtu = { "mtu", "integer", 1500, "path=veth: the link's MTU (both ends)", min = 68,
+          max = 65535 },
+  offload = { "offload", "string", "", "path=veth: offloads of both ends, e.g. " ..
+              "gso:off,gro:off,tso:off (ethtool; empty: as the kernel has them)",
+              allow_empty = true },
 }
+
+-- A pair's options from a scenario's mtu= and offload= (the defaults change nothing).
+function M.link_opts(p)
+  local o = { mtu = p.mtu ~= 1500 and p.mtu or nil }
+  if p.offload ~= "" then
+    local off, why = M.parse_offload(p.offload)
+    if not off then qsl.fail("parameter offload=" .. why) end
+    o.offload = off
+  end
+  return o
+end
 
 -- hosts(path, link) -> a to-be-closed {a, b}, the client's and the server's host: on
 -- loopback both are this machine's namespace at 127.0.0.1; on veth a pair (link shaping the
 -- queue of a's end). at(host, opts) -> opts for roles.start with the host's placement.
-function M.hosts(path, link, link_back)
+function M.hosts(path, link, link_back, opts)
   if path ~= "veth" then
     local here = { addr = "127.0.0.1", at = {} }
     return setmetatable({ a = here, b = here }, { __close = function() end })
   end
-  local pair = M.pair()
+  local pair = M.pair(opts)
   pair:shape(pair.a, link)
   pair:shape(pair.b, link_back)
   return pair

@@ -384,3 +384,38 @@ test("link_back: replies shaped b to a, requests not: the round trip rises", fun
   assert(shaped > 10 * plain and shaped > 2e6,
          ("median round trip %.0f us shaped, %.0f us not"):format(shaped / 1e3, plain / 1e3))
 end)
+
+-- mtu= and offload= on both ends of a link, read back from the kernel, and in the
+-- provenance of any artifact the run writes.
+test("mtu=1280 and offload=gro:off: on both ends, read back, in provenance", function()
+  if not roles.isolated() then return skip("no privilege for network namespaces") end
+  assert(select(2, net.parse_offload("gro:maybe")):find('"gro:maybe" is not one of', 1, true))
+  assert(select(2, net.parse_offload("lro:off")):find("gso, gro, tso", 1, true))
+  local ok, err = pcall(net.pair, { mtu = 1000, ipv6 = true })
+  assert(not ok and err:find("1280..65535 (IPv6 needs 1280)", 1, true), err)
+  if not qsl.have("ethtool") then return skip("ethtool is not installed") end
+  local pair <close> = net.pair{ mtu = 1280, offload = "gro:off,gso:off" }
+  for _, side in ipairs{ "a", "b" } do
+    local e = pair.state[side]
+    assert(math.type(e.mtu) == "integer" and e.mtu == 1280, side .. " mtu " .. tostring(e.mtu))
+    assert(e.offloads.gro == "off" and e.offloads.gso == "off" and e.offloads.tso ~= nil,
+           side .. ": gro " .. tostring(e.offloads.gro))
+  end
+  local found
+  for _, l in ipairs(net.links_seen()) do
+    found = found or (l.a.mtu == 1280 and l.b.offloads.gro == "off")
+  end
+  assert(found, "the link is not among those seen")
+  local prov = qsl.artifact.provenance{}
+  assert(prov.links and #prov.links >= 1, "no links in provenance")
+  -- a 1472-byte datagram crosses a 1280-byte link as two fragments: the MTU is real
+  local before = pair:stats(pair.a).link.tx_packets
+  local sub <close>, ready = roles.start("subscribe", { bind = pair.b.addr, idle_ms = 300 },
+                                         pair.b.at)
+  local pr = roles.run("publish", { host = pair.b.addr, port = ready.port, orders = 3000,
+                                    packed = 1, datagram_bytes = 1472 }, pair.a.at)
+  local sr = roles.finish(sub)
+  local frames = pair:stats(pair.a).link.tx_packets - before
+  assert(sr.datagrams == pr.datagrams and frames >= 2 * (pr.datagrams - 1),
+         ("%d datagrams took %d frames"):format(pr.datagrams, frames))
+end)
