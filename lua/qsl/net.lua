@@ -47,6 +47,9 @@
 --       datagrams arriving at host, at random, before any socket sees them (an nftables
 --       rule on the input hook: silent, as loss on a wire is; the sender sees nothing)
 --   pair:lost(host) -> datagrams the loss rule has dropped (its counter)
+--   pair:dup(host, fraction) -> that fraction of the UDP datagrams host sends leave twice
+--       (nft dup to the peer through the same device, chosen by numgen; the copy is
+--       untracked and not copied again); pair:duplicated(host) -> the copies made
 --   parse_stats(json) -> the same, from `tc -s -j qdisc show dev X` output; parse_qdiscs(json)
 --       every qdisc of it, root first ({kind, handle, parent, root, counts});
 --       parse_link_stats(json) a device's stats64 from `ip -s -j link show dev X`
@@ -659,6 +662,38 @@ end
 
 function Pair:lost(host)
   return M.parse_lost(M.run(host, { "nft", "-j", "list", "chain", "inet", "qsl", "input" }))
+end
+
+-- Duplication on host's way out: that fraction of its UDP datagrams leave twice (nft's dup
+-- to the peer's address through the same device, chosen by numgen). The copy passes the
+-- same hook again, untracked: the rule skips it, so its counter is the copies made.
+function Pair:dup(host, fraction)
+  if type(fraction) ~= "number" or fraction < 0 or fraction > 1 then
+    error("net: dup must be a fraction from 0 to 1", 2)
+  end
+  local peer = host == self.a and self.b or self.a
+  local n = tostring(math.floor(fraction * 10000 + 0.5))
+  for _, fam in ipairs{ { "ip", peer.addr }, { "ip6", peer.addr6 } } do
+    if fam[2] then
+      M.run(host, { "nft", "add", "table", fam[1], "qsldup" })
+      M.run(host, { "nft", "add", "chain", fam[1], "qsldup", "out",
+                    "{ type filter hook postrouting priority 0 ; }" })
+      M.run(host, { "nft", "add", "rule", fam[1], "qsldup", "out", "oifname", host.ifname,
+                    "meta", "l4proto", "udp", "ct", "state", "!=", "untracked", "numgen",
+                    "random", "mod", "10000", "lt", n, "counter", "dup", "to", fam[2],
+                    "device", host.ifname })
+    end
+  end
+  host.dup_families = peer.addr6 and { "ip", "ip6" } or { "ip" }
+end
+
+-- The copies host's dup rule made (its counters, both families).
+function Pair:duplicated(host)
+  local n = 0
+  for _, fam in ipairs(host.dup_families or error("net: no dup rule on that host", 2)) do
+    n = n + M.parse_lost(M.run(host, { "nft", "-j", "list", "chain", fam, "qsldup", "out" }))
+  end
+  return n
 end
 
 function Pair:stats(host)

@@ -419,3 +419,25 @@ test("mtu=1280 and offload=gro:off: on both ends, read back, in provenance", fun
   assert(sr.datagrams == pr.datagrams and frames >= 2 * (pr.datagrams - 1),
          ("%d datagrams took %d frames"):format(pr.datagrams, frames))
 end)
+
+-- dup=0.1: a tenth of the datagrams leave twice; the rule's count of copies and the
+-- subscriber's duplicate counter agree exactly, over a real path.
+test("dup 0.1 on a link: ~10% duplicates, counted by the rule and the subscriber alike", function()
+  if not roles.isolated() then return skip("no privilege for network namespaces") end
+  for _, ipv6 in ipairs{ false, true } do
+    local pair <close> = net.pair{ ipv6 = ipv6 }
+    pair:dup(pair.a, 0.1)
+    local b = ipv6 and pair.b.addr6 or pair.b.addr
+    local sub <close>, ready = roles.start("subscribe", { bind = b, idle_ms = 300,
+                                                          rcvbuf = 8 << 20 }, pair.b.at)
+    local pr = roles.run("publish", { host = b, port = ready.port, orders = 20000,
+                                      rate = 50000 }, pair.a.at)
+    local sr = roles.finish(sub)
+    local copies = pair:duplicated(pair.a)
+    assert(sr.duplicates == copies and sr.datagrams == pr.datagrams + copies and
+           sr.kernel_drops == 0, ("ipv6 %s: sent %d, received %d, copies %d, duplicates %d"):format(
+             tostring(ipv6), pr.datagrams, sr.datagrams, copies, sr.duplicates))
+    local share = copies / pr.datagrams
+    assert(share > 0.08 and share < 0.12, ("%.3f of the datagrams duplicated"):format(share))
+  end
+end)
