@@ -435,8 +435,8 @@ test("dup 0.1 on a link: ~10% duplicates, counted by the rule and the subscriber
     local sr = roles.finish(sub)
     local copies = pair:duplicated(pair.a)
     assert(sr.duplicates == copies and sr.datagrams == pr.datagrams + copies and
-           sr.kernel_drops == 0, ("ipv6 %s: sent %d, received %d, copies %d, duplicates %d"):format(
-             tostring(ipv6), pr.datagrams, sr.datagrams, copies, sr.duplicates))
+           sr.kernel_drops == 0, ("ipv6 %s: sent %d, received %d, copies %d, duplicates %d")
+           :format(tostring(ipv6), pr.datagrams, sr.datagrams, copies, sr.duplicates))
     local share = copies / pr.datagrams
     assert(share > 0.08 and share < 0.12, ("%.3f of the datagrams duplicated"):format(share))
   end
