@@ -31,8 +31,6 @@ local s = qsl.scenario.new{
 local p = s:parse(arg)
 local art = s:artifact{ title = "Gateway load: throughput and latency against clients (loopback)" }
 local modes = roles.modes(art, p.modes)
-if p.connect ~= "" and p.pid == 0 then qsl.fail("connect= needs pid= here: CPU per request is " ..
-                                                "read from the server's /proc") end
 -- target= or connect=: a server qsl did not write, one more column beside the modes
 -- (checked first to answer the protocol, exit 3 if not)
 local target <close> = qsl.target.start(p, "127.0.0.1", { cpu = p.pin and 0 or nil })

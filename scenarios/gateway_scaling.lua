@@ -24,8 +24,6 @@ local s = qsl.scenario.new{
 local p = s:parse(arg)
 local art = s:artifact{ title = "Gateway cost per order against connections and depth (loopback)" }
 local iso = roles.isolated()
-if p.connect ~= "" and p.pid == 0 then qsl.fail("connect= needs pid= here: CPU per order is " ..
-                                                "read from the server's /proc") end
 -- target= or connect=: a server qsl did not write instead of qsl's gateway, one process for
 -- the whole run (a target= command in a namespace of its own where the privilege exists)
 local target <close> = qsl.target.start(p, "127.0.0.1", { netns = iso or nil })

@@ -50,8 +50,6 @@ local place = { server_at = hosts.b.at, load_at = hosts.a.at, cpu_server = p.pin
                 cpu_load = p.pin and 1 or nil }
 -- target= or connect=: another server, measured from the outside (checked to answer the
 -- protocol first, exit 3 if not); what only qsl's gateway counts is absent, not guessed
-if p.connect ~= "" and p.pid == 0 then qsl.fail("connect= needs pid= here: CPU per request is " ..
-                                                "read from the server's /proc") end
 local target <close> = qsl.target.start(p, hosts.b.addr,
   roles.merge(hosts.b.at, { cpu = place.cpu_server }), hosts.a.at)
 if target and target.serial then p.connections = 1 end

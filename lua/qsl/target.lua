@@ -127,6 +127,9 @@ function M.start(p, host, server_at, client_at)
   if p.target == "" and p.connect == "" then return nil end
   if p.target ~= "" and p.connect ~= "" then qsl.fail("target= and connect= name two servers") end
   if p.pid ~= 0 and p.connect == "" then qsl.fail("pid= goes with connect=") end
+  if p.connect ~= "" and p.pid == 0 then
+    qsl.fail("connect= needs pid=: CPU per request is read from the server's /proc")
+  end
   local t = setmetatable({ serial = p.serial, host = host }, Target)
   if p.connect ~= "" then
     local h, port = p.connect:match("^%[?([^%]]+)%]?:(%d+)$")
