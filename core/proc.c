@@ -109,10 +109,13 @@ void qsl_proc_kill(struct qsl_proc *p)
     reap_blocking(p);
 }
 
+static void janitor_finish(void);
+
 void qsl_proc_reap_all(void)
 {
     while (live)
         qsl_proc_kill(live);
+    janitor_finish();
 }
 
 /* ------------------------------------------------------------------ output */
@@ -478,6 +481,26 @@ int qsl_proc_spawn(struct qsl_proc *p, const struct qsl_proc_spec *s, char *err,
 /* ------------------------------------------------------------------ run-scoped paths */
 
 static int janitor_fd = -1;     /* the write end of the watcher's pipe */
+static pid_t janitor_pid = -1;
+
+/* On the way out: the pipe closes, the watcher removes the run's files and exits, and is
+ * reaped here (up to 5 s, then left to finish on its own, as after a SIGKILL of qsl-run):
+ * a run that ends normally or by a signal leaves no process behind, not even for a moment. */
+static void janitor_finish(void)
+{
+    if (janitor_fd < 0)
+        return;
+    close(janitor_fd);
+    janitor_fd = -1;
+    for (uint64_t until = qsl_clock_ns() + 5000000000ull; qsl_clock_ns() < until;) {
+        pid_t r = waitpid(janitor_pid, NULL, WNOHANG);
+        if (r == janitor_pid || (r < 0 && errno != EINTR))
+            break;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    janitor_pid = -1;
+}
 
 /* What the watcher runs: collect "rm PATH" / "rmdir PATH" lines until EOF, then remove. */
 static const char janitor_script[] =
@@ -515,6 +538,7 @@ static int janitor_start(void)
     }
     close(pfd[0]);
     janitor_fd = pfd[1];
+    janitor_pid = pid;
     return 0;
 }
 
