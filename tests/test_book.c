@@ -107,35 +107,29 @@ END_TEST
  * the old table and the new), every id findable throughout. */
 START_TEST(test_index_survives_churn)
 {
-    struct qsl_book_pool p;
-    struct qsl_book b;
-    ck_assert_int_eq(qsl_book_pool_init(&p, 0), 0);
-    qsl_book_init(&b, &p, 0);
     static uint8_t live[50501];             /* ids 1 .. 500 + 300000 / 6 */
     unsigned seed = 7, draining = 0;
     for (int step = 0; step < 300000; step++) {
         seed = seed * 1103515245u + 12345u;
         /* ids drawn from a range that widens: the live count keeps growing */
         qsl_order_id id = 1 + (seed >> 8) % (500 + (unsigned)step / 6);
-        uint32_t idx = qsl_book_pool_find(&p, 0, id);
+        uint32_t idx = qsl_book_pool_find(&pool, 3, id);
         ck_assert_int_eq(idx != QSL_NIL, live[id]);
-        draining += p.old.slot != NULL;
+        draining += pool.old.slot != NULL;
         if (live[id] && (seed >> 4) % 3 == 0) {
-            qsl_book_remove(&b, idx);
+            qsl_book_remove(&book, idx);
             live[id] = 0;
         } else if (!live[id]) {
-            ck_assert_int_eq(qsl_book_rest(&b, id, id & 1 ? QSL_BUY : QSL_SELL,
+            ck_assert_int_eq(qsl_book_rest(&book, id, id & 1 ? QSL_BUY : QSL_SELL,
                                            (qsl_price)(id & 1 ? 100 - id % 50 : 200 + id % 50), 1), 0);
             live[id] = 1;
         }
     }
     for (qsl_order_id id = 1; id <= 50500; id++)
-        ck_assert_int_eq(qsl_book_pool_find(&p, 0, id) != QSL_NIL, live[id]);
-    ck_assert_uint_gt(p.used, 20000);
+        ck_assert_int_eq(qsl_book_pool_find(&pool, 3, id) != QSL_NIL, live[id]);
+    ck_assert_uint_gt(pool.used, 20000);
     ck_assert_uint_gt(draining, 1000);          /* lookups met a draining index often */
-    ck_assert_uint_ge(p.index.mask + 1, 2 * p.used);
-    qsl_book_free(&b);
-    qsl_book_pool_free(&p);
+    ck_assert_uint_ge(pool.index.mask + 1, 2 * pool.used);
 }
 END_TEST
 
@@ -143,24 +137,18 @@ END_TEST
  * order's slot never moves. */
 START_TEST(test_pool_grows_and_nothing_moves)
 {
-    struct qsl_book_pool p;
-    struct qsl_book b;
-    ck_assert_int_eq(qsl_book_pool_init(&p, 0), 0);
-    qsl_book_init(&b, &p, 0);
-    ck_assert_int_eq(qsl_book_rest(&b, 1, QSL_BUY, 100, 1), 0);
-    const struct qsl_order *first = qsl_book_order(&p, qsl_book_pool_find(&p, 0, 1));
+    ck_assert_int_eq(qsl_book_rest(&book, 1, QSL_BUY, 100, 1), 0);
+    const struct qsl_order *first = qsl_book_order(&pool, qsl_book_pool_find(&pool, 3, 1));
     for (qsl_order_id id = 2; id <= 70000; id++)
-        ck_assert_int_eq(qsl_book_rest(&b, id, QSL_BUY, 100 - (qsl_price)(id % 7), 1), 0);
-    ck_assert_uint_eq(p.used, 70000);
-    ck_assert_uint_ge(p.chunks * QSL_BOOK_CHUNK, 70000);
-    ck_assert_ptr_eq(qsl_book_order(&p, qsl_book_pool_find(&p, 0, 1)), first);
+        ck_assert_int_eq(qsl_book_rest(&book, id, QSL_BUY, 100 - (qsl_price)(id % 7), 1), 0);
+    ck_assert_uint_eq(pool.used, 70000);
+    ck_assert_uint_ge(pool.chunks * QSL_BOOK_CHUNK, 70000);
+    ck_assert_ptr_eq(qsl_book_order(&pool, qsl_book_pool_find(&pool, 3, 1)), first);
     ck_assert_uint_eq(first->id, 1);
     uint64_t total;
-    ck_assert(qsl_book_level(&b, QSL_BUY, 0, NULL, &total, NULL));
+    ck_assert(qsl_book_level(&book, QSL_BUY, 0, NULL, &total, NULL));
     ck_assert_uint_eq(total, 10001);                         /* ids 7, 14, ..., 70000 and 1 at 100 */
-    ck_assert_uint_gt(qsl_book_pool_bytes(&p), 70000 * sizeof(struct qsl_order));
-    qsl_book_free(&b);
-    qsl_book_pool_free(&p);
+    ck_assert_uint_gt(qsl_book_pool_bytes(&pool), 70000 * sizeof(struct qsl_order));
 }
 END_TEST
 
@@ -237,26 +225,20 @@ END_TEST
 /* 100,000 levels on one side fit the window (it grows while they fill it). */
 START_TEST(test_wide_dense_side_grows_the_window)
 {
-    struct qsl_book_pool p;
-    struct qsl_book b;
-    ck_assert_int_eq(qsl_book_pool_init(&p, 0), 0);
-    qsl_book_init(&b, &p, 0);
     for (qsl_order_id id = 1; id <= 100000; id++)
-        ck_assert_int_eq(qsl_book_rest(&b, id, QSL_SELL, 500000 + (qsl_price)id, 1), 0);
-    ck_assert_uint_eq(b.side[QSL_SELL].nfar, 0);
-    ck_assert_uint_eq(b.side[QSL_SELL].near, 100000);
-    ck_assert_uint_le(b.side[QSL_SELL].w, QSL_LADDER_MAX);
+        ck_assert_int_eq(qsl_book_rest(&book, id, QSL_SELL, 500000 + (qsl_price)id, 1), 0);
+    ck_assert_uint_eq(book.side[QSL_SELL].nfar, 0);
+    ck_assert_uint_eq(book.side[QSL_SELL].near, 100000);
+    ck_assert_uint_le(book.side[QSL_SELL].w, QSL_LADDER_MAX);
     qsl_price best;
-    ck_assert(qsl_book_best(&b, QSL_SELL, &best));
+    ck_assert(qsl_book_best(&book, QSL_SELL, &best));
     ck_assert_int_eq(best, 500001);
     /* cancel half the levels from the best: the next best is always found */
     for (qsl_order_id id = 1; id <= 50000; id++) {
-        qsl_book_remove(&b, qsl_book_pool_find(&p, 0, id));
-        ck_assert(qsl_book_best(&b, QSL_SELL, &best));
+        qsl_book_remove(&book, qsl_book_pool_find(&pool, 3, id));
+        ck_assert(qsl_book_best(&book, QSL_SELL, &best));
         ck_assert_int_eq(best, 500000 + (qsl_price)id + 1);
     }
-    qsl_book_free(&b);
-    qsl_book_pool_free(&p);
 }
 END_TEST
 
