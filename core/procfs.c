@@ -175,14 +175,19 @@ int qsl_procfs_parse_kv(const char *text, size_t len, qsl_procfs_kv_fn fn, void 
 
 /* ------------------------------------------------------------------ snmp */
 
-/* Copy the next space-separated word of [*p, end) into w; 0 when none. */
+static const char *skip_blank(const char *s, const char *end)
+{
+    while (s < end && (*s == ' ' || *s == '\t'))
+        s++;
+    return s;
+}
+
+/* Copy the next blank-separated word of [*p, end) into w; 0 when none (or too long). */
 static int next_word(const char **p, const char *end, char *w, size_t cap)
 {
-    const char *s = *p;
-    while (s < end && *s == ' ')
-        s++;
+    const char *s = skip_blank(*p, end);
     const char *e = s;
-    while (e < end && *e != ' ')
+    while (e < end && *e != ' ' && *e != '\t')
         e++;
     if (e == s || (size_t)(e - s) >= cap)
         return 0;
@@ -233,6 +238,37 @@ int qsl_procfs_parse_snmp(const char *text, size_t len, qsl_procfs_counter_fn fn
                 return rc;
         }
         p = ve < end ? ve + 1 : end;
+    }
+    return 0;
+}
+
+int qsl_procfs_parse_snmp6(const char *text, size_t len, qsl_procfs_counter_fn fn, void *ctx)
+{
+    const char *p = text, *end = text + len;
+    if (has_nul(text, len))
+        return -EINVAL;
+    while (p < end) {
+        const char *le = line_end(p, end);
+        char word[128], num[32], proto[16];
+        if (!next_word(&p, le, word, sizeof word)) {
+            p = le < end ? le + 1 : end;
+            continue;
+        }
+        const char *six = strchr(word, '6');
+        size_t plen = six ? (size_t)(six - word) + 1 : 0;
+        if (!six || plen < 2 || plen >= sizeof proto || six[1] == '\0' ||
+            !next_word(&p, le, num, sizeof num) || skip_blank(p, le) != le)
+            return -EINVAL;             /* no "Proto6", no name after it, not two words */
+        memcpy(proto, word, plen);
+        proto[plen] = '\0';
+        const char *q = num;
+        int64_t value;
+        if (scan_i64(&q, num + strlen(num), &value) != 0)
+            return -EINVAL;
+        int rc = fn(ctx, proto, six + 1, value);
+        if (rc)
+            return rc;
+        p = le < end ? le + 1 : end;
     }
     return 0;
 }

@@ -55,6 +55,14 @@ typedef int (*qsl_procfs_counter_fn)(void *ctx, const char *proto, const char *n
                                      int64_t value);
 int qsl_procfs_parse_snmp(const char *text, size_t len, qsl_procfs_counter_fn fn, void *ctx);
 
+/*
+ * /proc/net/snmp6: one "Proto6Name<spaces>value" line per counter (Ip6InReceives,
+ * Udp6RcvbufErrors, Icmp6InType134). fn gets the proto up to its first '6' ("Udp6") and
+ * the rest ("RcvbufErrors"), as snmp's names are. A line with no '6', nothing after it,
+ * or no number is -EINVAL.
+ */
+int qsl_procfs_parse_snmp6(const char *text, size_t len, qsl_procfs_counter_fn fn, void *ctx);
+
 /* Read a whole (small) file into buf (NUL-terminated); returns length or -errno. */
 long qsl_procfs_read(const char *path, char *buf, size_t cap);
 

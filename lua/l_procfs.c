@@ -148,17 +148,30 @@ static int counter_to_table(void *ctx, const char *proto, const char *name, int6
     return 0;
 }
 
-/* snmp([path]) -> {Udp = {RcvbufErrors = n, ...}, Tcp = {...}, ...} */
-static int l_snmp(lua_State *L)
+typedef int (*counters_parser)(const char *, size_t, qsl_procfs_counter_fn, void *);
+
+/* A counters file at path as {Proto = {Name = n, ...}, ...}, or nil, message, errno. */
+static int push_counters(lua_State *L, const char *path, counters_parser parse)
 {
-    const char *path = luaL_optstring(L, 1, "/proc/net/snmp");
     if (qsl_host_push_file(L, path) != 1)
         return 3;
     size_t n;
     const char *text = lua_tolstring(L, -1, &n);
     lua_newtable(L);
-    int rc = qsl_procfs_parse_snmp(text, n, counter_to_table, L);
+    int rc = parse(text, n, counter_to_table, L);
     return rc ? qsl_push_failure(L, rc, path) : 1;
+}
+
+/* snmp([path]) -> {Udp = {RcvbufErrors = n, ...}, Tcp = {...}, ...} */
+static int l_snmp(lua_State *L)
+{
+    return push_counters(L, luaL_optstring(L, 1, "/proc/net/snmp"), qsl_procfs_parse_snmp);
+}
+
+/* snmp6([path]) -> {Udp6 = {RcvbufErrors = n, ...}, Ip6 = {...}, ...}: snmp's shape */
+static int l_snmp6(lua_State *L)
+{
+    return push_counters(L, luaL_optstring(L, 1, "/proc/net/snmp6"), qsl_procfs_parse_snmp6);
 }
 
 static int l_sysctl(lua_State *L)
@@ -190,6 +203,7 @@ int luaopen_qsl_procfs(lua_State *L)
     static const luaL_Reg funcs[] = {
         {"stat", l_stat},         {"status", l_status}, {"schedstat", l_schedstat},
         {"fd_count", l_fd_count}, {"fds", l_fds},       {"snmp", l_snmp},
+        {"snmp6", l_snmp6},
         {"sysctl", l_sysctl},
         {"clock_ticks", l_clock_ticks}, {"read", l_read}, {NULL, NULL},
     };

@@ -25,15 +25,17 @@ local s = qsl.scenario.new{
     { "echo_clients", "integer", 16, "pipelined connections against the echo (0: skip)",
       min = 0, max = 10000 },
     { "pin", "boolean", false, "pin the server to CPU 0 and the load driver to CPU 1" },
-    qsl.target.params,
+    qsl.net.params.ipv6, qsl.target.params,
   },
 }
 local p = s:parse(arg)
-local art = s:artifact{ title = "Gateway load: throughput and latency against clients (loopback)" }
+local host = qsl.net.addr(qsl.net.LOOPBACK, p.ipv6)
+local art = s:artifact{ title = ("Gateway load: throughput and latency against clients " ..
+  "(loopback%s)"):format(p.ipv6 and ", IPv6" or "") }
 local modes = roles.modes(art, p.modes)
 -- target= or connect=: a server qsl did not write, one more column beside the modes
 -- (checked first to answer the protocol, exit 3 if not)
-local target <close> = qsl.target.start(p, "127.0.0.1", { cpu = p.pin and 0 or nil })
+local target <close> = qsl.target.start(p, host, { cpu = p.pin and 0 or nil })
 local servers = table.move(modes, 1, #modes, 1, {})
 if target then servers[#servers + 1] = "target" end
 
@@ -41,8 +43,8 @@ if target then servers[#servers + 1] = "target" end
 local rows = s:grid(p.trials, p.clients, servers, function(n, mode)
   if mode == "target" and target.serial and n > 1 then return end   -- one connection at a time
   local lr, gr = qsl.gateway.run(mode == "target" and target or "gateway",
-    mode ~= "target" and { mode = mode, max_conns = math.max(n, 16) } or {},
-    { connections = n, depth = p.depth, requests = p.requests },
+    mode ~= "target" and { mode = mode, max_conns = math.max(n, 16), bind = host } or {},
+    { connections = n, depth = p.depth, requests = p.requests, host = host },
     { cpu_server = p.pin and 0 or nil, cpu_load = p.pin and 1 or nil, tcp_info = true })
   return roles.merge({ mode = mode, clients = n, throughput = lr.throughput,
     p50_us = lr.p50_ns / 1e3, p99_us = lr.p99_ns / 1e3, p999_us = lr.p999_ns / 1e3,
@@ -55,7 +57,8 @@ if p.echo_clients > 0 then shapes[#shapes + 1] = "pipelined" end
 local pingpong = s:grid(p.trials, shapes, modes, function(shape, mode)
   local pp = shape == "ping-pong"
   local v = qsl.gateway.versus_echo{ mode = mode, connections = pp and 1 or p.echo_clients,
-    depth = pp and 1 or p.depth, requests = pp and p.pingpong or p.requests, pin = p.pin }
+    depth = pp and 1 or p.depth, requests = pp and p.pingpong or p.requests, pin = p.pin,
+    host = host }
   return { shape = shape, mode = mode, echo_rt_per_s = v.echo.throughput,
            gateway_rt_per_s = v.gateway.throughput, ratio = v.ratio,
            gateway_p99_us = v.gateway.p99_ns / 1e3, echo_cpu_ns = v.echo.cpu_ns,

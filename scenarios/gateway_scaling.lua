@@ -18,15 +18,17 @@ local s = qsl.scenario.new{
     roles.params("load", "requests", { default = 50000 }),
     roles.param("gateway", "mode"),
     { "trials", "integer", 3, "trials per cell", min = 1, max = 100 },
-    qsl.target.params,
+    qsl.net.params.ipv6, qsl.target.params,
   },
 }
 local p = s:parse(arg)
-local art = s:artifact{ title = "Gateway cost per order against connections and depth (loopback)" }
+local host = qsl.net.addr(qsl.net.LOOPBACK, p.ipv6)
+local art = s:artifact{ title = ("Gateway cost per order against connections and depth " ..
+  "(loopback%s)"):format(p.ipv6 and ", IPv6" or "") }
 local iso = roles.isolated()
 -- target= or connect=: a server qsl did not write instead of qsl's gateway, one process for
 -- the whole run (a target= command in a namespace of its own where the privilege exists)
-local target <close> = qsl.target.start(p, "127.0.0.1", { netns = iso or nil })
+local target <close> = qsl.target.start(p, host, { netns = iso or nil })
 if target and target.serial then p.connections = { 1 } end
 
 -- One cell against the target: its /proc and its namespace's TCP counters over the load.
@@ -48,16 +50,22 @@ local rows = s:grid(p.trials, p.depths, p.connections, function(depth, n)
   else
     local slog <close> = require("qsl.temp")()
     local gw <close>, ready = roles.start("gateway", { mode = p.mode, max_conns = n + 16,
-                                                       tcp_info = slog.path }, { netns = iso })
+                                                       tcp_info = slog.path, bind = host },
+                                          { netns = iso })
     local before, net0 = gw:sample(), measure.net(gw.pid)
-    lr = roles.run("load", { port = ready.port, connections = n, depth = depth,
+    lr = roles.run("load", { host = host, port = ready.port, connections = n, depth = depth,
       requests = p.requests, tcp_info = log.path }, { netns_of = iso and gw.pid or nil })
     lr.tcp_info = qsl.gateway.read_tcp_info(log.path)
     d, net = measure.delta(before, gw:sample()), measure.delta(net0, measure.net(gw.pid))
     gr = roles.finish(gw, { stop = true })
     gr.tcp_info = qsl.gateway.read_tcp_info(slog.path)
   end
+  -- isolated, the namespace's IP packets are the trial's: all of its family (Ip6 from snmp6)
+  local fam, other = net[p.ipv6 and "Ip6" or "Ip"], net[p.ipv6 and "Ip" or "Ip6"] or {}
+  local stray = (other.InReceives or 0) + (other.OutRequests or 0)
   return roles.merge({ depth = depth, connections = n, throughput = lr.throughput,
+           ip_packets = fam.InReceives, unbalanced = iso and stray > 0 and
+             ("%d packets of the other IP family in the trial's namespace"):format(stray) or nil,
            cpu_ns_per_order = d.cpu_ns / lr.completed, vcsw_per_order = d.nvcsw / lr.completed,
            segments_per_order = (net.Tcp.InSegs + net.Tcp.OutSegs) / lr.completed,
            tcp_info = lr.tcp_info, server_tcp_info = gr.tcp_info },
@@ -74,9 +82,15 @@ for _, y in ipairs{ "cpu_ns_per_order", "vcsw_per_order", "segments_per_order" }
 end
 art:table{ title = "Every trial: what TCP saw (TCP_INFO of every connection as it closed)",
   rows = rows, key = { "depth", "connections", "trial" }, columns = { "depth", "connections",
-  "trial", "retrans", "tcp_rtt_p50_us", "tcp_rtt_max_us" },
+  "trial", "retrans", "tcp_rtt_p50_us", "tcp_rtt_max_us", "ip_packets" },
   note = "retrans: segments retransmitted, both ends; tcp_rtt: TCP's " ..
-  "smoothed rtt of the load's connections, median and largest (us)" }
+  "smoothed rtt of the load's connections, median and largest (us); ip_packets: the " ..
+  ("namespace's %s InReceives (the other family's must be 0)"):format(p.ipv6 and
+  "Ip6 (snmp6)" or "Ip") }
+for _, r in ipairs(rows) do
+  art:unbalanced(("depth %d, %d connections, trial %d"):format(r.depth, r.connections, r.trial),
+                 r.unbalanced)
+end
 art:set{ cells = cells, runs = rows, isolated = iso }
 art:caveat(iso and "each trial in a network namespace of its own: its TCP counters are its own"
            or "no privilege for network namespaces: TCP segments are the whole machine's")

@@ -36,7 +36,7 @@ local s = qsl.scenario.new{
     { "trials", "integer", 3, "rounds", min = 1, max = 100 },
     { "path", "enum", "veth", "veth; or ssh: the subscriber started on b over ssh",
       values = { "veth", "ssh" } },
-    qsl.net.params.mtu, qsl.net.params.offload,
+    qsl.net.params.mtu, qsl.net.params.offload, qsl.net.params.ipv6,
     { "cpus_a", "integer_list", {}, "CPUs host a's roles run on (empty: any)", min = 0,
       max = 1023, allow_empty = true },
     { "cpus_b", "integer_list", {}, "CPUs host b's roles run on (empty: any)", min = 0,
@@ -50,20 +50,22 @@ local cpus = { a = #p.cpus_a > 0 and p.cpus_a or nil, b = #p.cpus_b > 0 and p.cp
 for side, c in pairs(cpus) do qsl.net.check_cpus("cpus_" .. side, c) end    -- before any trial
 
 local rows = s:grid(p.trials, p.rcvbufs, p.rates, function(rcvbuf, rate)
-  local pair <close> = qsl.net.pair(roles.merge({ management = p.path == "ssh", cpus = cpus },
-                                                qsl.net.link_opts(p)))
+  local pair <close> = qsl.net.pair(roles.merge({ management = p.path == "ssh", cpus = cpus,
+                                                  ipv6 = p.ipv6 }, qsl.net.link_opts(p)))
+  local to = p.ipv6 and pair.b.addr6 or pair.b.addr
   pair:qdisc(pair.a, "tbf", { rate = p.link_rate, burst = p.link_burst, limit = p.link_limit })
   pair:loss(pair.b, p.loss)
   local sshd <close> = p.path == "ssh" and qsl.net.sshd(pair) or nil
   local dev0 = { a = pair:stats(pair.a), b = pair:stats(pair.b) }
   local drops <close>, drops_na = qsl.measure.drops{ pair.a.pid, pair.b.pid }
-  local sub <close>, ready = roles.start("subscribe", { bind = pair.b.addr, rcvbuf = rcvbuf,
+  local sub <close>, ready = roles.start("subscribe", { bind = to, rcvbuf = rcvbuf,
     expected = expected, idle_ms = 500 }, sshd and sshd.at or pair.b.at)
   local before = qsl.measure.net(pair.a.pid)
-  local pr = roles.run("publish", { host = pair.b.addr, port = ready.port, seed = p.seed,
+  local pr = roles.run("publish", { host = to, port = ready.port, seed = p.seed,
     orders = p.orders, symbols = p.symbols, flow = p.flow, rate = rate,
     catch_up = p.catch_up }, pair.a.at)
-  local sndbuf = qsl.measure.delta(before, qsl.measure.net(pair.a.pid)).Udp.SndbufErrors
+  local sndbuf = qsl.net.udp_counts(qsl.measure.delta(before, qsl.measure.net(pair.a.pid)))
+                 .SndbufErrors
   local sr = roles.finish(sub, { timeout = 120000 })
   local q, wire, k = pair:stats(pair.a), pair:lost(pair.b), drops and drops:read("udp")
   local devices = { a = qsl.net.stats_delta(dev0.a, q),

@@ -25,7 +25,7 @@ local s = qsl.scenario.new{
       values = { "persistent", "short" } },
     roles.params("load", "connections", { default = 4 }, "depth", { default = 8 }),
     roles.param("gateway", "mode"), qsl.net.params.path, qsl.net.params.link,
-    qsl.net.params.link_back, qsl.net.params.mtu, qsl.net.params.offload,
+    qsl.net.params.link_back, qsl.net.params.mtu, qsl.net.params.offload, qsl.net.params.ipv6,
     { "trials", "integer", 3, "pass 1 trials", min = 1, max = 100 },
     { "strace", "boolean", true, "run pass 2 (the syscall mix under strace)" },
     { "port", "integer", 0, "gateway port; 0: the kernel picks one", min = 0, max = 65535 },
@@ -41,16 +41,18 @@ end
 local hosts <close> = qsl.net.hosts(p.path, qsl.net.link_param(p.link, p.path),
                                     qsl.net.link_param(p.link_back, p.path, "link_back"),
                                     qsl.net.link_opts(p))
-local art = s:artifact{ title = ("Where the gateway's time goes (%s)"):format(p.path) }
+local at_b = qsl.net.addr(hosts.b, p.ipv6)        -- the gateway's address
+local art = s:artifact{ title = ("Where the gateway's time goes (%s%s)"):format(p.path,
+  p.ipv6 and ", IPv6" or "") }
 local function load(requests, port)
-  return { host = hosts.b.addr, port = port, pattern = p.pattern, connections = p.connections,
+  return { host = at_b, port = port, pattern = p.pattern, connections = p.connections,
            depth = p.depth, requests = requests, timeout_ms = 30000 }
 end
 local place = { server_at = hosts.b.at, load_at = hosts.a.at, cpu_server = p.pin and 0 or nil,
                 cpu_load = p.pin and 1 or nil }
 -- target= or connect=: another server, measured from the outside (checked to answer the
 -- protocol first, exit 3 if not); what only qsl's gateway counts is absent, not guessed
-local target <close> = qsl.target.start(p, hosts.b.addr,
+local target <close> = qsl.target.start(p, at_b,
   roles.merge(hosts.b.at, { cpu = place.cpu_server }), hosts.a.at)
 if target and target.serial then p.connections = 1 end
 local server = target or "gateway"
@@ -61,8 +63,11 @@ local per = p.pattern == "short" and "round_trip" or "request"
 local unit = per:gsub("_", " ")
 local function per_(name) return name .. "_per_" .. per end
 local rows = s:trials(p.trials, function()
+  local ip = qsl.net.ip_book(hosts, hosts.b, p.ipv6)    -- on veth: the server's host's books
   local lr, gr, _, d, during = qsl.gateway.run(server, { mode = p.mode, port = p.port,
-    bind = hosts.b.addr }, load(p.requests), roles.merge(place, { tcp_info = true }))
+    bind = at_b }, load(p.requests), roles.merge(place, { tcp_info = true }))
+  local unbalanced, ipc = nil, {}
+  if ip then unbalanced, ipc = ip.check() end
   local n = lr.completed
   if not target then
     assert(gr.frames_in >= n, ("the gateway saw %d frames for %d answers"):format(gr.frames_in, n))
@@ -85,7 +90,8 @@ local rows = s:trials(p.trials, function()
     retrans = lr.tcp_retrans + (gr.tcp_retrans or 0),
     tcp_info = lr.tcp_info, server_tcp_info = gr.tcp_info,
     tcp_rtt_p50_us = lr.tcp_rtt_p50_us, tcp_rtt_max_us = math.max(lr.tcp_rtt_max_us,
-                                                                  gr.tcp_rtt_max_us or 0) }
+                                                                  gr.tcp_rtt_max_us or 0),
+    ip_in = ipc.in_receives, ip_out = ipc.out_requests, unbalanced = unbalanced }
 end, { label = "pass 1" })
 
 local pass2
@@ -94,7 +100,7 @@ if p.strace then
     local out <close> = qsl.temp()
     local traced <close>, port, done = qsl.target.traced(target, out.path, function(wrap)
       local gw, ready = roles.start("gateway", { mode = p.mode, port = p.port,
-        bind = hosts.b.addr }, qsl.net.at(hosts.b, { wrap = wrap, ready_timeout = 10000 }))
+        bind = at_b }, qsl.net.at(hosts.b, { wrap = wrap, ready_timeout = 10000 }))
       -- stop() signals the gateway (its ready line named it), not strace: strace then sees
       -- its tracee exit and writes the summary
       return gw, ready.port, function() roles.finish(gw, "gateway under strace",
@@ -125,12 +131,15 @@ art:table{ title = ("Pass 1: %d %ss, %s, %d connection(s) x depth %d, %s"):forma
     "user_s %.2f", "kernel_s %.2f",
     "user_share %.3f", per_"vcsw" .. " %.3f", "ivcsw", "minflt", "majflt", "vmhwm_kb", "fds",
     per_"enters" .. " %.3f", per_"completions" .. " %.3f", "echo_cpu_ns %.0f",
-    "cpu_vs_echo %.3f", "retrans", "tcp_rtt_p50_us", "tcp_rtt_max_us" },
+    "cpu_vs_echo %.3f", "retrans", "tcp_rtt_p50_us", "tcp_rtt_max_us", "ip_in", "ip_out" },
     note = ("all over the load alone: cpu from schedstat; user/kernel splits it by the ticks " ..
     "sampled then (none under %d); echo: an epoll echo answering the gateway's mean bytes, " ..
     "same load; retrans: segments TCP retransmitted, both ends; tcp_rtt: TCP's smoothed rtt " ..
     "of the load's connections at close (TCP_INFO); user_s, kernel_s: the ticks in seconds " ..
-    "(CLK_TCK %d)"):format(qsl.measure.SPLIT_TICKS, qsl.procfs.clock_ticks()) }
+    "(CLK_TCK %d); ip_in, ip_out (path=veth): the gateway host's %s InReceives and " ..
+    "OutRequests, each equal to its end's rx and tx packets, the other family's 0"):format(
+    qsl.measure.SPLIT_TICKS, qsl.procfs.clock_ticks(), p.ipv6 and "Ip6 (snmp6)" or "Ip") }
+for _, r in ipairs(rows) do art:unbalanced(("pass 1 trial %d"):format(r.trial), r.unbalanced) end
 local split = true
 for _, r in ipairs(rows) do split = split and r.user_share ~= nil end
 local fields = { "throughput", per_"cpu_ns", "p99_us" }

@@ -27,14 +27,15 @@ local s = scenario.new{
       "by default: the stamps change the drain, and with it the loss (counting_cost)" },
     { "modes", "enum_list", { "recvmmsg", "io_uring" }, "subscriber receive modes to compare",
       values = { "recvmmsg", "io_uring" } },
-    qsl.net.params.path, qsl.net.params.link,
+    qsl.net.params.path, qsl.net.params.link, qsl.net.params.ipv6,
   },
 }
 local p = s:parse(arg)
 local link = qsl.net.link_param(p.link, p.path)
 if p.gso and not p.packed then qsl.fail("parameter gso=true needs packed=true") end
 if p.force then feed.need_force() end
-local art = s:artifact{ title = ("UDP burst loss against SO_RCVBUF (%s)"):format(p.path) }
+local art = s:artifact{ title = ("UDP burst loss against SO_RCVBUF (%s%s)"):format(p.path,
+  p.ipv6 and ", IPv6" or "") }
 local expected = feed.messages(p)
 
 local rows = s:grid(p.trials, p.sizes, roles.modes(art, p.modes), function(size, mode)
@@ -43,7 +44,7 @@ local rows = s:grid(p.trials, p.sizes, roles.modes(art, p.modes), function(size,
                               timestamps = p.socket_wait and 1 or 0 },
                       pub = { seed = p.seed, orders = p.orders, symbols = p.symbols, flow = p.flow,
                               packed = p.packed, gso = p.gso, datagram_bytes = p.datagram_bytes,
-                              batch = p.batch }, path = p.path, link = link }
+                              batch = p.batch }, path = p.path, link = link, ipv6 = p.ipv6 }
   assert(r.pub.messages == expected, "the publisher sent a different flow")
   local pr, sr = r.pub, r.sub
   local unbalanced, unseen = feed.books(r)
@@ -52,7 +53,8 @@ local rows = s:grid(p.trials, p.sizes, roles.modes(art, p.modes), function(size,
            published_datagrams = pr.datagrams, received = sr.received,
            loss = pr.messages - sr.received, interior_gaps = sr.interior_gaps,
            tail_loss = sr.tail_loss, kernel_drops = sr.kernel_drops, rxq_ovfl = sr.rxq_ovfl,
-           send_failures = pr.send_failures, rcvbuf_errors = r.net.Udp.RcvbufErrors,
+           send_failures = pr.send_failures,
+           rcvbuf_errors = qsl.net.udp_counts(r.net).RcvbufErrors,
            queue_drops = r.queue and r.queue.drops or 0, backlog_drops = r.net.softnet.dropped,
            SOCKET_RCVBUFF = r.drops and (r.drops.reasons.SOCKET_RCVBUFF or 0) or "n/a",
            drop_reasons = r.drops and r.drops.reasons, drops_na = r.drops_na,
@@ -92,8 +94,9 @@ art:caveat(rows[1].drops_na and "SOCKET_RCVBUFF and the kernel's other drop reas
   "what it dropped on a full receive buffer in the trial's namespaces; any other reason " ..
   "fails the books")
 art:caveat(roles.isolated() and "each trial in a network namespace of its own: rcvbuf_errors " ..
-  "(Udp RcvbufErrors) counts its datagrams alone; backlog_drops (softnet) is system-wide"
-  or "rcvbuf_errors (Udp RcvbufErrors), backlog_drops (softnet): system-wide cross-checks")
+  "(Udp or Udp6 RcvbufErrors: /proc/net/snmp, snmp6) counts its datagrams alone; " ..
+  "backlog_drops (softnet) is system-wide"
+  or "rcvbuf_errors (Udp, Udp6 RcvbufErrors), backlog_drops (softnet): system-wide cross-checks")
 art:caveat(("Linux doubles a request and clamps it to net.core.rmem_max (%s) unless force=true")
            :format(tostring(qsl.procfs.sysctl("net.core.rmem_max"))))
 art:caveat("loss depends on when the subscriber gets to run during the burst: report ranges")

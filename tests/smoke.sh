@@ -96,6 +96,22 @@ check rcvbuf_burst rcvbuf_burst \
 check profile_gateway profile_gateway \
     '#doc.results.pass1 == 1 and doc.parameters.path == "veth" and doc.results.pass1[1].requests == 5000' \
     requests=5000 trials=1 strace=false path=veth link=pfifo:limit=1000
+# IPv6 on every path scenario: the trial's counters in snmp6 (Udp6, Ip6), books balanced
+check rcvbuf_burst rcvbuf_burst \
+    '#doc.results.trials == 2 and #doc.results.unreconciled == 0 and doc.parameters.ipv6 == true and doc.results.trials[1].rcvbuf_errors == doc.results.trials[1].kernel_drops and doc.results.trials[1].kernel_drops > 0' \
+    sizes=2048,8388608 trials=1 orders=300 modes=recvmmsg path=veth ipv6=true
+check rcvbuf_burst rcvbuf_burst \
+    '#doc.results.trials == 1 and #doc.results.unreconciled == 0 and doc.parameters.ipv6 == true and doc.results.trials[1].rcvbuf_errors == doc.results.trials[1].kernel_drops' \
+    sizes=2048 trials=1 orders=300 modes=recvmmsg ipv6=true
+check path_loss path_loss \
+    '#doc.results.trials == 1 and doc.results.trials[1].ok == "yes" and doc.parameters.ipv6 == true and doc.results.trials[1].queue > 0 and doc.results.trials[1].wire > 0' \
+    orders=3000 rates=100000 rcvbufs=2048 link_rate=100000 loss=0.05 trials=1 ipv6=true
+check profile_gateway profile_gateway \
+    '#doc.results.pass1 == 1 and #doc.results.unreconciled == 0 and doc.parameters.ipv6 == true and doc.results.pass1[1].ip_in > 0 and doc.results.pass1[1].ip_out > 0' \
+    requests=3000 trials=1 strace=false path=veth ipv6=true
+check gateway_scaling gateway_scaling \
+    '#doc.results.cells == 1 and #doc.results.unreconciled == 0 and doc.parameters.ipv6 == true and doc.results.runs[1].ip_packets > 0' \
+    connections=2 depths=4 requests=2000 trials=1 ipv6=true
 check profile_gateway profile_gateway \
     '#doc.results.pass1 == 1 and doc.parameters.link_back == "htb:rate=500000,ceil=1000000/pfifo:limit=100" and doc.results.pass1[1].requests == 2000' \
     requests=2000 trials=1 strace=false path=veth link_back=htb:rate=500000,ceil=1000000/pfifo:limit=100
@@ -133,6 +149,9 @@ check gateway_load gateway_load \
 check gateway_scaling gateway_scaling \
     '#doc.results.cells == 2 and doc.results.cells[1].segments_per_order_median > 0' \
     connections=1,2 depths=4 requests=2000 trials=1
+check gateway_load gateway_load \
+    '#doc.results.cells == 1 and doc.parameters.ipv6 == true and doc.results.pingpong[1].ratio > 0' \
+    clients=2 modes=epoll requests=2000 trials=1 pingpong=300 echo_clients=0 ipv6=true
 # qsl's own gateway as a server qsl did not write: the same columns, measured from outside
 check gateway_load gateway_load \
     '#doc.results.cells == 4 and doc.results.cells[2].mode == "target" and doc.results.cells[2].throughput_median > 0 and doc.results.runs[2].server_tcp_info == nil' \

@@ -126,15 +126,54 @@ START_TEST(test_snmp_pairs)
 }
 END_TEST
 
-START_TEST(test_real_snmp_has_udp_counters)
+static int snmp6_cb(void *ctx, const char *proto, const char *name, int64_t v)
+{
+    struct snmp_probe *p = ctx;
+    p->n++;
+    if (!strcmp(proto, "Udp6") && !strcmp(name, "RcvbufErrors"))
+        p->rcvbuf_errors = v;
+    if (!strcmp(proto, "Udp6") && !strcmp(name, "InDatagrams"))
+        p->in_datagrams = v;
+    ck_assert(strchr(proto, '6') == proto + strlen(proto) - 1);
+    return 0;
+}
+
+START_TEST(test_snmp6_lines)
+{
+    const char *t = "Ip6InReceives                   \t321669\n"
+                    "Icmp6InType134                  \t7\n\n"
+                    "Udp6InDatagrams                 \t10\n"
+                    "Udp6RcvbufErrors                \t996\n";
+    struct snmp_probe p = {0};
+    ck_assert_int_eq(qsl_procfs_parse_snmp6(t, strlen(t), snmp6_cb, &p), 0);
+    ck_assert_int_eq(p.n, 4);
+    ck_assert_int_eq(p.rcvbuf_errors, 996);
+    ck_assert_int_eq(p.in_datagrams, 10);
+    const char *bad[] = { "UdpInDatagrams 1\n", "Udp6 1\n", "6x 1\n", "Udp6InDatagrams\n",
+                          "Udp6InDatagrams x\n", "Udp6InDatagrams 1 2\n" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_msg(qsl_procfs_parse_snmp6(bad[i], strlen(bad[i]), snmp6_cb, &p) == -EINVAL,
+                      "accepted %s", bad[i]);
+}
+END_TEST
+
+/* A real counters file parses whole and has UDP's two counters (the Lua books read them). */
+static void real_counters(const char *path,
+                          int (*parse)(const char *, size_t, qsl_procfs_counter_fn, void *),
+                          qsl_procfs_counter_fn cb)
 {
     static char buf[65536];
-    long n = qsl_procfs_read("/proc/net/snmp", buf, sizeof buf);
-    ck_assert_int_gt(n, 0);
+    long n = qsl_procfs_read(path, buf, sizeof buf);
+    ck_assert_msg(n > 0, "%s: %ld", path, n);
     struct snmp_probe p = {-1, -1, 0};
-    ck_assert_int_eq(qsl_procfs_parse_snmp(buf, (size_t)n, snmp_cb, &p), 0);
-    ck_assert_int_ge(p.rcvbuf_errors, 0);
-    ck_assert_int_ge(p.in_datagrams, 0);
+    ck_assert_int_eq(parse(buf, (size_t)n, cb, &p), 0);
+    ck_assert_msg(p.rcvbuf_errors >= 0 && p.in_datagrams >= 0, "%s lacks a UDP counter", path);
+}
+
+START_TEST(test_real_snmp_has_udp_counters)
+{
+    real_counters("/proc/net/snmp", qsl_procfs_parse_snmp, snmp_cb);
+    real_counters("/proc/net/snmp6", qsl_procfs_parse_snmp6, snmp6_cb);
 }
 END_TEST
 
@@ -192,6 +231,7 @@ Suite *procfs_suite(void)
     tcase_add_test(tc, test_status_key_values);
     tcase_add_test(tc, test_snmp_pairs);
     tcase_add_test(tc, test_real_snmp_has_udp_counters);
+    tcase_add_test(tc, test_snmp6_lines);
     tcase_add_test(tc, test_sysctl_by_dotted_name_only);
     tcase_add_test(tc, test_fd_count_and_read_limits);
     tcase_add_test(tc, test_nul_bytes_are_not_proc_text);

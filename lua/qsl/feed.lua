@@ -2,7 +2,7 @@
 -- rcvbuf_sweep, feed_throughput).
 --   messages{seed=, orders=, symbols=, flow=} -> what the publisher will send:
 --       the same flow through the same engine, run in-process
---   run{sub={subscribe params}, pub={publish params}, path=, link=, timeout=}
+--   run{sub={subscribe params}, pub={publish params}, path=, link=, ipv6=, timeout=}
 --       -> {ready = the subscriber's ready line, pub = publish result, sub = subscribe result,
 --           net = the network counters' delta over the trial (measure.net), isolated}
 --       a subscriber started first (its ready line gives the port), then the publisher;
@@ -19,16 +19,17 @@
 --       .wire: how many); before_send = fn(pair): called once the subscriber is ready,
 --       before the publisher starts (pair nil off veth). devices (veth): each end's
 --       counters over the trial, {a =, b =} of net.stats_delta (root qdisc, .qdiscs,
---       .link's stats64)
+--       .link's stats64); ipv6 = true: over IPv6 (::1, or the pair's addr6), net's Udp6
+--       and Ip6 counting the trial's datagrams
 --   books(r) -> nil when the counts balance, else what does not:
 --       datagrams sent = received + kernel drops + send failures (+ the link's queue drops
 --       with a link; SO_MEMINFO sees every drop on the socket, tail drops included),
 --       received + interior gaps + tail loss =
---       published, nothing malformed or duplicated, (isolated) the namespace's Udp
---       RcvbufErrors equal to the kernel drops, and (r.drops: the kernel's account, where
---       BPF runs) every drop the kernel made in the trial's namespaces a place of the book:
---       SOCKET_RCVBUFF the socket's drops, QDISC_DROP the link's queue's, NETFILTER_DROP the
---       wire's (loss=)
+--       published, nothing malformed or duplicated, (isolated) the namespace's Udp and
+--       Udp6 RcvbufErrors (/proc/net/snmp, snmp6) equal to the kernel drops, and (r.drops:
+--       the kernel's account, where BPF runs) every drop the kernel made in the trial's
+--       namespaces a place of the book: SOCKET_RCVBUFF the socket's drops, QDISC_DROP the
+--       link's queue's, NETFILTER_DROP the wire's (loss=)
 --   fanout{subs={params, ...}, pub={publish params}, path=, ipv6=, group=, timeout=}
 --       -> {readies, subs = their results in order, pub, net, nets, shared, group, iface}:
 --       one publisher to a multicast group (default 239.77.0.1, ff15::77 with ipv6) and
@@ -100,19 +101,22 @@ local function trial_drops(pair, counted)
 end
 
 function M.run(o)
-  roles.options("feed.run", o, { "sub", "pub", "path", "link", "loss", "before_send", "timeout" })
+  roles.options("feed.run", o, { "sub", "pub", "path", "link", "loss", "before_send", "timeout",
+                                 "ipv6" })
   -- path = "veth": publisher and subscriber on two hosts of their own (qsl.net), the
   -- subscriber bound to its host's address; else one namespace of the trial's own
   if (o.link or o.loss) and o.path ~= "veth" then
     error("feed.run: link= and loss= need path = \"veth\"", 2)
   end
-  local pair <close> = o.path == "veth" and require("qsl.net").hosts("veth", o.link) or nil
+  local pair <close> = o.path == "veth" and
+    require("qsl.net").hosts("veth", o.link, nil, { ipv6 = o.ipv6 }) or nil
   if o.loss then pair:loss(pair.b, o.loss) end
   local ns <close> = not pair and roles.netns() or nil
   local counted = pair and pair.b.pid or (ns and ns.pid)
   local sub_at = pair and pair.b.at or (ns and { netns_of = ns.pid })
   local sub_params, pub_params = roles.merge(o.sub), roles.merge(o.pub)
-  if pair then sub_params.bind, pub_params.host = pair.b.addr, pair.b.addr end
+  local to = pair and (o.ipv6 and pair.b.addr6 or pair.b.addr) or (o.ipv6 and "::1")
+  if to then sub_params.bind, pub_params.host = to, to end
   local before = measure.net(counted)
   local dev0 = pair and { a = pair:stats(pair.a), b = pair:stats(pair.b) }
   local drops <close>, drops_na = trial_drops(pair, counted)
@@ -203,13 +207,16 @@ function M.fanout(o)
   return r
 end
 
--- The namespace's Udp RcvbufErrors against the socket drops it should equal (IPv4 only:
--- an IPv6 trial leaves Udp at zero).
+-- The namespace's RcvbufErrors (/proc/net/snmp's Udp and snmp6's Udp6: a trial's datagrams
+-- count in one family's) against the socket drops they should equal.
 local function udp_check(net, drops, what)
-  local udp = net and net.Udp
-  if udp and udp.InDatagrams + udp.RcvbufErrors > 0 and udp.RcvbufErrors ~= drops then
-    return ("%s %d (SO_MEMINFO) ~= the trial's Udp RcvbufErrors %d"):format(what, drops,
-                                                                            udp.RcvbufErrors)
+  if not net or not net.Udp then return nil end
+  local v6 = net.Udp6 or { InDatagrams = 0, RcvbufErrors = 0 }
+  local seen = net.Udp.InDatagrams + net.Udp.RcvbufErrors + v6.InDatagrams + v6.RcvbufErrors
+  local errors = net.Udp.RcvbufErrors + v6.RcvbufErrors
+  if seen > 0 and errors ~= drops then
+    return ("%s %d (SO_MEMINFO) ~= the trial's RcvbufErrors %d (Udp %d, Udp6 %d)"):format(what,
+      drops, errors, net.Udp.RcvbufErrors, v6.RcvbufErrors)
   end
 end
 
@@ -380,8 +387,7 @@ function M.books(r)
     return ("received %d + gaps %d + tail %d ~= published %d"):format(sr.received,
       sr.interior_gaps, sr.tail_loss, pr.messages)
   end
-  -- isolated, the namespace's UDP counters see this subscriber's socket alone (IPv4: an
-  -- IPv6 trial counts in snmp6, not read here, and leaves Udp at zero)
+  -- isolated, the namespace's UDP counters (Udp, Udp6) see this subscriber's socket alone
   local why = r.isolated and udp_check(r.net, sr.kernel_drops, "kernel drops")
   if why then return why end
   if sr.malformed + sr.duplicates > 0 then

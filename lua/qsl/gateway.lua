@@ -17,11 +17,11 @@
 --       requests) and placement opts: the kernel's floor for that gateway run
 --   echo_sizes(gr, requests) -> request, reply: the gateway's mean bytes in and out per
 --       request from its result line (bytes_in, bytes_out), rounded to whole bytes
---   versus_echo{mode=, connections=, depth=, requests=, pin=} -> {gateway = load result,
+--   versus_echo{mode=, connections=, depth=, requests=, pin=, host=} -> {gateway = load result,
 --       echo = load result, request_bytes, reply_bytes, ratio (gateway/echo requests/s),
 --       cpu_ratio (gateway/echo CPU per request)}: the gateway in that mode, then an epoll
 --       echo server answering its mean bytes per request, under the same connections,
---       depth and number of requests
+--       depth and number of requests, both at host (default 127.0.0.1; "::1" for IPv6)
 local roles = require "qsl.roles"
 local M = {}
 
@@ -64,14 +64,14 @@ function M.run(server, params, load, opts)
   -- a target (qsl.target) is already running, and stays the caller's
   local target = type(server) == "table" and server or nil
   local function start()
-    if target then return nil, { port = target.port } end
+    if target then return nil, { port = target.port, host = target.host } end
     return roles.start(server, params, roles.merge({ cpu = opts.cpu_server }, opts.server_at))
   end
   local srv <close>, ready = start()
   local proc = target or srv
   local before = proc:sample()
   local ok, lr = pcall(roles.run, "load", roles.merge({ timeout_ms = 600000 }, load,
-    { port = ready.port }), roles.merge({ cpu = opts.cpu_load, timeout = 600000 }, opts.load_at))
+    { port = ready.port, host = ready.host }), roles.merge({ cpu = opts.cpu_load, timeout = 600000 }, opts.load_at))
   if not ok then
     -- a target that died or stopped answering says why in its own output, not the load's
     error(target and ("%s; %s"):format(lr, target:state()) or lr, 0)
@@ -116,11 +116,13 @@ function M.floor(gr, load, opts)
 end
 
 function M.versus_echo(o)
-  roles.options("gateway.versus_echo", o, { "mode", "connections", "depth", "requests", "pin" })
+  roles.options("gateway.versus_echo", o, { "mode", "connections", "depth", "requests", "pin",
+                                            "host" })
   local cpu = o.pin and { cpu_server = 0, cpu_load = 1 } or {}
-  local load = { connections = o.connections, depth = o.depth, requests = o.requests }
-  local gw, gr = M.run("gateway", { mode = o.mode, max_conns = math.max(o.connections, 16) },
-                       load, cpu)
+  local load = { connections = o.connections, depth = o.depth, requests = o.requests,
+                 host = o.host }
+  local gw, gr = M.run("gateway", { mode = o.mode, max_conns = math.max(o.connections, 16),
+                                    bind = o.host }, load, cpu)
   local echo, request, reply = M.floor(gr, load, cpu)
   return { gateway = gw, echo = echo, request_bytes = request, reply_bytes = reply,
            ratio = gw.throughput / echo.throughput, cpu_ratio = gw.cpu_ns / echo.cpu_ns }

@@ -3,7 +3,8 @@
 --   sample(pid)      -> one process: CPU (schedstat ns, stat ticks), faults,
 --                       context switches, memory, descriptors
 --   net([pid])       -> the network stack's counters, of pid's namespace
---                       (default: ours): snmp (Ip, Tcp, Udp...), netstat
+--                       (default: ours): snmp (Ip, Tcp, Udp...), snmp6 (Ip6, Udp6,
+--                       Icmp6...: absent where the namespace has IPv6 off), netstat
 --                       (TcpExt, IpExt), softnet (per-CPU backlog drops)
 --   delta(a, b)      -> b - a, field by field (nested tables too)
 --   drops(pids)      -> the kernel's own account of what it drops, by reason (qsl.kernel),
@@ -52,6 +53,9 @@ function M.net(pid)
   local base = pid and ("/proc/" .. pid .. "/net/") or "/proc/net/"
   local out = assert(qsl.procfs.snmp(base .. "snmp"))
   for proto, t in pairs(assert(qsl.procfs.snmp(base .. "netstat"))) do out[proto] = t end
+  local v6, why, code = qsl.procfs.snmp6(base .. "snmp6")
+  if not v6 and code ~= 2 then error(why, 0) end        -- ENOENT: IPv6 off in that namespace
+  for proto, t in pairs(v6 or {}) do out[proto] = t end
   out.softnet = softnet(base .. "softnet_stat")
   return out
 end

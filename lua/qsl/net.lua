@@ -18,10 +18,11 @@
 --       management: a second link (10.77.1.1 - 10.77.1.2) for control traffic such as ssh,
 --       so the experiment's link carries the experiment's packets alone, as a separate
 --       management network does between real machines
---       (roles.start(role, params, host.at) runs a role on that host). The IPv4
---       neighbours are static, and without ipv6 IPv6 is off on the link: its queue then
---       carries the experiment's packets alone (with ipv6, its neighbour discovery and
---       listener reports share the queue).
+--       (roles.start(role, params, host.at) runs a role on that host). The neighbours
+--       are static, and the link carries the experiment's packets alone: without ipv6,
+--       IPv6 is off on it; with ipv6 its ends are NOARP (no solicited-node group, so no
+--       listener report; no duplicate address detection) and send no router
+--       solicitation (a group a role joins is still reported, as it must be).
 --   pair:qdisc(host, kind, params, [child]) -> sets the root queueing discipline of host's
 --       end: "tbf" {rate=, burst=, limit=} (bytes/s, bytes, bytes), "htb" {rate=, ceil=}
 --       (bytes/s: one class takes every packet), "pfifo" {limit=} (packets), "bfifo"
@@ -38,7 +39,8 @@
 --   hosts(path, link, [link_back], [pair options]) -> a to-be-closed {a, b}: 127.0.0.1 here
 --       for "loopback", else a pair with link's queue on a's end and link_back's on b's;
 --       params.mtu and params.offload declare `mtu=` and `offload=`, link_opts(p) the
---       pair options they give;
+--       pair options they give (and ipv6 with params.ipv6, `ipv6=`); addr(host, ipv6) the
+--       address a role uses there (::1 on loopback, addr6 on a pair with ipv6);
 --       at(host, opts) -> opts plus host's placement
 --   pair:stats(host) -> { kind, bytes, packets, drops, overlimits, requeues, backlog, qlen }
 --       of the root qdisc of host's end, with .qdiscs (every qdisc there, children too) and
@@ -164,12 +166,18 @@ Pair.__close, Pair.__gc = close_pair, close_pair
 
 -- A host's end of a link: its addresses (nodad: usable at once, no duplicate-address
 -- wait), up, and its MAC read back. Without addr6, IPv6 is off on it: no neighbour or
--- listener reports on the link.
+-- listener reports on the link. quiet6 (a pair's ends): NOARP before any address, so the
+-- kernel joins no solicited-node group (nothing to report) and runs no DAD, and no router
+-- solicitation: with static neighbours, IPv6 needs none of it on a two-host link.
 local function address(h, len4, len6)
   if not h.addr6 then
     M.run(h, { "sysctl", "-qw", ("net.ipv6.conf.%s.disable_ipv6=1"):format(h.ifname) })
   end
   M.run(h, { "ip", "addr", "add", ("%s/%d"):format(h.addr, len4), "dev", h.ifname })
+  if h.addr6 and h.quiet6 then
+    M.run(h, { "sysctl", "-qw", ("net.ipv6.conf.%s.router_solicitations=0"):format(h.ifname) })
+    M.run(h, { "ip", "link", "set", "dev", h.ifname, "arp", "off" })
+  end
   if h.addr6 then
     M.run(h, { "ip", "-6", "addr", "add", ("%s/%d"):format(h.addr6, len6), "dev", h.ifname,
                "nodad" })
@@ -356,7 +364,8 @@ function M.pair(opts)
       self[side] = { holder = holder, pid = holder.pid,
                      at = { netns_of = holder.pid, cpus = cpus[side] }, cpus = cpus[side],
                      ifname = "q" .. side, addr = side == "a" and "10.77.0.1" or "10.77.0.2",
-                     addr6 = opts.ipv6 and (side == "a" and "fd77::1" or "fd77::2") or nil }
+                     addr6 = opts.ipv6 and (side == "a" and "fd77::1" or "fd77::2") or nil,
+                     quiet6 = true }
     end
     M.run(self.a, { "ip", "link", "add", "qa", "type", "veth", "peer", "name", "qb", "netns",
                     tostring(self.b.pid) })
@@ -540,11 +549,22 @@ M.params = {
   offload = { "offload", "string", "", "path=veth: offloads of both ends, e.g. " ..
               "gso:off,gro:off,tso:off (ethtool; empty: as the kernel has them)",
               allow_empty = true },
+  ipv6 = { "ipv6", "boolean", false, "over IPv6 (::1 on loopback, fd77::/64 on veth); " ..
+           "the books cross-check /proc/net/snmp6 (Udp6, Ip6)" },
 }
+
+-- A trial's UDP counters of either family, from a measure.delta of measure.net: Udp's and
+-- Udp6's fields added (a trial's datagrams count in one of them; the other stays 0).
+function M.udp_counts(d)
+  local out = {}
+  for k, v in pairs(d.Udp or {}) do out[k] = v end
+  for k, v in pairs(d.Udp6 or {}) do out[k] = (out[k] or 0) + v end
+  return out
+end
 
 -- A pair's options from a scenario's mtu= and offload= (the defaults change nothing).
 function M.link_opts(p)
-  local o = { mtu = p.mtu ~= 1500 and p.mtu or nil }
+  local o = { mtu = p.mtu ~= 1500 and p.mtu or nil, ipv6 = p.ipv6 or nil }
   if p.offload ~= "" then
     local off, why = M.parse_offload(p.offload)
     if not off then qsl.fail("parameter offload=" .. why) end
@@ -556,15 +576,55 @@ end
 -- hosts(path, link) -> a to-be-closed {a, b}, the client's and the server's host: on
 -- loopback both are this machine's namespace at 127.0.0.1; on veth a pair (link shaping the
 -- queue of a's end). at(host, opts) -> opts for roles.start with the host's placement.
+-- One host's IP counters over a trial against its end of the link: every packet the device
+-- received went up to IP (InReceives), every packet IP sent left by it (OutRequests), all of
+-- the trial's family (Ip6 with ipv6, else Ip; the other family's counters stay 0). On a
+-- pair's host the namespace and the device are the trial's alone, so these are equalities.
+-- ip_book(pair, host, ipv6) -> a book to :check() after the trial (nil, why; or the counts),
+-- or nil off a pair (loopback shares the machine's counters).
+function M.ip_book(pair, host, ipv6)
+  if getmetatable(pair) ~= Pair then return nil end
+  local measure = require "qsl.measure"
+  local net0, link0 = measure.net(host.pid), pair:stats(host).link
+  return { check = function()
+    local d = measure.delta(net0, measure.net(host.pid))
+    local link1 = pair:stats(host).link
+    local link = { rx_packets = link1.rx_packets - link0.rx_packets,
+                   tx_packets = link1.tx_packets - link0.tx_packets }
+    local fam, other = d[ipv6 and "Ip6" or "Ip"], d[ipv6 and "Ip" or "Ip6"] or {}
+    local names = ipv6 and { "IPv6", "IPv4" } or { "IPv4", "IPv6" }
+    local counts = { rx_packets = link.rx_packets, tx_packets = link.tx_packets,
+                     in_receives = fam.InReceives, out_requests = fam.OutRequests }
+    local stray = (other.InReceives or 0) + (other.OutRequests or 0)
+    if stray > 0 then
+      return ("%d %s packets in an %s trial"):format(stray, names[2], names[1]), counts
+    end
+    if link.rx_packets ~= fam.InReceives or link.tx_packets ~= fam.OutRequests then
+      return ("%s's end: rx %d, tx %d packets; %s InReceives %d, OutRequests %d"):format(
+        host.ifname, link.rx_packets, link.tx_packets, names[1], fam.InReceives,
+        fam.OutRequests), counts
+    end
+    return nil, counts
+  end }
+end
+
+-- This machine's loopback as a host ({addr, addr6, at}: no placement).
+M.LOOPBACK = { addr = "127.0.0.1", addr6 = "::1", at = {} }
+
 function M.hosts(path, link, link_back, opts)
   if path ~= "veth" then
-    local here = { addr = "127.0.0.1", at = {} }
+    local here = M.LOOPBACK
     return setmetatable({ a = here, b = here }, { __close = function() end })
   end
   local pair = M.pair(opts)
   pair:shape(pair.a, link)
   pair:shape(pair.b, link_back)
   return pair
+end
+
+-- The address a role binds or sends to at host: its IPv6 one with ipv6, else its IPv4 one.
+function M.addr(host, ipv6)
+  return ipv6 and (host.addr6 or error("net: that host has no IPv6 address", 2)) or host.addr
 end
 
 function M.at(host, opts)

@@ -30,15 +30,37 @@ test("books: balanced is nil, each imbalance is named with its numbers", functio
   why = feed.books(trial{ sub = { duplicates = 1 } })
   assert(why:find("0 malformed datagrams, 1 duplicates", 1, true), why)
   why = feed.books(trial{ net = { Udp = { InDatagrams = 90, RcvbufErrors = 9 } } })
-  assert(why:find("kernel drops 8 (SO_MEMINFO) ~= the trial's Udp RcvbufErrors 9", 1, true), why)
+  assert(why:find("kernel drops 8 (SO_MEMINFO) ~= the trial's RcvbufErrors 9 (Udp 9, Udp6 0)",
+                  1, true), why)
+  -- over IPv6 the trial counts in snmp6's Udp6: checked the same way
+  local v6 = { Udp = { InDatagrams = 0, RcvbufErrors = 0 },
+               Udp6 = { InDatagrams = 90, RcvbufErrors = 8 } }
+  assert(feed.books(trial{ net = v6 }) == nil)
+  v6.Udp6.RcvbufErrors = 5
+  why = feed.books(trial{ net = v6 })
+  assert(why and why:find("RcvbufErrors 5 (Udp 0, Udp6 5)", 1, true), why)
 end)
 
 test("books: the namespace's counters are checked only where they are the trial's", function()
   -- not isolated: the machine's counters include other traffic
   assert(feed.books(trial{ isolated = false, net = { Udp = { InDatagrams = 5e6,
                                                              RcvbufErrors = 77 } } }) == nil)
-  -- isolated over IPv6: Udp (IPv4) saw nothing
+  -- a namespace that saw no datagram in either family (no snmp6: IPv6 not built in)
   assert(feed.books(trial{ net = { Udp = { InDatagrams = 0, RcvbufErrors = 0 } } }) == nil)
+end)
+
+test("a trial over IPv6 counts in Udp6 (snmp6), and Udp stays 0", function()
+  if not roles.isolated() then return skip("no network namespaces here") end
+  local expected = feed.messages{ seed = 42, orders = 2000, symbols = 3, flow = "original" }
+  local r = feed.run{ sub = { rcvbuf = 2048, expected = expected, idle_ms = 200 },
+                      pub = { seed = 42, orders = 2000, symbols = 3 }, ipv6 = true }
+  assert(feed.books(r) == nil, feed.books(r))
+  local udp6 = r.net.Udp6
+  assert(r.net.Udp.InDatagrams == 0 and r.net.Udp.RcvbufErrors == 0, "IPv4 saw nothing")
+  assert(udp6.InDatagrams == r.sub.datagrams and udp6.RcvbufErrors == r.sub.kernel_drops and
+         r.sub.kernel_drops > 0, ("Udp6 InDatagrams %d, RcvbufErrors %d; received %d, " ..
+         "dropped %d"):format(udp6.InDatagrams, udp6.RcvbufErrors, r.sub.datagrams,
+         r.sub.kernel_drops))
 end)
 
 test("a trial in a namespace of its own counts its datagrams alone", function()

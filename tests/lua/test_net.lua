@@ -113,9 +113,15 @@ test("injected loss: every datagram received or counted by the rule", function()
   assert(error_of(pair.loss, pair, pair.b, 2):find("fraction from 0 to 1", 1, true))
 end)
 
-test("IPv6 over the link", function()
+test("IPv6 over the link, and nothing else on it", function()
   if not roles.isolated() then return skip("no privilege for network namespaces") end
   local pair <close> = net.pair{ ipv6 = true }
+  -- a quiet link: no solicited-node group to report (NOARP), no DAD, no router solicitation
+  for _, h in ipairs{ pair.a, pair.b } do
+    local groups = net.run(h, { "ip", "-6", "maddr", "show", "dev", h.ifname })
+    assert(not groups:find("ff02::1:ff", 1, true), "a solicited-node group: " .. groups)
+    assert(pair:stats(h).link.tx_packets == 0, "the link sent before the experiment")
+  end
   local sub <close>, ready = roles.start("subscribe", { bind = pair.b.addr6, idle_ms = 300,
                                                         rcvbuf = 8 << 20 }, pair.b.at)
   local pr = roles.run("publish", { host = pair.b.addr6, port = ready.port, orders = 500,
@@ -124,6 +130,9 @@ test("IPv6 over the link", function()
   assert(sr.datagrams > 0 and sr.datagrams + sr.kernel_drops == pr.datagrams,
          ("over IPv6: sent %d, received %d, dropped at the socket %d"):format(pr.datagrams,
            sr.datagrams, sr.kernel_drops))
+  local sent = pair:stats(pair.a).link.tx_packets
+  assert(sent == pr.datagrams, ("a's end sent %d packets for %d datagrams"):format(sent,
+                                                                             pr.datagrams))
 end)
 
 test("a scenario's link= text parsed, every fault named", function()
