@@ -33,10 +33,16 @@ local s = qsl.scenario.new{
     { "link_limit", "integer", 8000, "tbf queue limit (bytes; at least one 1514-byte frame)",
       min = 1514, max = 1 << 30 },
     { "loss", "number", 0.01, "fraction lost on the way, at random (0: none)", min = 0, max = 1 },
+    { "dup", "number", 0, "fraction of a's datagrams sent twice (nft dup at a's way out, " ..
+      "counted; the copies cross every queue)", min = 0, max = 1 },
     { "trials", "integer", 3, "rounds", min = 1, max = 100 },
     { "path", "enum", "veth", "veth; or ssh: the subscriber started on b over ssh",
       values = { "veth", "ssh" } },
     qsl.net.params.mtu, qsl.net.params.offload, qsl.net.params.ipv6,
+    { "hops", "integer", 0, "routers between a and b (0: one link; each router a namespace " ..
+      "forwarding to the next)", min = 0, max = 8 },
+    { "hop_link", "string", "none", "hops>0: the queue of each router's link toward b, as " ..
+      "link= (none: no queue); one for all, or one per router separated by ';'" },
     { "cpus_a", "integer_list", {}, "CPUs host a's roles run on (empty: any)", min = 0,
       max = 1023, allow_empty = true },
     { "cpus_b", "integer_list", {}, "CPUs host b's roles run on (empty: any)", min = 0,
@@ -44,20 +50,59 @@ local s = qsl.scenario.new{
   },
 }
 local p = s:parse(arg)
-local art = s:artifact{ title = "Where datagrams are lost on a shaped link (two namespaces)" }
+local art = s:artifact{ title = ("Where datagrams are lost on a shaped link (%s%s)"):format(
+  p.hops > 0 and ("%d routers between two hosts"):format(p.hops) or "two namespaces",
+  p.ipv6 and ", IPv6" or "") }
 local expected = feed.messages(p)
 local cpus = { a = #p.cpus_a > 0 and p.cpus_a or nil, b = #p.cpus_b > 0 and p.cpus_b or nil }
 for side, c in pairs(cpus) do qsl.net.check_cpus("cpus_" .. side, c) end    -- before any trial
+if p.hops > 0 and p.path == "ssh" then qsl.fail("hops= needs path=veth (ssh's management " ..
+  "link joins a and b directly)") end
+local hop_specs, hop_links = {}, {}
+for spec in (p.hop_link .. ";"):gmatch("([^;]*);") do hop_specs[#hop_specs + 1] = spec end
+if p.hop_link ~= "none" and p.hops == 0 then qsl.fail("hop_link= needs hops= above 0") end
+if #hop_specs ~= 1 and #hop_specs ~= p.hops then
+  qsl.fail(("hop_link= gives %d queues for %d routers: give one, or one per router"):format(
+    #hop_specs, p.hops))
+end
+for k = 1, p.hops do
+  hop_links[k] = qsl.net.link_param(hop_specs[k] or hop_specs[1], "veth", "hop_link")
+end
+
+-- a pair, or a chain through p.hops routers (hop 1 is a's end, hop k+1 router k's)
+local function path()
+  local o = roles.merge({ cpus = cpus, ipv6 = p.ipv6 }, qsl.net.link_opts(p))
+  if p.hops == 0 then return qsl.net.pair(roles.merge(o, { management = p.path == "ssh" })) end
+  local c = qsl.net.chain(roles.merge(o, { hops = p.hops }))
+  for k, r in ipairs(c.routers) do c:shape(r.east, hop_links[k]) end
+  return c
+end
+
+-- every hop's counts in a trial: its place, its queue's drops and the kernel's QDISC_DROP there
+local function hop_rows(q, hops, k)
+  local out = { { hop = 1, at = "a", sent = q.packets, dropped = q.drops,
+                  kernel = k and (k.hosts[1].QDISC_DROP or 0) or "n/a" } }
+  for i, h in ipairs(hops) do
+    out[i + 1] = { hop = i + 1, at = "router " .. i, sent = h.sent, dropped = h.drops,
+                   forwarded = h.forwarded, kernel = k and (k.hosts[i + 1].QDISC_DROP or 0)
+                   or "n/a" }
+  end
+  return out
+end
 
 local rows = s:grid(p.trials, p.rcvbufs, p.rates, function(rcvbuf, rate)
-  local pair <close> = qsl.net.pair(roles.merge({ management = p.path == "ssh", cpus = cpus,
-                                                  ipv6 = p.ipv6 }, qsl.net.link_opts(p)))
-  local to = p.ipv6 and pair.b.addr6 or pair.b.addr
+  local pair <close> = path()
+  local to = qsl.net.addr(pair.b, p.ipv6)
   pair:qdisc(pair.a, "tbf", { rate = p.link_rate, burst = p.link_burst, limit = p.link_limit })
   pair:loss(pair.b, p.loss)
+  if p.dup > 0 then pair:dup(pair.a, p.dup) end
   local sshd <close> = p.path == "ssh" and qsl.net.sshd(pair) or nil
   local dev0 = { a = pair:stats(pair.a), b = pair:stats(pair.b) }
-  local drops <close>, drops_na = qsl.measure.drops{ pair.a.pid, pair.b.pid }
+  local pids = { pair.a.pid }
+  for _, r in ipairs(pair.routers or {}) do pids[#pids + 1] = r.pid end
+  pids[#pids + 1] = pair.b.pid
+  local drops <close>, drops_na = qsl.measure.drops(pids)
+  local hops0 = pair.routers and pair:sample()
   local sub <close>, ready = roles.start("subscribe", { bind = to, rcvbuf = rcvbuf,
     expected = expected, idle_ms = 500 }, sshd and sshd.at or pair.b.at)
   local before = qsl.measure.net(pair.a.pid)
@@ -70,24 +115,55 @@ local rows = s:grid(p.trials, p.rcvbufs, p.rates, function(rcvbuf, rate)
   local q, wire, k = pair:stats(pair.a), pair:lost(pair.b), drops and drops:read("udp")
   local devices = { a = qsl.net.stats_delta(dev0.a, q),
                     b = qsl.net.stats_delta(dev0.b, pair:stats(pair.b)) }
+  local hops = hops0 and qsl.net.hops_delta(hops0, pair:sample()) or {}
+  q = devices.a                                  -- over the trial
+  local copies = p.dup > 0 and pair:duplicated(pair.a) or 0
   local why, unseen = feed.path_books{ pub = pr, sub = sr, queue = q, wire = wire,
-                                       sndbuf = sndbuf, drops = k }
+    sndbuf = sndbuf, drops = k, hops = hops, copies = copies }
+  local routers = 0
+  for _, h in ipairs(hops) do routers = routers + h.drops end
   return roles.merge({ rcvbuf = feed.size_label(rcvbuf), granted_rcvbuf = ready.granted_rcvbuf,
            target_rate = rate, rate = pr.msgs_per_s, burst = pr.burst_max,
            moved = pr.schedule_moved, sent = pr.datagrams,
-           received = sr.datagrams, queue = q.drops, wire = wire, socket = sr.kernel_drops,
+           received = sr.datagrams, queue = q.drops, routers = routers, wire = wire,
+           socket = sr.kernel_drops, hops = hop_rows(q, hops, k), copies = copies,
+           duplicates = sr.duplicates, reordered = sr.reordered,
+           control = pair.control and pair:control() or 0,
            sender = pr.send_failures, overlimits = q.overlimits, unbalanced = why,
            kernel = k and qsl.measure.drop_text(k.reasons) or "n/a", drops_na = drops_na,
            drop_reasons = k and k.reasons, ok = why and "NO" or "yes",
            devices = devices }, feed.unseen_fields(unseen))
 end)
 
+local lost_at = p.hops > 0 and { "queue", "routers", "wire", "socket" } or
+                { "queue", "wire", "socket" }
 local cells = art:spread{ title = "Datagrams lost, by place (over rounds)", rows = rows,
   main = true, by = { "rcvbuf", "target_rate" }, format = "%.0f",
-  fields = { "queue", "wire", "socket", "sender", "received" } }
+  fields = table.move({ "sender", "received" }, 1, 2, #lost_at + 1, table.move(lost_at, 1,
+                      #lost_at, 1, {})) }
+local per_hop, hop_cells = {}, nil
+if p.hops > 0 then
+  for _, r in ipairs(rows) do
+    for _, h in ipairs(r.hops) do
+      per_hop[#per_hop + 1] = roles.merge({ rcvbuf = r.rcvbuf, target_rate = r.target_rate,
+        trial = r.trial, link = h.hop == 1 and ("tbf:rate=%d,burst=%d,limit=%d"):format(
+        p.link_rate, p.link_burst, p.link_limit) or hop_specs[h.hop - 1] or hop_specs[1] }, h)
+    end
+  end
+  hop_cells = art:spread{ title = "Datagrams dropped at each hop's queue (over rounds)",
+    rows = per_hop, main = true, by = { "rcvbuf", "target_rate", "hop", "at" },
+    format = "%.0f", fields = { "dropped", "sent" } }
+  art:table{ title = "Every hop of every trial", rows = per_hop, key = { "rcvbuf",
+    "target_rate", "trial", "hop" }, columns = { "rcvbuf", "target_rate", "trial", "hop", "at",
+    "link", "forwarded", "sent", "dropped", "kernel" }, note = "hop 1 is a's end of the first " ..
+    "link, hop k+1 router k's end toward b; forwarded: the router's IP forward count; sent, " ..
+    "dropped: the device's tx packets and the queue's drops (tc); kernel: QDISC_DROP in that " ..
+    "node's namespace (BPF). The books follow every packet: what a hop sent, the next node " ..
+    "took in, forwarded, and its queue sent or dropped" }
+end
 local places = {}
 for _, c in ipairs(cells) do
-  for _, place in ipairs{ "queue", "wire", "socket" } do
+  for _, place in ipairs(lost_at) do
     places[#places + 1] = { rcvbuf = c.rcvbuf, place = place, rate = c.target_rate,
                             lost = c[place .. "_median"] }
   end
@@ -95,19 +171,34 @@ end
 art:plot_rows{ title = "Datagrams lost (median of rounds) against the publisher's rate",
   rows = places, by = { "rcvbuf", "place" }, x = "rate", y = "lost", logx = true,
   xlabel = "publisher rate (messages/s)", ylabel = "datagrams lost" }
-art:table{ title = "Every trial", rows = rows, columns = { "rcvbuf", "target_rate", "trial",
-  "rate %.0f", "burst", "moved", "sent", "received", "queue", "wire", "socket", "sender",
-  "overlimits", "ok", "kernel", "unseen" }, note = "rate: messages/s sent, paced with " ..
+local columns = { "rcvbuf", "target_rate", "trial", "rate %.0f", "burst", "moved", "sent",
+  "received", "queue", "routers", "wire", "socket", "sender", "overlimits", "ok", "kernel",
+  "unseen" }
+if p.dup > 0 then
+  for i, c in ipairs{ "copies", "duplicates", "reordered" } do table.insert(columns, 7 + i, c) end
+end
+art:table{ title = "Every trial", rows = rows, columns = columns,
+  note = "rate: messages/s sent, paced with " ..
   (p.catch_up and "catch_up=true (after a stall, what is overdue leaves at once)" or
   "catch_up=false (after a stall the schedule moves on: moved counts it)") ..
   "; burst: the most datagrams sent with no pacing wait between them; ok: the books " ..
-  "balance; queue, wire, socket: tc's, nft's and " ..
-  "SO_MEMINFO's counts, each the kernel's own (kernel: its drops by reason in both hosts, BPF)" ..
-  " plus unseen, what it never showed" }
+  "balance; queue (a's link), routers (their queues, hops>0), wire, socket: tc's, nft's and " ..
+  "SO_MEMINFO's counts, each the kernel's own (kernel: its drops by reason in every host, " ..
+  "BPF) plus unseen, what it never showed" .. (p.dup > 0 and "; copies: the dup rule's " ..
+  "count (sent = publisher's datagrams + copies); duplicates, reordered: the subscriber's " ..
+  "counts of them (messages; one a datagram here)" or "") }
+if p.hops > 0 and p.ipv6 then
+  local n = 0
+  for _, r in ipairs(rows) do n = n + r.control end
+  art:caveat(("IPv6 routers report joining all-routers (ff02::2): their %d listener reports " ..
+    "were dropped at each router's output hook (nft, counted), so the links carried the " ..
+    "experiment alone"):format(n))
+end
 art:set{ cells = cells, trials = rows, expected_messages = expected, catch_up = p.catch_up,
+         hops = p.hops, hop_cells = hop_cells, per_hop = p.hops > 0 and per_hop or nil,
          cpus = { a = cpus.a or "any", b = cpus.b or "any" },
          link = { rate = p.link_rate,
-         burst = p.link_burst, limit = p.link_limit, loss = p.loss } }
+         burst = p.link_burst, limit = p.link_limit, loss = p.loss, dup = p.dup } }
 art:caveat("a veth link between namespaces: the kernel's queueing and socket paths, no NIC, " ..
            "driver or wire; the wire's loss is a netfilter rule at the receiving host")
 art:caveat("a datagram in the link's queue still counts against the sender's SO_SNDBUF (not " ..

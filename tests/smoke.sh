@@ -84,6 +84,17 @@ if [ -f "$out/path_loss.txt" ] && grep -q '^  link         qb mtu 1280, gso [a-z
 else
     failed=$((failed + 1)); echo "smoke: path_loss's provenance lacks the link's mtu or offloads"
 fi
+# two routers: loss attributed to each hop's queue, every packet followed hop by hop
+check path_loss path_loss \
+    '#doc.results.trials == 1 and #doc.results.unreconciled == 0 and doc.results.hops == 2 and #doc.results.per_hop == 3 and doc.results.per_hop[1].dropped > 0 and doc.results.per_hop[2].dropped > 0 and doc.results.per_hop[2].forwarded == doc.results.per_hop[1].sent and doc.results.per_hop[3].forwarded == doc.results.per_hop[2].sent and doc.results.trials[1].routers == doc.results.per_hop[2].dropped + doc.results.per_hop[3].dropped and (doc.results.per_hop[2].kernel == "n/a" or doc.results.per_hop[2].kernel <= doc.results.per_hop[2].dropped)' \
+    orders=3000 rates=100000 rcvbufs=2048 link_rate=100000 loss=0.05 trials=1 hops=2 "hop_link=tbf:rate=20000,burst=1514,limit=1514;pfifo:limit=5"
+check path_loss path_loss \
+    '#doc.results.trials == 1 and #doc.results.unreconciled == 0 and doc.results.hops == 1 and doc.parameters.ipv6 == true and doc.results.per_hop[2].forwarded == doc.results.per_hop[1].sent' \
+    orders=3000 rates=100000 rcvbufs=2048 link_rate=100000 loss=0.05 trials=1 hops=1 ipv6=true hop_link=tbf:rate=20000,burst=1514,limit=1514
+# dup=: copies made at a's way out, counted by the rule and by the subscriber alike
+check path_loss path_loss \
+    '#doc.results.trials == 1 and #doc.results.unreconciled == 0 and doc.results.trials[1].copies > 0 and doc.results.trials[1].duplicates > 0 and doc.results.trials[1].duplicates <= doc.results.trials[1].copies and doc.results.trials[1].received + doc.results.trials[1].socket == doc.results.trials[1].sent + doc.results.trials[1].copies' \
+    orders=3000 rates=20000 rcvbufs=0 link_rate=2000000 loss=0 trials=1 dup=0.1
 check drop_reasons drop_reasons \
     '#doc.results.trials == 3 and #doc.results.unreconciled == 0 and doc.results.trials[3].wire > 0 and doc.results.trials[1].socket > 0 and (doc.results.trials[1].SOCKET_RCVBUFF == "n/a" or doc.results.trials[1].SOCKET_RCVBUFF + doc.results.trials[1].unseen == doc.results.trials[1].socket and doc.results.trials[3].NETFILTER_DROP <= doc.results.trials[3].wire and doc.results.trials[3].NETFILTER_DROP + doc.results.trials[3].unseen >= doc.results.trials[3].wire and (doc.results.trials[3].unseen_skipped == "n/a" or doc.results.trials[3].unseen_skipped == doc.results.trials[3].unseen))' \
     orders=2000 trials=1

@@ -74,7 +74,13 @@
 --       over a shaped, lossy link is found again (received, or dropped at the queue, on the
 --       wire, at the socket, refused to the sender), the link carried ours alone, and where
 --       the kernel's account is there it names each place (QDISC_DROP, NETFILTER_DROP,
---       SOCKET_RCVBUFF) with the same counts and nothing else; else what does not
+--       SOCKET_RCVBUFF) with the same counts and nothing else; else what does not.
+--       hops= (net.hops_delta of a chain's samples): the routers after a's queue, each
+--       {arrived, forwarded, sent, drops}; the book then follows every packet hop by hop
+--       (what a queue sent the next node took in, a router forwarded all of it, its queue
+--       sent or dropped all it forwarded) and each router's QDISC_DROP (drops.hosts[k+1])
+--       is at most its queue's drops. copies= (pair:duplicated): the dup rule's copies,
+--       sent besides the publisher's datagrams; the subscriber's duplicates at most that
 --   can_force() -> whether SO_RCVBUFFORCE works here (CAP_NET_ADMIN); false, why, errno
 --   need_force() -> skips the run (exit 2) without CAP_NET_ADMIN, which SO_RCVBUFFORCE needs
 --   size_label(bytes) -> "2 KiB", "8 MiB", "OS default" (0)
@@ -397,19 +403,58 @@ function M.books(r)
 end
 
 function M.path_books(t)
-  local pr, sr, q = t.pub, t.sub, t.queue
-  if pr.datagrams ~= sr.datagrams + q.drops + t.wire + sr.kernel_drops + pr.send_failures then
-    return ("%d sent; received %d, queue %d, wire %d, socket %d, sender %d"):format(pr.datagrams,
-      sr.datagrams, q.drops, t.wire, sr.kernel_drops, pr.send_failures)
+  local pr, sr, q, hops, copies = t.pub, t.sub, t.queue, t.hops or {}, t.copies or 0
+  local queued, arrived = q.drops, sr.datagrams + t.wire + sr.kernel_drops
+  for _, h in ipairs(hops) do queued = queued + h.drops end
+  if pr.datagrams + copies ~= sr.datagrams + queued + t.wire + sr.kernel_drops +
+                              pr.send_failures then
+    return ("%d sent%s; received %d, queue %d, wire %d, socket %d, sender %d"):format(
+      pr.datagrams, copies > 0 and (" and %d copies"):format(copies) or "", sr.datagrams,
+      queued, t.wire, sr.kernel_drops, pr.send_failures)
   end
-  if q.packets ~= sr.datagrams + t.wire + sr.kernel_drops then
-    return ("the link carried %d packets, %d of them not ours"):format(q.packets,
-      q.packets - sr.datagrams - t.wire - sr.kernel_drops)
+  if sr.duplicates > copies then
+    return ("the subscriber saw %d duplicates, the dup rule made %d copies"):format(
+      sr.duplicates, copies)
   end
-  if t.sndbuf ~= q.drops then return ("SndbufErrors %d, queue drops %d"):format(t.sndbuf, q.drops) end
+  -- hop by hop: what a queue sent is what the next node took in, a router forwarded all it
+  -- took in, and its queue sent or dropped all it forwarded; the last queue's packets are
+  -- the subscriber's (received, lost on the wire, dropped at its socket)
+  local next_in = hops[1] and hops[1].arrived or arrived
+  if q.packets ~= next_in then
+    return hops[1] and ("hop 1 sent %d packets, router 1 took in %d"):format(q.packets, next_in)
+      or ("the link carried %d packets, %d of them not ours"):format(q.packets,
+                                                                      q.packets - arrived)
+  end
+  for k, h in ipairs(hops) do
+    next_in = hops[k + 1] and hops[k + 1].arrived or arrived
+    if h.forwarded ~= h.arrived then
+      return ("router %d took in %d packets, forwarded %d"):format(k, h.arrived, h.forwarded)
+    elseif h.sent + h.drops ~= h.forwarded then
+      return ("router %d forwarded %d packets; hop %d sent %d, dropped %d"):format(k,
+        h.forwarded, k + 1, h.sent, h.drops)
+    elseif h.sent ~= next_in then
+      return ("hop %d sent %d packets, %s took in %d"):format(k + 1, h.sent, hops[k + 1] and
+        "router " .. (k + 1) or "b (received, wire, socket)", next_in)
+    end
+  end
+  -- a's queue's drops are the sender's SndbufErrors; a copy's drop is no socket's (the
+  -- kernel tells no one which copies the queue dropped: then a bound, not an equality)
+  if t.sndbuf > q.drops or q.drops > t.sndbuf + copies then
+    return ("SndbufErrors %d, queue drops %d%s"):format(t.sndbuf, q.drops, copies > 0 and
+      (" (%d copies could account for the difference)"):format(copies) or "")
+  end
   if not t.drops then return nil end
+  -- the kernel's QDISC_DROP in each node's namespace is that node's queue's (hosts: a, the
+  -- routers in order, b); it may fall short (unseen, below), never exceed tc's count
+  for k, h in ipairs(hops) do
+    local seen = t.drops.hosts[k + 1] and t.drops.hosts[k + 1].QDISC_DROP or 0
+    if seen > h.drops then
+      return ("hop %d: the kernel dropped %d (QDISC_DROP) in router %d, tc counted %d"):format(
+        k + 1, seen, k, h.drops)
+    end
+  end
   return M.kernel_book(t.drops, {
-    { name = "queue", reason = "QDISC_DROP", count = q.drops, counter = "tc" },
+    { name = "queue", reason = "QDISC_DROP", count = queued, counter = "tc" },
     { name = "wire", reason = "NETFILTER_DROP", count = t.wire, counter = "nft" },
     { name = "socket", reasons = M.socket_reasons, count = sr.kernel_drops,
       counter = "SO_MEMINFO" } })

@@ -57,6 +57,11 @@
 --       parse_link_stats(json) a device's stats64 from `ip -s -j link show dev X`
 --       (rx_/tx_ bytes, packets, errors, dropped); stats_delta(before, after): two
 --       pair:stats samples as counts over the trial (backlog, qlen: at its end)
+--   chain{hops = n, ipv6=, cpus=, mtu=, offload=} -> a and b through n routers (below, at
+--       M.chain); chain:sample(), hops_delta(before, after): the routers' counters over a
+--       trial; chain:control(): IPv6 routers' listener reports kept off the links
+--   addr(host, ipv6) -> host's address of that family; udp_counts(delta) Udp + Udp6;
+--   ip_book(pair, host, ipv6) -> a trial's IP counters against the device's (see there)
 --   star(n, {ipv6=}) -> a to-be-closed list of n hosts (2..16) on one switch (a bridge in a
 --       namespace of its own that floods multicast to every port), each host as in a pair
 --       ({pid, ifname = "e0", mac, addr = 10.77.2.i, addr6 = fd77:2::i, at}), every other
@@ -401,6 +406,150 @@ function M.link(pair, name_a, name_b, prefix)
   pair.a.maddr, pair.b.maddr = a.addr, b.addr
 end
 
+-- ------------------------------------------------------------------ chain
+
+local Chain = setmetatable({}, { __index = Pair })   -- a chain's ends take a pair's calls
+Chain.__index = Chain
+local function close_chain(self)
+  for _, h in ipairs{ self.b, self.a } do
+    if h.holder and h.holder:running() then h.holder:stop(1000) end
+  end
+  for i = #(self.routers or {}), 1, -1 do
+    local r = self.routers[i]
+    if r.holder:running() then r.holder:stop(1000) end
+  end
+end
+Chain.__close, Chain.__gc = close_chain, close_chain
+
+-- chain{hops = n, ipv6=, cpus={a=, b=}, mtu=, offload=} -> hosts a and b joined through n
+-- routers (namespaces of their own, forwarding on) by n + 1 links. links[i] joins node i-1
+-- and node i (node 0 = a, n + 1 = b): .a its end at node i-1 (the queue toward b), .b its
+-- end at node i (the queue toward a), each {pid, ifname, addr, addr6, mac, peer}. Link i is
+-- 10.77.(10+i).0/30 (and fd77:(10+i)::/64); a is 10.77.11.1, b 10.77.(11+n).2; every node
+-- routes a's and b's address to its neighbour that way; neighbours static and the links
+-- quiet as a pair's. routers[k] = {pid, holder, at, west = links[k].b, east = links[k+1].a}.
+function M.chain(opts)
+  local roles = require "qsl.roles"
+  opts = roles.options("net.chain", opts, { "hops", "ipv6", "cpus", "mtu", "offload" })
+  if math.type(opts.hops) ~= "integer" or opts.hops < 1 or opts.hops > 8 then
+    error("net.chain: hops must be an integer from 1 to 8", 2)
+  end
+  check_link_opts(opts)
+  local cpus = roles.options("net.chain cpus", opts.cpus or {}, { "a", "b" })
+  for _, side in ipairs{ "a", "b" } do M.check_cpus("net.chain cpus." .. side, cpus[side]) end
+  if not roles.isolated() then qsl.skip("net.chain: no privilege for network namespaces") end
+  local self = setmetatable({ routers = {}, links = {}, hops = opts.hops }, Chain)
+  local ok, err = pcall(function()
+    local nodes = {}
+    for k = 0, opts.hops + 1 do
+      local holder = roles.netns()
+      local side = k == 0 and "a" or k == opts.hops + 1 and "b" or nil
+      nodes[k] = { holder = holder, pid = holder.pid,
+                   at = { netns_of = holder.pid, cpus = side and cpus[side] },
+                   cpus = side and cpus[side] }
+      if side then self[side] = nodes[k] else self.routers[k] = nodes[k] end
+    end
+    for i = 1, opts.hops + 1 do
+      local west, east = nodes[i - 1], nodes[i]
+      local wn = i == 1 and "qa" or "e0"
+      local en = i == opts.hops + 1 and "qb" or "w0"
+      local function end_at(node, ifname, host_part)
+        return { pid = node.pid, ifname = ifname, quiet6 = true,
+                 addr = ("10.77.%d.%d"):format(10 + i, host_part),
+                 addr6 = opts.ipv6 and ("fd77:%d::%d"):format(10 + i, host_part) or nil }
+      end
+      local l = { a = end_at(west, wn, 1), b = end_at(east, en, 2) }
+      l.a.peer, l.b.peer = l.b, l.a
+      M.run(west, { "ip", "link", "add", wn, "type", "veth", "peer", "name", en, "netns",
+                    tostring(east.pid) })
+      configure(l, opts)
+      for _, h in ipairs{ l.a, l.b } do address(h, 30, 64) end
+      neighbours(l.a, { l.b })
+      neighbours(l.b, { l.a })
+      self.links[i] = l
+    end
+    -- a and b are their links' ends; routers forward, each way to its neighbour
+    for _, side in ipairs{ "a", "b" } do
+      local e = side == "a" and self.links[1].a or self.links[opts.hops + 1].b
+      for k, v in pairs(e) do if k ~= "pid" then self[side][k] = v end end
+    end
+    for k, r in ipairs(self.routers) do
+      r.west, r.east = self.links[k].b, self.links[k + 1].a
+      M.run(r, { "sysctl", "-qw", "net.ipv4.ip_forward=1" })
+      if opts.ipv6 then
+        -- an IPv6 router joins all-routers (ff02::2) and reports it: kept off the links at
+        -- its output hook, counted (self:control()), so they carry the experiment alone
+        M.run(r, { "nft", "add", "table", "ip6", "qslquiet" })
+        M.run(r, { "nft", "add", "chain", "ip6", "qslquiet", "out",
+                   "{ type filter hook output priority 0 ; }" })
+        M.run(r, { "nft", "add", "rule", "ip6", "qslquiet", "out", "icmpv6", "type",
+                   "{ mld-listener-report, mld2-listener-report }", "counter", "drop" })
+        M.run(r, { "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1" })
+      end
+    end
+    for k = 0, opts.hops + 1 do
+      local node = k == 0 and self.a or k == opts.hops + 1 and self.b or self.routers[k]
+      local via_west = k > 0 and self.links[k].a
+      local via_east = k <= opts.hops and self.links[k + 1].b
+      for _, fam in ipairs{ { "addr", "-4", "/32" }, { "addr6", "-6", "/128" } } do
+        local f, ver, len = table.unpack(fam)
+        if self.a[f] and via_east then
+          M.run(node, { "ip", ver, "route", "add", self.b[f] .. len, "via", via_east[f] })
+        end
+        if self.a[f] and via_west then
+          M.run(node, { "ip", ver, "route", "add", self.a[f] .. len, "via", via_west[f] })
+        end
+      end
+    end
+    for _, l in ipairs(self.links) do
+      wait_ready(l.a)
+      wait_ready(l.b)
+      record(l)
+    end
+  end)
+  if not ok then
+    close_chain(self)
+    error(err, 2)
+  end
+  return self
+end
+
+-- The routers' own listener reports kept off the links (IPv6; 0 without).
+function Chain:control()
+  local n = 0
+  for _, r in ipairs(self.a.addr6 and self.routers or {}) do
+    n = n + M.parse_lost(M.run(r, { "nft", "-j", "list", "chain", "ip6", "qslquiet", "out" }))
+  end
+  return n
+end
+
+-- Each router's counters now, in order: {arrived (its west end's rx packets), forwarded
+-- (Ip ForwDatagrams + Ip6 OutForwDatagrams), sent (its east end's tx packets), drops (the
+-- east end's root qdisc drops: its children's included), queue (that end's pair:stats)}.
+-- hops_delta(before, after) -> the same as counts over a trial.
+function Chain:sample()
+  local measure = require "qsl.measure"
+  local out = {}
+  for k, r in ipairs(self.routers) do
+    local net, q = measure.net(r.pid), self:stats(r.east)
+    out[k] = { arrived = self:stats(r.west).link.rx_packets, sent = q.link.tx_packets,
+               forwarded = net.Ip.ForwDatagrams + (net.Ip6 and net.Ip6.OutForwDatagrams or 0),
+               drops = q.drops, queue = q }
+  end
+  return out
+end
+
+function M.hops_delta(before, after)
+  local out = {}
+  for k, a in ipairs(after) do
+    local b = before[k]
+    out[k] = { arrived = a.arrived - b.arrived, forwarded = a.forwarded - b.forwarded,
+               sent = a.sent - b.sent, drops = a.drops - b.drops,
+               queue = M.stats_delta(b.queue, a.queue) }
+  end
+  return out
+end
+
 local qdisc_keys = { tbf = { "rate", "burst", "limit" }, pfifo = { "limit" },
                     bfifo = { "limit" }, htb = { "rate", "ceil" } }
 -- what may sit under a root: a leaf queue in place of the default one (tbf's inner qdisc,
@@ -583,7 +732,7 @@ end
 -- ip_book(pair, host, ipv6) -> a book to :check() after the trial (nil, why; or the counts),
 -- or nil off a pair (loopback shares the machine's counters).
 function M.ip_book(pair, host, ipv6)
-  if getmetatable(pair) ~= Pair then return nil end
+  if type(pair.stats) ~= "function" then return nil end
   local measure = require "qsl.measure"
   local net0, link0 = measure.net(host.pid), pair:stats(host).link
   return { check = function()
@@ -731,7 +880,7 @@ function Pair:dup(host, fraction)
   if type(fraction) ~= "number" or fraction < 0 or fraction > 1 then
     error("net: dup must be a fraction from 0 to 1", 2)
   end
-  local peer = host == self.a and self.b or self.a
+  local peer = host.peer or (host == self.a and self.b or self.a)
   local n = tostring(math.floor(fraction * 10000 + 0.5))
   for _, fam in ipairs{ { "ip", peer.addr }, { "ip6", peer.addr6 } } do
     if fam[2] then

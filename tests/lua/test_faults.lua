@@ -38,6 +38,8 @@ local LONG_RUNS = {
   { "profile_gateway", "requests=50000000 trials=2", 1 },
   { "gateway_load", "requests=50000000 clients=4 modes=epoll trials=2 pingpong=0", 1 },
   { "gateway_abuse", "load_ms=60000", 1 },
+  -- a chain: hosts a and b, two routers (a namespace holder each) and the subscriber
+  { "path_loss", "hops=2 orders=2000000 rates=20000 trials=3 link_rate=1000000", 5 },
   { "TEMPLATE", "datagrams=1000000 trials=1000", 0 },
 }
 

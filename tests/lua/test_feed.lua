@@ -167,3 +167,38 @@ test("publish catch_up=0: a stall never becomes a burst larger than a batch", fu
   assert(caught.burst_max > 16 * 100, "catch_up=1 after a 300 ms stall: burst " ..
          caught.burst_max)       -- 6,000 messages fell due in it
 end)
+
+test("path_books: a pair's and a chain's, every packet followed hop by hop", function()
+  local function t(over)
+    local b = { pub = { datagrams = 1000, send_failures = 0 },
+                sub = { datagrams = 600, kernel_drops = 50 }, wire = 30, sndbuf = 200,
+                queue = { drops = 200, packets = 800 },
+                hops = { { arrived = 800, forwarded = 800, sent = 680, drops = 120 } } }
+    for k, v in pairs(over or {}) do b[k] = v end
+    return b
+  end
+  assert(feed.path_books(t()) == nil)
+  -- without routers: a's queue's packets are the subscriber's
+  assert(feed.path_books(t{ hops = {}, queue = { drops = 320, packets = 680 },
+                            sndbuf = 320 }) == nil)
+  local why = feed.path_books(t{ hops = {}, queue = { drops = 320, packets = 690 },
+                                 sndbuf = 320 })
+  assert(why and why:find("the link carried 690 packets, 10 of them not ours", 1, true), why)
+  -- a router that took in more than it forwarded, or a queue that lost some uncounted
+  -- (each with the whole still balanced: only the hop-by-hop book sees it)
+  why = feed.path_books(t{ hops = { { arrived = 800, forwarded = 790, sent = 680, drops = 120 } } })
+  assert(why and why:find("router 1 took in 800 packets, forwarded 790", 1, true), why)
+  why = feed.path_books(t{ hops = { { arrived = 800, forwarded = 800, sent = 670, drops = 120 } } })
+  assert(why and why:find("router 1 forwarded 800 packets; hop 2 sent 670, dropped 120", 1,
+                          true), why)
+  why = feed.path_books(t{ hops = { { arrived = 790, forwarded = 790, sent = 670, drops = 120 } } })
+  assert(why and why:find("hop 1 sent 800 packets, router 1 took in 790", 1, true), why)
+  -- the kernel's QDISC_DROP in router 1's namespace above tc's count there
+  local drops = { reasons = { QDISC_DROP = 330, NETFILTER_DROP = 30, SOCKET_RCVBUFF = 50 },
+                  hosts = { { QDISC_DROP = 200 }, { QDISC_DROP = 130 }, {} } }
+  why = feed.path_books(t{ drops = drops })
+  assert(why and why:find("hop 2: the kernel dropped 130 (QDISC_DROP) in router 1, tc " ..
+                          "counted 120", 1, true), why)
+  drops.reasons.QDISC_DROP, drops.hosts[2].QDISC_DROP = 320, 120
+  assert(feed.path_books(t{ drops = drops }) == nil)
+end)

@@ -450,3 +450,48 @@ test("dup 0.1 on a link: ~10% duplicates, counted by the rule and the subscriber
     assert(share > 0.08 and share < 0.12, ("%.3f of the datagrams duplicated"):format(share))
   end
 end)
+
+test("a chain: two routers forward every datagram, each hop's queue counted, nothing left",
+     function()
+  if not roles.isolated() then return skip("no privilege for network namespaces") end
+  assert(error_of(net.chain, { hops = 0 }):find("hops must be an integer from 1 to 8", 1, true))
+  assert(error_of(net.chain, { hops = 2, speed = 1 }):find("speed", 1, true))
+  local links_before = host_links()
+  local pids = {}
+  for _, ipv6 in ipairs{ false, true } do
+    local c <close> = net.chain{ hops = 2, ipv6 = ipv6 }
+    pids[#pids + 1] = c.a.pid
+    for _, r in ipairs(c.routers) do pids[#pids + 1] = r.pid end
+    pids[#pids + 1] = c.b.pid
+    assert(#c.links == 3 and c.a.ifname == "qa" and c.b.ifname == "qb")
+    -- router 2's queue toward b: 20 kB/s, one frame of queue; a's end and router 1's free
+    c:qdisc(c.routers[2].east, "tbf", { rate = 20000, burst = 1514, limit = 1514 })
+    local to = net.addr(c.b, ipv6)
+    local h0 = c:sample()
+    local sub <close>, ready = roles.start("subscribe", { bind = to, rcvbuf = 8 << 20,
+                                                          idle_ms = 500 }, c.b.at)
+    local pr = roles.run("publish", { host = to, port = ready.port, orders = 2000 }, c.a.at)
+    local sr = roles.finish(sub, { timeout = 30000 })
+    local hops = net.hops_delta(h0, c:sample())
+    local sent = c:stats(c.a).link.tx_packets
+    local what = ("ipv6 %s: sent %d, a's end %d, router 1 in %d fwd %d out %d, router 2 in " ..
+      "%d fwd %d out %d dropped %d, received %d"):format(tostring(ipv6), pr.datagrams, sent,
+      hops[1].arrived, hops[1].forwarded, hops[1].sent, hops[2].arrived, hops[2].forwarded,
+      hops[2].sent, hops[2].drops, sr.datagrams)
+    assert(sent == pr.datagrams and hops[1].arrived == sent and hops[1].forwarded == sent and
+           hops[1].sent == sent and hops[1].drops == 0, what)
+    assert(hops[2].arrived == sent and hops[2].forwarded == sent and hops[2].drops > 0 and
+           hops[2].sent + hops[2].drops == sent, what)
+    assert(sr.datagrams + sr.kernel_drops == hops[2].sent, what)
+    assert(c:control() >= 0 and (ipv6 or c:control() == 0))
+    -- every link in provenance, each once
+    assert(#net.links_seen() >= 1)
+  end
+  local gone = qsl.measure.poll(3000, function()
+    for _, pid in ipairs(pids) do if qsl.procfs.stat(pid) then return false end end
+    return true
+  end)
+  assert(gone, "a node's holder outlived the chain")
+  assert(host_links() == links_before or not host_links():find("q[ab]:"),
+         "a link end was left in this machine's namespace")
+end)
