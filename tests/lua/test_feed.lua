@@ -171,7 +171,8 @@ end)
 test("path_books: a pair's and a chain's, every packet followed hop by hop", function()
   local function t(over)
     local b = { pub = { datagrams = 1000, send_failures = 0 },
-                sub = { datagrams = 600, kernel_drops = 50 }, wire = 30, sndbuf = 200,
+                sub = { datagrams = 600, kernel_drops = 50, duplicates = 0 }, wire = 30,
+                sndbuf = 200,
                 queue = { drops = 200, packets = 800 },
                 hops = { { arrived = 800, forwarded = 800, sent = 680, drops = 120 } } }
     for k, v in pairs(over or {}) do b[k] = v end
