@@ -6,7 +6,9 @@
  * The original's own workloads (its own build gives its instructions per op on
  * each, so the ratio holds on any machine):
  *   obook    add + modify + cancel on an empty book, one op = all three (the
- *            modify moves the price: the order leaves and re-rests)
+ *            modify moves the price: the order leaves and re-rests), through the
+ *            engine (admission, risk checks, sequence numbers, events, top of book)
+ *   book     (qsl's) the same three on the book alone, as the book layer has them
  *   ocodec   encode + decode of a NewOrder frame (the same work as codec)
  *   osession a NewOrder through the session that fills 1 lot against deep
  *            resting liquidity (1,000 sells on 100 levels), per frame
@@ -229,6 +231,7 @@ __attribute__((noinline)) uint64_t bench_run_codec(size_t n)
     for (size_t i = 0; i < n; i++) {
         m.u.new_order.order_id = i;
         int len = qsl_wire_encode(&m, buf, sizeof buf);
+        __asm__ volatile("" : : "r"(buf) : "memory");  /* decode reads the bytes, not m */
         size_t flen;
         if (qsl_wire_decode(buf, (size_t)len, &back, &flen) == QSL_WIRE_OK)
             acc += back.u.new_order.order_id;
@@ -314,6 +317,43 @@ static double run_obook(size_t n)
         exit(1);
     }
     qsl_engine_free(&e);
+    return t / (double)n;
+}
+
+/* The same three operations on the book alone: rest (its memory reserved first), the
+ * price change as the engine makes it (unlink, reserve, relink) and the cancel by id - no
+ * admission, risk checks, sequence numbers or events. */
+__attribute__((noinline)) void bench_run_book(struct qsl_book *b, size_t n);
+__attribute__((noinline)) void bench_run_book(struct qsl_book *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (qsl_book_rest(b, i + 1, QSL_BUY, 100, 10) != 0)
+            exit(1);
+        uint32_t idx = qsl_book_pool_find(b->pool, 0, i + 1);
+        qsl_book_unlink(b, idx);
+        if (qsl_book_reserve(b, QSL_BUY, 101) != 0)
+            exit(1);
+        qsl_book_relink(b, idx, 101, 10);
+        qsl_book_remove(b, qsl_book_pool_find(b->pool, 0, i + 1));
+    }
+}
+
+static double run_book(size_t n)
+{
+    struct qsl_book_pool p;
+    struct qsl_book b;
+    if (qsl_book_pool_init(&p, 0) != 0)
+        exit(1);
+    qsl_book_init(&b, &p, 0);
+    double t0 = now_ns();
+    bench_run_book(&b, n);
+    double t = now_ns() - t0;
+    if (qsl_book_depth(&b, QSL_BUY) != 0 || p.used != 0) {
+        fprintf(stderr, "bench: book workload went wrong\n");
+        exit(1);
+    }
+    qsl_book_free(&b);
+    qsl_book_pool_free(&p);
     return t / (double)n;
 }
 
@@ -562,6 +602,8 @@ struct workload {
 
 static const struct workload workloads[] = {
     {"obook", "original's: book add + modify + cancel, ns/op (all three)", 1000000, run_obook},
+    {"book", "obook's three operations on the book alone (no engine), ns/op", 1000000,
+     run_book},
     {"ocodec", "original's: NewOrder encode + decode, ns/op", 5000000, run_codec},
     {"osession", "original's: session, fill against deep liquidity, ns/frame", 500000,
      run_osession},
