@@ -80,7 +80,7 @@ end
 
 -- every hop's counts in a trial: its place, its queue's drops and the kernel's QDISC_DROP there
 local function hop_rows(q, hops, k)
-  local out = { { hop = 1, at = "a", sent = q.packets, dropped = q.drops,
+  local out = { { hop = 1, at = "a", sent = q.link.tx_packets, dropped = q.drops,
                   kernel = k and (k.hosts[1].QDISC_DROP or 0) or "n/a" } }
   for i, h in ipairs(hops) do
     out[i + 1] = { hop = i + 1, at = "router " .. i, sent = h.sent, dropped = h.drops,

@@ -762,7 +762,7 @@ M.LOOPBACK = { addr = "127.0.0.1", addr6 = "::1", at = {} }
 
 function M.hosts(path, link, link_back, opts)
   if path ~= "veth" then
-    local here = M.LOOPBACK
+    local here = { addr = M.LOOPBACK.addr, addr6 = M.LOOPBACK.addr6, at = {} }
     return setmetatable({ a = here, b = here }, { __close = function() end })
   end
   local pair = M.pair(opts)
