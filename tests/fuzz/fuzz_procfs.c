@@ -18,6 +18,15 @@ static int counter(void *ctx, const char *proto, const char *name, int64_t v)
     return proto[0] == '\0' || name[0] == '\0' ? (abort(), 0) : 0;
 }
 
+/* snmp6's proto ends in its first '6' and a name follows it */
+static int counter6(void *ctx, const char *proto, const char *name, int64_t v)
+{
+    size_t len = strlen(proto);
+    if (len < 2 || proto[len - 1] != '6' || strchr(proto, '6') != proto + len - 1)
+        abort();
+    return counter(ctx, proto, name, v);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
@@ -29,5 +38,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
     qsl_procfs_parse_schedstat(t, n, &ss);
     qsl_procfs_parse_kv(t, n, kv, NULL);
     qsl_procfs_parse_snmp(t, n, counter, NULL);
+    qsl_procfs_parse_snmp6(t, n, counter6, NULL);
     return 0;
 }
