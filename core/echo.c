@@ -4,6 +4,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,15 @@ void qsl_echo_defaults(struct qsl_echo_config *c)
     c->owed_max = 65536;
 }
 
+/* As the gateway does on every connection it accepts: the floor's segments leave as the
+ * gateway's do (Nagle would hold a small reply back while one is unacknowledged, and so
+ * send fewer segments than the gateway it is the floor of). */
+static void nodelay(int fd)
+{
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
 /* ------------------------------------------------------------------ blocking */
 
 static int serve_blocking(int lfd, const struct qsl_echo_config *c, struct qsl_echo_stats *st,
@@ -42,6 +53,7 @@ static int serve_blocking(int lfd, const struct qsl_echo_config *c, struct qsl_e
         int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0)
             continue;           /* EAGAIN, EINTR, or a connection gone before accept */
+        nodelay(fd);
         st->connections++;
         uint64_t have = 0;
         for (;;) {
@@ -149,6 +161,7 @@ static void accept_all(struct echo_server *sv, int lfd, const struct qsl_echo_co
         int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0)
             return;             /* EAGAIN: all taken; anything else: try next round */
+        nodelay(fd);
         struct echo_conn *k = sv->live < c->max_conns ? calloc(1, sizeof *k) : NULL;
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = k};
         if (!k || (k->fd = fd, k->events = EPOLLIN,

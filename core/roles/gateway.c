@@ -599,7 +599,7 @@ static int run_echo(const void *args)
 
 const struct qsl_role qsl_role_echo = {
     "echo", "a TCP server with no protocol: `request` bytes in, `reply` bytes out (the kernel's floor)",
-    "SO_REUSEADDR on the listener; nothing on connections (the kernel's defaults)",
+    "SO_REUSEADDR on the listener; TCP_NODELAY=1 on every accepted connection, as the gateway",
     echo_params, sizeof(struct echo_args), echo_ready, echo_result,
     sizeof(struct echo_ready_line), sizeof(struct qsl_echo_stats), run_echo,
 };
