@@ -61,11 +61,9 @@ local rows = s:grid(p.trials, p.depths, p.connections, function(depth, n)
     gr.tcp_info = qsl.gateway.read_tcp_info(slog.path)
   end
   -- isolated, the namespace's IP packets are the trial's: all of its family (Ip6 from snmp6)
-  local fam, other = net[p.ipv6 and "Ip6" or "Ip"], net[p.ipv6 and "Ip" or "Ip6"] or {}
-  local stray = (other.InReceives or 0) + (other.OutRequests or 0)
+  local fam, stray = qsl.net.ip_family(net, p.ipv6)
   return roles.merge({ depth = depth, connections = n, throughput = lr.throughput,
-           ip_packets = fam.InReceives, unbalanced = iso and stray > 0 and
-             ("%d packets of the other IP family in the trial's namespace"):format(stray) or nil,
+           ip_packets = fam.InReceives, unbalanced = iso and stray or nil,
            cpu_ns_per_order = d.cpu_ns / lr.completed, vcsw_per_order = d.nvcsw / lr.completed,
            segments_per_order = (net.Tcp.InSegs + net.Tcp.OutSegs) / lr.completed,
            tcp_info = lr.tcp_info, server_tcp_info = gr.tcp_info },

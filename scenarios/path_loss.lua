@@ -58,23 +58,14 @@ local cpus = { a = #p.cpus_a > 0 and p.cpus_a or nil, b = #p.cpus_b > 0 and p.cp
 for side, c in pairs(cpus) do qsl.net.check_cpus("cpus_" .. side, c) end    -- before any trial
 if p.hops > 0 and p.path == "ssh" then qsl.fail("hops= needs path=veth (ssh's management " ..
   "link joins a and b directly)") end
-local hop_specs, hop_links = {}, {}
-for spec in (p.hop_link .. ";"):gmatch("([^;]*);") do hop_specs[#hop_specs + 1] = spec end
-if p.hop_link ~= "none" and p.hops == 0 then qsl.fail("hop_link= needs hops= above 0") end
-if #hop_specs ~= 1 and #hop_specs ~= p.hops then
-  qsl.fail(("hop_link= gives %d queues for %d routers: give one, or one per router"):format(
-    #hop_specs, p.hops))
-end
-for k = 1, p.hops do
-  hop_links[k] = qsl.net.link_param(hop_specs[k] or hop_specs[1], "veth", "hop_link")
-end
+local hop_links = qsl.net.hop_links_param(p.hop_link, p.hops)
 
 -- a pair, or a chain through p.hops routers (hop 1 is a's end, hop k+1 router k's)
 local function path()
   local o = roles.merge({ cpus = cpus, ipv6 = p.ipv6 }, qsl.net.link_opts(p))
   if p.hops == 0 then return qsl.net.pair(roles.merge(o, { management = p.path == "ssh" })) end
   local c = qsl.net.chain(roles.merge(o, { hops = p.hops }))
-  for k, r in ipairs(c.routers) do c:shape(r.east, hop_links[k]) end
+  for k, r in ipairs(c.routers) do c:shape(r.east, hop_links[k].link) end
   return c
 end
 
@@ -135,19 +126,18 @@ local rows = s:grid(p.trials, p.rcvbufs, p.rates, function(rcvbuf, rate)
            devices = devices }, feed.unseen_fields(unseen))
 end)
 
-local lost_at = p.hops > 0 and { "queue", "routers", "wire", "socket" } or
-                { "queue", "wire", "socket" }
+local lost_at = { "queue", "wire", "socket" }
+if p.hops > 0 then table.insert(lost_at, 2, "routers") end
 local cells = art:spread{ title = "Datagrams lost, by place (over rounds)", rows = rows,
   main = true, by = { "rcvbuf", "target_rate" }, format = "%.0f",
-  fields = table.move({ "sender", "received" }, 1, 2, #lost_at + 1, table.move(lost_at, 1,
-                      #lost_at, 1, {})) }
+  fields = table.move({ "sender", "received" }, 1, 2, #lost_at + 1, { table.unpack(lost_at) }) }
 local per_hop, hop_cells = {}, nil
 if p.hops > 0 then
   for _, r in ipairs(rows) do
     for _, h in ipairs(r.hops) do
       per_hop[#per_hop + 1] = roles.merge({ rcvbuf = r.rcvbuf, target_rate = r.target_rate,
         trial = r.trial, link = h.hop == 1 and ("tbf:rate=%d,burst=%d,limit=%d"):format(
-        p.link_rate, p.link_burst, p.link_limit) or hop_specs[h.hop - 1] or hop_specs[1] }, h)
+        p.link_rate, p.link_burst, p.link_limit) or hop_links[h.hop - 1].text }, h)
     end
   end
   hop_cells = art:spread{ title = "Datagrams dropped at each hop's queue (over rounds)",

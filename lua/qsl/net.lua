@@ -61,7 +61,9 @@
 --       M.chain); chain:sample(), hops_delta(before, after): the routers' counters over a
 --       trial; chain:control(): IPv6 routers' listener reports kept off the links
 --   addr(host, ipv6) -> host's address of that family; udp_counts(delta) Udp + Udp6;
---   ip_book(pair, host, ipv6) -> a trial's IP counters against the device's (see there)
+--   ip_book(pair, host, ipv6) -> a trial's IP counters against the device's (see there);
+--   ip_family(delta, ipv6) -> the family's Ip/Ip6 counters, and why when the other's moved
+--   hop_links_param(text, hops) -> path_loss's hop_link=, one {link, text} per router
 --   star(n, {ipv6=}) -> a to-be-closed list of n hosts (2..16) on one switch (a bridge in a
 --       namespace of its own that floods multicast to every port), each host as in a pair
 --       ({pid, ifname = "e0", mac, addr = 10.77.2.i, addr6 = fd77:2::i, at}), every other
@@ -725,6 +727,15 @@ end
 -- hosts(path, link) -> a to-be-closed {a, b}, the client's and the server's host: on
 -- loopback both are this machine's namespace at 127.0.0.1; on veth a pair (link shaping the
 -- queue of a's end). at(host, opts) -> opts for roles.start with the host's placement.
+-- A trial's IP counters (a measure.delta of measure.net) of its family -> Ip6's with ipv6,
+-- else Ip's; and, when the other family received or sent a packet there, what says so.
+function M.ip_family(d, ipv6)
+  local other = d[ipv6 and "Ip" or "Ip6"] or {}
+  local n = (other.InReceives or 0) + (other.OutRequests or 0)
+  return d[ipv6 and "Ip6" or "Ip"], n > 0 and ("%d %s packets in an %s trial"):format(n,
+    ipv6 and "IPv4" or "IPv6", ipv6 and "IPv6" or "IPv4") or nil
+end
+
 -- One host's IP counters over a trial against its end of the link: every packet the device
 -- received went up to IP (InReceives), every packet IP sent left by it (OutRequests), all of
 -- the trial's family (Ip6 with ipv6, else Ip; the other family's counters stay 0). On a
@@ -740,18 +751,14 @@ function M.ip_book(pair, host, ipv6)
     local link1 = pair:stats(host).link
     local link = { rx_packets = link1.rx_packets - link0.rx_packets,
                    tx_packets = link1.tx_packets - link0.tx_packets }
-    local fam, other = d[ipv6 and "Ip6" or "Ip"], d[ipv6 and "Ip" or "Ip6"] or {}
-    local names = ipv6 and { "IPv6", "IPv4" } or { "IPv4", "IPv6" }
+    local fam, stray = M.ip_family(d, ipv6)
     local counts = { rx_packets = link.rx_packets, tx_packets = link.tx_packets,
                      in_receives = fam.InReceives, out_requests = fam.OutRequests }
-    local stray = (other.InReceives or 0) + (other.OutRequests or 0)
-    if stray > 0 then
-      return ("%d %s packets in an %s trial"):format(stray, names[2], names[1]), counts
-    end
+    if stray then return stray, counts end
     if link.rx_packets ~= fam.InReceives or link.tx_packets ~= fam.OutRequests then
       return ("%s's end: rx %d, tx %d packets; %s InReceives %d, OutRequests %d"):format(
-        host.ifname, link.rx_packets, link.tx_packets, names[1], fam.InReceives,
-        fam.OutRequests), counts
+        host.ifname, link.rx_packets, link.tx_packets, ipv6 and "IPv6" or "IPv4",
+        fam.InReceives, fam.OutRequests), counts
     end
     return nil, counts
   end }
@@ -778,6 +785,24 @@ end
 
 function M.at(host, opts)
   return require("qsl.roles").merge(opts, host.at)
+end
+
+-- hop_links_param(text, hops) -> for each of hops routers {link = parse_link's, text}: a
+-- scenario's `hop_link=`, one spec for every router or one per router separated by ';';
+-- fails the run (exit 1) saying why.
+function M.hop_links_param(text, hops)
+  local specs, out = {}, {}
+  for spec in (text .. ";"):gmatch("([^;]*);") do specs[#specs + 1] = spec end
+  if text ~= "none" and hops == 0 then qsl.fail("hop_link= needs hops= above 0") end
+  if #specs ~= 1 and #specs ~= hops then
+    qsl.fail(("hop_link= gives %d queues for %d routers: give one, or one per router"):format(
+      #specs, hops))
+  end
+  for k = 1, hops do
+    local spec = specs[k] or specs[1]
+    out[k] = { link = M.link_param(spec, "veth", "hop_link"), text = spec }
+  end
+  return out
 end
 
 function M.link_param(spec, path, name)

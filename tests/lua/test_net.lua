@@ -484,8 +484,12 @@ test("a chain: two routers forward every datagram, each hop's queue counted, not
            hops[2].sent + hops[2].drops == sent, what)
     assert(sr.datagrams + sr.kernel_drops == hops[2].sent, what)
     assert(c:control() >= 0 and (ipv6 or c:control() == 0))
-    -- every link in provenance, each once
-    assert(#net.links_seen() >= 1)
+    -- a router's link is in provenance too (its ends as read back)
+    local router_link = false
+    for _, l in ipairs(net.links_seen()) do
+      router_link = router_link or (l.a.ifname == "e0" and l.b.ifname == "w0")
+    end
+    assert(router_link, "no router-to-router link in links_seen()")
   end
   local gone = qsl.measure.poll(3000, function()
     for _, pid in ipairs(pids) do if qsl.procfs.stat(pid) then return false end end
@@ -494,4 +498,15 @@ test("a chain: two routers forward every datagram, each hop's queue counted, not
   assert(gone, "a node's holder outlived the chain")
   assert(host_links() == links_before or not host_links():find("q[ab]:"),
          "a link end was left in this machine's namespace")
+end)
+
+test("ip_family: the trial's family's counters, and the other family's packets named", function()
+  local d = { Ip = { InReceives = 3, OutRequests = 1 }, Ip6 = { InReceives = 5, OutRequests = 0 } }
+  local fam, why = net.ip_family(d, true)
+  assert(fam.InReceives == 5 and why == "4 IPv4 packets in an IPv6 trial", why)
+  fam, why = net.ip_family({ Ip = { InReceives = 3, OutRequests = 1 } }, false)
+  assert(fam.InReceives == 3 and why == nil, why)
+  d.Ip6.OutRequests = 2
+  fam, why = net.ip_family(d, false)
+  assert(fam.InReceives == 3 and why == "7 IPv6 packets in an IPv4 trial", why)
 end)
