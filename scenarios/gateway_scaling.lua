@@ -63,7 +63,7 @@ local rows = s:grid(p.trials, p.depths, p.connections, function(depth, n)
   -- isolated, the namespace's IP packets are the trial's: all of its family (Ip6 from snmp6)
   local fam, stray = qsl.net.ip_family(net, p.ipv6)
   return roles.merge({ depth = depth, connections = n, throughput = lr.throughput,
-           ip_packets = fam.InReceives, unbalanced = iso and stray or nil,
+           ip_in = fam.InReceives, unbalanced = iso and stray or nil,
            cpu_ns_per_order = d.cpu_ns / lr.completed, vcsw_per_order = d.nvcsw / lr.completed,
            segments_per_order = (net.Tcp.InSegs + net.Tcp.OutSegs) / lr.completed,
            tcp_info = lr.tcp_info, server_tcp_info = gr.tcp_info },
@@ -80,9 +80,9 @@ for _, y in ipairs{ "cpu_ns_per_order", "vcsw_per_order", "segments_per_order" }
 end
 art:table{ title = "Every trial: what TCP saw (TCP_INFO of every connection as it closed)",
   rows = rows, key = { "depth", "connections", "trial" }, columns = { "depth", "connections",
-  "trial", "retrans", "tcp_rtt_p50_us", "tcp_rtt_max_us", "ip_packets" },
+  "trial", "retrans", "tcp_rtt_p50_us", "tcp_rtt_max_us", "ip_in" },
   note = "retrans: segments retransmitted, both ends; tcp_rtt: TCP's " ..
-  "smoothed rtt of the load's connections, median and largest (us); ip_packets: the " ..
+  "smoothed rtt of the load's connections, median and largest (us); ip_in: the " ..
   ("namespace's %s InReceives (the other family's must be 0)"):format(p.ipv6 and
   "Ip6 (snmp6)" or "Ip") }
 for _, r in ipairs(rows) do
