@@ -100,10 +100,12 @@ static inline void index_insert(struct qsl_book_pool *p, uint32_t idx)
     table_put(&p->index, &e);
 }
 
-static inline void index_delete(struct qsl_book_pool *p, uint32_t idx)
+/* The entry of order idx goes; at is its slot in the current table when the caller
+ * knows it (QSL_NIL: look it up). */
+static inline void index_delete(struct qsl_book_pool *p, uint32_t idx, uint32_t at)
 {
     const struct qsl_order *o = qsl_book_order(p, idx);
-    uint32_t i = table_find(&p->index, o->symbol, o->id);
+    uint32_t i = at != QSL_NIL ? at : table_find(&p->index, o->symbol, o->id);
     if (i != QSL_NIL)
         table_delete(&p->index, i);
     else                        /* not moved yet: the old table only loses it */
@@ -203,9 +205,9 @@ static inline uint32_t pool_take(struct qsl_book_pool *p)
     return idx;
 }
 
-static inline void pool_release(struct qsl_book_pool *p, uint32_t idx)
+static inline void pool_release(struct qsl_book_pool *p, uint32_t idx, uint32_t at)
 {
-    index_delete(p, idx);
+    index_delete(p, idx, at);
     qsl_book_order(p, idx)->next = p->free_head;
     p->free_head = idx;
     p->used--;
@@ -690,13 +692,18 @@ void qsl_book_unlink(struct qsl_book *b, uint32_t idx)
 
 void qsl_book_release(struct qsl_book *b, uint32_t idx)
 {
-    pool_release(b->pool, idx);
+    pool_release(b->pool, idx, QSL_NIL);
 }
 
 void qsl_book_remove(struct qsl_book *b, uint32_t idx)
 {
+    qsl_book_remove_at(b, idx, QSL_NIL);
+}
+
+void qsl_book_remove_at(struct qsl_book *b, uint32_t idx, uint32_t at)
+{
     qsl_book_unlink(b, idx);
-    pool_release(b->pool, idx);
+    pool_release(b->pool, idx, at);
 }
 
 void qsl_book_relink(struct qsl_book *b, uint32_t idx, qsl_price price, qsl_qty qty)
@@ -756,7 +763,7 @@ qsl_qty qsl_book_match(struct qsl_book *b, enum qsl_side side, qsl_price limit, 
                 else
                     l->tail = QSL_NIL;
                 l->count--;
-                pool_release(p, idx);
+                pool_release(p, idx, QSL_NIL);
             }
             if (fn)
                 fn(ctx, &t);

@@ -165,14 +165,25 @@ static inline uint32_t qsl_book_table_find(const struct qsl_index_table *t, qsl_
 uint32_t qsl_book_pool_find_draining(const struct qsl_book_pool *p, qsl_symbol symbol,
                                      qsl_order_id id);
 
-/* The pool index of the order (symbol, id), QSL_NIL when none rests. */
-static inline uint32_t qsl_book_pool_find(const struct qsl_book_pool *p, qsl_symbol symbol,
-                                          qsl_order_id id)
+/* The pool index of the order (symbol, id), QSL_NIL when none rests; *at the slot
+ * of its index entry (QSL_NIL while a table drains), for qsl_book_remove_at. */
+static inline uint32_t qsl_book_pool_find_at(const struct qsl_book_pool *p, qsl_symbol symbol,
+                                             qsl_order_id id, uint32_t *at)
 {
+    *at = QSL_NIL;
     if (p->old.slot)
         return qsl_book_pool_find_draining(p, symbol, id);
     uint32_t i = qsl_book_table_find(&p->index, symbol, id);
-    return i == QSL_NIL ? QSL_NIL : p->index.slot[i].ref - 1;
+    if (i == QSL_NIL)
+        return QSL_NIL;
+    *at = i;
+    return p->index.slot[i].ref - 1;
+}
+static inline uint32_t qsl_book_pool_find(const struct qsl_book_pool *p, qsl_symbol symbol,
+                                          qsl_order_id id)
+{
+    uint32_t at;
+    return qsl_book_pool_find_at(p, symbol, id, &at);
 }
 /* Whether the bound is reached: no order may rest unless one leaves first. */
 static inline int qsl_book_pool_full(const struct qsl_book_pool *p)
@@ -245,6 +256,9 @@ int qsl_book_rest(struct qsl_book *b, qsl_order_id id, enum qsl_side side, qsl_p
 
 /* Remove a resting order (its pool index) and free its slot. */
 void qsl_book_remove(struct qsl_book *b, uint32_t idx);
+/* The same for an order found by qsl_book_pool_find_at with nothing changed since: its
+ * index entry is deleted where the find left it, not looked up again. */
+void qsl_book_remove_at(struct qsl_book *b, uint32_t idx, uint32_t at);
 
 /*
  * A price change in two steps that keep the order's pool slot and index

@@ -239,11 +239,12 @@ enum qsl_reject qsl_engine_submit_previewed(struct qsl_engine *e, const struct q
     return submit_admitted(e, r, why, fn, ctx);
 }
 
-static void cancel_at(struct qsl_engine *e, qsl_symbol symbol, uint32_t idx)
+/* at: where the order's index entry was found, nothing changed since */
+static void cancel_at(struct qsl_engine *e, qsl_symbol symbol, qsl_order_id id, uint32_t idx,
+                      uint32_t at)
 {
     struct qsl_book *b = &e->books[symbol];
-    qsl_order_id id = qsl_book_order(&e->pool, idx)->id;
-    qsl_book_remove(b, idx);
+    qsl_book_remove_at(b, idx, at);
     e->stats.canceled++;
     emit_order(e, QSL_EV_CANCELED, symbol, id);
     emit_tob_if_changed(e, symbol);
@@ -253,11 +254,11 @@ static void cancel_at(struct qsl_engine *e, qsl_symbol symbol, uint32_t idx)
  * or the order is unknown (cancel and modify answer the same way). */
 static inline enum qsl_reject resting_order(struct qsl_engine *e, qsl_symbol symbol,
                                             qsl_order_id id, qsl_event_fn fn, void *ctx,
-                                            uint32_t *idx)
+                                            uint32_t *idx, uint32_t *at)
 {
     if (symbol >= e->symbols)
         return reject(e, QSL_REJECT_UNKNOWN_SYMBOL);
-    *idx = qsl_book_pool_find(&e->pool, symbol, id);
+    *idx = qsl_book_pool_find_at(&e->pool, symbol, id, at);
     if (*idx == QSL_NIL)
         return reject(e, QSL_REJECT_UNKNOWN_ORDER);
     e->fn = fn;
@@ -268,23 +269,23 @@ static inline enum qsl_reject resting_order(struct qsl_engine *e, qsl_symbol sym
 enum qsl_reject qsl_engine_cancel(struct qsl_engine *e, qsl_symbol symbol, qsl_order_id id,
                                   qsl_event_fn fn, void *ctx)
 {
-    uint32_t idx;
-    enum qsl_reject why = resting_order(e, symbol, id, fn, ctx, &idx);
+    uint32_t idx, at;
+    enum qsl_reject why = resting_order(e, symbol, id, fn, ctx, &idx, &at);
     if (why != QSL_REJECT_NONE)
         return why;
-    cancel_at(e, symbol, idx);
+    cancel_at(e, symbol, id, idx, at);
     return QSL_REJECT_NONE;
 }
 
 enum qsl_reject qsl_engine_modify(struct qsl_engine *e, qsl_symbol symbol, qsl_order_id id,
                                   qsl_price price, qsl_qty qty, qsl_event_fn fn, void *ctx)
 {
-    uint32_t idx;
-    enum qsl_reject why = resting_order(e, symbol, id, fn, ctx, &idx);
+    uint32_t idx, at;
+    enum qsl_reject why = resting_order(e, symbol, id, fn, ctx, &idx, &at);
     if (why != QSL_REJECT_NONE)
         return why;
     if (qty == 0) {             /* the original's rule: quantity 0 is a cancel */
-        cancel_at(e, symbol, idx);
+        cancel_at(e, symbol, id, idx, at);
         return QSL_REJECT_NONE;
     }
     struct qsl_book *b = &e->books[symbol];

@@ -334,7 +334,9 @@ __attribute__((noinline)) void bench_run_book(struct qsl_book *b, size_t n)
         if (qsl_book_reserve(b, QSL_BUY, 101) != 0)
             exit(1);
         qsl_book_relink(b, idx, 101, 10);
-        qsl_book_remove(b, qsl_book_pool_find(b->pool, 0, i + 1));
+        uint32_t at;
+        idx = qsl_book_pool_find_at(b->pool, 0, i + 1, &at);
+        qsl_book_remove_at(b, idx, at);
     }
 }
 

@@ -104,7 +104,8 @@ END_TEST
 
 /* Index churn: many inserts and deletes in random order while the index grows
  * through several incremental rehashes (lookups and deletes meeting entries in
- * the old table and the new), every id findable throughout. */
+ * the old table and the new), every id findable throughout. Every other delete
+ * is at the slot the find left (qsl_book_remove_at), the others looked up again. */
 START_TEST(test_index_survives_churn)
 {
     static uint8_t live[50501];             /* ids 1 .. 500 + 300000 / 6 */
@@ -113,11 +114,20 @@ START_TEST(test_index_survives_churn)
         seed = seed * 1103515245u + 12345u;
         /* ids drawn from a range that widens: the live count keeps growing */
         qsl_order_id id = 1 + (seed >> 8) % (500 + (unsigned)step / 6);
-        uint32_t idx = qsl_book_pool_find(&pool, 3, id);
+        uint32_t at, idx = qsl_book_pool_find_at(&pool, 3, id, &at);
         ck_assert_int_eq(idx != QSL_NIL, live[id]);
+        ck_assert_uint_eq(qsl_book_pool_find(&pool, 3, id), idx);
         draining += pool.old.slot != NULL;
+        if (idx != QSL_NIL && !pool.old.slot)   /* found where the table says */
+            ck_assert(at <= pool.index.mask && pool.index.slot[at].id == id &&
+                      pool.index.slot[at].ref == idx + 1);
+        else
+            ck_assert_uint_eq(at, QSL_NIL);
         if (live[id] && (seed >> 4) % 3 == 0) {
-            qsl_book_remove(&book, idx);
+            if (step & 1)
+                qsl_book_remove_at(&book, idx, at);
+            else
+                qsl_book_remove(&book, idx);
             live[id] = 0;
         } else if (!live[id]) {
             ck_assert_int_eq(qsl_book_rest(&book, id, id & 1 ? QSL_BUY : QSL_SELL,
