@@ -29,18 +29,16 @@ static void emitted(struct qsl_session *s, struct qsl_session_out *out, size_t n
     s->stats.bytes_out += n;
 }
 
-static void put(struct qsl_session *s, struct qsl_session_out *out, const struct qsl_wire_msg *m)
-{
-    int n = qsl_wire_encode(m, out->buf + out->len, out->cap - out->len);
-    emitted(s, out, (size_t)n);
-}
-
+/* Replies are written in place, as qsl_wire_encode would write them (the caller checked
+ * the room): no message is built first. */
 static void put_reject(struct qsl_session *s, struct qsl_session_out *out, qsl_order_id id,
                        enum qsl_reject why)
 {
-    struct qsl_wire_msg m = {.type = QSL_WIRE_REJECT, .u.reject = {id, (uint8_t)why}};
+    uint8_t *p = out->buf + out->len;
+    qsl_wire_put_header(p, QSL_WIRE_REJECT, REJECT_BYTES - QSL_WIRE_HEADER_SIZE, 0);
+    qsl_wire_put_reject(p + QSL_WIRE_HEADER_SIZE, id, (uint8_t)why);
     s->stats.rejects[why]++;
-    put(s, out, &m);
+    emitted(s, out, REJECT_BYTES);
 }
 
 struct reply_ctx {
@@ -135,8 +133,10 @@ static int handle_heartbeat(struct qsl_session *s, uint64_t token, struct qsl_se
     if (!room(out, HBACK_BYTES))
         return no_room(s, out, HBACK_BYTES);
     s->stats.heartbeats++;
-    struct qsl_wire_msg m = {.type = QSL_WIRE_HEARTBEAT_ACK, .u.heartbeat.token = token};
-    put(s, out, &m);
+    uint8_t *p = out->buf + out->len;
+    qsl_wire_put_header(p, QSL_WIRE_HEARTBEAT_ACK, HBACK_BYTES - QSL_WIRE_HEADER_SIZE, 0);
+    qsl_be64_put(p + QSL_WIRE_HEADER_SIZE, token);
+    emitted(s, out, HBACK_BYTES);
     return FRAME_DONE;
 }
 

@@ -85,8 +85,7 @@ static void encode_body(const struct qsl_wire_msg *m, uint8_t *b)
         qsl_wire_put_ack(b, m->u.ack.order_id, m->u.ack.seq);
         break;
     case QSL_WIRE_REJECT:
-        qsl_be64_put(b, m->u.reject.order_id);
-        b[8] = m->u.reject.reason;
+        qsl_wire_put_reject(b, m->u.reject.order_id, m->u.reject.reason);
         break;
     case QSL_WIRE_FILL:
         qsl_wire_put_fill(b, &m->u.fill);

@@ -179,9 +179,9 @@ static inline uint64_t qsl_be64_get(const uint8_t *p)
     return __builtin_bswap64(v);
 }
 
-/* A frame's header, and the bodies of the gateway's two commonest replies, written
- * straight into the caller's buffer (its room checked by the caller): qsl_wire_encode
- * and the session write them alike, the session without building a message first. */
+/* A frame's header, and the bodies of the gateway's replies, written straight into the
+ * caller's buffer (its room checked by the caller): qsl_wire_encode and the session write
+ * them alike, the session without building a message first. */
 static inline void qsl_wire_put_header(uint8_t *p, uint16_t type, uint32_t body_len,
                                        uint64_t seq)
 {
@@ -194,6 +194,11 @@ static inline void qsl_wire_put_ack(uint8_t *b, qsl_order_id id, uint64_t seq)
 {
     qsl_be64_put(b, id);
     qsl_be64_put(b + 8, seq);
+}
+static inline void qsl_wire_put_reject(uint8_t *b, qsl_order_id id, uint8_t reason)
+{
+    qsl_be64_put(b, id);
+    b[8] = reason;
 }
 static inline void qsl_wire_put_fill(uint8_t *b, const struct qsl_wire_fill *f)
 {
