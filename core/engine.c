@@ -154,6 +154,17 @@ static int may_rest(const struct qsl_order_req *r)
     return !is_market(r) && r->tif == QSL_GTC;
 }
 
+/* Out of line, so that admission's usual path pays no frame for the walk. */
+static __attribute__((noinline, cold)) enum qsl_reject
+full_pool_verdict(const struct qsl_engine *e, const struct qsl_order_req *r)
+{
+    struct qsl_book_preview pv;
+    qsl_book_preview(&e->books[r->symbol], r->side, r->price, 0, r->qty, &pv);
+    if (pv.remaining > 0 && pv.makers_emptied == 0)
+        return QSL_REJECT_STORAGE_EXHAUSTED;
+    return QSL_REJECT_NONE;
+}
+
 /* Every check of a submit, in the original's order; nothing changes. */
 static enum qsl_reject admit(const struct qsl_engine *e, const struct qsl_order_req *r)
 {
@@ -167,12 +178,8 @@ static enum qsl_reject admit(const struct qsl_engine *e, const struct qsl_order_
         return why;
     /* A pool at its bound only matters if a remainder would rest and no maker
      * it empties hands back a slot: only then is the preview walk worth it. */
-    if (may_rest(r) && qsl_book_pool_full(&e->pool)) {
-        struct qsl_book_preview pv;
-        qsl_book_preview(&e->books[r->symbol], r->side, r->price, 0, r->qty, &pv);
-        if (pv.remaining > 0 && pv.makers_emptied == 0)
-            return QSL_REJECT_STORAGE_EXHAUSTED;
-    }
+    if (may_rest(r) && qsl_book_pool_full(&e->pool))
+        return full_pool_verdict(e, r);
     return QSL_REJECT_NONE;
 }
 
