@@ -200,6 +200,13 @@ enum qsl_reject qsl_engine_preview(const struct qsl_engine *e, const struct qsl_
 
 /* ------------------------------------------------------------------ operations */
 
+/* Cancel, modify and the previewed submit inline everything they call but the book's
+ * rare paths (RARE in book.c): one frame per operation. make bench, callgrind, against
+ * the same code without: obook 954 -> 911 instructions an op, flow 324.5 -> 305.7, the
+ * gateway's loop 441 -> 426 a request. The plain submit is left to the compiler: flattened
+ * too, its inlined rest made obook 967. */
+#define FLAT __attribute__((flatten))
+
 /* Match, then rest what is left when allowed. Its memory was reserved
  * before, so resting cannot fail here. */
 static inline __attribute__((always_inline)) void
@@ -240,7 +247,7 @@ enum qsl_reject qsl_engine_submit(struct qsl_engine *e, const struct qsl_order_r
     return submit_admitted(e, r, admit(e, r), fn, ctx);
 }
 
-enum qsl_reject qsl_engine_submit_previewed(struct qsl_engine *e, const struct qsl_order_req *r,
+FLAT enum qsl_reject qsl_engine_submit_previewed(struct qsl_engine *e, const struct qsl_order_req *r,
                                             enum qsl_reject why, qsl_event_fn fn, void *ctx)
 {
     return submit_admitted(e, r, why, fn, ctx);
@@ -273,7 +280,7 @@ static inline enum qsl_reject resting_order(struct qsl_engine *e, qsl_symbol sym
     return QSL_REJECT_NONE;
 }
 
-enum qsl_reject qsl_engine_cancel(struct qsl_engine *e, qsl_symbol symbol, qsl_order_id id,
+FLAT enum qsl_reject qsl_engine_cancel(struct qsl_engine *e, qsl_symbol symbol, qsl_order_id id,
                                   qsl_event_fn fn, void *ctx)
 {
     uint32_t idx, at;
@@ -284,7 +291,7 @@ enum qsl_reject qsl_engine_cancel(struct qsl_engine *e, qsl_symbol symbol, qsl_o
     return QSL_REJECT_NONE;
 }
 
-enum qsl_reject qsl_engine_modify(struct qsl_engine *e, qsl_symbol symbol, qsl_order_id id,
+FLAT enum qsl_reject qsl_engine_modify(struct qsl_engine *e, qsl_symbol symbol, qsl_order_id id,
                                   qsl_price price, qsl_qty qty, qsl_event_fn fn, void *ctx)
 {
     uint32_t idx, at;
