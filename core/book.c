@@ -674,8 +674,8 @@ int qsl_book_rest(struct qsl_book *b, qsl_order_id id, enum qsl_side side, qsl_p
     return 0;
 }
 
-void qsl_book_rest_reserved(struct qsl_book *b, qsl_order_id id, enum qsl_side side,
-                            qsl_price price, qsl_qty qty)
+QSL_HOT void qsl_book_rest_reserved(struct qsl_book *b, qsl_order_id id, enum qsl_side side,
+                                    qsl_price price, qsl_qty qty)
 {
     struct qsl_book_pool *p = b->pool;
     struct qsl_level *l = level_get(b, &b->side[side], qsl_book_key(side, price));
@@ -742,7 +742,7 @@ static inline int crosses(enum qsl_side taker, qsl_price limit, int market, qsl_
     return taker == QSL_BUY ? maker_price <= limit : maker_price >= limit;
 }
 
-RARE qsl_qty qsl_book_match(struct qsl_book *b, enum qsl_side side, qsl_price limit, int market,
+RARE QSL_HOT qsl_qty qsl_book_match(struct qsl_book *b, enum qsl_side side, qsl_price limit, int market,
                        qsl_qty qty, qsl_order_id taker, qsl_trade_fn fn, void *ctx)
 {
     struct qsl_book_pool *p = b->pool;

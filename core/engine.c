@@ -166,7 +166,7 @@ full_pool_verdict(const struct qsl_engine *e, const struct qsl_order_req *r)
 }
 
 /* Every check of a submit, in the original's order; nothing changes. */
-static enum qsl_reject admit(const struct qsl_engine *e, const struct qsl_order_req *r)
+QSL_HOT static enum qsl_reject admit(const struct qsl_engine *e, const struct qsl_order_req *r)
 {
     if (r->symbol >= e->symbols)
         return QSL_REJECT_UNKNOWN_SYMBOL;
@@ -247,7 +247,7 @@ enum qsl_reject qsl_engine_submit(struct qsl_engine *e, const struct qsl_order_r
     return submit_admitted(e, r, admit(e, r), fn, ctx);
 }
 
-FLAT enum qsl_reject qsl_engine_submit_previewed(struct qsl_engine *e, const struct qsl_order_req *r,
+FLAT QSL_HOT enum qsl_reject qsl_engine_submit_previewed(struct qsl_engine *e, const struct qsl_order_req *r,
                                             enum qsl_reject why, qsl_event_fn fn, void *ctx)
 {
     return submit_admitted(e, r, why, fn, ctx);
@@ -280,7 +280,7 @@ static inline enum qsl_reject resting_order(struct qsl_engine *e, qsl_symbol sym
     return QSL_REJECT_NONE;
 }
 
-FLAT enum qsl_reject qsl_engine_cancel(struct qsl_engine *e, qsl_symbol symbol, qsl_order_id id,
+FLAT QSL_HOT enum qsl_reject qsl_engine_cancel(struct qsl_engine *e, qsl_symbol symbol, qsl_order_id id,
                                   qsl_event_fn fn, void *ctx)
 {
     uint32_t idx, at;

@@ -196,7 +196,7 @@ void qsl_gwc_timer(struct qsl_gwc_loop *l, struct qsl_gwc_conn *k)
 
 
 /* Write what is pending. 0: all written or would block; -1: the connection is gone. */
-int qsl_gwc_flush(struct qsl_gwc_loop *l, struct qsl_gwc_conn *k)
+QSL_HOT int qsl_gwc_flush(struct qsl_gwc_loop *l, struct qsl_gwc_conn *k)
 {
     while (k->out_off < k->out_len) {
         ssize_t w = send(k->fd, k->out + k->out_off, k->out_len - k->out_off, MSG_NOSIGNAL);
@@ -228,7 +228,7 @@ int qsl_gwc_may_read(const struct qsl_gwc_loop *l, const struct qsl_gwc_conn *k)
 
 
 /* Give the session what input is held, as far as output room allows. */
-void qsl_gwc_feed(struct qsl_gwc_loop *l, struct qsl_gwc_conn *k)
+QSL_HOT void qsl_gwc_feed(struct qsl_gwc_loop *l, struct qsl_gwc_conn *k)
 {
     if (k->phase != QSL_GWC_OPEN || (k->in_len == 0 && !qsl_session_paused(&k->s)))
         return;
@@ -258,7 +258,7 @@ void qsl_gwc_feed(struct qsl_gwc_loop *l, struct qsl_gwc_conn *k)
 
 /* Every reply sent: end the connection if the peer is gone and nothing is left to
  * answer, or shut a closing one down and let it linger. 1 when it was closed. */
-int qsl_gwc_settle(struct qsl_gwc_loop *l, struct qsl_gwc_conn *k, int input_done)
+QSL_HOT int qsl_gwc_settle(struct qsl_gwc_loop *l, struct qsl_gwc_conn *k, int input_done)
 {
     if (k->peer_eof && (input_done || k->phase == QSL_GWC_CLOSING)) {
         if (k->phase == QSL_GWC_OPEN)

@@ -57,7 +57,7 @@ static void conn_rearm(struct qsl_gwc_loop *l, struct qsl_gwc_conn *k)
 
 
 /* Move the connection along: write, feed what the room allows, end it when done. */
-static void conn_progress(struct qsl_gwc_loop *l, struct qsl_gwc_conn *k)
+QSL_HOT static void conn_progress(struct qsl_gwc_loop *l, struct qsl_gwc_conn *k)
 {
     for (;;) {
         if (qsl_gwc_flush(l, k) != 0) {
@@ -140,7 +140,7 @@ static void accept_all(struct qsl_gwc_loop *l)
 
 static const struct qsl_gwc_ops ep_ops = {sizeof(struct ep_conn), ep_closing, conn_progress, NULL};
 
-static int run_epoll(int lfd, struct qsl_engine *e, const struct qsl_gateway_config *c,
+QSL_HOT static int run_epoll(int lfd, struct qsl_engine *e, const struct qsl_gateway_config *c,
                      struct qsl_gateway_stats *st, qsl_stop_flag *stop)
 {
     int ep = epoll_create1(EPOLL_CLOEXEC);

@@ -48,7 +48,7 @@ struct reply_ctx {
 
 /* Ack for the first sequenced event, a Fill per trade; TopOfBook is feed-only. Written
  * straight into the output: these are most of what a gateway sends. */
-static void on_event(void *ctx, const struct qsl_event *ev)
+QSL_HOT static void on_event(void *ctx, const struct qsl_event *ev)
 {
     struct reply_ctx *rc = ctx;
     uint8_t *p = rc->out->buf + rc->out->len;
@@ -143,7 +143,7 @@ static int handle_heartbeat(struct qsl_session *s, uint64_t token, struct qsl_se
 /* One complete frame of exactly its type's size, its header h already checked by
  * frame_size: FRAME_DONE, FRAME_CLOSED, or FRAME_PAUSED (nothing done: its response
  * needs room the caller must free). */
-static int handle_frame(struct qsl_session *s, const struct qsl_wire_header *h, const uint8_t *f,
+QSL_HOT static int handle_frame(struct qsl_session *s, const struct qsl_wire_header *h, const uint8_t *f,
                         struct qsl_session_out *out)
 {
     struct qsl_wire_msg m;
@@ -224,7 +224,7 @@ static size_t feed_held(struct qsl_session *s, const uint8_t *in, size_t n,
     return used;
 }
 
-size_t qsl_session_feed(struct qsl_session *s, const uint8_t *in, size_t n,
+QSL_HOT size_t qsl_session_feed(struct qsl_session *s, const uint8_t *in, size_t n,
                         struct qsl_session_out *out)
 {
     size_t pos = 0;
