@@ -678,10 +678,11 @@ QSL_HOT void qsl_book_rest_reserved(struct qsl_book *b, qsl_order_id id, enum qs
                                     qsl_price price, qsl_qty qty)
 {
     struct qsl_book_pool *p = b->pool;
-    struct qsl_level *l = level_get(b, &b->side[side], qsl_book_key(side, price));
+    uint64_t key = qsl_book_key(side, price);
+    struct qsl_level *l = level_get(b, &b->side[side], key);
     uint32_t idx = pool_take(p);
     struct qsl_order *o = qsl_book_order(p, idx);
-    *o = (struct qsl_order){.id = id, .price = price, .prev = l->tail, .next = QSL_NIL,
+    *o = (struct qsl_order){.id = id, .key = key, .prev = l->tail, .next = QSL_NIL,
                             .qty = qty, .symbol = b->symbol, .side = (uint8_t)side};
     level_append(p, l, idx, qty);
     index_insert(p, idx);
@@ -691,7 +692,7 @@ void qsl_book_unlink(struct qsl_book *b, uint32_t idx)
 {
     const struct qsl_order *o = qsl_book_order(b->pool, idx);
     struct qsl_book_side *s = &b->side[o->side];
-    uint64_t key = qsl_book_key(o->side, o->price);
+    uint64_t key = o->key;
     struct qsl_level *l = level_of(s, key);
     level_unlink(b->pool, l, idx);
     if (l->count == 0)
@@ -718,8 +719,9 @@ void qsl_book_relink(struct qsl_book *b, uint32_t idx, qsl_price price, qsl_qty 
 {
     struct qsl_book_pool *p = b->pool;
     struct qsl_order *o = qsl_book_order(p, idx);
-    struct qsl_level *l = level_get(b, &b->side[o->side], qsl_book_key(o->side, price));
-    o->price = price;
+    uint64_t key = qsl_book_key(o->side, price);
+    struct qsl_level *l = level_get(b, &b->side[o->side], key);
+    o->key = key;
     o->qty = qty;
     o->prev = l->tail;
     o->next = QSL_NIL;
@@ -729,7 +731,7 @@ void qsl_book_relink(struct qsl_book *b, uint32_t idx, qsl_price price, qsl_qty 
 void qsl_book_reduce(struct qsl_book *b, uint32_t idx, qsl_qty qty)
 {
     struct qsl_order *o = qsl_book_order(b->pool, idx);
-    level_of(&b->side[o->side], qsl_book_key(o->side, o->price))->total -= o->qty - qty;
+    level_of(&b->side[o->side], o->key)->total -= o->qty - qty;
     o->qty = qty;
 }
 

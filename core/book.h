@@ -38,7 +38,7 @@
 
 struct qsl_order {
     qsl_order_id id;
-    qsl_price price;
+    uint64_t key;               /* its price's rank on its side (qsl_book_key): its level's */
     uint32_t prev, next;        /* FIFO neighbours in the level, QSL_NIL at the ends */
     qsl_qty qty;                /* open quantity */
     qsl_symbol symbol;
@@ -126,6 +126,12 @@ static inline qsl_price qsl_book_price(unsigned side, uint64_t key)
 {
     uint64_t u = key - QSL_BOOK_KEY_ZERO;
     return (qsl_price)(side == QSL_BUY ? u : 0 - u);
+}
+
+/* A resting order's price. */
+static inline qsl_price qsl_book_order_price(const struct qsl_order *o)
+{
+    return qsl_book_price(o->side, o->key);
 }
 
 /* What an incoming order would do, computed without changing the book. */

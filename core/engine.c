@@ -308,7 +308,7 @@ FLAT enum qsl_reject qsl_engine_modify(struct qsl_engine *e, qsl_symbol symbol, 
     why = qsl_risk_check_limit(&e->risk, side, price, qty);
     if (why != QSL_REJECT_NONE)
         return reject(e, why);
-    int keeps_priority = price == o->price && qty <= o->qty;
+    int keeps_priority = qsl_book_key(side, price) == o->key && qty <= o->qty;
     if (!keeps_priority && qsl_book_reserve(b, side, price) != 0)
         return reject(e, QSL_REJECT_STORAGE_EXHAUSTED);
     e->stats.modified++;

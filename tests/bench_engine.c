@@ -171,7 +171,7 @@ static void deep_op(struct deep *d)
         uint32_t idx = qsl_book_pool_find(&d->e.pool, 0, id);
         const struct qsl_order *o = qsl_book_order(&d->e.pool, idx);
         qsl_qty q = o->qty > 1 ? o->qty - 1 : 2;        /* mostly keeps priority */
-        qsl_engine_modify(&d->e, 0, id, o->price, q, deep_on_event, d);
+        qsl_engine_modify(&d->e, 0, id, qsl_book_order_price(o), q, deep_on_event, d);
     } else {
         deep_add(d, 1);
     }

@@ -72,8 +72,13 @@ START_TEST(test_find_by_symbol_and_id)
     uint32_t idx = qsl_book_pool_find(&pool, 3, 77);
     ck_assert_uint_ne(idx, QSL_NIL);
     ck_assert_uint_eq(qsl_book_order(&pool, idx)->id, 77);
+    ck_assert_int_eq(qsl_book_order_price(qsl_book_order(&pool, idx)), 10);
     ck_assert_uint_eq(qsl_book_pool_find(&pool, 4, 77), QSL_NIL);
     ck_assert_uint_eq(qsl_book_pool_find(&pool, 3, 78), QSL_NIL);
+    /* an ask's price comes back from its key too, negative prices included */
+    qsl_book_rest(&book, 79, QSL_SELL, -5, 1);
+    ck_assert_int_eq(qsl_book_order_price(qsl_book_order(&pool, qsl_book_pool_find(&pool, 3, 79))),
+                     -5);
 }
 END_TEST
 
