@@ -99,20 +99,19 @@ RARE static void drain(struct qsl_book_pool *p, uint32_t n)
     }
 }
 
-static inline void index_insert(struct qsl_book_pool *p, uint32_t idx)
+static inline void index_insert(struct qsl_book_pool *p, uint32_t idx, qsl_symbol symbol,
+                                qsl_order_id id)
 {
     if (p->old.slot)
         drain(p, DRAIN_STEP);
-    const struct qsl_order *o = qsl_book_order(p, idx);
-    struct qsl_index_slot e = {.id = o->id, .symbol = o->symbol, .ref = idx + 1};
+    struct qsl_index_slot e = {.id = id, .symbol = symbol, .ref = idx + 1};
     table_put(&p->index, &e);
 }
 
-/* The entry of order idx goes; at is its slot in the current table when the caller
+/* The entry of order o goes; at is its slot in the current table when the caller
  * knows it (QSL_NIL: look it up). */
-static inline void index_delete(struct qsl_book_pool *p, uint32_t idx, uint32_t at)
+static inline void index_delete(struct qsl_book_pool *p, const struct qsl_order *o, uint32_t at)
 {
-    const struct qsl_order *o = qsl_book_order(p, idx);
     uint32_t i = at != QSL_NIL ? at : table_find(&p->index, o->symbol, o->id);
     if (i != QSL_NIL)
         table_delete(&p->index, i);
@@ -205,18 +204,22 @@ static int pool_reserve(struct qsl_book_pool *p)
     return rc ? rc : index_reserve(p);
 }
 
-static inline uint32_t pool_take(struct qsl_book_pool *p)
+/* A free slot: its index, and the order there in *o. */
+static inline uint32_t pool_take(struct qsl_book_pool *p, struct qsl_order **o)
 {
     uint32_t idx = p->free_head;
-    p->free_head = qsl_book_order(p, idx)->next;
+    *o = qsl_book_order(p, idx);
+    p->free_head = (*o)->next;
     p->used++;
     return idx;
 }
 
-static inline void pool_release(struct qsl_book_pool *p, uint32_t idx, uint32_t at)
+/* Order idx (o) leaves the pool; at as for index_delete. */
+static inline void pool_release(struct qsl_book_pool *p, uint32_t idx, struct qsl_order *o,
+                                uint32_t at)
 {
-    index_delete(p, idx, at);
-    qsl_book_order(p, idx)->next = p->free_head;
+    index_delete(p, o, at);
+    o->next = p->free_head;
     p->free_head = idx;
     p->used--;
 }
@@ -614,9 +617,9 @@ static inline void level_append(struct qsl_book_pool *p, struct qsl_level *l, ui
     l->total += qty;
 }
 
-static inline void level_unlink(struct qsl_book_pool *p, struct qsl_level *l, uint32_t idx)
+static inline void level_unlink(struct qsl_book_pool *p, struct qsl_level *l,
+                                const struct qsl_order *o)
 {
-    struct qsl_order *o = qsl_book_order(p, idx);
     if (o->prev != QSL_NIL)
         qsl_book_order(p, o->prev)->next = o->next;
     else
@@ -680,28 +683,33 @@ QSL_HOT void qsl_book_rest_reserved(struct qsl_book *b, qsl_order_id id, enum qs
     struct qsl_book_pool *p = b->pool;
     uint64_t key = qsl_book_key(side, price);
     struct qsl_level *l = level_get(b, &b->side[side], key);
-    uint32_t idx = pool_take(p);
-    struct qsl_order *o = qsl_book_order(p, idx);
+    struct qsl_order *o;
+    uint32_t idx = pool_take(p, &o);
     *o = (struct qsl_order){.id = id, .key = key, .prev = l->tail, .next = QSL_NIL,
                             .qty = qty, .symbol = b->symbol, .side = (uint8_t)side};
     level_append(p, l, idx, qty);
-    index_insert(p, idx);
+    index_insert(p, idx, b->symbol, id);
 }
 
-void qsl_book_unlink(struct qsl_book *b, uint32_t idx)
+/* Order o leaves its level, which goes when it empties. */
+static inline void unlink_order(struct qsl_book *b, const struct qsl_order *o)
 {
-    const struct qsl_order *o = qsl_book_order(b->pool, idx);
     struct qsl_book_side *s = &b->side[o->side];
     uint64_t key = o->key;
     struct qsl_level *l = level_of(s, key);
-    level_unlink(b->pool, l, idx);
+    level_unlink(b->pool, l, o);
     if (l->count == 0)
         level_drop(b, s, key);
 }
 
+void qsl_book_unlink(struct qsl_book *b, uint32_t idx)
+{
+    unlink_order(b, qsl_book_order(b->pool, idx));
+}
+
 void qsl_book_release(struct qsl_book *b, uint32_t idx)
 {
-    pool_release(b->pool, idx, QSL_NIL);
+    pool_release(b->pool, idx, qsl_book_order(b->pool, idx), QSL_NIL);
 }
 
 void qsl_book_remove(struct qsl_book *b, uint32_t idx)
@@ -711,8 +719,9 @@ void qsl_book_remove(struct qsl_book *b, uint32_t idx)
 
 void qsl_book_remove_at(struct qsl_book *b, uint32_t idx, uint32_t at)
 {
-    qsl_book_unlink(b, idx);
-    pool_release(b->pool, idx, at);
+    struct qsl_order *o = qsl_book_order(b->pool, idx);
+    unlink_order(b, o);
+    pool_release(b->pool, idx, o, at);
 }
 
 void qsl_book_relink(struct qsl_book *b, uint32_t idx, qsl_price price, qsl_qty qty)
@@ -773,7 +782,7 @@ RARE QSL_HOT qsl_qty qsl_book_match(struct qsl_book *b, enum qsl_side side, qsl_
                 else
                     l->tail = QSL_NIL;
                 l->count--;
-                pool_release(p, idx, QSL_NIL);
+                pool_release(p, idx, m, QSL_NIL);
             }
             if (fn)
                 fn(ctx, &t);
