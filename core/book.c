@@ -226,9 +226,27 @@ static inline void pool_release(struct qsl_book_pool *p, uint32_t idx, struct qs
 
 /* ------------------------------------------------------------------ bitmap */
 
+/*
+ * A window of w slots needs only the levels of summary its size has: up to 64 slots the
+ * bottom word alone, up to 4,096 one summary word. The summaries it does not need are held
+ * at 1 (bit_fixed) - "look at word 0" - so the searches below read them unchanged, and
+ * setting or clearing a level's bit in a small window (every new book's) touches one or
+ * two words, not three. The searches run only while the window holds a level (near > 0),
+ * so a summary held at 1 never points at an empty word for them.
+ */
+static void bit_fixed(struct qsl_book_side *s)
+{
+    if (s->w <= 4096)
+        s->top = 1;
+    if (s->w <= 64)
+        s->mid[0] = 1;
+}
+
 static inline void bit_set(struct qsl_book_side *s, uint32_t i)
 {
     s->bits[i >> 6] |= 1ull << (i & 63);
+    if (s->w <= 64)
+        return;
     s->mid[i >> 12] |= 1ull << ((i >> 6) & 63);
     s->top |= 1ull << (i >> 12);
 }
@@ -236,10 +254,10 @@ static inline void bit_set(struct qsl_book_side *s, uint32_t i)
 static inline void bit_clear(struct qsl_book_side *s, uint32_t i)
 {
     uint64_t *b = &s->bits[i >> 6];
-    if ((*b &= ~(1ull << (i & 63))) != 0)
+    if ((*b &= ~(1ull << (i & 63))) != 0 || s->w <= 64)
         return;
     uint64_t *m = &s->mid[i >> 12];
-    if ((*m &= ~(1ull << ((i >> 6) & 63))) != 0)
+    if ((*m &= ~(1ull << ((i >> 6) & 63))) != 0 || s->w <= 4096)
         return;
     s->top &= ~(1ull << (i >> 12));
 }
@@ -309,6 +327,7 @@ static void bit_summarize(struct qsl_book_side *s)
 {
     memset(s->mid, 0, words1(s->w) * sizeof *s->mid);
     s->top = 0;
+    bit_fixed(s);
     for (size_t j = 0; j < words0(s->w); j++)
         if (s->bits[j]) {
             s->mid[j >> 6] |= 1ull << (j & 63);
@@ -446,6 +465,7 @@ RARE static int regrow(struct qsl_book_side *s, uint32_t w, uint64_t nb)
     n.top = 0;
     n.w = w;
     n.base = nb;
+    bit_fixed(&n);
     if (s->w)
         for (int64_t i = s->near ? (int64_t)bit_first(s) : -1; i >= 0; i = bit_above(s, (uint32_t)i)) {
             uint64_t key = s->base + (uint64_t)i;
