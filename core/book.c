@@ -581,8 +581,7 @@ static inline struct qsl_level *level_get(struct qsl_book *b, struct qsl_book_si
             s->hi = i;
             b->best_moved |= s->moved;
         }
-        *l = empty_level;
-        bit_set(s, i);
+        bit_set(s, i);          /* its fields are level_append's to write */
     }
     return l;
 }
@@ -624,17 +623,22 @@ static inline void level_drop(struct qsl_book *b, struct qsl_book_side *s, uint6
     drop_near(b, s, (uint32_t)(key - s->base));
 }
 
-/* Order idx joins the back of level l: the last in time priority there. */
+/* Order idx (o) joins the back of level l: the last in time priority there. A level
+ * with no order (count 0: just made) has nothing else worth reading. */
 static inline void level_append(struct qsl_book_pool *p, struct qsl_level *l, uint32_t idx,
-                                qsl_qty qty)
+                                struct qsl_order *o, qsl_qty qty)
 {
-    if (l->tail != QSL_NIL)
-        qsl_book_order(p, l->tail)->next = idx;
-    else
+    o->next = QSL_NIL;
+    if (l->count++ == 0) {
+        o->prev = QSL_NIL;
         l->head = idx;
+        l->total = qty;
+    } else {
+        o->prev = l->tail;
+        qsl_book_order(p, l->tail)->next = idx;
+        l->total += qty;
+    }
     l->tail = idx;
-    l->count++;
-    l->total += qty;
 }
 
 static inline void level_unlink(struct qsl_book_pool *p, struct qsl_level *l,
@@ -705,9 +709,12 @@ QSL_HOT void qsl_book_rest_reserved(struct qsl_book *b, qsl_order_id id, enum qs
     struct qsl_level *l = level_get(b, &b->side[side], key);
     struct qsl_order *o;
     uint32_t idx = pool_take(p, &o);
-    *o = (struct qsl_order){.id = id, .key = key, .prev = l->tail, .next = QSL_NIL,
-                            .qty = qty, .symbol = b->symbol, .side = (uint8_t)side};
-    level_append(p, l, idx, qty);
+    o->id = id;
+    o->key = key;
+    o->qty = qty;
+    o->symbol = b->symbol;
+    o->side = (uint8_t)side;
+    level_append(p, l, idx, o, qty);
     index_insert(p, idx, b->symbol, id);
 }
 
@@ -752,9 +759,7 @@ void qsl_book_relink(struct qsl_book *b, uint32_t idx, qsl_price price, qsl_qty 
     struct qsl_level *l = level_get(b, &b->side[o->side], key);
     o->key = key;
     o->qty = qty;
-    o->prev = l->tail;
-    o->next = QSL_NIL;
-    level_append(p, l, idx, qty);
+    level_append(p, l, idx, o, qty);
 }
 
 void qsl_book_reduce(struct qsl_book *b, uint32_t idx, qsl_qty qty)
