@@ -531,7 +531,8 @@ static int far_reserve(struct qsl_book_side *s)
     return 0;
 }
 
-RARE int qsl_book_reserve_slow(struct qsl_book *b, enum qsl_side side, qsl_price price)
+RARE int qsl_book_reserve_slow(struct qsl_book *b, enum qsl_side side, qsl_price price,
+                               int slot)
 {
     struct qsl_book_side *s = &b->side[side];
     uint64_t key = qsl_book_key(side, price);
@@ -542,7 +543,7 @@ RARE int qsl_book_reserve_slow(struct qsl_book *b, enum qsl_side side, qsl_price
         rc = fit(s, key);
     if (rc == 0)
         rc = far_reserve(s);
-    return rc ? rc : pool_reserve(b->pool);
+    return rc || !slot ? rc : pool_reserve(b->pool);
 }
 
 /* ------------------------------------------------------------------ levels */

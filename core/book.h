@@ -214,7 +214,7 @@ size_t qsl_book_bytes(const struct qsl_book *b);
  * window's growth, overflow room), so that the rest cannot fail after
  * matching has changed the book. -ENOMEM when memory cannot be had.
  */
-int qsl_book_reserve_slow(struct qsl_book *b, enum qsl_side side, qsl_price price);
+int qsl_book_reserve_slow(struct qsl_book *b, enum qsl_side side, qsl_price price, int slot);
 static inline int qsl_book_reserve(struct qsl_book *b, enum qsl_side side, qsl_price price)
 {
     const struct qsl_book_side *s = &b->side[side];
@@ -222,7 +222,17 @@ static inline int qsl_book_reserve(struct qsl_book *b, enum qsl_side side, qsl_p
     if (qsl_book_key(side, price) - s->base < s->w && s->far_cap > s->near + s->nfar &&
         p->free_head != QSL_NIL && ((uint64_t)p->used + 1) * 2 <= (uint64_t)p->index.mask + 1)
         return 0;
-    return qsl_book_reserve_slow(b, side, price);
+    return qsl_book_reserve_slow(b, side, price, 1);
+}
+/* The same for an order that keeps its slot and index entry (a modify's new price): only
+ * its level's room. */
+static inline int qsl_book_reserve_level(struct qsl_book *b, enum qsl_side side,
+                                         qsl_price price)
+{
+    const struct qsl_book_side *s = &b->side[side];
+    if (qsl_book_key(side, price) - s->base < s->w && s->far_cap > s->near + s->nfar)
+        return 0;
+    return qsl_book_reserve_slow(b, side, price, 0);
 }
 
 /*

@@ -309,7 +309,7 @@ FLAT enum qsl_reject qsl_engine_modify(struct qsl_engine *e, qsl_symbol symbol, 
     if (why != QSL_REJECT_NONE)
         return reject(e, why);
     int keeps_priority = qsl_book_key(side, price) == o->key && qty <= o->qty;
-    if (!keeps_priority && qsl_book_reserve(b, side, price) != 0)
+    if (!keeps_priority && qsl_book_reserve_level(b, side, price) != 0)
         return reject(e, QSL_REJECT_STORAGE_EXHAUSTED);
     e->stats.modified++;
     if (keeps_priority) {

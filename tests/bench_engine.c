@@ -331,7 +331,7 @@ __attribute__((noinline)) void bench_run_book(struct qsl_book *b, size_t n)
             exit(1);
         uint32_t idx = qsl_book_pool_find(b->pool, 0, i + 1);
         qsl_book_unlink(b, idx);
-        if (qsl_book_reserve(b, QSL_BUY, 101) != 0)
+        if (qsl_book_reserve_level(b, QSL_BUY, 101) != 0)
             exit(1);
         qsl_book_relink(b, idx, 101, 10);
         uint32_t at;

@@ -395,6 +395,11 @@ START_TEST(test_full_pool_rejects_storage_exhausted)
     ck_assert_int_eq(qsl_engine_resting(&eng), 2);
     ck_assert_int_eq(submit(limit(7, 0, QSL_SELL, 100, 3, QSL_GTC)), QSL_REJECT_NONE);
     ck_assert_int_eq(qsl_engine_resting(&eng), 2);          /* filled 6, rests 2 in its slot */
+    /* a modify to a new price keeps its slot: a full pool does not refuse it */
+    ck_assert_int_eq(qsl_engine_modify(&eng, 0, 2, 97, 1, NULL, NULL), QSL_REJECT_NONE);
+    ck_assert_int_eq(qsl_engine_modify(&eng, 0, 7, 150, 2, NULL, NULL), QSL_REJECT_NONE);
+    ck_assert_int_eq(qsl_engine_resting(&eng), 2);
+    ck_assert_int_eq(best(QSL_BUY), 97);
 }
 END_TEST
 
