@@ -612,17 +612,6 @@ static inline struct qsl_level *level_of(struct qsl_book_side *s, uint64_t key)
     return &s->far[far_find(s, key)].l;
 }
 
-/* An emptied level goes. */
-static inline void level_drop(struct qsl_book *b, struct qsl_book_side *s, uint64_t key)
-{
-    if (__builtin_expect(!in_window(s, key), 0)) {
-        uint32_t at = far_find(s, key);
-        memmove(&s->far[at], &s->far[at + 1], (size_t)(s->nfar - at - 1) * sizeof *s->far);
-        s->nfar--;
-        return;
-    }
-    drop_near(b, s, (uint32_t)(key - s->base));
-}
 
 /* Order idx (o) joins the back of level l: the last in time priority there. A level
  * with no order (count 0: just made) has nothing else worth reading. */
@@ -719,15 +708,31 @@ QSL_HOT void qsl_book_rest_reserved(struct qsl_book *b, qsl_order_id id, enum qs
     index_insert(p, idx, b->symbol, id);
 }
 
+/* Order o leaves an overflow level, which goes when it empties. */
+RARE static void unlink_far(struct qsl_book_side *s, struct qsl_book_pool *p,
+                            const struct qsl_order *o)
+{
+    uint32_t at = far_find(s, o->key);
+    level_unlink(p, &s->far[at].l, o);
+    if (s->far[at].l.count == 0) {
+        memmove(&s->far[at], &s->far[at + 1], (size_t)(s->nfar - at - 1) * sizeof *s->far);
+        s->nfar--;
+    }
+}
+
 /* Order o leaves its level, which goes when it empties. */
 static inline void unlink_order(struct qsl_book *b, const struct qsl_order *o)
 {
     struct qsl_book_side *s = &b->side[o->side];
-    uint64_t key = o->key;
-    struct qsl_level *l = level_of(s, key);
+    uint64_t i = o->key - s->base;
+    if (__builtin_expect(i >= s->w, 0)) {
+        unlink_far(s, b->pool, o);
+        return;
+    }
+    struct qsl_level *l = slot_of(s, o->key);
     level_unlink(b->pool, l, o);
     if (l->count == 0)
-        level_drop(b, s, key);
+        drop_near(b, s, (uint32_t)i);
 }
 
 void qsl_book_unlink(struct qsl_book *b, uint32_t idx)
