@@ -570,14 +570,16 @@ RARE static struct qsl_level *far_level(struct qsl_book_side *s, uint64_t key)
 static inline struct qsl_level *level_get(struct qsl_book *b, struct qsl_book_side *s,
                                           uint64_t key)
 {
-    if (__builtin_expect(!in_window(s, key), 0)) {
+    uint64_t off = key - s->base;
+    if (__builtin_expect(off >= s->w, 0)) {
         struct qsl_level *l = far_level(s, key);
         if (l)
             return l;
+        off = key - s->base;    /* the window moved to take it */
     }
     struct qsl_level *l = slot_of(s, key);
     if (l->count == 0) {
-        uint32_t i = (uint32_t)(key - s->base);
+        uint32_t i = (uint32_t)off;
         if (s->near++ == 0 || i > s->hi) {
             s->hi = i;
             b->best_moved |= s->moved;
