@@ -30,12 +30,14 @@ int qsl_engine_init(struct qsl_engine *e, const struct qsl_engine_config *c)
         qsl_book_pool_free(&e->pool);
         return -ENOMEM;
     }
-    for (uint32_t s = 0; s < c->symbols; s++)
+    for (uint32_t s = 0; s < c->symbols; s++) {
         qsl_book_init(&e->books[s], &e->pool, s);
+        e->tobs[s].kind = QSL_EV_TOP_OF_BOOK;
+        e->tobs[s].symbol = s;
+    }
     e->symbols = c->symbols;
     e->risk = c->risk;
     e->ev_trade.kind = QSL_EV_TRADE;
-    e->ev_tob.kind = QSL_EV_TOP_OF_BOOK;
     return 0;
 }
 
@@ -94,7 +96,7 @@ static inline int best_changed(const struct qsl_book *b, enum qsl_side side, uin
  * After an operation on a book: a side's best bid or ask can only have
  * changed if its best level was created or dropped (book->best_moved, a bit
  * per side); only that side's top is read and compared with what was last
- * published for the symbol.
+ * published for the symbol, which is the event itself.
  */
 static inline void emit_tob_if_changed(struct qsl_engine *e, qsl_symbol symbol)
 {
@@ -103,21 +105,15 @@ static inline void emit_tob_if_changed(struct qsl_engine *e, qsl_symbol symbol)
     if (!moved)
         return;
     b->best_moved = 0;
-    struct qsl_engine_tob *last = &e->tobs[symbol];
+    struct qsl_event *ev = &e->tobs[symbol];
     int changed = 0;
     if (moved & (1u << QSL_BUY))
-        changed = best_changed(b, QSL_BUY, &last->bid_present, &last->bid);
+        changed = best_changed(b, QSL_BUY, &ev->bid_present, &ev->bid);
     if (moved & (1u << QSL_SELL))
-        changed |= best_changed(b, QSL_SELL, &last->ask_present, &last->ask);
+        changed |= best_changed(b, QSL_SELL, &ev->ask_present, &ev->ask);
     if (!changed)
         return;
     e->stats.top_of_book++;
-    struct qsl_event *ev = &e->ev_tob;
-    ev->symbol = symbol;
-    ev->bid_present = last->bid_present;
-    ev->ask_present = last->ask_present;
-    ev->bid = last->bid;
-    ev->ask = last->ask;
     emit(e, ev);
 }
 

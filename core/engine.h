@@ -65,16 +65,12 @@ struct qsl_engine_stats {
     uint64_t rejects[QSL_REJECT_COUNT];
 };
 
-/* A symbol's top of book as last published (TopOfBook compares against it). */
-struct qsl_engine_tob {
-    qsl_price bid, ask;
-    uint8_t bid_present, ask_present;
-};
-
 struct qsl_engine {
     struct qsl_book_pool pool;
     struct qsl_book *books;
-    struct qsl_engine_tob *tobs;
+    /* per symbol, its TopOfBook event as last published: a change is compared against it
+     * and written into it, and the event handed on is that one */
+    struct qsl_event *tobs;
     uint32_t symbols;
     uint64_t seq;               /* last engine sequence handed out */
     struct qsl_risk_limits risk;
@@ -85,7 +81,7 @@ struct qsl_engine {
     qsl_symbol cur_symbol;
     /* One event per kind family, zeroed once: each is written only with its own
      * kind's fields, so the others stay 0 as a fresh event's would, at no cost. */
-    struct qsl_event ev_order, ev_trade, ev_tob;
+    struct qsl_event ev_order, ev_trade;
 };
 
 void qsl_engine_config_defaults(struct qsl_engine_config *c);
