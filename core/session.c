@@ -1,6 +1,7 @@
 /*
  * session.c - the per-connection framer and request handler.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "session.h"
@@ -92,12 +93,22 @@ static int no_room(struct qsl_session *s, const struct qsl_session_out *out, uin
     return FRAME_PAUSED;
 }
 
+/* A decoded NewOrder is the engine's request field for field, so it is copied whole. */
+#define SAME_FIELD(a, b) (offsetof(struct qsl_order_req, a) == \
+                          offsetof(struct qsl_wire_new_order, b) && \
+                          sizeof(((struct qsl_order_req *)0)->a) == \
+                          sizeof(((struct qsl_wire_new_order *)0)->b))
+_Static_assert(sizeof(struct qsl_order_req) == sizeof(struct qsl_wire_new_order) &&
+               SAME_FIELD(order_id, order_id) && SAME_FIELD(symbol, symbol) &&
+               SAME_FIELD(price, price) && SAME_FIELD(qty, quantity) &&
+               SAME_FIELD(side, side) && SAME_FIELD(order_type, order_type) &&
+               SAME_FIELD(tif, tif), "a NewOrder and an order request differ in layout");
+
 static int handle_new_order(struct qsl_session *s, const struct qsl_wire_new_order *o,
                             struct qsl_session_out *out)
 {
-    struct qsl_order_req r = {.order_id = o->order_id, .symbol = o->symbol, .price = o->price,
-                              .qty = o->quantity, .side = o->side,
-                              .order_type = o->order_type, .tif = o->tif};
+    struct qsl_order_req r;
+    memcpy(&r, o, sizeof r);
     /* every fill takes at least one lot: with room for qty fills the book need not be
      * walked to size the response (a reject is smaller than an ack) */
     uint32_t fills = 0;
