@@ -225,15 +225,22 @@ static inline enum qsl_reject submit_admitted(struct qsl_engine *e, const struct
 {
     if (why != QSL_REJECT_NONE)
         return reject(e, why);
-    struct qsl_book *b = &e->books[r->symbol];
-    if (may_rest(r) && qsl_book_reserve(b, r->side, r->price) != 0)
+    /* the request read once: the engine's stores may alias it for all the compiler knows */
+    const qsl_order_id id = r->order_id;
+    const qsl_symbol symbol = r->symbol;
+    const qsl_price price = r->price;
+    const qsl_qty qty = r->qty;
+    const unsigned side = r->side;
+    const int market = is_market(r), rest = may_rest(r);
+    struct qsl_book *b = &e->books[symbol];
+    if (rest && qsl_book_reserve(b, side, price) != 0)
         return reject(e, QSL_REJECT_STORAGE_EXHAUSTED);
     e->fn = fn;
     e->ctx = ctx;
     e->stats.accepted++;
-    emit_order(e, QSL_EV_ACCEPTED, r->symbol, r->order_id);
-    execute(e, b, r->order_id, r->side, r->price, r->qty, is_market(r), may_rest(r));
-    emit_tob_if_changed(e, r->symbol);
+    emit_order(e, QSL_EV_ACCEPTED, symbol, id);
+    execute(e, b, id, side, price, qty, market, rest);
+    emit_tob_if_changed(e, symbol);
     return QSL_REJECT_NONE;
 }
 
