@@ -98,9 +98,9 @@ static inline int best_changed(const struct qsl_book *b, enum qsl_side side, uin
  * per side); only that side's top is read and compared with what was last
  * published for the symbol, which is the event itself.
  */
-static inline void emit_tob_if_changed(struct qsl_engine *e, qsl_symbol symbol)
+static inline void emit_tob_if_changed(struct qsl_engine *e, struct qsl_book *b,
+                                       qsl_symbol symbol)
 {
-    struct qsl_book *b = &e->books[symbol];
     unsigned moved = b->best_moved;
     if (!moved)
         return;
@@ -240,7 +240,7 @@ static inline enum qsl_reject submit_admitted(struct qsl_engine *e, const struct
     e->stats.accepted++;
     emit_order(e, QSL_EV_ACCEPTED, symbol, id);
     execute(e, b, id, side, price, qty, market, rest);
-    emit_tob_if_changed(e, symbol);
+    emit_tob_if_changed(e, b, symbol);
     return QSL_REJECT_NONE;
 }
 
@@ -264,7 +264,7 @@ static void cancel_at(struct qsl_engine *e, qsl_symbol symbol, qsl_order_id id, 
     qsl_book_remove_at(b, idx, at);
     e->stats.canceled++;
     emit_order(e, QSL_EV_CANCELED, symbol, id);
-    emit_tob_if_changed(e, symbol);
+    emit_tob_if_changed(e, b, symbol);
 }
 
 /* The pool index of a resting order, its events routed to fn; a reject when the symbol
@@ -332,6 +332,6 @@ FLAT enum qsl_reject qsl_engine_modify(struct qsl_engine *e, qsl_symbol symbol, 
         qsl_book_relink(b, idx, price, left);   /* reserved above */
     else
         qsl_book_release(b, idx);
-    emit_tob_if_changed(e, symbol);
+    emit_tob_if_changed(e, b, symbol);
     return QSL_REJECT_NONE;
 }
