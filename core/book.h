@@ -212,7 +212,8 @@ size_t qsl_book_bytes(const struct qsl_book *b);
  * Take now whatever memory a later rest at this price on this side could
  * need (an order slot and its index entry unless the bound is reached, the
  * window's growth, overflow room), so that the rest cannot fail after
- * matching has changed the book. -ENOMEM when memory cannot be had.
+ * matching has changed the book. -ENOMEM when memory cannot be had. The slow
+ * path's slot 0 (qsl_book_reserve_level) leaves out the slot and index entry.
  */
 int qsl_book_reserve_slow(struct qsl_book *b, enum qsl_side side, qsl_price price, int slot);
 static inline int qsl_book_reserve(struct qsl_book *b, enum qsl_side side, qsl_price price)
