@@ -786,8 +786,9 @@ static inline int crosses(enum qsl_side taker, qsl_price limit, int market, qsl_
     return taker == QSL_BUY ? maker_price <= limit : maker_price >= limit;
 }
 
-RARE QSL_HOT qsl_qty qsl_book_match(struct qsl_book *b, enum qsl_side side, qsl_price limit, int market,
-                       qsl_qty qty, qsl_order_id taker, qsl_trade_fn fn, void *ctx)
+RARE QSL_HOT qsl_qty
+qsl_book_match(struct qsl_book *b, enum qsl_side side, qsl_price limit, int market, qsl_qty qty,
+               qsl_order_id taker, qsl_trade_fn fn, void *ctx)
 {
     struct qsl_book_pool *p = b->pool;
     enum qsl_side other = side == QSL_BUY ? QSL_SELL : QSL_BUY;

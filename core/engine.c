@@ -250,8 +250,9 @@ enum qsl_reject qsl_engine_submit(struct qsl_engine *e, const struct qsl_order_r
     return submit_admitted(e, r, admit(e, r), fn, ctx);
 }
 
-FLAT QSL_HOT enum qsl_reject qsl_engine_submit_previewed(struct qsl_engine *e, const struct qsl_order_req *r,
-                                            enum qsl_reject why, qsl_event_fn fn, void *ctx)
+FLAT QSL_HOT enum qsl_reject
+qsl_engine_submit_previewed(struct qsl_engine *e, const struct qsl_order_req *r,
+                            enum qsl_reject why, qsl_event_fn fn, void *ctx)
 {
     return submit_admitted(e, r, why, fn, ctx);
 }
@@ -283,8 +284,9 @@ static inline enum qsl_reject resting_order(struct qsl_engine *e, qsl_symbol sym
     return QSL_REJECT_NONE;
 }
 
-FLAT QSL_HOT enum qsl_reject qsl_engine_cancel(struct qsl_engine *e, qsl_symbol symbol, qsl_order_id id,
-                                  qsl_event_fn fn, void *ctx)
+FLAT QSL_HOT enum qsl_reject
+qsl_engine_cancel(struct qsl_engine *e, qsl_symbol symbol, qsl_order_id id, qsl_event_fn fn,
+                  void *ctx)
 {
     uint32_t idx, at;
     enum qsl_reject why = resting_order(e, symbol, id, fn, ctx, &idx, &at);
@@ -294,8 +296,9 @@ FLAT QSL_HOT enum qsl_reject qsl_engine_cancel(struct qsl_engine *e, qsl_symbol 
     return QSL_REJECT_NONE;
 }
 
-FLAT enum qsl_reject qsl_engine_modify(struct qsl_engine *e, qsl_symbol symbol, qsl_order_id id,
-                                  qsl_price price, qsl_qty qty, qsl_event_fn fn, void *ctx)
+FLAT enum qsl_reject
+qsl_engine_modify(struct qsl_engine *e, qsl_symbol symbol, qsl_order_id id, qsl_price price,
+                  qsl_qty qty, qsl_event_fn fn, void *ctx)
 {
     uint32_t idx, at;
     enum qsl_reject why = resting_order(e, symbol, id, fn, ctx, &idx, &at);
