@@ -229,9 +229,9 @@ static inline void pool_release(struct qsl_book_pool *p, uint32_t idx, struct qs
 /*
  * A window of w slots needs only the levels of summary its size has: up to 64 slots the
  * bottom word alone, up to 4,096 one summary word. The summaries it does not need are held
- * at 1 (bit_fixed) - "look at word 0" - so the searches below read them unchanged, and
- * setting or clearing a level's bit in a small window (every new book's) touches one or
- * two words, not three. The searches run only while the window holds a level (near > 0),
+ * at 1 (bit_fixed) - "look at word 0" - so the searches below read them unchanged, and a
+ * level's bit in a window of up to 64 slots (every new book's) is one word to set or clear;
+ * in one of up to 4,096, at most two to clear (a set still writes the top word, held at 1). The searches run only while the window holds a level (near > 0),
  * so a summary held at 1 never points at an empty word for them.
  */
 static void bit_fixed(struct qsl_book_side *s)
@@ -613,7 +613,6 @@ static inline struct qsl_level *level_of(struct qsl_book_side *s, uint64_t key)
         return slot_of(s, key);
     return &s->far[far_find(s, key)].l;
 }
-
 
 /* Order idx (o) joins the back of level l: the last in time priority there. A level
  * with no order (count 0: just made) has nothing else worth reading. */

@@ -141,7 +141,7 @@ static void accept_all(struct qsl_gwc_loop *l)
 static const struct qsl_gwc_ops ep_ops = {sizeof(struct ep_conn), ep_closing, conn_progress, NULL};
 
 QSL_HOT static int run_epoll(int lfd, struct qsl_engine *e, const struct qsl_gateway_config *c,
-                     struct qsl_gateway_stats *st, qsl_stop_flag *stop)
+                             struct qsl_gateway_stats *st, qsl_stop_flag *stop)
 {
     int ep = epoll_create1(EPOLL_CLOEXEC);
     struct qsl_gwc_loop l;

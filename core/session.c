@@ -242,7 +242,7 @@ static size_t feed_held(struct qsl_session *s, const uint8_t *in, size_t n,
 }
 
 QSL_HOT size_t qsl_session_feed(struct qsl_session *s, const uint8_t *in, size_t n,
-                        struct qsl_session_out *out)
+                                struct qsl_session_out *out)
 {
     size_t pos = 0;
     if (qsl_session_closed(s))
