@@ -231,8 +231,9 @@ static inline void pool_release(struct qsl_book_pool *p, uint32_t idx, struct qs
  * bottom word alone, up to 4,096 one summary word. The summaries it does not need are held
  * at 1 (bit_fixed) - "look at word 0" - so the searches below read them unchanged, and a
  * level's bit in a window of up to 64 slots (every new book's) is one word to set or clear;
- * in one of up to 4,096, at most two to clear (a set still writes the top word, held at 1). The searches run only while the window holds a level (near > 0),
- * so a summary held at 1 never points at an empty word for them.
+ * in one of up to 4,096, at most two to clear (a set still writes the top word, held at 1).
+ * The searches run only while the window holds a level (near > 0), so a summary held at 1
+ * never points at an empty word for them.
  */
 static void bit_fixed(struct qsl_book_side *s)
 {
