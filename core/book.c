@@ -32,6 +32,8 @@ static inline int ctz(uint64_t x) { return __builtin_ctzll(x); }
 #define home_of qsl_book_home
 #define table_find qsl_book_table_find
 
+_Static_assert(sizeof(struct qsl_order) == 32, "an order is half a cache line");
+
 static int table_alloc(struct qsl_index_table *t, uint32_t nslots)
 {
     t->slot = calloc(nslots, sizeof *t->slot);

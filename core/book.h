@@ -36,13 +36,14 @@
 #define QSL_LADDER_FREE 1024u                       /* a window grows to this freely */
 #define QSL_LADDER_MAX (1u << 18)                   /* and never past this */
 
+/* 32 bytes: two to a cache line, none across two (an engine's symbols are < 2^20). */
 struct qsl_order {
     qsl_order_id id;
     uint64_t key;               /* its price's rank on its side (qsl_book_key): its level's */
     uint32_t prev, next;        /* FIFO neighbours in the level, QSL_NIL at the ends */
     qsl_qty qty;                /* open quantity */
-    qsl_symbol symbol;
-    uint8_t side;
+    uint32_t symbol : 31;       /* a qsl_symbol */
+    uint32_t side : 1;          /* an enum qsl_side */
 };
 
 struct qsl_index_slot {
