@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "book.h"
+#include "hugemem.h"
 
 /* Out of line whatever calls it: the engine's cancel and modify are flattened (all they
  * call inlined), and these paths - rare ones (window moves, the overflow, a draining
@@ -33,10 +34,20 @@ static inline int ctz(uint64_t x) { return __builtin_ctzll(x); }
 #define table_find qsl_book_table_find
 
 _Static_assert(sizeof(struct qsl_order) == 32, "an order is half a cache line");
+_Static_assert(QSL_BOOK_SLAB_CHUNKS * QSL_BOOK_CHUNK * sizeof(struct qsl_order) ==
+               QSL_HUGEMEM_PAGE, "a slab is 2 MiB of chunks");
 
-static int table_alloc(struct qsl_index_table *t, uint32_t nslots)
+static size_t table_bytes(const struct qsl_index_table *t)
 {
-    t->slot = calloc(nslots, sizeof *t->slot);
+    return ((size_t)t->mask + 1) * sizeof *t->slot;
+}
+
+/* huge: a table of QSL_BOOK_HUGE_TABLE bytes or more gets a 2 MiB mapping of its own */
+static int table_alloc(struct qsl_index_table *t, uint32_t nslots, int huge)
+{
+    size_t bytes = (size_t)nslots * sizeof *t->slot;
+    t->huge = huge && bytes >= QSL_BOOK_HUGE_TABLE;
+    t->slot = t->huge ? qsl_hugemem_map(bytes) : calloc(nslots, sizeof *t->slot);
     if (!t->slot)
         return -ENOMEM;
     t->mask = nslots - 1;
@@ -44,6 +55,15 @@ static int table_alloc(struct qsl_index_table *t, uint32_t nslots)
     for (uint32_t b = nslots; b > 1; b >>= 1)
         t->shift--;
     return 0;
+}
+
+static void table_free(struct qsl_index_table *t)
+{
+    if (t->huge)
+        qsl_hugemem_unmap(t->slot, table_bytes(t));
+    else
+        free(t->slot);
+    t->slot = NULL;
 }
 
 static inline void table_put(struct qsl_index_table *t, const struct qsl_index_slot *e)
@@ -89,8 +109,7 @@ RARE static void drain(struct qsl_book_pool *p, uint32_t n)
 {
     while (p->old.slot && n-- > 0) {
         if (p->drained > p->old.mask) {
-            free(p->old.slot);
-            p->old.slot = NULL;
+            table_free(&p->old);
             break;
         }
         struct qsl_index_slot *s = &p->old.slot[p->drained++];
@@ -132,7 +151,7 @@ static int index_reserve(struct qsl_book_pool *p)
     if (p->old.slot)
         drain(p, UINT32_MAX);
     struct qsl_index_table t;
-    if (slots * 2 > (1ull << 31) || table_alloc(&t, (uint32_t)(slots * 2)) != 0)
+    if (slots * 2 > (1ull << 31) || table_alloc(&t, (uint32_t)(slots * 2), p->huge) != 0)
         return -ENOMEM;
     p->old = p->index;
     p->index = t;
@@ -142,34 +161,68 @@ static int index_reserve(struct qsl_book_pool *p)
 
 /* ------------------------------------------------------------------ pool */
 
-int qsl_book_pool_init(struct qsl_book_pool *p, uint32_t max_orders)
+int qsl_book_pool_init(struct qsl_book_pool *p, uint32_t max_orders, int huge)
 {
     memset(p, 0, sizeof *p);
     if (max_orders > QSL_BOOK_ORDERS_MAX)
         return -EINVAL;
     p->max_orders = max_orders;
     p->free_head = QSL_NIL;
-    return table_alloc(&p->index, INDEX_MIN);
+    p->huge = huge != 0;
+    return table_alloc(&p->index, INDEX_MIN, 0);
 }
 
 void qsl_book_pool_free(struct qsl_book_pool *p)
 {
-    for (uint32_t c = 0; c < p->chunks; c++)
+    for (uint32_t c = 0; c < p->heap_chunks; c++)
         free(p->chunk[c]);
+    for (uint32_t i = 0; i < p->slabs; i++)
+        qsl_hugemem_unmap(p->slab[i], QSL_HUGEMEM_PAGE);
+    free(p->slab);
     free(p->chunk);
-    free(p->index.slot);
-    free(p->old.slot);
+    table_free(&p->index);
+    if (p->old.slot)
+        table_free(&p->old);
     memset(p, 0, sizeof *p);
+}
+
+static size_t table_held(const struct qsl_index_table *t)
+{
+    return t->huge ? qsl_hugemem_size(table_bytes(t)) : table_bytes(t);
 }
 
 size_t qsl_book_pool_bytes(const struct qsl_book_pool *p)
 {
-    size_t n = (size_t)p->chunks * QSL_BOOK_CHUNK * sizeof(struct qsl_order) +
+    size_t n = (size_t)p->heap_chunks * QSL_BOOK_CHUNK * sizeof(struct qsl_order) +
+               (size_t)p->slabs * QSL_HUGEMEM_PAGE +
                (size_t)p->chunk_cap * sizeof *p->chunk +
-               ((size_t)p->index.mask + 1) * sizeof(struct qsl_index_slot);
+               (size_t)p->slab_cap * sizeof *p->slab + table_held(&p->index);
     if (p->old.slot)
-        n += ((size_t)p->old.mask + 1) * sizeof(struct qsl_index_slot);
+        n += table_held(&p->old);
     return n;
+}
+
+/* The next chunk of the newest slab, mapping a new slab when it is used up. Every chunk
+ * after the first comes from here, so chunks heap_chunks .. chunks - 1 are the slabs' in
+ * order. */
+static struct qsl_order *slab_chunk(struct qsl_book_pool *p)
+{
+    uint32_t carved = p->chunks - p->heap_chunks;
+    if (carved == p->slabs * QSL_BOOK_SLAB_CHUNKS) {
+        if (p->slabs == p->slab_cap) {
+            uint32_t cap = p->slab_cap ? p->slab_cap * 2 : 4;
+            struct qsl_order **s = realloc(p->slab, (size_t)cap * sizeof *s);
+            if (!s)
+                return NULL;
+            p->slab = s;
+            p->slab_cap = cap;
+        }
+        struct qsl_order *m = qsl_hugemem_map(QSL_HUGEMEM_PAGE);
+        if (!m)
+            return NULL;
+        p->slab[p->slabs++] = m;
+    }
+    return p->slab[p->slabs - 1] + (size_t)(carved % QSL_BOOK_SLAB_CHUNKS) * QSL_BOOK_CHUNK;
 }
 
 /* One more chunk of free slots; the ones before it stay where they are. */
@@ -185,9 +238,11 @@ static int pool_grow(struct qsl_book_pool *p)
         p->chunk = dir;
         p->chunk_cap = cap;
     }
-    struct qsl_order *c = malloc(QSL_BOOK_CHUNK * sizeof *c);
+    int from_slab = p->huge && p->chunks > 0;
+    struct qsl_order *c = from_slab ? slab_chunk(p) : malloc(QSL_BOOK_CHUNK * sizeof *c);
     if (!c)
         return -ENOMEM;
+    p->heap_chunks += !from_slab;
     uint32_t first = p->chunks * QSL_BOOK_CHUNK;
     for (uint32_t i = 0; i < QSL_BOOK_CHUNK; i++)
         c[i].next = i + 1 < QSL_BOOK_CHUNK ? first + i + 1 : p->free_head;

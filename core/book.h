@@ -56,11 +56,27 @@ struct qsl_index_table {
     struct qsl_index_slot *slot;
     uint32_t mask;              /* slots - 1 */
     uint32_t shift;             /* 64 - log2(slots): the hash's top bits index the slots */
+    uint8_t huge;               /* slot is a qsl_hugemem mapping, not calloc'd */
 };
+
+/*
+ * With huge set, a pool that outgrows its first chunk takes its further
+ * chunks, QSL_BOOK_SLAB_CHUNKS at a time, from 2 MiB mappings advised for
+ * huge pages (slabs), and index tables of QSL_BOOK_HUGE_TABLE bytes or more
+ * get mappings of their own: one TLB entry then covers what a page walk per
+ * 4 KiB page would reach after every system call (hugemem.h). A small pool,
+ * a fresh engine's, stays in malloc'd memory and pays no 2 MiB page.
+ */
+#define QSL_BOOK_SLAB_CHUNKS 64u            /* 1,024-order chunks in 2 MiB (32 bytes an order) */
+#define QSL_BOOK_HUGE_TABLE (64u << 10)     /* 4,096 slots: the table of 1,024 orders and more */
 
 struct qsl_book_pool {
     struct qsl_order **chunk;   /* order i is chunk[i / QSL_BOOK_CHUNK][i % QSL_BOOK_CHUNK] */
     uint32_t chunks, chunk_cap;
+    uint32_t heap_chunks;       /* chunks 0 .. heap_chunks - 1 are malloc'd, the rest in slabs */
+    uint8_t huge;               /* grow into 2 MiB mappings (above), set at init */
+    struct qsl_order **slab;    /* the slabs, each QSL_BOOK_SLAB_CHUNKS chunks */
+    uint32_t slabs, slab_cap;
     uint32_t max_orders;        /* 0: no bound */
     uint32_t used;              /* resting orders (and index entries) */
     uint32_t free_head;         /* free list through orders' next */
@@ -142,8 +158,9 @@ struct qsl_book_preview {
     qsl_qty remaining;          /* quantity left after matching */
 };
 
-/* max_orders 0: the pool grows while memory lasts (up to QSL_BOOK_ORDERS_MAX). */
-int qsl_book_pool_init(struct qsl_book_pool *p, uint32_t max_orders);
+/* max_orders 0: the pool grows while memory lasts (up to QSL_BOOK_ORDERS_MAX); huge: its
+ * memory past the first chunk in 2 MiB mappings (above). */
+int qsl_book_pool_init(struct qsl_book_pool *p, uint32_t max_orders, int huge);
 void qsl_book_pool_free(struct qsl_book_pool *p);
 /* Fibonacci hashing: one multiply, the top bits. (symbol, id) pairs from a
  * client are no less predictable under a stronger mix, which is as
@@ -201,7 +218,8 @@ static inline struct qsl_order *qsl_book_order(const struct qsl_book_pool *p, ui
 {
     return &p->chunk[idx >> QSL_BOOK_CHUNK_SHIFT][idx & (QSL_BOOK_CHUNK - 1)];
 }
-/* Bytes the pool and its index hold now (chunks, their directory, tables). */
+/* Bytes the pool and its index hold now (chunks, their directory, tables; a slab or a
+ * mapped table counts whole, resident or not). */
 size_t qsl_book_pool_bytes(const struct qsl_book_pool *p);
 
 void qsl_book_init(struct qsl_book *b, struct qsl_book_pool *p, qsl_symbol symbol);

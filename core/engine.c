@@ -11,6 +11,7 @@ void qsl_engine_config_defaults(struct qsl_engine_config *c)
 {
     c->symbols = 2;
     c->max_orders = 0;
+    c->huge_pages = 1;
     qsl_risk_defaults(&c->risk);
 }
 
@@ -19,7 +20,7 @@ int qsl_engine_init(struct qsl_engine *e, const struct qsl_engine_config *c)
     memset(e, 0, sizeof *e);
     if (c->symbols == 0 || c->symbols > 1u << 20)
         return -EINVAL;
-    int rc = qsl_book_pool_init(&e->pool, c->max_orders);
+    int rc = qsl_book_pool_init(&e->pool, c->max_orders, c->huge_pages);
     if (rc)
         return rc;
     e->books = calloc(c->symbols, sizeof *e->books);

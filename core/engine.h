@@ -57,6 +57,7 @@ struct qsl_order_req {
 struct qsl_engine_config {
     uint32_t symbols;
     uint32_t max_orders;        /* resting orders across all symbols; 0: no bound */
+    uint8_t huge_pages;         /* a pool past 1,024 orders grows in 2 MiB mappings (book.h) */
     struct qsl_risk_limits risk;
 };
 

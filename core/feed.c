@@ -211,6 +211,7 @@ void qsl_feed_pub_defaults(struct qsl_feed_pub_config *c)
     c->batch = 64;
     c->datagram_bytes = 1472;       /* an Ethernet MTU's UDP payload */
     c->catch_up = 1;
+    c->huge_pages = 1;
 }
 
 struct pub {
@@ -437,6 +438,7 @@ static int run_flow(const struct qsl_feed_pub_config *c, qsl_event_fn fn, void *
     qsl_engine_config_defaults(&ec);
     ec.symbols = c->symbols;
     ec.max_orders = c->max_orders;
+    ec.huge_pages = c->huge_pages;
     struct qsl_engine e;
     struct qsl_flow *f = malloc(sizeof *f);
     if (!f)

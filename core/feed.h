@@ -91,6 +91,7 @@ struct qsl_feed_pub_config {
     uint64_t seed, orders;
     uint32_t symbols;
     uint32_t max_orders;        /* the engine's bound on resting orders; 0: none */
+    uint8_t huge_pages;         /* the engine's pool in 2 MiB mappings past 1,024 orders */
     int flow;                   /* enum qsl_flow_gen: original (default) or drift */
     double rate;                /* messages per second; 0 = unpaced burst */
     int catch_up;               /* paced: 1 (default) keeps the absolute schedule, sending what

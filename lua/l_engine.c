@@ -50,6 +50,12 @@ static int l_new(lua_State *L)
         lua_pop(L, 1);
         c.max_orders = (uint32_t)opt_field(L, 1, "max_orders", c.max_orders, 0,
                                            QSL_BOOK_ORDERS_MAX);
+        if (lua_getfield(L, 1, "huge_pages") != LUA_TNIL) {
+            if (!lua_isboolean(L, -1))
+                luaL_argerror(L, 1, "huge_pages= is a boolean");
+            c.huge_pages = (uint8_t)lua_toboolean(L, -1);
+        }
+        lua_pop(L, 1);
         c.risk.max_quantity = (qsl_qty)opt_field(L, 1, "max_quantity", c.risk.max_quantity, 1,
                                                  UINT32_MAX);
         c.risk.max_notional = (uint64_t)opt_field(L, 1, "max_notional",

@@ -1,7 +1,7 @@
 /*
  * bench_engine.c - core benchmarks: ns/op as min/median/max over repeated runs.
  *
- *   bench_engine [--runs R] [--ops N] [--only NAME] [--once]
+ *   bench_engine [--runs R] [--ops N] [--only NAME] [--once] [--huge 0|1]
  *
  * The original's own workloads (its own build gives its instructions per op on
  * each, so the ratio holds on any machine):
@@ -24,7 +24,8 @@
  *   session  a resting order then a crossing one through the session framer
  *            (wire decode, risk, engine, Ack/Fill encode), per frame
  * --once runs one repetition of one workload and prints nothing: the form
- * tests/bench.sh runs under callgrind to count instructions.
+ * tests/bench.sh runs under callgrind to count instructions. --huge 0 gives
+ * every engine malloc'd memory only (huge_pages off; the default is on).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,11 +46,14 @@ static double now_ns(void)
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
+static int huge_pages = 1;
+
 static struct qsl_engine_config config(uint32_t symbols)
 {
     struct qsl_engine_config c;
     qsl_engine_config_defaults(&c);
     c.symbols = symbols;
+    c.huge_pages = (uint8_t)huge_pages;
     return c;
 }
 
@@ -344,7 +348,7 @@ static double run_book(size_t n)
 {
     struct qsl_book_pool p;
     struct qsl_book b;
-    if (qsl_book_pool_init(&p, 0) != 0)
+    if (qsl_book_pool_init(&p, 0, 0) != 0)
         exit(1);
     qsl_book_init(&b, &p, 0);
     double t0 = now_ns();
@@ -645,10 +649,12 @@ int main(int argc, char **argv)
             ops = (size_t)strtoull(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--only") && i + 1 < argc)
             only = argv[++i];
+        else if (!strcmp(argv[i], "--huge") && i + 1 < argc)
+            huge_pages = atoi(argv[++i]) != 0;
         else if (!strcmp(argv[i], "--once"))
             once = 1;
         else {
-            fprintf(stderr, "usage: bench_engine [--runs R] [--ops N] [--only NAME] [--once]\n");
+            fprintf(stderr, "usage: bench_engine [--runs R] [--ops N] [--only NAME] [--once] [--huge 0|1]\n");
             return 1;
         }
     }

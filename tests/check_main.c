@@ -22,6 +22,7 @@ static const struct { const char *name; Suite *(*make)(void); } suites[] = {
     {"kernel", kernel_suite},
     {"tcpinfo", tcpinfo_suite},
     {"oneshot", oneshot_suite},
+    {"hugemem", hugemem_suite},
 };
 
 /* Checks not registered because they cannot run here: reported as skipped, never as passed. */

@@ -25,6 +25,7 @@ Suite *echo_suite(void);
 Suite *kernel_suite(void);
 Suite *tcpinfo_suite(void);
 Suite *oneshot_suite(void);
+Suite *hugemem_suite(void);
 
 /* A check not registered because it cannot run here: counted and reported as skipped with
  * why (never as passed). Call while building a suite, not inside a test (a forked child). */

@@ -14,7 +14,7 @@ static struct qsl_book book;
 
 static void setup(void)
 {
-    ck_assert_int_eq(qsl_book_pool_init(&pool, 0), 0);
+    ck_assert_int_eq(qsl_book_pool_init(&pool, 0, 0), 0);
     qsl_book_init(&book, &pool, 3);
 }
 
@@ -27,8 +27,8 @@ static void teardown(void)
 START_TEST(test_pool_rejects_a_bound_past_its_max)
 {
     struct qsl_book_pool p;
-    ck_assert_int_eq(qsl_book_pool_init(&p, QSL_BOOK_ORDERS_MAX + 1u), -EINVAL);
-    ck_assert_int_eq(qsl_book_pool_init(&p, 0), 0);         /* 0: no bound */
+    ck_assert_int_eq(qsl_book_pool_init(&p, QSL_BOOK_ORDERS_MAX + 1u, 0), -EINVAL);
+    ck_assert_int_eq(qsl_book_pool_init(&p, 0, 0), 0);      /* 0: no bound */
     ck_assert(!qsl_book_pool_full(&p));
     qsl_book_pool_free(&p);
 }
@@ -166,6 +166,74 @@ START_TEST(test_pool_grows_and_nothing_moves)
     ck_assert(qsl_book_level(&book, QSL_BUY, 0, NULL, &total, NULL));
     ck_assert_uint_eq(total, 10001);                         /* ids 7, 14, ..., 70000 and 1 at 100 */
     ck_assert_uint_gt(qsl_book_pool_bytes(&pool), 70000 * sizeof(struct qsl_order));
+}
+END_TEST
+
+/* With huge set, a pool past its first chunk carves its chunks from 2 MiB slabs and maps
+ * its larger index tables whole: every order stays where it rested, and bytes counts the
+ * mappings whole. */
+START_TEST(test_pool_huge_grows_in_slabs)
+{
+    struct qsl_book_pool p;
+    struct qsl_book b;
+    ck_assert_int_eq(qsl_book_pool_init(&p, 0, 1), 0);
+    qsl_book_init(&b, &p, 5);
+    uint32_t n = (1 + QSL_BOOK_SLAB_CHUNKS + 1) * QSL_BOOK_CHUNK;   /* into a second slab */
+    const struct qsl_order *at[4] = {0};
+    const qsl_order_id probe[4] = {1, QSL_BOOK_CHUNK + 1, 40000, n};
+    for (qsl_order_id id = 1; id <= n; id++) {
+        ck_assert_int_eq(qsl_book_rest(&b, id, id & 1 ? QSL_BUY : QSL_SELL,
+                                       id & 1 ? 100 - (qsl_price)(id % 5) : 200, 1), 0);
+        for (int k = 0; k < 4; k++)
+            if (probe[k] == id)
+                at[k] = qsl_book_order(&p, qsl_book_pool_find(&p, 5, id));
+        if (id == QSL_BOOK_CHUNK) {          /* one chunk: nothing mapped yet */
+            ck_assert_uint_eq(p.slabs, 0);
+            ck_assert(!p.index.huge);
+        }
+    }
+    ck_assert_uint_eq(p.heap_chunks, 1);
+    ck_assert_uint_eq(p.chunks, 1 + QSL_BOOK_SLAB_CHUNKS + 1);
+    ck_assert_uint_eq(p.slabs, 2);
+    for (uint32_t c = 1; c < p.chunks; c++) {  /* slab chunks in order, slabs 2 MiB aligned */
+        uint32_t k = c - 1;
+        ck_assert_ptr_eq(p.chunk[c], p.slab[k / QSL_BOOK_SLAB_CHUNKS] +
+                                     (size_t)(k % QSL_BOOK_SLAB_CHUNKS) * QSL_BOOK_CHUNK);
+    }
+    for (uint32_t i = 0; i < p.slabs; i++)
+        ck_assert_uint_eq((uintptr_t)p.slab[i] % (2u << 20), 0);
+    ck_assert(p.index.huge);
+    ck_assert_uint_eq((uintptr_t)p.index.slot % (2u << 20), 0);
+    for (int k = 0; k < 4; k++) {          /* nothing moved, every field intact */
+        const struct qsl_order *o = qsl_book_order(&p, qsl_book_pool_find(&p, 5, probe[k]));
+        ck_assert_ptr_eq(o, at[k]);
+        ck_assert_uint_eq(o->id, probe[k]);
+        ck_assert_uint_eq(o->symbol, 5);
+        ck_assert_uint_eq(o->side, probe[k] & 1 ? QSL_BUY : QSL_SELL);
+    }
+    size_t table = ((size_t)p.index.mask + 1) * sizeof(struct qsl_index_slot);
+    table = (table + (2u << 20) - 1) & ~(size_t)((2u << 20) - 1);
+    size_t old = p.old.slot ? (p.old.huge ? 2u << 20 : ((size_t)p.old.mask + 1) * 16) : 0;
+    ck_assert_uint_eq(qsl_book_pool_bytes(&p),
+                      QSL_BOOK_CHUNK * sizeof(struct qsl_order) + 2 * (2u << 20) +
+                      p.chunk_cap * sizeof *p.chunk + p.slab_cap * sizeof *p.slab + table + old);
+    for (qsl_order_id id = 1; id <= n; id++)  /* and every order leaves */
+        qsl_book_remove(&b, qsl_book_pool_find(&p, 5, id));
+    ck_assert_uint_eq(p.used, 0);
+    ck_assert_uint_eq(qsl_book_depth(&b, QSL_BUY) + qsl_book_depth(&b, QSL_SELL), 0);
+    qsl_book_free(&b);
+    qsl_book_pool_free(&p);
+}
+END_TEST
+
+/* Without huge, the same growth stays in malloc'd memory. */
+START_TEST(test_pool_without_huge_maps_nothing)
+{
+    for (qsl_order_id id = 1; id <= 3 * QSL_BOOK_CHUNK; id++)
+        ck_assert_int_eq(qsl_book_rest(&book, id, QSL_BUY, 100, 1), 0);
+    ck_assert_uint_eq(pool.heap_chunks, 3);
+    ck_assert_uint_eq(pool.slabs, 0);
+    ck_assert(!pool.index.huge);
 }
 END_TEST
 
@@ -370,6 +438,8 @@ Suite *book_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_pool_rejects_a_bound_past_its_max);
     tcase_add_test(tc, test_pool_grows_and_nothing_moves);
+    tcase_add_test(tc, test_pool_huge_grows_in_slabs);
+    tcase_add_test(tc, test_pool_without_huge_maps_nothing);
     tcase_add_test(tc, test_window_follows_the_best_and_keeps_every_level);
     tcase_add_test(tc, test_strays_do_not_grow_the_window);
     tcase_add_test(tc, test_wide_dense_side_grows_the_window);

@@ -442,6 +442,39 @@ START_TEST(test_submit_previewed_is_submit)
 }
 END_TEST
 
+/* huge_pages (the default) puts a pool past 1,024 orders in 2 MiB mappings; off, none: the
+ * same orders give the same stats either way. */
+START_TEST(test_huge_pages_on_and_off)
+{
+    struct qsl_engine_stats st[2];
+    uint32_t slabs[2];
+    for (int huge = 0; huge < 2; huge++) {
+        struct qsl_engine e;
+        struct qsl_engine_config c;
+        qsl_engine_config_defaults(&c);
+        ck_assert_uint_eq(c.huge_pages, 1);
+        c.huge_pages = (uint8_t)huge;
+        ck_assert_int_eq(qsl_engine_init(&e, &c), 0);
+        for (qsl_order_id id = 1; id <= 3000; id++) {
+            struct qsl_order_req r = limit(id, id % 2, id % 3 ? QSL_BUY : QSL_SELL,
+                                           id % 3 ? 100 - (qsl_price)(id % 7) : 98 + (qsl_price)(id % 5),
+                                           1 + id % 4, QSL_GTC);
+            ck_assert_int_eq(qsl_engine_submit(&e, &r, NULL, NULL), QSL_REJECT_NONE);
+        }
+        ck_assert_uint_gt(qsl_engine_resting(&e), 1024);
+        st[huge] = e.stats;
+        slabs[huge] = e.pool.slabs;
+        if (huge)
+            ck_assert_uint_ge(qsl_engine_bytes(&e), 2u << 20);
+        qsl_engine_free(&e);
+    }
+    ck_assert_uint_eq(slabs[0], 0);
+    ck_assert_uint_eq(slabs[1], 1);
+    ck_assert_mem_eq(&st[0], &st[1], sizeof st[0]);
+    ck_assert_uint_gt(st[1].trades, 0);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ reference model */
 
 #define REF_MAX 8192
@@ -728,6 +761,7 @@ Suite *engine_suite(void)
     TCase *tc = tcase_create("rules");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_limit_rests_when_it_does_not_cross);
+    tcase_add_test(tc, test_huge_pages_on_and_off);
     tcase_add_test(tc, test_fill_is_at_the_makers_price);
     tcase_add_test(tc, test_better_price_fills_first_then_level_by_level);
     tcase_add_test(tc, test_oldest_order_at_a_level_fills_first);

@@ -33,7 +33,7 @@ struct pub_args {
     uint16_t port;
     uint64_t seed, orders, rate;
     uint32_t symbols, batch, datagram_bytes, sndbuf, ttl, loop, max_orders;
-    int packed, gso, raw, flow, catch_up;
+    int packed, gso, raw, flow, catch_up, huge_pages;
 };
 
 #define P struct pub_args
@@ -46,8 +46,7 @@ static const struct qsl_role_param pub_params[] = {
     QSL_ROLE_U(P, seed, 42, 0, UINT64_MAX, "", "flow seed"),
     QSL_ROLE_U(P, orders, 20000, 1, 100000000, "orders", "orders of the flow"),
     QSL_ROLE_U(P, symbols, 3, 1, 64, "", "symbols"),
-    QSL_ROLE_U(P, max_orders, 0, 0, QSL_BOOK_ORDERS_MAX, "orders",
-               "resting orders at most, across symbols; 0 = no bound (the pool grows as the original's book does); past it, StorageExhausted (reason 9)"),
+    QSL_ROLE_ENGINE_MEMORY(P),
     QSL_ROLE_U(P, rate, 0, 0, 100000000, "msg/s", "messages per second; 0 = unpaced burst"),
     QSL_ROLE_U(P, catch_up, 1, 0, 1, "",
                "paced: 1 keeps the absolute schedule (after a stall, what is overdue leaves at "
@@ -136,6 +135,7 @@ static int run_publish(const void *args)
     c.orders = a->orders;
     c.symbols = a->symbols;
     c.max_orders = a->max_orders;
+    c.huge_pages = (uint8_t)a->huge_pages;
     c.rate = (double)a->rate;
     c.catch_up = a->catch_up;
     c.batch = a->batch;

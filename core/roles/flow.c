@@ -16,15 +16,14 @@
 struct flow_args {
     uint64_t seed, orders;
     uint32_t symbols, max_orders;
-    int hold, flow;
+    int hold, flow, huge_pages;
 };
 
 static const struct qsl_role_param params[] = {
     QSL_ROLE_U(struct flow_args, seed, 42, 0, UINT64_MAX, "", "flow seed"),
     QSL_ROLE_U(struct flow_args, orders, 20000, 1, 100000000, "orders", "requests to generate and apply"),
     QSL_ROLE_U(struct flow_args, symbols, 3, 1, QSL_FLOW_MAX_SYMBOLS, "", "symbols"),
-    QSL_ROLE_U(struct flow_args, max_orders, 0, 0, QSL_BOOK_ORDERS_MAX, "orders",
-               "resting orders at most, across symbols; 0 = no bound (the pool grows as the original's book does); past it, StorageExhausted (reason 9)"),
+    QSL_ROLE_ENGINE_MEMORY(struct flow_args),
     QSL_ROLE_U(struct flow_args, hold, 0, 0, 1, "",
                "1: after the result line, wait for SIGTERM (so /proc can be read)"),
     QSL_ROLE_WORD(struct flow_args, flow, QSL_FLOW_ORIGINAL, qsl_flow_gen_names,
@@ -82,6 +81,7 @@ static int run(const void *args)
     qsl_engine_config_defaults(&c);
     c.symbols = a->symbols;
     c.max_orders = a->max_orders;
+    c.huge_pages = (uint8_t)a->huge_pages;
     struct qsl_engine e;
     struct qsl_flow *f = malloc(sizeof *f);
     if (!f || qsl_engine_init(&e, &c) != 0 ||

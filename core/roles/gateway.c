@@ -81,7 +81,7 @@ static void write_tcpinfo(void *ctx, unsigned conn, uint64_t when_ns, int closin
 struct gw_args {
     const char *bind, *sockopt, *tcp_info;
     uint16_t port;
-    int mode;
+    int mode, huge_pages;
     uint32_t tcp_info_ms, max_conns, backlog, symbols, max_orders, max_quantity, idle_ms, stall_ms;
     uint64_t out_bytes, max_notional;
 };
@@ -95,8 +95,7 @@ static const struct qsl_role_param gw_params[] = {
     QSL_ROLE_U(G, out_bytes, 65536, 128, 1u << 30, "bytes", "output bound per connection"),
     QSL_ROLE_U(G, backlog, 1024, 1, 65535, "connections", "listen backlog"),
     QSL_ROLE_U(G, symbols, 2, 1, 1u << 20, "", "symbols 0..N-1 (the original's gateway: 2)"),
-    QSL_ROLE_U(G, max_orders, 0, 0, QSL_BOOK_ORDERS_MAX, "orders",
-               "resting orders at most, across symbols; 0 = no bound (the pool grows as the original's book does); past it, StorageExhausted (reason 9)"),
+    QSL_ROLE_ENGINE_MEMORY(G),
     QSL_ROLE_U(G, max_quantity, 1000000, 1, UINT32_MAX, "", "risk: largest order quantity"),
     QSL_ROLE_U(G, max_notional, 1000000000ull, 1, INT64_MAX, "", "risk: largest price x quantity"),
     QSL_ROLE_U(G, idle_ms, QSL_GATEWAY_IDLE_DEFAULT, 0, QSL_GATEWAY_IDLE_DEFAULT, "ms",
@@ -237,6 +236,7 @@ static int run_gateway(const void *args)
     c.out_bytes = (size_t)a->out_bytes;
     c.engine.symbols = a->symbols;
     c.engine.max_orders = a->max_orders;
+    c.engine.huge_pages = (uint8_t)a->huge_pages;
     c.engine.risk.max_quantity = a->max_quantity;
     c.engine.risk.max_notional = a->max_notional;
     c.idle_ms = a->idle_ms;     /* the same meaning as the core's: 0 never, the sentinel the mode's */

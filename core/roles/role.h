@@ -62,6 +62,16 @@ struct qsl_role_param {
                  "the ready line echoes what the kernel granted)")
 #define QSL_ROLE_SOCKOPT_FIELD(S) QSL_ROLE_F(S, sockopt, "", "the sockopt= options as granted, or none")
 
+/* The engine's memory, on every role that runs one: members uint32_t max_orders and
+ * int huge_pages of T (QSL_BOOK_ORDERS_MAX from book.h where it is used). */
+#define QSL_ROLE_ENGINE_MEMORY(T) \
+    QSL_ROLE_U(T, max_orders, 0, 0, QSL_BOOK_ORDERS_MAX, "orders", \
+               "resting orders at most, across symbols; 0 = no bound (the pool grows as the " \
+               "original's book does); past it, StorageExhausted (reason 9)"), \
+    QSL_ROLE_U(T, huge_pages, 1, 0, 1, "", \
+               "1: past 1,024 resting orders the book's pool grows in 2 MiB mappings advised " \
+               "for huge pages (a TLB entry each, not 512); 0: malloc'd memory only")
+
 enum qsl_role_type { QSL_ROLE_INTEGER, QSL_ROLE_NUMBER, QSL_ROLE_TEXT };
 
 /*

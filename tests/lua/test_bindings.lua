@@ -106,6 +106,18 @@ test("engine from Lua", function()
   assert(select(2, e:cancel(0, 99)) == "UnknownOrder")
   assert(e:stats().rejects.UnknownOrder == 1)
   assert(e:stats().bytes > 0 and math.type(e:stats().bytes) == "integer")
+  -- huge_pages: past 1,024 resting orders the pool is in 2 MiB mappings, counted whole
+  ok, err = pcall(qsl.engine.new, { huge_pages = 1 })
+  assert(not ok and err:find("huge_pages= is a boolean", 1, true), err)
+  for _, huge in ipairs{ false, true } do
+    local h <close> = qsl.engine.new{ symbols = 1, huge_pages = huge }
+    for id = 1, 2000 do
+      h:submit{ order_id = id, symbol = 0, side = "buy", price = 100, quantity = 1 }
+    end
+    assert(h:depth(0, "buy")[1].orders == 2000)
+    local bytes = h:stats().bytes
+    assert((bytes >= 2 << 20) == huge, ("huge_pages=%s: %d bytes"):format(huge, bytes))
+  end
   assert(#e:depth(0, "sell", 0) == 0)
   local f <close> = qsl.engine.new{ symbols = 3 }
   local s = f:run_flow{ seed = 42, orders = 20000 }

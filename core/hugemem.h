@@ -1,0 +1,35 @@
+/*
+ * hugemem.h - memory in mappings the kernel may back with 2 MiB pages.
+ *
+ * Every system call on a kernel with page-table isolation and no PCID
+ * (pti=on, as on the machines qsl is measured on) empties the TLB, so a
+ * server that touches its index and orders after each read pays a page walk
+ * per 4 KiB page it reaches. A mapping aligned to 2 MiB and advised
+ * MADV_HUGEPAGE lets the kernel use one TLB entry for the whole 2 MiB. The
+ * advice is only advice: with transparent huge pages off, or none free, the
+ * same mapping works with 4 KiB pages. What the kernel granted is in
+ * /proc/PID/smaps_rollup (AnonHugePages), not here.
+ */
+#ifndef QSL_HUGEMEM_H
+#define QSL_HUGEMEM_H
+
+#include <stddef.h>
+
+#define QSL_HUGEMEM_PAGE ((size_t)2 << 20)
+
+/* bytes rounded up to whole 2 MiB pages */
+static inline size_t qsl_hugemem_size(size_t bytes)
+{
+    return (bytes + QSL_HUGEMEM_PAGE - 1) & ~(QSL_HUGEMEM_PAGE - 1);
+}
+
+/*
+ * A zeroed mapping of qsl_hugemem_size(bytes) bytes at a 2 MiB boundary,
+ * advised for huge pages; NULL (errno set) when it cannot be had or bytes is
+ * 0 or too large. Nothing is touched, so nothing is resident yet.
+ */
+void *qsl_hugemem_map(size_t bytes);
+/* Unmap what qsl_hugemem_map(bytes) returned (NULL: nothing). */
+void qsl_hugemem_unmap(void *p, size_t bytes);
+
+#endif
