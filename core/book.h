@@ -209,6 +209,13 @@ static inline uint32_t qsl_book_pool_find(const struct qsl_book_pool *p, qsl_sym
     uint32_t at;
     return qsl_book_pool_find_at(p, symbol, id, &at);
 }
+/* Ask the cache for the index slot where a find of (symbol, id) in table t starts: a hint,
+ * nothing read or changed (any symbol and id give a slot of the table). */
+static inline void qsl_book_table_prefetch(struct qsl_index_table t, qsl_symbol symbol,
+                                           qsl_order_id id)
+{
+    __builtin_prefetch(&t.slot[qsl_book_home(&t, symbol, id)]);
+}
 /* Whether the bound is reached: no order may rest unless one leaves first. */
 static inline int qsl_book_pool_full(const struct qsl_book_pool *p)
 {

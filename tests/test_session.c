@@ -162,6 +162,33 @@ START_TEST(test_one_byte_at_a_time)
 }
 END_TEST
 
+/* 200 frames in one read (more than the prefetch pass looks ahead), a frame at a time, and
+ * a frame cut at every 37th byte: the same replies. */
+START_TEST(test_many_frames_in_one_read)
+{
+    static uint8_t in[200 * 64], whole[200 * 160], part[200 * 160];
+    size_t n = 0, cuts[200 * 64];
+    unsigned frames = 0, ncut = 0;
+    for (qsl_order_id id = 1; id <= 200; id++) {
+        if (id % 4 == 0)
+            n += put_cancel(in + n, id - 2);
+        else if (id % 9 == 0)
+            n += put_heartbeat(in + n, id);
+        else
+            n += put_order(in + n, id, id % 2 ? QSL_BUY : QSL_SELL, 100 + (qsl_price)(id % 3), 2);
+        cuts[frames++] = n;
+    }
+    size_t want = run_split(in, n, NULL, 0, whole, sizeof whole);
+    ck_assert_uint_gt(want, 200 * 24);
+    ck_assert_uint_eq(run_split(in, n, cuts, frames - 1, part, sizeof part), want);
+    ck_assert_mem_eq(part, whole, want);
+    for (size_t c = 37; c < n; c += 37)
+        cuts[ncut++] = c;
+    ck_assert_uint_eq(run_split(in, n, cuts, ncut, part, sizeof part), want);
+    ck_assert_mem_eq(part, whole, want);
+}
+END_TEST
+
 START_TEST(test_malformed_header_closes_and_keeps_earlier_replies)
 {
     uint8_t in[256], outbuf[256];
@@ -405,6 +432,7 @@ Suite *session_suite(void)
     tcase_add_test(tc, test_responses_follow_the_protocol);
     tcase_add_test(tc, test_split_at_every_byte_boundary);
     tcase_add_test(tc, test_one_byte_at_a_time);
+    tcase_add_test(tc, test_many_frames_in_one_read);
     tcase_add_test(tc, test_malformed_header_closes_and_keeps_earlier_replies);
     tcase_add_test(tc, test_body_length_mismatch_closes_without_waiting);
     tcase_add_test(tc, test_oversized_body_closes_from_the_header);
