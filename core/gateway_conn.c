@@ -15,6 +15,7 @@
 
 #include "clock.h"
 #include "gateway_conn.h"
+#include "hugemem.h"
 #include "sockopt.h"
 #include "wire.h"
 
@@ -155,6 +156,71 @@ void qsl_gwc_close(struct qsl_gwc_loop *l, struct qsl_gwc_conn *k)
 }
 
 
+#define CONN_ALIGN 64u
+
+static size_t conn_head(const struct qsl_gwc_loop *l)
+{
+    return (l->ops->conn_size + CONN_ALIGN - 1) & ~(size_t)(CONN_ALIGN - 1);
+}
+
+static void slots_init(struct qsl_gwc_loop *l)
+{
+    struct qsl_gwc_slots *p = &l->slots;
+    p->size = (conn_head(l) + l->c->out_bytes + QSL_GWC_IN_CAP + CONN_ALIGN - 1) &
+              ~(size_t)(CONN_ALIGN - 1);
+    p->per_slab = p->size < QSL_HUGEMEM_PAGE ? (uint32_t)(QSL_HUGEMEM_PAGE / p->size) : 1;
+    p->huge = l->c->engine.huge_pages;
+}
+
+/* A connection's slot (NULL: no memory). */
+static void *slot_take(struct qsl_gwc_loop *l)
+{
+    struct qsl_gwc_slots *p = &l->slots;
+    if (!p->huge)
+        return malloc(p->size);
+    if (p->free) {
+        void *s = p->free;
+        memcpy(&p->free, s, sizeof p->free);
+        return s;
+    }
+    if (p->slabs == 0 || p->carved == p->per_slab) {
+        if (p->slabs == p->cap) {
+            uint32_t cap = p->cap ? p->cap * 2 : 4;
+            uint8_t **a = realloc(p->slab, cap * sizeof *a);
+            if (!a)
+                return NULL;
+            p->slab = a;
+            p->cap = cap;
+        }
+        uint8_t *m = qsl_hugemem_map((size_t)p->per_slab * p->size);
+        if (!m)
+            return NULL;
+        p->slab[p->slabs++] = m;
+        p->carved = 0;
+    }
+    return p->slab[p->slabs - 1] + (size_t)p->carved++ * p->size;
+}
+
+static void slot_give(struct qsl_gwc_loop *l, void *s)
+{
+    struct qsl_gwc_slots *p = &l->slots;
+    if (!p->huge) {
+        free(s);
+    } else if (s) {
+        memcpy(s, &p->free, sizeof p->free);
+        p->free = s;
+    }
+}
+
+static void slots_free(struct qsl_gwc_loop *l)
+{
+    struct qsl_gwc_slots *p = &l->slots;
+    for (uint32_t i = 0; i < p->slabs; i++)
+        qsl_hugemem_unmap(p->slab[i], (size_t)p->per_slab * p->size);
+    free(p->slab);
+    memset(p, 0, sizeof *p);
+}
+
 /* Free the closed connections nothing refers to any more. */
 void qsl_gwc_free_closed(struct qsl_gwc_loop *l)
 {
@@ -162,8 +228,7 @@ void qsl_gwc_free_closed(struct qsl_gwc_loop *l)
         next = k->next;
         if (!k->zombie) {
             list_remove(&l->closed, k);
-            free(k->out);
-            free(k);
+            slot_give(l, k);
         }
     }
 }
@@ -344,14 +409,9 @@ int qsl_gwc_shed_one(struct qsl_gwc_loop *l)
 struct qsl_gwc_conn *qsl_gwc_open(struct qsl_gwc_loop *l, int fd)
 {
     struct qsl_gwc_conn *k = NULL;
-    uint8_t *mem = NULL;
-    if (l->st->active + l->zombies < l->c->max_conns) {
-        k = malloc(l->ops->conn_size);
-        mem = k ? malloc(l->c->out_bytes + QSL_GWC_IN_CAP) : NULL;
-    }
-    if (!k || !mem) {
-        free(k);
-        free(mem);
+    if (l->st->active + l->zombies < l->c->max_conns)
+        k = slot_take(l);
+    if (!k) {
         close(fd);
         QSL_GWC_BUMP(l->st->refused);
         return NULL;
@@ -362,8 +422,8 @@ struct qsl_gwc_conn *qsl_gwc_open(struct qsl_gwc_loop *l, int fd)
         qsl_sockopt_apply(fd, l->c->conn_opts, NULL, NULL);
     memset(k, 0, l->ops->conn_size);
     k->fd = fd;
-    k->out = mem;
-    k->in = mem + l->c->out_bytes;
+    k->out = (uint8_t *)k + conn_head(l);
+    k->in = k->out + l->c->out_bytes;
     qsl_session_init(&k->s, l->e);
     list_push(&l->open, k);
     return k;
@@ -375,8 +435,7 @@ void qsl_gwc_unopen(struct qsl_gwc_loop *l, struct qsl_gwc_conn *k)
 {
     list_remove(&l->open, k);
     close(k->fd);
-    free(k->out);
-    free(k);
+    slot_give(l, k);
     QSL_GWC_BUMP(l->st->refused);
 }
 
@@ -452,6 +511,7 @@ void qsl_gwc_loop_free(struct qsl_gwc_loop *l)
     for (struct qsl_gwc_conn *k = l->closed; k; k = k->next)
         k->zombie = 0;
     qsl_gwc_free_closed(l);
+    slots_free(l);
 }
 
 int qsl_gwc_always_available(char *why, size_t len)
@@ -476,6 +536,7 @@ void qsl_gwc_loop_init(struct qsl_gwc_loop *l, int lfd, const struct qsl_gateway
     l->reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (c->tcp_info && c->tcp_info_ms)
         l->next_sample = qsl_clock_ms() + c->tcp_info_ms;
+    slots_init(l);
 }
 
 void qsl_gwc_sample(struct qsl_gwc_loop *l)

@@ -62,6 +62,20 @@ struct qsl_gwc_ops {
     int (*send_cancelled)(struct qsl_gwc_loop *l, struct qsl_gwc_conn *k);
 };
 
+/* Where connections live: each in one slot (the mode's struct, then out_bytes, then
+ * QSL_GWC_IN_CAP). With the engine's huge_pages the slots are carved from 2 MiB slabs
+ * advised for huge pages, as the order pool's are (docs/engine.md#storage): every system
+ * call empties the TLB, and a read touches its connection's struct and both buffers. A
+ * freed slot is reused; the slabs stay until the loop ends. Without, each is malloc'd. */
+struct qsl_gwc_slots {
+    size_t size;                /* bytes a slot, a multiple of 64 */
+    uint32_t per_slab, carved;  /* slots a slab; taken from the newest one */
+    uint8_t **slab;
+    uint32_t slabs, cap;
+    void *free;                 /* freed slots, linked through their first bytes */
+    int huge;
+};
+
 struct qsl_gwc_loop {
     int lfd, reserve;
     const struct qsl_gateway_config *c;
@@ -75,6 +89,7 @@ struct qsl_gwc_loop {
     unsigned timed;             /* connections with a deadline */
     int bounded;                /* idle_ms or stall_ms: activity times are kept */
     uint64_t next_sample;       /* tcp_info_ms: when the open connections are sampled next */
+    struct qsl_gwc_slots slots;
 };
 
 /* A mode: whether it runs here, its server loop (qsl_gateway_run's contract), and the

@@ -184,6 +184,33 @@ START_TEST(test_many_pipelined_clients_every_reply_checked)
 }
 END_TEST
 
+/* Connections live in slots of huge-page slabs (huge_pages on: 60 at once fill more than
+ * two 2 MiB slabs) or malloc'd (off); closed ones' slots are reused. Every reply arrives
+ * either way. */
+START_TEST(test_connection_memory_with_and_without_huge_pages)
+{
+    MANY_MODE(mode);
+    struct qsl_load_stats *st = malloc(sizeof *st);
+    for (int huge = 1; huge >= 0; huge--) {
+        struct server s;
+        qsl_test_server_init(&s, mode);
+        s.c.engine.huge_pages = (uint8_t)huge;
+        qsl_test_server_serve(&s, 1024);
+        load(&s, QSL_LOAD_PERSISTENT, 60, 4, 20000, st);
+        ck_assert_uint_eq(st->completed, 20000);
+        ck_assert_uint_eq(st->acks + st->rejects + st->heartbeat_acks, 20000 + 60);
+        load(&s, QSL_LOAD_SHORT, 1, 1, 200, st);
+        ck_assert_uint_eq(st->completed, 200);
+        load(&s, QSL_LOAD_PERSISTENT, 60, 4, 5000, st);
+        ck_assert_uint_eq(st->completed, 5000);
+        finish(&s);
+        ck_assert_uint_ge(s.st.connections, 120 + 200);
+        ck_assert_uint_eq(s.st.refused, 0);
+    }
+    free(st);
+}
+END_TEST
+
 START_TEST(test_blocking_mode_serves_one_at_a_time)
 {
     struct server s;
@@ -1101,6 +1128,7 @@ Suite *gateway_suite(void)
     TCase *tc = tcase_create("gateway");
     tcase_set_timeout(tc, 60);
     QSL_URING_LOOP(tc, test_many_pipelined_clients_every_reply_checked, 2, 1);
+    QSL_URING_LOOP(tc, test_connection_memory_with_and_without_huge_pages, 2, 1);
     tcase_add_test(tc, test_blocking_mode_serves_one_at_a_time);
     QSL_URING_LOOP(tc, test_frames_split_across_writes, 2, 1);
     QSL_URING_LOOP(tc, test_malformed_frame_closes_only_that_connection, 2, 1);

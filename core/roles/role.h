@@ -70,7 +70,8 @@ struct qsl_role_param {
                "original's book does); past it, StorageExhausted (reason 9)"), \
     QSL_ROLE_U(T, huge_pages, 1, 0, 1, "", \
                "1: past 1,024 resting orders the book's pool grows in 2 MiB mappings advised " \
-               "for huge pages (a TLB entry each, not 512); 0: malloc'd memory only")
+               "for huge pages (a TLB entry each, not 512), and a gateway's connections live " \
+               "in them; 0: malloc'd memory only")
 
 enum qsl_role_type { QSL_ROLE_INTEGER, QSL_ROLE_NUMBER, QSL_ROLE_TEXT };
 
