@@ -220,9 +220,13 @@ static struct qsl_order *slab_chunk(struct qsl_book_pool *p)
         struct qsl_order *m = qsl_hugemem_map(QSL_HUGEMEM_PAGE);
         if (!m)
             return NULL;
+        QSL_HUGEMEM_POISON(m, QSL_HUGEMEM_PAGE);
         p->slab[p->slabs++] = m;
     }
-    return p->slab[p->slabs - 1] + (size_t)(carved % QSL_BOOK_SLAB_CHUNKS) * QSL_BOOK_CHUNK;
+    struct qsl_order *c = p->slab[p->slabs - 1] +
+                          (size_t)(carved % QSL_BOOK_SLAB_CHUNKS) * QSL_BOOK_CHUNK;
+    QSL_HUGEMEM_UNPOISON(c, QSL_BOOK_CHUNK * sizeof *c);
+    return c;
 }
 
 /* One more chunk of free slots; the ones before it stay where they are. */

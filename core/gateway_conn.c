@@ -157,6 +157,7 @@ void qsl_gwc_close(struct qsl_gwc_loop *l, struct qsl_gwc_conn *k)
 
 
 #define CONN_ALIGN 64u
+#define CONN_REDZONE (QSL_HUGEMEM_ASAN ? CONN_ALIGN : 0u)  /* poisoned after each slot */
 
 static size_t conn_head(const struct qsl_gwc_loop *l)
 {
@@ -168,6 +169,8 @@ static void slots_init(struct qsl_gwc_loop *l)
     struct qsl_gwc_slots *p = &l->slots;
     p->size = (conn_head(l) + l->c->out_bytes + QSL_GWC_IN_CAP + CONN_ALIGN - 1) &
               ~(size_t)(CONN_ALIGN - 1);
+    if (l->c->engine.huge_pages)
+        p->size += CONN_REDZONE;
     p->per_slab = p->size < QSL_HUGEMEM_PAGE ? (uint32_t)(QSL_HUGEMEM_PAGE / p->size) : 1;
     p->huge = l->c->engine.huge_pages;
 }
@@ -180,6 +183,7 @@ static void *slot_take(struct qsl_gwc_loop *l)
         return malloc(p->size);
     if (p->free) {
         void *s = p->free;
+        QSL_HUGEMEM_UNPOISON(s, p->size - CONN_REDZONE);
         memcpy(&p->free, s, sizeof p->free);
         return s;
     }
@@ -195,10 +199,13 @@ static void *slot_take(struct qsl_gwc_loop *l)
         uint8_t *m = qsl_hugemem_map((size_t)p->per_slab * p->size);
         if (!m)
             return NULL;
+        QSL_HUGEMEM_POISON(m, (size_t)p->per_slab * p->size);
         p->slab[p->slabs++] = m;
         p->carved = 0;
     }
-    return p->slab[p->slabs - 1] + (size_t)p->carved++ * p->size;
+    uint8_t *s = p->slab[p->slabs - 1] + (size_t)p->carved++ * p->size;
+    QSL_HUGEMEM_UNPOISON(s, p->size - CONN_REDZONE);
+    return s;
 }
 
 static void slot_give(struct qsl_gwc_loop *l, void *s)
@@ -209,6 +216,7 @@ static void slot_give(struct qsl_gwc_loop *l, void *s)
     } else if (s) {
         memcpy(s, &p->free, sizeof p->free);
         p->free = s;
+        QSL_HUGEMEM_POISON(s, p->size);        /* unpoisoned when taken again */
     }
 }
 

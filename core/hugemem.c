@@ -30,11 +30,15 @@ void *qsl_hugemem_map(size_t bytes)
     /* EINVAL on a kernel without transparent huge pages: 4 KiB pages then, same memory */
     (void)madvise(p, size, MADV_HUGEPAGE);
 #endif
+    QSL_HUGEMEM_POISON(p + bytes, size - bytes);
     return p;
 }
 
 void qsl_hugemem_unmap(void *p, size_t bytes)
 {
-    if (p)
+    if (p) {
+        /* a later mapping at these addresses starts clean */
+        QSL_HUGEMEM_UNPOISON(p, qsl_hugemem_size(bytes));
         munmap(p, qsl_hugemem_size(bytes));
+    }
 }

@@ -17,6 +17,23 @@
 
 #define QSL_HUGEMEM_PAGE ((size_t)2 << 20)
 
+/* AddressSanitizer cannot see into memory it did not allocate: what hands parts of a
+ * mapping out says which bytes are in use (unpoison) and which are not (poison), so an
+ * overrun still stops at the part's end. Nothing in a build without it. */
+#ifndef __has_feature
+#define __has_feature(x) 0
+#endif
+#if defined(__SANITIZE_ADDRESS__) || __has_feature(address_sanitizer)
+#include <sanitizer/asan_interface.h>
+#define QSL_HUGEMEM_ASAN 1
+#define QSL_HUGEMEM_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define QSL_HUGEMEM_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define QSL_HUGEMEM_ASAN 0
+#define QSL_HUGEMEM_POISON(p, n) ((void)(p), (void)(n))
+#define QSL_HUGEMEM_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 /* bytes rounded up to whole 2 MiB pages */
 static inline size_t qsl_hugemem_size(size_t bytes)
 {
@@ -26,7 +43,8 @@ static inline size_t qsl_hugemem_size(size_t bytes)
 /*
  * A zeroed mapping of qsl_hugemem_size(bytes) bytes at a 2 MiB boundary,
  * advised for huge pages; NULL (errno set) when it cannot be had or bytes is
- * 0 or too large. Nothing is touched, so nothing is resident yet.
+ * 0 or too large. Nothing is touched, so nothing is resident yet. Under
+ * AddressSanitizer the rounding past bytes is poisoned.
  */
 void *qsl_hugemem_map(size_t bytes);
 /* Unmap what qsl_hugemem_map(bytes) returned (NULL: nothing). */

@@ -68,7 +68,8 @@ static int thp_enabled(void)
     return strstr(buf, "[never]") == NULL && buf[0] != 0;
 }
 
-/* Aligned, zeroed, writable to its last byte, and unmapped whole. */
+/* Aligned, zeroed, writable to the last byte asked for, and unmapped whole (the rounding
+ * past it is poisoned under AddressSanitizer, so it is not touched here). */
 START_TEST(test_map_is_aligned_and_zeroed)
 {
     size_t want = MIB2 + 4096;           /* rounds up to 4 MiB */
@@ -76,9 +77,9 @@ START_TEST(test_map_is_aligned_and_zeroed)
     ck_assert_ptr_nonnull(p);
     ck_assert_uint_eq((uintptr_t)p % MIB2, 0);
     size_t size = qsl_hugemem_size(want);
-    for (size_t i = 0; i < size; i += 4096)
+    for (size_t i = 0; i < want; i += 4096)
         ck_assert_uint_eq(p[i], 0);
-    p[size - 1] = 7;
+    p[want - 1] = 7;
     uintptr_t start, end;
     int eligible;
     ck_assert(smaps_entry((uintptr_t)p, &start, &end, &eligible));
