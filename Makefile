@@ -165,6 +165,12 @@ $(BENCH_BIN): $(BUILD)/bench/bench_engine.o $(CORE_LIB)
 $(STARTUP_BIN): $(BUILD)/bench/bench_startup.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
 
+# make bench's preloaded counter of a server's user cycles (the TSC: x86-64 only)
+USERCYCLES_SO := $(if $(filter x86_64,$(shell uname -m)),$(BUILD)/bench_usercycles.so)
+$(BUILD)/bench_usercycles.so: tests/bench_usercycles.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) -O2 -fPIC -shared -o $@ $< -ldl
+
 $(BUILD)/bench/%.o: tests/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
@@ -201,8 +207,8 @@ nobpf: deps
 	then echo "nobpf: ok: $$(grep -o 'SOCKET_RCVBUFF and.*' $$d/rcvbuf_burst.txt)"; \
 	else echo "nobpf: want the kernel's drop reasons n/a, built without libbpf:"; cat $$d/rcvbuf_burst.txt; exit 1; fi
 
-bench: deps $(BENCH_BIN) $(STARTUP_BIN) $(QSL_RUN)
-	@QSL_RUN=$(QSL_RUN) sh tests/bench.sh $(BENCH_BIN)
+bench: deps $(BENCH_BIN) $(STARTUP_BIN) $(QSL_RUN) $(USERCYCLES_SO)
+	@QSL_RUN=$(QSL_RUN) USERCYCLES_SO=$(USERCYCLES_SO) sh tests/bench.sh $(BENCH_BIN)
 
 demo: deps
 	@$(MAKE) --no-print-directory $(QSL_RUN)

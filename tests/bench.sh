@@ -52,6 +52,12 @@ if [ -n "${QSL_RUN:-}" ] && [ -x "$QSL_RUN" ]; then
     echo "== gateway: 16 connections pipelined per mode; ping-pong and 16 pipelined against an echo answering the same bytes (scenarios/gateway_load.lua)"
     "$QSL_RUN" scenarios/gateway_load.lua "out=$tmp" clients=16 trials="${GATEWAY_TRIALS:-3}" >/dev/null
     sed -n '/^Per cell/,/^$/p;/^Median throughput/,/^$/p;/^gateway \/ echo over trials/,/^$/p' "$tmp/gateway_load.txt"
+    if [ -n "${USERCYCLES_SO:-}" ] && [ -f "$USERCYCLES_SO" ]; then
+        echo "== gateway against the echo: user space as TSC cycles between system calls (tests/bench_usercycles.c), epoll, 16 x 8 pipelined"
+        sh tests/bench_usercycles.sh "$QSL_RUN" "$USERCYCLES_SO" "${USERCYCLES_TRIALS:-9}"
+    else
+        echo "== gateway user cycles: skipped (the counter reads the TSC: x86-64 only)"
+    fi
     echo "== qsl-run start-up: an empty scenario, fork to reap (target: < 10 ms, < 5 MB)"
     empty="$tmp/empty.lua"
     : > "$empty"
