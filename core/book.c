@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "book.h"
-#include "hugemem.h"
 
 /* Out of line whatever calls it: the engine's cancel and modify are flattened (all they
  * call inlined), and these paths - rare ones (window moves, the overflow, a draining
@@ -169,6 +168,7 @@ int qsl_book_pool_init(struct qsl_book_pool *p, uint32_t max_orders, int huge)
     p->max_orders = max_orders;
     p->free_head = QSL_NIL;
     p->huge = huge != 0;
+    qsl_hugemem_slabs_init(&p->slabs, QSL_BOOK_CHUNK * sizeof(struct qsl_order));
     return table_alloc(&p->index, INDEX_MIN, 0);
 }
 
@@ -176,9 +176,7 @@ void qsl_book_pool_free(struct qsl_book_pool *p)
 {
     for (uint32_t c = 0; c < p->heap_chunks; c++)
         free(p->chunk[c]);
-    for (uint32_t i = 0; i < p->slabs; i++)
-        qsl_hugemem_unmap(p->slab[i], QSL_HUGEMEM_PAGE);
-    free(p->slab);
+    qsl_hugemem_slabs_free(&p->slabs);
     free(p->chunk);
     table_free(&p->index);
     if (p->old.slot)
@@ -194,39 +192,11 @@ static size_t table_held(const struct qsl_index_table *t)
 size_t qsl_book_pool_bytes(const struct qsl_book_pool *p)
 {
     size_t n = (size_t)p->heap_chunks * QSL_BOOK_CHUNK * sizeof(struct qsl_order) +
-               (size_t)p->slabs * QSL_HUGEMEM_PAGE +
-               (size_t)p->chunk_cap * sizeof *p->chunk +
-               (size_t)p->slab_cap * sizeof *p->slab + table_held(&p->index);
+               qsl_hugemem_slabs_bytes(&p->slabs) +
+               (size_t)p->chunk_cap * sizeof *p->chunk + table_held(&p->index);
     if (p->old.slot)
         n += table_held(&p->old);
     return n;
-}
-
-/* The next chunk of the newest slab, mapping a new slab when it is used up. Every chunk
- * after the first comes from here, so chunks heap_chunks .. chunks - 1 are the slabs' in
- * order. */
-static struct qsl_order *slab_chunk(struct qsl_book_pool *p)
-{
-    uint32_t carved = p->chunks - p->heap_chunks;
-    if (carved == p->slabs * QSL_BOOK_SLAB_CHUNKS) {
-        if (p->slabs == p->slab_cap) {
-            uint32_t cap = p->slab_cap ? p->slab_cap * 2 : 4;
-            struct qsl_order **s = realloc(p->slab, (size_t)cap * sizeof *s);
-            if (!s)
-                return NULL;
-            p->slab = s;
-            p->slab_cap = cap;
-        }
-        struct qsl_order *m = qsl_hugemem_map(QSL_HUGEMEM_PAGE);
-        if (!m)
-            return NULL;
-        QSL_HUGEMEM_POISON(m, QSL_HUGEMEM_PAGE);
-        p->slab[p->slabs++] = m;
-    }
-    struct qsl_order *c = p->slab[p->slabs - 1] +
-                          (size_t)(carved % QSL_BOOK_SLAB_CHUNKS) * QSL_BOOK_CHUNK;
-    QSL_HUGEMEM_UNPOISON(c, QSL_BOOK_CHUNK * sizeof *c);
-    return c;
 }
 
 /* One more chunk of free slots; the ones before it stay where they are. */
@@ -242,8 +212,11 @@ static int pool_grow(struct qsl_book_pool *p)
         p->chunk = dir;
         p->chunk_cap = cap;
     }
+    /* every chunk after the first from the slabs: chunks heap_chunks .. chunks - 1 are
+     * theirs, in order */
     int from_slab = p->huge && p->chunks > 0;
-    struct qsl_order *c = from_slab ? slab_chunk(p) : malloc(QSL_BOOK_CHUNK * sizeof *c);
+    struct qsl_order *c = from_slab ? qsl_hugemem_carve(&p->slabs)
+                                    : malloc(QSL_BOOK_CHUNK * sizeof *c);
     if (!c)
         return -ENOMEM;
     p->heap_chunks += !from_slab;

@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hugemem.h"
 #include "types.h"
 
 #define QSL_NIL UINT32_MAX
@@ -75,8 +76,7 @@ struct qsl_book_pool {
     uint32_t chunks, chunk_cap;
     uint32_t heap_chunks;       /* chunks 0 .. heap_chunks - 1 are malloc'd, the rest in slabs */
     uint8_t huge;               /* grow into 2 MiB mappings (above), set at init */
-    struct qsl_order **slab;    /* the slabs, each QSL_BOOK_SLAB_CHUNKS chunks */
-    uint32_t slabs, slab_cap;
+    struct qsl_hugemem_slabs slabs;     /* chunks past the first: QSL_BOOK_SLAB_CHUNKS a slab */
     uint32_t max_orders;        /* 0: no bound */
     uint32_t used;              /* resting orders (and index entries) */
     uint32_t free_head;         /* free list through orders' next */

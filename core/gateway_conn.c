@@ -15,7 +15,6 @@
 
 #include "clock.h"
 #include "gateway_conn.h"
-#include "hugemem.h"
 #include "sockopt.h"
 #include "wire.h"
 
@@ -167,12 +166,12 @@ static size_t conn_head(const struct qsl_gwc_loop *l)
 static void slots_init(struct qsl_gwc_loop *l)
 {
     struct qsl_gwc_slots *p = &l->slots;
+    p->huge = l->c->engine.huge_pages;
     p->size = (conn_head(l) + l->c->out_bytes + QSL_GWC_IN_CAP + CONN_ALIGN - 1) &
               ~(size_t)(CONN_ALIGN - 1);
-    if (l->c->engine.huge_pages)
+    if (p->huge)
         p->size += CONN_REDZONE;
-    p->per_slab = p->size < QSL_HUGEMEM_PAGE ? (uint32_t)(QSL_HUGEMEM_PAGE / p->size) : 1;
-    p->huge = l->c->engine.huge_pages;
+    qsl_hugemem_slabs_init(&p->slabs, p->size);
 }
 
 /* A connection's slot (NULL: no memory). */
@@ -181,30 +180,14 @@ static void *slot_take(struct qsl_gwc_loop *l)
     struct qsl_gwc_slots *p = &l->slots;
     if (!p->huge)
         return malloc(p->size);
-    if (p->free) {
-        void *s = p->free;
-        QSL_HUGEMEM_UNPOISON(s, p->size - CONN_REDZONE);
+    void *s = p->free;
+    if (s) {
+        QSL_HUGEMEM_UNPOISON(s, p->size);
         memcpy(&p->free, s, sizeof p->free);
-        return s;
+    } else if (!(s = qsl_hugemem_carve(&p->slabs))) {
+        return NULL;
     }
-    if (p->slabs == 0 || p->carved == p->per_slab) {
-        if (p->slabs == p->cap) {
-            uint32_t cap = p->cap ? p->cap * 2 : 4;
-            uint8_t **a = realloc(p->slab, cap * sizeof *a);
-            if (!a)
-                return NULL;
-            p->slab = a;
-            p->cap = cap;
-        }
-        uint8_t *m = qsl_hugemem_map((size_t)p->per_slab * p->size);
-        if (!m)
-            return NULL;
-        QSL_HUGEMEM_POISON(m, (size_t)p->per_slab * p->size);
-        p->slab[p->slabs++] = m;
-        p->carved = 0;
-    }
-    uint8_t *s = p->slab[p->slabs - 1] + (size_t)p->carved++ * p->size;
-    QSL_HUGEMEM_UNPOISON(s, p->size - CONN_REDZONE);
+    QSL_HUGEMEM_POISON((uint8_t *)s + p->size - CONN_REDZONE, CONN_REDZONE);
     return s;
 }
 
@@ -222,11 +205,8 @@ static void slot_give(struct qsl_gwc_loop *l, void *s)
 
 static void slots_free(struct qsl_gwc_loop *l)
 {
-    struct qsl_gwc_slots *p = &l->slots;
-    for (uint32_t i = 0; i < p->slabs; i++)
-        qsl_hugemem_unmap(p->slab[i], (size_t)p->per_slab * p->size);
-    free(p->slab);
-    memset(p, 0, sizeof *p);
+    qsl_hugemem_slabs_free(&l->slots.slabs);
+    l->slots.free = NULL;
 }
 
 /* Free the closed connections nothing refers to any more. */

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "gateway.h"
+#include "hugemem.h"
 #include "session.h"
 
 #define QSL_GWC_IN_CAP 16384u   /* input a connection holds while its session waits for room */
@@ -69,9 +70,7 @@ struct qsl_gwc_ops {
  * freed slot is reused; the slabs stay until the loop ends. Without, each is malloc'd. */
 struct qsl_gwc_slots {
     size_t size;                /* bytes a slot, a multiple of 64 */
-    uint32_t per_slab, carved;  /* slots a slab; taken from the newest one */
-    uint8_t **slab;
-    uint32_t slabs, cap;
+    struct qsl_hugemem_slabs slabs;
     void *free;                 /* freed slots, linked through their first bytes */
     int huge;
 };

@@ -50,4 +50,23 @@ void *qsl_hugemem_map(size_t bytes);
 /* Unmap what qsl_hugemem_map(bytes) returned (NULL: nothing). */
 void qsl_hugemem_unmap(void *p, size_t bytes);
 
+/*
+ * Equal pieces carved in order from slabs, each a qsl_hugemem_map of as many
+ * pieces as 2 MiB holds (one, when a piece is larger): memory taken often and
+ * given back only all at once (qsl_hugemem_slabs_free). A carved piece is
+ * unpoisoned under AddressSanitizer, the rest of its slab poisoned.
+ */
+struct qsl_hugemem_slabs {
+    size_t piece;               /* bytes a piece */
+    uint32_t per_slab, carved;  /* pieces a slab; carved from the newest one */
+    unsigned char **slab;
+    uint32_t slabs, cap;
+};
+void qsl_hugemem_slabs_init(struct qsl_hugemem_slabs *s, size_t piece);
+/* The next piece, mapping a new slab when the newest is used up; NULL without memory. */
+void *qsl_hugemem_carve(struct qsl_hugemem_slabs *s);
+/* Bytes the slabs hold (each counted whole, resident or not) and their list. */
+size_t qsl_hugemem_slabs_bytes(const struct qsl_hugemem_slabs *s);
+void qsl_hugemem_slabs_free(struct qsl_hugemem_slabs *s);
+
 #endif

@@ -188,20 +188,20 @@ START_TEST(test_pool_huge_grows_in_slabs)
             if (probe[k] == id)
                 at[k] = qsl_book_order(&p, qsl_book_pool_find(&p, 5, id));
         if (id == QSL_BOOK_CHUNK) {          /* one chunk: nothing mapped yet */
-            ck_assert_uint_eq(p.slabs, 0);
+            ck_assert_uint_eq(p.slabs.slabs, 0);
             ck_assert(!p.index.huge);
         }
     }
     ck_assert_uint_eq(p.heap_chunks, 1);
     ck_assert_uint_eq(p.chunks, 1 + QSL_BOOK_SLAB_CHUNKS + 1);
-    ck_assert_uint_eq(p.slabs, 2);
+    ck_assert_uint_eq(p.slabs.slabs, 2);
     for (uint32_t c = 1; c < p.chunks; c++) {  /* slab chunks in order, slabs 2 MiB aligned */
         uint32_t k = c - 1;
-        ck_assert_ptr_eq(p.chunk[c], p.slab[k / QSL_BOOK_SLAB_CHUNKS] +
-                                     (size_t)(k % QSL_BOOK_SLAB_CHUNKS) * QSL_BOOK_CHUNK);
+        struct qsl_order *slab = (struct qsl_order *)p.slabs.slab[k / QSL_BOOK_SLAB_CHUNKS];
+        ck_assert_ptr_eq(p.chunk[c], slab + (size_t)(k % QSL_BOOK_SLAB_CHUNKS) * QSL_BOOK_CHUNK);
     }
-    for (uint32_t i = 0; i < p.slabs; i++)
-        ck_assert_uint_eq((uintptr_t)p.slab[i] % (2u << 20), 0);
+    for (uint32_t i = 0; i < p.slabs.slabs; i++)
+        ck_assert_uint_eq((uintptr_t)p.slabs.slab[i] % (2u << 20), 0);
     ck_assert(p.index.huge);
     ck_assert_uint_eq((uintptr_t)p.index.slot % (2u << 20), 0);
     for (int k = 0; k < 4; k++) {          /* nothing moved, every field intact */
@@ -216,7 +216,7 @@ START_TEST(test_pool_huge_grows_in_slabs)
     size_t old = p.old.slot ? (p.old.huge ? 2u << 20 : ((size_t)p.old.mask + 1) * 16) : 0;
     ck_assert_uint_eq(qsl_book_pool_bytes(&p),
                       QSL_BOOK_CHUNK * sizeof(struct qsl_order) + 2 * (2u << 20) +
-                      p.chunk_cap * sizeof *p.chunk + p.slab_cap * sizeof *p.slab + table + old);
+                      p.chunk_cap * sizeof *p.chunk + p.slabs.cap * sizeof *p.slabs.slab + table + old);
     for (qsl_order_id id = 1; id <= n; id++)  /* and every order leaves */
         qsl_book_remove(&b, qsl_book_pool_find(&p, 5, id));
     ck_assert_uint_eq(p.used, 0);
@@ -232,7 +232,7 @@ START_TEST(test_pool_without_huge_maps_nothing)
     for (qsl_order_id id = 1; id <= 3 * QSL_BOOK_CHUNK; id++)
         ck_assert_int_eq(qsl_book_rest(&book, id, QSL_BUY, 100, 1), 0);
     ck_assert_uint_eq(pool.heap_chunks, 3);
-    ck_assert_uint_eq(pool.slabs, 0);
+    ck_assert_uint_eq(pool.slabs.slabs, 0);
     ck_assert(!pool.index.huge);
 }
 END_TEST

@@ -463,7 +463,7 @@ START_TEST(test_huge_pages_on_and_off)
         }
         ck_assert_uint_gt(qsl_engine_resting(&e), 1024);
         st[huge] = e.stats;
-        slabs[huge] = e.pool.slabs;
+        slabs[huge] = e.pool.slabs.slabs;
         if (huge)
             ck_assert_uint_ge(qsl_engine_bytes(&e), 2u << 20);
         qsl_engine_free(&e);
