@@ -771,32 +771,31 @@ static inline void unlink_order(struct qsl_book *b, const struct qsl_order *o)
         drop_near(b, s, (uint32_t)i);
 }
 
-void qsl_book_unlink(struct qsl_book *b, uint32_t idx)
+void qsl_book_unlink(struct qsl_book *b, struct qsl_order *o)
 {
-    unlink_order(b, qsl_book_order(b->pool, idx));
+    unlink_order(b, o);
 }
 
-void qsl_book_release(struct qsl_book *b, uint32_t idx)
+void qsl_book_release(struct qsl_book *b, uint32_t idx, struct qsl_order *o)
 {
-    pool_release(b->pool, idx, qsl_book_order(b->pool, idx), QSL_NIL);
+    pool_release(b->pool, idx, o, QSL_NIL);
 }
 
 void qsl_book_remove(struct qsl_book *b, uint32_t idx)
 {
-    qsl_book_remove_at(b, idx, QSL_NIL);
+    qsl_book_remove_at(b, idx, qsl_book_order(b->pool, idx), QSL_NIL);
 }
 
-void qsl_book_remove_at(struct qsl_book *b, uint32_t idx, uint32_t at)
+void qsl_book_remove_at(struct qsl_book *b, uint32_t idx, struct qsl_order *o, uint32_t at)
 {
-    struct qsl_order *o = qsl_book_order(b->pool, idx);
     unlink_order(b, o);
     pool_release(b->pool, idx, o, at);
 }
 
-void qsl_book_relink(struct qsl_book *b, uint32_t idx, qsl_price price, qsl_qty qty)
+void qsl_book_relink(struct qsl_book *b, uint32_t idx, struct qsl_order *o, qsl_price price,
+                     qsl_qty qty)
 {
     struct qsl_book_pool *p = b->pool;
-    struct qsl_order *o = qsl_book_order(p, idx);
     uint64_t key = qsl_book_key(o->side, price);
     struct qsl_level *l = level_get(b, &b->side[o->side], key);
     o->key = key;
@@ -804,9 +803,8 @@ void qsl_book_relink(struct qsl_book *b, uint32_t idx, qsl_price price, qsl_qty 
     level_append(p, l, idx, o, qty);
 }
 
-void qsl_book_reduce(struct qsl_book *b, uint32_t idx, qsl_qty qty)
+void qsl_book_reduce(struct qsl_book *b, struct qsl_order *o, qsl_qty qty)
 {
-    struct qsl_order *o = qsl_book_order(b->pool, idx);
     level_of(&b->side[o->side], o->key)->total -= o->qty - qty;
     o->qty = qty;
 }

@@ -263,7 +263,7 @@ static void cancel_at(struct qsl_engine *e, qsl_symbol symbol, qsl_order_id id, 
                       uint32_t at)
 {
     struct qsl_book *b = &e->books[symbol];
-    qsl_book_remove_at(b, idx, at);
+    qsl_book_remove_at(b, idx, qsl_book_order(&e->pool, idx), at);
     e->stats.canceled++;
     emit_order(e, QSL_EV_CANCELED, symbol, id);
     emit_tob_if_changed(e, b, symbol);
@@ -310,7 +310,7 @@ qsl_engine_modify(struct qsl_engine *e, qsl_symbol symbol, qsl_order_id id, qsl_
         return QSL_REJECT_NONE;
     }
     struct qsl_book *b = &e->books[symbol];
-    const struct qsl_order *o = qsl_book_order(&e->pool, idx);
+    struct qsl_order *o = qsl_book_order(&e->pool, idx);
     unsigned side = o->side;
     why = qsl_risk_check_limit(&e->risk, side, price, qty);
     if (why != QSL_REJECT_NONE)
@@ -320,12 +320,12 @@ qsl_engine_modify(struct qsl_engine *e, qsl_symbol symbol, qsl_order_id id, qsl_
         return reject(e, QSL_REJECT_STORAGE_EXHAUSTED);
     e->stats.modified++;
     if (keeps_priority) {
-        qsl_book_reduce(b, idx, qty);
+        qsl_book_reduce(b, o, qty);
         emit_order(e, QSL_EV_MODIFIED, symbol, id);
         return QSL_REJECT_NONE;
     }
     /* out of its level but keeping its slot: the same (symbol, id) re-rests */
-    qsl_book_unlink(b, idx);
+    qsl_book_unlink(b, o);
     emit_order(e, QSL_EV_MODIFIED, symbol, id);
     qsl_qty left = qty;
     if (qsl_book_crosses(b, side, price, 0)) {
@@ -333,9 +333,9 @@ qsl_engine_modify(struct qsl_engine *e, qsl_symbol symbol, qsl_order_id id, qsl_
         left = qsl_book_match(b, side, price, 0, qty, id, on_trade, e);
     }
     if (left > 0)
-        qsl_book_relink(b, idx, price, left);   /* reserved above */
+        qsl_book_relink(b, idx, o, price, left);   /* reserved above */
     else
-        qsl_book_release(b, idx);
+        qsl_book_release(b, idx, o);
     emit_tob_if_changed(e, b, symbol);
     return QSL_REJECT_NONE;
 }

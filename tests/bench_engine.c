@@ -334,13 +334,14 @@ __attribute__((noinline)) void bench_run_book(struct qsl_book *b, size_t n)
         if (qsl_book_rest(b, i + 1, QSL_BUY, 100, 10) != 0)
             exit(1);
         uint32_t idx = qsl_book_pool_find(b->pool, 0, i + 1);
-        qsl_book_unlink(b, idx);
+        struct qsl_order *o = qsl_book_order(b->pool, idx);
+        qsl_book_unlink(b, o);
         if (qsl_book_reserve_level(b, QSL_BUY, 101) != 0)
             exit(1);
-        qsl_book_relink(b, idx, 101, 10);
+        qsl_book_relink(b, idx, o, 101, 10);
         uint32_t at;
         idx = qsl_book_pool_find_at(b->pool, 0, i + 1, &at);
-        qsl_book_remove_at(b, idx, at);
+        qsl_book_remove_at(b, idx, qsl_book_order(b->pool, idx), at);
     }
 }
 

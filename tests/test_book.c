@@ -132,7 +132,7 @@ START_TEST(test_index_survives_churn)
             ck_assert_uint_eq(at, QSL_NIL);
         if (live[id] && (seed >> 4) % 3 == 0) {
             if (step & 1)
-                qsl_book_remove_at(&book, idx, at);
+                qsl_book_remove_at(&book, idx, qsl_book_order(&pool, idx), at);
             else
                 qsl_book_remove(&book, idx);
             live[id] = 0;
