@@ -498,9 +498,10 @@ static void *golden_pub_main(void *arg)
  * Publish the first `orders` of the original flow with the publisher's defaults into a
  * sequenced-packet socketpair: it keeps each datagram whole, as a datagram socket does, and
  * blocks its sender instead of dropping, so the whole stream arrives on any machine whatever
- * its buffer sysctls (and faster than through a datagram pair, whose queue holds 10). The datagrams are checked against
- * the golden file (the original's 16,931 for 20,000 orders) as far as it goes, and
- * `expected` must arrive, each sent once by the publisher's own count.
+ * its buffer sysctls (and faster than a datagram pair, whose queue holds
+ * net.unix.max_dgram_qlen datagrams, 10 by default). The datagrams are checked against the
+ * golden file (the original's 16,931 for 20,000 orders) as far as it goes, and `expected`
+ * must arrive, each sent once by the publisher's own count.
  */
 static void publish_against_golden(uint64_t orders, uint64_t expected)
 {
@@ -531,13 +532,17 @@ static void publish_against_golden(uint64_t orders, uint64_t expected)
                 end = 1;
                 break;
             }
-            ck_assert_msg(!(mm[i].msg_hdr.msg_flags & MSG_TRUNC), "datagram %" PRIu64 " truncated", n + 1);
+            ck_assert_msg(!(mm[i].msg_hdr.msg_flags & MSG_TRUNC), "datagram %" PRIu64 " truncated",
+                          n + 1);
             if (f && fread(lenb, 1, 4, f) == 4) {
-                size_t len = (size_t)lenb[0] << 24 | (size_t)lenb[1] << 16 | (size_t)lenb[2] << 8 | lenb[3];
+                size_t len = (size_t)lenb[0] << 24 | (size_t)lenb[1] << 16 |
+                             (size_t)lenb[2] << 8 | lenb[3];
                 ck_assert_uint_le(len, sizeof want);
                 ck_assert_uint_eq(fread(want, 1, len, f), len);
-                ck_assert_msg(r == len, "datagram %" PRIu64 ": %zu bytes, golden %zu", n + 1, r, len);
-                ck_assert_msg(memcmp(want, got[i], len) == 0, "datagram %" PRIu64 " differs", n + 1);
+                ck_assert_msg(r == len, "datagram %" PRIu64 ": %zu bytes, golden %zu", n + 1, r,
+                              len);
+                ck_assert_msg(memcmp(want, got[i], len) == 0, "datagram %" PRIu64 " differs",
+                              n + 1);
                 golden++;
             } else if (f) {
                 ck_assert_msg(feof(f), "tests/data/md_seed42_orders20000_symbols3.bin: read error");
