@@ -8,6 +8,9 @@
  *   obook    add + modify + cancel on an empty book, one op = all three (the
  *            modify moves the price: the order leaves and re-rests), through the
  *            engine (admission, risk checks, sequence numbers, events, top of book)
+ *   opaque   (qsl's) obook with every value it gives the engine unknown to the
+ *            compiler, as a caller's values read off the wire are: obook's loop passes
+ *            constants, which link-time optimisation folds into the inlined submit
  *   book     (qsl's) the same three on the book alone, as the book layer has them
  *   ocodec   encode + decode of a NewOrder frame (the same work as codec)
  *   osession a NewOrder through the session that fills 1 lot against deep
@@ -295,33 +298,82 @@ static double run_session(size_t n)
 
 /* ------------------------------------------------------------------ the original's workloads */
 
+/* x, from where the compiler cannot see it: as a value read off the wire would be */
+static inline uint64_t unseen(uint64_t x)
+{
+    __asm__ volatile("" : "+r"(x));
+    return x;
+}
+
+/* One obook op; hide: every value the engine is given comes through unseen(), so that
+ * link-time optimisation cannot fold the loop's constants into the inlined submit (the risk
+ * checks on a known price and quantity, a known key, the id's hash strength-reduced to an
+ * add) nor into the specialised copies of modify and cancel. */
+static inline __attribute__((always_inline)) void obook_op(struct qsl_engine *e, uint64_t id,
+                                                          int hide)
+{
+    uint64_t symbol = 0, price = 100, qty = 10, side = QSL_BUY, type = QSL_LIMIT,
+             tif = QSL_GTC, price2 = 101, qty2 = 10;
+    if (hide) {
+        id = unseen(id);
+        symbol = unseen(symbol);
+        price = unseen(price);
+        qty = unseen(qty);
+        side = unseen(side);
+        type = unseen(type);
+        tif = unseen(tif);
+        price2 = unseen(price2);
+        qty2 = unseen(qty2);
+    }
+    struct qsl_order_req r = {.order_id = id, .symbol = (qsl_symbol)symbol,
+                              .price = (qsl_price)price, .qty = (qsl_qty)qty,
+                              .side = (uint8_t)side, .order_type = (uint8_t)type,
+                              .tif = (uint8_t)tif};
+    qsl_engine_submit(e, &r, count_events, NULL);
+    qsl_engine_modify(e, (qsl_symbol)symbol, id, (qsl_price)price2, (qsl_qty)qty2, count_events,
+                      NULL);
+    qsl_engine_cancel(e, (qsl_symbol)symbol, id, count_events, NULL);
+}
+
 __attribute__((noinline)) void bench_run_obook(struct qsl_engine *e, size_t n);
 __attribute__((noinline)) void bench_run_obook(struct qsl_engine *e, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        struct qsl_order_req r = {.order_id = i + 1, .symbol = 0, .price = 100, .qty = 10,
-                                  .side = QSL_BUY, .order_type = QSL_LIMIT, .tif = QSL_GTC};
-        qsl_engine_submit(e, &r, count_events, NULL);
-        qsl_engine_modify(e, 0, i + 1, 101, 10, count_events, NULL);
-        qsl_engine_cancel(e, 0, i + 1, count_events, NULL);
-    }
+    for (size_t i = 0; i < n; i++)
+        obook_op(e, i + 1, 0);
 }
 
-static double run_obook(size_t n)
+__attribute__((noinline)) void bench_run_opaque(struct qsl_engine *e, size_t n);
+__attribute__((noinline)) void bench_run_opaque(struct qsl_engine *e, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        obook_op(e, i + 1, 1);
+}
+
+static double obook_like(size_t n, void (*run)(struct qsl_engine *, size_t))
 {
     struct qsl_engine_config c = config(1);
     struct qsl_engine e;
     if (qsl_engine_init(&e, &c) != 0)
         exit(1);
     double t0 = now_ns();
-    bench_run_obook(&e, n);
+    run(&e, n);
     double t = now_ns() - t0;
-    if (qsl_engine_resting(&e) != 0 || e.stats.canceled != n) {
+    if (qsl_engine_resting(&e) != 0 || e.stats.canceled != n || e.stats.modified != n) {
         fprintf(stderr, "bench: obook workload went wrong (resting %u, canceled %llu)\n", qsl_engine_resting(&e), (unsigned long long)e.stats.canceled);
         exit(1);
     }
     qsl_engine_free(&e);
     return t / (double)n;
+}
+
+static double run_obook(size_t n)
+{
+    return obook_like(n, bench_run_obook);
+}
+
+static double run_opaque(size_t n)
+{
+    return obook_like(n, bench_run_opaque);
 }
 
 /* The same three operations on the book alone: rest (its memory reserved first), the
@@ -609,6 +661,8 @@ struct workload {
 
 static const struct workload workloads[] = {
     {"obook", "original's: book add + modify + cancel, ns/op (all three)", 1000000, run_obook},
+    {"opaque", "obook with its values unseen by the compiler (as a caller's), ns/op", 1000000,
+     run_opaque},
     {"book", "obook's three operations on the book alone (no engine), ns/op", 1000000,
      run_book},
     {"ocodec", "original's: NewOrder encode + decode, ns/op", 5000000, run_codec},
