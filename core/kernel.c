@@ -110,8 +110,12 @@ void qsl_kernel_audit_close(struct qsl_kernel_audit *a) { (void)a; }
 
 #include <arpa/inet.h>
 #include <linux/perf_event.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -364,25 +368,87 @@ struct qsl_kernel_audit {
     int *fds;                           /* [reason * cpus + cpu], -1 where a CPU is absent */
 };
 
-/* The tracepoint's id, from tracefs (where mounted) or debugfs's copy of it. */
-static int tracepoint_id(const char *event, uint64_t *id)
+#define TRACEFS "/sys/kernel/tracing"
+
+/* A tracepoint id file's number: 0, or -ENOENT (absent, unreadable, or not a number).
+ * open and read only: the private mount below calls it in a forked child. */
+static int read_id(const char *path, uint64_t *id)
 {
-    static const char *const roots[] = {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"};
-    for (size_t i = 0; i < sizeof roots / sizeof roots[0]; i++) {
-        char path[160];
-        snprintf(path, sizeof path, "%s/events/%s/id", roots[i], event);
-        FILE *f = fopen(path, "r");
-        if (!f)
-            continue;
-        unsigned long long v;
-        int ok = fscanf(f, "%llu", &v) == 1;
-        fclose(f);
-        if (ok) {
-            *id = v;
-            return 0;
-        }
+    char buf[32];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -ENOENT;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    uint64_t v = 0;
+    ssize_t i = 0;
+    for (; i < n && buf[i] >= '0' && buf[i] <= '9' && v < UINT64_MAX / 10 - 9; i++)
+        v = v * 10 + (uint64_t)(buf[i] - '0');
+    if (i == 0 || (i < n && buf[i] != '\n'))
+        return -ENOENT;
+    *id = v;
+    return 0;
+}
+
+/*
+ * Where no tracefs is mounted, a child mounts one in a mount namespace of its own, reads
+ * the id and hands it back through a pipe: the host's mounts stay as they were, and the
+ * child is reaped here. Needs CAP_SYS_ADMIN; the negative errno of the step that failed.
+ */
+static int tracepoint_id_private(const char *path, uint64_t *id)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0)
+        return -errno;
+    pid_t pid = fork();
+    if (pid < 0) {
+        int rc = -errno;
+        close(p[0]);
+        close(p[1]);
+        return rc;
     }
-    return -ENOENT;
+    if (pid == 0) {
+        /* single-threaded now, whatever the parent is: only system calls from here */
+        int32_t rc = 0;
+        uint64_t v = 0;
+        if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+            mount("nodev", TRACEFS, "tracefs", 0, NULL) != 0)
+            rc = -errno;
+        else if (read_id(path, &v) != 0)
+            rc = -ENOENT;
+        struct { int32_t rc; uint64_t v; } out = {rc, v};
+        _exit(write(p[1], &out, sizeof out) == (ssize_t)sizeof out ? 0 : 1);
+    }
+    close(p[1]);
+    struct { int32_t rc; uint64_t v; } in = {-EIO, 0};
+    ssize_t n;
+    do
+        n = read(p[0], &in, sizeof in);
+    while (n < 0 && errno == EINTR);
+    close(p[0]);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    if (n != (ssize_t)sizeof in)
+        return -EIO;
+    if (in.rc == 0)
+        *id = in.v;
+    return in.rc;
+}
+
+/* The tracepoint's id, from tracefs (where mounted), debugfs's copy of it, or a private
+ * mount of tracefs; *private_rc the private mount's error when all three fail. */
+static int tracepoint_id(const char *event, uint64_t *id, int *private_rc)
+{
+    static const char *const roots[] = {TRACEFS, "/sys/kernel/debug/tracing"};
+    char path[160];
+    for (size_t i = 0; i < sizeof roots / sizeof roots[0]; i++) {
+        snprintf(path, sizeof path, "%s/events/%s/id", roots[i], event);
+        if (read_id(path, id) == 0)
+            return 0;
+    }
+    snprintf(path, sizeof path, "%s/events/%s/id", TRACEFS, event);
+    *private_rc = tracepoint_id_private(path, id);
+    return *private_rc == 0 ? 0 : -ENOENT;
 }
 
 static int open_counter(uint64_t id, int cpu, uint32_t reason)
@@ -465,9 +531,11 @@ int qsl_kernel_audit_open(struct qsl_kernel_drops *k, const uint32_t *reasons, s
         return -E2BIG;
     }
     uint64_t id;
-    if (tracepoint_id("skb/kfree_skb", &id) != 0) {
-        snprintf(why, why_len, "skb:kfree_skb's id: no tracefs at /sys/kernel/tracing "
-                 "(mount -t tracefs nodev /sys/kernel/tracing)");
+    int private_rc = 0;
+    if (tracepoint_id("skb/kfree_skb", &id, &private_rc) != 0) {
+        snprintf(why, why_len, "skb:kfree_skb's id: no tracefs at " TRACEFS ", and a private "
+                 "mount of one failed: %s (mount -t tracefs nodev " TRACEFS ")",
+                 strerror(-private_rc));
         return -ENOENT;
     }
     long conf = sysconf(_SC_NPROCESSORS_CONF);

@@ -12,7 +12,8 @@
  *   a = qsl.kernel.audit{reasons = {"SOCKET_RCVBUFF", ..., "all"}}: from now on, how often
  *       the kernel fired skb:kfree_skb with each reason (perf's counter of the tracepoint,
  *       every CPU) against how often the program ran for it (every namespace); nil, why,
- *       errno where it cannot (no tracefs, no CAP_PERFMON). a:read() -> {REASON = {fired=,
+ *       errno where it cannot (no tracefs and none mountable privately, no CAP_PERFMON).
+ *       a:read() -> {REASON = {fired=,
  *       ran=, skipped=}}; a:close(). A reason this kernel lacks is a caller's mistake.
  *   qsl.kernel.reason(name) -> the reason's value in this kernel's enum, or nothing
  * The program is loaded once per process and stays attached until it exits: a scenario's

@@ -3,7 +3,8 @@
  * the kernel's BTF, and a full receive buffer counted as SOCKET_RCVBUFF exactly as often as
  * SO_MEMINFO counts drops, in a network namespace of the test's own (made in a child). Where
  * BPF cannot run (built without it, no privilege), the checks that need it are reported as
- * skipped with the reason.
+ * skipped with the reason. Where no tracefs is mounted, the audit mounts one of its own in a
+ * private mount namespace (a child), which a test checks with both unmounted from its view.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -13,8 +14,11 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -182,13 +186,67 @@ static int audit_accounts(struct qsl_kernel_drops *k)
     return 0;
 }
 
-START_TEST(test_the_audit_sees_every_drop_the_program_missed)
+/* step in a child, given the program loaded here */
+static void with_drops_in_child(int (*step)(struct qsl_kernel_drops *))
 {
     struct qsl_kernel_drops *k;
     char why[512];
     ck_assert_msg(qsl_kernel_drops_open(&k, why, sizeof why) == 0, "%s", why);
-    run_in_child(k, audit_accounts);
+    run_in_child(k, step);
     qsl_kernel_drops_close(k);
+}
+
+START_TEST(test_the_audit_sees_every_drop_the_program_missed)
+{
+    with_drops_in_child(audit_accounts);
+}
+END_TEST
+
+/* Both ways to the tracepoint's id gone from this child's view: tracefs and debugfs unmounted
+ * in a mount namespace of its own (the host's mounts untouched). 0, or 30 when they are
+ * still there. */
+static int without_tracefs(void)
+{
+    if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+        return 30;
+    umount2("/sys/kernel/tracing", MNT_DETACH);     /* EINVAL where nothing is mounted */
+    umount2("/sys/kernel/debug", MNT_DETACH);
+    return access("/sys/kernel/tracing/events", F_OK) == 0 ||
+           access("/sys/kernel/debug/tracing/events", F_OK) == 0 ? 30 : 0;
+}
+
+/* In the child, where nothing shows the tracepoint's id: the audit mounts a tracefs of its
+ * own (in a further child) and counts; without CAP_SYS_ADMIN it cannot, and says so. */
+static int audit_mounts_its_own(struct qsl_kernel_drops *k)
+{
+    uint32_t all = QSL_KERNEL_AUDIT_ALL;
+    struct qsl_kernel_audit *a;
+    struct qsl_kernel_audit_count c;
+    char why[256];
+    if (without_tracefs() != 0)
+        return 30;
+    if (qsl_kernel_audit_open(k, &all, 1, &a, why, sizeof why) != 0)
+        return 31;
+    int rc = qsl_kernel_audit_read(a, &c, 1) == 1 && c.reason == all ? 0 : 32;
+    qsl_kernel_audit_close(a);
+    if (rc || access("/sys/kernel/tracing/events", F_OK) == 0)
+        return rc ? rc : 33;            /* the mount stayed in its own child's namespace */
+    struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct d[2];
+    if (syscall(SYS_capget, &h, d) != 0)
+        return 34;
+    d[CAP_SYS_ADMIN / 32].effective &= ~(1u << (CAP_SYS_ADMIN % 32));
+    if (syscall(SYS_capset, &h, d) != 0)
+        return 35;
+    if (qsl_kernel_audit_open(k, &all, 1, &a, why, sizeof why) != -ENOENT || a ||
+        !strstr(why, "private mount of one failed: Operation not permitted"))
+        return 36;
+    return 0;
+}
+
+START_TEST(test_with_no_tracefs_the_audit_mounts_its_own)
+{
+    with_drops_in_child(audit_mounts_its_own);
 }
 END_TEST
 
@@ -226,10 +284,13 @@ Suite *kernel_suite(void)
         tcase_add_test(tc, test_a_full_receive_buffer_is_counted_with_its_reason);
         uint32_t all = QSL_KERNEL_AUDIT_ALL;
         struct qsl_kernel_audit *a;
-        if (qsl_kernel_audit_open(k, &all, 1, &a, why, sizeof why) != 0)
+        if (qsl_kernel_audit_open(k, &all, 1, &a, why, sizeof why) != 0) {
             qsl_test_skip("test_the_audit_sees_every_drop_the_program_missed", why);
-        else
+            qsl_test_skip("test_with_no_tracefs_the_audit_mounts_its_own", why);
+        } else {
             tcase_add_test(tc, test_the_audit_sees_every_drop_the_program_missed);
+            tcase_add_test(tc, test_with_no_tracefs_the_audit_mounts_its_own);
+        }
         qsl_kernel_audit_close(a);
     }
     qsl_kernel_drops_close(k);
