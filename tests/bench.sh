@@ -16,8 +16,7 @@ echo "== instructions per op (callgrind, inside the timed loop only)"
 echo "   the original's workloads first, with its own count (the original's build: g++ 12 -O3) and the ratio"
 printf '%-9s %14s %14s %8s\n' workload qsl original ratio
 # name:function:ops:divisor:original instructions per op (0: qsl's own workload)
-for spec in obook:bench_run_obook:100000:100000:1025 opaque:bench_run_opaque:100000:100000:0 \
-            book:bench_run_book:100000:100000:0 ocodec:bench_run_codec:200000:200000:374 \
+for spec in obook:bench_run_obook:100000:100000:1025 book:bench_run_book:100000:100000:0 ocodec:bench_run_codec:200000:200000:374 \
             osession:bench_run_session:100000:100000:2394 oflow:bench_run_oflow:100080:100080:929 \
             flow:bench_run_flow:100000:100000:0 deep:bench_run_deep:200000:200000:0 \
             session:bench_run_session:100000:200000:0 walk:bench_run_walk:100000:200000:0 \
