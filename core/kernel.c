@@ -393,7 +393,8 @@ static int read_id(const char *path, uint64_t *id)
 /*
  * Where no tracefs is mounted, a child mounts one in a mount namespace of its own, reads
  * the id and hands it back through a pipe: the host's mounts stay as they were, and the
- * child is reaped here. Needs CAP_SYS_ADMIN; the negative errno of the step that failed.
+ * child is reaped here. Needs CAP_SYS_ADMIN; the negative errno of the step that failed,
+ * -ENODATA when the mount has no such id.
  */
 static int tracepoint_id_private(const char *path, uint64_t *id)
 {
@@ -415,7 +416,7 @@ static int tracepoint_id_private(const char *path, uint64_t *id)
             mount("nodev", TRACEFS, "tracefs", 0, NULL) != 0)
             rc = -errno;
         else if (read_id(path, &v) != 0)
-            rc = -ENOENT;
+            rc = -ENODATA;      /* mounted: this kernel has no such tracepoint */
         struct { int32_t rc; uint64_t v; } out = {rc, v};
         _exit(write(p[1], &out, sizeof out) == (ssize_t)sizeof out ? 0 : 1);
     }
@@ -436,19 +437,24 @@ static int tracepoint_id_private(const char *path, uint64_t *id)
 }
 
 /* The tracepoint's id, from tracefs (where mounted), debugfs's copy of it, or a private
- * mount of tracefs; *private_rc the private mount's error when all three fail. */
-static int tracepoint_id(const char *event, uint64_t *id, int *private_rc)
+ * mount of tracefs: 0; -ENODATA when a tracefs has no such event; else the private
+ * mount's negative errno. */
+static int tracepoint_id(const char *event, uint64_t *id)
 {
     static const char *const roots[] = {TRACEFS, "/sys/kernel/debug/tracing"};
     char path[160];
+    int mounted = 0;
     for (size_t i = 0; i < sizeof roots / sizeof roots[0]; i++) {
         snprintf(path, sizeof path, "%s/events/%s/id", roots[i], event);
         if (read_id(path, id) == 0)
             return 0;
+        snprintf(path, sizeof path, "%s/events", roots[i]);
+        mounted |= access(path, F_OK) == 0;
     }
+    if (mounted)
+        return -ENODATA;
     snprintf(path, sizeof path, "%s/events/%s/id", TRACEFS, event);
-    *private_rc = tracepoint_id_private(path, id);
-    return *private_rc == 0 ? 0 : -ENOENT;
+    return tracepoint_id_private(path, id);
 }
 
 static int open_counter(uint64_t id, int cpu, uint32_t reason)
@@ -531,11 +537,15 @@ int qsl_kernel_audit_open(struct qsl_kernel_drops *k, const uint32_t *reasons, s
         return -E2BIG;
     }
     uint64_t id;
-    int private_rc = 0;
-    if (tracepoint_id("skb/kfree_skb", &id, &private_rc) != 0) {
+    int rc = tracepoint_id("skb/kfree_skb", &id);
+    if (rc == -ENODATA) {
+        snprintf(why, why_len, "skb:kfree_skb: tracefs has no events/skb/kfree_skb (this "
+                 "kernel lacks the tracepoint)");
+        return -ENOENT;
+    }
+    if (rc != 0) {
         snprintf(why, why_len, "skb:kfree_skb's id: no tracefs at " TRACEFS ", and a private "
-                 "mount of one failed: %s (mount -t tracefs nodev " TRACEFS ")",
-                 strerror(-private_rc));
+                 "mount of one failed: %s (mount -t tracefs nodev " TRACEFS ")", strerror(-rc));
         return -ENOENT;
     }
     long conf = sysconf(_SC_NPROCESSORS_CONF);
@@ -565,7 +575,7 @@ int qsl_kernel_audit_open(struct qsl_kernel_drops *k, const uint32_t *reasons, s
             a->fds[r * a->cpus + c] = fd;
             opened++;
         }
-    int rc = opened ? audit_counts(a, a->base) : -ENODEV;
+    rc = opened ? audit_counts(a, a->base) : -ENODEV;
     if (rc != 0) {
         snprintf(why, why_len, "reading the audit's counters: %s", strerror(-rc));
         qsl_kernel_audit_close(a);

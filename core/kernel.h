@@ -76,8 +76,9 @@ struct qsl_kernel_audit_count {
     uint64_t fired;                     /* the tracepoint's own count (perf) */
     uint64_t ran;                       /* the program's runs for that reason */
 };
-/* 0, or a negative errno with why[]: -ENOENT no tracefs (the tracepoint's id: where none is
- * mounted, a child mounts one in a mount namespace of its own, which needs CAP_SYS_ADMIN), -EPERM
+/* 0, or a negative errno with why[]: -ENOENT no id for the tracepoint (tracefs shows it;
+ * where none is mounted a child mounts one in a mount namespace of its own, which needs
+ * CAP_SYS_ADMIN; or this kernel lacks the tracepoint), -EPERM
  * perf_event_open refused (needs CAP_PERFMON or CAP_SYS_ADMIN), -E2BIG too many reasons. */
 int qsl_kernel_audit_open(struct qsl_kernel_drops *k, const uint32_t *reasons, size_t n,
                           struct qsl_kernel_audit **out, char *why, size_t why_len);
