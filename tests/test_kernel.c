@@ -18,6 +18,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -216,7 +217,8 @@ static int without_tracefs(void)
 }
 
 /* In the child, where nothing shows the tracepoint's id: the audit mounts a tracefs of its
- * own (in a further child) and counts; without CAP_SYS_ADMIN it cannot, and says so. */
+ * own (in a further child) and counts; a tracefs without the event is named as such;
+ * without CAP_SYS_ADMIN it cannot mount one, and says so. */
 static int audit_mounts_its_own(struct qsl_kernel_drops *k)
 {
     uint32_t all = QSL_KERNEL_AUDIT_ALL;
@@ -231,6 +233,15 @@ static int audit_mounts_its_own(struct qsl_kernel_drops *k)
     qsl_kernel_audit_close(a);
     if (rc || access("/sys/kernel/tracing/events", F_OK) == 0)
         return rc ? rc : 33;            /* the mount stayed in its own child's namespace */
+    /* a tracefs without the event (a tmpfs standing in for it): named as such */
+    if (mount("none", "/sys/kernel/tracing", "tmpfs", 0, NULL) != 0 ||
+        mkdir("/sys/kernel/tracing/events", 0755) != 0)
+        return 37;
+    if (qsl_kernel_audit_open(k, &all, 1, &a, why, sizeof why) != -ENOENT || a ||
+        !strstr(why, "this kernel lacks the tracepoint"))
+        return 38;
+    if (umount2("/sys/kernel/tracing", MNT_DETACH) != 0)
+        return 39;
     struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
     struct __user_cap_data_struct d[2];
     if (syscall(SYS_capget, &h, d) != 0)
