@@ -101,7 +101,9 @@ struct qsl_feed_pub_config {
     int packed;
     unsigned datagram_bytes;    /* packed: bytes per datagram at most */
     int gso;                    /* packed: equal-size datagrams, several per send (UDP_SEGMENT) */
-    int raw;                    /* baseline: messages made first, then one send() each, untimed make */
+    int raw;                    /* baseline: messages made first (untimed), then sent bare:
+                                 * 1 one send() each (the original's floor), 2 sendmmsg with
+                                 * batch datagrams a call (the floor of the batching publisher) */
 };
 
 struct qsl_feed_pub_stats {

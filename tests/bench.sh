@@ -46,7 +46,7 @@ awk 'NR == FNR { if ($1 != "==") t[$1] = $(NF - 7); next }
 fi
 
 if [ -n "${QSL_RUN:-}" ] && [ -x "$QSL_RUN" ]; then
-    echo "== feed: publisher against a raw send() loop, same run (scenarios/feed_throughput.lua)"
+    echo "== feed: publisher against raw send loops (one send() a message; sendmmsg in its batches), same run (scenarios/feed_throughput.lua)"
     "$QSL_RUN" scenarios/feed_throughput.lua "out=$tmp" trials="${FEED_TRIALS:-5}" >/dev/null
     sed -n '/^Over trials/,/^$/p' "$tmp/feed_throughput.txt"
     echo "== gateway: 16 connections pipelined per mode; ping-pong and 16 pipelined against an echo answering the same bytes (scenarios/gateway_load.lua)"

@@ -44,8 +44,8 @@ check engine_flow engine_flow '#doc.results.trials == 2 and doc.results.trials[1
 check TEMPLATE template '#doc.results.trials == 2 and doc.results.trials[1].kernel_drops > 0' \
     datagrams=1000 trials=2
 check feed_throughput feed_throughput \
-    '#doc.results.runs == 2 and doc.results.runs[1].variant == "raw" and doc.results.runs[2].vs_raw > 0' \
-    orders=2000 trials=1 variants=raw,single
+    '#doc.results.runs == 3 and doc.results.runs[1].variant == "raw" and doc.results.runs[2].variant == "raw_mmsg" and doc.results.runs[2].send_calls * 32 < doc.results.runs[1].send_calls and doc.results.runs[3].vs_raw > 0 and doc.results.runs[3].vs_raw_mmsg > 0 and doc.results.runs[3].send_calls == doc.results.runs[2].send_calls' \
+    orders=2000 trials=1 variants=raw,raw_mmsg,single
 # No loss is demanded of the large buffer only where the kernel granted room for the whole
 # burst (a small datagram is charged about 832 bytes of truesize here; 1024 leaves headroom):
 # 300 orders fit the 425,984 bytes a distribution's rmem_max of 212,992 grants an 8 MiB request.

@@ -479,6 +479,7 @@ END_TEST
 struct golden_pub {
     int fd;
     uint64_t orders;
+    int raw;                    /* the publisher's raw= (0: the publisher itself) */
     struct qsl_feed_pub_stats st;
     int rc;
 };
@@ -489,6 +490,7 @@ static void *golden_pub_main(void *arg)
     struct qsl_feed_pub_config c;
     qsl_feed_pub_defaults(&c);         /* seed 42, 3 symbols, flow=original */
     c.orders = g->orders;
+    c.raw = g->raw;
     g->rc = qsl_feed_publish(g->fd, &c, &g->st, NULL);
     shutdown(g->fd, SHUT_WR);          /* the reader's end of file */
     return NULL;
@@ -505,13 +507,14 @@ static void *golden_pub_main(void *arg)
  */
 #define GOLDEN_DATAGRAMS 16931u          /* in tests/data's file: the original's, 20,000 orders */
 
-static void publish_against_golden(uint64_t orders, uint64_t expected)
+static struct qsl_feed_pub_stats publish_against_golden(uint64_t orders, uint64_t expected,
+                                                        int raw)
 {
     FILE *f = fopen("tests/data/md_seed42_orders20000_symbols3.bin", "rb");
     ck_assert_msg(f != NULL, "tests/data/md_seed42_orders20000_symbols3.bin: run from the checkout");
     int sv[2];
     ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
-    struct golden_pub g = {.fd = sv[0], .orders = orders};
+    struct golden_pub g = {.fd = sv[0], .orders = orders, .raw = raw};
     pthread_t th;
     pthread_create(&th, NULL, golden_pub_main, &g);
     struct timeval tv = {10, 0};        /* a stuck publisher fails the test, never hangs it */
@@ -558,6 +561,7 @@ static void publish_against_golden(uint64_t orders, uint64_t expected)
     ck_assert_uint_eq(g.st.messages, expected);
     ck_assert_uint_eq(g.st.datagrams, expected);
     ck_assert_uint_eq(g.st.send_failures, 0);
+    return g.st;
 }
 
 /* The publisher with its defaults sends exactly the original's datagrams. */
@@ -566,7 +570,20 @@ START_TEST(test_default_publisher_equals_the_originals_datagrams)
     struct qsl_feed_pub_config c;
     qsl_feed_pub_defaults(&c);
     ck_assert_uint_eq(c.orders, 20000);
-    publish_against_golden(c.orders, GOLDEN_DATAGRAMS);
+    publish_against_golden(c.orders, GOLDEN_DATAGRAMS, 0);
+}
+END_TEST
+
+/* The two raw floors send the same datagrams, made first: one send() each, and sendmmsg in
+ * the publisher's batches of 64 (as many calls as the publisher makes). */
+START_TEST(test_raw_floors_send_the_originals_datagrams)
+{
+    struct qsl_feed_pub_stats each = publish_against_golden(20000, GOLDEN_DATAGRAMS, 1);
+    ck_assert_uint_eq(each.send_calls, GOLDEN_DATAGRAMS);
+    struct qsl_feed_pub_stats batched = publish_against_golden(20000, GOLDEN_DATAGRAMS, 2);
+    ck_assert_uint_eq(batched.send_calls, (GOLDEN_DATAGRAMS + 63) / 64);
+    struct qsl_feed_pub_stats pub = publish_against_golden(20000, GOLDEN_DATAGRAMS, 0);
+    ck_assert_uint_eq(pub.send_calls, batched.send_calls);
 }
 END_TEST
 
@@ -575,7 +592,7 @@ END_TEST
  * golden file's (a fixed pool that filled at ~1.4 M orders gave 1,681,785). */
 START_TEST(test_two_million_orders_publish_the_originals_count)
 {
-    publish_against_golden(2000000, 1698989);
+    publish_against_golden(2000000, 1698989, 0);
 }
 END_TEST
 
@@ -592,6 +609,12 @@ START_TEST(test_publisher_rejects_bad_configs)
     ck_assert_int_eq(qsl_feed_publish(-1, &c, &st, NULL), -EINVAL);
     qsl_feed_pub_defaults(&c);
     c.batch = 0;
+    ck_assert_int_eq(qsl_feed_publish(-1, &c, &st, NULL), -EINVAL);
+    qsl_feed_pub_defaults(&c);
+    c.raw = 3;                                  /* no such floor */
+    ck_assert_int_eq(qsl_feed_publish(-1, &c, &st, NULL), -EINVAL);
+    c.raw = 2;
+    c.packed = 1;                               /* a floor is one message a datagram */
     ck_assert_int_eq(qsl_feed_publish(-1, &c, &st, NULL), -EINVAL);
 }
 END_TEST
@@ -645,6 +668,7 @@ Suite *feed_suite(void)
     tcase_add_loop_test(lo, test_paced_packed_round_trip, 0, 2);  /* packed, then GSO */
     tcase_add_test(lo, test_publisher_rejects_bad_configs);
     tcase_add_test(lo, test_default_publisher_equals_the_originals_datagrams);
+    tcase_add_test(lo, test_raw_floors_send_the_originals_datagrams);
     tcase_add_test(lo, test_two_million_orders_publish_the_originals_count);
     tcase_add_test(lo, test_send_failures_are_counted_not_lost);
     suite_add_tcase(s, lo);

@@ -56,7 +56,9 @@ static const struct qsl_role_param pub_params[] = {
     QSL_ROLE_U(P, packed, 0, 0, 1, "", "1: many messages per datagram (MoldUDP64 framing)"),
     QSL_ROLE_U(P, datagram_bytes, 1472, 80, 65507, "bytes", "packed: bytes per datagram at most"),
     QSL_ROLE_U(P, gso, 0, 0, 1, "", "packed: UDP_SEGMENT, many equal datagrams per send"),
-    QSL_ROLE_U(P, raw, 0, 0, 1, "", "baseline: messages made first, then one send() each"),
+    QSL_ROLE_U(P, raw, 0, 0, 2, "",
+               "baseline: messages made first, then 1: one send() each; 2: sendmmsg, batch= "
+               "datagrams a call (the publisher's own batching, nothing else)"),
     QSL_ROLE_U(P, sndbuf, 0, 0, 1u << 30, "bytes", "SO_SNDBUF request; 0 = default"),
     QSL_ROLE_WORD(P, flow, QSL_FLOW_ORIGINAL, qsl_flow_gen_names,
                   "order flow generator: the original's (its exact datagrams), or qsl's drifting mid"),
