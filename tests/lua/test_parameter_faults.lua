@@ -16,7 +16,7 @@ for _, case in ipairs{
   { "scenarios/feed_throughput.lua", "variants=", "parameter variants=: empty list" },
   { "scenarios/rcvbuf_burst.lua", "sizes=", "parameter sizes=: empty list" },
   { "scenarios/gateway_load.lua", "modes=epoll,", "empty element in the list" },
-  { "scenarios/feed_throughput.lua", "variants=raw,nope", "element 'nope': expected one of raw, single, packed, gso" },
+  { "scenarios/feed_throughput.lua", "variants=raw,nope", "element 'nope': expected one of raw, raw_mmsg, single, packed, gso" },
 } do
   local code, _, err = run{ case[1], case[2] }
   assert(code == 1, case[2] .. ": exit " .. tostring(code))
