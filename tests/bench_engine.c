@@ -24,8 +24,8 @@
  *   session  a resting order then a crossing one through the session framer
  *            (wire decode, risk, engine, Ack/Fill encode), per frame
  * Every value a loop gives the code it measures is unknown to the compiler (unseen()
- * below), as a caller's are. --once runs one repetition of one workload and prints nothing: the form
- * tests/bench.sh runs under callgrind to count instructions. --huge 0 gives
+ * below), as a caller's are. --once runs one repetition of one workload and prints
+ * nothing: the form tests/bench.sh runs under callgrind to count instructions. --huge 0 gives
  * every engine malloc'd memory only (huge_pages off; the default is on).
  */
 #include <stdio.h>
@@ -187,7 +187,7 @@ static void deep_op(struct deep *d)
         deep_forget(d, id);
     } else if (k < 90) {
         qsl_order_id id = d->live[deep_rand(d, d->n)];
-        uint32_t idx = qsl_book_pool_find(&d->e.pool, 0, id);
+        uint32_t idx = qsl_book_pool_find(&d->e.pool, (qsl_symbol)unseen(0), id);
         const struct qsl_order *o = qsl_book_order(&d->e.pool, idx);
         qsl_qty q = o->qty > 1 ? o->qty - 1 : 2;        /* mostly keeps priority */
         qsl_engine_modify(&d->e, (qsl_symbol)unseen(0), id, qsl_book_order_price(o), q,
@@ -312,7 +312,6 @@ static double run_session(size_t n)
 
 /* ------------------------------------------------------------------ the original's workloads */
 
-
 __attribute__((noinline)) void bench_run_obook(struct qsl_engine *e, size_t n);
 __attribute__((noinline)) void bench_run_obook(struct qsl_engine *e, size_t n)
 {
@@ -341,7 +340,9 @@ static double run_obook(size_t n)
     bench_run_obook(&e, n);
     double t = now_ns() - t0;
     if (qsl_engine_resting(&e) != 0 || e.stats.canceled != n || e.stats.modified != n) {
-        fprintf(stderr, "bench: obook workload went wrong (resting %u, canceled %llu)\n", qsl_engine_resting(&e), (unsigned long long)e.stats.canceled);
+        fprintf(stderr, "bench: obook workload went wrong (resting %u, modified %llu, "
+                "canceled %llu)\n", qsl_engine_resting(&e),
+                (unsigned long long)e.stats.modified, (unsigned long long)e.stats.canceled);
         exit(1);
     }
     qsl_engine_free(&e);
