@@ -60,7 +60,7 @@ LUA_SRC := $(filter-out lua/qsl_run.c,$(wildcard lua/*.c))
 LUA_OBJ := $(LUA_SRC:%.c=$(BUILD)/%.o)
 QSL_RUN := $(BUILD)/qsl-run
 
-TEST_SRC := $(wildcard tests/test_*.c) tests/check_main.c tests/gateway_harness.c
+TEST_SRC := $(wildcard tests/test_*.c) tests/check_main.c tests/gateway_harness.c tests/bench_floor.c
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(BUILD)/check_core
 LTEST_SRC := $(wildcard tests/lua/test_*.c) tests/lua/check_main.c
@@ -68,11 +68,12 @@ LTEST_OBJ := $(LTEST_SRC:%.c=$(BUILD)/%.o)
 LTEST_BIN := $(BUILD)/check_lua
 
 BENCH_BIN := $(BUILD)/bench_engine
+OFLOOR_BIN := $(BUILD)/bench_ofloor
 STARTUP_BIN := $(BUILD)/bench_startup
 
 .PHONY: all deps check asan nouring nobpf bench demo profile-io socket-stress fuzz fuzz-bins install clean help
 
-all: deps $(CORE_LIB) $(QSL_RUN) $(BENCH_BIN) $(STARTUP_BIN)
+all: deps $(CORE_LIB) $(QSL_RUN) $(BENCH_BIN) $(OFLOOR_BIN) $(STARTUP_BIN)
 
 help:
 	@echo "qsl make targets:"
@@ -162,6 +163,10 @@ $(TEST_BIN): $(TEST_OBJ) $(CORE_LIB)
 $(BENCH_BIN): $(BUILD)/bench/bench_engine.o $(CORE_LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(URING_LIBS) $(BPF_LIBS)
 
+# obook's loop through tests/bench_floor.c's minimal engine: a binary of its own (bench_ofloor.c)
+$(OFLOOR_BIN): $(BUILD)/bench/bench_ofloor.o $(BUILD)/bench/bench_floor.o $(CORE_LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(URING_LIBS) $(BPF_LIBS)
+
 $(STARTUP_BIN): $(BUILD)/bench/bench_startup.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
 
@@ -207,7 +212,7 @@ nobpf: deps
 	then echo "nobpf: ok: $$(grep -o 'SOCKET_RCVBUFF and.*' $$d/rcvbuf_burst.txt)"; \
 	else echo "nobpf: want the kernel's drop reasons n/a, built without libbpf:"; cat $$d/rcvbuf_burst.txt; exit 1; fi
 
-bench: deps $(BENCH_BIN) $(STARTUP_BIN) $(QSL_RUN) $(USERCYCLES_SO)
+bench: deps $(BENCH_BIN) $(OFLOOR_BIN) $(STARTUP_BIN) $(QSL_RUN) $(USERCYCLES_SO)
 	@QSL_RUN=$(QSL_RUN) USERCYCLES_SO=$(USERCYCLES_SO) sh tests/bench.sh $(BENCH_BIN)
 
 demo: deps
@@ -255,4 +260,5 @@ clean:
 	rm -rf build
 
 -include $(CORE_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(LUA_OBJ:.o=.d) $(LTEST_OBJ:.o=.d) \
-    $(BUILD)/bench/bench_engine.d $(BUILD)/bench/bench_startup.d $(BUILD)/lua/qsl_run.d
+    $(BUILD)/bench/bench_engine.d $(BUILD)/bench/bench_floor.d $(BUILD)/bench/bench_ofloor.d \
+    $(BUILD)/bench/bench_startup.d $(BUILD)/lua/qsl_run.d

@@ -8,6 +8,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 echo "== qsl core benchmarks ($(uname -m), $(nproc) cores; times vary with load, instruction counts do not)"
 "$bin" --runs "${RUNS:-7}" | tee "$tmp/times.txt"
+ofloor=${OFLOOR_BIN:-$(dirname "$bin")/bench_ofloor}
+"$ofloor" --runs "${RUNS:-7}" | tee -a "$tmp/times.txt"
 
 if ! command -v valgrind >/dev/null 2>&1; then
     echo "== callgrind: valgrind not installed, instruction counts skipped"
@@ -35,6 +37,10 @@ for spec in obook:bench_run_obook:100000:100000:1025 book:bench_run_book:100000:
         if (orig > 0) printf "%-9s %14.1f %14d %8.2f\n", n, q, orig, q / orig
         else          printf "%-9s %14.1f %14s %8s\n", n, q, "-", "-" }'
 done
+valgrind --tool=callgrind --toggle-collect=bench_run_ofloor --callgrind-out-file="$tmp/ofloor.out" \
+    "$ofloor" --ops 100000 --once >/dev/null 2>"$tmp/ofloor.log" || {
+    echo "ofloor: callgrind failed:"; cat "$tmp/ofloor.log"; exit 1; }
+echo "ofloor $(awk '/^summary:/ { print $2 }' "$tmp/ofloor.out") 100000" >> "$tmp/instr.txt"
 echo "== the book's weak spots against the typical workload (flow: one engine call per item), per call"
 awk 'NR == FNR { if ($1 != "==") t[$1] = $(NF - 7); next }
      { q[$1] = $2 / $3 }
@@ -42,6 +48,17 @@ awk 'NR == FNR { if ($1 != "==") t[$1] = $(NF - 7); next }
            n = split("walk wide oldest newest sweep", w, " ")
            for (i = 1; i <= n; i++)
                printf "%-9s %12.2f %12.2f\n", w[i], q[w[i]] / q["flow"], t[w[i]] / t["flow"] }' \
+    "$tmp/times.txt" "$tmp/instr.txt"
+echo "== obook against its work in a minimal engine (tests/bench_floor.c: the same checks, events and"
+echo "   structures; no window moves, pool growth, rehash or matching), per op, same build"
+awk 'NR == FNR { if ($1 != "==") t[$1] = $(NF - 7); next }
+     { q[$1] = $2 / $3 }
+     END { printf "%-9s %12s %12s\n", "workload", "instructions", "ns"
+           printf "%-9s %12.1f %12.1f\n", "obook", q["obook"], t["obook"]
+           printf "%-9s %12.1f %12.1f\n", "ofloor", q["ofloor"], t["ofloor"]
+           printf "%-9s %12.2f %12.2f\n", "ratio", q["obook"] / q["ofloor"], t["obook"] / t["ofloor"]
+           printf "the original-relative target (0.50 of 1,025: 512) is %.2f of the minimal engine\n",
+                  512 / q["ofloor"] }' \
     "$tmp/times.txt" "$tmp/instr.txt"
 fi
 

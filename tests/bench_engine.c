@@ -35,30 +35,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "engine.h"
 #include "flow.h"
 #include "session.h"
 #include "wire.h"
-
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-/* x, from where the compiler cannot see it: as a value read off the wire would be. The
- * loops below that give the engine, the book or the encoder constants pass them through
- * this: with link-time optimisation the compiler would otherwise fold them into what it
- * inlines (the risk checks on a known price and quantity, a known key, the id's hash
- * strength-reduced to an add, a known message's checks and byte order), a saving no caller
- * with real values has (callgrind, the constants seen at 965d417 and unseen at 3e78d7a, the
- * same library code: obook 764 and 831, book 450 and 487, ocodec 65 and 92). */
-static inline uint64_t unseen(uint64_t x)
-{
-    __asm__ volatile("" : "+r"(x));
-    return x;
-}
 
 static int huge_pages = 1;
 
@@ -94,12 +75,6 @@ static void flow_prepare(size_t n)
     free(f);
 }
 
-static uint64_t sink_count;
-static void count_events(void *ctx, const struct qsl_event *ev)
-{
-    (void)ctx;
-    sink_count += ev->kind;
-}
 
 __attribute__((noinline)) void bench_run_flow(struct qsl_engine *e, size_t n);
 __attribute__((noinline)) void bench_run_flow(struct qsl_engine *e, size_t n)

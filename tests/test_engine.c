@@ -4,6 +4,7 @@
  */
 #include <stdlib.h>
 
+#include "bench_floor.h"
 #include "engine.h"
 #include "flow.h"
 #include "recorder.h"
@@ -755,6 +756,109 @@ START_TEST(test_long_seeded_flow_matches_reference_and_invariants)
 }
 END_TEST
 
+/* make bench measures obook against tests/bench_floor.c; that floor means something only
+ * if it does the engine's work: the same answers and the same events, field by field, over
+ * a seeded mix of everything it supports (both sides, several levels and orders a level,
+ * priority-keeping and losing modifies, quantity-0 modifies, IOC that rests nothing, and
+ * every reject it can reach), none of which crosses. */
+static void same_events(const struct recorder *a, const struct recorder *b, unsigned step)
+{
+    ck_assert_msg(a->n == b->n, "step %u: engine %u events, floor %u", step, a->n, b->n);
+    for (unsigned i = 0; i < a->n && i < 256; i++) {
+        const struct qsl_event *x = &a->ev[i], *y = &b->ev[i];
+        ck_assert_msg(x->kind == y->kind && x->symbol == y->symbol && x->seq == y->seq &&
+                      x->order_id == y->order_id && x->maker_id == y->maker_id &&
+                      x->price == y->price && x->qty == y->qty &&
+                      x->taker_side == y->taker_side && x->bid_present == y->bid_present &&
+                      x->ask_present == y->ask_present && x->bid == y->bid && x->ask == y->ask,
+                      "step %u event %u: engine kind %u seq %llu id %llu bid %lld ask %lld, "
+                      "floor kind %u seq %llu id %llu bid %lld ask %lld", step, i, x->kind,
+                      (unsigned long long)x->seq, (unsigned long long)x->order_id,
+                      (long long)x->bid, (long long)x->ask, y->kind,
+                      (unsigned long long)y->seq, (unsigned long long)y->order_id,
+                      (long long)y->bid, (long long)y->ask);
+    }
+}
+
+START_TEST(test_bench_floor_does_the_engines_work)
+{
+    struct qsl_engine_config c;
+    qsl_engine_config_defaults(&c);
+    c.symbols = 2;
+    struct qsl_engine e;
+    struct bench_floor f;
+    ck_assert_int_eq(qsl_engine_init(&e, &c), 0);
+    ck_assert_int_eq(bench_floor_init(&f, 2, 4096, 100), 0);
+    static struct recorder ra, rb;
+    uint64_t rng = 7;
+    unsigned kinds[4] = {0};
+    for (unsigned step = 0; step < 20000; step++) {
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        uint32_t x = (uint32_t)(rng >> 33);
+        qsl_symbol sym = x % 7 == 0 ? 2 : x % 2;          /* 2: unknown */
+        qsl_order_id id = 1 + (x >> 3) % 24;       /* few: levels empty and best moves often */
+        enum qsl_side side = (x >> 12) & 1 ? QSL_SELL : QSL_BUY;
+        /* bids at 90..99, asks at 101..110: nothing crosses; price 0 is a risk reject */
+        qsl_price price = (x >> 13) % 23 == 0 ? 0
+                        : side == QSL_BUY ? 90 + (qsl_price)((x >> 14) % 10)
+                                          : 101 + (qsl_price)((x >> 14) % 10);
+        qsl_qty qty = (x >> 18) % 11 == 0 ? 0 : 1 + (x >> 20) % 50;
+        unsigned op = (x >> 26) % 4;
+        memset(&ra, 0, sizeof ra);
+        memset(&rb, 0, sizeof rb);
+        int a, b;
+        if (op <= 1) {
+            struct qsl_order_req r = limit(id, sym, side, price, qty, op ? QSL_IOC : QSL_GTC);
+            a = (int)qsl_engine_submit(&e, &r, record, &ra);
+            b = bench_floor_submit(&f, &r, record, &rb);
+        } else if (op == 2) {
+            /* a resting order keeps its side: a modify's price comes from that side's band */
+            const struct qsl_book_pool *p = &e.pool;
+            uint32_t idx = sym < 2 ? qsl_book_pool_find(p, sym, id) : QSL_NIL;
+            if (idx != QSL_NIL && price != 0) {
+                enum qsl_side s = (enum qsl_side)qsl_book_order(p, idx)->side;
+                price = s == QSL_BUY ? 90 + price % 10 : 101 + price % 10;
+                if ((x & 7) == 0)                   /* often its own price: may keep priority */
+                    price = qsl_book_order_price(qsl_book_order(p, idx));
+            }
+            a = (int)qsl_engine_modify(&e, sym, id, price, qty, record, &ra);
+            b = bench_floor_modify(&f, sym, id, price, qty, record, &rb);
+        } else {
+            a = (int)qsl_engine_cancel(&e, sym, id, record, &ra);
+            b = bench_floor_cancel(&f, sym, id, record, &rb);
+        }
+        ck_assert_msg(b != BENCH_FLOOR_UNSUPPORTED, "step %u: the floor cannot (op %u)", step, op);
+        ck_assert_msg(a == b, "step %u op %u: engine %d, floor %d", step, op, a, b);
+        same_events(&ra, &rb, step);
+        kinds[op] += a == QSL_REJECT_NONE;
+    }
+    ck_assert_uint_eq(qsl_engine_resting(&e), f.used);
+    ck_assert(memcmp(&e.stats, &f.stats, sizeof e.stats) == 0);
+    /* the mix reached what it is for */
+    for (unsigned op = 0; op < 4; op++)
+        ck_assert_msg(kinds[op] > 500, "op %u succeeded only %u times", op, kinds[op]);
+    ck_assert_uint_gt(e.stats.top_of_book, 500);
+    ck_assert_uint_gt(e.stats.rejects[QSL_REJECT_DUPLICATE_ORDER_ID], 100);
+    ck_assert_uint_gt(e.stats.rejects[QSL_REJECT_UNKNOWN_SYMBOL], 100);
+    ck_assert_uint_gt(e.stats.rejects[QSL_REJECT_INVALID_PRICE], 100);
+    ck_assert_uint_gt(e.stats.rejects[QSL_REJECT_UNKNOWN_ORDER], 100);
+    ck_assert_uint_eq(e.stats.trades, 0);
+    /* what it cannot do it refuses, before any event: a crossing order, a price outside
+     * its window */
+    struct qsl_order_req cross = limit(1000, 0, QSL_BUY, 200, 1, QSL_GTC);
+    struct qsl_order_req far = limit(1001, 0, QSL_BUY, 100 + BENCH_FLOOR_WINDOW, 1, QSL_GTC);
+    struct qsl_order_req ask = limit(1002, 0, QSL_SELL, 105, 1, QSL_GTC);
+    ck_assert_int_eq(bench_floor_submit(&f, &ask, NULL, NULL), QSL_REJECT_NONE);
+    memset(&rb, 0, sizeof rb);
+    ck_assert_int_eq(bench_floor_submit(&f, &cross, record, &rb), BENCH_FLOOR_UNSUPPORTED);
+    far.side = QSL_SELL;
+    ck_assert_int_eq(bench_floor_submit(&f, &far, record, &rb), BENCH_FLOOR_UNSUPPORTED);
+    ck_assert_uint_eq(rb.n, 0);
+    bench_floor_free(&f);
+    qsl_engine_free(&e);
+}
+END_TEST
+
 Suite *engine_suite(void)
 {
     Suite *s = suite_create("engine");
@@ -785,6 +889,7 @@ Suite *engine_suite(void)
     tcase_add_test(tc, test_full_pool_rejects_storage_exhausted);
     tcase_add_test(tc, test_preview_matches_submit);
     tcase_add_test(tc, test_submit_previewed_is_submit);
+    tcase_add_test(tc, test_bench_floor_does_the_engines_work);
     suite_add_tcase(s, tc);
     TCase *flow = tcase_create("reference");
     tcase_add_checked_fixture(flow, setup, teardown);
