@@ -74,7 +74,7 @@ INLINE uint32_t home(const struct bench_floor *f, qsl_symbol symbol, qsl_order_i
 
 /* The slot holding (symbol, id), *found 1; else the empty slot where it would go. */
 INLINE uint32_t probe(const struct bench_floor *f, qsl_symbol symbol, qsl_order_id id,
-                             int *found)
+                      int *found)
 {
     for (uint32_t i = home(f, symbol, id);; i = (i + 1) & f->mask) {
         const struct bench_floor_slot *s = &f->slot[i];
@@ -101,7 +101,7 @@ INLINE void index_delete(struct bench_floor *f, uint32_t i)
 /* ------------------------------------------------------------------ levels */
 
 INLINE void level_add(struct bench_floor *f, struct bench_floor_book *b, uint32_t idx,
-                             struct bench_floor_order *o)
+                      struct bench_floor_order *o)
 {
     struct bench_floor_side *s = &b->side[o->side];
     uint32_t i = (uint32_t)(o->key - s->base);     /* in the window: checked before */
@@ -126,7 +126,7 @@ INLINE void level_add(struct bench_floor *f, struct bench_floor_book *b, uint32_
 }
 
 INLINE void level_remove(struct bench_floor *f, struct bench_floor_book *b,
-                                struct bench_floor_order *o)
+                         struct bench_floor_order *o)
 {
     struct bench_floor_side *s = &b->side[o->side];
     uint32_t i = (uint32_t)(o->key - s->base);
@@ -162,7 +162,7 @@ INLINE void emit(struct bench_floor *f, const struct qsl_event *ev)
 }
 
 INLINE void emit_order(struct bench_floor *f, enum qsl_event_kind kind, qsl_symbol symbol,
-                              qsl_order_id id)
+                       qsl_order_id id)
 {
     struct qsl_event *ev = &f->ev_order;
     ev->kind = (uint8_t)kind;
@@ -173,7 +173,7 @@ INLINE void emit_order(struct bench_floor *f, enum qsl_event_kind kind, qsl_symb
 }
 
 INLINE int best_changed(const struct bench_floor_side *s, unsigned side, uint8_t *present,
-                               qsl_price *price)
+                        qsl_price *price)
 {
     uint8_t h = s->levels > 0;
     qsl_price p = h ? qsl_book_price(side, s->base + s->hi) : 0;
@@ -185,7 +185,7 @@ INLINE int best_changed(const struct bench_floor_side *s, unsigned side, uint8_t
 }
 
 INLINE void emit_tob_if_changed(struct bench_floor *f, struct bench_floor_book *b,
-                                       qsl_symbol symbol)
+                                qsl_symbol symbol)
 {
     unsigned moved = b->best_moved;
     if (!moved)
@@ -212,7 +212,7 @@ INLINE int reject(struct bench_floor *f, enum qsl_reject r)
 /* ------------------------------------------------------------------ operations */
 
 INLINE int crosses(const struct bench_floor_book *b, unsigned side, qsl_price price,
-                          int market)
+                   int market)
 {
     unsigned other = side ^ 1;
     const struct bench_floor_side *o = &b->side[other];
