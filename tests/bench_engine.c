@@ -75,7 +75,6 @@ static void flow_prepare(size_t n)
     free(f);
 }
 
-
 __attribute__((noinline)) void bench_run_flow(struct qsl_engine *e, size_t n);
 __attribute__((noinline)) void bench_run_flow(struct qsl_engine *e, size_t n)
 {
